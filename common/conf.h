@@ -1,0 +1,71 @@
+/*
+ * conf.h: the parsed configuration, owned by the monitor.  Children get
+ * only their part of it, over their socketpair.
+ */
+#ifndef PKS_CONF_H
+#define PKS_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pks.h"
+
+#define CONF_DEFAULT_PATH	"/etc/pks/pks.conf"
+
+struct conf_service {
+	char		name[PKS_NAME_MAX];
+	uint16_t	port;		/* protected port, host order */
+	uint8_t		proto;		/* IPPROTO_TCP or IPPROTO_UDP */
+	uint8_t		knock_proto;	/* protocol of the knocks */
+	uint32_t	open_for;	/* window length, seconds */
+};
+
+enum conf_grant_kind {
+	GRANT_USER = 1,			/* a Telegram user id */
+	GRANT_CHAT			/* members of a Telegram chat */
+};
+
+struct conf_grant {
+	int		kind;		/* enum conf_grant_kind */
+	int64_t		id;
+	uint64_t	services;	/* bit i: services[i] */
+};
+
+struct pks_conf {
+	char			user[64];
+	char			chroot[256];
+	char			ifaces[PKS_IFACES_MAX][16];
+	int			nifaces;
+	uint16_t		knock_lo;
+	uint16_t		knock_hi;
+	uint32_t		seq_len;
+	uint32_t		seq_lifetime;
+	uint32_t		knock_timeout;
+	uint32_t		max_sources;
+	char			control_socket[108];
+	char			state_file[256];
+
+	int			has_telegram;	/* a telegram block was given */
+	char			token_file[256];
+	char			api_url[256];
+	char			ca_file[256];
+	char			knock_host[256]; /* shown in pks-knock lines */
+
+	struct conf_service	services[PKS_SERVICES_MAX];
+	int			nservices;
+	struct conf_grant	*grants;
+	size_t			ngrants;
+	int64_t			*admins;	/* "admin user ID" */
+	size_t			nadmins;
+	int64_t			*notify;	/* "notify user ID" */
+	size_t			nnotify;
+};
+
+/* parse.c */
+struct pks_conf	*conf_load(const char *);
+struct pks_conf	*conf_parse_buffer(const char *, const char *, size_t);
+void		 conf_free(struct pks_conf *);
+int		 conf_service_index(const struct pks_conf *, const char *);
+int		 conf_check_secret_file(const char *);
+
+#endif /* PKS_CONF_H */

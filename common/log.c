@@ -1,0 +1,246 @@
+/*
+ * log.c: every line carries the process's name.
+ *
+ * Foreground (-d): "name: message" on stderr.  Daemon: the monitor
+ * writes RFC 3164 lines to /dev/log itself, reconnecting when syslog
+ * restarts; children set a sink that hands each line to the monitor.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define LOG_LINE_MAX	1024
+
+static const char	*log_name = "pks";
+static int		 log_foreground = 1;
+static int		 log_verbose;
+static log_sink_fn	 log_sink;
+static int		 log_fd = -1;	/* /dev/log */
+
+void
+log_init(const char *name, int foreground, int verbose)
+{
+	log_name = name;
+	log_foreground = foreground;
+	log_verbose = verbose;
+}
+
+void
+log_procname(const char *name)
+{
+	log_name = name;
+}
+
+const char *
+log_getname(void)
+{
+	return log_name;
+}
+
+void
+log_setverbose(int v)
+{
+	log_verbose = v;
+}
+
+int
+log_getverbose(void)
+{
+	return log_verbose;
+}
+
+void
+log_setsink(log_sink_fn fn)
+{
+	log_sink = fn;
+}
+
+static int
+log_connect(void)
+{
+	struct sockaddr_un	sun;
+
+	if (log_fd != -1)
+		return 0;
+	if ((log_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	strncpy(sun.sun_path, "/dev/log", sizeof(sun.sun_path) - 1);
+	if (connect(log_fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		close(log_fd);
+		log_fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Write one line to syslog under the given name and pid.  Used by the
+ * monitor for its own lines and for the lines its children relay.
+ */
+void
+log_syslog(const char *name, pid_t pid, int prio, const char *msg,
+    size_t len)
+{
+	char		 line[LOG_LINE_MAX + 128];
+	char		 stamp[32];
+	struct tm	 tm;
+	time_t		 now;
+	int		 n, try;
+
+	now = time(NULL);
+	localtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
+	if (len > LOG_LINE_MAX)
+		len = LOG_LINE_MAX;
+	n = snprintf(line, sizeof(line), "<%d>%s %s[%ld]: %.*s",
+	    LOG_DAEMON | (prio & LOG_PRIMASK), stamp, name, (long)pid,
+	    (int)len, msg);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line))
+		n = sizeof(line) - 1;
+	for (try = 0; try < 2; try++) {
+		if (log_connect() == -1)
+			return;
+		if (send(log_fd, line, n, MSG_NOSIGNAL) != -1)
+			return;
+		/* syslog restarted: reconnect once */
+		close(log_fd);
+		log_fd = -1;
+	}
+}
+
+static void
+log_emit(int prio, const char *msg, size_t len)
+{
+	if (log_sink != NULL) {
+		log_sink(prio, msg, len);
+		return;
+	}
+	if (log_foreground) {
+		int	saved = errno;
+
+		fprintf(stderr, "%s: %.*s\n", log_name, (int)len, msg);
+		fflush(stderr);
+		errno = saved;
+		return;
+	}
+	log_syslog(log_name, getpid(), prio, msg, len);
+}
+
+/* Replace control characters: a log line is one line. */
+static void
+log_clean(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
+void
+vlog(int prio, const char *fmt, va_list ap)
+{
+	char	buf[LOG_LINE_MAX];
+	int	n;
+
+	if (prio == LOG_DEBUG && log_verbose < 1)
+		return;
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	if (n < 0)
+		return;
+	log_clean(buf);
+	log_emit(prio, buf, strlen(buf));
+}
+
+static void
+vlog_errno(int prio, const char *fmt, va_list ap)
+{
+	char	buf[LOG_LINE_MAX];
+	int	saved = errno;
+
+	if (fmt == NULL) {
+		snprintf(buf, sizeof(buf), "%s", strerror(saved));
+	} else {
+		vsnprintf(buf, sizeof(buf), fmt, ap);
+		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), ": %s",
+		    strerror(saved));
+	}
+	log_clean(buf);
+	log_emit(prio, buf, strlen(buf));
+	errno = saved;
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vlog_errno(LOG_WARNING, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_warnx(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_WARNING, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_INFO, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_DEBUG, fmt, ap);
+	va_end(ap);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vlog_errno(LOG_CRIT, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_CRIT, fmt, ap);
+	va_end(ap);
+	exit(1);
+}

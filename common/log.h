@@ -1,0 +1,34 @@
+/*
+ * log.h: logging under the process's own name.  Foreground: stderr.
+ * Otherwise the monitor writes to syslog itself and children hand their
+ * lines to it (IMSG_LOG), so a chroot or a syslog restart cannot silence
+ * them.
+ */
+#ifndef PKS_LOG_H
+#define PKS_LOG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef void	(*log_sink_fn)(int, const char *, size_t);
+
+/* log.c */
+void	log_init(const char *, int, int);
+void	log_procname(const char *);
+const char *log_getname(void);
+void	log_setverbose(int);
+int	log_getverbose(void);
+void	log_setsink(log_sink_fn);
+void	log_syslog(const char *, pid_t, int, const char *, size_t);
+void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	vlog(int, const char *, va_list) __attribute__((format(printf, 2, 0)));
+void	fatal(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+void	fatalx(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+
+#endif /* PKS_LOG_H */

@@ -1,0 +1,205 @@
+/*
+ * pks.h: what crosses process lines in PKS.
+ *
+ * One enum of message types, one struct per type.  Every struct here is
+ * fixed-size, holds no pointers and is validated by its receiver, length
+ * first (see the *_dispatch_imsg() function of each process).
+ */
+#ifndef PKS_H
+#define PKS_H
+
+#include <stdint.h>
+
+#define PKS_NAME_MAX		32	/* service names, incl. NUL */
+#define PKS_SEQ_MAX		16	/* longest knock sequence */
+#define PKS_SEQ_MIN		2
+#define PKS_SERVICES_MAX	64
+#define PKS_IFACES_MAX		16
+#define PKS_TEXT_MAX		4096	/* Telegram message text, bytes */
+#define PKS_GUARD		16	/* guard ports either side of a knock port */
+
+/* children, in the order the monitor starts them */
+enum pks_proc {
+	PROC_MONITOR = 0,
+	PROC_TELEGRAM,
+	PROC_SNIFFER,
+	PROC_FW,
+	PROC_MAX
+};
+
+enum imsg_type {
+	IMSG_NONE = 0,
+
+	/* any child -> monitor */
+	IMSG_LOG,		/* struct pks_log + text */
+	IMSG_READY,		/* no payload: set up, sandboxed */
+
+	/* monitor -> any child: first messages after exec */
+	IMSG_CONF_PROC,		/* struct pks_conf_proc */
+	IMSG_CONF_END,		/* no payload: configuration complete */
+
+	/* monitor -> pks-sniffer */
+	IMSG_SNIFF_CONF,	/* struct pks_sniff_conf */
+	IMSG_SNIFF_IFACE,	/* struct pks_iface */
+	IMSG_SEQ_ADD,		/* struct pks_seq */
+	IMSG_SEQ_DEL,		/* uint32_t sequence id */
+	IMSG_SEQ_COMMIT,	/* no payload: live set complete, refilter */
+
+	/* pks-sniffer -> monitor */
+	IMSG_KNOCK_DONE,	/* struct pks_knock */
+
+	/* monitor -> pks-fw */
+	IMSG_FW_SERVICE,	/* struct pks_fw_service (before CONF_END) */
+	IMSG_FW_OPEN,		/* struct pks_window */
+	IMSG_FW_CLOSE,		/* struct pks_window */
+	IMSG_FW_CLOSE_ALL,	/* no payload */
+
+	/* pks-fw -> monitor */
+	IMSG_FW_RESULT,		/* struct pks_fw_result */
+
+	/* monitor -> pks-telegram */
+	IMSG_TG_CONF,		/* struct pks_tg_conf */
+	IMSG_TG_TOKEN,		/* fd of the token file (SCM_RIGHTS) */
+	IMSG_TG_CA,		/* fd of the CA bundle (SCM_RIGHTS) */
+	IMSG_TG_SEND,		/* struct pks_tg_send + text */
+	IMSG_TG_DONE,		/* uint32_t request id: may confirm the update */
+
+	/* pks-telegram -> monitor */
+	IMSG_TG_REQUEST,	/* struct pks_tg_req */
+	IMSG_TG_SENT,		/* struct pks_tg_sent: outcome of a TG_SEND */
+
+	IMSG_MAX
+};
+
+/* IMSG_LOG: a child's log line, written by the monitor under its name */
+struct pks_log {
+	int32_t		prio;		/* syslog priority */
+	/* followed by the text, not NUL-terminated */
+};
+
+/* IMSG_CONF_PROC: what every child needs to confine itself */
+struct pks_conf_proc {
+	uint32_t	uid;
+	uint32_t	gid;
+	uint32_t	verbose;
+	uint32_t	foreground;
+	char		chroot[256];
+};
+
+/* IMSG_SNIFF_CONF */
+struct pks_sniff_conf {
+	uint32_t	knock_timeout;	/* seconds between two knocks */
+	uint32_t	max_sources;	/* cap on tracked sources */
+};
+
+/* IMSG_SNIFF_IFACE */
+struct pks_iface {
+	char		name[16];	/* IFNAMSIZ; "any" allowed */
+};
+
+/* IMSG_SEQ_ADD: a live sequence */
+struct pks_seq {
+	uint32_t	id;		/* never 0 */
+	uint8_t		len;		/* PKS_SEQ_MIN..PKS_SEQ_MAX */
+	uint8_t		proto;		/* IPPROTO_TCP or IPPROTO_UDP */
+	uint8_t		bound_af;	/* 0: any source, AF_INET, AF_INET6 */
+	uint8_t		pad;
+	uint16_t	ports[PKS_SEQ_MAX];
+	uint8_t		bound_addr[16];
+};
+
+/* IMSG_KNOCK_DONE */
+struct pks_knock {
+	uint32_t	seq_id;
+	uint8_t		af;		/* AF_INET or AF_INET6 */
+	uint8_t		pad[3];
+	uint8_t		addr[16];	/* network order; v4 in first 4 */
+};
+
+/* IMSG_FW_SERVICE: a protected port, closed unless a window is open */
+struct pks_fw_service {
+	uint8_t		proto;		/* IPPROTO_TCP or IPPROTO_UDP */
+	uint8_t		pad;
+	uint16_t	port;		/* host order */
+};
+
+/* IMSG_FW_OPEN, IMSG_FW_CLOSE */
+struct pks_window {
+	uint32_t	id;		/* never 0 */
+	uint8_t		af;
+	uint8_t		proto;
+	uint16_t	port;		/* host order */
+	uint8_t		addr[16];
+};
+
+/* IMSG_FW_RESULT */
+struct pks_fw_result {
+	uint32_t	id;		/* window id, 0 for CLOSE_ALL */
+	uint32_t	type;		/* IMSG_FW_OPEN, _CLOSE, _CLOSE_ALL */
+	int32_t		error;		/* 0 or an errno */
+};
+
+/* IMSG_TG_CONF */
+struct pks_tg_conf {
+	char		api_url[256];
+	uint32_t	poll_timeout;	/* getUpdates timeout, seconds */
+};
+
+enum pks_tg_cmd {
+	TG_CMD_NONE = 0,
+	TG_CMD_START,
+	TG_CMD_HELP,
+	TG_CMD_GENERATE,
+	TG_CMD_STATUS,
+	TG_CMD_REVOKE,
+	TG_CMD_WHOAMI,
+	TG_CMD_UNKNOWN,
+	TG_CMD_MAX
+};
+
+enum pks_tg_chat {
+	TG_CHAT_PRIVATE = 1,
+	TG_CHAT_GROUP,
+	TG_CHAT_SUPERGROUP,
+	TG_CHAT_CHANNEL
+};
+
+/* IMSG_TG_REQUEST: a command a Telegram user sent */
+struct pks_tg_req {
+	uint32_t	reqid;		/* chosen by the worker, never 0 */
+	uint32_t	cmd;		/* enum pks_tg_cmd */
+	uint32_t	chat_type;	/* enum pks_tg_chat */
+	uint32_t	age;		/* seconds since the message was sent */
+	int64_t		user_id;
+	int64_t		chat_id;
+	char		user_name[64];	/* first name or @username, display only */
+	char		arg1[64];	/* service name or "" */
+	char		arg2[64];	/* bound address or "" */
+};
+
+#define TG_SEND_HTML		0x01	/* parse_mode HTML */
+#define TG_SEND_FALLBACK	0x02	/* on 403, send fallback to chat */
+#define TG_SEND_KEYBOARD	0x04	/* second text: service names, space
+					   separated, shown as inline buttons
+					   whose callback generates for one */
+
+/* IMSG_TG_SEND: a message for the worker to deliver */
+struct pks_tg_send {
+	uint32_t	reqid;		/* request it answers, 0 if none */
+	uint32_t	flags;
+	int64_t		chat_id;
+	int64_t		fallback_chat;	/* with TG_SEND_FALLBACK */
+	uint16_t	textlen;	/* bytes of text that follow */
+	uint16_t	fallbacklen;	/* bytes of fallback text after it */
+	uint32_t	pad;
+	/* followed by text, then fallback text; neither NUL-terminated */
+};
+
+/* IMSG_TG_SENT */
+struct pks_tg_sent {
+	uint32_t	reqid;
+	int32_t		status;		/* HTTP-like: 200 ok, 403, ... */
+	int64_t		chat_id;
+};
+
+#endif /* PKS_H */

@@ -1,0 +1,12 @@
+#ifndef PKS_PRIVSEP_H
+#define PKS_PRIVSEP_H
+
+#include <stddef.h>
+
+struct pks_conf_proc;
+
+/* privsep.c */
+void	privsep_drop(const struct pks_conf_proc *, const int *, size_t);
+int	privsep_lookup_user(const char *, unsigned int *, unsigned int *);
+
+#endif /* PKS_PRIVSEP_H */

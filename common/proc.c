@@ -1,0 +1,225 @@
+/*
+ * proc.c: the start of every child (see proc.h).
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "imsg.h"
+#include "log.h"
+#include "pks.h"
+#include "privsep.h"
+#include "proc.h"
+#include "sandbox.h"
+
+static struct imsgbuf	 proc_ib;
+struct imsgbuf		*proc_ibuf;
+struct pks_conf_proc	 proc_conf;
+
+static const char *const proc_names[PROC_MAX] = {
+	"pks-monitor", "pks-telegram", "pks-sniffer", "pks-fw"
+};
+
+const char *
+proc_name(enum pks_proc p)
+{
+	if ((int)p < 0 || p >= PROC_MAX)
+		return "unknown";
+	return proc_names[p];
+}
+
+/* daemon mode: every log line goes to the monitor */
+static void
+proc_log_sink(int prio, const char *msg, size_t len)
+{
+	struct pks_log	pl;
+	struct iovec	iov[2];
+
+	pl.prio = prio;
+	iov[0].iov_base = &pl;
+	iov[0].iov_len = sizeof(pl);
+	iov[1].iov_base = (void *)msg;
+	iov[1].iov_len = len > 1024 ? 1024 : len;
+	if (imsg_composev(proc_ibuf, IMSG_LOG, 0, -1, iov, 2) == 0)
+		(void)imsgbuf_write(proc_ibuf);
+}
+
+static void
+proc_atexit(void)
+{
+	if (proc_ibuf != NULL)
+		(void)imsgbuf_flush(proc_ibuf);
+}
+
+void
+proc_start(const char *name, int argc, char **argv)
+{
+	struct stat	st;
+
+	(void)argv;
+	log_init(name, 1, 0);
+	if (argc != 1)
+		fatalx("this program is started by pks-monitor, not by hand");
+	if (fstat(PROC_FD, &st) == -1 || !S_ISSOCK(st.st_mode))
+		fatalx("this program is started by pks-monitor, not by hand");
+	if (geteuid() != 0)
+		fatalx("must be started as root by pks-monitor");
+	imsgbuf_init(&proc_ib, PROC_FD);
+	proc_ibuf = &proc_ib;
+	atexit(proc_atexit);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGINT, SIG_IGN);	/* a ^C in -d mode is the monitor's */
+}
+
+static int
+proc_wait_read(void)
+{
+	struct pollfd	pfd;
+	ssize_t		n;
+
+	pfd.fd = PROC_FD;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, -1) == -1) {
+		if (errno == EINTR)
+			return 0;
+		fatal("poll");
+	}
+	if ((n = imsgbuf_read(proc_ibuf)) == -1) {
+		if (errno == EAGAIN)
+			return 0;
+		fatal("read from monitor");
+	}
+	if (n == 0) {
+		log_debug("monitor went away");
+		exit(0);
+	}
+	return 1;
+}
+
+/*
+ * Read the configuration: CONF_PROC first, then what fn takes, up to
+ * CONF_END.
+ */
+void
+proc_read_conf(proc_conf_fn fn)
+{
+	struct imsg	im;
+	int		got_proc = 0, r;
+
+	for (;;) {
+		proc_wait_read();
+		while ((r = imsg_get(proc_ibuf, &im)) == 1) {
+			switch (im.hdr.type) {
+			case IMSG_CONF_PROC:
+				if (im.len != sizeof(proc_conf))
+					fatalx("bad IMSG_CONF_PROC length");
+				memcpy(&proc_conf, im.data, sizeof(proc_conf));
+				proc_conf.chroot[sizeof(proc_conf.chroot) - 1]
+				    = '\0';
+				log_setverbose(proc_conf.verbose);
+				if (!proc_conf.foreground)
+					log_setsink(proc_log_sink);
+				got_proc = 1;
+				break;
+			case IMSG_CONF_END:
+				if (!got_proc)
+					fatalx("configuration without "
+					    "IMSG_CONF_PROC");
+				if (im.fd != -1)
+					close(im.fd);
+				imsg_free(&im);
+				goto done;
+			default:
+				if (!got_proc || fn == NULL || fn(&im) == -1)
+					fatalx("malformed configuration "
+					    "message (type %u)", im.hdr.type);
+				break;
+			}
+			imsg_free(&im);
+		}
+		if (r == -1)
+			fatalx("malformed message from monitor");
+	}
+ done:
+	if (fcntl(PROC_FD, F_SETFL, fcntl(PROC_FD, F_GETFL) | O_NONBLOCK)
+	    == -1)
+		fatal("fcntl");
+}
+
+#ifdef PKS_TESTHOOKS
+static void
+proc_violate(int sig)
+{
+	(void)sig;
+	sandbox_test_violation();
+}
+#endif
+
+void
+proc_confine(const int *caps, size_t ncaps, const struct sandbox_rule *rules,
+    size_t nrules)
+{
+	privsep_drop(&proc_conf, caps, ncaps);
+#ifdef PKS_TESTHOOKS
+	/* test builds: SIGUSR2 makes a forbidden call */
+	signal(SIGUSR2, proc_violate);
+#endif
+	sandbox_apply(rules, nrules);
+	proc_compose(IMSG_READY, -1, NULL, 0);
+	proc_flush();
+}
+
+void
+proc_dispatch(proc_conf_fn fn)
+{
+	struct imsg	im;
+	ssize_t		n;
+	int		r;
+
+	if ((n = imsgbuf_read(proc_ibuf)) == -1) {
+		if (errno == EAGAIN)
+			return;
+		fatal("read from monitor");
+	}
+	if (n == 0) {
+		log_debug("monitor went away");
+		exit(0);
+	}
+	while ((r = imsg_get(proc_ibuf, &im)) == 1) {
+		if (fn(&im) == -1)
+			fatalx("malformed message (type %u) from monitor",
+			    im.hdr.type);
+		if (im.fd != -1)
+			close(im.fd);
+		imsg_free(&im);
+	}
+	if (r == -1)
+		fatalx("malformed message from monitor");
+}
+
+void
+proc_compose(uint32_t type, int fd, const void *data, size_t len)
+{
+	if (imsg_compose(proc_ibuf, type, 0, fd, data, len) == -1)
+		fatal("imsg_compose");
+}
+
+void
+proc_flush(void)
+{
+	if (imsgbuf_write(proc_ibuf) == -1) {
+		if (errno == EPIPE || errno == ECONNRESET)
+			exit(0);
+		fatal("write to monitor");
+	}
+}

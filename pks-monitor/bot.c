@@ -1,0 +1,437 @@
+/*
+ * bot.c: what the monitor answers to Telegram commands.
+ *
+ * pks-telegram only relays: rights are decided here, from the
+ * configuration, for every request.  A sequence is only ever sent to
+ * its requester's private chat; a group gets a neutral line.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "monitor.h"
+
+#define MAX_AGE		60	/* seconds: older commands are stale */
+
+struct text {
+	char	buf[PKS_TEXT_MAX];
+	size_t	len;
+};
+
+static void
+text_add(struct text *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+text_add(struct text *t, const char *fmt, ...)
+{
+	va_list	ap;
+	int	n;
+
+	if (t->len >= sizeof(t->buf) - 1)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(t->buf + t->len, sizeof(t->buf) - t->len, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	t->len += n;
+	if (t->len >= sizeof(t->buf))
+		t->len = sizeof(t->buf) - 1;
+}
+
+/* HTML-escape untrusted text (names come from Telegram users) */
+static void
+text_esc(struct text *t, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		switch (*s) {
+		case '<':
+			text_add(t, "&lt;");
+			break;
+		case '>':
+			text_add(t, "&gt;");
+			break;
+		case '&':
+			text_add(t, "&amp;");
+			break;
+		default:
+			text_add(t, "%c", *s);
+		}
+	}
+}
+
+static void
+send_text(uint32_t reqid, int64_t chat, uint32_t flags, const struct text *t,
+    int64_t fallback_chat, const struct text *second)
+{
+	struct pks_tg_send	ts;
+	struct iovec		iov[3];
+
+	memset(&ts, 0, sizeof(ts));
+	ts.reqid = reqid;
+	ts.flags = flags | TG_SEND_HTML;
+	ts.chat_id = chat;
+	ts.fallback_chat = fallback_chat;
+	ts.textlen = t->len;
+	ts.fallbacklen = second ? second->len : 0;
+	iov[0].iov_base = &ts;
+	iov[0].iov_len = sizeof(ts);
+	iov[1].iov_base = (void *)t->buf;
+	iov[1].iov_len = t->len;
+	iov[2].iov_base = second ? (void *)second->buf : NULL;
+	iov[2].iov_len = second ? second->len : 0;
+	child_sendv(PROC_TELEGRAM, IMSG_TG_SEND, iov, 3);
+}
+
+static void
+reply(const struct pks_tg_req *r, const struct text *t)
+{
+	send_text(r->reqid, r->chat_id, 0, t, 0, NULL);
+}
+
+static void
+done(uint32_t reqid)
+{
+	child_send(PROC_TELEGRAM, IMSG_TG_DONE, -1, &reqid, sizeof(reqid));
+}
+
+/* May user (asking in chat) open service svc? Deny by default. */
+int
+bot_allowed(int64_t user, int64_t chat, int svc)
+{
+	struct pks_conf	*conf = env->conf;
+	size_t		 i;
+
+	if (svc < 0 || svc >= conf->nservices)
+		return 0;
+	for (i = 0; i < conf->ngrants; i++) {
+		const struct conf_grant	*g = &conf->grants[i];
+
+		if (!(g->services & (1ULL << svc)))
+			continue;
+		if (g->kind == GRANT_USER && g->id == user)
+			return 1;
+		if (g->kind == GRANT_CHAT && g->id == chat)
+			return 1;
+	}
+	return 0;
+}
+
+static int
+allowed_list(const struct pks_tg_req *r, struct text *names)
+{
+	int	i, n = 0;
+
+	names->len = 0;
+	names->buf[0] = '\0';
+	for (i = 0; i < env->conf->nservices; i++)
+		if (bot_allowed(r->user_id, r->chat_id, i)) {
+			text_add(names, "%s%s", n ? " " : "",
+			    env->conf->services[i].name);
+			n++;
+		}
+	return n;
+}
+
+static const char *
+knock_host(void)
+{
+	static char	host[256];
+
+	if (env->conf->knock_host[0] != '\0')
+		return env->conf->knock_host;
+	if (gethostname(host, sizeof(host) - 1) == -1)
+		return "HOST";
+	return host;
+}
+
+static void
+cmd_help(const struct pks_tg_req *r)
+{
+	struct text	t = { .len = 0 }, names;
+	int		n;
+
+	n = allowed_list(r, &names);
+	text_add(&t, "I hand out one-time port-knocking sequences.\n\n"
+	    "/generate [service] [address] - a fresh sequence, sent to you "
+	    "privately\n/status - your live sequences and open windows\n"
+	    "/revoke - cancel your live sequences\n"
+	    "/whoami - your ids, for the administrator\n\n");
+	if (n > 0) {
+		text_add(&t, "Services you may open: ");
+		text_esc(&t, names.buf);
+	} else
+		text_add(&t, "You may not open any service here. Send /whoami "
+		    "to your administrator.");
+	reply(r, &t);
+}
+
+static void
+cmd_whoami(const struct pks_tg_req *r)
+{
+	struct text	t = { .len = 0 };
+
+	text_add(&t, "Your user id: <code>%lld</code>\nThis chat id: "
+	    "<code>%lld</code>", (long long)r->user_id,
+	    (long long)r->chat_id);
+	reply(r, &t);
+}
+
+static void
+cmd_generate(const struct pks_tg_req *r)
+{
+	struct text	 t = { .len = 0 }, names, g = { .len = 0 };
+	struct sequence	*s;
+	uint8_t		 addr[16];
+	char		 exp[16];
+	struct tm	 tm;
+	int		 svc, n, af = 0, i, group;
+
+	group = r->chat_type != TG_CHAT_PRIVATE;
+	if (r->age > MAX_AGE) {
+		text_add(&t, "That request is %u seconds old and has "
+		    "expired: ask again.", r->age);
+		reply(r, &t);
+		return;
+	}
+	n = allowed_list(r, &names);
+	if (n == 0) {
+		log_info("refused /generate from %s (user %lld, chat %lld): "
+		    "not allowed", r->user_name, (long long)r->user_id,
+		    (long long)r->chat_id);
+		text_add(&t, "Sorry, you are not allowed to open any "
+		    "service.");
+		reply(r, &t);
+		return;
+	}
+	if (r->arg1[0] == '\0') {
+		if (n > 1) {
+			text_add(&t, "Which service?");
+			send_text(r->reqid, r->chat_id, TG_SEND_KEYBOARD, &t,
+			    0, &names);
+			return;
+		}
+		svc = -1;
+		for (i = 0; i < env->conf->nservices && svc == -1; i++)
+			if (bot_allowed(r->user_id, r->chat_id, i))
+				svc = i;
+	} else
+		svc = conf_service_index(env->conf, r->arg1);
+	if (svc == -1 || !bot_allowed(r->user_id, r->chat_id, svc)) {
+		log_info("refused /generate %s from %s (user %lld, chat "
+		    "%lld): not allowed", r->arg1, r->user_name,
+		    (long long)r->user_id, (long long)r->chat_id);
+		text_add(&t, "You may not open that service. Yours: ");
+		text_esc(&t, names.buf);
+		reply(r, &t);
+		return;
+	}
+	if (r->arg2[0] != '\0') {
+		if (inet_pton(AF_INET, r->arg2, addr) == 1)
+			af = AF_INET;
+		else if (inet_pton(AF_INET6, r->arg2, addr) == 1)
+			af = AF_INET6;
+		else {
+			text_add(&t, "Not an IPv4 or IPv6 address: ");
+			text_esc(&t, r->arg2);
+			reply(r, &t);
+			return;
+		}
+	}
+	if ((s = seq_generate(svc, r->user_id, r->chat_id, r->user_name, af,
+	    addr)) == NULL) {
+		text_add(&t, "No sequence could be made right now; tell your "
+		    "administrator.");
+		reply(r, &t);
+		return;
+	}
+	localtime_r(&s->expires, &tm);
+	strftime(exp, sizeof(exp), "%H:%M:%S", &tm);
+	text_add(&t, "One-time sequence for <b>%s</b>, valid until %s",
+	    env->conf->services[svc].name, exp);
+	if (af != 0)
+		text_add(&t, " from %s only", r->arg2);
+	text_add(&t, ":\n\n<code>pks-knock %s", knock_host());
+	for (i = 0; i < s->seq.len; i++)
+		text_add(&t, " %u%s", s->seq.ports[i],
+		    s->seq.proto == IPPROTO_UDP ? ":udp" : "");
+	text_add(&t, "</code>\n\nThen connect within %u seconds.",
+	    env->conf->services[svc].open_for);
+	if (!group) {
+		reply(r, &t);
+		return;
+	}
+	/* in a group: the sequence goes to the requester privately */
+	text_add(&g, "%s, please open a private chat with me and press "
+	    "Start, then ask again.", r->user_name[0] ? r->user_name :
+	    "You");
+	send_text(r->reqid, r->user_id, TG_SEND_FALLBACK, &t, r->chat_id, &g);
+	{
+		struct pending	*p;
+
+		if ((p = calloc(1, sizeof(*p))) != NULL) {
+			p->reqid = r->reqid;
+			p->group_chat = r->chat_id;
+			p->seq_id = s->seq.id;
+			snprintf(p->service, sizeof(p->service), "%s",
+			    env->conf->services[svc].name);
+			p->next = env->pending;
+			env->pending = p;
+		}
+	}
+}
+
+static void
+cmd_status(const struct pks_tg_req *r)
+{
+	struct text	 t = { .len = 0 };
+	struct sequence	*q;
+	struct window	*w;
+	time_t		 now = time(NULL);
+	char		 a[INET6_ADDRSTRLEN];
+	int		 n = 0;
+
+	for (q = env->seqs; q != NULL; q = q->next)
+		if (q->user_id == r->user_id) {
+			text_add(&t, "%sSequence for %s: %lld s left\n",
+			    n++ ? "" : "", q->svcname,
+			    (long long)(q->expires - now));
+		}
+	for (w = env->windows; w != NULL; w = w->next)
+		if (w->user_id == r->user_id && w->expires != 0) {
+			text_add(&t, "Window: %s open for %s, %lld s left\n",
+			    w->svcname, addr_str(w->w.af, w->w.addr, a,
+			    sizeof(a)), (long long)(w->expires - now));
+			n++;
+		}
+	if (n == 0)
+		text_add(&t, "You have no live sequence and no open window.");
+	reply(r, &t);
+}
+
+static void
+cmd_revoke(const struct pks_tg_req *r)
+{
+	struct text	t = { .len = 0 };
+	int		n;
+
+	n = seq_revoke_user(r->user_id, 0);
+	log_info("%s (user %lld) revoked %d sequence(s)", r->user_name,
+	    (long long)r->user_id, n);
+	text_add(&t, "Revoked %d live sequence%s.", n, n == 1 ? "" : "s");
+	reply(r, &t);
+}
+
+static int
+req_valid(const struct pks_tg_req *r)
+{
+	if (r->reqid == 0 || r->cmd == TG_CMD_NONE || r->cmd >= TG_CMD_MAX ||
+	    r->chat_type < TG_CHAT_PRIVATE || r->chat_type > TG_CHAT_CHANNEL)
+		return 0;
+	if (memchr(r->user_name, '\0', sizeof(r->user_name)) == NULL ||
+	    memchr(r->arg1, '\0', sizeof(r->arg1)) == NULL ||
+	    memchr(r->arg2, '\0', sizeof(r->arg2)) == NULL)
+		return 0;
+	/* in a private chat, the chat is the user */
+	if (r->chat_type == TG_CHAT_PRIVATE && r->chat_id != r->user_id)
+		return 0;
+	return 1;
+}
+
+void
+bot_request(const struct pks_tg_req *r)
+{
+	struct text	t = { .len = 0 };
+
+	if (!req_valid(r)) {
+		child_kill(PROC_TELEGRAM, "malformed request");
+		return;
+	}
+	switch (r->cmd) {
+	case TG_CMD_START:
+	case TG_CMD_HELP:
+		cmd_help(r);
+		break;
+	case TG_CMD_WHOAMI:
+		cmd_whoami(r);
+		break;
+	case TG_CMD_GENERATE:
+		cmd_generate(r);
+		/* a group request is done once delivery is known */
+		{
+			struct pending	*p;
+
+			for (p = env->pending; p != NULL; p = p->next)
+				if (p->reqid == r->reqid)
+					return;
+		}
+		break;
+	case TG_CMD_STATUS:
+		cmd_status(r);
+		break;
+	case TG_CMD_REVOKE:
+		cmd_revoke(r);
+		break;
+	default:
+		text_add(&t, "Unknown command. Try /help.");
+		reply(r, &t);
+		break;
+	}
+	done(r->reqid);
+}
+
+/* Delivery of a group request's private message is known. */
+void
+bot_sent(const struct pks_tg_sent *s)
+{
+	struct pending	**pp, *p;
+	struct sequence	 *q;
+	struct text	  t = { .len = 0 };
+
+	for (pp = &env->pending; (p = *pp) != NULL; pp = &p->next)
+		if (p->reqid == s->reqid)
+			break;
+	if (p == NULL)
+		return;
+	*pp = p->next;
+	if (s->status == 200) {
+		text_add(&t, "Sent you a sequence for %s in private.",
+		    p->service);
+		send_text(p->reqid, p->group_chat, 0, &t, 0, NULL);
+	} else if ((q = seq_find(p->seq_id)) != NULL) {
+		/* nobody got it: it must not stay live */
+		log_info("sequence %u could not be delivered (%d): revoked",
+		    q->seq.id, s->status);
+		seq_remove(q);
+	}
+	done(p->reqid);
+	free(p);
+}
+
+/* A line for a user's private chat, not tied to a request. */
+void
+bot_notify(int64_t user, const char *fmt, ...)
+{
+	struct text	t = { .len = 0 };
+	va_list		ap;
+	int		n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(t.buf, sizeof(t.buf), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	t.len = (size_t)n >= sizeof(t.buf) ? sizeof(t.buf) - 1 : (size_t)n;
+	send_text(0, user, 0, &t, 0, NULL);
+}

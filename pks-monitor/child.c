@@ -1,0 +1,489 @@
+/*
+ * child.c: start, feed, supervise and restart the three children.
+ *
+ * Each child is a fresh exec of its own binary with its socketpair end
+ * on fd 3.  It gets its part of the configuration over that socket and
+ * nothing else.  A child that dies is logged with the reason (SIGSYS is
+ * a sandbox violation) and restarted with back-off; one that sends a
+ * malformed message is treated as compromised and killed.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "monitor.h"
+#include "privsep.h"
+#include "proc.h"
+
+#define BACKOFF_MAX	60	/* seconds */
+#define STABLE_AFTER	60	/* a child up this long restarts at once */
+
+void
+child_init_all(void)
+{
+	int	i;
+
+	for (i = 1; i < PROC_MAX; i++) {
+		memset(&env->child[i], 0, sizeof(env->child[i]));
+		env->child[i].id = i;
+		env->child[i].pid = -1;
+		env->child[i].fd = -1;
+	}
+}
+
+static int
+child_wanted(enum pks_proc id)
+{
+	/* without a telegram block there is no bot to run */
+	return id != PROC_TELEGRAM || env->conf->has_telegram;
+}
+
+static void
+child_send_conf(struct child *c)
+{
+	struct pks_conf		*conf = env->conf;
+	struct pks_conf_proc	 pc;
+	unsigned int		 uid, gid;
+	int			 i, fd;
+
+	memset(&pc, 0, sizeof(pc));
+	if (privsep_lookup_user(conf->user, &uid, &gid) == -1)
+		fatal("user \"%s\" (create it, or set \"user\" in %s)",
+		    conf->user, env->conf_path);
+	pc.uid = uid;
+	pc.gid = gid;
+	pc.verbose = env->verbose;
+	pc.foreground = env->foreground;
+	snprintf(pc.chroot, sizeof(pc.chroot), "%s", conf->chroot);
+	child_send(c->id, IMSG_CONF_PROC, -1, &pc, sizeof(pc));
+
+	switch (c->id) {
+	case PROC_SNIFFER: {
+		struct pks_sniff_conf	sc;
+		struct pks_iface	ifc;
+
+		memset(&sc, 0, sizeof(sc));
+		sc.knock_timeout = conf->knock_timeout;
+		sc.max_sources = conf->max_sources;
+		child_send(c->id, IMSG_SNIFF_CONF, -1, &sc, sizeof(sc));
+		for (i = 0; i < conf->nifaces; i++) {
+			memset(&ifc, 0, sizeof(ifc));
+			snprintf(ifc.name, sizeof(ifc.name), "%s",
+			    conf->ifaces[i]);
+			child_send(c->id, IMSG_SNIFF_IFACE, -1, &ifc,
+			    sizeof(ifc));
+		}
+		break;
+	}
+	case PROC_FW:
+		for (i = 0; i < conf->nservices; i++) {
+			struct pks_fw_service	fs;
+
+			memset(&fs, 0, sizeof(fs));
+			fs.proto = conf->services[i].proto;
+			fs.port = conf->services[i].port;
+			child_send(c->id, IMSG_FW_SERVICE, -1, &fs,
+			    sizeof(fs));
+		}
+		break;
+	case PROC_TELEGRAM: {
+		struct pks_tg_conf	tc;
+
+		memset(&tc, 0, sizeof(tc));
+		snprintf(tc.api_url, sizeof(tc.api_url), "%s", conf->api_url);
+		tc.poll_timeout = 50;
+		child_send(c->id, IMSG_TG_CONF, -1, &tc, sizeof(tc));
+		if (conf_check_secret_file(conf->token_file) == -1 ||
+		    (fd = open(conf->token_file, O_RDONLY | O_CLOEXEC |
+		    O_NOFOLLOW)) == -1) {
+			log_warnx("cannot hand the bot token to pks-telegram");
+		} else
+			child_send(c->id, IMSG_TG_TOKEN, fd, NULL, 0);
+		if (conf->ca_file[0] != '\0') {
+			if ((fd = open(conf->ca_file, O_RDONLY | O_CLOEXEC))
+			    == -1)
+				log_warn("ca-file %s", conf->ca_file);
+			else
+				child_send(c->id, IMSG_TG_CA, fd, NULL, 0);
+		}
+		break;
+	}
+	default:
+		break;
+	}
+	child_send(c->id, IMSG_CONF_END, -1, NULL, 0);
+
+	/* the state a restarted child must rebuild */
+	if (c->id == PROC_SNIFFER)
+		seq_push_all();
+	else if (c->id == PROC_FW)
+		win_push_all();
+}
+
+void
+child_start(enum pks_proc id)
+{
+	struct child	*c = &env->child[id];
+	char		 path[PATH_MAX];
+	char		*argv[2];
+	char		*envp[4];
+	int		 sv[2], n = 0;
+	pid_t		 pid;
+
+	if (!child_wanted(id))
+		return;
+	if (snprintf(path, sizeof(path), "%s/%s", env->libexec,
+	    proc_name(id)) >= (int)sizeof(path))
+		fatalx("child path too long");
+	if (access(path, X_OK) == -1)
+		fatal("%s", path);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+		fatal("socketpair");
+
+	switch ((pid = fork())) {
+	case -1:
+		fatal("fork");
+	case 0: {
+		sigset_t	set;
+
+		sigemptyset(&set);
+		sigprocmask(SIG_SETMASK, &set, NULL);
+		if (dup2(sv[1], PROC_FD) == -1)
+			_exit(127);
+		argv[0] = (char *)proc_name(id);
+		argv[1] = NULL;
+		/* a clean environment; sanitizer settings pass for tests */
+		for (int k = 0; environ[k] != NULL && n < 3; k++)
+			if (strncmp(environ[k], "ASAN_OPTIONS=", 13) == 0 ||
+			    strncmp(environ[k], "UBSAN_OPTIONS=", 14) == 0)
+				envp[n++] = environ[k];
+		envp[n] = NULL;
+		execve(path, argv, envp);
+		_exit(127);
+	}
+	default:
+		break;
+	}
+	close(sv[1]);
+	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) == -1)
+		fatal("fcntl");
+	c->pid = pid;
+	c->fd = sv[0];
+	c->ready = 0;
+	c->planned = 0;
+	c->started = time(NULL);
+	c->restart_at = 0;
+	imsgbuf_init(&c->ibuf, sv[0]);
+	log_debug("started %s, pid %ld", proc_name(id), (long)pid);
+	child_send_conf(c);
+	(void)imsgbuf_write(&c->ibuf);
+}
+
+/* Kill a child we no longer trust; child_reap() restarts it. */
+void
+child_kill(enum pks_proc id, const char *why)
+{
+	struct child	*c = &env->child[id];
+
+	if (c->pid == -1)
+		return;
+	log_warnx("%s: %s: killing it", proc_name(id), why);
+	kill(c->pid, SIGKILL);
+	if (c->fd != -1) {
+		imsgbuf_clear(&c->ibuf);
+		close(c->fd);
+		c->fd = -1;
+	}
+}
+
+static void
+child_gone(struct child *c, int status)
+{
+	const char	*name = proc_name(c->id);
+	time_t		 now = time(NULL);
+	int		 sig;
+
+	if (WIFSIGNALED(status)) {
+		sig = WTERMSIG(status);
+		if (sig == SIGSYS)
+			log_warnx("%s: sandbox violation: killed by the "
+			    "kernel (SIGSYS)", name);
+		else
+			log_warnx("%s: killed by signal %d (%s)", name, sig,
+			    strsignal(sig));
+	} else if (WEXITSTATUS(status) != 0 || !env->stopping)
+		log_warnx("%s: exited with status %d", name,
+		    WEXITSTATUS(status));
+	if (c->fd != -1) {
+		imsgbuf_clear(&c->ibuf);
+		close(c->fd);
+		c->fd = -1;
+	}
+	c->pid = -1;
+	c->ready = 0;
+	if (env->stopping)
+		return;
+
+	if (c->planned) {
+		c->restart_at = now;
+	} else {
+		if (now - c->started >= STABLE_AFTER)
+			c->backoff = 0;
+		c->backoff = c->backoff ? c->backoff * 2 : 1;
+		if (c->backoff > BACKOFF_MAX)
+			c->backoff = BACKOFF_MAX;
+		c->restart_at = now + c->backoff;
+		log_info("%s: restarting in %u s", name, c->backoff);
+	}
+	c->restarts++;
+}
+
+void
+child_reap(void)
+{
+	pid_t	pid;
+	int	status, i;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = 1; i < PROC_MAX; i++)
+			if (env->child[i].pid == pid) {
+				child_gone(&env->child[i], status);
+				break;
+			}
+	}
+}
+
+void
+child_restart_due(time_t now)
+{
+	int	i;
+
+	for (i = 1; i < PROC_MAX; i++) {
+		struct child	*c = &env->child[i];
+
+		if (c->pid == -1 && c->restart_at != 0 &&
+		    c->restart_at <= now) {
+			log_info("%s: restarting", proc_name(i));
+			child_start(i);
+		}
+	}
+}
+
+/* milliseconds until the next restart is due, -1 if none */
+int
+child_poll_timeout(time_t now)
+{
+	int	i, ms = -1, t;
+
+	for (i = 1; i < PROC_MAX; i++) {
+		struct child	*c = &env->child[i];
+
+		if (c->pid != -1 || c->restart_at == 0)
+			continue;
+		t = c->restart_at <= now ? 0 : (c->restart_at - now) * 1000;
+		if (ms == -1 || t < ms)
+			ms = t;
+	}
+	return ms;
+}
+
+void
+child_sendv(enum pks_proc id, uint32_t type, const struct iovec *iov,
+    int iovcnt)
+{
+	struct child	*c = &env->child[id];
+
+	if (c->fd == -1)
+		return;		/* it gets the state again at restart */
+	if (imsg_composev(&c->ibuf, type, 0, -1, iov, iovcnt) == -1) {
+		log_warn("%s: cannot queue message", proc_name(id));
+		child_kill(id, "not reading its messages");
+	}
+}
+
+void
+child_send(enum pks_proc id, uint32_t type, int fd, const void *data,
+    size_t len)
+{
+	struct child	*c = &env->child[id];
+
+	if (c->fd == -1) {
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	if (imsg_compose(&c->ibuf, type, 0, fd, data, len) == -1) {
+		log_warn("%s: cannot queue message", proc_name(id));
+		if (fd != -1)
+			close(fd);
+		child_kill(id, "not reading its messages");
+	}
+}
+
+void
+child_flush_all(void)
+{
+	int	i;
+
+	for (i = 1; i < PROC_MAX; i++) {
+		struct child	*c = &env->child[i];
+
+		if (c->fd == -1 || !imsgbuf_pending(&c->ibuf))
+			continue;
+		if (imsgbuf_write(&c->ibuf) == -1 && errno != EPIPE)
+			log_warn("%s: write", proc_name(i));
+	}
+}
+
+int
+child_all_ready(void)
+{
+	int	i;
+
+	for (i = 1; i < PROC_MAX; i++)
+		if (child_wanted(i) && !env->child[i].ready)
+			return 0;
+	return 1;
+}
+
+/* Stop every child; with closefw, close all windows first. */
+void
+child_stop_all(int sig)
+{
+	int	i;
+
+	for (i = 1; i < PROC_MAX; i++)
+		if (env->child[i].pid != -1)
+			kill(env->child[i].pid, sig);
+}
+
+static void
+child_log(struct child *c, struct imsg *im)
+{
+	struct pks_log	pl;
+	const char	*text;
+	size_t		 len;
+	char		 buf[1100];
+
+	memcpy(&pl, im->data, sizeof(pl));
+	text = (const char *)im->data + sizeof(pl);
+	len = im->len - sizeof(pl);
+	if (env->foreground) {
+		snprintf(buf, sizeof(buf), "%.*s", (int)len, text);
+		/* the child's text is untrusted: one printable line */
+		for (char *p = buf; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
+		fprintf(stderr, "%s: %s\n", proc_name(c->id), buf);
+		fflush(stderr);
+	} else
+		log_syslog(proc_name(c->id), c->pid, pl.prio, text, len);
+}
+
+/* What a child may send, and how long it must be. */
+static int
+child_valid(enum pks_proc id, struct imsg *im)
+{
+	switch (im->hdr.type) {
+	case IMSG_LOG:
+		return im->len >= sizeof(struct pks_log) &&
+		    im->len <= sizeof(struct pks_log) + 1024;
+	case IMSG_READY:
+		return im->len == 0;
+	case IMSG_KNOCK_DONE:
+		return id == PROC_SNIFFER &&
+		    im->len == sizeof(struct pks_knock);
+	case IMSG_FW_RESULT:
+		return id == PROC_FW &&
+		    im->len == sizeof(struct pks_fw_result);
+	case IMSG_TG_REQUEST:
+		return id == PROC_TELEGRAM &&
+		    im->len == sizeof(struct pks_tg_req);
+	case IMSG_TG_SENT:
+		return id == PROC_TELEGRAM &&
+		    im->len == sizeof(struct pks_tg_sent);
+	default:
+		return 0;
+	}
+}
+
+void
+child_dispatch(enum pks_proc id)
+{
+	struct child	*c = &env->child[id];
+	struct imsg	 im;
+	ssize_t		 n;
+	int		 r;
+
+	if ((n = imsgbuf_read(&c->ibuf)) == -1) {
+		if (errno == EAGAIN)
+			return;
+		log_warn("%s: read", proc_name(id));
+		child_kill(id, "unreadable socket");
+		return;
+	}
+	if (n == 0) {
+		/* EOF: the child is exiting; child_reap() takes it */
+		imsgbuf_clear(&c->ibuf);
+		close(c->fd);
+		c->fd = -1;
+		return;
+	}
+	while ((r = imsg_get(&c->ibuf, &im)) == 1) {
+		if (im.fd != -1) {
+			close(im.fd);
+			im.fd = -1;
+			imsg_free(&im);
+			child_kill(id, "sent a file descriptor");
+			return;
+		}
+		if (!child_valid(id, &im)) {
+			log_warnx("%s: malformed message (type %u, %zu bytes)",
+			    proc_name(id), im.hdr.type, im.len);
+			imsg_free(&im);
+			child_kill(id, "compromised");
+			return;
+		}
+		switch (im.hdr.type) {
+		case IMSG_LOG:
+			child_log(c, &im);
+			break;
+		case IMSG_READY:
+			c->ready = 1;
+			log_debug("%s: ready", proc_name(id));
+			if (child_all_ready())
+				log_info("all children ready");
+			break;
+		case IMSG_KNOCK_DONE:
+			seq_knock_done(im.data);
+			break;
+		case IMSG_FW_RESULT:
+			win_fw_result(im.data);
+			break;
+		case IMSG_TG_REQUEST:
+			bot_request(im.data);
+			break;
+		case IMSG_TG_SENT:
+			bot_sent(im.data);
+			break;
+		}
+		imsg_free(&im);
+		if (c->fd == -1)
+			return;
+	}
+	if (r == -1) {
+		log_warnx("%s: malformed message framing", proc_name(id));
+		child_kill(id, "compromised");
+	}
+}

@@ -1,0 +1,116 @@
+/*
+ * monitor.h: the monitor's state and the prototypes of its files.
+ */
+#ifndef PKS_MONITOR_H
+#define PKS_MONITOR_H
+
+#include <sys/types.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "conf.h"
+#include "imsg.h"
+#include "pks.h"
+
+struct child {
+	enum pks_proc	 id;
+	pid_t		 pid;		/* -1: not running */
+	int		 fd;
+	struct imsgbuf	 ibuf;
+	int		 ready;
+	int		 planned;	/* restart asked by us: no back-off */
+	time_t		 started;
+	time_t		 restart_at;	/* 0: none scheduled */
+	unsigned int	 backoff;	/* seconds */
+	unsigned int	 restarts;
+};
+
+struct sequence {
+	struct sequence	*next;
+	struct pks_seq	 seq;
+	int		 service;	/* index in conf->services */
+	char		 svcname[PKS_NAME_MAX];
+	int64_t		 user_id;
+	int64_t		 chat_id;	/* where it was asked for */
+	char		 user_name[64];
+	time_t		 expires;
+};
+
+struct window {
+	struct window	*next;
+	struct pks_window w;
+	int		 service;
+	char		 svcname[PKS_NAME_MAX];
+	int64_t		 user_id;
+	char		 user_name[64];
+	time_t		 expires;
+	int		 open;		/* pks-fw confirmed */
+	int		 notified;	/* owner told it opened */
+};
+
+struct monitor {
+	struct pks_conf	*conf;
+	const char	*conf_path;
+	int		 foreground;
+	int		 verbose;
+	char		 libexec[4096];
+	struct child	 child[PROC_MAX];
+	struct sequence	*seqs;
+	struct window	*windows;
+	uint32_t	 next_seq_id;
+	uint32_t	 next_win_id;
+	time_t		 started;
+	int		 stopping;
+	struct pending	*pending;	/* group /generate awaiting delivery */
+};
+
+struct pending {
+	struct pending	*next;
+	uint32_t	 reqid;
+	int64_t		 group_chat;
+	uint32_t	 seq_id;
+	char		 service[PKS_NAME_MAX];
+};
+
+extern struct monitor	*env;
+
+/* child.c */
+void	 child_init_all(void);
+void	 child_start(enum pks_proc);
+void	 child_stop_all(int);
+void	 child_reap(void);
+void	 child_restart_due(time_t);
+int	 child_poll_timeout(time_t);
+void	 child_kill(enum pks_proc, const char *);
+void	 child_send(enum pks_proc, uint32_t, int, const void *, size_t);
+void	 child_sendv(enum pks_proc, uint32_t, const struct iovec *, int);
+void	 child_flush_all(void);
+void	 child_dispatch(enum pks_proc);
+int	 child_all_ready(void);
+
+/* seq.c */
+struct sequence *seq_generate(int, int64_t, int64_t, const char *, int,
+	    const uint8_t *);
+void	 seq_remove(struct sequence *);
+int	 seq_revoke_user(int64_t, int);
+struct sequence *seq_find(uint32_t);
+void	 seq_push_all(void);
+void	 seq_expire(time_t);
+time_t	 seq_next_expiry(void);
+void	 seq_knock_done(const struct pks_knock *);
+void	 win_fw_result(const struct pks_fw_result *);
+void	 win_expire(time_t);
+void	 win_push_all(void);
+void	 win_close_all(void);
+int	 win_close_addr(int, const uint8_t *);
+void	 seq_reconf(void);
+const char *addr_str(int, const uint8_t *, char *, size_t);
+
+/* bot.c */
+void	 bot_request(const struct pks_tg_req *);
+void	 bot_sent(const struct pks_tg_sent *);
+void	 bot_notify(int64_t, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+int	 bot_allowed(int64_t, int64_t, int);
+
+#endif /* PKS_MONITOR_H */

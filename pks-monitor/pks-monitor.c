@@ -1,0 +1,267 @@
+/*
+ * pks-monitor: the root supervisor of PKS.
+ *
+ * Reads the configuration, starts the children, owns the state
+ * (sequences and windows) and decides.  It parses no packet and no
+ * HTTP, and listens to no network socket.
+ */
+#include <sys/types.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "monitor.h"
+#include "proc.h"
+
+struct monitor	*env;
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: pks-monitor [-dnv] [-f file]\n");
+	exit(1);
+}
+
+/*
+ * Children live beside the monitor in the build tree; installed, in
+ * LIBEXECDIR.
+ */
+static void
+find_libexec(void)
+{
+	char	self[PATH_MAX], *dir;
+	ssize_t	n;
+
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) == -1)
+		fatal("readlink /proc/self/exe");
+	self[n] = '\0';
+	dir = dirname(self);
+	if (strcmp(dir, SBINDIR) == 0)
+		strncpy(env->libexec, LIBEXECDIR, sizeof(env->libexec) - 1);
+	else
+		strncpy(env->libexec, dir, sizeof(env->libexec) - 1);
+}
+
+static void
+reload(void)
+{
+	struct pks_conf	*nconf;
+	int		 i;
+
+	log_info("reloading configuration %s", env->conf_path);
+	if ((nconf = conf_load(env->conf_path)) == NULL) {
+		log_warnx("configuration %s has errors: keeping the "
+		    "running one", env->conf_path);
+		return;
+	}
+	conf_free(env->conf);
+	env->conf = nconf;
+	seq_reconf();
+	/* children get their part anew: restart them, state follows */
+	for (i = 1; i < PROC_MAX; i++) {
+		struct child	*c = &env->child[i];
+
+		if (c->pid != -1) {
+			c->planned = 1;
+			kill(c->pid, SIGTERM);
+		} else if (c->restart_at == 0)
+			child_start(i);
+	}
+	log_info("configuration reloaded");
+}
+
+/*
+ * SIGTERM: close every window, wait (briefly) for pks-fw to confirm,
+ * then stop the children.
+ */
+static void
+shutdown_all(int sfd)
+{
+	struct pollfd	pfd[2];
+	struct child	*fw = &env->child[PROC_FW];
+	time_t		 end;
+
+	env->stopping = 1;
+	log_info("stopping: closing all windows");
+	win_close_all();
+	child_flush_all();
+	end = time(NULL) + 5;
+	while (fw->fd != -1 && env->windows != NULL && time(NULL) < end) {
+		pfd[0].fd = fw->fd;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = sfd;
+		pfd[1].events = POLLIN;
+		if (poll(pfd, 2, 500) > 0 && (pfd[0].revents & (POLLIN |
+		    POLLHUP)))
+			child_dispatch(PROC_FW);
+		child_reap();
+	}
+	if (env->windows != NULL)
+		log_warnx("pks-fw did not confirm the close of every window");
+	child_stop_all(SIGTERM);
+	end = time(NULL) + 5;
+	for (;;) {
+		int	i, alive = 0;
+
+		child_reap();
+		for (i = 1; i < PROC_MAX; i++)
+			if (env->child[i].pid != -1)
+				alive = 1;
+		if (!alive)
+			break;
+		if (time(NULL) >= end) {
+			child_stop_all(SIGKILL);
+			end = time(NULL) + 5;
+		}
+		poll(NULL, 0, 20);
+	}
+	log_info("stopped");
+}
+
+static int
+next_timeout(time_t now)
+{
+	time_t	t = seq_next_expiry();
+	int	ms = -1, c;
+
+	if (t != 0)
+		ms = t <= now ? 0 : (int)(t - now) * 1000;
+	c = child_poll_timeout(now);
+	if (c != -1 && (ms == -1 || c < ms))
+		ms = c;
+	return ms;
+}
+
+static void
+main_loop(void)
+{
+	struct pollfd		 pfd[PROC_MAX];
+	struct signalfd_siginfo	 si;
+	sigset_t		 set;
+	int			 sfd, i, n;
+	time_t			 now;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		fatal("sigprocmask");
+	if ((sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) == -1)
+		fatal("signalfd");
+	signal(SIGPIPE, SIG_IGN);
+
+	for (i = 1; i < PROC_MAX; i++)
+		child_start(i);
+
+	for (;;) {
+		child_flush_all();
+		now = time(NULL);
+		pfd[0].fd = sfd;
+		pfd[0].events = POLLIN;
+		for (i = 1; i < PROC_MAX; i++) {
+			struct child	*c = &env->child[i];
+
+			pfd[i].fd = c->fd;
+			pfd[i].events = POLLIN;
+			if (c->fd != -1 && imsgbuf_pending(&c->ibuf))
+				pfd[i].events |= POLLOUT;
+		}
+		n = poll(pfd, PROC_MAX, next_timeout(now));
+		if (n == -1 && errno != EINTR)
+			fatal("poll");
+		if (n > 0 && (pfd[0].revents & POLLIN)) {
+			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				switch (si.ssi_signo) {
+				case SIGTERM:
+				case SIGINT:
+					shutdown_all(sfd);
+					return;
+				case SIGHUP:
+					reload();
+					break;
+				case SIGCHLD:
+					child_reap();
+					break;
+				}
+			}
+		}
+		for (i = 1; n > 0 && i < PROC_MAX; i++) {
+			if (pfd[i].fd == -1 || env->child[i].fd == -1)
+				continue;
+			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+				child_dispatch(i);
+		}
+		now = time(NULL);
+		seq_expire(now);
+		win_expire(now);
+		child_reap();
+		child_restart_due(now);
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	static struct monitor	 m;
+	int			 ch, check = 0;
+
+	env = &m;
+	env->conf_path = CONF_DEFAULT_PATH;
+	log_init("pks-monitor", 1, 0);
+
+	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
+		switch (ch) {
+		case 'd':
+			env->foreground = 1;
+			break;
+		case 'f':
+			env->conf_path = optarg;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'v':
+			env->verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	log_setverbose(env->verbose);
+	if ((env->conf = conf_load(env->conf_path)) == NULL)
+		exit(1);
+	if (check) {
+		fprintf(stderr, "configuration OK\n");
+		exit(0);
+	}
+	if (geteuid() != 0)
+		fatalx("need root privileges");
+
+	log_init("pks-monitor", env->foreground, env->verbose);
+	if (!env->foreground && daemon(0, 0) == -1)
+		fatal("daemon");
+	find_libexec();
+	env->started = time(NULL);
+	child_init_all();
+	log_info("starting, configuration %s", env->conf_path);
+	main_loop();
+	conf_free(env->conf);
+	return 0;
+}

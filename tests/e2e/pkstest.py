@@ -1,0 +1,338 @@
+"""pkstest: the harness of PKS's end-to-end tests.
+
+Every test runs as root, creates its own network namespaces ("srv" and
+"cli", joined by a veth pair, 198.18.0.1/fd00::1 on the server side and
+198.18.0.2/fd00::2 on the client side) and removes them when it ends,
+whatever happens.  Output is TAP, for prove(1).
+
+Network rule: traffic goes only to loopback or inside these namespaces.
+"""
+
+import atexit
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+BUILD = os.environ.get("PKS_BUILD") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", "..", "build", "test"))
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+SRV4, CLI4 = "198.18.0.1", "198.18.0.2"
+SRV6, CLI6 = "fd00::1", "fd00::2"
+CLI4_B = "198.18.0.3"		# a second client address
+
+
+def binpath(name):
+    return os.path.join(BUILD, name)
+
+
+# ---------------------------------------------------------------- TAP
+
+class Tap:
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+        self.planned = None
+
+    def plan(self, n):
+        self.planned = n
+        print("1..%d" % n, flush=True)
+
+    def ok(self, cond, name, diag=None):
+        self.n += 1
+        if not cond:
+            self.failed += 1
+        print("%s %d - %s" % ("ok" if cond else "not ok", self.n, name),
+              flush=True)
+        if not cond and diag:
+            self.diag(diag)
+        return cond
+
+    def diag(self, text):
+        for line in str(text).splitlines():
+            print("# " + line, flush=True)
+
+    def skip_all(self, why):
+        print("1..0 # SKIP " + why, flush=True)
+        sys.exit(0)
+
+    def done(self):
+        if self.planned is None:
+            print("1..%d" % self.n, flush=True)
+        sys.exit(1 if self.failed else 0)
+
+
+tap = Tap()
+
+
+def require_root():
+    if os.geteuid() != 0:
+        tap.skip_all("needs root")
+
+
+# ---------------------------------------------------------------- processes
+
+_children = []
+
+
+def _reap_all():
+    for p in _children:
+        if p.poll() is None:
+            try:
+                p.kill()
+            except OSError:
+                pass
+            try:
+                p.wait(timeout=5)
+            except Exception:
+                pass
+
+
+def spawn(argv, ns=None, **kw):
+    """Start a process (in namespace ns) that the harness kills at exit."""
+    if ns:
+        argv = ["ip", "netns", "exec", ns] + list(argv)
+    p = subprocess.Popen(argv, **kw)
+    _children.append(p)
+    return p
+
+
+def run(argv, ns=None, check=True, timeout=60, **kw):
+    if ns:
+        argv = ["ip", "netns", "exec", ns] + list(argv)
+    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=timeout, **kw)
+    if check and r.returncode != 0:
+        raise RuntimeError("%s: exit %d: %s" % (" ".join(argv), r.returncode,
+                                                 r.stderr.strip()))
+    return r
+
+
+# ---------------------------------------------------------------- netns
+
+class Net:
+    """A server and a client namespace joined by a veth pair."""
+
+    def __init__(self, tag=None):
+        tag = tag or "%d" % os.getpid()
+        self.srv = "pks-srv-" + tag
+        self.cli = "pks-cli-" + tag
+        self.up = False
+
+    def __enter__(self):
+        self.create()
+        return self
+
+    def __exit__(self, *a):
+        self.destroy()
+
+    def create(self):
+        atexit.register(self.destroy)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, lambda *a: sys.exit(1))
+        run(["ip", "netns", "add", self.srv])
+        run(["ip", "netns", "add", self.cli])
+        self.up = True
+        run(["ip", "link", "add", "veth-s", "netns", self.srv, "type",
+             "veth", "peer", "name", "veth-c", "netns", self.cli])
+        for ns, dev, a4, a6 in ((self.srv, "veth-s", SRV4, SRV6),
+                                (self.cli, "veth-c", CLI4, CLI6)):
+            run(["ip", "link", "set", "lo", "up"], ns=ns)
+            run(["ip", "addr", "add", a4 + "/24", "dev", dev], ns=ns)
+            run(["ip", "-6", "addr", "add", a6 + "/64", "dev", dev,
+                 "nodad"], ns=ns)
+            run(["ip", "link", "set", dev, "up"], ns=ns)
+        run(["ip", "addr", "add", CLI4_B + "/24", "dev", "veth-c"],
+            ns=self.cli)
+        # checksum offload would hand the sniffer packets with partial
+        # checksums; the kernel accepts them either way
+        return self
+
+    def destroy(self):
+        if not self.up:
+            return
+        _reap_all()
+        for ns in (self.srv, self.cli):
+            subprocess.run(["ip", "netns", "del", ns],
+                           stderr=subprocess.DEVNULL)
+        self.up = False
+
+    def iptables(self, *args, v6=False):
+        tool = "ip6tables-legacy" if v6 else "iptables-legacy"
+        return run([tool, "-w"] + list(args), ns=self.srv, check=False)
+
+    def chain(self, v6=False):
+        """Rules of the PKS chain, as iptables -S prints them."""
+        r = self.iptables("-S", "PKS", v6=v6)
+        if r.returncode != 0:
+            return None
+        return [l for l in r.stdout.splitlines() if l.startswith("-A PKS")]
+
+
+# ---------------------------------------------------------------- the suite
+
+def write_config(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o600)
+
+
+def ensure_user(name="_pks"):
+    r = subprocess.run(["id", "-u", name], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+    if r.returncode != 0:
+        subprocess.run(["useradd", "--system", "--no-create-home",
+                        "--home-dir", "/nonexistent", "--shell",
+                        "/usr/sbin/nologin", name], check=True)
+
+
+def empty_dir():
+    d = tempfile.mkdtemp(prefix="pks-empty-")
+    os.chmod(d, 0o755)
+    atexit.register(shutil.rmtree, d, True)
+    return d
+
+
+class LogWatch:
+    """Collects a process's stderr lines and lets a test wait for one."""
+
+    def __init__(self, stream):
+        self.lines = []
+        self.cv = threading.Condition()
+        self.t = threading.Thread(target=self._pump, args=(stream,),
+                                  daemon=True)
+        self.t.start()
+
+    def _pump(self, stream):
+        for line in iter(stream.readline, ""):
+            with self.cv:
+                self.lines.append(line.rstrip("\n"))
+                self.cv.notify_all()
+            if os.environ.get("PKS_TEST_VERBOSE"):
+                sys.stderr.write("| " + line)
+
+    def wait(self, pattern, timeout=10, start=0):
+        """Index of the first line at or after start matching pattern."""
+        rx = re.compile(pattern)
+        end = time.time() + timeout
+        with self.cv:
+            while True:
+                for i in range(start, len(self.lines)):
+                    if rx.search(self.lines[i]):
+                        return i
+                left = end - time.time()
+                if left <= 0:
+                    return None
+                self.cv.wait(left)
+
+    def grep(self, pattern):
+        rx = re.compile(pattern)
+        with self.cv:
+            return [l for l in self.lines if rx.search(l)]
+
+    def text(self):
+        with self.cv:
+            return "\n".join(self.lines)
+
+
+class Monitor:
+    """pks-monitor -d, in the server namespace, its stderr watched."""
+
+    def __init__(self, net, conf_text, extra_args=()):
+        self.net = net
+        self.dir = tempfile.mkdtemp(prefix="pks-test-")
+        atexit.register(shutil.rmtree, self.dir, True)
+        self.conf = os.path.join(self.dir, "pks.conf")
+        write_config(self.conf, conf_text)
+        self.args = list(extra_args)
+        self.proc = None
+        self.log = None
+
+    def start(self, wait_ready=True):
+        self.proc = spawn([binpath("pks-monitor"), "-d", "-v", "-f",
+                           self.conf] + self.args,
+                          ns=self.net.srv if self.net else None,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True)
+        self.log = LogWatch(self.proc.stderr)
+        if wait_ready:
+            if self.log.wait(r"pks-monitor: all children ready", 20) is None:
+                raise RuntimeError("monitor did not start:\n" +
+                                   self.log.text())
+        return self
+
+    def child_pid(self, name):
+        """pid of a running child, from the monitor's process tree."""
+        r = run(["pgrep", "-P", str(self._monitor_pid()), "-x", name],
+                check=False)
+        pids = [int(x) for x in r.stdout.split()]
+        return pids[0] if pids else None
+
+    def _monitor_pid(self):
+        # spawn() runs "ip netns exec", which execs the monitor in place
+        return self.proc.pid
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def base_config(chroot, extra="", telegram=None, iface="veth-s"):
+    """A configuration for the test suite."""
+    tg = ""
+    if telegram:
+        tg = telegram
+    return """\
+user "_pks"
+chroot "%s"
+interface "%s"
+knock-ports 20000-60000
+sequence-length 3
+sequence-lifetime 300
+knock-timeout 10
+max-sources 1024
+control-socket "%s/pks.sock"
+%s
+service ssh {
+	port 2222
+	protocol tcp
+	open-for 30
+}
+%s
+""" % (chroot, iface, os.path.dirname(chroot), tg, extra)
+
+
+def wait_for(fn, timeout=10, step=0.05):
+    end = time.time() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.time() > end:
+            return v
+        time.sleep(step)
+
+
+def proc_status(pid):
+    d = {}
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                d[k] = v.strip()
+    except OSError:
+        return None
+    return d

@@ -1,0 +1,46 @@
+# tests/tests.mk: included by the GNUmakefile.
+#
+# Unit tests: tests/unit/test_<part>_<what>.c, cmocka, linked with common/
+# and with the objects of the program folder <part> names.  End-to-end
+# tests: tests/e2e/t_*.py (or .sh), TAP, run as root in network
+# namespaces they create.  prove(1) runs them all.
+
+UNIT_SRCS	:= $(wildcard tests/unit/test_*.c)
+UNIT_BINS	:= $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+E2E_TESTS	:= $(sort $(wildcard tests/e2e/t_*.py tests/e2e/t_*.sh))
+
+part_dir	= $(if $(filter common,$(1)),,$(if $(filter monitor,$(1)),pks-monitor,$(if $(filter knock,$(1)),client,pks-$(1))))
+part_of		= $(word 2,$(subst _, ,$(notdir $(1))))
+part_libs	= $(if $(filter telegram,$(1)),$(call lib_of,libcurl json-c),) \
+		  $(if $(filter sniffer,$(1)),$(call lib_of,libpcap),) \
+		  $(if $(filter fw,$(1)),$(call lib_of,libip4tc libip6tc),)
+
+.SECONDEXPANSION:
+$(BUILD)/tests/%: tests/unit/%.c $(COMMON_LIB) \
+    $$(if $$(call part_dir,$$(call part_of,$$*)),$$(BUILD)/lib$$(call part_dir,$$(call part_of,$$*)).a,) \
+    $(wildcard tests/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit \
+	    $(if $(call part_dir,$(call part_of,$*)),-I$(call part_dir,$(call part_of,$*)),) \
+	    $(ALL_LDFLAGS) -o $@ $< \
+	    $(if $(call part_dir,$(call part_of,$*)),$(BUILD)/lib$(call part_dir,$(call part_of,$*)).a,) \
+	    $(COMMON_LIB) $(call lib_of,cmocka libseccomp) \
+	    $(call part_libs,$(call part_of,$*))
+
+unit: $(UNIT_BINS)
+
+# the whole suite, built with test hooks, in build/test (or build/asan
+# with SANITIZE=1)
+check:
+	$(MAKE) TESTHOOKS=1 all unit
+	$(MAKE) TESTHOOKS=1 run-tests
+
+run-tests: unit
+	CMOCKA_MESSAGE_OUTPUT=TAP PKS_BUILD=$(abspath $(BUILD)) \
+	    prove -e '' $(PROVE_FLAGS) $(UNIT_BINS) $(E2E_TESTS)
+
+check-asan:
+	$(MAKE) SANITIZE=1 all unit
+	$(MAKE) SANITIZE=1 run-tests
+
+.PHONY: unit check run-tests check-asan
