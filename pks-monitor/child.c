@@ -219,12 +219,16 @@ child_gone(struct child *c, int status)
 		if (sig == SIGSYS)
 			log_warnx("%s: sandbox violation: killed by the "
 			    "kernel (SIGSYS)", name);
+		else if ((c->planned || env->stopping) && sig == SIGTERM)
+			log_debug("%s: stopped", name);
 		else
 			log_warnx("%s: killed by signal %d (%s)", name, sig,
 			    strsignal(sig));
-	} else if (WEXITSTATUS(status) != 0 || !env->stopping)
+	} else if (WEXITSTATUS(status) != 0)
 		log_warnx("%s: exited with status %d", name,
 		    WEXITSTATUS(status));
+	else if (!c->planned && !env->stopping)
+		log_warnx("%s: exited", name);
 	if (c->fd != -1) {
 		imsgbuf_clear(&c->ibuf);
 		close(c->fd);

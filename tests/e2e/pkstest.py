@@ -336,3 +336,60 @@ def proc_status(pid):
     except OSError:
         return None
     return d
+
+
+# ---------------------------------------------------------------- full suite
+
+TOKEN = "123456789:PKS-test-token_not-a-secret"
+BOT_PORT = 8443
+
+
+class Suite:
+    """The fake Bot API and pks-monitor in the server namespace."""
+
+    def __init__(self, net, extra="", telegram=True, iface="veth-s",
+                 services=None):
+        self.net = net
+        self.dir = tempfile.mkdtemp(prefix="pks-suite-")
+        os.chmod(self.dir, 0o755)
+        atexit.register(shutil.rmtree, self.dir, True)
+        self.chroot = os.path.join(self.dir, "empty")
+        os.mkdir(self.chroot, 0o755)
+        self.bot = None
+        tg = ""
+        if telegram:
+            sys.path.insert(0, os.path.join(TOP, "tests", "fakebot"))
+            import fakebot
+            self.token_file = os.path.join(self.dir, "token")
+            with open(self.token_file, "w") as f:
+                f.write(TOKEN + "\n")
+            os.chmod(self.token_file, 0o600)
+            self.bot = fakebot.FakeBotProcess(
+                dir=os.path.join(self.dir, "bot"), token=TOKEN,
+                listen="127.0.0.1:%d" % BOT_PORT,
+                ns=net.srv if net else None)
+            tg = ('telegram {\n\ttoken-file "%s"\n\tapi-url '
+                  '"https://127.0.0.1:%d"\n\tca-file "%s"\n}\n' %
+                  (self.token_file, BOT_PORT,
+                   os.path.join(self.dir, "bot", "ca.pem")))
+        self.conf_text = base_config(self.chroot, extra, tg, iface)
+        if services is not None:
+            self.conf_text = self.conf_text.replace(
+                "service ssh {\n\tport 2222\n\tprotocol tcp\n\topen-for 30\n}",
+                services)
+        self.monitor = None
+
+    def start(self, wait_ready=True):
+        if self.bot:
+            self.bot.start()
+        self.monitor = Monitor(self.net, self.conf_text)
+        self.monitor.start(wait_ready)
+        return self
+
+    def stop(self):
+        rc = None
+        if self.monitor:
+            rc = self.monitor.stop()
+        if self.bot:
+            self.bot.stop()
+        return rc

@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""pks-monitor's command line and life cycle: -n checks the configuration
+(0, or 1 with file:line), bad flags give usage, SIGHUP reloads and a broken
+file keeps the running configuration, SIGTERM stops everything cleanly.
+"""
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pkstest  # noqa: E402
+from pkstest import tap  # noqa: E402
+
+
+def monitor(*args):
+    return subprocess.run([pkstest.binpath("pks-monitor")] + list(args),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, timeout=20)
+
+
+def main():
+    pkstest.require_root()
+    pkstest.ensure_user("_pks")
+    d = tempfile.mkdtemp(prefix="pks-cli-")
+    chroot = os.path.join(d, "empty")
+    os.mkdir(chroot, 0o755)
+    good = os.path.join(d, "good.conf")
+    pkstest.write_config(good, pkstest.base_config(chroot))
+    bad = os.path.join(d, "bad.conf")
+    pkstest.write_config(bad, pkstest.base_config(chroot) +
+                         "\nbogus-keyword 3\n")
+
+    r = monitor("-n", "-f", good)
+    tap.ok(r.returncode == 0, "-n accepts a good configuration", r.stderr)
+    r = monitor("-n", "-f", bad)
+    lines = len(open(bad).read().splitlines())
+    tap.ok(r.returncode == 1, "-n refuses a bad one with status 1")
+    tap.ok(("%s:%d:" % (bad, lines)) in r.stderr,
+           "the error names file:line", r.stderr)
+    r = monitor("-n", "-f", os.path.join(d, "missing.conf"))
+    tap.ok(r.returncode == 1 and "missing.conf" in r.stderr,
+           "a missing file is a clear error", r.stderr)
+    r = monitor("-x")
+    tap.ok(r.returncode == 1 and "usage: pks-monitor" in r.stderr,
+           "an unknown flag prints usage")
+    r = monitor("-n", "-f", good, "extra")
+    tap.ok(r.returncode == 1 and "usage:" in r.stderr,
+           "a stray argument prints usage")
+
+    with pkstest.Net() as net:
+        m = pkstest.Monitor(net, pkstest.base_config(chroot))
+        m.start()
+        tap.ok(m.log.grep(r"all children ready"), "the suite starts")
+        sniffer = m.child_pid("pks-sniffer")
+
+        # a broken file on SIGHUP: logged, the old one stays
+        pkstest.write_config(m.conf, pkstest.base_config(chroot) +
+                             "\nservice {\n")
+        start = len(m.log.lines)
+        m.proc.send_signal(signal.SIGHUP)
+        i = m.log.wait(r"has errors: keeping the running one", 10, start)
+        tap.ok(i is not None, "SIGHUP with a broken file keeps the running "
+               "configuration", m.log.text())
+        tap.ok(m.log.wait(r"pks\.conf:\d+:", 0, start) is not None,
+               "the reload error names file:line")
+        tap.ok(m.proc.poll() is None and m.child_pid("pks-sniffer") ==
+               sniffer, "the suite runs on untouched")
+
+        # a good file: reloaded, children restarted with it
+        pkstest.write_config(m.conf, pkstest.base_config(chroot).replace(
+            "open-for 30", "open-for 40"))
+        start = len(m.log.lines)
+        m.proc.send_signal(signal.SIGHUP)
+        tap.ok(m.log.wait(r"configuration reloaded", 10, start) is not None,
+               "SIGHUP with a good file reloads")
+        tap.ok(pkstest.wait_for(lambda: m.child_pid("pks-sniffer") not in
+                                (None, sniffer), 10),
+               "children are restarted with the new configuration")
+
+        rc = m.stop()
+        tap.ok(rc == 0, "SIGTERM: clean exit (status %s)" % rc)
+        tap.ok(m.log.grep(r"pks-monitor: stopped"), "the stop is logged")
+        tap.ok(not m.log.grep(r"sandbox violation|killed by signal"),
+               "no child died badly on the way", m.log.text())
+    tap.done()
+
+
+if __name__ == "__main__":
+    main()
