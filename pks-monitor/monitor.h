@@ -106,6 +106,17 @@ int	 win_close_addr(int, const uint8_t *);
 void	 seq_reconf(void);
 const char *addr_str(int, const uint8_t *, char *, size_t);
 
+/* control.c */
+struct pollfd;
+int	 control_init(const char *);
+void	 control_cleanup(void);
+int	 control_pollfds(struct pollfd *);
+void	 control_dispatch(struct pollfd *, int);
+#define CONTROL_NFDS	9	/* listener + connections */
+
+/* pks-monitor.c */
+int	 monitor_reload(void);
+
 /* bot.c */
 void	 bot_request(const struct pks_tg_req *);
 void	 bot_sent(const struct pks_tg_sent *);

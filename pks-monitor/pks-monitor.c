@@ -54,8 +54,8 @@ find_libexec(void)
 		strncpy(env->libexec, dir, sizeof(env->libexec) - 1);
 }
 
-static void
-reload(void)
+int
+monitor_reload(void)
 {
 	struct pks_conf	*nconf;
 	int		 i;
@@ -64,7 +64,7 @@ reload(void)
 	if ((nconf = conf_load(env->conf_path)) == NULL) {
 		log_warnx("configuration %s has errors: keeping the "
 		    "running one", env->conf_path);
-		return;
+		return -1;
 	}
 	conf_free(env->conf);
 	env->conf = nconf;
@@ -80,6 +80,7 @@ reload(void)
 			child_start(i);
 	}
 	log_info("configuration reloaded");
+	return 0;
 }
 
 /*
@@ -141,16 +142,19 @@ next_timeout(time_t now)
 	c = child_poll_timeout(now);
 	if (c != -1 && (ms == -1 || c < ms))
 		ms = c;
+	/* wake at least once a second: idle control clients, clocks */
+	if (ms == -1 || ms > 1000)
+		ms = 1000;
 	return ms;
 }
 
 static void
 main_loop(void)
 {
-	struct pollfd		 pfd[PROC_MAX];
+	struct pollfd		 pfd[PROC_MAX + CONTROL_NFDS];
 	struct signalfd_siginfo	 si;
 	sigset_t		 set;
-	int			 sfd, i, n;
+	int			 sfd, i, n, nctl;
 	time_t			 now;
 
 	sigemptyset(&set);
@@ -180,7 +184,8 @@ main_loop(void)
 			if (c->fd != -1 && imsgbuf_pending(&c->ibuf))
 				pfd[i].events |= POLLOUT;
 		}
-		n = poll(pfd, PROC_MAX, next_timeout(now));
+		nctl = control_pollfds(pfd + PROC_MAX);
+		n = poll(pfd, PROC_MAX + nctl, next_timeout(now));
 		if (n == -1 && errno != EINTR)
 			fatal("poll");
 		if (n > 0 && (pfd[0].revents & POLLIN)) {
@@ -189,9 +194,10 @@ main_loop(void)
 				case SIGTERM:
 				case SIGINT:
 					shutdown_all(sfd);
+					control_cleanup();
 					return;
 				case SIGHUP:
-					reload();
+					monitor_reload();
 					break;
 				case SIGCHLD:
 					child_reap();
@@ -205,6 +211,7 @@ main_loop(void)
 			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
 				child_dispatch(i);
 		}
+		control_dispatch(pfd + PROC_MAX, n > 0 ? nctl : 0);
 		now = time(NULL);
 		seq_expire(now);
 		win_expire(now);
@@ -245,6 +252,13 @@ main(int argc, char *argv[])
 		usage();
 
 	log_setverbose(env->verbose);
+	/* daemon(3) moves to /: keep the path valid for SIGHUP */
+	if (env->conf_path[0] != '/') {
+		static char	abspath[PATH_MAX];
+
+		if (realpath(env->conf_path, abspath) != NULL)
+			env->conf_path = abspath;
+	}
 	if ((env->conf = conf_load(env->conf_path)) == NULL)
 		exit(1);
 	if (check) {
@@ -258,6 +272,8 @@ main(int argc, char *argv[])
 	if (!env->foreground && daemon(0, 0) == -1)
 		fatal("daemon");
 	find_libexec();
+	if (control_init(env->conf->control_socket) == -1)
+		exit(1);
 	env->started = time(NULL);
 	child_init_all();
 	log_info("starting, configuration %s", env->conf_path);

@@ -393,3 +393,70 @@ class Suite:
         if self.bot:
             self.bot.stop()
         return rc
+
+    # ------------------------------------------------------------ helpers
+
+    NETUTIL = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                           "netutil.py")
+
+    def echod(self, port=2222, v6=False):
+        """A TCP echo server in the server namespace (stands for sshd)."""
+        args = ["python3", self.NETUTIL, "echod", str(port)]
+        if v6:
+            args.append("v6")
+        p = spawn(args, ns=self.net.srv, stdout=subprocess.PIPE, text=True)
+        p.stdout.readline()		# "listening"
+        return p
+
+    def can_connect(self, host=SRV4, port=2222, src=None):
+        args = ["python3", self.NETUTIL, "connect", host, str(port)]
+        if src:
+            args.append(src)
+        return run(args, ns=self.net.cli, check=False).returncode == 0
+
+    def session(self, host=SRV4, port=2222):
+        """A connection kept open: write lines, read their echo."""
+        p = spawn(["python3", self.NETUTIL, "session", host, str(port)],
+                  ns=self.net.cli, stdin=subprocess.PIPE,
+                  stdout=subprocess.PIPE, text=True)
+        first = p.stdout.readline().strip()
+        return p, first == "connected"
+
+    def knock(self, ports, host=SRV4, src=None, proto="tcp", client=True):
+        """Knock with the real pks-knock, or from a chosen source."""
+        if client and src is None:
+            args = [binpath("pks-knock"), "-d", "5"]
+            if proto == "udp":
+                args.append("-u")
+            args += [host] + [str(p) for p in ports]
+        else:
+            args = ["python3", self.NETUTIL, "knock", host, proto,
+                    src or "-"] + [str(p) for p in ports]
+        return run(args, ns=self.net.cli, check=False).returncode
+
+    def generate(self, user_id, text="/generate", chat_id=None,
+                 chat_type="private", first_name="Ada", timeout=10):
+        """Ask the bot for a sequence; returns (ports, reply text)."""
+        since = self.bot.sent()[-1]["seq"] if self.bot.sent() else 0
+        self.bot.push_message(user_id=user_id, text=text,
+                              chat_id=chat_id or user_id,
+                              chat_type=chat_type, first_name=first_name)
+        rec = self.bot.wait_sent(chat_id=user_id, since=since,
+                                 text=r"pks-knock|not allowed|may not|"
+                                 r"expired|Sorry|No sequence",
+                                 timeout=timeout)
+        if rec is None:
+            return None, None
+        msg = rec["params"].get("text", "")
+        m = re.search(r"pks-knock \S+((?: \d+(?::udp)?)+)", msg)
+        if not m:
+            return None, msg
+        ports = [int(x.split(":")[0]) for x in m.group(1).split()]
+        return ports, msg
+
+    def chain(self, v6=False):
+        return self.net.chain(v6)
+
+    def window_rules(self, v6=False):
+        return [r for r in (self.chain(v6) or [])
+                if " -s " in r and r.endswith("-j ACCEPT")]

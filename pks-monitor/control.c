@@ -1,0 +1,405 @@
+/*
+ * control.c: the local control socket that pksctl(8) talks to.
+ *
+ * A unix stream socket only root may use (mode 0600, and the peer's
+ * credentials are checked).  One request line per connection, a text
+ * answer, then the monitor closes.  Requests are short and bounded.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "monitor.h"
+#include "proc.h"
+
+#define CTL_MAX_CONN	8
+#define CTL_REQ_MAX	256
+#define CTL_IDLE	5	/* seconds a client may take to ask */
+
+struct ctl_conn {
+	int	fd;
+	time_t	since;
+	size_t	len;
+	char	buf[CTL_REQ_MAX];
+};
+
+static int		ctl_fd = -1;
+static struct ctl_conn	ctl_conn[CTL_MAX_CONN];
+static char		ctl_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+int
+control_init(const char *path)
+{
+	struct sockaddr_un	 sun;
+	char			 dir[PATH_MAX];
+	mode_t			 old;
+	int			 i;
+
+	for (i = 0; i < CTL_MAX_CONN; i++)
+		ctl_conn[i].fd = -1;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		log_warnx("control-socket %s: path too long", path);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	snprintf(dir, sizeof(dir), "%s", path);
+	/* the directory (/run/pks) may not exist yet after a boot */
+	if (mkdir(dirname(dir), 0755) == -1 && errno != EEXIST) {
+		log_warn("control-socket directory %s", dir);
+		return -1;
+	}
+	if ((ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0)) == -1) {
+		log_warn("control socket");
+		return -1;
+	}
+	/* a stale socket from a crash: only if nobody answers on it */
+	if (connect(ctl_fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+		log_warnx("control-socket %s: another pks-monitor is running",
+		    path);
+		close(ctl_fd);
+		ctl_fd = -1;
+		return -1;
+	}
+	unlink(path);
+	old = umask(0077);
+	if (bind(ctl_fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		umask(old);
+		log_warn("control-socket %s", path);
+		close(ctl_fd);
+		ctl_fd = -1;
+		return -1;
+	}
+	umask(old);
+	if (chmod(path, 0600) == -1 || listen(ctl_fd, 8) == -1) {
+		log_warn("control-socket %s", path);
+		close(ctl_fd);
+		ctl_fd = -1;
+		return -1;
+	}
+	snprintf(ctl_path, sizeof(ctl_path), "%s", path);
+	return 0;
+}
+
+void
+control_cleanup(void)
+{
+	int	i;
+
+	if (ctl_fd == -1)
+		return;
+	close(ctl_fd);
+	ctl_fd = -1;
+	unlink(ctl_path);
+	for (i = 0; i < CTL_MAX_CONN; i++)
+		if (ctl_conn[i].fd != -1) {
+			close(ctl_conn[i].fd);
+			ctl_conn[i].fd = -1;
+		}
+}
+
+/* fill pfd with the listener and the connections; returns how many */
+int
+control_pollfds(struct pollfd *pfd)
+{
+	int	i, n = 0;
+
+	if (ctl_fd == -1)
+		return 0;
+	pfd[n].fd = ctl_fd;
+	pfd[n++].events = POLLIN;
+	for (i = 0; i < CTL_MAX_CONN; i++) {
+		pfd[n].fd = ctl_conn[i].fd;
+		pfd[n++].events = POLLIN;
+	}
+	return n;
+}
+
+static void
+out(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+out(int fd, const char *fmt, ...)
+{
+	char	buf[1024];
+	va_list	ap;
+	int	n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(buf))
+		n = sizeof(buf) - 1;
+	/* the client is root and waiting: a short blocking write is fine */
+	(void)!write(fd, buf, n);
+}
+
+static void
+fmt_dur(char *buf, size_t len, long s)
+{
+	if (s < 0)
+		s = 0;
+	if (s >= 86400)
+		snprintf(buf, len, "%ldd%02ldh", s / 86400, s % 86400 / 3600);
+	else if (s >= 3600)
+		snprintf(buf, len, "%ldh%02ldm", s / 3600, s % 3600 / 60);
+	else if (s >= 60)
+		snprintf(buf, len, "%ldm%02lds", s / 60, s % 60);
+	else
+		snprintf(buf, len, "%lds", s);
+}
+
+static void
+ctl_status(int fd)
+{
+	time_t	now = time(NULL);
+	char	up[32];
+	int	i, ns = 0, nw = 0;
+	struct sequence	*q;
+	struct window	*w;
+
+	fmt_dur(up, sizeof(up), now - env->started);
+	out(fd, "%-13s %-8s %-9s %-9s %s\n", "PROCESS", "PID", "UPTIME",
+	    "RESTARTS", "STATE");
+	out(fd, "%-13s %-8ld %-9s %-9s %s\n", "pks-monitor", (long)getpid(),
+	    up, "-", "running");
+	for (i = 1; i < PROC_MAX; i++) {
+		struct child	*c = &env->child[i];
+
+		if (c->pid == -1 && c->restart_at == 0) {
+			out(fd, "%-13s %-8s %-9s %-9u %s\n", proc_name(i), "-",
+			    "-", c->restarts, "not configured");
+			continue;
+		}
+		fmt_dur(up, sizeof(up), now - c->started);
+		out(fd, "%-13s %-8ld %-9s %-9u %s\n", proc_name(i),
+		    (long)c->pid, c->pid == -1 ? "-" : up, c->restarts,
+		    c->pid == -1 ? "restarting" : c->ready ? "ready" :
+		    "starting");
+	}
+	for (q = env->seqs; q != NULL; q = q->next)
+		ns++;
+	for (w = env->windows; w != NULL; w = w->next)
+		nw++;
+	out(fd, "sequences %d, windows %d, configuration %s\n", ns, nw,
+	    env->conf_path);
+}
+
+static void
+ctl_sequences(int fd, int verbose)
+{
+	struct sequence	*q;
+	time_t		 now = time(NULL);
+	char		 left[32];
+	int		 i;
+
+	out(fd, "%-8s %-20s %-16s %-12s %s%s\n", "ID", "OWNER", "USER-ID",
+	    "SERVICE", "EXPIRES", verbose ? " PORTS" : "");
+	for (q = env->seqs; q != NULL; q = q->next) {
+		fmt_dur(left, sizeof(left), q->expires - now);
+		out(fd, "%-8u %-20.20s %-16lld %-12s %-7s", q->seq.id,
+		    q->user_name, (long long)q->user_id, q->svcname, left);
+		if (verbose)
+			for (i = 0; i < q->seq.len; i++)
+				out(fd, " %u", q->seq.ports[i]);
+		out(fd, "\n");
+	}
+}
+
+static void
+ctl_windows(int fd)
+{
+	struct window	*w;
+	time_t		 now = time(NULL);
+	char		 a[INET6_ADDRSTRLEN], left[32];
+
+	out(fd, "%-39s %-12s %-20s %s\n", "ADDRESS", "SERVICE", "OWNER",
+	    "LEFT");
+	for (w = env->windows; w != NULL; w = w->next) {
+		if (w->expires == 0)
+			snprintf(left, sizeof(left), "closing");
+		else
+			fmt_dur(left, sizeof(left), w->expires - now);
+		out(fd, "%-39s %-12s %-20.20s %s\n",
+		    addr_str(w->w.af, w->w.addr, a, sizeof(a)), w->svcname,
+		    w->user_name, left);
+	}
+}
+
+static int
+parse_id(const char *s, int64_t *id)
+{
+	char		*end;
+	long long	 v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0)
+		return -1;
+	*id = v;
+	return 0;
+}
+
+static void
+ctl_request(int fd, char *req)
+{
+	char		*argv[4], *p;
+	int		 argc = 0, n;
+	int64_t		 id;
+	uint8_t		 addr[16];
+
+	for (p = strtok(req, " \t"); p != NULL && argc < 4;
+	    p = strtok(NULL, " \t"))
+		argv[argc++] = p;
+	if (argc == 0) {
+		out(fd, "error: empty request\n");
+		return;
+	}
+	if (strcmp(argv[0], "status") == 0 && argc == 1)
+		ctl_status(fd);
+	else if (strcmp(argv[0], "sequences") == 0 && argc == 1)
+		ctl_sequences(fd, 0);
+	else if (strcmp(argv[0], "sequences") == 0 && argc == 2 &&
+	    strcmp(argv[1], "-v") == 0)
+		ctl_sequences(fd, 1);
+	else if (strcmp(argv[0], "windows") == 0 && argc == 1)
+		ctl_windows(fd);
+	else if (strcmp(argv[0], "revoke") == 0 && argc == 2) {
+		if (strcmp(argv[1], "all") == 0)
+			n = seq_revoke_user(0, 1);
+		else if (parse_id(argv[1], &id) == 0)
+			n = seq_revoke_user(id, 0);
+		else {
+			out(fd, "error: %s: not a user id or \"all\"\n",
+			    argv[1]);
+			return;
+		}
+		log_info("pksctl: revoked %d sequence(s) of %s", n, argv[1]);
+		out(fd, "revoked %d sequence%s\n", n, n == 1 ? "" : "s");
+	} else if (strcmp(argv[0], "close") == 0 && argc == 2) {
+		if (inet_pton(AF_INET, argv[1], addr) == 1)
+			n = win_close_addr(AF_INET, addr);
+		else if (inet_pton(AF_INET6, argv[1], addr) == 1)
+			n = win_close_addr(AF_INET6, addr);
+		else {
+			out(fd, "error: %s: not an IPv4 or IPv6 address\n",
+			    argv[1]);
+			return;
+		}
+		log_info("pksctl: closing %d window(s) of %s", n, argv[1]);
+		out(fd, "closing %d window%s\n", n, n == 1 ? "" : "s");
+	} else if (strcmp(argv[0], "reload") == 0 && argc == 1) {
+		out(fd, "%s\n", monitor_reload() == 0 ? "reloaded" :
+		    "error: configuration has errors, see the log; the "
+		    "running one stays");
+	} else
+		out(fd, "error: unknown request \"%s\"\n", argv[0]);
+}
+
+static void
+ctl_close(struct ctl_conn *c)
+{
+	close(c->fd);
+	c->fd = -1;
+}
+
+static void
+ctl_accept(void)
+{
+	struct ucred	cred;
+	socklen_t	len = sizeof(cred);
+	int		fd, i;
+
+	if ((fd = accept4(ctl_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC))
+	    == -1)
+		return;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1 ||
+	    cred.uid != 0) {
+		log_warnx("control socket: refused a client of uid %ld",
+		    (long)cred.uid);
+		close(fd);
+		return;
+	}
+	for (i = 0; i < CTL_MAX_CONN; i++)
+		if (ctl_conn[i].fd == -1) {
+			ctl_conn[i].fd = fd;
+			ctl_conn[i].len = 0;
+			ctl_conn[i].since = time(NULL);
+			return;
+		}
+	close(fd);		/* busy */
+}
+
+static void
+ctl_read(struct ctl_conn *c)
+{
+	ssize_t	 n;
+	char	*nl;
+	int	 fl;
+
+	n = read(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		ctl_close(c);
+		return;
+	}
+	c->len += n;
+	c->buf[c->len] = '\0';
+	if ((nl = strchr(c->buf, '\n')) == NULL) {
+		if (c->len >= sizeof(c->buf) - 1) {
+			out(c->fd, "error: request too long\n");
+			ctl_close(c);
+		}
+		return;
+	}
+	*nl = '\0';
+	if ((fl = fcntl(c->fd, F_GETFL)) != -1)
+		fcntl(c->fd, F_SETFL, fl & ~O_NONBLOCK);
+	ctl_request(c->fd, c->buf);
+	ctl_close(c);
+}
+
+void
+control_dispatch(struct pollfd *pfd, int n)
+{
+	time_t	now = time(NULL);
+	int	i;
+
+	if (n == 0)
+		return;
+	if (pfd[0].revents & POLLIN)
+		ctl_accept();
+	for (i = 0; i < CTL_MAX_CONN; i++) {
+		struct ctl_conn	*c = &ctl_conn[i];
+
+		if (c->fd == -1)
+			continue;
+		if (pfd[i + 1].fd == c->fd &&
+		    (pfd[i + 1].revents & (POLLIN | POLLHUP | POLLERR)))
+			ctl_read(c);
+		else if (now - c->since > CTL_IDLE)
+			ctl_close(c);
+	}
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env python3
+"""IPv6 end to end: a knock over IPv6 opens an ip6tables window for that
+address only."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pkstest  # noqa: E402
+from pkstest import tap, SRV6, CLI6  # noqa: E402
+
+ADA = 6123456789
+
+
+def main():
+    pkstest.require_root()
+    pkstest.ensure_user()
+    with pkstest.Net() as net:
+        s = pkstest.Suite(net, extra="allow user %d to { ssh }\n" % ADA)
+        s.start()
+        s.echod(v6=True)
+        tap.ok(not s.can_connect(host=SRV6), "closed over IPv6 at first")
+        ports, _ = s.generate(ADA)
+        tap.ok(s.knock(ports, host=SRV6) == 0, "pks-knock knocks over IPv6")
+        rules = pkstest.wait_for(lambda: s.window_rules(v6=True), 5)
+        tap.ok(rules and (CLI6 + "/128") in rules[0],
+               "an ip6tables ACCEPT for that address appears", rules)
+        tap.ok(not s.window_rules(), "and no IPv4 rule")
+        tap.ok(s.can_connect(host=SRV6), "the port accepts over IPv6")
+        s.stop()
+        tap.ok(not s.window_rules(v6=True), "SIGTERM closes it")
+    tap.done()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""An allowed user gets a sequence from the bot, knocks it with pks-knock
+from the client namespace, and the protected port accepts that address (and
+no other) within the window; the user is told the window opened."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pkstest  # noqa: E402
+from pkstest import tap, SRV4, CLI4, CLI4_B  # noqa: E402
+
+ADA = 6123456789
+
+
+def main():
+    pkstest.require_root()
+    pkstest.ensure_user()
+    with pkstest.Net() as net:
+        s = pkstest.Suite(net, extra="allow user %d to { ssh }\n" % ADA)
+        s.start()
+        s.echod()
+        tap.ok(not s.can_connect(), "the protected port is closed at first")
+        tap.ok(s.window_rules() == [], "no window rule at first")
+
+        ports, msg = s.generate(ADA)
+        tap.ok(ports is not None and len(ports) == 3,
+               "the bot sends a 3-port sequence", msg)
+        tap.ok(len(set(ports or [])) == 3, "its ports are distinct")
+        tap.ok(all(20000 <= p <= 60000 for p in ports or []),
+               "its ports are in knock-ports")
+        tap.ok(s.knock(ports) == 0, "pks-knock sends it (exit 0)")
+        opened = pkstest.wait_for(lambda: s.window_rules(), 5)
+        tap.ok(opened and len(opened) == 1 and (CLI4 + "/32") in opened[0]
+               and "--dport 2222" in opened[0],
+               "one ACCEPT for that address and port appears", opened)
+        tap.ok(s.can_connect(), "the protected port accepts the knocker")
+        tap.ok(not s.can_connect(src=CLI4_B),
+               "it still refuses another address")
+        rec = s.bot.wait_sent(chat_id=ADA, text=r"ssh open for " + CLI4,
+                              timeout=5)
+        tap.ok(rec is not None, "the user is told the window opened")
+        tap.ok(s.monitor.log.grep(r"knock completed from " + CLI4),
+               "the monitor logs the completed knock")
+        tap.ok(s.monitor.log.grep(r"window opened: ssh for " + CLI4),
+               "and the window")
+        tap.ok(not s.monitor.log.grep(r"\b%d\b.*\b%d\b" % (ports[0],
+                                                            ports[1])),
+               "no port of the sequence is logged at the default level")
+        s.stop()
+        tap.ok(s.window_rules() == [], "SIGTERM closes every window")
+        tap.ok(any("--dport 2222" in r and "DROP" in r
+                   for r in s.chain() or []),
+               "and the port stays closed (fail-closed)")
+    tap.done()
+
+
+if __name__ == "__main__":
+    main()

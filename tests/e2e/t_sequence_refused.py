@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""Expired, revoked and wrong-order sequences open nothing."""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pkstest  # noqa: E402
+from pkstest import tap  # noqa: E402
+
+ADA = 6123456789
+
+
+def main():
+    pkstest.require_root()
+    pkstest.ensure_user()
+    with pkstest.Net() as net:
+        s = pkstest.Suite(net, extra="allow user %d to { ssh }\n" % ADA)
+        s.conf_text = s.conf_text.replace("sequence-lifetime 300",
+                                          "sequence-lifetime 10")
+        s.start()
+        s.echod()
+
+        ports, _ = s.generate(ADA)
+        s.knock([ports[1], ports[0], ports[2]])
+        s.knock([ports[0], ports[2], ports[1]])
+        time.sleep(1)
+        tap.ok(not s.window_rules(), "wrong orders open nothing")
+        s.knock(ports)
+        tap.ok(pkstest.wait_for(s.window_rules, 5),
+               "the same sequence in the right order still works")
+        s.net.iptables("-F", "PKS")	# start clean for the next case
+        s.monitor.stop()
+        s.monitor.start()
+
+        ports, _ = s.generate(ADA)
+        s.bot.push_message(user_id=ADA, text="/revoke")
+        tap.ok(s.bot.wait_sent(chat_id=ADA, text=r"Revoked 1 live",
+                               timeout=5) is not None, "/revoke answers")
+        time.sleep(0.5)
+        s.knock(ports)
+        time.sleep(1)
+        tap.ok(not s.window_rules(), "a revoked sequence opens nothing")
+
+        ports, _ = s.generate(ADA)
+        tap.ok(s.monitor.log.wait(r"sequence \d+ of Ada expired", 15)
+               is not None, "the sequence expires after its lifetime")
+        s.knock(ports)
+        time.sleep(1)
+        tap.ok(not s.window_rules(), "an expired sequence opens nothing")
+
+        old = int(time.time()) - 600
+        s.bot.push_message(user_id=ADA, text="/generate", date=old)
+        tap.ok(s.bot.wait_sent(chat_id=ADA, text=r"expired: ask again",
+                               timeout=5) is not None,
+               "a command sent long ago gets 'expired, ask again'")
+        s.stop()
+    tap.done()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""Full port sweeps, ascending and descending over 1-65535, from one source,
+never complete a sequence (the guard ranges around each live port trip a
+reset): knockd's kernel filter lets an ascending sweep open an ascending
+sequence."""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pkstest  # noqa: E402
+from pkstest import tap, SRV4  # noqa: E402
+
+ADA = 6123456789
+
+
+def sweep(s, order):
+    return pkstest.run(["python3", s.NETUTIL, "sweep", SRV4, order, "1",
+                        "65535"], ns=s.net.cli, check=False,
+                       timeout=180).returncode
+
+
+def main():
+    pkstest.require_root()
+    pkstest.ensure_user()
+    with pkstest.Net() as net:
+        s = pkstest.Suite(net, extra="allow user %d to { ssh }\n" % ADA)
+        s.start()
+        s.echod()
+        for order in ("asc", "desc", "random"):
+            ports, _ = s.generate(ADA)
+            tap.diag("%s sweep against %s" % (order, ports))
+            rc = sweep(s, order)
+            time.sleep(1)
+            tap.ok(rc == 0, "the %s sweep ran to its end" % order)
+            tap.ok(not s.window_rules(), "a full %s sweep opens nothing" %
+                   order)
+            tap.ok(not s.monitor.log.grep(r"knock completed"),
+                   "and completes no sequence")
+        # the sequences still work for their owner afterwards
+        ports, _ = s.generate(ADA)
+        time.sleep(2.5)		# past the sweep's cooldown
+        s.knock(ports)
+        tap.ok(pkstest.wait_for(s.window_rules, 5),
+               "a real knock still works after the sweeps")
+        s.stop()
+    tap.done()
+
+
+if __name__ == "__main__":
+    main()

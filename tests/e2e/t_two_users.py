@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""Two users with their own sequences knock at the same time, from two
+addresses: both get in; neither's /generate disturbs the other's."""
+import os
+import sys
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pkstest  # noqa: E402
+from pkstest import tap, CLI4, CLI4_B  # noqa: E402
+
+ADA, BOB = 6123456789, 7000000001
+
+
+def main():
+    pkstest.require_root()
+    pkstest.ensure_user()
+    with pkstest.Net() as net:
+        s = pkstest.Suite(net, extra="allow user { %d %d } to { ssh }\n" %
+                          (ADA, BOB))
+        s.start()
+        s.echod()
+        pa, _ = s.generate(ADA)
+        pb, _ = s.generate(BOB, first_name="Bob")
+        tap.ok(pa and pb and pa != pb, "each user has their own sequence")
+        ts = [threading.Thread(target=s.knock, args=(pa,),
+                               kwargs={"src": CLI4}),
+              threading.Thread(target=s.knock, args=(pb,),
+                               kwargs={"src": CLI4_B})]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        rules = pkstest.wait_for(lambda: len(s.window_rules()) == 2 and
+                                 s.window_rules(), 5)
+        tap.ok(rules and any(CLI4 + "/32" in r for r in rules) and
+               any(CLI4_B + "/32" in r for r in rules),
+               "both windows open", s.window_rules())
+        tap.ok(s.can_connect(src=CLI4) and s.can_connect(src=CLI4_B),
+               "both users connect")
+        s.stop()
+    tap.done()
+
+
+if __name__ == "__main__":
+    main()
