@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""pksctl against a running suite: every command, bad arguments, and the
+socket refusing anyone but root."""
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pkstest  # noqa: E402
+from pkstest import tap, CLI4  # noqa: E402
+
+ADA = 6123456789
+
+
+def main():
+    pkstest.require_root()
+    pkstest.ensure_user()
+    with pkstest.Net() as net:
+        s = pkstest.Suite(net, extra="allow user %d to { ssh }\n" % ADA)
+        s.start()
+        s.echod()
+        sock = os.path.join(s.dir, "pks.sock")
+
+        def ctl(*args):
+            return subprocess.run([pkstest.binpath("pksctl"), "-s", sock] +
+                                  list(args), stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True,
+                                  timeout=10)
+
+        st = os.stat(sock)
+        tap.ok(st.st_uid == 0 and (st.st_mode & 0o777) == 0o600,
+               "the control socket is root's, mode 0600")
+        r = ctl("status")
+        tap.ok(r.returncode == 0, "status works", r.stderr)
+        for name in ("pks-monitor", "pks-telegram", "pks-sniffer", "pks-fw"):
+            pid = s.monitor.child_pid(name) if name != "pks-monitor" else \
+                s.monitor.proc.pid
+            tap.ok(re.search(r"^%s\s+%d\s" % (name, pid), r.stdout, re.M),
+                   "status shows %s with its pid" % name, r.stdout)
+
+        ports, _ = s.generate(ADA)
+        r = ctl("sequences")
+        tap.ok(r.returncode == 0 and "Ada" in r.stdout and "ssh" in
+               r.stdout and str(ADA) in r.stdout,
+               "sequences shows owner and service", r.stdout)
+        tap.ok(not any(re.search(r"\b%d\b" % p, r.stdout) for p in ports),
+               "but not the ports")
+        r = ctl("sequences", "-v")
+        tap.ok(all(str(p) in r.stdout for p in ports),
+               "sequences -v shows the ports")
+
+        s.knock(ports)
+        pkstest.wait_for(s.window_rules, 5)
+        r = ctl("windows")
+        tap.ok(CLI4 in r.stdout and "ssh" in r.stdout,
+               "windows shows the open window", r.stdout)
+        r = ctl("close", CLI4)
+        tap.ok(r.returncode == 0 and "closing 1 window" in r.stdout,
+               "close ADDRESS closes it", r.stdout)
+        tap.ok(pkstest.wait_for(lambda: not s.window_rules(), 5),
+               "and its rule goes")
+
+        s.generate(ADA)
+        r = ctl("revoke", str(ADA))
+        tap.ok("revoked 1 sequence" in r.stdout, "revoke USER", r.stdout)
+        s.generate(ADA)
+        r = ctl("revoke", "all")
+        tap.ok("revoked 1 sequence" in r.stdout, "revoke all")
+        r = ctl("sequences")
+        tap.ok(str(ADA) not in r.stdout, "nothing left live")
+        r = ctl("reload")
+        tap.ok(r.returncode == 0 and "reloaded" in r.stdout, "reload",
+               r.stdout + r.stderr)
+
+        for bad in (["bogus"], ["revoke"], ["revoke", "12x"],
+                    ["close", "not-an-address"], ["sequences", "-x"],
+                    ["status", "extra"], []):
+            r = ctl(*bad)
+            tap.ok(r.returncode != 0 and ("usage:" in r.stderr or
+                                          "error:" in r.stderr),
+                   "bad arguments %s: an error, status %d" %
+                   (bad, r.returncode), r.stdout + r.stderr)
+        r = subprocess.run(["setpriv", "--reuid=_pks", "--regid=_pks",
+                            "--clear-groups", pkstest.binpath("pksctl"),
+                            "-s", sock, "status"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, timeout=10)
+        tap.ok(r.returncode != 0 and "Permission denied" in r.stderr,
+               "a user other than root is refused", r.stderr)
+        s.stop()
+    tap.done()
+
+
+if __name__ == "__main__":
+    main()
