@@ -32,7 +32,7 @@ unit: $(UNIT_BINS)
 # the whole suite, built with test hooks, in build/test (or build/asan
 # with SANITIZE=1)
 check:
-	$(MAKE) TESTHOOKS=1 all unit
+	$(MAKE) TESTHOOKS=1 all unit client-windows
 	$(MAKE) TESTHOOKS=1 run-tests
 
 run-tests: unit
