@@ -35,8 +35,14 @@ check:
 	$(MAKE) TESTHOOKS=1 all unit client-windows
 	$(MAKE) TESTHOOKS=1 run-tests
 
+# sandboxed children cannot run LeakSanitizer (it needs ptrace at exit)
+ifeq ($(SANITIZE),1)
+TEST_ENV	:= ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+		   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+endif
+
 run-tests: unit
-	CMOCKA_MESSAGE_OUTPUT=TAP PKS_BUILD=$(abspath $(BUILD)) \
+	$(TEST_ENV) CMOCKA_MESSAGE_OUTPUT=TAP PKS_BUILD=$(abspath $(BUILD)) \
 	    prove -e '' $(PROVE_FLAGS) $(UNIT_BINS) $(E2E_TESTS)
 
 check-asan:

@@ -1,0 +1,236 @@
+/*
+ * pks-fw: the only process that changes netfilter.
+ *
+ * Started by pks-monitor with its socketpair on PROC_FD.  It reads the
+ * protected services, sets up the PKS chain (flushing what a previous
+ * run left), keeps CAP_NET_ADMIN and CAP_NET_RAW only, enters its
+ * sandbox and then does what the monitor asks: open a window, close
+ * one, close them all.  Every request gets an IMSG_FW_RESULT.  A
+ * malformed request is refused (EINVAL) and changes nothing: the
+ * monitor decides what to do with a child that sends nonsense.  On
+ * SIGTERM (also the parent-death signal) or when the monitor goes
+ * away, every window is closed before exit.
+ */
+#include <sys/types.h>
+
+#include <linux/capability.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "imsg.h"
+#include "log.h"
+#include "pks.h"
+#include "proc.h"
+#include "iptc.h"
+
+static struct pks_fw_service	svcs[PKS_SERVICES_MAX];
+static size_t			nsvcs;
+static volatile sig_atomic_t	quit;
+
+static void
+fw_sig(int sig)
+{
+	(void)sig;
+	quit = 1;
+}
+
+/* IMSG_FW_SERVICE, before CONF_END; anything else is malformed */
+static int
+fw_conf(struct imsg *im)
+{
+	struct pks_fw_service	s;
+
+	if (im->fd != -1) {
+		close(im->fd);
+		im->fd = -1;
+		log_warnx("configuration message with a file descriptor");
+		return -1;
+	}
+	if (im->hdr.type != IMSG_FW_SERVICE) {
+		log_warnx("unexpected configuration message %u", im->hdr.type);
+		return -1;
+	}
+	if (im->len != sizeof(s)) {
+		log_warnx("IMSG_FW_SERVICE: wrong length %zu", im->len);
+		return -1;
+	}
+	memcpy(&s, im->data, sizeof(s));
+	if (fw_check_service(&s) != 0) {
+		log_warnx("IMSG_FW_SERVICE: bad service (proto %u, port %u)",
+		    s.proto, s.port);
+		return -1;
+	}
+	if (nsvcs >= PKS_SERVICES_MAX) {
+		log_warnx("IMSG_FW_SERVICE: more than %d services",
+		    PKS_SERVICES_MAX);
+		return -1;
+	}
+	svcs[nsvcs++] = s;
+	return 0;
+}
+
+static const char *
+fw_typename(uint32_t type)
+{
+	switch (type) {
+	case IMSG_FW_OPEN:
+		return "IMSG_FW_OPEN";
+	case IMSG_FW_CLOSE:
+		return "IMSG_FW_CLOSE";
+	case IMSG_FW_CLOSE_ALL:
+		return "IMSG_FW_CLOSE_ALL";
+	default:
+		return "unexpected message";
+	}
+}
+
+/* One request, one result.  Length first, then every field. */
+static void
+fw_dispatch(struct imsg *im)
+{
+	struct pks_fw_result	res;
+	struct pks_window	w;
+	uint32_t		type = im->hdr.type;
+
+	memset(&res, 0, sizeof(res));
+	res.type = type;
+	if (im->fd != -1) {
+		close(im->fd);
+		im->fd = -1;
+		log_warnx("%s (type %u) with a file descriptor",
+		    fw_typename(type), type);
+		res.error = EINVAL;
+		goto reply;
+	}
+	switch (type) {
+	case IMSG_FW_OPEN:
+	case IMSG_FW_CLOSE:
+		if (im->len != sizeof(w)) {
+			log_warnx("%s: wrong length %zu", fw_typename(type),
+			    im->len);
+			res.error = EINVAL;
+			break;
+		}
+		memcpy(&w, im->data, sizeof(w));
+		res.id = w.id;
+		if (fw_check(&w) != 0) {
+			log_warnx("%s: invalid window %u (af %u, proto %u, "
+			    "port %u)", fw_typename(type), w.id, w.af,
+			    w.proto, w.port);
+			res.error = EINVAL;
+			break;
+		}
+		res.error = type == IMSG_FW_OPEN ? fw_open(&w) : fw_close(&w);
+		if (res.error != 0)
+			log_warnx("%s: window %u: %s", fw_typename(type),
+			    w.id, strerror(res.error));
+		break;
+	case IMSG_FW_CLOSE_ALL:
+		if (im->len != 0) {
+			log_warnx("%s: wrong length %zu", fw_typename(type),
+			    im->len);
+			res.error = EINVAL;
+			break;
+		}
+		res.error = fw_close_all();
+		break;
+	default:
+		log_warnx("unexpected message type %u from monitor", type);
+		res.error = EINVAL;
+		break;
+	}
+ reply:
+	proc_compose(IMSG_FW_RESULT, -1, &res, sizeof(res));
+}
+
+/* Returns 0 to go on, -1 when the monitor is gone or talks garbage. */
+static int
+fw_read(void)
+{
+	struct imsg	im;
+	ssize_t		n;
+	int		r;
+
+	if ((n = imsgbuf_read(proc_ibuf)) == -1) {
+		if (errno == EAGAIN || errno == EINTR)
+			return 0;
+		log_warn("read from monitor");
+		return -1;
+	}
+	if (n == 0) {
+		log_info("monitor went away");
+		return -1;
+	}
+	while ((r = imsg_get(proc_ibuf, &im)) == 1) {
+		fw_dispatch(&im);
+		imsg_free(&im);
+	}
+	if (r == -1) {
+		/* framing lost: no way to tell where the next one starts */
+		log_warnx("malformed message framing from monitor");
+		return -1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const int	caps[] = { CAP_NET_ADMIN, CAP_NET_RAW };
+	struct sigaction	sa;
+	struct pollfd		pfd;
+	int			err;
+
+	proc_start("pks-fw", argc, argv);
+	proc_read_conf(fw_conf);
+
+	/* the lock file is out of reach once in the chroot */
+	if ((err = fw_lock_open(FW_LOCKFILE)) != 0)
+		fatalx("%s: %s", FW_LOCKFILE, strerror(err));
+	if ((err = fw_init(svcs, nsvcs)) != 0)
+		fatalx("cannot set up the %s chain: %s", FW_CHAIN,
+		    strerror(err));
+
+	/* no SA_RESTART: SIGTERM must get us out of poll() */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = fw_sig;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTERM, &sa, NULL) == -1)
+		fatal("sigaction");
+
+	proc_confine(caps, sizeof(caps) / sizeof(caps[0]), sandbox_fw,
+	    sandbox_fw_len);
+	log_info("chain %s ready, %zu service%s", FW_CHAIN, nsvcs,
+	    nsvcs == 1 ? "" : "s");
+
+	pfd.fd = proc_ibuf->fd;
+	while (!quit) {
+		pfd.events = POLLIN;
+		if (imsgbuf_pending(proc_ibuf))
+			pfd.events |= POLLOUT;
+		if (poll(&pfd, 1, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			log_warn("poll");
+			break;
+		}
+		if ((pfd.revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    fw_read() == -1)
+			break;
+		if (imsgbuf_write(proc_ibuf) == -1) {
+			log_warn("write to monitor");
+			break;
+		}
+	}
+
+	/* fail closed: no window outlives us */
+	if ((err = fw_close_all()) != 0)
+		log_warnx("closing windows: %s", strerror(err));
+	(void)imsgbuf_flush(proc_ibuf);
+	exit(err == 0 ? 0 : 1);
+}

@@ -1,0 +1,336 @@
+#!/usr/bin/env python3
+"""t_fw_traffic: pks-fw alone, driven by a stand-in monitor, with real
+traffic between the client and server namespaces.
+
+Proves: the protected port is closed until a window opens, a window
+admits its source address only, a connection made in a window survives
+its end, malformed requests are refused and change nothing, pks-fw runs
+confined (seccomp, two capabilities, not root), and SIGTERM closes every
+window before exit while the service stays closed.
+"""
+
+import os
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pkstest as T  # noqa: E402
+
+PORT = 2222
+
+
+def imsg_types():
+    """enum imsg_type of common/pks.h: name -> value."""
+    with open(os.path.join(T.TOP, "common", "pks.h")) as f:
+        text = f.read()
+    body = re.search(r"enum imsg_type \{(.*?)\};", text, re.S).group(1)
+    body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
+    names = [n.strip().split("=")[0].strip() for n in body.split(",")]
+    return {n: i for i, n in enumerate(x for x in names if x)}
+
+
+IM = imsg_types()
+HDR = struct.Struct("=IIII")		# type, len, peerid, pid
+WINDOW = struct.Struct("=IBBH16s")	# struct pks_window
+SERVICE = struct.Struct("=BBH")		# struct pks_fw_service
+RESULT = struct.Struct("=IIi")		# struct pks_fw_result
+CONF_PROC = struct.Struct("=IIII256s")	# struct pks_conf_proc
+
+
+class FakeMonitor:
+    """pks-fw on the end of a socketpair, as pks-monitor starts it."""
+
+    def __init__(self, net, chroot, uid, gid):
+        self.sock, child = socket.socketpair(socket.AF_UNIX,
+                                             socket.SOCK_STREAM)
+        wrap = os.environ.get("PKS_FW_WRAP", "").split()
+        argv = wrap + [T.binpath("pks-fw")]
+        cfd = child.fileno()
+        self.proc = T.spawn(argv, ns=net.srv, pass_fds=(3,),
+                            preexec_fn=lambda: os.dup2(cfd, 3),
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+        child.close()
+        self.log = T.LogWatch(self.proc.stderr)
+        self.buf = b""
+        self.send("IMSG_CONF_PROC", CONF_PROC.pack(
+            uid, gid, 1, 1, chroot.encode()))
+        self.send("IMSG_FW_SERVICE", SERVICE.pack(socket.IPPROTO_TCP, 0,
+                                                  PORT))
+        self.send("IMSG_CONF_END")
+
+    def send(self, type_, payload=b""):
+        t = IM[type_] if isinstance(type_, str) else type_
+        try:
+            self.sock.sendall(HDR.pack(t, HDR.size + len(payload), 0,
+                                       os.getpid()) + payload)
+        except OSError:
+            pass	# pks-fw died: the next result() says so
+
+    def recv(self, timeout=10):
+        """Next message other than a log line: (type, payload)."""
+        self.sock.settimeout(timeout)
+        while True:
+            while len(self.buf) >= HDR.size:
+                t, ln, _, _ = HDR.unpack_from(self.buf)
+                if len(self.buf) < ln:
+                    break
+                payload = self.buf[HDR.size:ln]
+                self.buf = self.buf[ln:]
+                if t != IM["IMSG_LOG"]:
+                    return t, payload
+            try:
+                data = self.sock.recv(65536)
+            except OSError:
+                return None, None
+            if not data:
+                return None, None
+            self.buf += data
+
+    def result(self):
+        t, p = self.recv()
+        if t != IM["IMSG_FW_RESULT"] or len(p) != RESULT.size:
+            return None
+        return RESULT.unpack(p)
+
+    def window(self, type_, wid, addr, port=PORT, proto=socket.IPPROTO_TCP):
+        af = socket.AF_INET6 if ":" in addr else socket.AF_INET
+        a = socket.inet_pton(af, addr).ljust(16, b"\0")
+        self.send(type_, WINDOW.pack(wid, af, proto, port, a))
+        return self.result()
+
+
+SERVER = r"""
+import socket, sys, threading
+def serve(s):
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=echo, args=(c,), daemon=True).start()
+def echo(c):
+    while True:
+        d = c.recv(4096)
+        if not d:
+            return
+        c.sendall(d)
+socks = []
+for fam, addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if fam == socket.AF_INET6:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    s.bind((addr, %d))
+    s.listen(16)
+    threading.Thread(target=serve, args=(s,), daemon=True).start()
+print("listening", flush=True)
+sys.stdin.read()
+""" % PORT
+
+CLIENT = r"""
+import socket, sys
+src, dst, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_STREAM)
+s.settimeout(1.5)
+s.bind((src, 0))
+try:
+    s.connect((dst, port))
+    s.sendall(b"ping")
+    print("OK" if s.recv(16) == b"ping" else "BAD")
+except OSError as e:
+    print("FAIL", e)
+"""
+
+# a session that stays up across the end of its window
+SESSION = r"""
+import socket, sys
+s = socket.create_connection((sys.argv[2], int(sys.argv[3])), timeout=3,
+                             source_address=(sys.argv[1], 0))
+print("connected", flush=True)
+for line in sys.stdin:
+    s.sendall(line.encode())
+    try:
+        print("echo " + s.recv(4096).decode().strip(), flush=True)
+    except OSError as e:
+        print("FAIL", e, flush=True)
+"""
+
+
+def connects(net, src, dst):
+    r = T.run([sys.executable, "-c", CLIENT, src, dst, str(PORT)],
+              ns=net.cli, check=False, timeout=20)
+    return r.stdout.strip() == "OK"
+
+
+def load(tap, net, mon):
+    """Big tables, many windows, a lock held by someone else: the
+    sandbox must allow what libiptc and malloc do then."""
+    rules = "".join("-A INPUT -s 198.19.%d.%d/32 -j ACCEPT\n" %
+                    (i // 250, 1 + i % 250) for i in range(3000))
+    r = T.run(["iptables-legacy-restore", "-w", "--noflush"], ns=net.srv,
+              input="*filter\n" + rules + "COMMIT\n", check=False)
+    tap.ok(r.returncode == 0, "3000 foreign rules loaded", r.stderr)
+    ok = True
+    for i in range(300):
+        ok &= mon.window("IMSG_FW_OPEN", 1000 + i, "198.18.%d.%d" %
+                         (100 + i // 200, 1 + i % 200)) == \
+            (1000 + i, IM["IMSG_FW_OPEN"], 0)
+    tap.ok(ok and len(net.chain()) == 302, "300 windows opened",
+           "%d rules\n%s" % (len(net.chain() or []), mon.log.text()))
+    # hold the xtables lock for a while, as a slow iptables(8) would
+    holder = T.spawn(["flock", "/run/xtables.lock", "sleep", "0.5"])
+    time.sleep(0.1)
+    res = mon.window("IMSG_FW_OPEN", 999, "198.18.99.1")
+    holder.wait()
+    tap.ok(res == (999, IM["IMSG_FW_OPEN"], 0),
+           "a window opens once the xtables lock is free", res)
+    mon.send("IMSG_FW_CLOSE_ALL")
+    tap.ok(mon.result() == (0, IM["IMSG_FW_CLOSE_ALL"], 0) and
+           len(net.chain()) == 2, "IMSG_FW_CLOSE_ALL closed them all")
+    T.run(["iptables-legacy", "-w", "-F", "INPUT"], ns=net.srv)
+    T.run(["iptables-legacy", "-w", "-I", "INPUT", "-j", "PKS"], ns=net.srv)
+
+
+def main():
+    tap = T.tap
+    T.require_root()
+    if not os.path.exists(T.binpath("pks-fw")):
+        tap.skip_all("no %s (make TESTHOOKS=1 all)" % T.binpath("pks-fw"))
+    if subprocess.run(["which", "iptables-legacy"],
+                      stdout=subprocess.DEVNULL).returncode != 0:
+        tap.skip_all("no iptables-legacy")
+    T.ensure_user("_pks")
+    uid = int(T.run(["id", "-u", "_pks"]).stdout)
+    gid = int(T.run(["id", "-g", "_pks"]).stdout)
+    chroot = T.empty_dir()
+    svc4 = ["-A PKS -p tcp -m tcp --dport %d -m conntrack --ctstate "
+            "RELATED,ESTABLISHED -j ACCEPT" % PORT]
+    drop = ["-A PKS -p tcp -m tcp --dport %d -j DROP" % PORT]
+
+    with T.Net() as net:
+        srv = T.spawn([sys.executable, "-c", SERVER], ns=net.srv,
+                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                      text=True)
+        tap.ok(srv.stdout.readline().strip() == "listening",
+               "echo server listens in the server namespace")
+        tap.ok(connects(net, T.CLI4, T.SRV4),
+               "without pks-fw the port is reachable (test sanity)")
+
+        mon = FakeMonitor(net, chroot, uid, gid)
+        t, _ = mon.recv()
+        if not tap.ok(t == IM["IMSG_READY"], "pks-fw says IMSG_READY",
+                      mon.log.text()):
+            tap.done()
+        st = T.proc_status(mon.proc.pid) or {}
+        tap.ok(st.get("Seccomp") == "2", "pks-fw runs under seccomp",
+               st.get("Seccomp"))
+        tap.ok(st.get("CapEff") == "0000000000003000" and
+               st.get("CapPrm") == "0000000000003000" and
+               st.get("CapBnd") == "0000000000003000",
+               "pks-fw keeps CAP_NET_ADMIN and CAP_NET_RAW only",
+               "%s %s %s" % (st.get("CapEff"), st.get("CapPrm"),
+                             st.get("CapBnd")))
+        tap.ok(st.get("Uid", "0").split()[0] == str(uid),
+               "pks-fw runs as _pks", st.get("Uid"))
+        tap.ok(net.chain() == svc4 + drop, "chain holds the service rules",
+               net.chain())
+
+        tap.ok(not connects(net, T.CLI4, T.SRV4),
+               "protected port closed without a window")
+        tap.ok(mon.window("IMSG_FW_OPEN", 1, T.CLI4) ==
+               (1, IM["IMSG_FW_OPEN"], 0), "window 1 opened")
+        tap.ok(connects(net, T.CLI4, T.SRV4), "the window's address gets in")
+        tap.ok(not connects(net, T.CLI4_B, T.SRV4),
+               "another address stays out")
+        sess = T.spawn([sys.executable, "-c", SESSION, T.CLI4, T.SRV4,
+                        str(PORT)], ns=net.cli, stdin=subprocess.PIPE,
+                       stdout=subprocess.PIPE, text=True)
+        tap.ok(sess.stdout.readline().strip() == "connected",
+               "a session opens in the window")
+
+        tap.ok(not connects(net, T.CLI6, T.SRV6), "IPv6: closed")
+        tap.ok(mon.window("IMSG_FW_OPEN", 2, T.CLI6) ==
+               (2, IM["IMSG_FW_OPEN"], 0), "IPv6 window opened")
+        tap.ok(connects(net, T.CLI6, T.SRV6), "IPv6: the window's address "
+               "gets in")
+
+        tap.ok(mon.window("IMSG_FW_CLOSE", 1, T.CLI4) ==
+               (1, IM["IMSG_FW_CLOSE"], 0), "window 1 closed")
+        tap.ok(not connects(net, T.CLI4, T.SRV4),
+               "after the window, new connections are dropped")
+        sess.stdin.write("still here\n")
+        sess.stdin.flush()
+        tap.ok(sess.stdout.readline().strip() == "echo still here",
+               "the session opened in the window survives its end")
+
+        before = (net.chain(), net.chain(v6=True))
+        mon.send("IMSG_FW_OPEN", b"\1\2\3\4\5")
+        tap.ok(mon.result() == (0, IM["IMSG_FW_OPEN"], 22),
+               "short IMSG_FW_OPEN refused with EINVAL")
+        tap.ok(mon.window("IMSG_FW_OPEN", 3, T.CLI4, port=22) ==
+               (3, IM["IMSG_FW_OPEN"], 22), "window on an unprotected "
+               "port refused with EINVAL")
+        tap.ok(mon.window("IMSG_FW_OPEN", 4, "224.0.0.1") ==
+               (4, IM["IMSG_FW_OPEN"], 22), "multicast source refused")
+        mon.send("IMSG_FW_CLOSE_ALL", b"x")
+        tap.ok(mon.result() == (0, IM["IMSG_FW_CLOSE_ALL"], 22),
+               "IMSG_FW_CLOSE_ALL with a payload refused")
+        mon.send("IMSG_SEQ_ADD", b"\0" * 56)
+        tap.ok(mon.result() == (0, IM["IMSG_SEQ_ADD"], 22),
+               "a message meant for another process refused")
+        tap.ok((net.chain(), net.chain(v6=True)) == before and
+               mon.proc.poll() is None,
+               "malformed requests changed nothing, pks-fw still runs")
+
+        load(tap, net, mon)
+
+        mon.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = mon.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            rc = None
+        tap.ok(rc == 0, "SIGTERM: pks-fw exits 0", rc)
+        tap.ok(net.chain() == svc4 + drop and
+               net.chain(v6=True) == svc4 + drop,
+               "SIGTERM closed every window, the service rules stay",
+               "%s\n%s" % (net.chain(), net.chain(v6=True)))
+        tap.ok(not connects(net, T.CLI6, T.SRV6),
+               "IPv6 window gone after exit: fail-closed")
+        tap.ok(not mon.log.grep("sandbox violation"), "no sandbox "
+               "violation logged", mon.log.text())
+        sess.stdin.close()
+        srv.stdin.close()
+
+        # broken framing: no way to answer, so close everything and go
+        mon = FakeMonitor(net, chroot, uid, gid)
+        t, _ = mon.recv()
+        tap.ok(t == IM["IMSG_READY"] and
+               mon.window("IMSG_FW_OPEN", 5, T.CLI4)[2] == 0,
+               "restarted pks-fw opens a window")
+        mon.sock.sendall(b"\0" * HDR.size)
+        try:
+            rc = mon.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            rc = None
+        tap.ok(rc is not None and net.chain() == svc4 + drop,
+               "garbage framing: pks-fw closes its windows and exits", rc)
+
+        # test builds: SIGUSR2 makes a forbidden call
+        mon = FakeMonitor(net, chroot, uid, gid)
+        t, _ = mon.recv()
+        mon.proc.send_signal(signal.SIGUSR2)
+        try:
+            rc = mon.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            rc = None
+        tap.ok(rc == -signal.SIGSYS, "a forbidden syscall kills pks-fw "
+               "(SIGSYS)", rc)
+    tap.done()
+
+
+if __name__ == "__main__":
+    main()
