@@ -1,0 +1,795 @@
+/*
+ * parse.c: pks.conf(5), read by the monitor only.
+ *
+ * A recursive-descent parser over the tokens of parse_lex.c.  A statement
+ * is one line; blocks ("telegram { }", "service NAME { }") hold one
+ * statement per line.  After an error the parser skips to the end of the
+ * statement and goes on, so one run reports every mistake; any error
+ * makes the whole file refused.  Service names in "allow" are resolved
+ * once the whole file is read, so a service may be defined after use.
+ */
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <net/if.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "parse_priv.h"
+
+#define CF(f)	offsetof(struct pks_conf, f), sizeof(((struct pks_conf *)0)->f)
+#define SF(f)	offsetof(struct conf_service, f), \
+		sizeof(((struct conf_service *)0)->f)
+#define NSET(t)	(sizeof(t) / sizeof((t)[0]))
+
+static const struct setting globals[] = {
+	{ "user",		V_STR,	CF(user), 0, 0 },
+	{ "chroot",		V_PATH,	CF(chroot), 0, 0 },
+	{ "sequence-length",	V_NUM,	CF(seq_len), PKS_SEQ_MIN, PKS_SEQ_MAX },
+	{ "sequence-lifetime",	V_NUM,	CF(seq_lifetime), 10, 86400 },
+	{ "knock-timeout",	V_NUM,	CF(knock_timeout), 1, 300 },
+	{ "max-sources",	V_NUM,	CF(max_sources), 16, 1048576 },
+	{ "control-socket",	V_PATH,	CF(control_socket), 0, 0 },
+	{ "state-file",		V_PATH,	CF(state_file), 0, 0 },
+};
+
+static const struct setting tgsettings[] = {
+	{ "token-file",		V_PATH,	CF(token_file), 0, 0 },
+	{ "api-url",		V_URL,	CF(api_url), 0, 0 },
+	{ "ca-file",		V_PATH,	CF(ca_file), 0, 0 },
+};
+
+static const struct setting svcsettings[] = {
+	{ "port",		V_NUM,	SF(port), 1, 65535 },
+	{ "protocol",		V_PROTO, SF(proto), 0, 0 },
+	{ "knock-protocol",	V_PROTO, SF(knock_proto), 0, 0 },
+	{ "open-for",		V_NUM,	SF(open_for), 1, 86400 },
+};
+
+/* a control socket path must fit a sockaddr_un */
+_Static_assert(sizeof(((struct pks_conf *)0)->control_socket) <=
+    sizeof(((struct sockaddr_un *)0)->sun_path), "control_socket too long");
+_Static_assert(PKS_SERVICES_MAX <= 64, "services bitmask is 64 bits");
+
+/* an "allow" statement, resolved at the end of the file */
+struct allow {
+	int		  kind;
+	int		  line;
+	int64_t		 *ids;
+	size_t		  nids, idcap;
+	char		(*names)[PKS_NAME_MAX];
+	size_t		  nnames, namecap;
+};
+
+struct parser {
+	struct lexer	 lx;
+	struct pks_conf	*conf;
+	int		 seen[SET_MAX];		/* line of each global */
+	int		 knock_line;
+	int		 seq_line;
+	int		 tg_line;
+	int		 nservice_stmts;
+	int		 svc_line[PKS_SERVICES_MAX];
+	struct allow	*allows;
+	size_t		 nallows, allowcap;
+	size_t		 admincap, notifycap;
+};
+
+struct kwhandler {
+	const char	*name;
+	int		(*fn)(struct parser *, struct token *);
+};
+
+static void	*grow(void *, size_t *, size_t, size_t);
+static int	id_item(struct lexer *, const char *, struct token *, void *);
+static int	name_item(struct lexer *, const char *, struct token *,
+		    void *);
+static int	parse_macro(struct parser *, struct token *);
+static int	parse_interface(struct parser *, struct token *);
+static int	parse_knockports(struct parser *, struct token *);
+static int	parse_telegram(struct parser *, struct token *);
+static int	parse_service(struct parser *, struct token *);
+static int	parse_allow(struct parser *, struct token *);
+static int	parse_userlist(struct parser *, struct token *);
+static int	parse_global(struct parser *, struct token *);
+static void	parse_top(struct parser *);
+static int	cmp_grant(const void *, const void *);
+static int	cmp_id(const void *, const void *);
+static size_t	uniq_ids(int64_t *, size_t);
+static void	finish(struct parser *);
+
+static const struct kwhandler handlers[] = {
+	{ "interface",		parse_interface },
+	{ "knock-ports",	parse_knockports },
+	{ "telegram",		parse_telegram },
+	{ "service",		parse_service },
+	{ "allow",		parse_allow },
+	{ "admin",		parse_userlist },
+	{ "notify",		parse_userlist },
+};
+
+/* room for element n of arr, which holds *cap: the array, or NULL */
+static void *
+grow(void *arr, size_t *cap, size_t n, size_t elsize)
+{
+	void	*np;
+	size_t	 ncap;
+
+	if (n < *cap)
+		return (arr);
+	for (ncap = *cap == 0 ? 16 : *cap; ncap <= n; ncap *= 2)
+		if (ncap > SIZE_MAX / 2)
+			return (NULL);
+	if ((np = reallocarray(arr, ncap, elsize)) == NULL)
+		return (NULL);
+	*cap = ncap;
+	return (np);
+}
+
+/* a Telegram id: users are positive, chats (groups) may be negative */
+static int
+id_item(struct lexer *lx, const char *what, struct token *t, void *arg)
+{
+	struct allow	*a = arg;
+	int64_t		*np;
+	long long	 v;
+
+	if (cf_get_number(lx, what, t, a->kind == GRANT_USER ? 1 : INT64_MIN,
+	    INT64_MAX, &v) == -1)
+		return (-1);
+	if (v == 0) {
+		conf_error(lx, t->line, "%s: 0 is not a chat id", what);
+		return (-1);
+	}
+	if ((np = grow(a->ids, &a->idcap, a->nids, sizeof(*np))) == NULL) {
+		conf_error(lx, t->line, "out of memory");
+		return (-1);
+	}
+	a->ids = np;
+	a->ids[a->nids++] = v;
+	return (0);
+}
+
+static int
+name_item(struct lexer *lx, const char *what, struct token *t, void *arg)
+{
+	struct allow	*a = arg;
+	void		*np;
+
+	if (cf_check_name(lx, what, t) == -1)
+		return (-1);
+	if ((np = grow(a->names, &a->namecap, a->nnames,
+	    sizeof(*a->names))) == NULL) {
+		conf_error(lx, t->line, "out of memory");
+		return (-1);
+	}
+	a->names = np;
+	memcpy(a->names[a->nnames++], t->s, strlen(t->s) + 1);
+	return (0);
+}
+
+/* name = "value" */
+static int
+parse_macro(struct parser *p, struct token *name)
+{
+	struct token	 t, v;
+	const char	*s;
+	size_t		 i;
+
+	lex_next(&p->lx, &t);		/* the '=' seen by lex_peek() */
+	for (s = name->s; *s != '\0'; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    *s == '_' || (s > name->s && *s >= '0' && *s <= '9'))) {
+			conf_error(&p->lx, name->line, "invalid macro name "
+			    "\"%s\" (letters, digits and '_')", name->s);
+			return (-1);
+		}
+	for (i = 0; i < NSET(handlers); i++)
+		if (strcmp(name->s, handlers[i].name) == 0)
+			break;
+	if (i < NSET(handlers) || strcmp(name->s, "user") == 0 ||
+	    strcmp(name->s, "chroot") == 0) {
+		conf_error(&p->lx, name->line, "macro name \"%s\" is a "
+		    "keyword", name->s);
+		return (-1);
+	}
+	if (cf_get_value(&p->lx, name->s, &v) == -1)
+		return (-1);
+	if (lex_setmacro(&p->lx, name->s, v.s) == -1) {
+		conf_error(&p->lx, name->line, "out of memory");
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+parse_interface(struct parser *p, struct token *kw)
+{
+	struct pks_conf	*c = p->conf;
+	struct token	 v;
+	int		 i;
+
+	if (cf_get_value(&p->lx, kw->s, &v) == -1)
+		return (-1);
+	if (v.s[0] == '\0' || strlen(v.s) >= IFNAMSIZ) {
+		conf_error(&p->lx, v.line, "interface: \"%.40s\" is not 1 to "
+		    "%d bytes long", v.s, IFNAMSIZ - 1);
+		return (-1);
+	}
+	/* what the kernel refuses in a name (dev_valid_name()) */
+	if (strcmp(v.s, ".") == 0 || strcmp(v.s, "..") == 0 ||
+	    strpbrk(v.s, "/: \t") != NULL) {
+		conf_error(&p->lx, v.line, "interface: \"%s\" is not a valid "
+		    "interface name", v.s);
+		return (-1);
+	}
+	for (i = 0; i < c->nifaces; i++) {
+		if (strcmp(c->ifaces[i], v.s) == 0) {
+			conf_error(&p->lx, v.line, "interface \"%s\" given "
+			    "twice", v.s);
+			return (-1);
+		}
+		/* "any" already captures on every interface */
+		if (strcmp(c->ifaces[i], "any") == 0 ||
+		    strcmp(v.s, "any") == 0) {
+			conf_error(&p->lx, v.line, "interface \"any\" cannot "
+			    "be combined with other interfaces");
+			return (-1);
+		}
+	}
+	if (c->nifaces >= PKS_IFACES_MAX) {
+		conf_error(&p->lx, v.line, "too many interfaces (max %d)",
+		    PKS_IFACES_MAX);
+		return (-1);
+	}
+	memcpy(c->ifaces[c->nifaces++], v.s, strlen(v.s) + 1);
+	return (0);
+}
+
+/* knock-ports LO-HI */
+static int
+parse_knockports(struct parser *p, struct token *kw)
+{
+	struct token	 v, lo, hi;
+	char		*dash;
+	long long	 l, h;
+
+	if (p->knock_line) {
+		conf_error(&p->lx, kw->line, "knock-ports given twice (first "
+		    "at line %d)", p->knock_line);
+		return (-1);
+	}
+	if (cf_get_value(&p->lx, kw->s, &v) == -1)
+		return (-1);
+	if ((dash = strchr(v.s, '-')) == NULL || dash == v.s) {
+		conf_error(&p->lx, v.line, "knock-ports: expected LO-HI, got "
+		    "\"%s\"", v.s);
+		return (-1);
+	}
+	lo = hi = v;
+	lo.s[dash - v.s] = '\0';
+	memcpy(hi.s, dash + 1, strlen(dash + 1) + 1);
+	if (cf_get_number(&p->lx, kw->s, &lo, 1, 65535, &l) == -1 ||
+	    cf_get_number(&p->lx, kw->s, &hi, 1, 65535, &h) == -1)
+		return (-1);
+	if (l >= h) {
+		conf_error(&p->lx, v.line, "knock-ports: %lld-%lld: the low "
+		    "port must be below the high one", l, h);
+		return (-1);
+	}
+	p->conf->knock_lo = l;
+	p->conf->knock_hi = h;
+	p->knock_line = kw->line;
+	return (0);
+}
+
+static int
+parse_telegram(struct parser *p, struct token *kw)
+{
+	if (p->tg_line) {
+		conf_error(&p->lx, kw->line, "telegram block given twice "
+		    "(first at line %d)", p->tg_line);
+		return (-1);
+	}
+	p->tg_line = kw->line;
+	p->conf->has_telegram = 1;
+	return (cf_parse_block(&p->lx, kw, tgsettings, NSET(tgsettings),
+	    p->conf, "telegram"));
+}
+
+static int
+parse_service(struct parser *p, struct token *kw)
+{
+	struct pks_conf		*c = p->conf;
+	struct conf_service	 s;
+	struct token		 name;
+	char			 what[PKS_NAME_MAX + 16];
+	int			 i, r, errors, ok = 1;
+
+	p->nservice_stmts++;
+	if (cf_get_value(&p->lx, "service", &name) == -1)
+		return (-1);
+	errors = p->lx.errors;
+	/* on a bad name, still read the block to report its errors */
+	if (cf_check_name(&p->lx, "service", &name) == -1)
+		ok = 0;
+	else if ((i = conf_service_index(c, name.s)) != -1) {
+		conf_error(&p->lx, name.line, "service \"%s\" defined twice "
+		    "(first at line %d)", name.s, p->svc_line[i]);
+		ok = 0;
+	} else if (c->nservices >= PKS_SERVICES_MAX) {
+		conf_error(&p->lx, name.line, "too many services (max %d)",
+		    PKS_SERVICES_MAX);
+		ok = 0;
+	}
+	memset(&s, 0, sizeof(s));
+	s.proto = IPPROTO_TCP;
+	s.knock_proto = IPPROTO_TCP;
+	s.open_for = 30;
+	snprintf(what, sizeof(what), "service %.*s", PKS_NAME_MAX, name.s);
+	r = cf_parse_block(&p->lx, kw, svcsettings, NSET(svcsettings), &s,
+	    what);
+	/* a block with errors is kept too: "allow" may name it */
+	if (ok && r == 0) {
+		memcpy(s.name, name.s, strlen(name.s) + 1);
+		p->svc_line[c->nservices] = kw->line;
+		c->services[c->nservices++] = s;
+	}
+	if (r == -1 || p->lx.errors > errors)
+		return (r);
+	if (s.port == 0) {
+		conf_error(&p->lx, kw->line, "%s: no port given", what);
+		return (0);	/* the statement itself ended well */
+	}
+	for (i = 0; i < c->nservices - 1; i++)
+		if (c->services[i].port == s.port &&
+		    c->services[i].proto == s.proto) {
+			conf_error(&p->lx, kw->line, "%s: port %u/%s is "
+			    "already protected by service %s", what, s.port,
+			    s.proto == IPPROTO_TCP ? "tcp" : "udp",
+			    c->services[i].name);
+			break;
+		}
+	return (0);
+}
+
+/* allow user|chat ID|{ ID ... } to NAME|{ NAME ... } */
+static int
+parse_allow(struct parser *p, struct token *kw)
+{
+	struct allow	 a;
+	struct token	 t;
+	char		 buf[64];
+	const char	*what;
+	void		*np;
+
+	memset(&a, 0, sizeof(a));
+	a.line = kw->line;
+	lex_next(&p->lx, &t);
+	if (t.type == T_WORD && strcmp(t.s, "user") == 0) {
+		a.kind = GRANT_USER;
+		what = "allow user";
+	} else if (t.type == T_WORD && strcmp(t.s, "chat") == 0) {
+		a.kind = GRANT_CHAT;
+		what = "allow chat";
+	} else {
+		if (t.type != T_ERROR)
+			conf_error(&p->lx, t.line, "allow: expected user or "
+			    "chat, got %s", lex_tokdesc(&t, buf, sizeof(buf)));
+		lex_unget(&p->lx, &t);
+		return (-1);
+	}
+	if (cf_parse_list(&p->lx, what, id_item, &a) == -1)
+		goto fail;
+	lex_next(&p->lx, &t);
+	if (t.type != T_WORD || strcmp(t.s, "to") != 0) {
+		if (t.type != T_ERROR)
+			conf_error(&p->lx, t.line, "%s: expected \"to\", got "
+			    "%s", what, lex_tokdesc(&t, buf, sizeof(buf)));
+		lex_unget(&p->lx, &t);
+		goto fail;
+	}
+	if (cf_parse_list(&p->lx, what, name_item, &a) == -1)
+		goto fail;
+	if ((np = grow(p->allows, &p->allowcap, p->nallows, sizeof(a))) ==
+	    NULL) {
+		conf_error(&p->lx, kw->line, "out of memory");
+		goto fail;
+	}
+	p->allows = np;
+	p->allows[p->nallows++] = a;
+	return (0);
+ fail:
+	free(a.ids);
+	free(a.names);
+	return (-1);
+}
+
+/* admin user ID|{ ... }, notify user ID|{ ... } */
+static int
+parse_userlist(struct parser *p, struct token *kw)
+{
+	struct pks_conf	 *c = p->conf;
+	struct allow	  a;
+	struct token	  t;
+	char		  buf[64];
+	const char	 *what;
+	int64_t		**arr, *np;
+	size_t		 *n, *cap;
+	int		  r = -1;
+
+	if (strcmp(kw->s, "admin") == 0) {
+		arr = &c->admins;
+		n = &c->nadmins;
+		cap = &p->admincap;
+	} else {
+		arr = &c->notify;
+		n = &c->nnotify;
+		cap = &p->notifycap;
+	}
+	what = arr == &c->admins ? "admin user" : "notify user";
+	if (lex_next(&p->lx, &t) != T_WORD || strcmp(t.s, "user") != 0) {
+		if (t.type != T_ERROR)
+			conf_error(&p->lx, t.line, "%s: expected user, got %s",
+			    kw->s, lex_tokdesc(&t, buf, sizeof(buf)));
+		lex_unget(&p->lx, &t);
+		return (-1);
+	}
+	memset(&a, 0, sizeof(a));
+	a.kind = GRANT_USER;
+	if (cf_parse_list(&p->lx, what, id_item, &a) == -1)
+		goto done;
+	if ((np = grow(*arr, cap, *n + a.nids - 1, sizeof(*np))) == NULL) {
+		conf_error(&p->lx, kw->line, "out of memory");
+		goto done;
+	}
+	memcpy(np + *n, a.ids, a.nids * sizeof(*np));
+	*arr = np;
+	*n += a.nids;
+	r = 0;
+ done:
+	free(a.ids);
+	return (r);
+}
+
+static int
+parse_global(struct parser *p, struct token *kw)
+{
+	size_t	i;
+
+	for (i = 0; i < NSET(handlers); i++)
+		if (strcmp(kw->s, handlers[i].name) == 0)
+			return (handlers[i].fn(p, kw));
+	for (i = 0; i < NSET(globals); i++)
+		if (strcmp(kw->s, globals[i].name) == 0) {
+			if (strcmp(kw->s, "sequence-length") == 0)
+				p->seq_line = kw->line;
+			return (cf_set_setting(&p->lx, globals, p->seen, i,
+			    p->conf, kw));
+		}
+	conf_error(&p->lx, kw->line, "unknown keyword \"%s\"", kw->s);
+	return (-1);
+}
+
+static void
+parse_top(struct parser *p)
+{
+	struct token	t;
+	char		buf[64];
+	int		r;
+
+	for (;;) {
+		switch (lex_next(&p->lx, &t)) {
+		case T_EOF:
+			return;
+		case T_NL:
+			continue;
+		case T_WORD:
+			if (lex_peek(&p->lx) == T_EQ)
+				r = parse_macro(p, &t);
+			else
+				r = parse_global(p, &t);
+			break;
+		case T_ERROR:
+			r = -1;
+			break;
+		default:
+			conf_error(&p->lx, t.line, "unexpected %s",
+			    lex_tokdesc(&t, buf, sizeof(buf)));
+			if (t.type == T_LBRACE)
+				lex_unget(&p->lx, &t);
+			r = -1;
+			break;
+		}
+		if (r == 0)
+			r = cf_end_stmt(&p->lx, 0);
+		if (r == -1)
+			cf_skip_stmt(&p->lx, 0);
+	}
+}
+
+static int
+cmp_grant(const void *a, const void *b)
+{
+	const struct conf_grant	*x = a, *y = b;
+
+	if (x->kind != y->kind)
+		return (x->kind < y->kind ? -1 : 1);
+	if (x->id != y->id)
+		return (x->id < y->id ? -1 : 1);
+	return (0);
+}
+
+static int
+cmp_id(const void *a, const void *b)
+{
+	const int64_t	*x = a, *y = b;
+
+	return (*x < *y ? -1 : *x > *y);
+}
+
+static size_t
+uniq_ids(int64_t *v, size_t n)
+{
+	size_t	i, j = 0;
+
+	if (n == 0)
+		return (0);
+	qsort(v, n, sizeof(*v), cmp_id);
+	for (i = 1; i < n; i++)
+		if (v[i] != v[j])
+			v[++j] = v[i];
+	return (j + 1);
+}
+
+/* what needs the whole file: service references, grants, defaults */
+static void
+finish(struct parser *p)
+{
+	struct pks_conf	*c = p->conf;
+	struct allow	*a;
+	uint64_t	 mask;
+	size_t		 i, j, n;
+	unsigned int	 need;
+	int		 idx, bad;
+
+	for (i = 0, n = 0; i < p->nallows; i++)
+		n += p->allows[i].nids;
+	if (n > 0 && (c->grants = calloc(n, sizeof(*c->grants))) == NULL) {
+		conf_error(&p->lx, p->lx.line, "out of memory");
+		return;
+	}
+	for (i = 0; i < p->nallows; i++) {
+		a = &p->allows[i];
+		mask = 0;
+		bad = 0;
+		for (j = 0; j < a->nnames; j++) {
+			if ((idx = conf_service_index(c, a->names[j])) == -1) {
+				conf_error(&p->lx, a->line, "allow: service "
+				    "\"%s\" is not defined", a->names[j]);
+				bad = 1;
+			} else
+				mask |= 1ULL << idx;
+		}
+		for (j = 0; j < a->nids && !bad; j++) {
+			c->grants[c->ngrants].kind = a->kind;
+			c->grants[c->ngrants].id = a->ids[j];
+			c->grants[c->ngrants++].services = mask;
+		}
+	}
+	/* one grant per user or chat, holding all its services */
+	if (c->ngrants > 0) {
+		qsort(c->grants, c->ngrants, sizeof(*c->grants), cmp_grant);
+		for (i = 1, n = 0; i < c->ngrants; i++) {
+			if (cmp_grant(&c->grants[i], &c->grants[n]) == 0)
+				c->grants[n].services |= c->grants[i].services;
+			else
+				c->grants[++n] = c->grants[i];
+		}
+		c->ngrants = n + 1;
+	}
+	c->nadmins = uniq_ids(c->admins, c->nadmins);
+	c->nnotify = uniq_ids(c->notify, c->nnotify);
+
+	if (p->nservice_stmts == 0)
+		conf_error(&p->lx, p->lx.line, "no service defined (at least "
+		    "one is required)");
+	if (c->nifaces == 0) {
+		memcpy(c->ifaces[0], "any", sizeof("any"));
+		c->nifaces = 1;
+	}
+	/* each knock port needs its guard ports free on either side */
+	need = c->seq_len * (2 * PKS_GUARD + 1);
+	if ((unsigned int)(c->knock_hi - c->knock_lo) + 1 < need)
+		conf_error(&p->lx, p->knock_line ? p->knock_line : p->seq_line,
+		    "knock-ports %u-%u: too few ports for sequence-length %u "
+		    "(needs at least %u)", c->knock_lo, c->knock_hi,
+		    c->seq_len, need);
+}
+
+struct pks_conf *
+conf_parse_buffer(const char *file, const char *buf, size_t len)
+{
+	struct parser	*p;
+	struct pks_conf	*c;
+	size_t		 i;
+	int		 errors;
+
+	if (len > CONF_SIZE_MAX) {
+		log_warnx("%s: file too large (%zu bytes, max %d)", file, len,
+		    CONF_SIZE_MAX);
+		return (NULL);
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL ||
+	    (c = calloc(1, sizeof(*c))) == NULL) {
+		log_warn("%s", file);
+		free(p);
+		return (NULL);
+	}
+	snprintf(c->user, sizeof(c->user), "_pks");
+	snprintf(c->chroot, sizeof(c->chroot), "/var/lib/pks/empty");
+	c->knock_lo = 20000;
+	c->knock_hi = 60000;
+	c->seq_len = 3;
+	c->seq_lifetime = 300;
+	c->knock_timeout = 10;
+	c->max_sources = 65536;
+	snprintf(c->control_socket, sizeof(c->control_socket),
+	    "/run/pks/pks.sock");
+	snprintf(c->state_file, sizeof(c->state_file), "/var/lib/pks/state");
+	snprintf(c->token_file, sizeof(c->token_file), "/etc/pks/token");
+	snprintf(c->api_url, sizeof(c->api_url), "https://api.telegram.org");
+	snprintf(c->ca_file, sizeof(c->ca_file),
+	    "/etc/ssl/certs/ca-certificates.crt");
+
+	p->conf = c;
+	lex_init(&p->lx, file, buf, len);
+	if (lex_check(&p->lx) == 0) {
+		parse_top(p);
+		finish(p);
+	}
+	errors = p->lx.errors;
+	for (i = 0; i < p->nallows; i++) {
+		free(p->allows[i].ids);
+		free(p->allows[i].names);
+	}
+	free(p->allows);
+	lex_free(&p->lx);
+	free(p);
+	if (errors > 0) {
+		conf_free(c);
+		return (NULL);
+	}
+	return (c);
+}
+
+struct pks_conf *
+conf_load(const char *path)
+{
+	struct pks_conf	*c;
+	struct stat	 st;
+	char		*buf;
+	size_t		 len = 0;
+	ssize_t		 n;
+	int		 fd;
+
+	/* O_NONBLOCK: a FIFO in place of the file must not hang us */
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC)) == -1) {
+		log_warn("%s", path);
+		return (NULL);
+	}
+	if (fstat(fd, &st) == -1) {
+		log_warn("%s", path);
+		close(fd);
+		return (NULL);
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > CONF_SIZE_MAX) {
+		if (!S_ISREG(st.st_mode))
+			log_warnx("%s: not a regular file", path);
+		else
+			log_warnx("%s: file too large (max %d bytes)", path,
+			    CONF_SIZE_MAX);
+		close(fd);
+		return (NULL);
+	}
+	/* one byte more than allowed, to see a file that grew */
+	if ((buf = malloc(CONF_SIZE_MAX + 1)) == NULL) {
+		log_warn("%s", path);
+		close(fd);
+		return (NULL);
+	}
+	while (len <= CONF_SIZE_MAX &&
+	    (n = read(fd, buf + len, CONF_SIZE_MAX + 1 - len)) != 0) {
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			log_warn("%s", path);
+			free(buf);
+			close(fd);
+			return (NULL);
+		}
+		len += n;
+	}
+	close(fd);
+	c = conf_parse_buffer(path, buf, len);
+	free(buf);
+	if (c != NULL && c->has_telegram &&
+	    conf_check_secret_file(c->token_file) == -1) {
+		conf_free(c);
+		return (NULL);
+	}
+	return (c);
+}
+
+void
+conf_free(struct pks_conf *c)
+{
+	if (c == NULL)
+		return;
+	free(c->grants);
+	free(c->admins);
+	free(c->notify);
+	free(c);
+}
+
+int
+conf_service_index(const struct pks_conf *c, const char *name)
+{
+	int	i;
+
+	if (c == NULL || name == NULL)
+		return (-1);
+	for (i = 0; i < c->nservices; i++)
+		if (strcmp(c->services[i].name, name) == 0)
+			return (i);
+	return (-1);
+}
+
+/*
+ * The bot token: a regular file (not a link someone could point
+ * elsewhere), owned by root, no access for group or others.
+ */
+int
+conf_check_secret_file(const char *path)
+{
+	struct stat	st;
+
+	if (lstat(path, &st) == -1) {
+		if (errno == ENOENT)
+			log_warnx("token file %s not found", path);
+		else
+			log_warn("token file %s", path);
+		return (-1);
+	}
+	if (S_ISLNK(st.st_mode)) {
+		log_warnx("token file %s must not be a symbolic link", path);
+		return (-1);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		log_warnx("token file %s is not a regular file", path);
+		return (-1);
+	}
+	if (st.st_uid != 0) {
+		log_warnx("token file %s must be owned by root (owner uid %u)",
+		    path, (unsigned int)st.st_uid);
+		return (-1);
+	}
+	if (st.st_mode & 077) {
+		log_warnx("token file %s must not be readable by group or "
+		    "others (mode %04o)", path,
+		    (unsigned int)(st.st_mode & 07777));
+		return (-1);
+	}
+	return (0);
+}
