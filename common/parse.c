@@ -47,6 +47,7 @@ static const struct setting tgsettings[] = {
 	{ "token-file",		V_PATH,	CF(token_file), 0, 0 },
 	{ "api-url",		V_URL,	CF(api_url), 0, 0 },
 	{ "ca-file",		V_PATH,	CF(ca_file), 0, 0 },
+	{ "knock-host",		V_STR,	CF(knock_host), 0, 0 },
 };
 
 static const struct setting svcsettings[] = {

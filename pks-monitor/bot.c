@@ -262,7 +262,8 @@ cmd_generate(const struct pks_tg_req *r)
 	    env->conf->services[svc].name, exp);
 	if (af != 0)
 		text_add(&t, " from %s only", r->arg2);
-	text_add(&t, ":\n\n<code>pks-knock %s", knock_host());
+	text_add(&t, ":\n\n<code>pks-knock ");
+	text_esc(&t, knock_host());
 	for (i = 0; i < s->seq.len; i++)
 		text_add(&t, " %u%s", s->seq.ports[i],
 		    s->seq.proto == IPPROTO_UDP ? ":udp" : "");

@@ -9,6 +9,7 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -99,15 +100,21 @@ child_send_conf(struct child *c)
 		break;
 	case PROC_TELEGRAM: {
 		struct pks_tg_conf	tc;
+		struct stat		st;
 
 		memset(&tc, 0, sizeof(tc));
 		snprintf(tc.api_url, sizeof(tc.api_url), "%s", conf->api_url);
 		tc.poll_timeout = 50;
 		child_send(c->id, IMSG_TG_CONF, -1, &tc, sizeof(tc));
-		if (conf_check_secret_file(conf->token_file) == -1 ||
-		    (fd = open(conf->token_file, O_RDONLY | O_CLOEXEC |
-		    O_NOFOLLOW)) == -1) {
-			log_warnx("cannot hand the bot token to pks-telegram");
+		/* checked again on the open file: nothing swapped in */
+		fd = open(conf->token_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd == -1 || fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+		    st.st_uid != 0 || (st.st_mode & 077) != 0) {
+			log_warnx("token-file %s: not a regular file owned by "
+			    "root with mode 0600: the bot is not started",
+			    conf->token_file);
+			if (fd != -1)
+				close(fd);
 		} else
 			child_send(c->id, IMSG_TG_TOKEN, fd, NULL, 0);
 		if (conf->ca_file[0] != '\0') {
