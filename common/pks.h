@@ -183,7 +183,11 @@ struct pks_tg_req {
 					   separated, shown as inline buttons
 					   whose callback generates for one */
 
-/* IMSG_TG_SEND: a message for the worker to deliver */
+/*
+ * IMSG_TG_SEND: a message for the worker to deliver.  The second text is
+ * the fallback text (TG_SEND_FALLBACK) or the keyboard's service list
+ * (TG_SEND_KEYBOARD), never both; with neither flag there is none.
+ */
 struct pks_tg_send {
 	uint32_t	reqid;		/* request it answers, 0 if none */
 	uint32_t	flags;
@@ -198,7 +202,8 @@ struct pks_tg_send {
 /* IMSG_TG_SENT */
 struct pks_tg_sent {
 	uint32_t	reqid;
-	int32_t		status;		/* HTTP-like: 200 ok, 403, ... */
+	int32_t		status;		/* HTTP status; 0: the API never
+					   answered */
 	int64_t		chat_id;
 };
 

@@ -243,6 +243,15 @@ child_gone(struct child *c, int status)
 	}
 	c->pid = -1;
 	c->ready = 0;
+	if (c->id == PROC_TELEGRAM) {
+		/* a new worker numbers its requests from 1 again */
+		while (env->pending != NULL) {
+			struct pending	*p = env->pending;
+
+			env->pending = p->next;
+			free(p);
+		}
+	}
 	if (env->stopping)
 		return;
 

@@ -1,0 +1,724 @@
+/*
+ * pks-telegram: the Telegram Bot API worker.
+ *
+ * Holds the bot token and nothing else: it long-polls getUpdates,
+ * turns each command into an IMSG_TG_REQUEST for the monitor (which
+ * decides everything) and delivers the monitor's IMSG_TG_SEND messages.
+ *
+ * Updates are handled a batch (one getUpdates reply) at a time.  The
+ * next getUpdates, whose offset confirms the batch to Telegram, starts
+ * only once every request of the batch got its IMSG_TG_DONE and every
+ * message for it was sent or failed for good: a restart of the worker
+ * then neither loses an update nor handles one twice.
+ *
+ * Two calls run side by side in one curl multi handle, the poll
+ * (getMe, deleteWebhook, setMyCommands, then getUpdates) and the sends
+ * (sendMessage, answerCallbackQuery, one at a time, in order), and one
+ * poll() loop watches them and the monitor's socket.
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "imsg.h"
+#include "log.h"
+#include "pks.h"
+#include "proc.h"
+#include "telegram.h"
+
+#define TOKEN_FILE_MAX	512
+#define CA_MAX		(4 * 1024 * 1024)
+#define BACKOFF_MIN	1		/* seconds, doubling ... */
+#define BACKOFF_MAX	60		/* ... up to this */
+/*
+ * After this many transport failures in a row (no HTTP reply at all)
+ * the worker exits: the monitor restarts it, and the new worker
+ * resolves the api-url host again (addresses are fixed before chroot).
+ */
+#define UNREACHABLE_MAX	10
+#define SEND_TRIES	8		/* transient failures before giving up */
+#define SEND_TIMEOUT	20		/* seconds, for calls but getUpdates */
+#define DONE_TIMEOUT	300		/* seconds the monitor has per request */
+
+enum phase { PH_GETME, PH_WEBHOOK, PH_COMMANDS, PH_POLL };
+
+struct backoff {
+	int		delay;		/* seconds, next wait after a failure */
+	int64_t		at;		/* ms, monotonic: not before this */
+};
+
+/* one request of the current batch */
+struct pending {
+	uint32_t	reqid;		/* 0: the update has no command */
+	int		done;		/* IMSG_TG_DONE came */
+	int		nsends;		/* messages for it not yet finished */
+	int		answer;		/* callback answer not yet finished */
+	int64_t		deadline;	/* ms: give up waiting for DONE */
+};
+
+/* a message to deliver, or a callback query to answer */
+struct out {
+	TAILQ_ENTRY(out) entry;
+	int		 answer;	/* answerCallbackQuery, else send */
+	uint32_t	 reqid;
+	uint32_t	 flags;
+	int64_t		 chat;
+	int64_t		 fallback;
+	char		*text;
+	size_t		 tlen;
+	char		*text2;		/* fallback text or keyboard */
+	size_t		 t2len;
+	char		 cbq_id[TG_CBQ_ID_MAX];
+	int		 tries;
+	int		 last;		/* last status, 0 if no reply */
+};
+TAILQ_HEAD(outq, out);
+
+static struct pks_tg_conf	 conf;
+static int			 have_conf;
+static char			 token[TOKEN_FILE_MAX];
+static char			*ca;
+static size_t			 calen;
+static char			 botname[TG_BOTNAME_MAX];
+
+static struct tg_api		*api;
+static struct tg_call		*pollc, *sendc;
+static enum phase		 phase = PH_GETME;
+static struct backoff		 pollb = { BACKOFF_MIN, 0 };
+static struct backoff		 sendb = { BACKOFF_MIN, 0 };
+static int			 unreachable;
+
+static struct tg_update		 batch[TG_UPDATES_MAX];
+static struct pending		 pend[TG_UPDATES_MAX];
+static size_t			 nbatch;
+static int64_t			 offset;
+static uint32_t			 next_reqid = 1;
+static struct outq		 outq = TAILQ_HEAD_INITIALIZER(outq);
+
+static int64_t
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+backoff_fail(struct backoff *b, int retry_after)
+{
+	if (retry_after > 0) {
+		b->at = now_ms() + (int64_t)retry_after * 1000;
+		return;
+	}
+	b->at = now_ms() + (int64_t)b->delay * 1000;
+	b->delay = b->delay * 2 > BACKOFF_MAX ? BACKOFF_MAX : b->delay * 2;
+}
+
+static void
+backoff_ok(struct backoff *b)
+{
+	b->delay = BACKOFF_MIN;
+	b->at = 0;
+}
+
+/* a call got no HTTP reply at all; code is curl's */
+static void
+transport_failed(struct tg_call *c, int code)
+{
+	log_warnx("%s: %s", tg_call_method(c),
+	    tg_api_strerror(api, c, code));
+	if (++unreachable >= UNREACHABLE_MAX)
+		fatalx("Bot API unreachable (%d failures in a row): exiting "
+		    "to be restarted", unreachable);
+}
+
+/* ------------------------------------------------------------ config */
+
+/* read all of fd (at most max bytes) into a new NUL-terminated buffer */
+static char *
+read_fd(int fd, size_t max, size_t *lenp)
+{
+	char	*buf, *nb;
+	size_t	 len = 0, cap = 4096;
+	ssize_t	 n;
+
+	if ((buf = malloc(cap)) == NULL)
+		return NULL;
+	for (;;) {
+		if (len + 1 >= cap) {
+			if (cap > max) {
+				errno = EFBIG;
+				goto fail;
+			}
+			if ((nb = realloc(buf, cap * 2)) == NULL)
+				goto fail;
+			buf = nb;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			goto fail;
+		if (n == 0)
+			break;
+		len += n;
+	}
+	if (len > max) {
+		errno = EFBIG;
+		goto fail;
+	}
+	buf[len] = '\0';
+	*lenp = len;
+	return buf;
+ fail:
+	explicit_bzero(buf, cap);
+	free(buf);
+	return NULL;
+}
+
+static int
+conf_token(int fd)
+{
+	char	*t;
+	size_t	 len;
+
+	if ((t = read_fd(fd, TOKEN_FILE_MAX - 1, &len)) == NULL) {
+		log_warn("token file");
+		return -1;
+	}
+	while (len > 0 && strchr(" \t\r\n", t[len - 1]) != NULL)
+		t[--len] = '\0';
+	if (strlen(t) != len || !tg_valid_token(t)) {
+		/* never echo what the file holds */
+		log_warnx("token file: not a bot token (digits:letters)");
+		explicit_bzero(t, len);
+		free(t);
+		return -1;
+	}
+	memcpy(token, t, len + 1);
+	explicit_bzero(t, len);
+	free(t);
+	return 0;
+}
+
+static int
+tg_conf(struct imsg *im)
+{
+	int	rc = -1;
+
+	switch (im->hdr.type) {
+	case IMSG_TG_CONF:
+		if (im->len != sizeof(conf) || im->fd != -1)
+			break;
+		memcpy(&conf, im->data, sizeof(conf));
+		if (memchr(conf.api_url, '\0', sizeof(conf.api_url)) == NULL ||
+		    strncmp(conf.api_url, "https://", 8) != 0) {
+			log_warnx("api-url must be an https:// URL");
+			break;
+		}
+		if (conf.poll_timeout == 0 || conf.poll_timeout > 300) {
+			log_warnx("poll timeout %u out of 1..300",
+			    conf.poll_timeout);
+			break;
+		}
+		have_conf = 1;
+		rc = 0;
+		break;
+	case IMSG_TG_TOKEN:
+		if (im->len != 0 || im->fd == -1 || token[0] != '\0')
+			break;
+		rc = conf_token(im->fd);
+		break;
+	case IMSG_TG_CA:
+		if (im->len != 0 || im->fd == -1 || ca != NULL)
+			break;
+		if ((ca = read_fd(im->fd, CA_MAX, &calen)) == NULL)
+			log_warn("CA bundle");
+		else if (strstr(ca, "-----BEGIN CERTIFICATE-----") == NULL)
+			log_warnx("CA bundle: no PEM certificate in it");
+		else
+			rc = 0;
+		break;
+	}
+	if (im->fd != -1) {
+		close(im->fd);
+		im->fd = -1;
+	}
+	return rc;
+}
+
+/* ------------------------------------------------------------ batch */
+
+static struct pending *
+pending_find(uint32_t reqid)
+{
+	size_t	i;
+
+	if (reqid == 0)
+		return NULL;
+	for (i = 0; i < nbatch; i++)
+		if (pend[i].reqid == reqid)
+			return &pend[i];
+	return NULL;
+}
+
+/* Confirm the batch once everything in it is finished. */
+static void
+batch_check(void)
+{
+	size_t	i;
+
+	if (nbatch == 0)
+		return;
+	for (i = 0; i < nbatch; i++)
+		if ((pend[i].reqid != 0 && !pend[i].done) ||
+		    pend[i].nsends > 0 || pend[i].answer)
+			return;
+	offset = batch[nbatch - 1].update_id + 1;
+	log_debug("updates up to %lld handled",
+	    (long long)batch[nbatch - 1].update_id);
+	nbatch = 0;
+}
+
+static void
+out_free(struct out *o)
+{
+	free(o->text);
+	free(o->text2);
+	free(o);
+}
+
+static void
+batch_start(size_t n)
+{
+	struct out	*o;
+	size_t		 i;
+
+	nbatch = n;
+	for (i = 0; i < n; i++) {
+		memset(&pend[i], 0, sizeof(pend[i]));
+		if (batch[i].has_cmd) {
+			pend[i].reqid = next_reqid++;
+			if (next_reqid == 0)
+				next_reqid = 1;
+			pend[i].deadline = now_ms() + DONE_TIMEOUT * 1000;
+			batch[i].req.reqid = pend[i].reqid;
+			log_debug("update %lld: request %u, command %u, "
+			    "chat %lld", (long long)batch[i].update_id,
+			    pend[i].reqid, batch[i].req.cmd,
+			    (long long)batch[i].req.chat_id);
+			proc_compose(IMSG_TG_REQUEST, -1, &batch[i].req,
+			    sizeof(batch[i].req));
+		}
+		if (batch[i].cbq_id[0] != '\0' &&
+		    (o = calloc(1, sizeof(*o))) != NULL) {
+			o->answer = 1;
+			o->reqid = pend[i].reqid;
+			memcpy(o->cbq_id, batch[i].cbq_id, sizeof(o->cbq_id));
+			pend[i].answer = 1;
+			TAILQ_INSERT_TAIL(&outq, o, entry);
+		}
+	}
+	batch_check();
+}
+
+/* the monitor took too long: do not stall every later update for it */
+static void
+batch_deadlines(void)
+{
+	size_t	i;
+	int64_t	now = now_ms();
+
+	for (i = 0; i < nbatch; i++)
+		if (pend[i].reqid != 0 && !pend[i].done &&
+		    now >= pend[i].deadline) {
+			log_warnx("request %u: no answer from the monitor in "
+			    "%d s, update confirmed anyway", pend[i].reqid,
+			    DONE_TIMEOUT);
+			pend[i].done = 1;
+		}
+	batch_check();
+}
+
+/* ------------------------------------------------------------ sends */
+
+static void
+out_finish(struct out *o, int status)
+{
+	struct pks_tg_sent	 sent;
+	struct pending		*p;
+	size_t			 i;
+
+	TAILQ_REMOVE(&outq, o, entry);
+	if (o->answer) {
+		for (i = 0; i < nbatch; i++)
+			if (strcmp(batch[i].cbq_id, o->cbq_id) == 0)
+				pend[i].answer = 0;
+	} else {
+		memset(&sent, 0, sizeof(sent));
+		sent.reqid = o->reqid;
+		sent.status = status;
+		sent.chat_id = o->chat;
+		proc_compose(IMSG_TG_SENT, -1, &sent, sizeof(sent));
+		if ((p = pending_find(o->reqid)) != NULL && p->nsends > 0)
+			p->nsends--;
+	}
+	out_free(o);
+	batch_check();
+}
+
+static void
+send_done(struct tg_call *c, int code, long status, const char *body,
+    size_t len, void *arg)
+{
+	struct out	*o = arg;
+	struct tg_reply	 rp;
+
+	if (code != CURLE_OK) {
+		transport_failed(c, code);
+		o->tries++;
+		if (o->tries >= SEND_TRIES) {
+			log_warnx("%s: giving up after %d tries",
+			    tg_call_method(c), o->tries);
+			out_finish(o, o->last);
+			return;
+		}
+		backoff_fail(&sendb, 0);
+		return;
+	}
+	unreachable = 0;
+	if (tg_parse_reply(body, len, &rp) == -1) {
+		memset(&rp, 0, sizeof(rp));
+		rp.ok = 0;
+		snprintf(rp.desc, sizeof(rp.desc), "reply is not JSON");
+	}
+	tg_scrub(rp.desc, strchr(token, ':') + 1);
+	o->last = (int)status;
+	if (status == 200 && rp.ok) {
+		backoff_ok(&sendb);
+		out_finish(o, 200);
+		return;
+	}
+	if (status == 401)
+		fatalx("bot token refused by the API (401)");
+	if (status == 403 && !o->answer && (o->flags & TG_SEND_FALLBACK) &&
+	    o->text2 != NULL) {
+		/* the user never started the bot: tell the chat instead */
+		log_info("chat %lld: 403, sending to chat %lld instead",
+		    (long long)o->chat, (long long)o->fallback);
+		o->chat = o->fallback;
+		free(o->text);
+		o->text = o->text2;
+		o->tlen = o->t2len;
+		o->text2 = NULL;
+		o->flags &= ~TG_SEND_FALLBACK;
+		o->tries = 0;
+		return;
+	}
+	if (status == 429 || status >= 500 || (status == 200 && !rp.ok)) {
+		log_warnx("%s: %ld %s", tg_call_method(c), status, rp.desc);
+		if (++o->tries >= SEND_TRIES) {
+			log_warnx("%s: giving up after %d tries",
+			    tg_call_method(c), o->tries);
+			out_finish(o, (int)status);
+		} else
+			backoff_fail(&sendb, status == 429 ?
+			    (rp.retry_after > 0 ? rp.retry_after : 1) : 0);
+		return;
+	}
+	/* 400 (e.g. an HTML parse error), 403 without fallback, ...: final */
+	log_warnx("%s to chat %lld failed: %ld %s", tg_call_method(c),
+	    (long long)o->chat, status, rp.desc);
+	backoff_ok(&sendb);
+	out_finish(o, (int)status);
+}
+
+static void
+send_next(void)
+{
+	struct out	*o;
+	char		*body;
+	int		 kb;
+
+	if (tg_call_busy(sendc) || (o = TAILQ_FIRST(&outq)) == NULL ||
+	    now_ms() < sendb.at || phase != PH_POLL)
+		return;
+	if (o->answer) {
+		body = tg_build_answer(o->cbq_id);
+	} else {
+		kb = (o->flags & TG_SEND_KEYBOARD) != 0;
+		body = tg_build_send(o->chat, o->text, o->tlen,
+		    (o->flags & TG_SEND_HTML) != 0, kb ? o->text2 : NULL,
+		    kb ? o->t2len : 0);
+	}
+	if (body == NULL ||
+	    tg_call_start(sendc, o->answer ? "answerCallbackQuery" :
+	    "sendMessage", body, SEND_TIMEOUT, send_done, o) == -1) {
+		log_warnx("cannot start a call");
+		backoff_fail(&sendb, 0);
+	}
+	free(body);
+}
+
+/* IMSG_TG_SEND: struct pks_tg_send, text, second text */
+static int
+recv_send(struct imsg *im)
+{
+	struct pks_tg_send	 s;
+	struct pending		*p;
+	struct out		*o;
+	const char		*d = im->data;
+	uint32_t		 known = TG_SEND_HTML | TG_SEND_FALLBACK |
+				    TG_SEND_KEYBOARD;
+
+	if (im->len < sizeof(s))
+		return -1;
+	memcpy(&s, d, sizeof(s));
+	if (im->len != sizeof(s) + s.textlen + s.fallbacklen ||
+	    s.textlen == 0 || s.textlen > PKS_TEXT_MAX ||
+	    s.fallbacklen > PKS_TEXT_MAX || (s.flags & ~known) != 0 ||
+	    ((s.flags & TG_SEND_FALLBACK) && (s.flags & TG_SEND_KEYBOARD)) ||
+	    ((s.flags & TG_SEND_FALLBACK) &&
+	    (s.fallbacklen == 0 || s.fallback_chat == 0)) ||
+	    (!(s.flags & (TG_SEND_FALLBACK | TG_SEND_KEYBOARD)) &&
+	    s.fallbacklen != 0) || s.chat_id == 0)
+		return -1;
+	if ((o = calloc(1, sizeof(*o))) == NULL ||
+	    (o->text = malloc(s.textlen)) == NULL ||
+	    (s.fallbacklen > 0 && (o->text2 = malloc(s.fallbacklen)) == NULL))
+		fatal("recv_send");
+	o->reqid = s.reqid;
+	o->flags = s.flags;
+	o->chat = s.chat_id;
+	o->fallback = s.fallback_chat;
+	memcpy(o->text, d + sizeof(s), s.textlen);
+	o->tlen = s.textlen;
+	if (s.fallbacklen > 0)
+		memcpy(o->text2, d + sizeof(s) + s.textlen, s.fallbacklen);
+	o->t2len = s.fallbacklen;
+	if ((p = pending_find(s.reqid)) != NULL && !p->done)
+		p->nsends++;
+	else if (s.reqid != 0)
+		log_warnx("message for request %u, which is not pending",
+		    s.reqid);
+	TAILQ_INSERT_TAIL(&outq, o, entry);
+	return 0;
+}
+
+static int
+dispatch(struct imsg *im)
+{
+	struct pending	*p;
+	uint32_t	 reqid;
+
+	switch (im->hdr.type) {
+	case IMSG_TG_SEND:
+		return recv_send(im);
+	case IMSG_TG_DONE:
+		if (im->len != sizeof(reqid) || im->fd != -1)
+			return -1;
+		memcpy(&reqid, im->data, sizeof(reqid));
+		if ((p = pending_find(reqid)) == NULL || p->done) {
+			log_warnx("IMSG_TG_DONE for request %u, which is not "
+			    "pending", reqid);
+			return 0;
+		}
+		p->done = 1;
+		batch_check();
+		return 0;
+	default:
+		log_warnx("unexpected message type %u", im->hdr.type);
+		return -1;
+	}
+}
+
+/* ------------------------------------------------------------ poll */
+
+static void
+poll_done(struct tg_call *c, int code, long status, const char *body,
+    size_t len, void *arg)
+{
+	struct tg_reply	rp;
+	size_t		n;
+	int		cnt;
+
+	(void)arg;
+	if (code != CURLE_OK) {
+		transport_failed(c, code);
+		backoff_fail(&pollb, 0);
+		return;
+	}
+	unreachable = 0;
+	if (status == 401)
+		fatalx("bot token refused by the API (401)");
+	if (tg_parse_reply(body, len, &rp) == -1) {
+		log_warnx("%s: %ld, reply is not JSON", tg_call_method(c),
+		    status);
+		backoff_fail(&pollb, 0);
+		return;
+	}
+	tg_scrub(rp.desc, strchr(token, ':') + 1);
+	switch (phase) {
+	case PH_GETME:
+		if (status != 200 || !rp.ok ||
+		    tg_parse_getme(body, len, botname, sizeof(botname)) == -1) {
+			log_warnx("getMe: %ld %s", status, rp.desc);
+			backoff_fail(&pollb, rp.retry_after);
+			return;
+		}
+		log_info("bot @%s", botname);
+		phase = PH_WEBHOOK;
+		break;
+	case PH_WEBHOOK:
+		if (status != 200 || !rp.ok)
+			log_warnx("deleteWebhook: %ld %s", status, rp.desc);
+		phase = PH_COMMANDS;
+		break;
+	case PH_COMMANDS:
+		if (status != 200 || !rp.ok)
+			log_warnx("setMyCommands: %ld %s", status, rp.desc);
+		phase = PH_POLL;
+		log_info("polling for updates");
+		break;
+	case PH_POLL:
+		if (status == 409) {
+			log_warnx("getUpdates: 409 %s", rp.desc);
+			if (strstr(rp.desc, "webhook") != NULL)
+				phase = PH_WEBHOOK;
+			backoff_fail(&pollb, 0);
+			return;
+		}
+		if (status != 200 || !rp.ok) {
+			log_warnx("getUpdates: %ld %s", status, rp.desc);
+			backoff_fail(&pollb, status == 429 ?
+			    (rp.retry_after > 0 ? rp.retry_after : 1) : 0);
+			return;
+		}
+		cnt = tg_parse_updates(body, len, botname, time(NULL), batch,
+		    TG_UPDATES_MAX, &n);
+		if (cnt == -1 || (cnt > 0 && n == 0)) {
+			log_warnx("getUpdates: malformed reply");
+			backoff_fail(&pollb, 0);
+			return;
+		}
+		if (n > 0 && batch[0].update_id < offset) {
+			log_warnx("getUpdates: update %lld before offset %lld",
+			    (long long)batch[0].update_id, (long long)offset);
+			backoff_fail(&pollb, 0);
+			return;
+		}
+		batch_start(n);
+		break;
+	}
+	backoff_ok(&pollb);
+}
+
+static void
+poll_next(void)
+{
+	char	*body = NULL;
+	long	 timeout = SEND_TIMEOUT;
+	const char *m;
+
+	if (tg_call_busy(pollc) || now_ms() < pollb.at ||
+	    (phase == PH_POLL && nbatch > 0))
+		return;
+	switch (phase) {
+	case PH_GETME:
+		m = "getMe";
+		body = strdup("{}");
+		break;
+	case PH_WEBHOOK:
+		/* pending updates stay: they were not handled yet */
+		m = "deleteWebhook";
+		body = strdup("{\"drop_pending_updates\":false}");
+		break;
+	case PH_COMMANDS:
+		m = "setMyCommands";
+		body = tg_build_commands();
+		break;
+	default:
+		m = "getUpdates";
+		body = tg_build_getupdates(offset, conf.poll_timeout);
+		/* the server holds the call up to poll_timeout */
+		timeout = conf.poll_timeout + 10;
+		break;
+	}
+	if (body == NULL || tg_call_start(pollc, m, body, timeout, poll_done,
+	    NULL) == -1) {
+		log_warnx("cannot start %s", m);
+		backoff_fail(&pollb, 0);
+	}
+	free(body);
+}
+
+/* ms until the next thing this loop must do by itself */
+static int
+next_timeout(void)
+{
+	int64_t	now = now_ms(), t = now + 60000;
+	size_t	i;
+
+	if (!tg_call_busy(pollc) && !(phase == PH_POLL && nbatch > 0) &&
+	    pollb.at < t)
+		t = pollb.at;
+	if (!tg_call_busy(sendc) && !TAILQ_EMPTY(&outq) && sendb.at < t)
+		t = sendb.at;
+	for (i = 0; i < nbatch; i++)
+		if (pend[i].reqid != 0 && !pend[i].done && pend[i].deadline < t)
+			t = pend[i].deadline;
+	return t <= now ? 0 : (int)(t - now);
+}
+
+int
+main(int argc, char *argv[])
+{
+	char	resolve[1024];
+	int	ipresolve;
+	short	rev;
+
+	proc_start(proc_name(PROC_TELEGRAM), argc, argv);
+	proc_read_conf(tg_conf);
+	if (!have_conf || token[0] == '\0' || ca == NULL)
+		fatalx("configuration incomplete: api-url, token and CA "
+		    "bundle are all needed");
+	/* no resolver, hosts file or CA path is reachable after chroot */
+	if (tg_resolve(conf.api_url, resolve, sizeof(resolve),
+	    &ipresolve) == -1)
+		fatalx("cannot resolve the api-url host");
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		fatalx("curl_global_init failed");
+	if ((api = tg_api_new(conf.api_url, token, ca, calen, resolve,
+	    ipresolve)) == NULL || (pollc = tg_call_new(api, "poll")) == NULL ||
+	    (sendc = tg_call_new(api, "send")) == NULL)
+		fatalx("cannot set up libcurl");
+	proc_confine(NULL, 0, tg_sandbox_rules, tg_sandbox_nrules);
+
+	for (;;) {
+		batch_deadlines();
+		poll_next();
+		send_next();
+		if (tg_api_wait(api, PROC_FD, POLLIN |
+		    (imsgbuf_pending(proc_ibuf) ? POLLOUT : 0),
+		    next_timeout(), &rev) == -1)
+			fatalx("poll failed");
+		if (rev & (POLLIN | POLLHUP | POLLERR))
+			proc_dispatch(dispatch);
+		tg_api_perform(api);
+		if (imsgbuf_pending(proc_ibuf))
+			proc_flush();
+	}
+	/* NOTREACHED */
+}

@@ -1,0 +1,150 @@
+/*
+ * test_telegram_api.c: the pure parts of pks-telegram/api.c: token
+ * scrubbing, request bodies, the pre-chroot resolution.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#include "telegram.h"
+
+static void
+scrub(void **state)
+{
+	char	s[128] = "GET /bot123:SeCrEt-x/getMe SeCrEt-x SeCrEt-";
+
+	(void)state;
+	tg_scrub(s, "SeCrEt-x");
+	assert_string_equal(s, "GET /bot123:***/getMe *** SeCrEt-");
+	tg_scrub(s, "");		/* nothing to hide: unchanged */
+	assert_string_equal(s, "GET /bot123:***/getMe *** SeCrEt-");
+}
+
+static json_object *
+body(char *s)
+{
+	json_object	*o;
+
+	assert_non_null(s);
+	o = json_tokener_parse(s);
+	free(s);
+	assert_non_null(o);
+	return o;
+}
+
+static const char *
+str(json_object *o, const char *k)
+{
+	json_object	*v;
+
+	if (!json_object_object_get_ex(o, k, &v))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static void
+send_body(void **state)
+{
+	json_object	*o, *mk, *rows, *row;
+
+	(void)state;
+	o = body(tg_build_send(INT64_C(-1001234567890), "a\"<b>\n", 6, 1,
+	    NULL, 0));
+	assert_string_equal(str(o, "chat_id"), "-1001234567890");
+	assert_string_equal(str(o, "text"), "a\"<b>\n");
+	assert_string_equal(str(o, "parse_mode"), "HTML");
+	assert_false(json_object_object_get_ex(o, "reply_markup", NULL));
+	json_object_put(o);
+
+	/* keyboard: valid names only, three per row */
+	o = body(tg_build_send(1, "x", 1, 0, " a b;c d e  f", 13));
+	assert_null(str(o, "parse_mode"));
+	assert_true(json_object_object_get_ex(o, "reply_markup", &mk));
+	assert_true(json_object_object_get_ex(mk, "inline_keyboard", &rows));
+	assert_int_equal(json_object_array_length(rows), 2);
+	row = json_object_array_get_idx(rows, 0);
+	assert_int_equal(json_object_array_length(row), 3);
+	assert_string_equal(str(json_object_array_get_idx(row, 1),
+	    "callback_data"), "g:d");
+	assert_int_equal(json_object_array_length(
+	    json_object_array_get_idx(rows, 1)), 1);
+	json_object_put(o);
+
+	/* no valid name: no keyboard at all */
+	o = body(tg_build_send(1, "x", 1, 0, "a/b", 3));
+	assert_false(json_object_object_get_ex(o, "reply_markup", NULL));
+	json_object_put(o);
+}
+
+static void
+other_bodies(void **state)
+{
+	json_object	*o, *a;
+
+	(void)state;
+	o = body(tg_build_getupdates(0, 50));
+	assert_false(json_object_object_get_ex(o, "offset", NULL));
+	assert_string_equal(str(o, "timeout"), "50");
+	assert_true(json_object_object_get_ex(o, "allowed_updates", &a));
+	assert_int_equal(json_object_array_length(a), 3);
+	json_object_put(o);
+	o = body(tg_build_getupdates(INT64_C(900000001), 5));
+	assert_string_equal(str(o, "offset"), "900000001");
+	json_object_put(o);
+	o = body(tg_build_answer("4382bfd\"x"));
+	assert_string_equal(str(o, "callback_query_id"), "4382bfd\"x");
+	json_object_put(o);
+	o = body(tg_build_commands());
+	assert_true(json_object_object_get_ex(o, "commands", &a));
+	assert_true(json_object_array_length(a) >= 5);
+	json_object_put(o);
+}
+
+static void
+resolve(void **state)
+{
+	char	e[256];
+	int	ipr;
+
+	(void)state;
+	assert_int_equal(tg_resolve("https://127.0.0.1:8443", e, sizeof(e),
+	    &ipr), 0);
+	assert_string_equal(e, "");
+	assert_int_equal(tg_resolve("https://[::1]:8443/x", e, sizeof(e),
+	    &ipr), 0);
+	assert_string_equal(e, "");
+	assert_int_equal(tg_resolve("https://localhost:8443", e, sizeof(e),
+	    &ipr), 0);
+	assert_true(strncmp(e, "localhost:8443:", 15) == 0);
+	assert_non_null(strstr(e, "127.0.0.1"));
+	/* default port from the scheme */
+	assert_int_equal(tg_resolve("https://localhost/", e, sizeof(e),
+	    &ipr), 0);
+	assert_true(strncmp(e, "localhost:443:", 14) == 0);
+	assert_int_equal(tg_resolve("https://no-such-host.invalid", e,
+	    sizeof(e), &ipr), -1);
+	assert_int_equal(tg_resolve("not a url", e, sizeof(e), &ipr), -1);
+	/* too small for the entry */
+	assert_int_equal(tg_resolve("https://localhost:8443", e, 12, &ipr),
+	    -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(scrub),
+		cmocka_unit_test(send_body),
+		cmocka_unit_test(other_bodies),
+		cmocka_unit_test(resolve),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
