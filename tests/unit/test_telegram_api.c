@@ -4,6 +4,7 @@
  */
 #include <stdarg.h>
 #include <stddef.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -107,6 +108,8 @@ other_bodies(void **state)
 	json_object_put(o);
 }
 
+static int	isolated;
+
 static void
 resolve(void **state)
 {
@@ -128,8 +131,10 @@ resolve(void **state)
 	assert_int_equal(tg_resolve("https://localhost/", e, sizeof(e),
 	    &ipr), 0);
 	assert_true(strncmp(e, "localhost:443:", 14) == 0);
-	assert_int_equal(tg_resolve("https://no-such-host.invalid", e,
-	    sizeof(e), &ipr), -1);
+	/* an unknown name, only where no query can leave this machine */
+	if (isolated)
+		assert_int_equal(tg_resolve("https://no-such-host.invalid", e,
+		    sizeof(e), &ipr), -1);
 	assert_int_equal(tg_resolve("not a url", e, sizeof(e), &ipr), -1);
 	/* too small for the entry */
 	assert_int_equal(tg_resolve("https://localhost:8443", e, 12, &ipr),
@@ -139,6 +144,13 @@ resolve(void **state)
 int
 main(void)
 {
+	/*
+	 * Network rule: a name lookup must not reach the host's resolver.
+	 * In a network namespace of our own (root only), a DNS query has
+	 * no route and fails at once.
+	 */
+	isolated = unshare(CLONE_NEWNET) == 0;
+
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(scrub),
 		cmocka_unit_test(send_body),
