@@ -65,7 +65,7 @@ child_send_conf(struct child *c)
 	pc.uid = uid;
 	pc.gid = gid;
 	pc.verbose = env->verbose;
-	pc.foreground = env->foreground;
+	pc.foreground = env->log_stderr;
 	snprintf(pc.chroot, sizeof(pc.chroot), "%s", conf->chroot);
 	child_send(c->id, IMSG_CONF_PROC, -1, &pc, sizeof(pc));
 
@@ -399,7 +399,7 @@ child_log(struct child *c, struct imsg *im)
 	memcpy(&pl, im->data, sizeof(pl));
 	text = (const char *)im->data + sizeof(pl);
 	len = im->len - sizeof(pl);
-	if (env->foreground) {
+	if (env->log_stderr) {
 		snprintf(buf, sizeof(buf), "%.*s", (int)len, text);
 		/* the child's text is untrusted: one printable line */
 		for (char *p = buf; *p; p++)

@@ -51,7 +51,8 @@ struct window {
 struct monitor {
 	struct pks_conf	*conf;
 	const char	*conf_path;
-	int		 foreground;
+	int		 foreground;	/* -d: do not daemonize */
+	int		 log_stderr;	/* log lines go to stderr */
 	int		 verbose;
 	char		 libexec[4096];
 	struct child	 child[PROC_MAX];

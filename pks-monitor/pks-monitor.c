@@ -131,6 +131,24 @@ shutdown_all(int sfd)
 	log_info("stopped");
 }
 
+/*
+ * Under systemd, stderr may be a journal stream: then log to syslog
+ * ourselves, so each process keeps its own name (journalctl -t).
+ */
+static int
+stderr_is_journal(void)
+{
+	struct stat		 st;
+	const char		*js = getenv("JOURNAL_STREAM");
+	unsigned long long	 dev, ino;
+
+	if (js == NULL || sscanf(js, "%llu:%llu", &dev, &ino) != 2)
+		return 0;
+	if (fstat(STDERR_FILENO, &st) == -1)
+		return 0;
+	return st.st_dev == dev && st.st_ino == ino;
+}
+
 static int
 next_timeout(time_t now)
 {
@@ -268,7 +286,8 @@ main(int argc, char *argv[])
 	if (geteuid() != 0)
 		fatalx("need root privileges");
 
-	log_init("pks-monitor", env->foreground, env->verbose);
+	env->log_stderr = env->foreground && !stderr_is_journal();
+	log_init("pks-monitor", env->log_stderr, env->verbose);
 	if (!env->foreground && daemon(0, 0) == -1)
 		fatal("daemon");
 	find_libexec();

@@ -31,7 +31,7 @@ unit: $(UNIT_BINS)
 
 # the whole suite, built with test hooks, in build/test (or build/asan
 # with SANITIZE=1)
-check:
+check: lint-man
 	$(MAKE) TESTHOOKS=1 all unit client-windows
 	$(MAKE) TESTHOOKS=1 run-tests
 
@@ -49,4 +49,7 @@ check-asan:
 	$(MAKE) SANITIZE=1 all unit
 	$(MAKE) SANITIZE=1 run-tests
 
-.PHONY: unit check run-tests check-asan
+lint-man:
+	mandoc -Tlint -W warning doc/*.[158]
+
+.PHONY: unit check run-tests check-asan lint-man

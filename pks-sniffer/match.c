@@ -1,0 +1,568 @@
+/*
+ * match.c: the live sequences and, per source address, the knocks in
+ * progress.
+ *
+ * A source is the full address and its family.  Each source holds up
+ * to SNIFF_CANDS candidates (a sequence and how far it got).  A packet
+ * advances a candidate whose next port it hits, is ignored by one whose
+ * last port it repeats (a SYN retransmit), and kills any other
+ * candidate of its protocol.  A packet on the first port of a live
+ * sequence starts a candidate, unless the source is cooling down: a
+ * packet that neither advanced, repeated nor started anything is a
+ * wrong hit, and it keeps the source from starting for
+ * SNIFF_COOLDOWN_MS.  So a sweep, which hits the guard ports around
+ * every knock port, can never get a sequence going.
+ *
+ * Memory is fixed once match_new() returns, except for the sequence
+ * table, which grows on IMSG_SEQ_ADD only: no packet allocates.  The
+ * source table holds at most max_sources entries, evicted least
+ * recently seen first; the hash is keyed with a secret so a spoofed
+ * flood cannot aim at one bucket.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sniffer.h"
+
+#define NPORTS		65536
+#define SEQ_BUCKETS	65536
+#define NONE		0	/* indexes below are index + 1; 0 is none */
+
+struct mseq {
+	struct pks_seq	 s;
+	uint32_t	 gen;		/* bumped when the slot is freed */
+	uint32_t	 next_first;	/* same first port */
+	uint32_t	 next_id;	/* same id bucket, or free list */
+	uint8_t		 used;
+	uint8_t		 done;		/* reported, waiting for SEQ_DEL */
+};
+
+struct cand {
+	uint64_t	 last;		/* ms of the last progress */
+	uint32_t	 slot;		/* index in seqs */
+	uint32_t	 gen;		/* of that slot when started */
+	uint8_t		 pos;		/* ports matched so far */
+};
+
+struct src {
+	uint64_t	 seen;		/* ms of the last packet */
+	uint64_t	 cooldown;	/* no start before this */
+	uint32_t	 hnext;		/* hash chain, or free list */
+	uint32_t	 lprev;		/* towards more recent */
+	uint32_t	 lnext;		/* towards less recent */
+	uint8_t		 af;
+	uint8_t		 ncand;
+	uint8_t		 addr[16];
+	struct cand	 cand[SNIFF_CANDS];
+};
+
+struct match {
+	uint64_t	 timeout;	/* ms */
+	uint64_t	 idle;		/* ms after which a source is freed */
+	uint64_t	 key[2];
+	struct src	*srcs;
+	uint32_t	*buckets;
+	uint32_t	 nbuckets;	/* power of two */
+	uint32_t	 max;
+	uint32_t	 nsrc;
+	uint32_t	 sfree;
+	uint32_t	 lru_head;	/* most recently seen */
+	uint32_t	 lru_tail;
+
+	struct mseq	*seqs;
+	uint32_t	 nslots;	/* slots ever used */
+	uint32_t	 capslots;
+	uint32_t	 qfree;
+	uint32_t	 nseqs;
+	uint32_t	 first[NPORTS];	/* sequences by first port */
+	uint32_t	 byid[SEQ_BUCKETS];
+	uint16_t	 watch[NPORTS];	/* live ports and guards covering */
+};
+
+static uint64_t
+rotl(uint64_t x, int b)
+{
+	return ((x << b) | (x >> (64 - b)));
+}
+
+#define SIPROUND do {							\
+	v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32);	\
+	v2 += v3; v3 = rotl(v3, 16); v3 ^= v2;				\
+	v0 += v3; v3 = rotl(v3, 21); v3 ^= v0;				\
+	v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32);	\
+} while (0)
+
+/* SipHash-2-4 of the source key: the table's bucket must not be
+ * predictable by whoever chooses spoofed addresses */
+static uint64_t
+src_hash(const struct match *m, uint8_t af, const uint8_t *addr)
+{
+	uint64_t	 v0, v1, v2, v3, w[3];
+	int		 i, j, r;
+
+	v0 = m->key[0] ^ 0x736f6d6570736575ULL;
+	v1 = m->key[1] ^ 0x646f72616e646f6dULL;
+	v2 = m->key[0] ^ 0x6c7967656e657261ULL;
+	v3 = m->key[1] ^ 0x7465646279746573ULL;
+	/* 17 bytes, little-endian words; the last holds the length */
+	w[0] = w[1] = 0;
+	for (i = 0; i < 2; i++)
+		for (j = 0; j < 8; j++)
+			w[i] |= (uint64_t)addr[i * 8 + j] << (8 * j);
+	w[2] = (uint64_t)af | (uint64_t)17 << 56;
+	for (i = 0; i < 3; i++) {
+		v3 ^= w[i];
+		for (r = 0; r < 2; r++)
+			SIPROUND;
+		v0 ^= w[i];
+	}
+	v2 ^= 0xff;
+	for (r = 0; r < 4; r++)
+		SIPROUND;
+	return (v0 ^ v1 ^ v2 ^ v3);
+}
+
+static uint32_t
+id_bucket(uint32_t id)
+{
+	return ((id * 2654435761U) >> 16);
+}
+
+struct match *
+match_new(uint32_t max_sources, uint32_t knock_timeout, const uint8_t *key)
+{
+	struct match	*m;
+	uint32_t	 i;
+
+	if (max_sources < 1 || max_sources > SNIFF_SOURCES_MAX ||
+	    knock_timeout < 1 || knock_timeout > SNIFF_TIMEOUT_MAX) {
+		errno = EINVAL;
+		return (NULL);
+	}
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return (NULL);
+	m->max = max_sources;
+	m->timeout = (uint64_t)knock_timeout * 1000;
+	m->idle = m->timeout > SNIFF_COOLDOWN_MS ? m->timeout :
+	    SNIFF_COOLDOWN_MS;
+	memcpy(m->key, key, sizeof(m->key));
+	for (m->nbuckets = 16; m->nbuckets < max_sources; m->nbuckets *= 2)
+		;
+	m->srcs = calloc(max_sources, sizeof(*m->srcs));
+	m->buckets = calloc(m->nbuckets, sizeof(*m->buckets));
+	if (m->srcs == NULL || m->buckets == NULL) {
+		match_free(m);
+		return (NULL);
+	}
+	for (i = 0; i < max_sources; i++)
+		m->srcs[i].hnext = i + 1 < max_sources ? i + 2 : NONE;
+	m->sfree = 1;
+	return (m);
+}
+
+void
+match_free(struct match *m)
+{
+	if (m == NULL)
+		return;
+	free(m->srcs);
+	free(m->buckets);
+	free(m->seqs);
+	free(m);
+}
+
+size_t
+match_nsources(const struct match *m)
+{
+	return (m->nsrc);
+}
+
+size_t
+match_nseqs(const struct match *m)
+{
+	return (m->nseqs);
+}
+
+/* NULL if the sequence can be used, else why not */
+const char *
+match_seq_check(const struct pks_seq *s)
+{
+	int	 i, j;
+
+	if (s->id == 0)
+		return ("sequence id 0");
+	if (s->len < PKS_SEQ_MIN || s->len > PKS_SEQ_MAX)
+		return ("sequence length out of range");
+	if (s->proto != IPPROTO_TCP && s->proto != IPPROTO_UDP)
+		return ("sequence protocol neither tcp nor udp");
+	if (s->bound_af != 0 && s->bound_af != AF_INET &&
+	    s->bound_af != AF_INET6)
+		return ("bad bound address family");
+	for (i = 0; i < s->len; i++) {
+		if (s->ports[i] == 0)
+			return ("knock port 0");
+		for (j = 0; j < i; j++)
+			if (s->ports[i] == s->ports[j])
+				return ("knock port repeated");
+	}
+	return (NULL);
+}
+
+static struct mseq *
+seq_find(struct match *m, uint32_t id, uint32_t **linkp)
+{
+	uint32_t	*link;
+	struct mseq	*q;
+
+	for (link = &m->byid[id_bucket(id)]; *link != NONE;
+	    link = &q->next_id) {
+		q = &m->seqs[*link - 1];
+		if (q->s.id == id) {
+			if (linkp != NULL)
+				*linkp = link;
+			return (q);
+		}
+	}
+	return (NULL);
+}
+
+static void
+watch_ports(struct match *m, const struct pks_seq *s, int delta)
+{
+	int	 i, lo, hi, p;
+
+	for (i = 0; i < s->len; i++) {
+		lo = s->ports[i] > PKS_GUARD ? s->ports[i] - PKS_GUARD : 1;
+		hi = s->ports[i] + PKS_GUARD < NPORTS ?
+		    s->ports[i] + PKS_GUARD : NPORTS - 1;
+		for (p = lo; p <= hi; p++)
+			m->watch[p] += delta;
+	}
+}
+
+/* 0, or -1 with errno: EINVAL bad sequence, EEXIST id live, ENOSPC full */
+int
+match_seq_add(struct match *m, const struct pks_seq *s)
+{
+	struct mseq	*q, *n;
+	uint32_t	 slot, cap;
+
+	if (match_seq_check(s) != NULL) {
+		errno = EINVAL;
+		return (-1);
+	}
+	if (seq_find(m, s->id, NULL) != NULL) {
+		errno = EEXIST;
+		return (-1);
+	}
+	if (m->qfree != NONE) {
+		slot = m->qfree - 1;
+		m->qfree = m->seqs[slot].next_id;
+	} else {
+		if (m->nslots == SNIFF_SEQS_MAX) {
+			errno = ENOSPC;
+			return (-1);
+		}
+		if (m->nslots == m->capslots) {
+			cap = m->capslots ? m->capslots * 2 : 64;
+			if ((n = reallocarray(m->seqs, cap, sizeof(*n))) ==
+			    NULL)
+				return (-1);
+			m->seqs = n;
+			m->capslots = cap;
+		}
+		slot = m->nslots++;
+		m->seqs[slot].gen = 0;
+	}
+	q = &m->seqs[slot];
+	q->s = *s;
+	q->used = 1;
+	q->done = 0;
+	q->next_first = m->first[s->ports[0]];
+	m->first[s->ports[0]] = slot + 1;
+	q->next_id = m->byid[id_bucket(s->id)];
+	m->byid[id_bucket(s->id)] = slot + 1;
+	watch_ports(m, s, 1);
+	m->nseqs++;
+	return (0);
+}
+
+/* 0, or -1 if no live sequence has that id */
+int
+match_seq_del(struct match *m, uint32_t id)
+{
+	struct mseq	*q;
+	uint32_t	*link, slot;
+
+	if (id == 0 || (q = seq_find(m, id, &link)) == NULL)
+		return (-1);
+	slot = q - m->seqs;
+	*link = q->next_id;
+	for (link = &m->first[q->s.ports[0]]; *link != slot + 1;
+	    link = &m->seqs[*link - 1].next_first)
+		;
+	*link = q->next_first;
+	watch_ports(m, &q->s, -1);
+	/* candidates on this slot see the new generation and die */
+	q->gen++;
+	q->used = 0;
+	q->next_id = m->qfree;
+	m->qfree = slot + 1;
+	m->nseqs--;
+	return (0);
+}
+
+/* every port of every sequence still to be knocked; *portsp is
+ * allocated (NULL if none), the caller frees it */
+size_t
+match_ports(const struct match *m, uint16_t **portsp)
+{
+	uint16_t	*ports;
+	size_t		 n = 0;
+	uint32_t	 i;
+	int		 j;
+
+	*portsp = NULL;
+	if (m->nseqs == 0)
+		return (0);
+	if ((ports = calloc((size_t)m->nseqs * PKS_SEQ_MAX,
+	    sizeof(*ports))) == NULL)
+		return (0);
+	for (i = 0; i < m->nslots; i++) {
+		if (!m->seqs[i].used || m->seqs[i].done)
+			continue;
+		for (j = 0; j < m->seqs[i].s.len; j++)
+			ports[n++] = m->seqs[i].s.ports[j];
+	}
+	*portsp = ports;
+	return (n);
+}
+
+static void
+lru_unlink(struct match *m, uint32_t i)
+{
+	struct src	*s = &m->srcs[i - 1];
+
+	if (s->lprev != NONE)
+		m->srcs[s->lprev - 1].lnext = s->lnext;
+	else
+		m->lru_head = s->lnext;
+	if (s->lnext != NONE)
+		m->srcs[s->lnext - 1].lprev = s->lprev;
+	else
+		m->lru_tail = s->lprev;
+	s->lprev = s->lnext = NONE;
+}
+
+static void
+lru_push(struct match *m, uint32_t i)
+{
+	struct src	*s = &m->srcs[i - 1];
+
+	s->lprev = NONE;
+	s->lnext = m->lru_head;
+	if (m->lru_head != NONE)
+		m->srcs[m->lru_head - 1].lprev = i;
+	else
+		m->lru_tail = i;
+	m->lru_head = i;
+}
+
+static void
+src_free(struct match *m, uint32_t i)
+{
+	struct src	*s = &m->srcs[i - 1];
+	uint32_t	*link;
+
+	link = &m->buckets[src_hash(m, s->af, s->addr) & (m->nbuckets - 1)];
+	while (*link != i)
+		link = &m->srcs[*link - 1].hnext;
+	*link = s->hnext;
+	lru_unlink(m, i);
+	memset(s, 0, sizeof(*s));
+	s->hnext = m->sfree;
+	m->sfree = i;
+	m->nsrc--;
+}
+
+/* the source's entry, made most recent; NULL if not tracked */
+static struct src *
+src_find(struct match *m, const struct pkt *pkt)
+{
+	uint32_t	 i;
+	struct src	*s;
+
+	i = m->buckets[src_hash(m, pkt->af, pkt->src) & (m->nbuckets - 1)];
+	for (; i != NONE; i = s->hnext) {
+		s = &m->srcs[i - 1];
+		if (s->af == pkt->af && memcmp(s->addr, pkt->src, 16) == 0) {
+			lru_unlink(m, i);
+			lru_push(m, i);
+			return (s);
+		}
+	}
+	return (NULL);
+}
+
+/* a new entry; at the cap the least recently seen source makes room */
+static struct src *
+src_new(struct match *m, const struct pkt *pkt)
+{
+	struct src	*s;
+	uint32_t	 i, *b;
+
+	if (m->sfree == NONE)
+		src_free(m, m->lru_tail);
+	i = m->sfree;
+	s = &m->srcs[i - 1];
+	m->sfree = s->hnext;
+	memset(s, 0, sizeof(*s));
+	s->af = pkt->af;
+	memcpy(s->addr, pkt->src, 16);
+	b = &m->buckets[src_hash(m, pkt->af, pkt->src) & (m->nbuckets - 1)];
+	s->hnext = *b;
+	*b = i;
+	lru_push(m, i);
+	m->nsrc++;
+	return (s);
+}
+
+static void
+cand_drop(struct src *s, int i)
+{
+	s->cand[i] = s->cand[--s->ncand];
+}
+
+static int
+bound_ok(const struct pks_seq *q, const struct pkt *pkt)
+{
+	if (q->bound_af == 0)
+		return (1);
+	if (q->bound_af != pkt->af)
+		return (0);
+	return (memcmp(q->bound_addr, pkt->src,
+	    pkt->af == AF_INET ? 4 : 16) == 0);
+}
+
+/* start candidates for the sequences whose first port this is */
+static int
+start(struct match *m, struct src **sp, const struct pkt *pkt,
+    uint64_t now)
+{
+	struct src	*s = *sp;
+	struct mseq	*q;
+	struct cand	*c;
+	uint32_t	 i;
+	int		 k, oldest, started = 0;
+
+	if (s != NULL && now < s->cooldown)
+		return (0);
+	for (i = m->first[pkt->dport]; i != NONE; i = q->next_first) {
+		q = &m->seqs[i - 1];
+		if (q->done || q->s.proto != pkt->proto || !bound_ok(&q->s, pkt))
+			continue;
+		if (s != NULL) {
+			for (k = 0; k < s->ncand; k++)
+				if (s->cand[k].slot == i - 1)
+					break;
+			if (k < s->ncand)
+				continue;
+		} else
+			s = *sp = src_new(m, pkt);
+		if (s->ncand < SNIFF_CANDS)
+			c = &s->cand[s->ncand++];
+		else {
+			/* full: the one that progressed least recently goes */
+			for (oldest = 0, k = 1; k < s->ncand; k++)
+				if (s->cand[k].last < s->cand[oldest].last)
+					oldest = k;
+			c = &s->cand[oldest];
+		}
+		c->slot = i - 1;
+		c->gen = q->gen;
+		c->pos = 1;
+		c->last = now;
+		started = 1;
+	}
+	return (started);
+}
+
+/*
+ * Feed one packet seen at now (ms, monotonic).  Returns 1 and fills *k
+ * when it completes a sequence, else 0.  A completed sequence is never
+ * reported again: it waits for its IMSG_SEQ_DEL.
+ */
+int
+match_packet(struct match *m, const struct pkt *pkt, uint64_t now,
+    struct pks_knock *k)
+{
+	struct src	*s;
+	struct cand	*c;
+	struct mseq	*q;
+	int		 i, hit = 0;
+
+	/* what the kernel filter is meant to keep out, whatever the
+	 * filter let through after widening */
+	if (m->watch[pkt->dport] == 0)
+		return (0);
+	s = src_find(m, pkt);
+	for (i = 0; s != NULL && i < s->ncand; ) {
+		c = &s->cand[i];
+		q = &m->seqs[c->slot];
+		if (!q->used || q->gen != c->gen || q->done ||
+		    c->last + m->timeout < now) {
+			cand_drop(s, i);
+			continue;
+		}
+		if (q->s.proto != pkt->proto) {
+			i++;
+			continue;
+		}
+		if (pkt->dport == q->s.ports[c->pos]) {
+			hit = 1;
+			c->last = now;
+			if (++c->pos < q->s.len) {
+				i++;
+				continue;
+			}
+			memset(k, 0, sizeof(*k));
+			k->seq_id = q->s.id;
+			k->af = pkt->af;
+			memcpy(k->addr, pkt->src, 16);
+			q->done = 1;
+			s->ncand = 0;
+			s->seen = now;
+			return (1);
+		}
+		if (pkt->dport == q->s.ports[c->pos - 1]) {
+			/* the same knock again: a SYN retransmit */
+			hit = 1;
+			i++;
+			continue;
+		}
+		cand_drop(s, i);
+	}
+	if (start(m, &s, pkt, now))
+		hit = 1;
+	if (!hit) {
+		if (s == NULL)
+			s = src_new(m, pkt);
+		s->cooldown = now + SNIFF_COOLDOWN_MS;
+	}
+	s->seen = now;
+	return (0);
+}
+
+/* called every second: forget the sources that went quiet */
+void
+match_expire(struct match *m, uint64_t now)
+{
+	while (m->lru_tail != NONE &&
+	    m->srcs[m->lru_tail - 1].seen + m->idle < now)
+		src_free(m, m->lru_tail);
+}

@@ -1,0 +1,342 @@
+/*
+ * pks-sniffer: watch for knocks, report completed sequences.
+ *
+ * Started by pks-monitor.  Opens libpcap on each configured interface
+ * while still root, with a filter that lets nothing in, then drops to
+ * the unprivileged user in a chroot under seccomp.  From then on it
+ * only listens: to the monitor, which sends the live sequences, and to
+ * the captured packets, which are hostile.  The kernel filter follows
+ * the live set (pcap_setfilter needs no privilege), so what reaches
+ * user space is already about a knock port.
+ */
+#include <sys/types.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <pcap/pcap.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "imsg.h"
+#include "log.h"
+#include "pks.h"
+#include "proc.h"
+#include "sniffer.h"
+
+#define SNIFF_BATCH	256	/* packets per pcap_dispatch() */
+#define TICK_MS		1000	/* source expiry */
+
+struct iface {
+	char		 name[sizeof(((struct pks_iface *)0)->name)];
+	pcap_t		*p;
+	int		 fd;
+	int		 dlt;
+};
+
+static struct iface		 ifaces[PKS_IFACES_MAX];
+static int			 nifaces;
+static struct pks_sniff_conf	 sconf;
+static int			 have_conf;
+static struct match		*matcher;
+static uint64_t			 pkt_now;	/* ms, for the batch */
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		fatal("clock_gettime");
+	return ((uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* IMSG_SNIFF_CONF and IMSG_SNIFF_IFACE, before the drop */
+static int
+sniff_conf(struct imsg *im)
+{
+	struct pks_iface	 pi;
+	uint8_t			 key[16];
+	int			 i;
+
+	if (im->fd != -1) {
+		log_warnx("configuration message with a descriptor");
+		return (-1);
+	}
+	switch (im->hdr.type) {
+	case IMSG_SNIFF_CONF:
+		if (im->len != sizeof(sconf) || have_conf) {
+			log_warnx("IMSG_SNIFF_CONF: bad length or repeated");
+			return (-1);
+		}
+		memcpy(&sconf, im->data, sizeof(sconf));
+		if (getrandom(key, sizeof(key), 0) != sizeof(key))
+			fatal("getrandom");
+		/* the one big allocation: every packet uses this table */
+		if ((matcher = match_new(sconf.max_sources,
+		    sconf.knock_timeout, key)) == NULL) {
+			if (errno != EINVAL)
+				fatal("source table");
+			log_warnx("IMSG_SNIFF_CONF: max-sources %u (1..%u) or "
+			    "knock-timeout %u (1..%u) out of range",
+			    sconf.max_sources, SNIFF_SOURCES_MAX,
+			    sconf.knock_timeout, SNIFF_TIMEOUT_MAX);
+			return (-1);
+		}
+		explicit_bzero(key, sizeof(key));
+		have_conf = 1;
+		return (0);
+	case IMSG_SNIFF_IFACE:
+		if (im->len != sizeof(pi)) {
+			log_warnx("IMSG_SNIFF_IFACE: bad length");
+			return (-1);
+		}
+		memcpy(&pi, im->data, sizeof(pi));
+		if (pi.name[0] == '\0' ||
+		    memchr(pi.name, '\0', sizeof(pi.name)) == NULL) {
+			log_warnx("IMSG_SNIFF_IFACE: bad interface name");
+			return (-1);
+		}
+		if (nifaces == PKS_IFACES_MAX) {
+			log_warnx("IMSG_SNIFF_IFACE: more than %d interfaces",
+			    PKS_IFACES_MAX);
+			return (-1);
+		}
+		for (i = 0; i < nifaces; i++)
+			if (strcmp(ifaces[i].name, pi.name) == 0) {
+				log_warnx("IMSG_SNIFF_IFACE: %s twice",
+				    pi.name);
+				return (-1);
+			}
+		memcpy(ifaces[nifaces].name, pi.name, sizeof(pi.name));
+		ifaces[nifaces].p = NULL;
+		ifaces[nifaces].fd = -1;
+		nifaces++;
+		return (0);
+	}
+	return (-1);
+}
+
+/* privileged: everything that needs root about an interface */
+static void
+iface_open(struct iface *ifc)
+{
+	char	 errbuf[PCAP_ERRBUF_SIZE];
+	int	 rv;
+
+	if ((ifc->p = pcap_create(ifc->name, errbuf)) == NULL)
+		fatalx("%s: %s", ifc->name, errbuf);
+	if (pcap_set_snaplen(ifc->p, SNIFF_SNAPLEN) != 0 ||
+	    pcap_set_promisc(ifc->p, 0) != 0 ||
+	    pcap_set_immediate_mode(ifc->p, 1) != 0)
+		fatalx("%s: cannot set capture options", ifc->name);
+	rv = pcap_activate(ifc->p);
+	if (rv < 0)
+		fatalx("%s: %s: %s", ifc->name, pcap_statustostr(rv),
+		    pcap_geterr(ifc->p));
+	if (rv > 0)
+		log_warnx("%s: %s: %s", ifc->name, pcap_statustostr(rv),
+		    pcap_geterr(ifc->p));
+	ifc->dlt = pcap_datalink(ifc->p);
+	if (!parse_dlt_ok(ifc->dlt))
+		fatalx("%s: link type %s not supported", ifc->name,
+		    pcap_datalink_val_to_name(ifc->dlt));
+	/* knocks come in; what this host sends is no knock */
+	if (pcap_setdirection(ifc->p, PCAP_D_IN) != 0)
+		fatalx("%s: %s", ifc->name, pcap_geterr(ifc->p));
+	/* nothing comes in before the first live set */
+	if (filter_none(ifc->p) != 0)
+		fatalx("%s: %s", ifc->name, pcap_geterr(ifc->p));
+	if (pcap_setnonblock(ifc->p, 1, errbuf) != 0)
+		fatalx("%s: %s", ifc->name, errbuf);
+	if ((ifc->fd = pcap_get_selectable_fd(ifc->p)) == -1)
+		fatalx("%s: no selectable descriptor", ifc->name);
+	log_debug("%s: capturing, link type %s", ifc->name,
+	    pcap_datalink_val_to_name(ifc->dlt));
+}
+
+static void
+iface_close(int i)
+{
+	pcap_close(ifaces[i].p);
+	memmove(&ifaces[i], &ifaces[i + 1],
+	    (nifaces - i - 1) * sizeof(ifaces[0]));
+	if (--nifaces == 0)
+		fatalx("no interface left to capture on");
+}
+
+/* the live set changed: a new kernel filter on every interface */
+static void
+refilter(void)
+{
+	struct bpf_program	 prog;
+	uint16_t		*ports;
+	size_t			 n;
+	int			 i;
+
+	n = match_ports(matcher, &ports);
+	if (ports == NULL && match_nseqs(matcher) > 0)
+		fatal("live ports");
+	for (i = 0; i < nifaces; i++) {
+		if (filter_compile(ifaces[i].p, ports, n, &prog) == -1)
+			fatalx("%s: filter: %s", ifaces[i].name,
+			    pcap_geterr(ifaces[i].p));
+		if (pcap_setfilter(ifaces[i].p, &prog) != 0)
+			fatalx("%s: setfilter: %s", ifaces[i].name,
+			    pcap_geterr(ifaces[i].p));
+		log_debug("%s: filter for %zu knock ports, %u instructions",
+		    ifaces[i].name, n, prog.bf_len);
+		pcap_freecode(&prog);
+	}
+	free(ports);
+}
+
+/* from the monitor; it is trusted, so anything odd is a bug: stop */
+static int
+dispatch_imsg(struct imsg *im)
+{
+	struct pks_seq	 s;
+	const char	*why;
+	uint32_t	 id;
+
+	if (im->fd != -1)
+		fatalx("message type %u with a descriptor", im->hdr.type);
+	switch (im->hdr.type) {
+	case IMSG_SEQ_ADD:
+		if (im->len != sizeof(s))
+			fatalx("IMSG_SEQ_ADD: bad length %zu", im->len);
+		memcpy(&s, im->data, sizeof(s));
+		if ((why = match_seq_check(&s)) != NULL)
+			fatalx("IMSG_SEQ_ADD: %s", why);
+		if (match_seq_add(matcher, &s) == -1) {
+			if (errno == EEXIST)
+				fatalx("IMSG_SEQ_ADD: sequence %u already "
+				    "live", s.id);
+			if (errno == ENOSPC)
+				fatalx("IMSG_SEQ_ADD: more than %u live "
+				    "sequences", SNIFF_SEQS_MAX);
+			fatal("IMSG_SEQ_ADD");
+		}
+		break;
+	case IMSG_SEQ_DEL:
+		if (im->len != sizeof(id))
+			fatalx("IMSG_SEQ_DEL: bad length %zu", im->len);
+		memcpy(&id, im->data, sizeof(id));
+		if (id == 0)
+			fatalx("IMSG_SEQ_DEL: sequence id 0");
+		/* nothing to undo: a stale id changes nothing */
+		if (match_seq_del(matcher, id) == -1)
+			log_warnx("IMSG_SEQ_DEL: no live sequence %u", id);
+		break;
+	case IMSG_SEQ_COMMIT:
+		if (im->len != 0)
+			fatalx("IMSG_SEQ_COMMIT: bad length %zu", im->len);
+		refilter();
+		break;
+	default:
+		fatalx("unexpected message type %u from monitor",
+		    im->hdr.type);
+	}
+	return (0);
+}
+
+static void
+on_packet(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
+{
+	const struct iface	*ifc = (const struct iface *)arg;
+	struct pkt		 pkt;
+	struct pks_knock	 k;
+	char			 addr[INET6_ADDRSTRLEN];
+
+	if (parse_frame(ifc->dlt, bytes, h->caplen, &pkt) == -1)
+		return;
+	if (match_packet(matcher, &pkt, pkt_now, &k) == 0)
+		return;
+	proc_compose(IMSG_KNOCK_DONE, -1, &k, sizeof(k));
+	if (inet_ntop(k.af, k.addr, addr, sizeof(addr)) == NULL)
+		(void)snprintf(addr, sizeof(addr), "?");
+	log_info("sequence %u knocked from %s on %s", k.seq_id, addr,
+	    ifc->name);
+}
+
+/* 0, or -1 if the interface failed and is gone */
+static int
+capture(int i)
+{
+	pkt_now = now_ms();
+	if (pcap_dispatch(ifaces[i].p, SNIFF_BATCH, on_packet,
+	    (u_char *)&ifaces[i]) == PCAP_ERROR) {
+		log_warnx("%s: %s; no longer capturing there", ifaces[i].name,
+		    pcap_geterr(ifaces[i].p));
+		iface_close(i);
+		return (-1);
+	}
+	return (0);
+}
+
+static void
+sniff_loop(void)
+{
+	struct pollfd	 pfd[1 + PKS_IFACES_MAX];
+	uint64_t	 now, tick;
+	int		 i, n, timeout;
+
+	tick = now_ms() + TICK_MS;
+	for (;;) {
+		pfd[0].fd = proc_ibuf->fd;
+		pfd[0].events = POLLIN;
+		if (imsgbuf_pending(proc_ibuf))
+			pfd[0].events |= POLLOUT;
+		for (i = 0; i < nifaces; i++) {
+			pfd[1 + i].fd = ifaces[i].fd;
+			pfd[1 + i].events = POLLIN;
+		}
+		now = now_ms();
+		timeout = tick > now ? (int)(tick - now) : 0;
+		if ((n = poll(pfd, 1 + nifaces, timeout)) == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal("poll");
+		}
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
+			proc_dispatch(dispatch_imsg);
+		/* from the last interface down: capture() may remove one */
+		for (i = nifaces - 1; i >= 0; i--)
+			if (pfd[1 + i].revents & (POLLIN | POLLERR | POLLHUP))
+				(void)capture(i);
+		if (imsgbuf_pending(proc_ibuf))
+			proc_flush();
+		now = now_ms();
+		if (now >= tick) {
+			match_expire(matcher, now);
+			tick = now + TICK_MS;
+		}
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	int	 i;
+
+	proc_start("pks-sniffer", argc, argv);
+	proc_read_conf(sniff_conf);
+	if (!have_conf)
+		fatalx("no IMSG_SNIFF_CONF in the configuration");
+	if (nifaces == 0)
+		fatalx("no interface to capture on");
+	for (i = 0; i < nifaces; i++)
+		iface_open(&ifaces[i]);
+	proc_confine(NULL, 0, sniffer_rules, sniffer_nrules);
+	log_info("capturing on %d interface%s, up to %u sources", nifaces,
+	    nifaces > 1 ? "s" : "", sconf.max_sources);
+	sniff_loop();
+	return (0);
+}

@@ -1,0 +1,52 @@
+/*
+ * sandbox.c: what pks-sniffer may ask of the kernel once confined.
+ *
+ * Built from strace(1) of the real workload, on "lo" (DLT_EN10MB) and
+ * "any" (DLT_LINUX_SLL): TCP and UDP knocks over IPv4 and IPv6, 5000
+ * sequences added, committed, deleted and committed again, the 1 s
+ * expiry, the monitor going away.  The few entries that run only on an
+ * error path say so.  Anything else kills the process with SIGSYS.
+ */
+#include <sys/socket.h>
+
+#include <fcntl.h>
+#include <stddef.h>
+
+#include "sandbox.h"
+#include "sniffer.h"
+
+const struct sandbox_rule sniffer_rules[] = {
+	/* Main loop */
+	SB_ALLOW(poll),			/* ours, and libpcap's on its ring */
+	SB_ALLOW(clock_gettime),	/* when the vDSO falls back (VMs) */
+
+	/* Monitor socket (common/imsg.c) */
+	SB_ALLOW(recvmsg),		/* imsgbuf_read() */
+	SB_ALLOW(sendmsg),		/* imsgbuf_write(): KNOCK_DONE, LOG */
+
+	/* Capture: the kernel filter follows the live set */
+	SB_ARG(setsockopt, 2, SO_ATTACH_FILTER),
+	/* libpcap drains what the old filter let in, non-blocking */
+	SB_ARG(fcntl, 1, F_GETFL),
+	SB_ARG(fcntl, 1, F_SETFL),
+	SB_ARG(recvfrom, 3, MSG_TRUNC),
+	/* error path: the interface went down, pcap_close() */
+	SB_ARG(getsockopt, 2, SO_ERROR),
+	SB_ALLOW(close),
+
+	/* Memory: pcap_compile(), the sequence table */
+	SB_ALLOW(brk),
+	SB_ALLOW(mmap),
+	SB_ALLOW(munmap),
+	SB_ALLOW(mremap),		/* realloc() of large blocks */
+
+	/* Logging: stderr in the foreground (-d); else IMSG_LOG */
+	SB_ALLOW(write),
+#ifdef PKS_SANITIZE
+	/* ASan and LSan at exit */
+	SB_ALLOW(sigaltstack),
+	SB_ALLOW(madvise),		/* shadow memory */
+#endif
+};
+
+const size_t sniffer_nrules = sizeof(sniffer_rules) / sizeof(sniffer_rules[0]);

@@ -1,0 +1,72 @@
+/*
+ * sniffer.h: the parts of pks-sniffer, one group per file.
+ *
+ * parse.c turns a captured frame into a struct pkt (or refuses it),
+ * match.c keeps the live sequences and the per-source knock state,
+ * filter.c builds and compiles the kernel filter from the live ports,
+ * sandbox.c holds the seccomp allow-list.
+ */
+#ifndef PKS_SNIFFER_H
+#define PKS_SNIFFER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pks.h"
+#include "sandbox.h"
+
+#define SNIFF_SNAPLEN		256	/* headers only: enough for a knock */
+#define SNIFF_V6_EXT_MAX	8	/* extension headers walked, at most */
+#define SNIFF_CANDS		4	/* sequences in progress per source */
+#define SNIFF_COOLDOWN_MS	2000	/* no new start after a wrong hit */
+#define SNIFF_SOURCES_MAX	(1U << 20)	/* highest max-sources accepted */
+#define SNIFF_TIMEOUT_MAX	3600	/* highest knock-timeout accepted */
+#define SNIFF_SEQS_MAX		(1U << 20)	/* live sequences, at most */
+#define FILTER_INSNS_MAX	4096	/* classic BPF: BPF_MAXINSNS */
+#define FILTER_RANGES_MAX	600	/* ranges tried in a first compile */
+
+/* what a frame that may be a knock boils down to */
+struct pkt {
+	uint8_t		af;		/* AF_INET or AF_INET6 */
+	uint8_t		proto;		/* IPPROTO_TCP (SYN, no ACK) or _UDP */
+	uint16_t	dport;		/* host order, never 0 */
+	uint8_t		src[16];	/* network order; v4 in first 4 */
+};
+
+/* parse.c */
+int	parse_frame(int, const uint8_t *, size_t, struct pkt *);
+int	parse_dlt_ok(int);
+
+/* match.c */
+struct match;
+struct match	*match_new(uint32_t, uint32_t, const uint8_t *);
+void		 match_free(struct match *);
+const char	*match_seq_check(const struct pks_seq *);
+int		 match_seq_add(struct match *, const struct pks_seq *);
+int		 match_seq_del(struct match *, uint32_t);
+int		 match_packet(struct match *, const struct pkt *, uint64_t,
+		    struct pks_knock *);
+void		 match_expire(struct match *, uint64_t);
+size_t		 match_nsources(const struct match *);
+size_t		 match_nseqs(const struct match *);
+size_t		 match_ports(const struct match *, uint16_t **);
+
+/* filter.c */
+struct bpf_program;
+typedef struct pcap pcap_t;
+struct filter_range {
+	uint16_t	lo;
+	uint16_t	hi;
+};
+size_t	filter_ranges(const uint16_t *, size_t, struct filter_range **);
+size_t	filter_merge(struct filter_range *, size_t, size_t);
+char	*filter_expr(const struct filter_range *, size_t);
+int	filter_compile(pcap_t *, const uint16_t *, size_t,
+	    struct bpf_program *);
+int	filter_none(pcap_t *);
+
+/* sandbox.c */
+extern const struct sandbox_rule	sniffer_rules[];
+extern const size_t			sniffer_nrules;
+
+#endif /* PKS_SNIFFER_H */
