@@ -1,0 +1,286 @@
+#!/usr/bin/env python3
+"""doc/pks.service and doc/pks.init: valid, and they run the suite.
+
+The unit passes systemd-analyze verify (paths substituted as make install
+does); its CapabilityBoundingSet and NoNewPrivileges, applied with
+setpriv(1), still let the whole suite start, open a window, reload and
+stop fail-closed.  The sysv script passes sh -n and runs a copy of the
+monitor through start, status, reload and stop.
+"""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pkstest  # noqa: E402
+from pkstest import tap, TOP  # noqa: E402
+
+DOC = os.path.join(TOP, "doc")
+ADA = 6123456789
+
+
+def skip(name, why):
+    tap.ok(True, "%s # SKIP %s" % (name, why))
+
+
+def substitute(text, sbindir, sysconfdir):
+    """What make install does to the unit and the script."""
+    return text.replace("@SBINDIR@", sbindir).replace("@SYSCONFDIR@",
+                                                      sysconfdir)
+
+
+def have_analyze():
+    if shutil.which("systemd-analyze"):
+        return True
+    subprocess.run(["apt-get", "install", "-y", "-q", "systemd"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+    return shutil.which("systemd-analyze") is not None
+
+
+def verify(path, manpath):
+    r = subprocess.run(["systemd-analyze", "verify", path],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, timeout=60,
+                       env=dict(os.environ, MANPATH=manpath))
+    return r.returncode, r.stdout.strip()
+
+
+def unit_tests(tmp):
+    unit = open(os.path.join(DOC, "pks.service")).read()
+    text = substitute(unit, pkstest.BUILD, "/etc")
+    tap.ok("@" not in re.sub(r"#.*", "", text),
+           "only @SBINDIR@ and @SYSCONFDIR@ are placeholders in the unit")
+    for want in (r"^Type=simple$", r"^ExecStart=\S+/pks-monitor -d\b",
+                 r"^Restart=on-failure$",
+                 r"^ExecReload=/bin/kill -HUP \$MAINPID$",
+                 r"^ProtectSystem=strict$", r"^ProtectHome=yes$",
+                 r"^PrivateTmp=yes$", r"^RuntimeDirectory=pks$",
+                 r"^StateDirectory=pks pks/empty$", r"^KillMode=mixed$"):
+        tap.ok(re.search(want, text, re.M), "the unit has %s" % want)
+    path = os.path.join(tmp, "pks.service")
+    with open(path, "w") as f:
+        f.write(text)
+    # Documentation= is checked with man(1): give it our pages
+    man = os.path.join(tmp, "man")
+    for sec in "158":
+        os.makedirs(os.path.join(man, "man" + sec))
+    for p in os.listdir(DOC):
+        if re.search(r"\.[158]$", p):
+            shutil.copy(os.path.join(DOC, p),
+                        os.path.join(man, "man" + p[-1]))
+    name = "systemd-analyze verify accepts pks.service"
+    if not have_analyze():
+        skip(name, "systemd-analyze is missing and apt-get could not "
+             "install the systemd package")
+        return
+    probe = os.path.join(tmp, "probe.service")
+    with open(probe, "w") as f:
+        f.write("[Service]\nExecStart=/bin/true\n")
+    rc, out = verify(probe, man)
+    if rc != 0 or out:
+        skip(name, "systemd-analyze verify cannot run here: %s" %
+             (out.splitlines() or ["exit %d" % rc])[0])
+        return
+    rc, out = verify(path, man)
+    tap.ok(rc == 0 and out == "", name, out)
+    bad = os.path.join(tmp, "bad.service")
+    with open(bad, "w") as f:
+        f.write(text.replace("[Service]\n", "[Service]\nBogusKey=1\n"))
+    rc, out = verify(bad, man)
+    tap.ok(out != "", "and it does see a wrong key", out)
+
+
+class CappedMonitor(pkstest.Monitor):
+    """The monitor as the unit runs it: bounding set and no_new_privs."""
+
+    def __init__(self, net, conf_text, caps, nnp):
+        super().__init__(net, conf_text)
+        self.caps = caps
+        self.nnp = nnp
+
+    def start(self, wait_ready=True):
+        argv = ["setpriv", "--bounding-set",
+                "-all," + ",".join("+" + c for c in self.caps)]
+        if self.nnp:
+            argv.append("--no-new-privs")
+        argv += [pkstest.binpath("pks-monitor"), "-d", "-f", self.conf]
+        self.proc = pkstest.spawn(argv, ns=self.net.srv,
+                                  stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True)
+        self.log = pkstest.LogWatch(self.proc.stderr)
+        return self
+
+
+def drop_rules(s):
+    return [r for r in (s.chain() or []) if r.endswith("-j DROP")]
+
+
+def capability_tests(net):
+    unit = open(os.path.join(DOC, "pks.service")).read()
+    m = re.search(r"^CapabilityBoundingSet=(.*)$", unit, re.M)
+    caps = [c.lower()[4:] for c in m.group(1).split()] if m else []
+    nnp = re.search(r"^NoNewPrivileges=yes$", unit, re.M) is not None
+    tap.ok(caps, "the unit limits the capability bounding set: %s" %
+           " ".join(caps))
+    s = pkstest.Suite(net, extra="allow user %d to { ssh }\n" % ADA)
+    s.bot.start()
+    s.monitor = CappedMonitor(net, s.conf_text, caps, nnp).start()
+    ready = s.monitor.log.wait(r"all children ready", 20)
+    tap.ok(ready is not None, "with only those, every child starts",
+           s.monitor.log.text())
+    want = sum(1 << n for n in cap_numbers(caps))
+    st = pkstest.proc_status(s.monitor.proc.pid) or {}
+    tap.ok(int(st.get("CapBnd", "0"), 16) == want and
+           (st.get("NoNewPrivs") == "1") == nnp,
+           "the monitor runs with that bounding set", st.get("CapBnd"))
+    s.echod()
+    ports, _ = s.generate(ADA)
+    s.knock(ports or [1])
+    tap.ok(pkstest.wait_for(s.window_rules, 5), "a knock opens a window")
+    tap.ok(s.can_connect(), "and the service is reachable")
+    s.monitor.proc.send_signal(signal.SIGHUP)
+    tap.ok(s.monitor.log.wait(r"configuration reloaded", 5) is not None and
+           s.monitor.log.wait(r"all children ready", 10, ready + 1),
+           "SIGHUP reloads and the children come back")
+    rc = s.monitor.stop()
+    tap.ok(rc == 0, "SIGTERM stops it cleanly (exit %s)" % rc)
+    tap.ok(not s.window_rules() and len(drop_rules(s)) >= 1,
+           "fail-closed: the window rule is gone, the DROP rule stays",
+           s.chain())
+    s.bot.stop()
+
+
+def cap_numbers(names):
+    hdr = "/usr/include/linux/capability.h"
+    nums = {}
+    if os.path.exists(hdr):
+        for m in re.finditer(r"#define CAP_(\w+)\s+(\d+)", open(hdr).read()):
+            nums[m.group(1).lower()] = int(m.group(2))
+    return [nums[n] for n in names if n in nums]
+
+
+def gone(pid):
+    """No such process, or a zombie nobody reaped yet."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def sysv_tests(net, tmp):
+    script = open(os.path.join(DOC, "pks.init")).read()
+    tap.ok(script.startswith("#!/bin/sh\n### BEGIN INIT INFO"),
+           "pks.init has an LSB header")
+    r = subprocess.run(["sh", "-n", os.path.join(DOC, "pks.init")],
+                       stderr=subprocess.PIPE, text=True)
+    tap.ok(r.returncode == 0, "sh -n pks.init", r.stderr)
+
+    # a private copy of the monitor, so that --exec matches no other
+    # pks-monitor running on this host (other tests, say)
+    sbin = os.path.join(tmp, "sbin")
+    etc = os.path.join(tmp, "etc")
+    os.makedirs(sbin)
+    os.makedirs(os.path.join(etc, "pks"))
+    os.makedirs(os.path.join(etc, "default"))
+    shutil.copy(pkstest.binpath("pks-monitor"), sbin)
+    for c in ("pks-telegram", "pks-sniffer", "pks-fw"):
+        os.symlink(pkstest.binpath(c), os.path.join(sbin, c))
+    init = os.path.join(tmp, "pks.init")
+    with open(init, "w") as f:
+        f.write(substitute(script, sbin, etc))
+    os.chmod(init, 0o755)
+
+    def sysv(cmd):
+        return pkstest.run(["sh", init, cmd], ns=net.srv, check=False,
+                           timeout=60)
+
+    r = sysv("status")
+    tap.ok(r.returncode == 3, "status with nothing running exits 3 (%d)" %
+           r.returncode, r.stdout + r.stderr)
+    r = sysv("reload")
+    tap.ok(r.returncode == 7, "reload with nothing running exits 7 (%d)" %
+           r.returncode)
+    r = sysv("stop")
+    tap.ok(r.returncode == 0, "stop with nothing running exits 0")
+
+    s = pkstest.Suite(net, extra="allow user %d to { ssh }\n" % ADA)
+    conf = os.path.join(etc, "pks", "pks.conf")
+    pkstest.write_config(conf, "bogus-keyword 1\n" + s.conf_text)
+    with open(os.path.join(etc, "default", "pks"), "w") as f:
+        f.write("CHROOT=%s\n" % s.chroot)
+    r = sysv("start")
+    tap.ok(r.returncode == 6 and "bogus-keyword" in r.stderr,
+           "start with a bad configuration fails (6) and says why",
+           r.stdout + r.stderr)
+    pkstest.write_config(conf, s.conf_text)
+    s.bot.start()
+    sock = os.path.join(s.dir, "pks.sock")
+    mpid = None
+    try:
+        r = sysv("start")
+        tap.ok(r.returncode == 0, "start", r.stdout + r.stderr)
+
+        def ctl(*a):
+            return pkstest.run([pkstest.binpath("pksctl"), "-s", sock] +
+                               list(a), check=False)
+
+        def all_ready():
+            out = ctl("status").stdout
+            return out.count(" ready") == 3 and out
+        out = pkstest.wait_for(all_ready, 20)
+        tap.ok(out, "the monitor runs as a daemon, its children ready",
+               ctl("status").stdout)
+        m = re.search(r"^pks-monitor\s+(\d+)", out or "", re.M)
+        mpid = int(m.group(1)) if m else None
+        r = sysv("status")
+        tap.ok(r.returncode == 0, "status exits 0 while it runs")
+        s.echod()
+        ports, _ = s.generate(ADA)
+        s.knock(ports or [1])
+        tap.ok(pkstest.wait_for(s.window_rules, 5), "a knock opens a window")
+        def child_pids():
+            return set(re.findall(r"^pks-(?:telegram|sniffer|fw)\s+(\d+)",
+                                  ctl("status").stdout, re.M))
+        before = child_pids()
+        r = sysv("reload")
+        tap.ok(r.returncode == 0, "reload", r.stdout + r.stderr)
+        tap.ok(pkstest.wait_for(lambda: all_ready() and
+                                not (child_pids() & before), 20),
+               "the children are restarted with the new configuration")
+        r = sysv("stop")
+        tap.ok(r.returncode == 0, "stop", r.stdout + r.stderr)
+        tap.ok(mpid is not None and gone(mpid), "the monitor is gone")
+        tap.ok(not s.window_rules() and len(drop_rules(s)) >= 1,
+               "fail-closed: the window rule is gone, the DROP rule stays",
+               s.chain())
+        r = sysv("status")
+        tap.ok(r.returncode == 3, "status exits 3 again")
+    finally:
+        if mpid and not gone(mpid):
+            os.kill(mpid, signal.SIGKILL)
+        s.bot.stop()
+
+
+def main():
+    pkstest.require_root()
+    pkstest.ensure_user()
+    tmp = tempfile.mkdtemp(prefix="pks-init-")
+    try:
+        unit_tests(tmp)
+        with pkstest.Net() as net:
+            capability_tests(net)
+        with pkstest.Net() as net:
+            sysv_tests(net, tmp)
+    finally:
+        shutil.rmtree(tmp, True)
+    tap.done()
+
+
+if __name__ == "__main__":
+    main()
