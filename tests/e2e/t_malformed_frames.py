@@ -8,6 +8,7 @@ import os
 import random
 import socket
 import struct
+import subprocess
 import sys
 import time
 
@@ -126,8 +127,10 @@ def main():
         ports, _ = s.generate(ADA)
         corpus = frames(mac(net.srv, "veth-s"), mac(net.cli, "veth-c"),
                         ports)
-        r = pkstest.run(["python3", "-c", SENDER], ns=net.cli,
-                        input=pickle.dumps(corpus), check=False)
+        r = subprocess.run(["ip", "netns", "exec", net.cli, "python3", "-c",
+                            SENDER], input=pickle.dumps(corpus),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=60)
         tap.ok(r.returncode == 0, "%d malformed frames sent" % len(corpus),
                r.stderr)
         time.sleep(1)

@@ -24,7 +24,7 @@ def main():
         ports, _ = s.generate(ADA)
         s.knock([ports[1], ports[0], ports[2]])
         s.knock([ports[0], ports[2], ports[1]])
-        time.sleep(1)
+        time.sleep(3)		# wrong hits start a 2 s cooldown
         tap.ok(not s.window_rules(), "wrong orders open nothing")
         s.knock(ports)
         tap.ok(pkstest.wait_for(s.window_rules, 5),
