@@ -406,7 +406,8 @@ bot_sent(const struct pks_tg_sent *s)
 	if (p == NULL)
 		return;
 	*pp = p->next;
-	if (s->status == 200) {
+	/* after a 403 the worker delivered the fallback to the group */
+	if (s->status == 200 && s->chat_id != p->group_chat) {
 		text_add(&t, "Sent you a sequence for %s in private.",
 		    p->service);
 		send_text(p->reqid, p->group_chat, 0, &t, 0, NULL);
