@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <poll.h>
@@ -23,6 +24,7 @@
 #include "conf.h"
 #include "log.h"
 #include "monitor.h"
+#include "privsep.h"
 #include "proc.h"
 
 struct monitor	*env;
@@ -149,6 +151,60 @@ stderr_is_journal(void)
 	return st.st_dev == dev && st.st_ino == ino;
 }
 
+static char	pidfile[PATH_MAX];
+
+/*
+ * What the children need from the system, checked before anything
+ * starts, with a clear error: the unprivileged user, and an empty
+ * root-owned directory to chroot into (created if missing).
+ */
+static void
+prepare_system(void)
+{
+	struct stat	 st;
+	unsigned int	 uid, gid;
+	const char	*dir = env->conf->chroot;
+
+	if (privsep_lookup_user(env->conf->user, &uid, &gid) == -1)
+		fatalx("user \"%s\" does not exist (or is root): create it "
+		    "(useradd --system %s) or set \"user\" in %s",
+		    env->conf->user, env->conf->user, env->conf_path);
+	if (stat(dir, &st) == -1) {
+		if (errno != ENOENT)
+			fatal("chroot %s", dir);
+		if (mkdir(dir, 0755) == -1)
+			fatal("chroot %s: cannot create it", dir);
+		log_info("created the chroot directory %s", dir);
+		if (stat(dir, &st) == -1)
+			fatal("chroot %s", dir);
+	}
+	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)))
+		fatalx("chroot %s must be a directory owned by root and "
+		    "writable by root only", dir);
+}
+
+/* beside the control socket: /run/pks/pks-monitor.pid by default */
+static void
+pidfile_write(void)
+{
+	char	 dir[PATH_MAX];
+	FILE	*f;
+	int	 fd;
+
+	snprintf(dir, sizeof(dir), "%s", env->conf->control_socket);
+	snprintf(pidfile, sizeof(pidfile), "%s/pks-monitor.pid",
+	    dirname(dir));
+	if ((fd = open(pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+	    O_NOFOLLOW, 0644)) == -1 || (f = fdopen(fd, "w")) == NULL) {
+		log_warn("pid file %s", pidfile);
+		pidfile[0] = '\0';
+		return;
+	}
+	fprintf(f, "%ld\n", (long)getpid());
+	fclose(f);
+}
+
 static int
 next_timeout(time_t now)
 {
@@ -213,6 +269,8 @@ main_loop(void)
 				case SIGINT:
 					shutdown_all(sfd);
 					control_cleanup();
+					if (pidfile[0] != '\0')
+						unlink(pidfile);
 					return;
 				case SIGHUP:
 					monitor_reload();
@@ -288,11 +346,13 @@ main(int argc, char *argv[])
 
 	env->log_stderr = env->foreground && !stderr_is_journal();
 	log_init("pks-monitor", env->log_stderr, env->verbose);
+	prepare_system();
 	if (!env->foreground && daemon(0, 0) == -1)
 		fatal("daemon");
 	find_libexec();
 	if (control_init(env->conf->control_socket) == -1)
 		exit(1);
+	pidfile_write();
 	env->started = time(NULL);
 	child_init_all();
 	log_info("starting, configuration %s", env->conf_path);

@@ -49,10 +49,33 @@ def main():
     tap.ok(r.returncode == 1 and "usage:" in r.stderr,
            "a stray argument prints usage")
 
+    nouser = os.path.join(d, "nouser.conf")
+    pkstest.write_config(nouser, pkstest.base_config(chroot).replace(
+        'user "_pks"', 'user "no_such_user_pks"'))
+    r = monitor("-d", "-f", nouser)
+    tap.ok(r.returncode == 1 and 'user "no_such_user_pks" does not exist'
+           in r.stderr, "a missing user is a clear error at start",
+           r.stderr)
+    loose = os.path.join(d, "loose")
+    os.mkdir(loose, 0o777)
+    os.chmod(loose, 0o777)
+    looseconf = os.path.join(d, "loose.conf")
+    pkstest.write_config(looseconf, pkstest.base_config(loose))
+    r = monitor("-d", "-f", looseconf)
+    tap.ok(r.returncode == 1 and "writable by root only" in r.stderr,
+           "a chroot others can write to is refused", r.stderr)
+
     with pkstest.Net() as net:
-        m = pkstest.Monitor(net, pkstest.base_config(chroot))
+        fresh = os.path.join(d, "fresh-empty")
+        m = pkstest.Monitor(net, pkstest.base_config(fresh))
         m.start()
         tap.ok(m.log.grep(r"all children ready"), "the suite starts")
+        tap.ok(os.path.isdir(fresh) and m.log.grep(r"created the chroot"),
+               "a missing chroot directory is created")
+        pidfile = os.path.join(d, "pks-monitor.pid")
+        tap.ok(os.path.exists(pidfile) and
+               open(pidfile).read().strip() == str(m.proc.pid),
+               "the pid file holds the monitor's pid")
         sniffer = m.child_pid("pks-sniffer")
 
         # a broken file on SIGHUP: logged, the old one stays
@@ -81,6 +104,7 @@ def main():
 
         rc = m.stop()
         tap.ok(rc == 0, "SIGTERM: clean exit (status %s)" % rc)
+        tap.ok(not os.path.exists(pidfile), "the pid file is removed")
         tap.ok(m.log.grep(r"pks-monitor: stopped"), "the stop is logged")
         tap.ok(not m.log.grep(r"sandbox violation|killed by signal"),
                "no child died badly on the way", m.log.text())
