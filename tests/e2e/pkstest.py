@@ -369,7 +369,7 @@ class Suite:
                 listen="127.0.0.1:%d" % BOT_PORT,
                 ns=net.srv if net else None)
             tg = ('telegram {\n\ttoken-file "%s"\n\tapi-url '
-                  '"https://127.0.0.1:%d"\n\tca-file "%s"\n'
+                  '"https://localhost:%d"\n\tca-file "%s"\n'
                   '\tknock-host "198.18.0.1"\n}\n' %
                   (self.token_file, BOT_PORT,
                    os.path.join(self.dir, "bot", "ca.pem")))

@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""The real pks-telegram under the real monitor, its api-url naming the
+host "localhost" (so name resolution under confinement is exercised),
+against every fault class of the Bot API: after each, the worker is still
+the same process or has been restarted, and the next command is answered.
+A restart of the worker mid-stream loses no update.  The token appears in
+no log line."""
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pkstest  # noqa: E402
+from pkstest import tap  # noqa: E402
+
+ADA = 6123456789
+
+FAULTS = [
+    ("getUpdates", {"kind": "500"}),
+    ("getUpdates", {"kind": "502"}),
+    ("getUpdates", {"kind": "429", "retry_after": 1}),
+    ("getUpdates", {"kind": "409"}),
+    ("getUpdates", {"kind": "badjson"}),
+    ("getUpdates", {"kind": "notjson"}),
+    ("getUpdates", {"kind": "close"}),
+    ("getUpdates", {"kind": "hang", "seconds": 3}),
+    ("sendMessage", {"kind": "500"}),
+    ("sendMessage", {"kind": "429", "retry_after": 2}),
+    ("sendMessage", {"kind": "close"}),
+    ("sendMessage", {"kind": "badjson"}),
+]
+
+
+def answered(s, user, since, timeout=20):
+    return s.bot.wait_sent(chat_id=user, since=since, text=r"Your user id",
+                           timeout=timeout)
+
+
+def main():
+    pkstest.require_root()
+    pkstest.ensure_user()
+    with pkstest.Net() as net:
+        s = pkstest.Suite(net, extra="allow user %d to ssh\n" % ADA).start()
+        tap.ok("https://localhost:" in s.conf_text,
+               "the worker is pointed at the API by host name")
+        s.bot.wait_polling(timeout=10)
+        worker = s.monitor.child_pid("pks-telegram")
+        for method, fault in FAULTS:
+            since = s.bot.sent()[-1]["seq"] if s.bot.sent() else 0
+            s.bot.fail(method=method, count=1, **fault)
+            s.bot.push_message(user_id=ADA, text="/whoami")
+            rec = answered(s, ADA, since)
+            tap.ok(rec is not None, "%s answered %s: the next command is "
+                   "still answered" % (method, fault["kind"]))
+        tap.ok(s.monitor.child_pid("pks-telegram") == worker,
+               "the worker rode out every fault without dying")
+        tap.ok(not s.monitor.log.grep(r"pks-telegram: (sandbox|killed|"
+                                      r"exited)"), "nothing crashed")
+
+        # a restart mid-stream: nothing lost
+        s.bot.fail(method="sendMessage", kind="hang", seconds=30, count=1)
+        since = s.bot.sent()[-1]["seq"]
+        users = [7000000100 + i for i in range(5)]
+        for u in users:
+            s.bot.push_message(user_id=u, text="/whoami", first_name="U")
+        time.sleep(2)
+        os.kill(s.monitor.child_pid("pks-telegram"), signal.SIGKILL)
+        s.bot.clear_failures()
+        got = {u: answered(s, u, since, 30) is not None for u in users}
+        tap.ok(all(got.values()), "a worker killed mid-stream: after its "
+               "restart every pending command is answered", got)
+        counts = {u: len([r for r in s.bot.sent(chat_id=u)
+                          if r["status"] == 200]) for u in users}
+        tap.ok(all(c >= 1 for c in counts.values()), "none lost", counts)
+
+        s.stop()
+        logs = s.monitor.log.text()
+        botlog = os.path.join(s.dir, "bot", "fakebot.log")
+        if os.path.exists(botlog):
+            logs += open(botlog).read()
+        tap.ok(pkstest.TOKEN not in logs and
+               pkstest.TOKEN.split(":")[1] not in logs,
+               "the token appears in no log line")
+    tap.done()
+
+
+if __name__ == "__main__":
+    main()
