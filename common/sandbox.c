@@ -52,6 +52,11 @@ static const struct sandbox_rule base_rules[] = {
 	SB_ALLOW(kill),			/* sandbox_trap() re-raises SIGSYS */
 	SB_ALLOW(getpid),
 #endif
+#ifdef PKS_SANITIZE
+	/* sanitizer builds only: ASan's allocator and its exit path */
+	SB_ALLOW(madvise),
+	SB_ALLOW(sigaltstack),
+#endif
 };
 
 static void

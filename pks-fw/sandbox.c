@@ -30,11 +30,6 @@ const struct sandbox_rule sandbox_fw[] = {
 	SB_ALLOW(brk),
 	SB_ALLOW(mmap),
 	SB_ALLOW(munmap),
-#ifdef PKS_SANITIZE
-	SB_ALLOW(madvise),		/* ASan's allocator: MADV_DONTNEED */
-	SB_ALLOW(sigaltstack),		/* ASan at exit */
-#endif
-
 	/* libiptc: a raw socket per snapshot, the tables over sockopts */
 	SB_ARG(socket, 0, AF_INET),	/* iptc_init(): SOCK_RAW, IPPROTO_RAW */
 	SB_ARG(socket, 0, AF_INET6),	/* ip6tc_init() */

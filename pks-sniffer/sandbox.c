@@ -42,11 +42,6 @@ const struct sandbox_rule sniffer_rules[] = {
 
 	/* Logging: stderr in the foreground (-d); else IMSG_LOG */
 	SB_ALLOW(write),
-#ifdef PKS_SANITIZE
-	/* ASan and LSan at exit */
-	SB_ALLOW(sigaltstack),
-	SB_ALLOW(madvise),		/* shadow memory */
-#endif
 };
 
 const size_t sniffer_nrules = sizeof(sniffer_rules) / sizeof(sniffer_rules[0]);
