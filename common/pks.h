@@ -17,6 +17,7 @@
 #define PKS_IFACES_MAX		16
 #define PKS_TEXT_MAX		4096	/* Telegram message text, bytes */
 #define PKS_GUARD		16	/* guard ports either side of a knock port */
+#define PKS_ARGS_MAX		3	/* words of an admin command */
 
 /* children, in the order the monitor starts them */
 enum pks_proc {
@@ -154,6 +155,15 @@ enum pks_tg_cmd {
 	TG_CMD_REVOKE,
 	TG_CMD_WHOAMI,
 	TG_CMD_UNKNOWN,
+	/* admin commands: words in argv[], decided by the monitor */
+	TG_CMD_GRANT,		/* USER_ID SERVICE [DURATION], or as a reply */
+	TG_CMD_UNGRANT,		/* USER_ID SERVICE, or as a reply */
+	TG_CMD_USERS,
+	TG_CMD_WINDOWS,
+	TG_CMD_CLOSE,		/* ADDRESS */
+	TG_CMD_REVOKE_USER,	/* /revoke USER_ID|all */
+	TG_CMD_LOCKDOWN,
+	TG_CMD_UNLOCK,
 	TG_CMD_MAX
 };
 
@@ -175,6 +185,14 @@ struct pks_tg_req {
 	char		user_name[64];	/* first name or @username, display only */
 	char		arg1[64];	/* service name or "" */
 	char		arg2[64];	/* bound address or "" */
+	/* admin commands only; arg1 and arg2 stay "" for them */
+	uint32_t	nargs;		/* words after the command, max 255 */
+	uint32_t	pad;
+	int64_t		reply_user_id;	/* sender of the message this one
+					   replies to, 0 if none */
+	char		reply_user_name[64];
+	char		argv[PKS_ARGS_MAX][64];	/* the first words; one
+					   of a bad shape is "" */
 };
 
 #define TG_SEND_HTML		0x01	/* parse_mode HTML */

@@ -23,16 +23,7 @@
 
 #define MAX_AGE		60	/* seconds: older commands are stale */
 
-struct text {
-	char	buf[PKS_TEXT_MAX];
-	size_t	len;
-};
-
-static void
-text_add(struct text *t, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
+void
 text_add(struct text *t, const char *fmt, ...)
 {
 	va_list	ap;
@@ -51,7 +42,7 @@ text_add(struct text *t, const char *fmt, ...)
 }
 
 /* HTML-escape untrusted text (names come from Telegram users) */
-static void
+void
 text_esc(struct text *t, const char *s)
 {
 	for (; *s != '\0'; s++) {
@@ -71,8 +62,8 @@ text_esc(struct text *t, const char *s)
 	}
 }
 
-static void
-send_text(uint32_t reqid, int64_t chat, uint32_t flags, const struct text *t,
+void
+bot_send(uint32_t reqid, int64_t chat, uint32_t flags, const struct text *t,
     int64_t fallback_chat, const struct text *second)
 {
 	struct pks_tg_send	ts;
@@ -94,10 +85,10 @@ send_text(uint32_t reqid, int64_t chat, uint32_t flags, const struct text *t,
 	child_sendv(PROC_TELEGRAM, IMSG_TG_SEND, iov, 3);
 }
 
-static void
-reply(const struct pks_tg_req *r, const struct text *t)
+void
+bot_reply(const struct pks_tg_req *r, const struct text *t)
 {
-	send_text(r->reqid, r->chat_id, 0, t, 0, NULL);
+	bot_send(r->reqid, r->chat_id, 0, t, 0, NULL);
 }
 
 static void
@@ -106,7 +97,23 @@ done(uint32_t reqid)
 	child_send(PROC_TELEGRAM, IMSG_TG_DONE, -1, &reqid, sizeof(reqid));
 }
 
-/* May user (asking in chat) open service svc? Deny by default. */
+/* Is user an admin?  Only the configuration says so. */
+int
+bot_is_admin(int64_t user)
+{
+	size_t	i;
+
+	for (i = 0; i < env->conf->nadmins; i++)
+		if (env->conf->admins[i] == user && user != 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * May user (asking in chat) open service svc?  Deny by default: the
+ * configuration's allow statements, then the grants an admin made
+ * (state.c), by service name, while they last.
+ */
 int
 bot_allowed(int64_t user, int64_t chat, int svc)
 {
@@ -115,6 +122,9 @@ bot_allowed(int64_t user, int64_t chat, int svc)
 
 	if (svc < 0 || svc >= conf->nservices)
 		return 0;
+	if (user != 0 && state_allows(&env->state, user,
+	    conf->services[svc].name, time(NULL)))
+		return 1;
 	for (i = 0; i < conf->ngrants; i++) {
 		const struct conf_grant	*g = &conf->grants[i];
 
@@ -174,7 +184,9 @@ cmd_help(const struct pks_tg_req *r)
 	} else
 		text_add(&t, "You may not open any service here. Send /whoami "
 		    "to your administrator.");
-	reply(r, &t);
+	if (bot_is_admin(r->user_id))
+		admin_help(r, &t);
+	bot_reply(r, &t);
 }
 
 static void
@@ -185,7 +197,7 @@ cmd_whoami(const struct pks_tg_req *r)
 	text_add(&t, "Your user id: <code>%lld</code>\nThis chat id: "
 	    "<code>%lld</code>", (long long)r->user_id,
 	    (long long)r->chat_id);
-	reply(r, &t);
+	bot_reply(r, &t);
 }
 
 static void
@@ -199,10 +211,18 @@ cmd_generate(const struct pks_tg_req *r)
 	int		 svc, n, af = 0, i, group;
 
 	group = r->chat_type != TG_CHAT_PRIVATE;
+	if (admin_locked()) {
+		log_info("refused /generate from %s (user %lld): locked down",
+		    r->user_name, (long long)r->user_id);
+		text_add(&t, "An administrator has locked everything down: no "
+		    "sequence is issued until it is lifted.");
+		bot_reply(r, &t);
+		return;
+	}
 	if (r->age > MAX_AGE) {
 		text_add(&t, "That request is %u seconds old and has "
 		    "expired: ask again.", r->age);
-		reply(r, &t);
+		bot_reply(r, &t);
 		return;
 	}
 	n = allowed_list(r, &names);
@@ -212,13 +232,13 @@ cmd_generate(const struct pks_tg_req *r)
 		    (long long)r->chat_id);
 		text_add(&t, "Sorry, you are not allowed to open any "
 		    "service.");
-		reply(r, &t);
+		bot_reply(r, &t);
 		return;
 	}
 	if (r->arg1[0] == '\0') {
 		if (n > 1) {
 			text_add(&t, "Which service?");
-			send_text(r->reqid, r->chat_id, TG_SEND_KEYBOARD, &t,
+			bot_send(r->reqid, r->chat_id, TG_SEND_KEYBOARD, &t,
 			    0, &names);
 			return;
 		}
@@ -234,7 +254,7 @@ cmd_generate(const struct pks_tg_req *r)
 		    (long long)r->user_id, (long long)r->chat_id);
 		text_add(&t, "You may not open that service. Yours: ");
 		text_esc(&t, names.buf);
-		reply(r, &t);
+		bot_reply(r, &t);
 		return;
 	}
 	if (r->arg2[0] != '\0') {
@@ -245,7 +265,7 @@ cmd_generate(const struct pks_tg_req *r)
 		else {
 			text_add(&t, "Not an IPv4 or IPv6 address: ");
 			text_esc(&t, r->arg2);
-			reply(r, &t);
+			bot_reply(r, &t);
 			return;
 		}
 	}
@@ -253,7 +273,7 @@ cmd_generate(const struct pks_tg_req *r)
 	    addr)) == NULL) {
 		text_add(&t, "No sequence could be made right now; tell your "
 		    "administrator.");
-		reply(r, &t);
+		bot_reply(r, &t);
 		return;
 	}
 	localtime_r(&s->expires, &tm);
@@ -270,14 +290,14 @@ cmd_generate(const struct pks_tg_req *r)
 	text_add(&t, "</code>\n\nThen connect within %u seconds.",
 	    env->conf->services[svc].open_for);
 	if (!group) {
-		reply(r, &t);
+		bot_reply(r, &t);
 		return;
 	}
 	/* in a group: the sequence goes to the requester privately */
 	text_add(&g, "%s, please open a private chat with me and press "
 	    "Start, then ask again.", r->user_name[0] ? r->user_name :
 	    "You");
-	send_text(r->reqid, r->user_id, TG_SEND_FALLBACK, &t, r->chat_id, &g);
+	bot_send(r->reqid, r->user_id, TG_SEND_FALLBACK, &t, r->chat_id, &g);
 	{
 		struct pending	*p;
 
@@ -318,7 +338,7 @@ cmd_status(const struct pks_tg_req *r)
 		}
 	if (n == 0)
 		text_add(&t, "You have no live sequence and no open window.");
-	reply(r, &t);
+	bot_reply(r, &t);
 }
 
 static void
@@ -331,19 +351,26 @@ cmd_revoke(const struct pks_tg_req *r)
 	log_info("%s (user %lld) revoked %d sequence(s)", r->user_name,
 	    (long long)r->user_id, n);
 	text_add(&t, "Revoked %d live sequence%s.", n, n == 1 ? "" : "s");
-	reply(r, &t);
+	bot_reply(r, &t);
 }
 
 static int
 req_valid(const struct pks_tg_req *r)
 {
+	int	i;
+
 	if (r->reqid == 0 || r->cmd == TG_CMD_NONE || r->cmd >= TG_CMD_MAX ||
 	    r->chat_type < TG_CHAT_PRIVATE || r->chat_type > TG_CHAT_CHANNEL)
 		return 0;
 	if (memchr(r->user_name, '\0', sizeof(r->user_name)) == NULL ||
 	    memchr(r->arg1, '\0', sizeof(r->arg1)) == NULL ||
-	    memchr(r->arg2, '\0', sizeof(r->arg2)) == NULL)
+	    memchr(r->arg2, '\0', sizeof(r->arg2)) == NULL ||
+	    memchr(r->reply_user_name, '\0', sizeof(r->reply_user_name)) ==
+	    NULL || r->nargs > 255)
 		return 0;
+	for (i = 0; i < PKS_ARGS_MAX; i++)
+		if (memchr(r->argv[i], '\0', sizeof(r->argv[i])) == NULL)
+			return 0;
 	/* in a private chat, the chat is the user */
 	if (r->chat_type == TG_CHAT_PRIVATE && r->chat_id != r->user_id)
 		return 0;
@@ -384,9 +411,19 @@ bot_request(const struct pks_tg_req *r)
 	case TG_CMD_REVOKE:
 		cmd_revoke(r);
 		break;
+	case TG_CMD_GRANT:
+	case TG_CMD_UNGRANT:
+	case TG_CMD_USERS:
+	case TG_CMD_WINDOWS:
+	case TG_CMD_CLOSE:
+	case TG_CMD_REVOKE_USER:
+	case TG_CMD_LOCKDOWN:
+	case TG_CMD_UNLOCK:
+		admin_request(r);
+		break;
 	default:
 		text_add(&t, "Unknown command. Try /help.");
-		reply(r, &t);
+		bot_reply(r, &t);
 		break;
 	}
 	done(r->reqid);
@@ -410,7 +447,7 @@ bot_sent(const struct pks_tg_sent *s)
 	if (s->status == 200 && s->chat_id != p->group_chat) {
 		text_add(&t, "Sent you a sequence for %s in private.",
 		    p->service);
-		send_text(p->reqid, p->group_chat, 0, &t, 0, NULL);
+		bot_send(p->reqid, p->group_chat, 0, &t, 0, NULL);
 	} else if ((q = seq_find(p->seq_id)) != NULL) {
 		/* nobody got it: it must not stay live */
 		log_info("sequence %u could not be delivered (%d): revoked",
@@ -435,5 +472,5 @@ bot_notify(int64_t user, const char *fmt, ...)
 	if (n < 0)
 		return;
 	t.len = (size_t)n >= sizeof(t.buf) ? sizeof(t.buf) - 1 : (size_t)n;
-	send_text(0, user, 0, &t, 0, NULL);
+	bot_send(0, user, 0, &t, 0, NULL);
 }

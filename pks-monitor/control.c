@@ -204,6 +204,39 @@ ctl_status(int fd)
 		nw++;
 	out(fd, "sequences %d, windows %d, configuration %s\n", ns, nw,
 	    env->conf_path);
+	if (env->state.lockdown) {
+		fmt_dur(up, sizeof(up), now - env->state.lock_since);
+		out(fd, "lockdown ON for %s, by %lld\n", up,
+		    (long long)env->state.lock_by);
+	} else
+		out(fd, "lockdown off\n");
+	out(fd, "grants %zu, state file %s%s\n", env->state.ngrants,
+	    env->conf->state_file, env->state_refused ?
+	    " (refused at start: see the log)" : "");
+}
+
+static void
+ctl_grants(int fd)
+{
+	const struct grant	*g;
+	time_t			 now = time(NULL);
+	char			 left[32];
+	size_t			 i;
+
+	out(fd, "%-16s %-20s %-12s %-16s %s\n", "USER-ID", "NAME", "SERVICE",
+	    "BY", "LEFT");
+	for (i = 0; i < env->state.ngrants; i++) {
+		g = &env->state.grants[i];
+		if (g->until == 0)
+			snprintf(left, sizeof(left), "-");
+		else
+			fmt_dur(left, sizeof(left), g->until - now);
+		out(fd, "%-16lld %-20.20s %-12s %-16lld %s%s\n",
+		    (long long)g->user, g->name[0] ? g->name : "-",
+		    g->service, (long long)g->by, left,
+		    conf_service_index(env->conf, g->service) == -1 ?
+		    " (no such service)" : "");
+	}
 }
 
 static void
@@ -285,6 +318,8 @@ ctl_request(int fd, char *req)
 		ctl_sequences(fd, 1);
 	else if (strcmp(argv[0], "windows") == 0 && argc == 1)
 		ctl_windows(fd);
+	else if (strcmp(argv[0], "grants") == 0 && argc == 1)
+		ctl_grants(fd);
 	else if (strcmp(argv[0], "revoke") == 0 && argc == 2) {
 		if (strcmp(argv[1], "all") == 0)
 			n = seq_revoke_user(0, 1);

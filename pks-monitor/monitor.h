@@ -48,6 +48,28 @@ struct window {
 	int		 notified;	/* owner told it opened */
 };
 
+/* a right given from Telegram by an admin, kept in the state file */
+struct grant {
+	int64_t		 user;
+	char		 service[PKS_NAME_MAX];
+	time_t		 until;		/* 0: until ungranted */
+	int64_t		 by;		/* the admin who granted it */
+	time_t		 since;
+	char		 name[64];	/* display name, may be "" */
+};
+
+struct pks_state {
+	int		 lockdown;
+	int64_t		 lock_by;
+	time_t		 lock_since;
+	struct grant	*grants;
+	size_t		 ngrants;
+};
+
+#define STATE_GRANTS_MAX	1024
+#define STATE_FILE_MAX		(1024 * 1024)
+#define STATE_DURATION_MAX	(365 * 86400)	/* longest grant, seconds */
+
 struct monitor {
 	struct pks_conf	*conf;
 	const char	*conf_path;
@@ -63,6 +85,9 @@ struct monitor {
 	time_t		 started;
 	int		 stopping;
 	struct pending	*pending;	/* group /generate awaiting delivery */
+	struct pks_state state;		/* grants and lockdown (state.c) */
+	int		 state_refused;	/* the file was refused at load: move
+					   it aside before writing over it */
 };
 
 struct pending {
@@ -124,5 +149,45 @@ void	 bot_sent(const struct pks_tg_sent *);
 void	 bot_notify(int64_t, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 int	 bot_allowed(int64_t, int64_t, int);
+int	 bot_is_admin(int64_t);
+struct text {
+	char	buf[PKS_TEXT_MAX];
+	size_t	len;
+};
+void	 text_add(struct text *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 text_esc(struct text *, const char *);
+void	 bot_send(uint32_t, int64_t, uint32_t, const struct text *, int64_t,
+	    const struct text *);
+void	 bot_reply(const struct pks_tg_req *, const struct text *);
+
+/* admin.c */
+void	 admin_init(void);
+void	 admin_reload(void);
+void	 admin_request(const struct pks_tg_req *);
+void	 admin_expire(time_t);
+time_t	 admin_next_expiry(void);
+int	 admin_locked(void);
+void	 admin_window_opened(const struct window *);
+void	 admin_help(const struct pks_tg_req *, struct text *);
+
+/* state.c */
+void	 state_clear(struct pks_state *);
+int	 state_valid_service(const char *);
+int	 state_user_id(const char *, int64_t *);
+int	 state_duration(const char *, uint32_t *);
+struct grant *state_find(struct pks_state *, int64_t, const char *);
+int	 state_grant(struct pks_state *, const struct grant *);
+int	 state_ungrant(struct pks_state *, int64_t, const char *);
+size_t	 state_expire(struct pks_state *, time_t, struct grant *, size_t);
+int	 state_allows(const struct pks_state *, int64_t, const char *,
+	    time_t);
+time_t	 state_next_expiry(const struct pks_state *);
+int	 state_parse(struct pks_state *, const char *, size_t, char *,
+	    size_t);
+char	*state_format(const struct pks_state *, size_t *);
+int	 state_load(const char *, struct pks_state *, char *, size_t);
+int	 state_save(const char *, const struct pks_state *, char *, size_t);
+int	 state_keep_aside(const char *, char *, size_t, char *, size_t);
 
 #endif /* PKS_MONITOR_H */

@@ -70,6 +70,7 @@ monitor_reload(void)
 	}
 	conf_free(env->conf);
 	env->conf = nconf;
+	admin_reload();
 	seq_reconf();
 	/* children get their part anew: restart them, state follows */
 	for (i = 1; i < PROC_MAX; i++) {
@@ -291,6 +292,7 @@ main_loop(void)
 		now = time(NULL);
 		seq_expire(now);
 		win_expire(now);
+		admin_expire(now);
 		child_reap();
 		child_restart_due(now);
 	}
@@ -355,6 +357,7 @@ main(int argc, char *argv[])
 	pidfile_write();
 	env->started = time(NULL);
 	child_init_all();
+	admin_init();
 	log_info("starting, configuration %s", env->conf_path);
 	main_loop();
 	conf_free(env->conf);

@@ -19,9 +19,11 @@ usage(void)
 	fprintf(stderr,
 	    "usage: pksctl [-s socket] command [argument]\n"
 	    "commands:\n"
-	    "  status               children, pids, uptime, restarts\n"
+	    "  status               children, pids, uptime, restarts,\n"
+	    "                       lockdown, grants\n"
 	    "  sequences [-v]       live sequences (-v: with their ports)\n"
 	    "  windows              open windows\n"
+	    "  grants               grants made by admins from Telegram\n"
 	    "  revoke USER-ID|all   revoke live sequences\n"
 	    "  close ADDRESS        close the windows of an address\n"
 	    "  reload               reload the configuration\n");
@@ -36,7 +38,8 @@ build_request(int argc, char **argv, char *buf, size_t len)
 	int		 n;
 
 	if ((strcmp(cmd, "status") == 0 || strcmp(cmd, "windows") == 0 ||
-	    strcmp(cmd, "reload") == 0) && argc == 1)
+	    strcmp(cmd, "grants") == 0 || strcmp(cmd, "reload") == 0) &&
+	    argc == 1)
 		n = snprintf(buf, len, "%s\n", cmd);
 	else if (strcmp(cmd, "sequences") == 0 && (argc == 1 ||
 	    (argc == 2 && strcmp(argv[1], "-v") == 0)))

@@ -261,7 +261,7 @@ seq_next_expiry(void)
 {
 	struct sequence	*q;
 	struct window	*w;
-	time_t		 t = 0;
+	time_t		 t = 0, g;
 
 	for (q = env->seqs; q != NULL; q = q->next)
 		if (t == 0 || q->expires < t)
@@ -269,6 +269,8 @@ seq_next_expiry(void)
 	for (w = env->windows; w != NULL; w = w->next)
 		if (w->open && (t == 0 || w->expires < t))
 			t = w->expires;
+	if ((g = admin_next_expiry()) != 0 && (t == 0 || g < t))
+		t = g;		/* a grant that ends */
 	return t;
 }
 
@@ -351,6 +353,12 @@ seq_knock_done(const struct pks_knock *k)
 		    "address it is bound to: refused", s->seq.id, a);
 		return;
 	}
+	if (admin_locked()) {
+		log_warnx("knock from %s for sequence %u refused: locked "
+		    "down", a, s->seq.id);
+		seq_remove(s);
+		return;
+	}
 	svc = &env->conf->services[s->service];
 	log_info("knock completed from %s: sequence %u of %s for %s", a,
 	    s->seq.id, s->user_name, svc->name);
@@ -421,6 +429,7 @@ win_notify(struct window *w, const char *what)
 		log_info("window opened: %s for %s (%s) until %s", svc, a,
 		    w->user_name, t);
 		bot_notify(w->user_id, "%s open for %s until %s", svc, a, t);
+		admin_window_opened(w);
 	} else {
 		log_info("window closed: %s for %s (%s)", svc, a,
 		    w->user_name);

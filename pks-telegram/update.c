@@ -14,7 +14,12 @@
  *  - in a group, an unknown command only when addressed to us
  *    (/foo@ThisBot): "/foo" alone may be meant for another bot;
  *  - a callback_query whose data is TG_CB_PREFIX and a service name
- *    (a button of our inline keyboard): TG_CMD_GENERATE.
+ *    (a button of our inline keyboard): TG_CMD_GENERATE;
+ *  - an admin command (/grant, /ungrant, /users, /windows, /close,
+ *    /lockdown, /unlock, and /revoke USER_ID|all): its words in argv[],
+ *    each of a harmless shape or "", and their number; for /grant and
+ *    /ungrant, the sender of the message it replies to.  Whether the
+ *    sender is an admin and what the words mean is the monitor's call.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -45,6 +50,14 @@ static const struct {
 	{ "status",	TG_CMD_STATUS },
 	{ "revoke",	TG_CMD_REVOKE },
 	{ "whoami",	TG_CMD_WHOAMI },
+	/* admin commands: the monitor checks who may use them */
+	{ "grant",	TG_CMD_GRANT },
+	{ "ungrant",	TG_CMD_UNGRANT },
+	{ "users",	TG_CMD_USERS },
+	{ "windows",	TG_CMD_WINDOWS },
+	{ "close",	TG_CMD_CLOSE },
+	{ "lockdown",	TG_CMD_LOCKDOWN },
+	{ "unlock",	TG_CMD_UNLOCK },
 };
 
 static json_object *
@@ -298,6 +311,50 @@ next_word(const char **s, char *w, size_t wsz)
 	return 1;
 }
 
+/* ids, service names, durations, addresses, "all" */
+static int
+admin_word(const char *s)
+{
+	size_t	i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') ||
+		    strchr("_-.:", s[i]) != NULL))
+			return 0;
+	return i > 0;
+}
+
+/*
+ * The words of an admin command: the first PKS_ARGS_MAX in argv[] (a
+ * word of another shape as ""), all of them counted, so the monitor
+ * can answer a usage line.  With raw (test builds only), words are
+ * copied whatever they hold: a stand-in for a compromised worker.
+ */
+static void
+admin_args(struct pks_tg_req *r, const char *rest, int raw)
+{
+	char	w[sizeof(r->argv[0])];
+
+	while (next_word(&rest, w, sizeof(w))) {
+		if (r->nargs < PKS_ARGS_MAX && (raw || admin_word(w)))
+			memcpy(r->argv[r->nargs], w, sizeof(w));
+		if (r->nargs < 255)
+			r->nargs++;
+	}
+}
+
+static int
+all_digits(const char *s)
+{
+	size_t	i;
+
+	for (i = 0; s[i] >= '0' && s[i] <= '9'; i++)
+		;
+	return i > 0 && s[i] == '\0';
+}
+
 /*
  * Arguments after a known command: /generate [service [address]],
  * /status and /revoke [service]; the others take none and ignore
@@ -306,9 +363,30 @@ next_word(const char **s, char *w, size_t wsz)
 static int
 parse_args(struct pks_tg_req *r, const char *rest)
 {
-	char	w[TG_ADDR_MAX];
-	int	maxw;
+	char		 w[TG_ADDR_MAX];
+	const char	*p = rest;
+	int		 maxw;
 
+	switch (r->cmd) {
+	case TG_CMD_GRANT:
+	case TG_CMD_UNGRANT:
+	case TG_CMD_USERS:
+	case TG_CMD_WINDOWS:
+	case TG_CMD_CLOSE:
+	case TG_CMD_LOCKDOWN:
+	case TG_CMD_UNLOCK:
+		admin_args(r, rest, 0);
+		return 1;
+	default:
+		break;
+	}
+	/* /revoke USER_ID|all is the admin's; /revoke [service] anyone's */
+	if (r->cmd == TG_CMD_REVOKE && next_word(&p, w, sizeof(w)) &&
+	    (strcmp(w, "all") == 0 || all_digits(w))) {
+		r->cmd = TG_CMD_REVOKE_USER;
+		admin_args(r, rest, 0);
+		return 1;
+	}
 	switch (r->cmd) {
 	case TG_CMD_GENERATE:
 		maxw = 2;
@@ -331,6 +409,33 @@ parse_args(struct pks_tg_req *r, const char *rest)
 		return 0;
 	snprintf(r->arg2, sizeof(r->arg2), "%s", w);
 	return !next_word(&rest, w, sizeof(w));
+}
+
+/*
+ * /grant and /ungrant as a reply: the sender of the message replied
+ * to, unless it is a bot (our own messages included).
+ */
+static void
+parse_reply_to(struct pks_tg_req *r, json_object *msg)
+{
+	json_object	*rt, *from, *isbot;
+	const char	*s;
+	int64_t		 id;
+
+	if ((rt = member(msg, "reply_to_message", json_type_object)) == NULL ||
+	    (from = member(rt, "from", json_type_object)) == NULL ||
+	    member_id(from, "id", &id) == -1 || id <= 0)
+		return;
+	if ((isbot = member(from, "is_bot", json_type_boolean)) != NULL &&
+	    json_object_get_boolean(isbot))
+		return;
+	r->reply_user_id = id;
+	if ((s = member_str(from, "username", NULL)) != NULL && *s != '\0')
+		copy_name(r->reply_user_name, sizeof(r->reply_user_name), "@",
+		    s);
+	else if ((s = member_str(from, "first_name", NULL)) != NULL)
+		copy_name(r->reply_user_name, sizeof(r->reply_user_name), NULL,
+		    s);
 }
 
 /* the command at the start of text, per its first entity; 0: ignore */
@@ -377,6 +482,14 @@ parse_command(struct pks_tg_req *r, json_object *msg, const char *text,
 	memcpy(name, text + 1, nlen);
 	name[nlen] = '\0';
 	rest = text + bytes;
+#ifdef PKS_TESTHOOKS
+	/* test builds: an unchecked grant, as a compromised worker sends */
+	if (strcasecmp(name, "forge_grant") == 0) {
+		r->cmd = TG_CMD_GRANT;
+		admin_args(r, rest, 1);
+		return 1;
+	}
+#endif
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (strcasecmp(name, cmds[i].name) == 0)
 			break;
@@ -391,6 +504,8 @@ parse_command(struct pks_tg_req *r, json_object *msg, const char *text,
 		r->cmd = TG_CMD_UNKNOWN;
 		r->arg1[0] = r->arg2[0] = '\0';
 	}
+	if (r->cmd == TG_CMD_GRANT || r->cmd == TG_CMD_UNGRANT)
+		parse_reply_to(r, msg);
 	return 1;
 }
 

@@ -68,7 +68,7 @@ STRUCTS = {
     "pks_window": ("<IBBH16s", 24),
     "pks_fw_result": ("<IIi", 12),
     "pks_tg_conf": ("<256sI", 260),
-    "pks_tg_req": ("<IIIIqq64s64s64s", 224),
+    "pks_tg_req": ("<IIIIqq64s64s64sIIq64s64s64s64s", 496),
     "pks_tg_send": ("<IIqqHHI", 32),
     "pks_tg_sent": ("<Iiq", 16),
 }
@@ -111,10 +111,13 @@ def tg_done(reqid):
 
 def tg_req(payload):
     (reqid, cmd, chat_type, age, user_id, chat_id, name, arg1,
-     arg2) = S["pks_tg_req"].unpack(payload)
+     arg2, nargs, _, ruid, rname, a0, a1,
+     a2) = S["pks_tg_req"].unpack(payload)
     return {"reqid": reqid, "cmd": cmd, "chat_type": chat_type, "age": age,
             "user_id": user_id, "chat_id": chat_id, "user_name": cstr(name),
-            "arg1": cstr(arg1), "arg2": cstr(arg2)}
+            "arg1": cstr(arg1), "arg2": cstr(arg2), "nargs": nargs,
+            "reply_user_id": ruid, "reply_user_name": cstr(rname),
+            "argv": [cstr(a0), cstr(a1), cstr(a2)]}
 
 
 def tg_sent(payload):

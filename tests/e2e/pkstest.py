@@ -461,3 +461,249 @@ class Suite:
     def window_rules(self, v6=False):
         return [r for r in (self.chain(v6) or [])
                 if " -s " in r and r.endswith("-j ACCEPT")]
+
+
+# ---------------------------------------------------------------- fault tests
+# Helpers of the fault tests (t_fault_*.py): kill -9, iptables(8) editing
+# the table, forced failures.
+
+WINDOW_RX = re.compile(r"^-A PKS -s (\S+?)/(?:32|128) -p (\w+) -m \w+ "
+                       r"--dport (\d+) -j ACCEPT$")
+
+
+def window_keys(net):
+    """Window rules of both families: a set of (address, port), or None
+    if a chain cannot be read."""
+    keys = set()
+    for v6 in (False, True):
+        rules = net.chain(v6)
+        if rules is None:
+            return None
+        for r in rules:
+            m = WINDOW_RX.match(r)
+            if m:
+                keys.add((m.group(1), int(m.group(3))))
+    return keys
+
+
+def add_client_addrs(net, addrs):
+    """More source addresses on the client side (198.18.0.0/24, fd00::/64)."""
+    for a in addrs:
+        if ":" in a:
+            run(["ip", "-6", "addr", "add", a + "/64", "dev", "veth-c",
+                 "nodad"], ns=net.cli)
+        else:
+            run(["ip", "addr", "add", a + "/24", "dev", "veth-c"],
+                ns=net.cli)
+
+
+def set_deadline(seconds):
+    """Bail out (and clean up) if the test runs longer than this."""
+    def expired(*a):
+        print("Bail out! still running after %d s" % seconds, flush=True)
+        sys.exit(1)
+    signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+
+
+class ChainWatch:
+    """Reads the PKS chains of both families in a loop (in a thread) and
+    keeps, per window rule (address, port), when it was seen."""
+
+    def __init__(self, net, period=0.05):
+        self.net = net
+        self.period = period
+        self.samples = []	# (time before, time after, set of keys)
+        self.lock = threading.Lock()
+        self.stopping = False
+        self.t = None
+
+    def start(self):
+        self.t = threading.Thread(target=self._loop, daemon=True)
+        self.t.start()
+        return self
+
+    def stop(self):
+        self.stopping = True
+        if self.t:
+            self.t.join(10)
+
+    def _loop(self):
+        while not self.stopping:
+            t0 = time.time()
+            keys = window_keys(self.net)
+            t1 = time.time()
+            if keys is not None:
+                with self.lock:
+                    self.samples.append((t0, t1, frozenset(keys)))
+            time.sleep(self.period)
+
+    def now(self):
+        """The set in the latest sample taken after this call."""
+        t = time.time()
+        while True:
+            with self.lock:
+                if self.samples and self.samples[-1][0] >= t:
+                    return self.samples[-1][2]
+            time.sleep(0.01)
+
+    def gone_at(self, key, since):
+        """Upper bound of when key left the chain for good, after since:
+        the end of the first sample without it that follows the last one
+        with it (None if it is still there)."""
+        with self.lock:
+            s = [x for x in self.samples if x[1] >= since]
+        last_in = None
+        for i, (t0, t1, keys) in enumerate(s):
+            if key in keys:
+                last_in = i
+        if last_in is None:
+            return s[0][1] if s else None
+        if last_in + 1 < len(s):
+            return s[last_in + 1][1]
+        return None
+
+    def absent_between(self, key, t_from, t_to):
+        """Samples wholly inside [t_from, t_to] that lack key."""
+        with self.lock:
+            return [(t0, t1) for t0, t1, keys in self.samples
+                    if t0 >= t_from and t1 <= t_to and key not in keys]
+
+    def seen_between(self, t_from, t_to):
+        """Every key seen in the samples wholly inside [t_from, t_to]."""
+        out = set()
+        with self.lock:
+            for t0, t1, keys in self.samples:
+                if t0 >= t_from and t1 <= t_to:
+                    out |= keys
+        return out
+
+
+def pksctl(sock, *args):
+    return run([binpath("pksctl"), "-s", sock] + list(args), check=False,
+               timeout=10)
+
+
+def ctl_windows(sock):
+    """The monitor's open windows (pksctl windows): a set of addresses,
+    or None if pksctl failed."""
+    r = pksctl(sock, "windows")
+    if r.returncode != 0:
+        return None
+    return set(l.split()[0] for l in r.stdout.splitlines()[1:] if l.strip())
+
+
+# ---------------------------------------------------------------- admin
+# Helpers of the admin tests (t_admin_*.py): grants, lockdown, state file.
+
+def ask(s, user_id, text, expect=r".", chat_id=None, chat_type="private",
+        reply_chat=None, timeout=10, **kw):
+    """Send text as user_id (in chat_id, private by default) and return
+    the text of the bot's first later message to reply_chat (default:
+    that chat) matching expect, or None."""
+    sent = s.bot.sent()
+    since = sent[-1]["seq"] if sent else 0
+    s.bot.push_message(user_id=user_id, text=text,
+                       chat_id=chat_id or user_id, chat_type=chat_type, **kw)
+    rec = s.bot.wait_sent(chat_id=reply_chat or chat_id or user_id,
+                          since=since, text=expect, timeout=timeout)
+    return rec["params"].get("text", "") if rec else None
+
+
+def last_sent_seq(s):
+    sent = s.bot.sent()
+    return sent[-1]["seq"] if sent else 0
+
+
+def read_state(path):
+    """A state file as {"lockdown": 0|1, "grants": {(user, service):
+    until}}; ValueError if it is not a complete, well-formed file."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if not data.endswith(b"\n"):
+        raise ValueError("not terminated")
+    lines = [l for l in data.decode().split("\n")[:-1]
+             if l and not l.startswith("#")]
+    if not lines or lines[0] != "pks-state 1":
+        raise ValueError("no version line")
+    st = {"lockdown": 0, "grants": {}}
+    m = re.fullmatch(r"end (\d+)", lines[-1])
+    if not m:
+        raise ValueError("no end line")
+    for l in lines[1:-1]:
+        w = l.split(" ")
+        if w[0] == "lockdown" and w[1] in ("0", "1"):
+            st["lockdown"] = int(w[1])
+        elif w[0] == "grant" and len(w) >= 6:
+            st["grants"][(int(w[1]), w[2])] = int(w[3])
+        else:
+            raise ValueError("bad line %r" % l)
+    if int(m.group(1)) != len(st["grants"]):
+        raise ValueError("count does not match")
+    return st
+
+
+def state_ok(path):
+    try:
+        read_state(path)
+        return True
+    except (ValueError, OSError, IndexError):
+        return False
+
+
+# ---------------------------------------------------------------- valgrind
+# Helpers of t_valgrind.py (area: fuzzing and hardening, issue 7).  Only
+# the monitor runs under valgrind: its children are exec'd natively
+# (--trace-children=no), since valgrind's own system calls would trip
+# their seccomp filters.
+
+VALGRIND_ERROR = 97		# valgrind's exit status when it found errors
+
+
+def valgrind_argv(logfile):
+    """valgrind in front of a command: no invalid access, no definite
+    leak; the report goes to logfile (%p: one file per process)."""
+    return ["valgrind", "--quiet", "--leak-check=full",
+            "--errors-for-leak-kinds=definite",
+            "--show-leak-kinds=definite", "--track-fds=no",
+            "--trace-children=no", "--child-silent-after-fork=yes",
+            "--error-exitcode=%d" % VALGRIND_ERROR,
+            "--log-file=" + logfile]
+
+
+class ValgrindMonitor(Monitor):
+    """pks-monitor -d under valgrind, in the server namespace."""
+
+    def __init__(self, net, conf_text, logfile, extra_args=()):
+        Monitor.__init__(self, net, conf_text, extra_args)
+        self.logfile = logfile
+
+    def start(self, wait_ready=True):
+        self.proc = spawn(valgrind_argv(self.logfile) +
+                          [binpath("pks-monitor"), "-d", "-v", "-f",
+                           self.conf] + self.args,
+                          ns=self.net.srv if self.net else None,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True)
+        self.log = LogWatch(self.proc.stderr)
+        if wait_ready and self.log.wait(r"pks-monitor: all children ready",
+                                        90) is None:
+            raise RuntimeError("monitor did not start under valgrind:\n" +
+                               self.log.text())
+        return self
+
+
+class ValgrindSuite(Suite):
+    """Suite whose monitor runs under valgrind."""
+
+    def __init__(self, net, logfile, **kw):
+        Suite.__init__(self, net, **kw)
+        self.logfile = logfile
+
+    def start(self, wait_ready=True):
+        if self.bot:
+            self.bot.start()
+        self.monitor = ValgrindMonitor(self.net, self.conf_text,
+                                       self.logfile)
+        self.monitor.start(wait_ready)
+        return self

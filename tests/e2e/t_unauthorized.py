@@ -31,8 +31,8 @@ def main():
         ports, msg = s.generate(EVE, first_name="Eve")
         tap.ok(ports is None and msg and "not allowed" in msg,
                "an unknown user is refused", msg)
-        tap.ok(s.monitor.log.grep(r"refused /generate.*user %d" % EVE),
-               "the refusal is logged")
+        tap.ok(s.monitor.log.wait(r"refused /generate.*user %d" % EVE, 5)
+               is not None, "the refusal is logged")
         ports, msg = s.generate(ADA, text="/generate web")
         tap.ok(ports is None and "may not open that service" in (msg or ""),
                "a user cannot get a service they were not granted", msg)

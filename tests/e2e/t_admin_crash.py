@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""kill -9 of the monitor in the middle of a state file write never leaves
+a half-written file.  A test build of pks-monitor, given
+PKS_TEST_STATE_DELAY_MS, pauses halfway through writing its temporary
+file: killed then, the temporary file holds half the new text while the
+state file still holds the whole old one, and the next start reads it.
+Then grants arrive while the monitor is killed at random moments: after
+each kill the file is a complete old or new version."""
+import os
+import random
+import signal
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pkstest  # noqa: E402
+from pkstest import tap, ask  # noqa: E402
+
+ADA = 6123456789
+USERS = 7000001
+
+
+def main():
+    pkstest.require_root()
+    pkstest.ensure_user()
+    d = tempfile.mkdtemp(prefix="pks-admin-")
+    state = os.path.join(d, "state")
+    tmp = state + ".tmp"
+    os.environ["PKS_TEST_STATE_DELAY_MS"] = "3000"
+    with pkstest.Net() as net:
+        s = pkstest.Suite(net, extra="admin user %d\nstate-file \"%s\"\n"
+                          % (ADA, state)).start()
+        t = ask(s, ADA, "/grant %d ssh" % USERS, timeout=15)
+        tap.ok(t and "Granted" in t, "a first grant is written", t)
+        old = open(state).read()
+
+        for i in range(1, 4):
+            s.bot.push_message(user_id=ADA, text="/grant %d ssh"
+                               % (USERS + i))
+            mid = pkstest.wait_for(lambda: os.path.exists(tmp) and
+                                   os.path.getsize(tmp) > 0, 10)
+            tap.ok(mid, "round %d: the monitor is in the middle of a write"
+                   % i)
+            s.monitor.proc.kill()
+            s.monitor.proc.wait()
+            tap.ok(not pkstest.state_ok(tmp),
+                   "round %d: the temporary file is half-written" % i)
+            tap.ok(open(state).read() == old,
+                   "round %d: the state file is the whole old one" % i)
+            s.monitor.start()
+            log = s.monitor.log
+            tap.ok(log.grep(r"state file %s: %d grant\(s\)" %
+                            (state, len(pkstest.read_state(state)
+                                        ["grants"]))) and
+                   not log.grep("refused"),
+                   "round %d: the next start reads it" % i)
+            # the restarted worker gets the grant again (never confirmed)
+            # and the monitor writes it, slowly: wait for it
+            pkstest.wait_for(lambda: (USERS + i, "ssh") in
+                             pkstest.read_state(state)["grants"], 15)
+            old = open(state).read()
+            tap.ok((USERS + i, "ssh") in pkstest.read_state(state)["grants"],
+                   "round %d: the unconfirmed grant was done after the "
+                   "restart" % i)
+
+        # random moments, no pause: the file always parses
+        s.monitor.stop()
+        del os.environ["PKS_TEST_STATE_DELAY_MS"]
+        rnd = random.Random(8)
+        bad = []
+        n = 100
+        for i in range(6):
+            s.monitor.start()
+            for k in range(10):
+                n += 1
+                s.bot.push_message(user_id=ADA, text="/grant %d ssh 1h"
+                                   % (USERS + n))
+            time.sleep(rnd.uniform(0, 0.4))
+            s.monitor.proc.kill()
+            s.monitor.proc.wait()
+            if not pkstest.state_ok(state):
+                bad.append(open(state, "rb").read())
+        tap.ok(not bad, "after 6 kills at random moments the file is always "
+               "complete", bad)
+        s.monitor.start()
+        tap.ok(not s.monitor.log.grep("refused"), "and the monitor reads it")
+        s.stop()
+    tap.done()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,382 @@
+/*
+ * test_monitor_state: the monitor's state file (pks-monitor/state.c):
+ * format, refusal of corrupt and truncated files, atomic writes, grant
+ * bookkeeping and durations.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "monitor.h"
+
+static const char good[] =
+    "# a comment\n"
+    "pks-state 1\n"
+    "lockdown 1 6123456789 1700000000\n"
+    "grant 777 ssh 0 6123456789 1700000000 Ada Lovelace\n"
+    "grant 778 web 1700003600 6123456789 1700000000\n"
+    "end 2\n";
+
+static int
+parse(struct pks_state *st, const char *text, char *ebuf, size_t elen)
+{
+	return state_parse(st, text, strlen(text), ebuf, elen);
+}
+
+static void
+good_file_is_read(void **unused)
+{
+	struct pks_state	st;
+	char			e[256];
+
+	(void)unused;
+	assert_int_equal(parse(&st, good, e, sizeof(e)), 0);
+	assert_int_equal(st.lockdown, 1);
+	assert_int_equal(st.lock_by, 6123456789LL);
+	assert_int_equal(st.lock_since, 1700000000);
+	assert_int_equal(st.ngrants, 2);
+	assert_int_equal(st.grants[0].user, 777);
+	assert_string_equal(st.grants[0].service, "ssh");
+	assert_int_equal(st.grants[0].until, 0);
+	assert_string_equal(st.grants[0].name, "Ada Lovelace");
+	assert_int_equal(st.grants[1].until, 1700003600);
+	assert_string_equal(st.grants[1].name, "");
+	state_clear(&st);
+}
+
+static void
+format_then_parse_is_identity(void **unused)
+{
+	struct pks_state	st, st2;
+	struct grant		g;
+	char			e[256], *buf, *buf2;
+	size_t			len, len2;
+
+	(void)unused;
+	memset(&st, 0, sizeof(st));
+	memset(&g, 0, sizeof(g));
+	g.user = 42;
+	snprintf(g.service, sizeof(g.service), "ssh");
+	g.by = 1;
+	g.since = 5;
+	/* control characters in a name are made harmless, not written */
+	snprintf(g.name, sizeof(g.name), "Bad\nName\r\x7f");
+	assert_int_equal(state_grant(&st, &g), 0);
+	assert_string_equal(st.grants[0].name, "Bad?Name??");
+	buf = state_format(&st, &len);
+	assert_non_null(buf);
+	assert_int_equal(state_parse(&st2, buf, len, e, sizeof(e)), 0);
+	buf2 = state_format(&st2, &len2);
+	assert_non_null(buf2);
+	assert_int_equal(len, len2);
+	assert_memory_equal(buf, buf2, len);
+	assert_int_equal(st2.lockdown, 0);
+	free(buf);
+	free(buf2);
+	state_clear(&st);
+	state_clear(&st2);
+}
+
+/* every prefix of a good file is refused: a cut file never loads */
+static void
+truncated_files_are_refused(void **unused)
+{
+	struct pks_state	st;
+	char			e[256];
+	size_t			n;
+
+	(void)unused;
+	for (n = 0; n < sizeof(good) - 1; n++) {
+		assert_int_equal(state_parse(&st, good, n, e, sizeof(e)), -1);
+		assert_int_equal(st.ngrants, 0);
+		assert_int_equal(st.lockdown, 0);
+		assert_null(st.grants);
+	}
+	assert_int_equal(state_parse(&st, good, sizeof(good) - 1, e,
+	    sizeof(e)), 0);
+	state_clear(&st);
+}
+
+static void
+corrupt_files_are_refused(void **unused)
+{
+	static const char *const bad[] = {
+		"",
+		"pks-state 1\nend 0",				/* no \n */
+		"pks-state 2\nend 0\n",				/* version */
+		"pks-state one\nend 0\n",
+		"lockdown 0\npks-state 1\nend 0\n",		/* order */
+		"pks-state 1\nend 1\n",				/* count */
+		"pks-state 1\ngrant 777 ssh 0 1 0\nend 0\n",
+		"pks-state 1\nend 0\ngrant 777 ssh 0 1 0\n",	/* after end */
+		"pks-state 1\nend 0\nend 0\n",
+		"pks-state 1\nlockdown 2\nend 0\n",
+		"pks-state 1\nlockdown 1\nend 0\n",
+		"pks-state 1\nlockdown 1 x 5\nend 0\n",
+		"pks-state 1\nlockdown 0\nlockdown 0\nend 0\n",
+		"pks-state 1\ngrant 777 ssh 0 1\nend 1\n",	/* short */
+		"pks-state 1\ngrant -7 ssh 0 1 0\nend 1\n",
+		"pks-state 1\ngrant 0 ssh 0 1 0\nend 1\n",
+		"pks-state 1\ngrant 0777 ssh 0 1 0\nend 1\n",
+		"pks-state 1\ngrant 9007199254740992 ssh 0 1 0\nend 1\n",
+		"pks-state 1\ngrant 99999999999999999999999 ssh 0 1 0\n"
+		    "end 1\n",
+		"pks-state 1\ngrant 777 s$h 0 1 0\nend 1\n",
+		"pks-state 1\ngrant 777 ssh -1 1 0\nend 1\n",
+		"pks-state 1\ngrant 777 ssh 0 0 0\nend 1\n",
+		"pks-state 1\ngrant 777 ssh 0 1 x\nend 1\n",
+		"pks-state 1\ngrant 777  ssh 0 1 0\nend 1\n",
+		"pks-state 1\ngrant 777 ssh 0 1 0 A\tB\nend 1\n",
+		"pks-state 1\ngrant 777 ssh 0 1 0\ngrant 777 ssh 5 1 0\n"
+		    "end 2\n",					/* twice */
+		"pks-state 1\ngrant 777 "
+		    "a-very-long-service-name-that-cannot-be 0 1 0\nend 1\n",
+		"pks-state 1\nallow 777 ssh\nend 0\n",
+		"garbage\n",
+	};
+	struct pks_state	st;
+	char			e[256];
+	size_t			i;
+
+	(void)unused;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		e[0] = '\0';
+		if (parse(&st, bad[i], e, sizeof(e)) != -1)
+			fail_msg("accepted: %s", bad[i]);
+		assert_true(e[0] != '\0');
+		assert_int_equal(st.ngrants, 0);
+		assert_int_equal(st.lockdown, 0);
+	}
+	/* a NUL inside */
+	assert_int_equal(state_parse(&st, "pks-state 1\n\0end 0\n", 19, e,
+	    sizeof(e)), -1);
+}
+
+static void
+durations(void **unused)
+{
+	static const struct {
+		const char	*s;
+		int		 ok;
+		uint32_t	 secs;
+	} t[] = {
+		{ "30m", 1, 1800 }, { "2h", 1, 7200 }, { "7d", 1, 604800 },
+		{ "1w", 1, 604800 }, { "45s", 1, 45 }, { "365d", 1, 31536000 },
+		{ "366d", 0, 0 }, { "53w", 0, 0 }, { "0h", 0, 0 }, { "h", 0, 0 },
+		{ "5", 0, 0 }, { "5y", 0, 0 }, { "-5m", 0, 0 }, { "05m", 0, 0 },
+		{ "1.5h", 0, 0 }, { "", 0, 0 }, { "99999999999999d", 0, 0 },
+		{ "2H", 0, 0 }, { "2 h", 0, 0 },
+	};
+	uint32_t	s;
+	size_t		i;
+
+	(void)unused;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		s = 0;
+		if ((state_duration(t[i].s, &s) == 0) != t[i].ok)
+			fail_msg("duration \"%s\"", t[i].s);
+		if (t[i].ok)
+			assert_int_equal(s, t[i].secs);
+	}
+}
+
+static void
+grants_expire_and_allow(void **unused)
+{
+	struct pks_state	st;
+	struct grant		g, gone[4];
+
+	(void)unused;
+	memset(&st, 0, sizeof(st));
+	memset(&g, 0, sizeof(g));
+	g.user = 777;
+	g.by = 1;
+	snprintf(g.service, sizeof(g.service), "ssh");
+	g.until = 100;
+	assert_int_equal(state_grant(&st, &g), 0);
+	snprintf(g.service, sizeof(g.service), "web");
+	g.until = 0;
+	assert_int_equal(state_grant(&st, &g), 0);
+	assert_true(state_allows(&st, 777, "ssh", 99));
+	assert_false(state_allows(&st, 777, "ssh", 100));
+	assert_false(state_allows(&st, 778, "ssh", 50));
+	assert_false(state_allows(&st, 777, "db", 50));
+	assert_true(state_allows(&st, 777, "web", 1000000));
+	assert_int_equal(state_next_expiry(&st), 100);
+	assert_int_equal(state_expire(&st, 99, gone, 4), 0);
+	assert_int_equal(state_expire(&st, 100, gone, 4), 1);
+	assert_string_equal(gone[0].service, "ssh");
+	assert_int_equal(st.ngrants, 1);
+	assert_int_equal(state_next_expiry(&st), 0);
+	/* a second grant for the same pair replaces the first */
+	g.until = 500;
+	assert_int_equal(state_grant(&st, &g), 0);
+	assert_int_equal(st.ngrants, 1);
+	assert_int_equal(st.grants[0].until, 500);
+	assert_int_equal(state_ungrant(&st, 777, "web"), 0);
+	assert_int_equal(state_ungrant(&st, 777, "web"), -1);
+	assert_int_equal(st.ngrants, 0);
+	/* malformed grants are not taken */
+	g.user = 0;
+	assert_int_equal(state_grant(&st, &g), -1);
+	g.user = 5;
+	snprintf(g.service, sizeof(g.service), "a b");
+	assert_int_equal(state_grant(&st, &g), -1);
+	state_clear(&st);
+}
+
+static void
+grants_are_bounded(void **unused)
+{
+	struct pks_state	st;
+	struct grant		g;
+	int			i;
+
+	(void)unused;
+	memset(&st, 0, sizeof(st));
+	memset(&g, 0, sizeof(g));
+	g.by = 1;
+	snprintf(g.service, sizeof(g.service), "ssh");
+	for (i = 1; i <= STATE_GRANTS_MAX; i++) {
+		g.user = i;
+		assert_int_equal(state_grant(&st, &g), 0);
+	}
+	g.user = i;
+	assert_int_equal(state_grant(&st, &g), -1);
+	state_clear(&st);
+}
+
+static char	dir[64];
+
+static int
+mkdir_tmp(void **unused)
+{
+	(void)unused;
+	snprintf(dir, sizeof(dir), "/tmp/pks-state-XXXXXX");
+	return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+static int
+rm_tmp(void **unused)
+{
+	char	cmd[128];
+
+	(void)unused;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void
+write_file(const char *path, const char *text, mode_t mode)
+{
+	int	fd;
+
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	assert_true(fd != -1);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+static void
+save_and_load(void **unused)
+{
+	struct pks_state	st, st2;
+	struct stat		sb;
+	struct grant		g;
+	char			path[192], sub[128], tmp[256], e[256];
+
+	(void)unused;
+	/* the directory is created (0700) when missing */
+	snprintf(sub, sizeof(sub), "%s/sub", dir);
+	snprintf(path, sizeof(path), "%s/state", sub);
+	assert_int_equal(state_load(path, &st, e, sizeof(e)), 1);
+	assert_int_equal(st.ngrants, 0);
+	memset(&g, 0, sizeof(g));
+	g.user = 777;
+	g.by = 1;
+	snprintf(g.service, sizeof(g.service), "ssh");
+	st.lockdown = 1;
+	st.lock_by = 9;
+	st.lock_since = 10;
+	assert_int_equal(state_grant(&st, &g), 0);
+	assert_int_equal(state_save(path, &st, e, sizeof(e)), 0);
+	assert_int_equal(stat(sub, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0700);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0600);
+	assert_int_equal(sb.st_uid, geteuid());
+	/* no temporary file is left behind */
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	assert_int_equal(access(tmp, F_OK), -1);
+	assert_int_equal(state_load(path, &st2, e, sizeof(e)), 0);
+	assert_int_equal(st2.lockdown, 1);
+	assert_int_equal(st2.ngrants, 1);
+	assert_int_equal(st2.grants[0].user, 777);
+	state_clear(&st2);
+	/* a leftover temporary file (a crash) does not stop a write */
+	write_file(tmp, "half a fi", 0644);
+	assert_int_equal(state_save(path, &st, e, sizeof(e)), 0);
+	assert_int_equal(access(tmp, F_OK), -1);
+	state_clear(&st);
+}
+
+static void
+unsafe_files_are_refused(void **unused)
+{
+	struct pks_state	st;
+	char			path[128], link[128], aside[256], e[256];
+
+	(void)unused;
+	snprintf(path, sizeof(path), "%s/state2", dir);
+	write_file(path, good, 0620);		/* others may write it */
+	assert_int_equal(state_load(path, &st, e, sizeof(e)), -1);
+	assert_non_null(strstr(e, "writable"));
+	write_file(path, good, 0600);
+	assert_int_equal(state_load(path, &st, e, sizeof(e)), 0);
+	state_clear(&st);
+	snprintf(link, sizeof(link), "%s/state3", dir);
+	assert_int_equal(symlink(path, link), 0);
+	assert_int_equal(state_load(link, &st, e, sizeof(e)), -1);
+	/* a refused file is kept aside, not lost */
+	write_file(path, "pks-state 1\ngrant 7", 0600);
+	assert_int_equal(state_load(path, &st, e, sizeof(e)), -1);
+	assert_non_null(strstr(e, "truncated"));
+	assert_int_equal(state_keep_aside(path, aside, sizeof(aside), e,
+	    sizeof(e)), 0);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(access(aside, F_OK), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(good_file_is_read),
+		cmocka_unit_test(format_then_parse_is_identity),
+		cmocka_unit_test(truncated_files_are_refused),
+		cmocka_unit_test(corrupt_files_are_refused),
+		cmocka_unit_test(durations),
+		cmocka_unit_test(grants_expire_and_allow),
+		cmocka_unit_test(grants_are_bounded),
+		cmocka_unit_test_setup_teardown(save_and_load, mkdir_tmp,
+		    rm_tmp),
+		cmocka_unit_test_setup_teardown(unsafe_files_are_refused,
+		    mkdir_tmp, rm_tmp),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
