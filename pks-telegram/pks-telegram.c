@@ -445,16 +445,87 @@ send_done(struct tg_call *c, int code, long status, const char *body,
 	out_finish(o, (int)status);
 }
 
+/*
+ * Telegram's limits on sending: about one message a second in a chat,
+ * twenty a minute in a group, thirty a second in all.  The queue is
+ * served in order, skipping chats that must wait, so each chat keeps its
+ * own order and a busy group does not hold up a private answer.
+ */
+#define RATE_CHATS	64
+#define RATE_PRIVATE_MS	1000
+#define RATE_GROUP_MS	3000
+#define RATE_ALL_MS	34
+
+static struct {
+	int64_t	chat;
+	int64_t	next;		/* ms: earliest next message */
+} rate[RATE_CHATS];
+static int64_t	rate_all;
+
+static int64_t
+rate_next(int64_t chat)
+{
+	size_t	i;
+
+	for (i = 0; i < RATE_CHATS; i++)
+		if (rate[i].chat == chat)
+			return rate[i].next > rate_all ? rate[i].next : rate_all;
+	return rate_all;
+}
+
+static void
+rate_sent(int64_t chat)
+{
+	int64_t	now = now_ms();
+	size_t	i, slot = 0;
+
+	rate_all = now + RATE_ALL_MS;
+	for (i = 0; i < RATE_CHATS; i++) {
+		if (rate[i].chat == chat) {
+			slot = i;
+			break;
+		}
+		if (rate[i].next < rate[slot].next)
+			slot = i;	/* the stalest entry, if not found */
+	}
+	rate[slot].chat = chat;
+	rate[slot].next = now + (chat < 0 ? RATE_GROUP_MS : RATE_PRIVATE_MS);
+}
+
+/* the first queued item allowed out now; *wait: ms until one is */
+static struct out *
+send_pick(int64_t *wait)
+{
+	struct out	*o;
+	int64_t		 now = now_ms(), t, best = -1;
+
+	TAILQ_FOREACH(o, &outq, entry) {
+		if (o->answer)
+			return o;	/* callback answers are not messages */
+		t = rate_next(o->chat);
+		if (t <= now)
+			return o;
+		if (best == -1 || t - now < best)
+			best = t - now;
+	}
+	*wait = best;
+	return NULL;
+}
+
 static void
 send_next(void)
 {
 	struct out	*o;
 	char		*body;
+	int64_t		 wait;
 	int		 kb;
 
-	if (tg_call_busy(sendc) || (o = TAILQ_FIRST(&outq)) == NULL ||
-	    now_ms() < sendb.at || phase != PH_POLL)
+	if (tg_call_busy(sendc) || TAILQ_EMPTY(&outq) ||
+	    now_ms() < sendb.at || phase != PH_POLL ||
+	    (o = send_pick(&wait)) == NULL)
 		return;
+	if (!o->answer)
+		rate_sent(o->chat);
 	if (o->answer) {
 		body = tg_build_answer(o->cbq_id);
 	} else {
@@ -674,8 +745,15 @@ next_timeout(void)
 	if (!tg_call_busy(pollc) && !(phase == PH_POLL && nbatch > 0) &&
 	    pollb.at < t)
 		t = pollb.at;
-	if (!tg_call_busy(sendc) && !TAILQ_EMPTY(&outq) && sendb.at < t)
-		t = sendb.at;
+	if (!tg_call_busy(sendc) && !TAILQ_EMPTY(&outq)) {
+		int64_t	wait = 0, sd = sendb.at;
+
+		/* the next send: after the back-off and the rate limit */
+		if (send_pick(&wait) == NULL && wait >= 0 && now + wait > sd)
+			sd = now + wait;
+		if (sd < t)
+			t = sd;
+	}
 	for (i = 0; i < nbatch; i++)
 		if (pend[i].reqid != 0 && !pend[i].done && pend[i].deadline < t)
 			t = pend[i].deadline;

@@ -58,6 +58,18 @@ def main():
         tap.ok(not s.monitor.log.grep(r"pks-telegram: (sandbox|killed|"
                                       r"exited)"), "nothing crashed")
 
+        # sending rate: about one message a second in one chat
+        since = s.bot.sent()[-1]["seq"]
+        for _ in range(4):
+            s.bot.push_message(user_id=ADA, text="/whoami")
+        pkstest.wait_for(lambda: len([r for r in s.bot.sent(chat_id=ADA)
+                                      if r["seq"] > since]) >= 4, 15)
+        times = [r["time"] for r in s.bot.sent(chat_id=ADA)
+                 if r["seq"] > since]
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        tap.ok(len(times) == 4 and min(gaps) >= 0.9,
+               "answers to one chat go out about a second apart", gaps)
+
         # a restart mid-stream: nothing lost
         s.bot.fail(method="sendMessage", kind="hang", seconds=30, count=1)
         since = s.bot.sent()[-1]["seq"]
