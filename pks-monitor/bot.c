@@ -362,6 +362,11 @@ req_valid(const struct pks_tg_req *r)
 	if (r->reqid == 0 || r->cmd == TG_CMD_NONE || r->cmd >= TG_CMD_MAX ||
 	    r->chat_type < TG_CHAT_PRIVATE || r->chat_type > TG_CHAT_CHANNEL)
 		return 0;
+	/* no chat or user is 0: an answer to chat 0 cannot be sent (only
+	 * channel posts come without a user) */
+	if (r->chat_id == 0 ||
+	    (r->user_id == 0 && r->chat_type != TG_CHAT_CHANNEL))
+		return 0;
 	if (memchr(r->user_name, '\0', sizeof(r->user_name)) == NULL ||
 	    memchr(r->arg1, '\0', sizeof(r->arg1)) == NULL ||
 	    memchr(r->arg2, '\0', sizeof(r->arg2)) == NULL ||

@@ -500,6 +500,7 @@ send_pick(int64_t *wait)
 	int64_t		 now = now_ms(), t, best = -1;
 
 	TAILQ_FOREACH(o, &outq, entry) {
+		/* cppcheck-suppress uninitvar */
 		if (o->answer)
 			return o;	/* callback answers are not messages */
 		t = rate_next(o->chat);

@@ -516,9 +516,9 @@ parse_chat(struct pks_tg_req *r, json_object *msg)
 	json_object	*chat;
 
 	if ((chat = member(msg, "chat", json_type_object)) == NULL ||
-	    member_id(chat, "id", &r->chat_id) == -1 ||
+	    member_id(chat, "id", &r->chat_id) == -1 || r->chat_id == 0 ||
 	    (r->chat_type = chat_type(member_str(chat, "type", NULL))) == 0)
-		return -1;
+		return -1;	/* no chat is 0: nothing could be answered */
 	return 0;
 }
 
@@ -528,7 +528,8 @@ parse_from(struct pks_tg_req *r, json_object *from)
 {
 	const char	*s;
 
-	if (from == NULL || member_id(from, "id", &r->user_id) == -1)
+	if (from == NULL || member_id(from, "id", &r->user_id) == -1 ||
+	    r->user_id == 0)
 		return -1;
 	if ((s = member_str(from, "username", NULL)) != NULL && *s != '\0')
 		copy_name(r->user_name, sizeof(r->user_name), "@", s);

@@ -32,7 +32,7 @@ unit: $(UNIT_BINS)
 # the whole suite, built with test hooks, in build/test (or build/asan
 # with SANITIZE=1)
 check: lint-man
-	$(MAKE) TESTHOOKS=1 all unit client-windows
+	$(MAKE) TESTHOOKS=1 all unit fuzz-replay client-windows
 	$(MAKE) TESTHOOKS=1 run-tests
 
 # sandboxed children cannot run LeakSanitizer (it needs ptrace at exit)
@@ -41,12 +41,12 @@ TEST_ENV	:= ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 		   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 endif
 
-run-tests: unit
+run-tests: unit fuzz-replay
 	$(TEST_ENV) CMOCKA_MESSAGE_OUTPUT=TAP PKS_BUILD=$(abspath $(BUILD)) \
 	    prove -e '' $(PROVE_FLAGS) $(UNIT_BINS) $(E2E_TESTS)
 
 check-asan:
-	$(MAKE) SANITIZE=1 all unit
+	$(MAKE) SANITIZE=1 all unit fuzz-replay
 	$(MAKE) SANITIZE=1 run-tests
 
 lint-man:

@@ -707,3 +707,12 @@ class ValgrindSuite(Suite):
                                        self.logfile)
         self.monitor.start(wait_ready)
         return self
+
+
+def tap_ok(cond, name, diag=None):
+    """tap.ok, except that a failing check marked "# TODO" (a known bug,
+    reported, not yet fixed) does not fail the run, as TAP means it."""
+    r = tap.ok(cond, name, diag)
+    if not cond and "# TODO" in name:
+        tap.failed -= 1
+    return r
