@@ -68,6 +68,22 @@ generate_private(void **state)
 	assert_int_equal(ups[0].req.reqid, 0);
 }
 
+/* chat 0 or user 0 cannot be answered: such an update is no command */
+static void
+zero_ids_are_dropped(void **state)
+{
+	(void)state;
+	assert_int_equal(msg("{\"id\":0,\"type\":\"private\"}",
+	    "/whoami", CMD(7)), 1);
+	assert_int_equal(nups, 1);
+	assert_false(ups[0].has_cmd);
+	assert_int_equal(parse("{\"update_id\":100000002,\"message\":"
+	    "{\"message_id\":5,\"from\":{\"id\":0,\"is_bot\":false,"
+	    "\"first_name\":\"Z\"},\"chat\":" GROUP ",\"date\":1700000000,"
+	    "\"text\":\"/whoami\",\"entities\":" CMD(7) "}}"), 1);
+	assert_false(ups[0].has_cmd);
+}
+
 static void
 generate_with_address(void **state)
 {
@@ -496,6 +512,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(generate_private),
+		cmocka_unit_test(zero_ids_are_dropped),
 		cmocka_unit_test(generate_with_address),
 		cmocka_unit_test(bad_arguments_are_unknown),
 		cmocka_unit_test(every_command),
