@@ -15,6 +15,9 @@
  * little more than it must, which match.c ignores, and it always loads.
  */
 #include <errno.h>
+#include <sys/socket.h>
+
+#include <linux/filter.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,7 +244,59 @@ filter_compile(pcap_t *p, const uint16_t *ports, size_t n,
 	return (0);
 }
 
-/* before the first live set: let nothing in */
+/*
+ * Attach prog, compiled for DLT_RAW (offsets from the IP header), to a
+ * capture socket.  Its loads are moved to the kernel's network-header
+ * base (SKF_NET_OFF), which the kernel finds on every link type, and
+ * SO_ATTACH_FILTER swaps programs in one step.  pcap_setfilter() cannot
+ * be used here: on Linux it first drains the socket through a reject-all
+ * program, and a knock that arrives meanwhile is lost.
+ */
+int
+filter_attach(int fd, const struct bpf_program *prog)
+{
+	struct sock_filter	*f;
+	struct sock_fprog	 fp;
+	unsigned int		 i, cls, mode;
+	int			 rv;
+
+	if (prog->bf_len == 0 || prog->bf_len > BPF_MAXINSNS) {
+		errno = EINVAL;
+		return (-1);
+	}
+	if ((f = calloc(prog->bf_len, sizeof(*f))) == NULL)
+		return (-1);
+	for (i = 0; i < prog->bf_len; i++) {
+		f[i].code = prog->bf_insns[i].code;
+		f[i].jt = prog->bf_insns[i].jt;
+		f[i].jf = prog->bf_insns[i].jf;
+		f[i].k = prog->bf_insns[i].k;
+		cls = BPF_CLASS(f[i].code);
+		mode = BPF_MODE(f[i].code);
+		if (cls != BPF_LD && cls != BPF_LDX)
+			continue;
+		if (mode == BPF_ABS || mode == BPF_IND || mode == BPF_MSH)
+			f[i].k += (uint32_t)SKF_NET_OFF;
+		else if (mode == BPF_LEN) {
+			/* the length would count the link header */
+			free(f);
+			errno = EINVAL;
+			return (-1);
+		}
+	}
+	fp.len = prog->bf_len;
+	fp.filter = f;
+	rv = setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp));
+	free(f);
+	return (rv);
+}
+
+/*
+ * Before the first live set: let nothing in.  Attached like every other
+ * program, never with pcap_setfilter(): libpcap would keep it as its own
+ * user-space filter and apply it to the first ring block after the next
+ * change, dropping the first knock.
+ */
 int
 filter_none(pcap_t *p)
 {
@@ -250,7 +305,7 @@ filter_none(pcap_t *p)
 
 	if (reject_all(&prog) == -1)
 		return (-1);
-	rv = pcap_setfilter(p, &prog);
+	rv = filter_attach(pcap_fileno(p), &prog);
 	pcap_freecode(&prog);
 	return (rv);
 }

@@ -153,7 +153,7 @@ iface_open(struct iface *ifc)
 		fatalx("%s: %s", ifc->name, pcap_geterr(ifc->p));
 	/* nothing comes in before the first live set */
 	if (filter_none(ifc->p) != 0)
-		fatalx("%s: %s", ifc->name, pcap_geterr(ifc->p));
+		fatal("%s: attach filter", ifc->name);
 	if (pcap_setnonblock(ifc->p, 1, errbuf) != 0)
 		fatalx("%s: %s", ifc->name, errbuf);
 	if ((ifc->fd = pcap_get_selectable_fd(ifc->p)) == -1)
@@ -172,6 +172,9 @@ iface_close(int i)
 		fatalx("no interface left to capture on");
 }
 
+static int	 refilter_due;
+static pcap_t	*rawp;		/* compiles filters for DLT_RAW */
+
 /* the live set changed: a new kernel filter on every interface */
 static void
 refilter(void)
@@ -181,20 +184,19 @@ refilter(void)
 	size_t			 n;
 	int			 i;
 
+	refilter_due = 0;
 	n = match_ports(matcher, &ports);
 	if (ports == NULL && match_nseqs(matcher) > 0)
 		fatal("live ports");
-	for (i = 0; i < nifaces; i++) {
-		if (filter_compile(ifaces[i].p, ports, n, &prog) == -1)
-			fatalx("%s: filter: %s", ifaces[i].name,
-			    pcap_geterr(ifaces[i].p));
-		if (pcap_setfilter(ifaces[i].p, &prog) != 0)
-			fatalx("%s: setfilter: %s", ifaces[i].name,
-			    pcap_geterr(ifaces[i].p));
-		log_debug("%s: filter for %zu knock ports, %u instructions",
-		    ifaces[i].name, n, prog.bf_len);
-		pcap_freecode(&prog);
-	}
+	/* one program for every link type: offsets from the IP header */
+	if (filter_compile(rawp, ports, n, &prog) == -1)
+		fatalx("filter: %s", pcap_geterr(rawp));
+	for (i = 0; i < nifaces; i++)
+		if (filter_attach(ifaces[i].fd, &prog) == -1)
+			fatal("%s: attach filter", ifaces[i].name);
+	log_debug("filter for %zu knock ports, %u instructions", n,
+	    prog.bf_len);
+	pcap_freecode(&prog);
 	free(ports);
 }
 
@@ -238,7 +240,8 @@ dispatch_imsg(struct imsg *im)
 	case IMSG_SEQ_COMMIT:
 		if (im->len != 0)
 			fatalx("IMSG_SEQ_COMMIT: bad length %zu", im->len);
-		refilter();
+		/* once per loop pass, after the packets waiting are read */
+		refilter_due = 1;
 		break;
 	default:
 		fatalx("unexpected message type %u from monitor",
@@ -311,6 +314,8 @@ sniff_loop(void)
 		for (i = nifaces - 1; i >= 0; i--)
 			if (pfd[1 + i].revents & (POLLIN | POLLERR | POLLHUP))
 				(void)capture(i);
+		if (refilter_due)
+			refilter();
 		if (imsgbuf_pending(proc_ibuf))
 			proc_flush();
 		now = now_ms();
@@ -334,6 +339,8 @@ main(int argc, char *argv[])
 		fatalx("no interface to capture on");
 	for (i = 0; i < nifaces; i++)
 		iface_open(&ifaces[i]);
+	if ((rawp = pcap_open_dead(DLT_RAW, SNIFF_SNAPLEN)) == NULL)
+		fatalx("pcap_open_dead failed");
 	proc_confine(NULL, 0, sniffer_rules, sniffer_nrules);
 	log_info("capturing on %d interface%s, up to %u sources", nifaces,
 	    nifaces > 1 ? "s" : "", sconf.max_sources);

@@ -64,6 +64,7 @@ char	*filter_expr(const struct filter_range *, size_t);
 int	filter_compile(pcap_t *, const uint16_t *, size_t,
 	    struct bpf_program *);
 int	filter_none(pcap_t *);
+int	filter_attach(int, const struct bpf_program *);
 
 /* sandbox.c */
 extern const struct sandbox_rule	sniffer_rules[];

@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Kernel filter changes lose no knock, on interface "any" (Linux cooked
+capture): while another user's /generate and knocks change the live set
+over and over, every one of Ada's knocks completes.  (pcap_setfilter()
+drains the socket through a reject-all filter on each change; a knock
+arriving meanwhile was lost.)"""
+import os
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pkstest  # noqa: E402
+from pkstest import tap  # noqa: E402
+
+ADA, BOB = 6123456789, 7000000001
+ROUNDS = 15
+
+
+def main():
+    pkstest.require_root()
+    pkstest.ensure_user()
+    with pkstest.Net() as net:
+        s = pkstest.Suite(net, iface="any",
+                          extra="allow user { %d %d } to ssh\n" %
+                          (ADA, BOB)).start()
+        tap.ok(s.monitor.log.wait(r"any: capturing, link type LINUX_SLL",
+                                  5) is not None,
+               "capturing on any, in Linux cooked mode")
+        stop = threading.Event()
+
+        def churn():
+            # Bob's sequences come and go: each one changes the filter
+            while not stop.is_set():
+                s.bot.push_message(user_id=BOB, text="/generate ssh",
+                                   first_name="Bob")
+                time.sleep(0.15)
+        t = threading.Thread(target=churn, daemon=True)
+        t.start()
+        done = 0
+        for i in range(ROUNDS):
+            ports, _ = s.generate(ADA)
+            if not ports:
+                continue
+            start = len(s.monitor.log.lines)
+            s.knock(ports)
+            if s.monitor.log.wait(r"knock completed from .* of Ada", 5,
+                                  start) is not None:
+                done += 1
+        stop.set()
+        t.join()
+        issued = len(s.monitor.log.grep(r"issued to Bob"))
+        tap.diag("%d filter changes from Bob's sequences" % issued)
+        tap.ok(issued >= ROUNDS, "the live set changed all along")
+        tap.ok(done == ROUNDS, "every knock completed: %d of %d" %
+               (done, ROUNDS))
+        tap.ok(pkstest.wait_for(s.window_rules, 5),
+               "and opened the port")
+        s.stop()
+    tap.done()
+
+
+if __name__ == "__main__":
+    main()
