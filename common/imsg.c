@@ -118,6 +118,75 @@ imsgbuf_read(struct imsgbuf *ib)
 }
 
 /*
+ * Blocking: read exactly one message, no byte more, so that what
+ * follows it stays in the socket (and wakes the next poll()).  For the
+ * configuration phase of a child, whose descriptor is still blocking.
+ * Returns 1, 0 on EOF, -1 on error (EBADMSG: not a message).
+ */
+int
+imsgbuf_read_one(struct imsgbuf *ib)
+{
+	struct msghdr		 msg;
+	struct iovec		 iov;
+	struct cmsghdr		*cmsg;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int) * IMSG_MAX_FDS)];
+	} cmsgbuf;
+	struct imsg_hdr		 hdr;
+	size_t			 want, got, i, nfds;
+	ssize_t			 n;
+	int			 fd;
+
+	if (ib->rlen + IMSG_MAX_SIZE > sizeof(ib->rbuf)) {
+		errno = ENOBUFS;
+		return -1;
+	}
+	for (want = IMSG_HEADER_SIZE, got = 0; got < want; got += n) {
+		memset(&msg, 0, sizeof(msg));
+		iov.iov_base = ib->rbuf + ib->rlen + got;
+		iov.iov_len = want - got;
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = cmsgbuf.buf;
+		msg.msg_controllen = sizeof(cmsgbuf.buf);
+		n = recvmsg(ib->fd, &msg, MSG_CMSG_CLOEXEC);
+		if (n == -1 && errno == EINTR) {
+			n = 0;
+			continue;
+		}
+		if (n <= 0)
+			return n == 0 && got == 0 ? 0 : -1;
+		for (cmsg = CMSG_FIRSTHDR(&msg); cmsg != NULL;
+		    cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+			if (cmsg->cmsg_level != SOL_SOCKET ||
+			    cmsg->cmsg_type != SCM_RIGHTS)
+				continue;
+			nfds = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (i = 0; i < nfds; i++) {
+				memcpy(&fd, (int *)CMSG_DATA(cmsg) + i,
+				    sizeof(fd));
+				if (ib->nrfds < IMSG_MAX_FDS)
+					ib->rfds[ib->nrfds++] = fd;
+				else
+					close(fd);
+			}
+		}
+		if (got + n == IMSG_HEADER_SIZE && want == IMSG_HEADER_SIZE) {
+			memcpy(&hdr, ib->rbuf + ib->rlen, sizeof(hdr));
+			if (hdr.len < IMSG_HEADER_SIZE ||
+			    hdr.len > IMSG_MAX_SIZE) {
+				errno = EBADMSG;
+				return -1;
+			}
+			want = hdr.len;
+		}
+	}
+	ib->rlen += want;
+	return 1;
+}
+
+/*
  * Take the next complete message out of the read buffer.  Returns 1 and
  * fills *im, 0 if more bytes are needed, -1 (errno EBADMSG) if what was
  * received cannot be a message.  The payload is copied: call imsg_free().

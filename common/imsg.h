@@ -51,6 +51,7 @@ struct imsgbuf {
 void	 imsgbuf_init(struct imsgbuf *, int);
 void	 imsgbuf_clear(struct imsgbuf *);
 ssize_t	 imsgbuf_read(struct imsgbuf *);
+int	 imsgbuf_read_one(struct imsgbuf *);
 int	 imsg_get(struct imsgbuf *, struct imsg *);
 void	 imsg_free(struct imsg *);
 int	 imsg_compose(struct imsgbuf *, uint32_t, uint32_t, int,

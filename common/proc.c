@@ -81,22 +81,19 @@ proc_start(const char *name, int argc, char **argv)
 	signal(SIGINT, SIG_IGN);	/* a ^C in -d mode is the monitor's */
 }
 
+/*
+ * One message at a time, no byte more: what the monitor sends after
+ * CONF_END (the state a restarted child must rebuild) stays in the
+ * socket, so the child's poll() loop sees it at once.
+ */
 static int
 proc_wait_read(void)
 {
-	struct pollfd	pfd;
-	ssize_t		n;
+	int	n;
 
-	pfd.fd = PROC_FD;
-	pfd.events = POLLIN;
-	if (poll(&pfd, 1, -1) == -1) {
-		if (errno == EINTR)
-			return 0;
-		fatal("poll");
-	}
-	if ((n = imsgbuf_read(proc_ibuf)) == -1) {
-		if (errno == EAGAIN)
-			return 0;
+	if ((n = imsgbuf_read_one(proc_ibuf)) == -1) {
+		if (errno == EBADMSG)
+			fatalx("malformed message from monitor");
 		fatal("read from monitor");
 	}
 	if (n == 0) {

@@ -55,15 +55,13 @@ child_send_conf(struct child *c)
 {
 	struct pks_conf		*conf = env->conf;
 	struct pks_conf_proc	 pc;
-	unsigned int		 uid, gid;
 	int			 i, fd;
 
 	memset(&pc, 0, sizeof(pc));
-	if (privsep_lookup_user(conf->user, &uid, &gid) == -1)
-		fatal("user \"%s\" (create it, or set \"user\" in %s)",
-		    conf->user, env->conf_path);
-	pc.uid = uid;
-	pc.gid = gid;
+	/* looked up at start and at reload: a lookup failing now (out of
+	 * memory, a directory service down) must not stop a restart */
+	pc.uid = env->uid;
+	pc.gid = env->gid;
 	pc.verbose = env->verbose;
 	pc.foreground = env->log_stderr;
 	snprintf(pc.chroot, sizeof(pc.chroot), "%s", conf->chroot);
@@ -263,6 +261,9 @@ child_gone(struct child *c, int status)
 		c->backoff = c->backoff ? c->backoff * 2 : 1;
 		if (c->backoff > BACKOFF_MAX)
 			c->backoff = BACKOFF_MAX;
+		/* without pks-fw no window closes: never wait long for it */
+		if (c->id == PROC_FW)
+			c->backoff = 1;
 		c->restart_at = now + c->backoff;
 		log_info("%s: restarting in %u s", name, c->backoff);
 	}
@@ -442,9 +443,7 @@ void
 child_dispatch(enum pks_proc id)
 {
 	struct child	*c = &env->child[id];
-	struct imsg	 im;
 	ssize_t		 n;
-	int		 r;
 
 	if ((n = imsgbuf_read(&c->ibuf)) == -1) {
 		if (errno == EAGAIN)
@@ -460,6 +459,23 @@ child_dispatch(enum pks_proc id)
 		c->fd = -1;
 		return;
 	}
+	child_process(id);
+}
+
+/*
+ * Handle the messages already read.  Also called on each loop pass
+ * while some are left over (when an allocation failed), since the
+ * child may send nothing more until they are answered.
+ */
+void
+child_process(enum pks_proc id)
+{
+	struct child	*c = &env->child[id];
+	struct imsg	 im;
+	int		 r;
+
+	if (c->fd == -1 || c->ibuf.rlen == 0)
+		return;
 	while ((r = imsg_get(&c->ibuf, &im)) == 1) {
 		if (im.fd != -1) {
 			close(im.fd);
@@ -502,7 +518,11 @@ child_dispatch(enum pks_proc id)
 		if (c->fd == -1)
 			return;
 	}
-	if (r == -1) {
+	if (r == -1 && errno != EBADMSG) {
+		/* out of memory here is ours, not the child's fault: the
+		 * message stays buffered for the next pass */
+		log_warn("%s: reading a message", proc_name(id));
+	} else if (r == -1) {
 		log_warnx("%s: malformed message framing", proc_name(id));
 		child_kill(id, "compromised");
 	}

@@ -46,6 +46,7 @@ struct window {
 	time_t		 expires;
 	int		 open;		/* pks-fw confirmed */
 	int		 notified;	/* owner told it opened */
+	time_t		 retry_at;	/* a refused close is asked again */
 };
 
 /* a right given from Telegram by an admin, kept in the state file */
@@ -76,6 +77,8 @@ struct monitor {
 	int		 foreground;	/* -d: do not daemonize */
 	int		 log_stderr;	/* log lines go to stderr */
 	int		 verbose;
+	unsigned int	 uid;		/* of conf->user, looked up at */
+	unsigned int	 gid;		/* start and at each reload */
 	char		 libexec[4096];
 	struct child	 child[PROC_MAX];
 	struct sequence	*seqs;
@@ -112,6 +115,7 @@ void	 child_send(enum pks_proc, uint32_t, int, const void *, size_t);
 void	 child_sendv(enum pks_proc, uint32_t, const struct iovec *, int);
 void	 child_flush_all(void);
 void	 child_dispatch(enum pks_proc);
+void	 child_process(enum pks_proc);
 int	 child_all_ready(void);
 
 /* seq.c */

@@ -60,6 +60,7 @@ int
 monitor_reload(void)
 {
 	struct pks_conf	*nconf;
+	unsigned int	 uid, gid;
 	int		 i;
 
 	log_info("reloading configuration %s", env->conf_path);
@@ -68,6 +69,14 @@ monitor_reload(void)
 		    "running one", env->conf_path);
 		return -1;
 	}
+	if (privsep_lookup_user(nconf->user, &uid, &gid) == -1) {
+		log_warn("user \"%s\" of the new configuration: keeping the "
+		    "running one", nconf->user);
+		conf_free(nconf);
+		return -1;
+	}
+	env->uid = uid;
+	env->gid = gid;
 	conf_free(env->conf);
 	env->conf = nconf;
 	admin_reload();
@@ -163,10 +172,9 @@ static void
 prepare_system(void)
 {
 	struct stat	 st;
-	unsigned int	 uid, gid;
 	const char	*dir = env->conf->chroot;
 
-	if (privsep_lookup_user(env->conf->user, &uid, &gid) == -1)
+	if (privsep_lookup_user(env->conf->user, &env->uid, &env->gid) == -1)
 		fatalx("user \"%s\" does not exist (or is root): create it "
 		    "(useradd --system %s) or set \"user\" in %s",
 		    env->conf->user, env->conf->user, env->conf_path);
@@ -282,11 +290,14 @@ main_loop(void)
 				}
 			}
 		}
-		for (i = 1; n > 0 && i < PROC_MAX; i++) {
+		for (i = 1; i < PROC_MAX; i++) {
 			if (pfd[i].fd == -1 || env->child[i].fd == -1)
 				continue;
-			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+			if (n > 0 &&
+			    (pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				child_dispatch(i);
+			else
+				child_process(i);	/* left over */
 		}
 		control_dispatch(pfd + PROC_MAX, n > 0 ? nctl : 0);
 		now = time(NULL);

@@ -25,6 +25,7 @@
 #include "monitor.h"
 
 #define LISTEN_MAX	4096
+#define CLOSE_RETRY	2	/* seconds before a refused close is retried */
 
 static void	win_close(struct window *);
 
@@ -266,9 +267,12 @@ seq_next_expiry(void)
 	for (q = env->seqs; q != NULL; q = q->next)
 		if (t == 0 || q->expires < t)
 			t = q->expires;
-	for (w = env->windows; w != NULL; w = w->next)
+	for (w = env->windows; w != NULL; w = w->next) {
 		if (w->open && (t == 0 || w->expires < t))
 			t = w->expires;
+		if (w->retry_at != 0 && (t == 0 || w->retry_at < t))
+			t = w->retry_at;
+	}
 	if ((g = admin_next_expiry()) != 0 && (t == 0 || g < t))
 		t = g;		/* a grant that ends */
 	return t;
@@ -467,9 +471,14 @@ win_fw_result(const struct pks_fw_result *r)
 			win_notify(w, "open");
 		}
 	} else if (r->type == IMSG_FW_CLOSE) {
-		if (r->error)
-			log_warnx("pks-fw could not close window %u: %s",
-			    r->id, strerror(r->error));
+		if (r->error && r->error != ENOENT) {
+			/* pks-fw kept the rule: the window stays "closing"
+			 * and the close is asked again shortly */
+			log_warnx("pks-fw could not close window %u: %s; "
+			    "retrying", r->id, strerror(r->error));
+			w->retry_at = time(NULL) + CLOSE_RETRY;
+			return;
+		}
 		win_notify(w, "close");
 		win_free(w);
 	}
@@ -490,9 +499,16 @@ win_expire(time_t now)
 {
 	struct window	*w;
 
-	for (w = env->windows; w != NULL; w = w->next)
+	for (w = env->windows; w != NULL; w = w->next) {
 		if (w->expires != 0 && w->expires <= now)
 			win_close(w);
+		else if (w->expires == 0 && w->retry_at != 0 &&
+		    w->retry_at <= now) {
+			w->retry_at = 0;
+			child_send(PROC_FW, IMSG_FW_CLOSE, -1, &w->w,
+			    sizeof(w->w));
+		}
+	}
 }
 
 /*

@@ -1,0 +1,319 @@
+#!/usr/bin/env python3
+"""kill -9 of each child and of the monitor at random moments while windows
+are open, many times over.
+
+Every round opens three short windows (3 or 4 s) for three users from
+distinct client addresses (IPv4 and IPv6), waits a random time, kills one
+process with SIGKILL, and reads the PKS chains of both families in a loop
+meanwhile.  Whatever was killed:
+  - no window rule outlives its window by more than GRACE seconds, and no
+    rule shows up that no knock asked for;
+  - pks-fw: the monitor restarts it, the new one rebuilds the chain with
+    the windows still open and the knocker gets in while its window lasts;
+  - pks-sniffer: restarted, it knows the sequences issued before (a
+    sequence issued before the kill is knocked after it and opens);
+  - pks-telegram: restarted, /generate works again;
+  - the monitor: its children exit and pks-fw closes every window
+    promptly; the next monitor starts from a chain without window rules;
+  - the monitor and pks-fw together (nobody left to close): the rules stay,
+    and the next monitor start removes them.
+PKS_FAULT_CYCLES (default 5) sets the number of cycles; PKS_FAULT_SEED
+replays a run.  The kill count is in the output."""
+import os
+import random
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pkstest  # noqa: E402
+from pkstest import tap, SRV4, SRV6  # noqa: E402
+
+check = pkstest.tap_ok
+
+ADA, BOB, CAROL, DAN = 6123456789, 6123456790, 6123456791, 6123456792
+USERS = (ADA, BOB, CAROL)
+SERVICES = ("service ssh {\n\tport 2222\n\tprotocol tcp\n\topen-for 4\n}\n"
+            "service web {\n\tport 8080\n\tprotocol tcp\n\topen-for 3\n}")
+PORT = {"ssh": 2222, "web": 8080}
+OPEN_FOR = {"ssh": 4, "web": 3}
+GRACE = 1.5		# a rule may outlive its window by this much
+MORE4 = ["198.18.0.4", "198.18.0.5"]
+MORE6 = ["fd00::3"]
+SOURCES = ["198.18.0.2", "198.18.0.3", "fd00::2"] + MORE4 + MORE6
+CHILDREN = ("pks-fw", "pks-sniffer", "pks-telegram")
+
+# Bugs this test found, now fixed; the checks that showed them count: a
+# restarted child left the state sent after its configuration unread
+# (proc_read_conf), pks-fw was restarted with back-off while windows
+# waited for it (child_gone).
+TODO_REBUILD = ""
+TODO_BACKOFF = ""
+
+
+def host_of(src):
+    return SRV6 if ":" in src else SRV4
+
+
+class Round:
+    def __init__(self, s, watch, n, victim):
+        self.s = s
+        self.watch = watch
+        self.n = n
+        self.victim = victim
+        self.ends = {}		# (addr, port) -> end of its window
+        self.problems = []
+        self.limit = {}		# (addr, port) -> latest allowed removal
+
+    def log_since(self, i, rx, timeout=10):
+        return self.s.monitor.log.wait(rx, timeout, start=i)
+
+    def open_windows(self, triples):
+        """Generate and knock each (user, service, source)."""
+        seqs = []
+        for user, svc, src in triples:
+            ports, msg = self.s.generate(user, text="/generate " + svc)
+            if ports is None:
+                self.problems.append("no sequence for %d/%s: %s" %
+                                     (user, svc, msg))
+                continue
+            seqs.append((svc, src, ports))
+        for svc, src, ports in seqs:
+            self.s.knock(ports, host=host_of(src), src=src)
+            key = (src, PORT[svc])
+            self.ends[key] = time.time() + OPEN_FOR[svc]
+        want = set(self.ends)
+        got = pkstest.wait_for(lambda: want <= self.watch.now(), 3)
+        if not got:
+            self.problems.append("windows did not open: %s" %
+                                 sorted(want - self.watch.now()))
+        return got
+
+    def check_rules(self, t0):
+        """Every rule gone by its limit; no rule nobody asked for."""
+        worst = None
+        for key, end in sorted(self.ends.items()):
+            limit = self.limit.get(key, end + GRACE)
+            gone = self.watch.gone_at(key, t0)
+            if gone is None or gone > limit:
+                self.problems.append(
+                    "rule %s/%d still there %s after its limit" %
+                    (key[0], key[1], "%.2f s" % (gone - limit) if gone
+                     else "now"))
+            elif worst is None or gone - end > worst:
+                worst = gone - end
+        extra = self.watch.seen_between(t0, time.time()) - set(self.ends)
+        if extra:
+            self.problems.append("rules nobody knocked for: %s" %
+                                 sorted(extra))
+        return worst
+
+
+def stale_free(s):
+    """The chains hold the service rules and nothing else; INPUT jumps
+    to PKS once, first."""
+    for v6 in (False, True):
+        rules = s.net.chain(v6) or []
+        if [r for r in rules if " -s " in r] or len(rules) != 4:
+            return False
+        inp = s.net.iptables("-S", "INPUT", v6=v6).stdout.splitlines()
+        if inp[1:2] != ["-A INPUT -j PKS"] or \
+                sum(1 for l in inp if l.endswith("-j PKS")) != 1:
+            return False
+    return True
+
+
+def gone(pid):
+    st = pkstest.proc_status(pid)
+    return st is None or st.get("State", "").startswith("Z")
+
+
+def main():
+    pkstest.require_root()
+    pkstest.ensure_user()
+    cycles = int(os.environ.get("PKS_FAULT_CYCLES", "5"))
+    seed = int(os.environ.get("PKS_FAULT_SEED", str(int(time.time()))))
+    rnd = random.Random(seed)
+    pkstest.set_deadline(120 + cycles * 45)
+    tap.diag("seed %d (PKS_FAULT_SEED replays it)" % seed)
+    victims = []
+    for c in range(cycles):
+        victims += ["pks-fw", "pks-sniffer", "pks-telegram", "pks-monitor"]
+        if c % 2 == 1:
+            victims.append("pks-monitor+pks-fw")
+    kills = dict.fromkeys(CHILDREN + ("pks-monitor",), 0)
+    worst = 0.0
+    windows = 0
+    with pkstest.Net() as net:
+        pkstest.add_client_addrs(net, MORE4 + MORE6)
+        allow = "allow user { %d %d %d %d } to { ssh web }\n" % (
+            ADA, BOB, CAROL, DAN)
+        s = pkstest.Suite(net, extra=allow, services=SERVICES).start()
+        s.echod(2222, v6=True)		# "::" takes IPv4 too
+        s.echod(8080, v6=True)
+        watch = pkstest.ChainWatch(net).start()
+        oldlogs = []
+
+        for n, victim in enumerate(victims, 1):
+            r = Round(s, watch, n, victim)
+            t0 = time.time()
+            srcs = rnd.sample(SOURCES, 4)
+            svcs = ["ssh"] + [rnd.choice(("ssh", "web")) for _ in range(2)]
+            spare = None
+            if victim == "pks-sniffer":
+                spare, _ = s.generate(DAN, text="/generate ssh")
+            if not r.open_windows(list(zip(USERS, svcs, srcs))):
+                check(False, "round %d: windows open" % n,
+                       "\n".join(r.problems))
+                continue
+            windows += len(r.ends)
+            delay = rnd.uniform(0.05, 1.0 if victim == "pks-fw" else 1.5)
+            time.sleep(delay)
+            li = len(s.monitor.log.lines)
+            extra = ""
+
+            if victim in CHILDREN:
+                pid = s.monitor.child_pid(victim)
+                os.kill(pid, 9)
+                kills[victim] += 1
+                short = victim[4:]
+                ok = r.log_since(li, r"started %s, pid" % victim, 10)
+                ok = ok is not None and r.log_since(
+                    ok, r"pks-monitor: %s: ready" % victim, 10)
+                newpid = s.monitor.child_pid(victim)
+                check(ok is not None and newpid and newpid != pid,
+                       "round %d: kill -9 %s at +%.2f s: the monitor "
+                       "restarts it" % (n, victim, delay),
+                       s.monitor.log.text()[-2000:])
+                if victim == "pks-fw":
+                    left = [(k, e) for k, e in r.ends.items()
+                            if e - time.time() > 1.8]
+                    ok = bool(left)
+                    for (src, port), end in left:
+                        back = pkstest.wait_for(
+                            lambda: (src, port) in watch.now(),
+                            max(0.1, end - time.time() - 1.5))
+                        ok = ok and back and time.time() < end and \
+                            s.can_connect(host_of(src), port, src)
+                    check(ok, "round %d: the new pks-fw puts back the %d "
+                           "windows still open and their knockers connect"
+                           % (n, len(left)) +
+                           ("" if left else " (none left: kill was late)")
+                           + TODO_REBUILD)
+                elif victim == "pks-sniffer":
+                    src = srcs[3]
+                    s.knock(spare or [], host=host_of(src), src=src)
+                    r.ends[(src, 2222)] = time.time() + OPEN_FOR["ssh"]
+                    ok = spare and pkstest.wait_for(
+                        lambda: (src, 2222) in watch.now(), 2.5)
+                    check(ok, "round %d: a sequence issued before the "
+                           "kill opens when knocked after the restart" % n
+                           + TODO_REBUILD)
+                else:
+                    ports, msg = s.generate(BOB, text="/generate web")
+                    check(ports is not None, "round %d: /generate works "
+                           "after the restart" % n, msg)
+                extra = short
+            else:
+                mon = s.monitor.proc.pid
+                pids = {c: s.monitor.child_pid(c) for c in CHILDREN}
+                if victim == "pks-monitor+pks-fw":
+                    os.kill(pids["pks-fw"], 9)
+                    kills["pks-fw"] += 1
+                os.kill(mon, 9)
+                tk = time.time()
+                kills["pks-monitor"] += 1
+                s.monitor.proc.wait(5)
+                oldlogs.append(s.monitor.log.text())
+                alive = [c for c, p in pids.items()
+                         if p and not pkstest.wait_for(
+                             lambda: gone(p), 3)]
+                check(not alive, "round %d: kill -9 %s at +%.2f s: the "
+                       "children exit" % (n, victim, delay),
+                       "still running: %s" % alive)
+                if victim == "pks-monitor":
+                    for k in r.ends:
+                        r.limit[k] = min(r.ends[k] + GRACE, tk + GRACE)
+                    empty = pkstest.wait_for(
+                        lambda: not (set(r.ends) & watch.now()), GRACE)
+                    check(empty, "round %d: pks-fw closes every window "
+                           "within %.1f s" % (n, GRACE))
+                else:
+                    time.sleep(0.5)
+                    left = set(r.ends) & watch.now()
+                    extra = "%d stale" % len(left)
+                s.monitor.start()
+                ready = time.time()
+                for k in r.ends:
+                    r.limit[k] = min(r.limit.get(k, r.ends[k] + GRACE),
+                                     ready + 0.5) \
+                        if victim == "pks-monitor" else ready + 0.5
+                check(pkstest.wait_for(lambda: stale_free(s), 0.5),
+                       "round %d: the next monitor starts with no window "
+                       "rule left (%s)" % (n, extra or "none stale"),
+                       "\n".join((net.chain() or []) +
+                                 (net.chain(True) or [])))
+
+            # every window's end, then the grace
+            end = max(r.limit.get(k, e + GRACE) for k, e in r.ends.items())
+            while time.time() < end + 0.2:
+                time.sleep(0.1)
+            w = r.check_rules(t0)
+            if w is not None and w > worst:
+                worst = w
+            check(not r.problems, "round %d (%s): %d windows, no rule "
+                   "outlives its window by more than %.1f s, none unasked"
+                   % (n, victim, len(r.ends), GRACE),
+                   "\n".join(r.problems))
+
+        # pks-fw killed again as soon as it is back, four times: windows
+        # opened before the last kill wait for a pks-fw to take their
+        # rules out, so its restart must not back off
+        n = len(victims) + 1
+        r = Round(s, watch, n, "pks-fw x4")
+        for i in range(3):
+            li = len(s.monitor.log.lines)
+            os.kill(s.monitor.child_pid("pks-fw"), 9)
+            kills["pks-fw"] += 1
+            if r.log_since(li, r"pks-monitor: pks-fw: ready", 15) is None:
+                r.problems.append("pks-fw not restarted")
+        t0 = time.time()
+        srcs = rnd.sample(SOURCES, 3)
+        if r.open_windows(list(zip(USERS, ("ssh", "web", "web"), srcs))):
+            windows += len(r.ends)
+            time.sleep(rnd.uniform(0.05, 0.5))
+            li = len(s.monitor.log.lines)
+            os.kill(s.monitor.child_pid("pks-fw"), 9)
+            kills["pks-fw"] += 1
+            end = max(r.ends.values()) + GRACE
+            while time.time() < end + 0.2:
+                time.sleep(0.1)
+            r.check_rules(t0)
+            # pks-fw is never made to wait longer than a second
+            r.problems += s.monitor.log.grep(
+                r"pks-fw: restarting in ([2-9]|\d\d+) s")
+        check(not r.problems, "round %d: kill -9 pks-fw four times within "
+               "a minute: no rule outlives its window by more than %.1f s" %
+               (n, GRACE) + TODO_BACKOFF, "\n".join(r.problems))
+        check(r.log_since(li, r"pks-monitor: pks-fw: ready", 12) is not
+               None and pkstest.wait_for(lambda: stale_free(s), 1),
+               "round %d: the restarted pks-fw removes the rules left "
+               "behind" % n)
+
+        watch.stop()
+        total = sum(kills.values())
+        check(total >= 20, "%d kill -9 in %d rounds (%s), %d windows; a "
+               "rule outlived its window's end by at most %.2f s" %
+               (total, len(victims) + 1, ", ".join(
+                   "%s %d" % kv for kv in sorted(kills.items())), windows,
+                worst))
+        check(not s.monitor.log.grep(r"sandbox violation"),
+               "no child died of its sandbox meanwhile")
+        s.stop()
+        check(stale_free(s), "SIGTERM leaves no window rule")
+        if tap.failed and os.environ.get("PKS_TEST_VERBOSE"):
+            tap.diag("\n".join(oldlogs) + s.monitor.log.text())
+    tap.done()
+
+
+if __name__ == "__main__":
+    main()
