@@ -7,7 +7,7 @@ PKGS="build-essential make pkg-config
 libcurl4-openssl-dev libjson-c-dev libpcap-dev libseccomp-dev
 libiptc-dev libip4tc-dev libip6tc-dev libcmocka-dev
 iptables iproute2 procps openssl ca-certificates python3 perl
-tcpdump mandoc cppcheck valgrind clang systemd
+tcpdump mandoc cppcheck valgrind clang systemd knockd gnuplot-nox
 gcc-mingw-w64-x86-64 wine wine64"
 
 if [ "$(id -u)" -ne 0 ]; then
