@@ -329,7 +329,8 @@ child_sendv(enum pks_proc id, uint32_t type, const struct iovec *iov,
 		return;		/* it gets the state again at restart */
 	if (imsg_composev(&c->ibuf, type, 0, -1, iov, iovcnt) == -1) {
 		log_warn("%s: cannot queue message", proc_name(id));
-		child_kill(id, "not reading its messages");
+		child_kill(id, errno == ENOBUFS ? "not reading its messages" :
+		    "out of step");
 	}
 }
 
@@ -345,10 +346,13 @@ child_send(enum pks_proc id, uint32_t type, int fd, const void *data,
 		return;
 	}
 	if (imsg_compose(&c->ibuf, type, 0, fd, data, len) == -1) {
+		/* a lost message would leave the child out of step: a
+		 * restart gives it the whole state again */
 		log_warn("%s: cannot queue message", proc_name(id));
 		if (fd != -1)
 			close(fd);
-		child_kill(id, "not reading its messages");
+		child_kill(id, errno == ENOBUFS ? "not reading its messages" :
+		    "out of step");
 	}
 }
 

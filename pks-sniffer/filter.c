@@ -16,21 +16,16 @@
  */
 #include <errno.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 
 #include <linux/filter.h>
 #include <pcap/pcap.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sniffer.h"
 
 #define NPORTS		65536
-
-/* the IPv4 destination port, after options */
-#define DPORT4		"ip[((ip[0] & 0xf) << 2) + 2:2]"
-/* the IPv6 destination port, with no extension header */
-#define DPORT6		"ip6[42:2]"
 
 /*
  * The sorted, merged ranges that cover each port and its guards.
@@ -135,56 +130,118 @@ filter_merge(struct filter_range *r, size_t n, size_t target)
 	return (out);
 }
 
-static int
-add_ranges(char *buf, size_t len, size_t *off, const char *load,
-    const struct filter_range *r, size_t n)
-{
-	size_t	 i;
-	int	 w;
+/*
+ * The program, built here rather than by pcap_compile(), whose optimiser
+ * costs tens of milliseconds for a few hundred ranges on every change.
+ * Offsets are from the IP header, as for DLT_RAW.  Both families end
+ * with the destination port in A and share one search over the ranges:
+ * a balanced binary tree, so a packet costs O(log n) comparisons.
+ */
+#define ACCEPT		SNIFF_SNAPLEN
+#define PROLOGUE	25	/* instructions before the search */
+#define JMAX		255	/* farthest jt/jf reach */
 
-	for (i = 0; i < n; i++) {
-		w = snprintf(buf + *off, len - *off,
-		    "%s(%s >= %u and %s <= %u)", i ? " or " : "", load,
-		    r[i].lo, load, r[i].hi);
-		if (w < 0 || (size_t)w >= len - *off)
-			return (-1);
-		*off += w;
-	}
-	return (0);
+struct emit {
+	struct bpf_insn	*i;
+	size_t		 n;
+};
+
+static void
+put(struct emit *e, uint16_t code, uint8_t jt, uint8_t jf, uint32_t k)
+{
+	e->i[e->n].code = code;
+	e->i[e->n].jt = jt;
+	e->i[e->n].jf = jf;
+	e->i[e->n].k = k;
+	e->n++;
 }
 
-/* the pcap-filter(7) expression for these ranges (n >= 1), allocated */
-char *
-filter_expr(const struct filter_range *r, size_t n)
+/*
+ * Instructions for the search over k ranges: a node whose right subtree
+ * is near enough jumps to its left subtree directly, otherwise through
+ * a ja, whose offset has 32 bits.  An empty subtree is one ret #0.
+ */
+static size_t
+tree_len(size_t k)
 {
-	char	*buf;
-	size_t	 len, off = 0;
-	int	 w;
+	size_t	 l, r;
 
-	len = 512 + n * 2 * (2 * sizeof(DPORT4) + 32);
-	if ((buf = malloc(len)) == NULL)
+	if (k == 0)
+		return (1);
+	l = tree_len(k / 2);
+	r = tree_len(k - k / 2 - 1);
+	return ((r + 2 <= JMAX ? 3 : 4) + r + l);
+}
+
+/* the search over r[0..k-1], A holding the port */
+static void
+tree(struct emit *e, const struct filter_range *r, size_t k)
+{
+	size_t	 m = k / 2, rl;
+
+	if (k == 0) {
+		put(e, BPF_RET | BPF_K, 0, 0, 0);
+		return;
+	}
+	rl = tree_len(k - m - 1);
+	if (rl + 2 <= JMAX) {
+		/* below lo: past the accept and the right subtree */
+		put(e, BPF_JMP | BPF_JGE | BPF_K, 0, rl + 2, r[m].lo);
+	} else {
+		put(e, BPF_JMP | BPF_JGE | BPF_K, 1, 0, r[m].lo);
+		put(e, BPF_JMP | BPF_JA, 0, 0, rl + 2);
+	}
+	put(e, BPF_JMP | BPF_JGT | BPF_K, 1, 0, r[m].hi);
+	put(e, BPF_RET | BPF_K, 0, 0, ACCEPT);
+	tree(e, r + m + 1, k - m - 1);
+	tree(e, r, m);
+}
+
+/* the whole program for these ranges (n >= 1), PROLOGUE + tree_len(n) */
+static struct bpf_insn *
+build(const struct filter_range *r, size_t n, size_t len)
+{
+	struct emit	 e;
+
+	if ((e.i = calloc(len, sizeof(*e.i))) == NULL)
 		return (NULL);
-	w = snprintf(buf, len, "(ip and ip[6:2] & 0x3fff == 0 and "
-	    "((ip[9] == 6 and ip[((ip[0] & 0xf) << 2) + 13] & 0x12 == 0x02)"
-	    " or ip[9] == 17) and (");
-	off = w;
-	if (add_ranges(buf, len, &off, DPORT4, r, n) == -1)
-		goto fail;
-	w = snprintf(buf + off, len - off,
-	    ")) or (ip6 and (ip6[6] == 6 or ip6[6] == 17) and (");
-	if (w < 0 || (size_t)w >= len - off)
-		goto fail;
-	off += w;
-	if (add_ranges(buf, len, &off, DPORT6, r, n) == -1)
-		goto fail;
-	w = snprintf(buf + off, len - off, ")) or (ip6 and (ip6[6] == 0 or "
-	    "ip6[6] == 43 or ip6[6] == 60))");
-	if (w < 0 || (size_t)w >= len - off)
-		goto fail;
-	return (buf);
- fail:
-	free(buf);
-	return (NULL);
+	e.n = 0;
+	/* 0: the IP version */
+	put(&e, BPF_LD | BPF_B | BPF_ABS, 0, 0, 0);
+	put(&e, BPF_ALU | BPF_AND | BPF_K, 0, 0, 0xf0);
+	put(&e, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, 0x40);
+	put(&e, BPF_JMP | BPF_JEQ | BPF_K, 11, 20, 0x60);
+	/* 4: IPv4, not a fragment (offset or MF) */
+	put(&e, BPF_LD | BPF_H | BPF_ABS, 0, 0, 6);
+	put(&e, BPF_JMP | BPF_JSET | BPF_K, 18, 0, 0x3fff);
+	put(&e, BPF_LDX | BPF_B | BPF_MSH, 0, 0, 0);
+	put(&e, BPF_LD | BPF_B | BPF_ABS, 0, 0, 9);
+	put(&e, BPF_JMP | BPF_JEQ | BPF_K, 0, 3, IPPROTO_TCP);
+	/* 9: a SYN without ACK */
+	put(&e, BPF_LD | BPF_B | BPF_IND, 0, 0, 13);
+	put(&e, BPF_ALU | BPF_AND | BPF_K, 0, 0, 0x12);
+	put(&e, BPF_JMP | BPF_JEQ | BPF_K, 1, 12, 0x02);
+	/* 12: or UDP */
+	put(&e, BPF_JMP | BPF_JEQ | BPF_K, 0, 11, IPPROTO_UDP);
+	put(&e, BPF_LD | BPF_H | BPF_IND, 0, 0, 2);
+	put(&e, BPF_JMP | BPF_JA, 0, 0, 10);
+	/* 15: IPv6, by the first next header */
+	put(&e, BPF_LD | BPF_B | BPF_ABS, 0, 0, 6);
+	put(&e, BPF_JMP | BPF_JEQ | BPF_K, 4, 0, IPPROTO_TCP);
+	put(&e, BPF_JMP | BPF_JEQ | BPF_K, 3, 0, IPPROTO_UDP);
+	/* extension headers: only user space can walk them */
+	put(&e, BPF_JMP | BPF_JEQ | BPF_K, 4, 0, IPPROTO_HOPOPTS);
+	put(&e, BPF_JMP | BPF_JEQ | BPF_K, 3, 0, IPPROTO_ROUTING);
+	put(&e, BPF_JMP | BPF_JEQ | BPF_K, 2, 3, IPPROTO_DSTOPTS);
+	/* 21: the port, with no extension header */
+	put(&e, BPF_LD | BPF_H | BPF_ABS, 0, 0, 42);
+	put(&e, BPF_JMP | BPF_JA, 0, 0, 2);
+	/* 23 */
+	put(&e, BPF_RET | BPF_K, 0, 0, ACCEPT);
+	put(&e, BPF_RET | BPF_K, 0, 0, 0);
+	/* 25: the search */
+	tree(&e, r, n);
+	return (e.i);
 }
 
 /* a program that admits nothing */
@@ -200,18 +257,15 @@ reject_all(struct bpf_program *prog)
 }
 
 /*
- * Compile the filter for these live ports on p's link type into *prog,
- * under FILTER_INSNS_MAX instructions.  0, or -1: the pcap error (or
- * errno, if pcap_geterr() is empty) says why.  Free with pcap_freecode().
+ * Build the filter for these live ports into *prog, for DLT_RAW (offsets
+ * from the IP header), under FILTER_INSNS_MAX instructions.  0, or -1
+ * with errno set.  Free with pcap_freecode().
  */
 int
-filter_compile(pcap_t *p, const uint16_t *ports, size_t n,
-    struct bpf_program *prog)
+filter_compile(const uint16_t *ports, size_t n, struct bpf_program *prog)
 {
 	struct filter_range	*r;
-	size_t			 nr, target;
-	char			*expr;
-	int			 rv;
+	size_t			 nr, len, target;
 
 	memset(prog, 0, sizeof(*prog));
 	nr = filter_ranges(ports, n, &r);
@@ -219,28 +273,22 @@ filter_compile(pcap_t *p, const uint16_t *ports, size_t n,
 		return (-1);
 	if (nr == 0)
 		return (reject_all(prog));
-	target = nr < FILTER_RANGES_MAX ? nr : FILTER_RANGES_MAX;
+	/* each range costs 4 or 5 instructions: aim under, then check */
+	target = nr;
 	for (;;) {
 		nr = filter_merge(r, nr, target);
-		if ((expr = filter_expr(r, nr)) == NULL) {
-			free(r);
-			return (-1);
-		}
-		rv = pcap_compile(p, prog, expr, 1, PCAP_NETMASK_UNKNOWN);
-		free(expr);
-		if (rv == PCAP_ERROR) {
-			free(r);
-			return (-1);
-		}
-		if (prog->bf_len < FILTER_INSNS_MAX || nr == 1)
+		len = PROLOGUE + tree_len(nr);
+		if (len < FILTER_INSNS_MAX || nr == 1)
 			break;
-		/* cost is close to linear in the ranges: aim under it */
-		target = nr * (FILTER_INSNS_MAX - 256) / prog->bf_len;
+		target = nr * (FILTER_INSNS_MAX - PROLOGUE - 1) / len;
 		if (target >= nr)
 			target = nr - 1;
-		pcap_freecode(prog);
 	}
+	prog->bf_insns = build(r, nr, len);
 	free(r);
+	if (prog->bf_insns == NULL)
+		return (-1);
+	prog->bf_len = len;
 	return (0);
 }
 

@@ -173,7 +173,6 @@ iface_close(int i)
 }
 
 static int	 refilter_due;
-static pcap_t	*rawp;		/* compiles filters for DLT_RAW */
 
 /* the live set changed: a new kernel filter on every interface */
 static void
@@ -189,8 +188,8 @@ refilter(void)
 	if (ports == NULL && match_nseqs(matcher) > 0)
 		fatal("live ports");
 	/* one program for every link type: offsets from the IP header */
-	if (filter_compile(rawp, ports, n, &prog) == -1)
-		fatalx("filter: %s", pcap_geterr(rawp));
+	if (filter_compile(ports, n, &prog) == -1)
+		fatal("filter");
 	for (i = 0; i < nifaces; i++)
 		if (filter_attach(ifaces[i].fd, &prog) == -1)
 			fatal("%s: attach filter", ifaces[i].name);
@@ -339,8 +338,6 @@ main(int argc, char *argv[])
 		fatalx("no interface to capture on");
 	for (i = 0; i < nifaces; i++)
 		iface_open(&ifaces[i]);
-	if ((rawp = pcap_open_dead(DLT_RAW, SNIFF_SNAPLEN)) == NULL)
-		fatalx("pcap_open_dead failed");
 	proc_confine(NULL, 0, sniffer_rules, sniffer_nrules);
 	log_info("capturing on %d interface%s, up to %u sources", nifaces,
 	    nifaces > 1 ? "s" : "", sconf.max_sources);

@@ -23,7 +23,6 @@
 #define SNIFF_TIMEOUT_MAX	3600	/* highest knock-timeout accepted */
 #define SNIFF_SEQS_MAX		(1U << 20)	/* live sequences, at most */
 #define FILTER_INSNS_MAX	4096	/* classic BPF: BPF_MAXINSNS */
-#define FILTER_RANGES_MAX	600	/* ranges tried in a first compile */
 
 /* what a frame that may be a knock boils down to */
 struct pkt {
@@ -60,9 +59,7 @@ struct filter_range {
 };
 size_t	filter_ranges(const uint16_t *, size_t, struct filter_range **);
 size_t	filter_merge(struct filter_range *, size_t, size_t);
-char	*filter_expr(const struct filter_range *, size_t);
-int	filter_compile(pcap_t *, const uint16_t *, size_t,
-	    struct bpf_program *);
+int	filter_compile(const uint16_t *, size_t, struct bpf_program *);
 int	filter_none(pcap_t *);
 int	filter_attach(int, const struct bpf_program *);
 

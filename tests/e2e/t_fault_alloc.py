@@ -66,7 +66,7 @@ def state(s):
         chain_addrs(s.net))
 
 
-def settle(s, timeout=8):
+def settle(s, timeout=25):
     """Wait for every child to be up and the state to agree."""
     def ok():
         return all(s.monitor.child_pid(c) for c in

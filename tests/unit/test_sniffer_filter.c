@@ -1,9 +1,11 @@
 /*
  * test_sniffer_filter: the kernel filter of pks-sniffer.
  *
- * Filters are compiled by libpcap on dead handles of each link type the
- * sniffer uses and run with pcap_offline_filter() on frames built here,
- * so what is tested is the very program the kernel would get.
+ * The program is built for DLT_RAW (offsets from the IP header, as the
+ * kernel sees them after filter_attach() moves them) and run with
+ * pcap_offline_filter() on the IP packet of frames built here for each
+ * link type the sniffer uses.  The kernel's own checker sees it too,
+ * through a socket pair, which needs no privilege.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -13,8 +15,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -26,6 +31,7 @@
 struct frame {
 	uint8_t	 b[256];
 	size_t	 len;
+	size_t	 off;		/* the IP header */
 };
 
 static void
@@ -66,7 +72,7 @@ frame4(int dlt, unsigned int port, int flags, unsigned int frag)
 	size_t		 l4 = flags >= 0 ? 20 : 8;
 
 	memset(&f, 0, sizeof(f));
-	f.len = link_hdr(dlt, f.b, 0x0800);
+	f.off = f.len = link_hdr(dlt, f.b, 0x0800);
 	ip = f.b + f.len;
 	ip[0] = 0x46;			/* one word of options */
 	put16(ip + 2, 24 + l4);
@@ -96,7 +102,7 @@ frame6(int dlt, unsigned int port, int flags, int hbh)
 	size_t		 l4len = flags >= 0 ? 20 : 8;
 
 	memset(&f, 0, sizeof(f));
-	f.len = link_hdr(dlt, f.b, 0x86dd);
+	f.off = f.len = link_hdr(dlt, f.b, 0x86dd);
 	ip = f.b + f.len;
 	ip[0] = 0x60;
 	put16(ip + 4, l4len + (hbh ? 8 : 0));
@@ -129,8 +135,8 @@ passes(const struct bpf_program *prog, const struct frame *f)
 	struct pcap_pkthdr	 h;
 
 	memset(&h, 0, sizeof(h));
-	h.caplen = h.len = f->len;
-	return (pcap_offline_filter(prog, &h, f->b) != 0);
+	h.caplen = h.len = f->len - f->off;
+	return (pcap_offline_filter(prog, &h, f->b + f->off) != 0);
 }
 
 static uint64_t	 rng = 0x9e3779b97f4a7c15ULL;
@@ -144,17 +150,28 @@ rnd(void)
 	return (rng >> 32);
 }
 
+/* what the kernel would say: pcap's checker, then the kernel's own */
 static void
-compile(int dlt, const uint16_t *ports, size_t n, struct bpf_program *prog)
+check_loads(const struct bpf_program *prog)
 {
-	pcap_t	*p;
+	int	 sv[2];
 
-	assert_non_null(p = pcap_open_dead(dlt, SNIFF_SNAPLEN));
-	if (filter_compile(p, ports, n, prog) == -1)
-		fail_msg("filter_compile: %s", pcap_geterr(p));
+	assert_true(bpf_validate(prog->bf_insns, prog->bf_len));
+	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv), 0);
+	if (filter_attach(sv[0], prog) == -1)
+		fail_msg("kernel refused %u instructions", prog->bf_len);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void
+compile(const uint16_t *ports, size_t n, struct bpf_program *prog)
+{
+	if (filter_compile(ports, n, prog) == -1)
+		fail_msg("filter_compile failed");
 	assert_true(prog->bf_len > 0);
 	assert_true(prog->bf_len < FILTER_INSNS_MAX);
-	pcap_close(p);
+	check_loads(prog);
 }
 
 /* every knock port and guard passes, as TCP SYN and UDP, v4 and v6 */
@@ -200,7 +217,7 @@ small_set_is_exact(void **state)
 	(void)state;
 	for (i = 0; i < 3; i++) {
 		dlt = dlts[i];
-		compile(dlt, few, 6, &prog);
+		compile(few, 6, &prog);
 		check_admits(dlt, &prog, few, 6);
 		/* just past the guards, and far away */
 		f = frame4(dlt, 41233 + PKS_GUARD + 1, SYN, 0);
@@ -236,18 +253,15 @@ empty_set_admits_nothing(void **state)
 {
 	struct bpf_program	 prog;
 	struct frame		 f;
-	pcap_t			*p;
 
 	(void)state;
-	assert_non_null(p = pcap_open_dead(DLT_EN10MB, SNIFF_SNAPLEN));
-	assert_int_equal(filter_compile(p, NULL, 0, &prog), 0);
+	assert_int_equal(filter_compile(NULL, 0, &prog), 0);
 	assert_int_equal(prog.bf_len, 1);
 	f = frame4(DLT_EN10MB, 41233, SYN, 0);
 	assert_false(passes(&prog, &f));
 	f = frame6(DLT_EN10MB, 41233, SYN, 1);
 	assert_false(passes(&prog, &f));
 	pcap_freecode(&prog);
-	pcap_close(p);
 }
 
 static void
@@ -262,7 +276,7 @@ many_sequences(size_t nseq, uint16_t lo, uint16_t hi, int dlt)
 	assert_non_null(ports = calloc(n, sizeof(*ports)));
 	for (i = 0; i < n; i++)
 		ports[i] = lo + rnd() % (hi - lo + 1);
-	compile(dlt, ports, n, &prog);
+	compile(ports, n, &prog);
 	check_admits(dlt, &prog, ports, n);
 	far = lo > 10000 ? lo - 5000 : 65535;
 	f = frame4(dlt, far, SYN, 0);
@@ -291,6 +305,128 @@ sparse_sequences_fit(void **state)
 	many_sequences(500, 20000, 60000, DLT_EN10MB);
 	many_sequences(2000, 30000, 32000, DLT_EN10MB);
 	many_sequences(20000, 20000, 60000, DLT_LINUX_SLL);
+}
+
+/* n random sequences of PKS_SEQ_MIN..PKS_SEQ_MAX ports; returns the ports */
+static uint16_t *
+random_ports(size_t nseq, size_t *np)
+{
+	uint16_t	*ports;
+	size_t		 i, j, n = 0, len;
+
+	assert_non_null(ports = calloc(nseq * PKS_SEQ_MAX, sizeof(*ports)));
+	for (i = 0; i < nseq; i++) {
+		len = PKS_SEQ_MIN + rnd() % (PKS_SEQ_MAX - PKS_SEQ_MIN + 1);
+		for (j = 0; j < len; j++)
+			ports[n++] = 1 + rnd() % 65535;
+	}
+	*np = n;
+	return (ports);
+}
+
+/* every destination port: admitted iff a knock port or guard */
+static void
+check_every_port(const uint16_t *ports, size_t n)
+{
+	struct bpf_program	 prog;
+	struct filter_range	*r;
+	struct frame		 f;
+	uint8_t			*in;
+	size_t			 nr, i;
+	long			 p;
+	int			 dlt = DLT_EN10MB;
+
+	assert_non_null(in = calloc(65536, 1));
+	nr = filter_ranges(ports, n, &r);
+	assert_true(nr > 0 && nr != (size_t)-1);
+	for (i = 0; i < nr; i++)
+		for (p = r[i].lo; p <= r[i].hi; p++)
+			in[p] = 1;
+	free(r);
+	compile(ports, n, &prog);
+	for (p = 0; p < 65536; p++) {
+		f = frame4(dlt, p, SYN, 0x4000);
+		if (passes(&prog, &f) != in[p])
+			fail_msg("v4 tcp syn port %ld: wrong", p);
+		f = frame4(dlt, p, -1, 0);
+		if (passes(&prog, &f) != in[p])
+			fail_msg("v4 udp port %ld: wrong", p);
+		f = frame6(dlt, p, SYN, 0);
+		if (passes(&prog, &f) != in[p])
+			fail_msg("v6 tcp syn port %ld: wrong", p);
+		f = frame6(dlt, p, SYN | ACK, 0);
+		if (passes(&prog, &f) != in[p])
+			fail_msg("v6 tcp syn+ack port %ld: wrong", p);
+		f = frame6(dlt, p, -1, 0);
+		if (passes(&prog, &f) != in[p])
+			fail_msg("v6 udp port %ld: wrong", p);
+		f = frame6(dlt, p, -1, 1);
+		if (!passes(&prog, &f))
+			fail_msg("v6 hop-by-hop port %ld refused", p);
+		f = frame4(dlt, p, SYN | ACK, 0);
+		if (passes(&prog, &f))
+			fail_msg("v4 tcp syn+ack port %ld admitted", p);
+		f = frame4(dlt, p, SYN, 0x2000);
+		if (passes(&prog, &f))
+			fail_msg("v4 first fragment port %ld admitted", p);
+		f = frame4(dlt, p, -1, 0x0001);
+		if (passes(&prog, &f))
+			fail_msg("v4 later fragment port %ld admitted", p);
+	}
+	pcap_freecode(&prog);
+	free(in);
+}
+
+static void
+every_port_is_exact(void **state)
+{
+	uint16_t	*ports;
+	size_t		 n;
+	int		 round;
+
+	(void)state;
+	for (round = 0; round < 3; round++) {
+		ports = random_ports(20, &n);
+		if (round == 2) {
+			/* the ends of the port space */
+			ports[0] = 1;
+			ports[1] = 65535;
+		}
+		check_every_port(ports, n);
+		free(ports);
+	}
+	/* one range, and ranges far apart enough to need a ja */
+	ports = random_ports(1, &n);
+	check_every_port(ports, n);
+	free(ports);
+	ports = random_ports(200, &n);
+	check_every_port(ports, n);
+	free(ports);
+}
+
+/* not a test: how long a change of the live set costs */
+static void
+build_time(void **state)
+{
+	static const size_t	 nseqs[3] = { 1, 100, 200 };
+	struct bpf_program	 prog;
+	struct timespec		 t0, t1;
+	uint16_t		*ports;
+	size_t			 i, n;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		ports = random_ports(nseqs[i], &n);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		assert_int_equal(filter_compile(ports, n, &prog), 0);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		printf("# %zu sequences (%zu ports): %u instructions in "
+		    "%.3f ms\n", nseqs[i], n, prog.bf_len,
+		    (t1.tv_sec - t0.tv_sec) * 1e3 +
+		    (t1.tv_nsec - t0.tv_nsec) / 1e6);
+		pcap_freecode(&prog);
+		free(ports);
+	}
 }
 
 static void
@@ -332,6 +468,8 @@ main(void)
 		cmocka_unit_test(empty_set_admits_nothing),
 		cmocka_unit_test(five_thousand_sequences_fit),
 		cmocka_unit_test(sparse_sequences_fit),
+		cmocka_unit_test(every_port_is_exact),
+		cmocka_unit_test(build_time),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
