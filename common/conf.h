@@ -61,6 +61,27 @@ struct pks_conf {
 	size_t			nnotify;
 };
 
+/*
+ * A service name as pks.conf allows it: 1 to PKS_NAME_MAX - 1 letters,
+ * digits, '-' and '_'.  The parser, the monitor's state file and the
+ * Telegram worker all check names with this.
+ */
+static inline int
+conf_valid_name(const char *s)
+{
+	size_t	i;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		if (i >= PKS_NAME_MAX - 1)
+			return 0;
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
+			return 0;
+	}
+	return i > 0;
+}
+
 /* parse.c */
 struct pks_conf	*conf_load(const char *);
 struct pks_conf	*conf_parse_buffer(const char *, const char *, size_t);

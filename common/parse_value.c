@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf.h"
 #include "pks.h"
 #include "parse_priv.h"
 
@@ -356,8 +357,6 @@ cf_parse_list(struct lexer *lx, const char *what,
 int
 cf_check_name(struct lexer *lx, const char *what, const struct token *t)
 {
-	const char	*s;
-
 	if (t->s[0] == '\0') {
 		conf_error(lx, t->line, "%s: empty service name", what);
 		return (-1);
@@ -367,13 +366,10 @@ cf_check_name(struct lexer *lx, const char *what, const struct token *t)
 		    "long (max %d bytes)", what, t->s, PKS_NAME_MAX - 1);
 		return (-1);
 	}
-	for (s = t->s; *s != '\0'; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		    (*s >= '0' && *s <= '9') || *s == '-' || *s == '_')) {
-			conf_error(lx, t->line, "%s: service name \"%s\" "
-			    "may hold only letters, digits, '-' and '_'",
-			    what, t->s);
-			return (-1);
-		}
+	if (!conf_valid_name(t->s)) {
+		conf_error(lx, t->line, "%s: service name \"%s\" "
+		    "may hold only letters, digits, '-' and '_'", what, t->s);
+		return (-1);
+	}
 	return (0);
 }

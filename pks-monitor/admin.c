@@ -445,7 +445,7 @@ cmd_ungrant(const struct pks_tg_req *r, size_t ci)
 	int		 si, svc, n, saved;
 
 	if ((si = target(r, &user, &name, 1, 1)) == -1 ||
-	    !state_valid_service(r->argv[si])) {
+	    !conf_valid_name(r->argv[si])) {
 		usage(r, ci);
 		return;
 	}

@@ -177,7 +177,6 @@ void	 admin_help(const struct pks_tg_req *, struct text *);
 
 /* state.c */
 void	 state_clear(struct pks_state *);
-int	 state_valid_service(const char *);
 int	 state_user_id(const char *, int64_t *);
 int	 state_duration(const char *, uint32_t *);
 struct grant *state_find(struct pks_state *, int64_t, const char *);

@@ -62,23 +62,6 @@ state_clear(struct pks_state *st)
 	memset(st, 0, sizeof(*st));
 }
 
-/* a service name as pks.conf allows it */
-int
-state_valid_service(const char *s)
-{
-	size_t	i;
-
-	for (i = 0; s[i] != '\0'; i++) {
-		if (i >= PKS_NAME_MAX - 1)
-			return 0;
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= 'A' && s[i] <= 'Z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
-			return 0;
-	}
-	return i > 0;
-}
-
 /* a decimal number in [lo, hi], digits only (a '-' for lo < 0) */
 static int
 num(const char *s, int64_t lo, int64_t hi, int64_t *v)
@@ -200,7 +183,7 @@ state_grant(struct pks_state *st, const struct grant *g)
 	struct grant	*o, *ng;
 
 	if (g->user <= 0 || g->user >= ID_LIMIT ||
-	    !state_valid_service(g->service) || g->until < 0 ||
+	    !conf_valid_name(g->service) || g->until < 0 ||
 	    g->until >= TIME_LIMIT || g->since < 0 || g->since >= TIME_LIMIT ||
 	    g->by <= 0 || g->by >= ID_LIMIT)
 		return -1;
@@ -341,7 +324,7 @@ parse_line(struct pks_state *st, char *line, int *seen_lock, char *ebuf,
 	memset(&g, 0, sizeof(g));
 	if (num(w[1], 1, ID_LIMIT - 1, &g.user) == -1)
 		return err(ebuf, elen, "bad user id");
-	if (!state_valid_service(w[2]))
+	if (!conf_valid_name(w[2]))
 		return err(ebuf, elen, "bad service name");
 	snprintf(g.service, sizeof(g.service), "%s", w[2]);
 	if (num(w[3], 0, TIME_LIMIT - 1, &v) == -1)

@@ -430,7 +430,7 @@ keyboard(const char *kb, size_t kblen)
 		if (n == 0)
 			break;
 		if (n >= sizeof(name) - 1 || (name[n] = '\0',
-		    !tg_valid_service(name))) {
+		    !conf_valid_name(name))) {
 			log_warnx("keyboard: bad service name, skipped");
 			continue;
 		}

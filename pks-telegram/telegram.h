@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "conf.h"
 #include "pks.h"
 #include "sandbox.h"
 
@@ -39,7 +40,6 @@ int	tg_parse_updates(const char *, size_t, const char *, time_t,
 	    struct tg_update *, size_t, size_t *);
 int	tg_parse_reply(const char *, size_t, struct tg_reply *);
 int	tg_parse_getme(const char *, size_t, char *, size_t);
-int	tg_valid_service(const char *);
 int	tg_valid_addr(const char *);
 int	tg_valid_token(const char *);
 int	tg_utf16_to_bytes(const char *, size_t, size_t, size_t *);

@@ -216,22 +216,6 @@ tg_utf16_to_bytes(const char *s, size_t len, size_t units, size_t *bytes)
 	return 0;
 }
 
-int
-tg_valid_service(const char *s)
-{
-	size_t	i;
-
-	for (i = 0; s[i] != '\0'; i++) {
-		if (i >= PKS_NAME_MAX - 1)
-			return 0;
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= 'A' && s[i] <= 'Z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
-			return 0;
-	}
-	return i > 0;
-}
-
 /*
  * The shape of an address only: the monitor decides whether it is one,
  * and says so to the user ("Not an IPv4 or IPv6 address").
@@ -400,7 +384,7 @@ parse_args(struct pks_tg_req *r, const char *rest)
 	}
 	if (!next_word(&rest, w, sizeof(w)))
 		return 1;
-	if (!tg_valid_service(w))
+	if (!conf_valid_name(w))
 		return 0;
 	snprintf(r->arg1, sizeof(r->arg1), "%s", w);
 	if (!next_word(&rest, w, sizeof(w)))
@@ -613,7 +597,7 @@ parse_callback(struct tg_update *u, json_object *cbq)
 	}
 	if ((data = member_str(cbq, "data", NULL)) == NULL ||
 	    strncmp(data, TG_CB_PREFIX, strlen(TG_CB_PREFIX)) != 0 ||
-	    !tg_valid_service(data + strlen(TG_CB_PREFIX))) {
+	    !conf_valid_name(data + strlen(TG_CB_PREFIX))) {
 		log_debug("update %lld: callback query not from our keyboard",
 		    (long long)u->update_id);
 		return 0;

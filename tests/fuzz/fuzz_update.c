@@ -36,7 +36,7 @@ check(const struct tg_update *u)
 	    memchr(r->arg1, '\0', sizeof(r->arg1)) == NULL ||
 	    memchr(r->arg2, '\0', sizeof(r->arg2)) == NULL)
 		abort();
-	if (r->arg1[0] != '\0' && !tg_valid_service(r->arg1))
+	if (r->arg1[0] != '\0' && !conf_valid_name(r->arg1))
 		abort();
 	if (r->arg2[0] != '\0' && !tg_valid_addr(r->arg2))
 		abort();

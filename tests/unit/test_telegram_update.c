@@ -483,13 +483,13 @@ static void
 validators(void **state)
 {
 	(void)state;
-	assert_true(tg_valid_service("ssh"));
-	assert_true(tg_valid_service("A-z_09"));
-	assert_true(tg_valid_service("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
-	assert_false(tg_valid_service("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
-	assert_false(tg_valid_service(""));
-	assert_false(tg_valid_service("a b"));
-	assert_false(tg_valid_service("a/b"));
+	assert_true(conf_valid_name("ssh"));
+	assert_true(conf_valid_name("A-z_09"));
+	assert_true(conf_valid_name("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+	assert_false(conf_valid_name("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+	assert_false(conf_valid_name(""));
+	assert_false(conf_valid_name("a b"));
+	assert_false(conf_valid_name("a/b"));
 	assert_true(tg_valid_addr("203.0.113.7"));
 	assert_true(tg_valid_addr("::ffff:1.2.3.4"));
 	assert_true(tg_valid_addr("FD00::2"));
