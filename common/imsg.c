@@ -56,6 +56,30 @@ imsgbuf_clear(struct imsgbuf *ib)
 	ib->rlen = 0;
 }
 
+/* keep the descriptors that came with msg (beyond IMSG_MAX_FDS: closed) */
+static void
+imsg_take_fds(struct imsgbuf *ib, struct msghdr *msg)
+{
+	struct cmsghdr	*cmsg;
+	size_t		 nfds, i;
+	int		 fd;
+
+	for (cmsg = CMSG_FIRSTHDR(msg); cmsg != NULL;
+	    cmsg = CMSG_NXTHDR(msg, cmsg)) {
+		if (cmsg->cmsg_level != SOL_SOCKET ||
+		    cmsg->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfds = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < nfds; i++) {
+			memcpy(&fd, (int *)CMSG_DATA(cmsg) + i, sizeof(fd));
+			if (ib->nrfds < IMSG_MAX_FDS)
+				ib->rfds[ib->nrfds++] = fd;
+			else
+				close(fd);
+		}
+	}
+}
+
 /*
  * Read what is available.  Returns bytes read, 0 on EOF, -1 on error
  * (errno EAGAIN when nothing was there).
@@ -65,14 +89,11 @@ imsgbuf_read(struct imsgbuf *ib)
 {
 	struct msghdr		 msg;
 	struct iovec		 iov;
-	struct cmsghdr		*cmsg;
 	union {
 		struct cmsghdr	hdr;
 		char		buf[CMSG_SPACE(sizeof(int) * IMSG_MAX_FDS)];
 	} cmsgbuf;
 	ssize_t			 n;
-	int			*fds;
-	size_t			 nfds, i;
 
 	if (ib->rlen >= sizeof(ib->rbuf)) {
 		errno = ENOBUFS;
@@ -92,23 +113,7 @@ imsgbuf_read(struct imsgbuf *ib)
 	if (n == -1)
 		return -1;
 
-	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg != NULL;
-	    cmsg = CMSG_NXTHDR(&msg, cmsg)) {
-		if (cmsg->cmsg_level != SOL_SOCKET ||
-		    cmsg->cmsg_type != SCM_RIGHTS)
-			continue;
-		nfds = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		fds = (int *)CMSG_DATA(cmsg);
-		for (i = 0; i < nfds; i++) {
-			int	fd;
-
-			memcpy(&fd, fds + i, sizeof(fd));
-			if (ib->nrfds < IMSG_MAX_FDS)
-				ib->rfds[ib->nrfds++] = fd;
-			else
-				close(fd);
-		}
-	}
+	imsg_take_fds(ib, &msg);
 	if (msg.msg_flags & MSG_CTRUNC) {
 		errno = EBADMSG;
 		return -1;
@@ -128,15 +133,13 @@ imsgbuf_read_one(struct imsgbuf *ib)
 {
 	struct msghdr		 msg;
 	struct iovec		 iov;
-	struct cmsghdr		*cmsg;
 	union {
 		struct cmsghdr	hdr;
 		char		buf[CMSG_SPACE(sizeof(int) * IMSG_MAX_FDS)];
 	} cmsgbuf;
 	struct imsg_hdr		 hdr;
-	size_t			 want, got, i, nfds;
+	size_t			 want, got;
 	ssize_t			 n;
-	int			 fd;
 
 	if (ib->rlen + IMSG_MAX_SIZE > sizeof(ib->rbuf)) {
 		errno = ENOBUFS;
@@ -157,21 +160,7 @@ imsgbuf_read_one(struct imsgbuf *ib)
 		}
 		if (n <= 0)
 			return n == 0 && got == 0 ? 0 : -1;
-		for (cmsg = CMSG_FIRSTHDR(&msg); cmsg != NULL;
-		    cmsg = CMSG_NXTHDR(&msg, cmsg)) {
-			if (cmsg->cmsg_level != SOL_SOCKET ||
-			    cmsg->cmsg_type != SCM_RIGHTS)
-				continue;
-			nfds = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			for (i = 0; i < nfds; i++) {
-				memcpy(&fd, (int *)CMSG_DATA(cmsg) + i,
-				    sizeof(fd));
-				if (ib->nrfds < IMSG_MAX_FDS)
-					ib->rfds[ib->nrfds++] = fd;
-				else
-					close(fd);
-			}
-		}
+		imsg_take_fds(ib, &msg);
 		if (got + n == IMSG_HEADER_SIZE && want == IMSG_HEADER_SIZE) {
 			memcpy(&hdr, ib->rbuf + ib->rlen, sizeof(hdr));
 			if (hdr.len < IMSG_HEADER_SIZE ||

@@ -45,18 +45,18 @@ privsep_lookup_user(const char *name, unsigned int *uid, unsigned int *gid)
 	return 0;
 }
 
-static void
-check_chroot_dir(const char *dir)
+/* the children's chroot: a directory only root may write to */
+void
+privsep_check_chroot(const char *dir)
 {
 	struct stat	st;
 
 	if (stat(dir, &st) == -1)
-		fatal("chroot directory %s", dir);
-	if (!S_ISDIR(st.st_mode))
-		fatalx("chroot %s: not a directory", dir);
-	if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))
-		fatalx("chroot %s: must be owned by root and not writable "
-		    "by group or others", dir);
+		fatal("chroot %s", dir);
+	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)))
+		fatalx("chroot %s must be a directory owned by root and "
+		    "writable by root only", dir);
 }
 
 static void
@@ -117,7 +117,7 @@ privsep_drop(const struct pks_conf_proc *pc, const int *keep, size_t nkeep)
 			fatal("PR_CAPBSET_DROP %d", c);
 	}
 
-	check_chroot_dir(pc->chroot);
+	privsep_check_chroot(pc->chroot);
 	if (chroot(pc->chroot) == -1)
 		fatal("chroot %s", pc->chroot);
 	if (chdir("/") == -1)
@@ -148,5 +148,4 @@ privsep_drop(const struct pks_conf_proc *pc, const int *keep, size_t nkeep)
 		fatal("PR_SET_PDEATHSIG");
 	if (getppid() != parent)
 		fatalx("monitor went away");
-	(void)parent;
 }

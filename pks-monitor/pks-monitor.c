@@ -184,13 +184,8 @@ prepare_system(void)
 		if (mkdir(dir, 0755) == -1)
 			fatal("chroot %s: cannot create it", dir);
 		log_info("created the chroot directory %s", dir);
-		if (stat(dir, &st) == -1)
-			fatal("chroot %s", dir);
 	}
-	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 ||
-	    (st.st_mode & (S_IWGRP | S_IWOTH)))
-		fatalx("chroot %s must be a directory owned by root and "
-		    "writable by root only", dir);
+	privsep_check_chroot(dir);	/* the rule the children apply */
 }
 
 /* beside the control socket: /run/pks/pks-monitor.pid by default */
