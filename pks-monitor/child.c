@@ -319,24 +319,13 @@ child_poll_timeout(time_t now)
 	return ms;
 }
 
-void
-child_sendv(enum pks_proc id, uint32_t type, const struct iovec *iov,
+/*
+ * Queue a message for a child; fd (or -1) goes with it.  A child that is
+ * not running gets the whole state again at its restart.
+ */
+static void
+child_queue(enum pks_proc id, uint32_t type, int fd, const struct iovec *iov,
     int iovcnt)
-{
-	struct child	*c = &env->child[id];
-
-	if (c->fd == -1)
-		return;		/* it gets the state again at restart */
-	if (imsg_composev(&c->ibuf, type, 0, -1, iov, iovcnt) == -1) {
-		log_warn("%s: cannot queue message", proc_name(id));
-		child_kill(id, errno == ENOBUFS ? "not reading its messages" :
-		    "out of step");
-	}
-}
-
-void
-child_send(enum pks_proc id, uint32_t type, int fd, const void *data,
-    size_t len)
 {
 	struct child	*c = &env->child[id];
 
@@ -345,7 +334,7 @@ child_send(enum pks_proc id, uint32_t type, int fd, const void *data,
 			close(fd);
 		return;
 	}
-	if (imsg_compose(&c->ibuf, type, 0, fd, data, len) == -1) {
+	if (imsg_composev(&c->ibuf, type, 0, fd, iov, iovcnt) == -1) {
 		/* a lost message would leave the child out of step: a
 		 * restart gives it the whole state again */
 		log_warn("%s: cannot queue message", proc_name(id));
@@ -354,6 +343,24 @@ child_send(enum pks_proc id, uint32_t type, int fd, const void *data,
 		child_kill(id, errno == ENOBUFS ? "not reading its messages" :
 		    "out of step");
 	}
+}
+
+void
+child_sendv(enum pks_proc id, uint32_t type, const struct iovec *iov,
+    int iovcnt)
+{
+	child_queue(id, type, -1, iov, iovcnt);
+}
+
+void
+child_send(enum pks_proc id, uint32_t type, int fd, const void *data,
+    size_t len)
+{
+	struct iovec	iov;
+
+	iov.iov_base = (void *)data;
+	iov.iov_len = len;
+	child_queue(id, type, fd, &iov, data != NULL ? 1 : 0);
 }
 
 void
