@@ -3,12 +3,7 @@
 # Run as root.  Safe to run again.
 set -eu
 
-PKGS="build-essential make pkg-config
-libcurl4-openssl-dev libjson-c-dev libpcap-dev libseccomp-dev
-libiptc-dev libip4tc-dev libip6tc-dev libcmocka-dev
-iptables iproute2 procps openssl ca-certificates python3 perl
-tcpdump mandoc cppcheck valgrind clang systemd knockd gnuplot-nox
-gcc-mingw-w64-x86-64 wine wine64"
+PKGS=$(grep -v '^#' "$(dirname "$0")/packages.txt")
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "tests/setup.sh: run as root (it installs Debian packages)" >&2
