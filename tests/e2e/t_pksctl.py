@@ -81,6 +81,38 @@ def main():
                                           "error:" in r.stderr),
                    "bad arguments %s: an error, status %d" %
                    (bad, r.returncode), r.stdout + r.stderr)
+        # the socket itself, past pksctl's own checks: malformed
+        # requests get an error and change nothing
+        import socket as so
+
+        def raw(data):
+            c = so.socket(so.AF_UNIX, so.SOCK_STREAM)
+            c.settimeout(5)
+            c.connect(sock)
+            c.sendall(data)
+            out = b""
+            try:
+                while True:
+                    b = c.recv(4096)
+                    if not b:
+                        break
+                    out += b
+            except OSError:
+                pass
+            c.close()
+            return out.decode(errors="replace")
+        s.generate(ADA)
+        for req, want in ((b"bogus\n", "error: unknown request"),
+                          (b"\n", "error: empty request"),
+                          (b"revoke 12x\n", "error: 12x: not a user id"),
+                          (b"close 1.2.3\n", "error: 1.2.3: not an IPv4"),
+                          (b"x" * 300, "error: request too long")):
+            out = raw(req)
+            tap.ok(out.startswith(want), "raw request %r: %s" %
+                   (req[:20], want), out)
+        r = ctl("sequences")
+        tap.ok(str(ADA) in r.stdout, "and none of them changed anything")
+
         r = subprocess.run(["setpriv", "--reuid=_pks", "--regid=_pks",
                             "--clear-groups", pkstest.binpath("pksctl"),
                             "-s", sock, "status"],
