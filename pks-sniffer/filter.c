@@ -1,13 +1,18 @@
 /*
- * filter.c: the kernel filter, so that packets which cannot be a knock
+ * filter.c: the kernel filters, so that packets which cannot be a knock
  * never reach user space.
  *
- * It admits an unfragmented IPv4 TCP SYN without ACK, or UDP datagram,
- * to a live knock port or a guard port (PKS_GUARD either side of each
- * knock port: a sweep must be seen to be refused); IPv6 TCP and UDP to
- * the same ports, whatever their flags (parse.c checks them); and IPv6
- * packets whose first next header is hop-by-hop, routing or destination
- * options, which only user space can walk.
+ * Each interface has two capture sockets.  The knock socket's filter
+ * admits an unfragmented IPv4 TCP SYN without ACK, or UDP datagram, to a
+ * live knock port; IPv6 TCP and UDP to the same ports, whatever their
+ * flags (parse.c checks them); and IPv6 packets whose first next header
+ * is hop-by-hop, routing or destination options, which only user space
+ * can walk.  It wakes the sniffer at once.  The guard socket's filter
+ * admits the same packets to the guard ports (PKS_GUARD either side of
+ * each knock port, the knock ports themselves left out): a sweep must be
+ * seen to be refused, but not at once, so that socket is read only
+ * before each knock is judged and now and then, and a flood over random
+ * ports costs the sniffer a wake-up only when it hits a knock port.
  *
  * Classic BPF stops at 4096 instructions and each port range costs a
  * few.  When the live set is too large, the ranges closest to each
@@ -28,12 +33,13 @@
 #define NPORTS		65536
 
 /*
- * The sorted, merged ranges that cover each port and its guards.
- * *rp is allocated (NULL if n is 0); returns the number of ranges, or
- * (size_t)-1 if out of memory.
+ * The sorted, merged ranges that cover the knock ports (FILTER_KNOCK) or
+ * their guards (FILTER_GUARD).  *rp is allocated (NULL if there is no
+ * range); returns the number of ranges, or (size_t)-1 if out of memory.
  */
 size_t
-filter_ranges(const uint16_t *ports, size_t n, struct filter_range **rp)
+filter_ranges(const uint16_t *ports, size_t n, int which,
+    struct filter_range **rp)
 {
 	struct filter_range	*r;
 	uint8_t			*on;
@@ -43,7 +49,7 @@ filter_ranges(const uint16_t *ports, size_t n, struct filter_range **rp)
 	*rp = NULL;
 	if ((on = calloc(NPORTS, 1)) == NULL)
 		return ((size_t)-1);
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && which == FILTER_GUARD; i++) {
 		if (ports[i] == 0)
 			continue;
 		lo = ports[i] > PKS_GUARD ? ports[i] - PKS_GUARD : 1;
@@ -52,6 +58,10 @@ filter_ranges(const uint16_t *ports, size_t n, struct filter_range **rp)
 		for (p = lo; p <= hi; p++)
 			on[p] = 1;
 	}
+	/* a knock port is the knock socket's, even in another's guard */
+	for (i = 0; i < n; i++)
+		on[ports[i]] = which == FILTER_KNOCK;
+	on[0] = 0;
 	for (p = 1; p < NPORTS; p++)
 		if (on[p] && !on[p - 1])
 			nr++;
@@ -197,11 +207,16 @@ tree(struct emit *e, const struct filter_range *r, size_t k)
 	tree(e, r, m);
 }
 
-/* the whole program for these ranges (n >= 1), PROLOGUE + tree_len(n) */
+/*
+ * The whole program for these ranges (n >= 1), PROLOGUE + tree_len(n).
+ * IPv6 extension headers go to the knock socket only: user space finds
+ * the port, and a knock must not wait.
+ */
 static struct bpf_insn *
-build(const struct filter_range *r, size_t n, size_t len)
+build(const struct filter_range *r, size_t n, size_t len, int which)
 {
 	struct emit	 e;
+	uint8_t		 x = which == FILTER_GUARD;
 
 	if ((e.i = calloc(len, sizeof(*e.i))) == NULL)
 		return (NULL);
@@ -230,9 +245,9 @@ build(const struct filter_range *r, size_t n, size_t len)
 	put(&e, BPF_JMP | BPF_JEQ | BPF_K, 4, 0, IPPROTO_TCP);
 	put(&e, BPF_JMP | BPF_JEQ | BPF_K, 3, 0, IPPROTO_UDP);
 	/* extension headers: only user space can walk them */
-	put(&e, BPF_JMP | BPF_JEQ | BPF_K, 4, 0, IPPROTO_HOPOPTS);
-	put(&e, BPF_JMP | BPF_JEQ | BPF_K, 3, 0, IPPROTO_ROUTING);
-	put(&e, BPF_JMP | BPF_JEQ | BPF_K, 2, 3, IPPROTO_DSTOPTS);
+	put(&e, BPF_JMP | BPF_JEQ | BPF_K, 4 + x, 0, IPPROTO_HOPOPTS);
+	put(&e, BPF_JMP | BPF_JEQ | BPF_K, 3 + x, 0, IPPROTO_ROUTING);
+	put(&e, BPF_JMP | BPF_JEQ | BPF_K, 2 + x, 3, IPPROTO_DSTOPTS);
 	/* 21: the port, with no extension header */
 	put(&e, BPF_LD | BPF_H | BPF_ABS, 0, 0, 42);
 	put(&e, BPF_JMP | BPF_JA, 0, 0, 2);
@@ -257,18 +272,20 @@ reject_all(struct bpf_program *prog)
 }
 
 /*
- * Build the filter for these live ports into *prog, for DLT_RAW (offsets
- * from the IP header), under FILTER_INSNS_MAX instructions.  0, or -1
- * with errno set.  Free with pcap_freecode().
+ * Build the knock or the guard filter (FILTER_KNOCK, FILTER_GUARD) for
+ * these live ports into *prog, for DLT_RAW (offsets from the IP header),
+ * under FILTER_INSNS_MAX instructions.  0, or -1 with errno set.  Free
+ * with pcap_freecode().
  */
 int
-filter_compile(const uint16_t *ports, size_t n, struct bpf_program *prog)
+filter_compile(const uint16_t *ports, size_t n, int which,
+    struct bpf_program *prog)
 {
 	struct filter_range	*r;
 	size_t			 nr, len, target;
 
 	memset(prog, 0, sizeof(*prog));
-	nr = filter_ranges(ports, n, &r);
+	nr = filter_ranges(ports, n, which, &r);
 	if (nr == (size_t)-1)
 		return (-1);
 	if (nr == 0)
@@ -284,7 +301,7 @@ filter_compile(const uint16_t *ports, size_t n, struct bpf_program *prog)
 		if (target >= nr)
 			target = nr - 1;
 	}
-	prog->bf_insns = build(r, nr, len);
+	prog->bf_insns = build(r, nr, len, which);
 	free(r);
 	if (prog->bf_insns == NULL)
 		return (-1);

@@ -15,8 +15,9 @@
  *
  * Memory is fixed once match_new() returns, except for the sequence
  * table, which grows on IMSG_SEQ_ADD only: no packet allocates.  The
- * source table holds at most max_sources entries, evicted least
- * recently seen first; the hash is keyed with a secret so a spoofed
+ * source table holds at most max_sources entries, handed out in order
+ * (untouched ones cost no memory) and then evicted least recently seen
+ * first; the hash is keyed with a secret so a spoofed
  * flood cannot aim at one bucket.
  */
 #include <sys/socket.h>
@@ -70,6 +71,7 @@ struct match {
 	uint32_t	 nbuckets;	/* power of two */
 	uint32_t	 max;
 	uint32_t	 nsrc;
+	uint32_t	 sused;		/* entries ever handed out */
 	uint32_t	 sfree;
 	uint32_t	 lru_head;	/* most recently seen */
 	uint32_t	 lru_tail;
@@ -82,6 +84,7 @@ struct match {
 	uint32_t	 first[NPORTS];	/* sequences by first port */
 	uint32_t	 byid[SEQ_BUCKETS];
 	uint16_t	 watch[NPORTS];	/* live ports and guards covering */
+	uint16_t	 knock[NPORTS];	/* live sequences knocked on it */
 };
 
 static uint64_t
@@ -137,7 +140,6 @@ struct match *
 match_new(uint32_t max_sources, uint32_t knock_timeout, const uint8_t *key)
 {
 	struct match	*m;
-	uint32_t	 i;
 
 	if (max_sources < 1 || max_sources > SNIFF_SOURCES_MAX ||
 	    knock_timeout < 1 || knock_timeout > SNIFF_TIMEOUT_MAX) {
@@ -153,15 +155,14 @@ match_new(uint32_t max_sources, uint32_t knock_timeout, const uint8_t *key)
 	memcpy(m->key, key, sizeof(m->key));
 	for (m->nbuckets = 16; m->nbuckets < max_sources; m->nbuckets *= 2)
 		;
+	/* zeroed pages from the kernel: an entry costs memory only once
+	 * a source first uses it, so the cap bounds memory, not sets it */
 	m->srcs = calloc(max_sources, sizeof(*m->srcs));
 	m->buckets = calloc(m->nbuckets, sizeof(*m->buckets));
 	if (m->srcs == NULL || m->buckets == NULL) {
 		match_free(m);
 		return (NULL);
 	}
-	for (i = 0; i < max_sources; i++)
-		m->srcs[i].hnext = i + 1 < max_sources ? i + 2 : NONE;
-	m->sfree = 1;
 	return (m);
 }
 
@@ -242,7 +243,15 @@ watch_ports(struct match *m, const struct pks_seq *s, int delta)
 		    s->ports[i] + PKS_GUARD : NPORTS - 1;
 		for (p = lo; p <= hi; p++)
 			m->watch[p] += delta;
+		m->knock[s->ports[i]] += delta;
 	}
+}
+
+/* whether a live sequence has this port among its knocks */
+int
+match_knock_port(const struct match *m, uint16_t port)
+{
+	return (m->knock[port] != 0);
 }
 
 /* 0, or -1 with errno: EINVAL bad sequence, EEXIST id live, ENOSPC full */
@@ -416,11 +425,15 @@ src_new(struct match *m, const struct pkt *pkt)
 	struct src	*s;
 	uint32_t	 i, *b;
 
-	if (m->sfree == NONE)
-		src_free(m, m->lru_tail);
-	i = m->sfree;
+	if (m->sfree == NONE && m->sused < m->max)
+		i = ++m->sused;
+	else {
+		if (m->sfree == NONE)
+			src_free(m, m->lru_tail);
+		i = m->sfree;
+		m->sfree = m->srcs[i - 1].hnext;
+	}
 	s = &m->srcs[i - 1];
-	m->sfree = s->hnext;
 	memset(s, 0, sizeof(*s));
 	s->af = pkt->af;
 	memcpy(s->addr, pkt->src, 16);

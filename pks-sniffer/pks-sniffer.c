@@ -5,9 +5,14 @@
  * while still root, with a filter that lets nothing in, then drops to
  * the unprivileged user in a chroot under seccomp.  From then on it
  * only listens: to the monitor, which sends the live sequences, and to
- * the captured packets, which are hostile.  The kernel filter follows
- * the live set (pcap_setfilter needs no privilege), so what reaches
- * user space is already about a knock port.
+ * the captured packets, which are hostile.  The kernel filters follow
+ * the live set (attaching one needs no privilege), so what reaches
+ * user space is already about a knock port or a guard port.
+ *
+ * Each interface has two captures (filter.c says why): the knock one
+ * wakes the loop; the guard one is only read, never waited on: before
+ * every knock batch, so that a sweep's guard hits are counted before
+ * its knocks, and on a timer that keeps its small ring from filling.
  */
 #include <sys/types.h>
 #include <sys/random.h>
@@ -33,10 +38,18 @@
 
 #define SNIFF_BATCH	256	/* packets per pcap_dispatch() */
 #define TICK_MS		1000	/* source expiry */
+#define RING_KNOCK	(1024 * 1024)	/* capture buffers, bytes */
+#define RING_GUARD	(256 * 1024)
+#define GUARD_MIN_MS	20	/* guard reads on the timer: how often */
+#define GUARD_MAX_MS	TICK_MS
+#define GUARD_FEW	32	/* frames per read: fewer, read less often */
+#define GUARD_MANY	256	/* more, read more often */
+#define AGE_MAX_MS	5000	/* a frame older than this: clock trouble */
 
 struct iface {
 	char		 name[sizeof(((struct pks_iface *)0)->name)];
-	pcap_t		*p;
+	pcap_t		*p;		/* knock ports, polled */
+	pcap_t		*g;		/* guard ports, read when due */
 	int		 fd;
 	int		 dlt;
 };
@@ -46,7 +59,10 @@ static int			 nifaces;
 static struct pks_sniff_conf	 sconf;
 static int			 have_conf;
 static struct match		*matcher;
-static uint64_t			 pkt_now;	/* ms, for the batch */
+static uint64_t			 mono_ms;	/* when the batch was read */
+static int64_t			 real_ms;	/* the same, by the wall clock */
+static uint64_t			 guard_due;	/* next guard read, ms */
+static uint64_t			 guard_ms = GUARD_MAX_MS;
 
 static uint64_t
 now_ms(void)
@@ -116,7 +132,7 @@ sniff_conf(struct imsg *im)
 				return (-1);
 			}
 		memcpy(ifaces[nifaces].name, pi.name, sizeof(pi.name));
-		ifaces[nifaces].p = NULL;
+		ifaces[nifaces].p = ifaces[nifaces].g = NULL;
 		ifaces[nifaces].fd = -1;
 		nifaces++;
 		return (0);
@@ -124,38 +140,55 @@ sniff_conf(struct imsg *im)
 	return (-1);
 }
 
-/* privileged: everything that needs root about an interface */
-static void
-iface_open(struct iface *ifc)
+/* privileged: one capture on an interface, letting nothing in yet */
+static pcap_t *
+capture_open(struct iface *ifc, int bufsize)
 {
 	char	 errbuf[PCAP_ERRBUF_SIZE];
+	pcap_t	*p;
 	int	 rv;
 
-	if ((ifc->p = pcap_create(ifc->name, errbuf)) == NULL)
+	if ((p = pcap_create(ifc->name, errbuf)) == NULL)
 		fatalx("%s: %s", ifc->name, errbuf);
-	if (pcap_set_snaplen(ifc->p, SNIFF_SNAPLEN) != 0 ||
-	    pcap_set_promisc(ifc->p, 0) != 0 ||
-	    pcap_set_immediate_mode(ifc->p, 1) != 0)
+	/* immediate: each frame is readable as soon as it is captured */
+	if (pcap_set_snaplen(p, SNIFF_SNAPLEN) != 0 ||
+	    pcap_set_promisc(p, 0) != 0 ||
+	    pcap_set_immediate_mode(p, 1) != 0 ||
+	    pcap_set_buffer_size(p, bufsize) != 0)
 		fatalx("%s: cannot set capture options", ifc->name);
-	rv = pcap_activate(ifc->p);
+	rv = pcap_activate(p);
 	if (rv < 0)
 		fatalx("%s: %s: %s", ifc->name, pcap_statustostr(rv),
-		    pcap_geterr(ifc->p));
+		    pcap_geterr(p));
 	if (rv > 0)
 		log_warnx("%s: %s: %s", ifc->name, pcap_statustostr(rv),
-		    pcap_geterr(ifc->p));
-	ifc->dlt = pcap_datalink(ifc->p);
+		    pcap_geterr(p));
+	ifc->dlt = pcap_datalink(p);
 	if (!parse_dlt_ok(ifc->dlt))
 		fatalx("%s: link type %s not supported", ifc->name,
 		    pcap_datalink_val_to_name(ifc->dlt));
 	/* knocks come in; what this host sends is no knock */
-	if (pcap_setdirection(ifc->p, PCAP_D_IN) != 0)
-		fatalx("%s: %s", ifc->name, pcap_geterr(ifc->p));
+	if (pcap_setdirection(p, PCAP_D_IN) != 0)
+		fatalx("%s: %s", ifc->name, pcap_geterr(p));
 	/* nothing comes in before the first live set */
-	if (filter_none(ifc->p) != 0)
+	if (filter_none(p) != 0)
 		fatal("%s: attach filter", ifc->name);
-	if (pcap_setnonblock(ifc->p, 1, errbuf) != 0)
+	if (pcap_setnonblock(p, 1, errbuf) != 0)
 		fatalx("%s: %s", ifc->name, errbuf);
+	return (p);
+}
+
+/* privileged: everything that needs root about an interface */
+static void
+iface_open(struct iface *ifc)
+{
+	int	 dlt;
+
+	ifc->g = capture_open(ifc, RING_GUARD);
+	dlt = ifc->dlt;
+	ifc->p = capture_open(ifc, RING_KNOCK);
+	if (ifc->dlt != dlt)
+		fatalx("%s: link type changed while opening", ifc->name);
 	if ((ifc->fd = pcap_get_selectable_fd(ifc->p)) == -1)
 		fatalx("%s: no selectable descriptor", ifc->name);
 	log_debug("%s: capturing, link type %s", ifc->name,
@@ -166,6 +199,7 @@ static void
 iface_close(int i)
 {
 	pcap_close(ifaces[i].p);
+	pcap_close(ifaces[i].g);
 	memmove(&ifaces[i], &ifaces[i + 1],
 	    (nifaces - i - 1) * sizeof(ifaces[0]));
 	if (--nifaces == 0)
@@ -174,11 +208,11 @@ iface_close(int i)
 
 static int	 refilter_due;
 
-/* the live set changed: a new kernel filter on every interface */
+/* the live set changed: new kernel filters on every interface */
 static void
 refilter(void)
 {
-	struct bpf_program	 prog;
+	struct bpf_program	 knock, guard;
 	uint16_t		*ports;
 	size_t			 n;
 	int			 i;
@@ -188,14 +222,19 @@ refilter(void)
 	if (ports == NULL && match_nseqs(matcher) > 0)
 		fatal("live ports");
 	/* one program for every link type: offsets from the IP header */
-	if (filter_compile(ports, n, &prog) == -1)
+	if (filter_compile(ports, n, FILTER_KNOCK, &knock) == -1 ||
+	    filter_compile(ports, n, FILTER_GUARD, &guard) == -1)
 		fatal("filter");
+	/* guards first: a port can leave the guard set for the knock set,
+	 * never the other way while its sequence lives */
 	for (i = 0; i < nifaces; i++)
-		if (filter_attach(ifaces[i].fd, &prog) == -1)
+		if (filter_attach(pcap_fileno(ifaces[i].g), &guard) == -1 ||
+		    filter_attach(ifaces[i].fd, &knock) == -1)
 			fatal("%s: attach filter", ifaces[i].name);
-	log_debug("filter for %zu knock ports, %u instructions", n,
-	    prog.bf_len);
-	pcap_freecode(&prog);
+	log_debug("filters for %zu knock ports, %u + %u instructions", n,
+	    knock.bf_len, guard.bf_len);
+	pcap_freecode(&knock);
+	pcap_freecode(&guard);
 	free(ports);
 }
 
@@ -249,6 +288,19 @@ dispatch_imsg(struct imsg *im)
 	return (0);
 }
 
+/* when the frame was captured, in monotonic ms: its age by the wall
+ * clock, which stamped it, taken from the monotonic time of the read */
+static uint64_t
+frame_ms(const struct pcap_pkthdr *h)
+{
+	int64_t	 age;
+
+	age = real_ms - ((int64_t)h->ts.tv_sec * 1000 + h->ts.tv_usec / 1000);
+	if (age < 0 || age > AGE_MAX_MS || (uint64_t)age > mono_ms)
+		age = 0;
+	return (mono_ms - (uint64_t)age);
+}
+
 static void
 on_packet(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
 {
@@ -259,7 +311,7 @@ on_packet(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
 
 	if (parse_frame(ifc->dlt, bytes, h->caplen, &pkt) == -1)
 		return;
-	if (match_packet(matcher, &pkt, pkt_now, &k) == 0)
+	if (match_packet(matcher, &pkt, frame_ms(h), &k) == 0)
 		return;
 	proc_compose(IMSG_KNOCK_DONE, -1, &k, sizeof(k));
 	if (inet_ntop(k.af, k.addr, addr, sizeof(addr)) == NULL)
@@ -268,29 +320,89 @@ on_packet(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
 	    ifc->name);
 }
 
-/* 0, or -1 if the interface failed and is gone */
-static int
-capture(int i)
+/* a guard frame; one to a knock port (a widened filter) is the knock
+ * socket's, which sees it too */
+static void
+on_guard(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
 {
-	pkt_now = now_ms();
-	if (pcap_dispatch(ifaces[i].p, SNIFF_BATCH, on_packet,
-	    (u_char *)&ifaces[i]) == PCAP_ERROR) {
+	const struct iface	*ifc = (const struct iface *)arg;
+	struct pkt		 pkt;
+
+	if (parse_frame(ifc->dlt, bytes, h->caplen, &pkt) == -1 ||
+	    match_knock_port(matcher, pkt.dport))
+		return;
+	on_packet(arg, h, bytes);
+}
+
+static void
+batch_clock(void)
+{
+	struct timespec	 ts;
+
+	mono_ms = now_ms();
+	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
+		fatal("clock_gettime");
+	real_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* frames read from interface i, or -1 if it failed and is gone */
+static int
+dispatch(int i, int guard)
+{
+	int	 n;
+
+	n = pcap_dispatch(guard ? ifaces[i].g : ifaces[i].p,
+	    guard ? -1 : SNIFF_BATCH, guard ? on_guard : on_packet,
+	    (u_char *)&ifaces[i]);
+	if (n == PCAP_ERROR) {
 		log_warnx("%s: %s; no longer capturing there", ifaces[i].name,
-		    pcap_geterr(ifaces[i].p));
+		    pcap_geterr(guard ? ifaces[i].g : ifaces[i].p));
 		iface_close(i);
 		return (-1);
 	}
-	return (0);
+	return (n);
+}
+
+/* every guard frame waiting, on every interface; how many */
+static int
+guard_read(void)
+{
+	int	 i, n, total = 0;
+
+	batch_clock();
+	for (i = nifaces - 1; i >= 0; i--)
+		if ((n = dispatch(i, 1)) > 0)
+			total += n;
+	return (total);
+}
+
+/* the guard timer: read more often while guard frames keep coming */
+static void
+guard_tick(void)
+{
+	int	 n;
+
+	n = guard_read();
+	if (n >= GUARD_MANY && guard_ms > GUARD_MIN_MS)
+		guard_ms /= 2;
+	else if (n < GUARD_FEW && guard_ms < GUARD_MAX_MS)
+		guard_ms *= 2;
+	if (guard_ms < GUARD_MIN_MS)
+		guard_ms = GUARD_MIN_MS;
+	if (guard_ms > GUARD_MAX_MS)
+		guard_ms = GUARD_MAX_MS;
+	guard_due = mono_ms + guard_ms;
 }
 
 static void
 sniff_loop(void)
 {
 	struct pollfd	 pfd[1 + PKS_IFACES_MAX];
-	uint64_t	 now, tick;
-	int		 i, n, timeout;
+	uint64_t	 now, tick, wake;
+	int		 i, n, timeout, knocks;
 
 	tick = now_ms() + TICK_MS;
+	guard_due = tick;
 	for (;;) {
 		pfd[0].fd = proc_ibuf->fd;
 		pfd[0].events = POLLIN;
@@ -301,7 +413,8 @@ sniff_loop(void)
 			pfd[1 + i].events = POLLIN;
 		}
 		now = now_ms();
-		timeout = tick > now ? (int)(tick - now) : 0;
+		wake = tick < guard_due ? tick : guard_due;
+		timeout = wake > now ? (int)(wake - now) : 0;
 		if ((n = poll(pfd, 1 + nifaces, timeout)) == -1) {
 			if (errno == EINTR)
 				continue;
@@ -309,15 +422,25 @@ sniff_loop(void)
 		}
 		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
 			proc_dispatch(dispatch_imsg);
-		/* from the last interface down: capture() may remove one */
-		for (i = nifaces - 1; i >= 0; i--)
+		for (knocks = 0, i = 0; i < nifaces; i++)
 			if (pfd[1 + i].revents & (POLLIN | POLLERR | POLLHUP))
-				(void)capture(i);
+				knocks = 1;
+		n = nifaces;
+		/* a sweep's guard hits count before its knocks */
+		if (knocks && guard_read() >= 0 && nifaces == n) {
+			/* from the last interface down: one may go */
+			for (i = nifaces - 1; i >= 0; i--)
+				if (pfd[1 + i].revents &
+				    (POLLIN | POLLERR | POLLHUP))
+					(void)dispatch(i, 0);
+		}
 		if (refilter_due)
 			refilter();
 		if (imsgbuf_pending(proc_ibuf))
 			proc_flush();
 		now = now_ms();
+		if (now >= guard_due)
+			guard_tick();
 		if (now >= tick) {
 			match_expire(matcher, now);
 			tick = now + TICK_MS;

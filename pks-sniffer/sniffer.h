@@ -3,7 +3,7 @@
  *
  * parse.c turns a captured frame into a struct pkt (or refuses it),
  * match.c keeps the live sequences and the per-source knock state,
- * filter.c builds and compiles the kernel filter from the live ports,
+ * filter.c builds the two kernel filters (knock, guard) from the live ports,
  * sandbox.c holds the seccomp allow-list.
  */
 #ifndef PKS_SNIFFER_H
@@ -43,6 +43,7 @@ void		 match_free(struct match *);
 const char	*match_seq_check(const struct pks_seq *);
 int		 match_seq_add(struct match *, const struct pks_seq *);
 int		 match_seq_del(struct match *, uint32_t);
+int		 match_knock_port(const struct match *, uint16_t);
 int		 match_packet(struct match *, const struct pkt *, uint64_t,
 		    struct pks_knock *);
 void		 match_expire(struct match *, uint64_t);
@@ -57,9 +58,11 @@ struct filter_range {
 	uint16_t	lo;
 	uint16_t	hi;
 };
-size_t	filter_ranges(const uint16_t *, size_t, struct filter_range **);
+#define FILTER_KNOCK	0	/* the knock ports */
+#define FILTER_GUARD	1	/* the guard ports around them */
+size_t	filter_ranges(const uint16_t *, size_t, int, struct filter_range **);
 size_t	filter_merge(struct filter_range *, size_t, size_t);
-int	filter_compile(const uint16_t *, size_t, struct bpf_program *);
+int	filter_compile(const uint16_t *, size_t, int, struct bpf_program *);
 int	filter_none(pcap_t *);
 int	filter_attach(int, const struct bpf_program *);
 

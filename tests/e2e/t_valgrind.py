@@ -42,7 +42,9 @@ def reports(pattern):
 
 
 def unit_tests(tmp):
-    env = dict(os.environ, CMOCKA_MESSAGE_OUTPUT="TAP")
+    # PKS_VALGRIND: tests of resident memory skip (valgrind's calloc
+    # writes what the system's leaves untouched)
+    env = dict(os.environ, CMOCKA_MESSAGE_OUTPUT="TAP", PKS_VALGRIND="1")
     for t in sorted(glob.glob(os.path.join(BUILD, "tests", "test_*"))):
         name = os.path.basename(t)
         log = os.path.join(tmp, name + ".%p")

@@ -1,5 +1,7 @@
 /*
- * test_sniffer_filter: the kernel filter of pks-sniffer.
+ * test_sniffer_filter: the kernel filters of pks-sniffer, the knock
+ * filter (knock ports only, wakes the sniffer) and the guard filter
+ * (the ports around them, read later).
  *
  * The program is built for DLT_RAW (offsets from the IP header, as the
  * kernel sees them after filter_attach() moves them) and run with
@@ -165,42 +167,54 @@ check_loads(const struct bpf_program *prog)
 }
 
 static void
-compile(const uint16_t *ports, size_t n, struct bpf_program *prog)
+compile(const uint16_t *ports, size_t n, int which, struct bpf_program *prog)
 {
-	if (filter_compile(ports, n, prog) == -1)
+	if (filter_compile(ports, n, which, prog) == -1)
 		fail_msg("filter_compile failed");
 	assert_true(prog->bf_len > 0);
 	assert_true(prog->bf_len < FILTER_INSNS_MAX);
 	check_loads(prog);
 }
 
-/* every knock port and guard passes, as TCP SYN and UDP, v4 and v6 */
+/*
+ * Every knock port passes the knock filter, as TCP SYN and UDP, v4 and
+ * v6; every guard port passes one of the two (the guard filter unless
+ * merged ranges gave it to the knock filter).
+ */
 static void
-check_admits(int dlt, const struct bpf_program *prog, const uint16_t *ports,
-    size_t n)
+check_admits(int dlt, const struct bpf_program *kp,
+    const struct bpf_program *gp, const uint16_t *ports, size_t n)
 {
-	struct frame	 f;
+	struct frame	 f[4];
+	uint8_t		*knock;
 	size_t		 i;
 	long		 q;
+	int		 j, k;
 
+	assert_non_null(knock = calloc(65536, 1));
+	for (i = 0; i < n; i++)
+		knock[ports[i]] = 1;
 	for (i = 0; i < n; i++)
 		for (q = (long)ports[i] - PKS_GUARD;
 		    q <= (long)ports[i] + PKS_GUARD; q++) {
 			if (q < 1 || q > 65535)
 				continue;
-			f = frame4(dlt, q, SYN, 0x4000);
-			if (!passes(prog, &f))
-				fail_msg("v4 tcp port %ld refused", q);
-			f = frame4(dlt, q, -1, 0);
-			if (!passes(prog, &f))
-				fail_msg("v4 udp port %ld refused", q);
-			f = frame6(dlt, q, SYN, 0);
-			if (!passes(prog, &f))
-				fail_msg("v6 tcp port %ld refused", q);
-			f = frame6(dlt, q, -1, 0);
-			if (!passes(prog, &f))
-				fail_msg("v6 udp port %ld refused", q);
+			f[0] = frame4(dlt, q, SYN, 0x4000);
+			f[1] = frame4(dlt, q, -1, 0);
+			f[2] = frame6(dlt, q, SYN, 0);
+			f[3] = frame6(dlt, q, -1, 0);
+			k = knock[q];
+			for (j = 0; j < 4; j++) {
+				if (k && !passes(kp, &f[j]))
+					fail_msg("knock port %ld (frame %d) "
+					    "refused", q, j);
+				if (!k && !passes(kp, &f[j]) &&
+				    !passes(gp, &f[j]))
+					fail_msg("guard port %ld (frame %d) "
+					    "refused", q, j);
+			}
 		}
+	free(knock);
 }
 
 static const uint16_t	 few[6] = { 41233, 9120, 60111, 20000, 30000, 40000 };
@@ -210,41 +224,63 @@ small_set_is_exact(void **state)
 {
 	static const int	 dlts[3] = { DLT_EN10MB, DLT_LINUX_SLL,
 	    DLT_LINUX_SLL2 };
-	struct bpf_program	 prog;
+	struct bpf_program	 kp, gp;
 	struct frame		 f;
 	int			 i, dlt;
 
 	(void)state;
 	for (i = 0; i < 3; i++) {
 		dlt = dlts[i];
-		compile(few, 6, &prog);
-		check_admits(dlt, &prog, few, 6);
+		compile(few, 6, FILTER_KNOCK, &kp);
+		compile(few, 6, FILTER_GUARD, &gp);
+		check_admits(dlt, &kp, &gp, few, 6);
+		/* each port goes to one socket only */
+		f = frame4(dlt, 41233, SYN, 0);
+		assert_false(passes(&gp, &f));
+		f = frame4(dlt, 41233 + 1, SYN, 0);
+		assert_true(passes(&gp, &f));
+		assert_false(passes(&kp, &f));
+		f = frame6(dlt, 9120 - PKS_GUARD, -1, 0);
+		assert_true(passes(&gp, &f));
+		assert_false(passes(&kp, &f));
 		/* just past the guards, and far away */
 		f = frame4(dlt, 41233 + PKS_GUARD + 1, SYN, 0);
-		assert_false(passes(&prog, &f));
+		assert_false(passes(&kp, &f) || passes(&gp, &f));
 		f = frame4(dlt, 9120 - PKS_GUARD - 1, -1, 0);
-		assert_false(passes(&prog, &f));
+		assert_false(passes(&kp, &f) || passes(&gp, &f));
 		f = frame4(dlt, 22, SYN, 0);
-		assert_false(passes(&prog, &f));
+		assert_false(passes(&kp, &f) || passes(&gp, &f));
 		f = frame6(dlt, 22, SYN, 0);
-		assert_false(passes(&prog, &f));
+		assert_false(passes(&kp, &f) || passes(&gp, &f));
 		f = frame6(dlt, 60111 + PKS_GUARD + 1, -1, 0);
-		assert_false(passes(&prog, &f));
+		assert_false(passes(&kp, &f) || passes(&gp, &f));
 		/* v4: only a SYN without ACK, and no fragment */
 		f = frame4(dlt, 41233, SYN | ACK, 0);
-		assert_false(passes(&prog, &f));
+		assert_false(passes(&kp, &f));
 		f = frame4(dlt, 41233, ACK, 0);
-		assert_false(passes(&prog, &f));
+		assert_false(passes(&kp, &f));
 		f = frame4(dlt, 41233, SYN, 0x2000);
-		assert_false(passes(&prog, &f));
+		assert_false(passes(&kp, &f));
 		f = frame4(dlt, 41233, -1, 0x0010);
-		assert_false(passes(&prog, &f));
-		/* v6: flags are user space's job; extension headers too */
+		assert_false(passes(&kp, &f));
+		f = frame4(dlt, 41234, SYN | ACK, 0);
+		assert_false(passes(&gp, &f));
+		f = frame4(dlt, 41234, -1, 0x0010);
+		assert_false(passes(&gp, &f));
+		/* v6: flags are user space's job; extension headers go to
+		 * the knock socket, whatever the port */
 		f = frame6(dlt, 41233, SYN | ACK, 0);
-		assert_true(passes(&prog, &f));
+		assert_true(passes(&kp, &f));
+		f = frame6(dlt, 41234, SYN | ACK, 0);
+		assert_true(passes(&gp, &f));
 		f = frame6(dlt, 22, SYN, 1);
-		assert_true(passes(&prog, &f));
-		pcap_freecode(&prog);
+		assert_true(passes(&kp, &f));
+		assert_false(passes(&gp, &f));
+		f = frame6(dlt, 41234, SYN, 1);
+		assert_true(passes(&kp, &f));
+		assert_false(passes(&gp, &f));
+		pcap_freecode(&kp);
+		pcap_freecode(&gp);
 	}
 }
 
@@ -253,21 +289,24 @@ empty_set_admits_nothing(void **state)
 {
 	struct bpf_program	 prog;
 	struct frame		 f;
+	int			 which;
 
 	(void)state;
-	assert_int_equal(filter_compile(NULL, 0, &prog), 0);
-	assert_int_equal(prog.bf_len, 1);
-	f = frame4(DLT_EN10MB, 41233, SYN, 0);
-	assert_false(passes(&prog, &f));
-	f = frame6(DLT_EN10MB, 41233, SYN, 1);
-	assert_false(passes(&prog, &f));
-	pcap_freecode(&prog);
+	for (which = FILTER_KNOCK; which <= FILTER_GUARD; which++) {
+		assert_int_equal(filter_compile(NULL, 0, which, &prog), 0);
+		assert_int_equal(prog.bf_len, 1);
+		f = frame4(DLT_EN10MB, 41233, SYN, 0);
+		assert_false(passes(&prog, &f));
+		f = frame6(DLT_EN10MB, 41233, SYN, 1);
+		assert_false(passes(&prog, &f));
+		pcap_freecode(&prog);
+	}
 }
 
 static void
 many_sequences(size_t nseq, uint16_t lo, uint16_t hi, int dlt)
 {
-	struct bpf_program	 prog;
+	struct bpf_program	 kp, gp;
 	struct frame		 f;
 	uint16_t		*ports;
 	size_t			 i, n = nseq * 3;
@@ -276,16 +315,18 @@ many_sequences(size_t nseq, uint16_t lo, uint16_t hi, int dlt)
 	assert_non_null(ports = calloc(n, sizeof(*ports)));
 	for (i = 0; i < n; i++)
 		ports[i] = lo + rnd() % (hi - lo + 1);
-	compile(ports, n, &prog);
-	check_admits(dlt, &prog, ports, n);
+	compile(ports, n, FILTER_KNOCK, &kp);
+	compile(ports, n, FILTER_GUARD, &gp);
+	check_admits(dlt, &kp, &gp, ports, n);
 	far = lo > 10000 ? lo - 5000 : 65535;
 	f = frame4(dlt, far, SYN, 0);
-	assert_false(passes(&prog, &f));
+	assert_false(passes(&kp, &f) || passes(&gp, &f));
 	f = frame6(dlt, far, -1, 0);
-	assert_false(passes(&prog, &f));
+	assert_false(passes(&kp, &f) || passes(&gp, &f));
 	f = frame4(dlt, lo + 1, SYN | ACK, 0);
-	assert_false(passes(&prog, &f));
-	pcap_freecode(&prog);
+	assert_false(passes(&kp, &f) || passes(&gp, &f));
+	pcap_freecode(&kp);
+	pcap_freecode(&gp);
 	free(ports);
 }
 
@@ -324,57 +365,85 @@ random_ports(size_t nseq, size_t *np)
 	return (ports);
 }
 
-/* every destination port: admitted iff a knock port or guard */
+/*
+ * Every destination port, through each filter: admitted iff in that
+ * filter's ranges; and those ranges are exact: the knock ports for the
+ * knock filter, the other guard ports for the guard filter.  A set too
+ * large for one program (!exact) has its ranges merged: a port in them
+ * must still pass, and one outside may.
+ */
 static void
-check_every_port(const uint16_t *ports, size_t n)
+check_every_port(const uint16_t *ports, size_t n, int exact)
 {
 	struct bpf_program	 prog;
 	struct filter_range	*r;
 	struct frame		 f;
-	uint8_t			*in;
+	uint8_t			*in, *want;
 	size_t			 nr, i;
 	long			 p;
-	int			 dlt = DLT_EN10MB;
+	int			 dlt = DLT_EN10MB, which;
 
-	assert_non_null(in = calloc(65536, 1));
-	nr = filter_ranges(ports, n, &r);
-	assert_true(nr > 0 && nr != (size_t)-1);
-	for (i = 0; i < nr; i++)
-		for (p = r[i].lo; p <= r[i].hi; p++)
-			in[p] = 1;
-	free(r);
-	compile(ports, n, &prog);
-	for (p = 0; p < 65536; p++) {
-		f = frame4(dlt, p, SYN, 0x4000);
-		if (passes(&prog, &f) != in[p])
-			fail_msg("v4 tcp syn port %ld: wrong", p);
-		f = frame4(dlt, p, -1, 0);
-		if (passes(&prog, &f) != in[p])
-			fail_msg("v4 udp port %ld: wrong", p);
-		f = frame6(dlt, p, SYN, 0);
-		if (passes(&prog, &f) != in[p])
-			fail_msg("v6 tcp syn port %ld: wrong", p);
-		f = frame6(dlt, p, SYN | ACK, 0);
-		if (passes(&prog, &f) != in[p])
-			fail_msg("v6 tcp syn+ack port %ld: wrong", p);
-		f = frame6(dlt, p, -1, 0);
-		if (passes(&prog, &f) != in[p])
-			fail_msg("v6 udp port %ld: wrong", p);
-		f = frame6(dlt, p, -1, 1);
-		if (!passes(&prog, &f))
-			fail_msg("v6 hop-by-hop port %ld refused", p);
-		f = frame4(dlt, p, SYN | ACK, 0);
-		if (passes(&prog, &f))
-			fail_msg("v4 tcp syn+ack port %ld admitted", p);
-		f = frame4(dlt, p, SYN, 0x2000);
-		if (passes(&prog, &f))
-			fail_msg("v4 first fragment port %ld admitted", p);
-		f = frame4(dlt, p, -1, 0x0001);
-		if (passes(&prog, &f))
-			fail_msg("v4 later fragment port %ld admitted", p);
+	assert_non_null(want = calloc(65536, 1));
+	for (i = 0; i < n; i++)
+		for (p = (long)ports[i] - PKS_GUARD;
+		    p <= (long)ports[i] + PKS_GUARD; p++)
+			if (p >= 1 && p <= 65535)
+				want[p] = FILTER_GUARD + 1;
+	for (i = 0; i < n; i++)
+		want[ports[i]] = FILTER_KNOCK + 1;
+	for (which = FILTER_KNOCK; which <= FILTER_GUARD; which++) {
+		assert_non_null(in = calloc(65536, 1));
+		nr = filter_ranges(ports, n, which, &r);
+		assert_true(nr > 0 && nr != (size_t)-1);
+		for (i = 0; i < nr; i++)
+			for (p = r[i].lo; p <= r[i].hi; p++)
+				in[p] = 1;
+		free(r);
+		for (p = 0; p < 65536; p++)
+			if (in[p] != (want[p] == which + 1))
+				fail_msg("filter %d: port %ld wrongly %s", which,
+				    p, in[p] ? "in" : "out");
+		compile(ports, n, which, &prog);
+		for (p = 0; p < 65536; p++) {
+			if (!exact && !in[p]) {
+				f = frame4(dlt, p, SYN, 0x4000);
+				in[p] = passes(&prog, &f);
+			}
+			f = frame4(dlt, p, SYN, 0x4000);
+			if (passes(&prog, &f) != in[p])
+				fail_msg("filter %d: v4 tcp syn port %ld: "
+				    "wrong", which, p);
+			f = frame4(dlt, p, -1, 0);
+			if (passes(&prog, &f) != in[p])
+				fail_msg("v4 udp port %ld: wrong", p);
+			f = frame6(dlt, p, SYN, 0);
+			if (passes(&prog, &f) != in[p])
+				fail_msg("v6 tcp syn port %ld: wrong", p);
+			f = frame6(dlt, p, SYN | ACK, 0);
+			if (passes(&prog, &f) != in[p])
+				fail_msg("v6 tcp syn+ack port %ld: wrong", p);
+			f = frame6(dlt, p, -1, 0);
+			if (passes(&prog, &f) != in[p])
+				fail_msg("v6 udp port %ld: wrong", p);
+			f = frame6(dlt, p, -1, 1);
+			if (passes(&prog, &f) != (which == FILTER_KNOCK))
+				fail_msg("v6 hop-by-hop port %ld: wrong", p);
+			f = frame4(dlt, p, SYN | ACK, 0);
+			if (passes(&prog, &f))
+				fail_msg("v4 tcp syn+ack port %ld admitted", p);
+			f = frame4(dlt, p, SYN, 0x2000);
+			if (passes(&prog, &f))
+				fail_msg("v4 first fragment port %ld admitted",
+				    p);
+			f = frame4(dlt, p, -1, 0x0001);
+			if (passes(&prog, &f))
+				fail_msg("v4 later fragment port %ld admitted",
+				    p);
+		}
+		pcap_freecode(&prog);
+		free(in);
 	}
-	pcap_freecode(&prog);
-	free(in);
+	free(want);
 }
 
 static void
@@ -392,15 +461,15 @@ every_port_is_exact(void **state)
 			ports[0] = 1;
 			ports[1] = 65535;
 		}
-		check_every_port(ports, n);
+		check_every_port(ports, n, 1);
 		free(ports);
 	}
 	/* one range, and ranges far apart enough to need a ja */
 	ports = random_ports(1, &n);
-	check_every_port(ports, n);
+	check_every_port(ports, n, 1);
 	free(ports);
 	ports = random_ports(200, &n);
-	check_every_port(ports, n);
+	check_every_port(ports, n, 0);
 	free(ports);
 }
 
@@ -418,7 +487,8 @@ build_time(void **state)
 	for (i = 0; i < 3; i++) {
 		ports = random_ports(nseqs[i], &n);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		assert_int_equal(filter_compile(ports, n, &prog), 0);
+		assert_int_equal(filter_compile(ports, n, FILTER_GUARD,
+		    &prog), 0);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		printf("# %zu sequences (%zu ports): %u instructions in "
 		    "%.3f ms\n", nseqs[i], n, prog.bf_len,
@@ -437,25 +507,45 @@ ranges_cover_guards(void **state)
 	size_t			 n;
 
 	(void)state;
-	n = filter_ranges(p, 5, &r);
-	assert_int_equal(n, 4);
-	assert_int_equal(r[0].lo, 1);
+	n = filter_ranges(p, 5, FILTER_GUARD, &r);
+	assert_int_equal(n, 8);
+	assert_int_equal(r[0].lo, 2);		/* 1 is a knock port */
 	assert_int_equal(r[0].hi, 1 + PKS_GUARD);
 	assert_int_equal(r[1].lo, 100 - PKS_GUARD);
-	assert_int_equal(r[1].hi, 133 + PKS_GUARD);	/* they touch */
+	assert_int_equal(r[1].hi, 99);
+	assert_int_equal(r[2].lo, 101);
+	assert_int_equal(r[2].hi, 132);		/* the guards touch */
+	assert_int_equal(r[3].lo, 134);
+	assert_int_equal(r[3].hi, 133 + PKS_GUARD);
+	assert_int_equal(r[4].lo, 200 - PKS_GUARD);
+	assert_int_equal(r[4].hi, 199);
+	assert_int_equal(r[5].lo, 201);
+	assert_int_equal(r[5].hi, 200 + PKS_GUARD);
+	assert_int_equal(r[6].lo, 65530 - PKS_GUARD);
+	assert_int_equal(r[6].hi, 65529);
+	assert_int_equal(r[7].lo, 65531);
+	assert_int_equal(r[7].hi, 65535);
+	/* the narrowest gaps (the knock ports) close first */
+	assert_int_equal(filter_merge(r, n, 4), 4);
+	assert_int_equal(r[1].lo, 100 - PKS_GUARD);
+	assert_int_equal(r[1].hi, 133 + PKS_GUARD);
 	assert_int_equal(r[2].lo, 200 - PKS_GUARD);
 	assert_int_equal(r[2].hi, 200 + PKS_GUARD);
 	assert_int_equal(r[3].lo, 65530 - PKS_GUARD);
-	assert_int_equal(r[3].hi, 65535);
-	/* the narrowest gap (149..184) closes first */
-	assert_int_equal(filter_merge(r, n, 3), 3);
-	assert_int_equal(r[1].lo, 100 - PKS_GUARD);
-	assert_int_equal(r[1].hi, 200 + PKS_GUARD);
-	assert_int_equal(filter_merge(r, 3, 1), 1);
-	assert_int_equal(r[0].lo, 1);
+	assert_int_equal(filter_merge(r, 4, 1), 1);
+	assert_int_equal(r[0].lo, 2);
 	assert_int_equal(r[0].hi, 65535);
 	free(r);
-	assert_int_equal(filter_ranges(p, 0, &r), 0);
+	n = filter_ranges(p, 5, FILTER_KNOCK, &r);
+	assert_int_equal(n, 5);
+	assert_int_equal(r[0].lo, 1);
+	assert_int_equal(r[0].hi, 1);
+	assert_int_equal(r[4].lo, 65530);
+	assert_int_equal(r[4].hi, 65530);
+	free(r);
+	assert_int_equal(filter_ranges(p, 0, FILTER_GUARD, &r), 0);
+	assert_null(r);
+	assert_int_equal(filter_ranges(p, 0, FILTER_KNOCK, &r), 0);
 	assert_null(r);
 }
 

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -502,6 +503,85 @@ spoofed_flood_stays_at_cap(void **state)
 	match_free(m);
 }
 
+/* this process's resident memory, kB */
+static long
+rss_kb(void)
+{
+	char	 line[128];
+	FILE	*f;
+	long	 kb = -1;
+
+	assert_non_null(f = fopen("/proc/self/status", "r"));
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+			break;
+	fclose(f);
+	assert_true(kb > 0);
+	return (kb);
+}
+
+/* the cap bounds memory; entries cost memory only once used */
+static void
+source_table_grows_on_use(void **state)
+{
+	struct match	*m;
+	uint64_t	 now = T0;
+	long		 kb0, kb1, kb2;
+	uint32_t	 i;
+
+	(void)state;
+#ifdef PKS_SANITIZE
+	skip();		/* the sanitizer's shadow memory counts too */
+#endif
+	/* and valgrind's calloc() writes every byte */
+	if (getenv("PKS_VALGRIND") != NULL)
+		skip();
+	kb0 = rss_kb();
+	m = mk(SNIFF_SOURCES_MAX);
+	kb1 = rss_kb();
+	add(m, 7, TCP, 3, abc);
+	/* 100,000 sources: guard hits, each an entry */
+	for (i = 0; i < 100000; i++)
+		feed(m, v4(0x0a000000 + i, TCP, abc[i % 3] + 1), now);
+	assert_int_equal(match_nsources(m), 100000);
+	kb2 = rss_kb();
+	print_message("# table for %u sources: %ld kB at start, %ld kB "
+	    "after 100000 sources\n", SNIFF_SOURCES_MAX, kb1 - kb0, kb2 - kb0);
+	/* a whole table would be over 100 MB; a tenth of it is used */
+	assert_true(kb1 - kb0 < 4096);
+	assert_true(kb2 - kb1 > 8192);
+	/* freed entries are used again before new ones */
+	match_expire(m, now + 100000);
+	assert_int_equal(match_nsources(m), 0);
+	for (i = 0; i < 100000; i++)
+		feed(m, v4(0x0b000000 + i, TCP, abc[i % 3] + 1), now + 200000);
+	assert_true(rss_kb() - kb2 < 2048);
+	now += 300000;
+	assert_int_equal(knock(m, A, TCP, 3, abc, &now), 7);
+	match_free(m);
+}
+
+/* which ports are knock ports (the guard socket leaves them alone) */
+static void
+knock_ports_are_known(void **state)
+{
+	struct match	*m = mk(100);
+
+	(void)state;
+	assert_false(match_knock_port(m, abc[0]));
+	add(m, 7, TCP, 3, abc);
+	add(m, 8, UDP, 3, abc);
+	assert_true(match_knock_port(m, abc[0]));
+	assert_true(match_knock_port(m, abc[2]));
+	assert_false(match_knock_port(m, abc[2] + 1));
+	assert_false(match_knock_port(m, abc[2] - PKS_GUARD));
+	assert_int_equal(match_seq_del(m, 7), 0);
+	assert_true(match_knock_port(m, abc[1]));
+	assert_int_equal(match_seq_del(m, 8), 0);
+	assert_false(match_knock_port(m, abc[1]));
+	match_free(m);
+}
+
 static void
 lru_evicts_the_oldest(void **state)
 {
@@ -666,6 +746,8 @@ main(void)
 		cmocka_unit_test(bound_address_is_enforced),
 		cmocka_unit_test(spoofed_flood_stays_at_cap),
 		cmocka_unit_test(lru_evicts_the_oldest),
+		cmocka_unit_test(source_table_grows_on_use),
+		cmocka_unit_test(knock_ports_are_known),
 		cmocka_unit_test(deleted_sequence_stops_matching),
 		cmocka_unit_test(unknown_ports_are_ignored),
 		cmocka_unit_test(sequences_are_validated),
