@@ -2,17 +2,19 @@
  * filter.c: the kernel filters, so that packets which cannot be a knock
  * never reach user space.
  *
- * Each interface has two capture sockets.  The knock socket's filter
- * admits an unfragmented IPv4 TCP SYN without ACK, or UDP datagram, to a
- * live knock port; IPv6 TCP and UDP to the same ports, whatever their
- * flags (parse.c checks them); and IPv6 packets whose first next header
- * is hop-by-hop, routing or destination options, which only user space
- * can walk.  It wakes the sniffer at once.  The guard socket's filter
- * admits the same packets to the guard ports (PKS_GUARD either side of
- * each knock port, the knock ports themselves left out): a sweep must be
- * seen to be refused, but not at once, so that socket is read only
- * before each knock is judged and now and then, and a flood over random
- * ports costs the sniffer a wake-up only when it hits a knock port.
+ * Each interface has two capture sockets.  The wake socket's filter
+ * admits an unfragmented IPv4 TCP SYN without ACK, or UDP datagram, to
+ * the last port of a live sequence, the only knock that can complete
+ * one; IPv6 TCP and UDP to the same ports, whatever their flags (parse.c
+ * checks them); and IPv6 packets whose first next header is hop-by-hop,
+ * routing or destination options, which only user space can walk.  It
+ * wakes the sniffer at once.  The read socket's filter admits the same
+ * packets to the other knock ports and to the guard ports (PKS_GUARD
+ * either side of each knock port: a sweep must be seen to be refused).
+ * None of those has to be judged before the next last knock, so that
+ * socket is read, in full, before each wake batch and now and then, but
+ * never waited on: a flood over random ports costs the sniffer a wake-up
+ * only when it hits the last port of a sequence.
  *
  * Classic BPF stops at 4096 instructions and each port range costs a
  * few.  When the live set is too large, the ranges closest to each
@@ -33,12 +35,14 @@
 #define NPORTS		65536
 
 /*
- * The sorted, merged ranges that cover the knock ports (FILTER_KNOCK) or
- * their guards (FILTER_GUARD).  *rp is allocated (NULL if there is no
- * range); returns the number of ranges, or (size_t)-1 if out of memory.
+ * The sorted, merged ranges of the wake filter (FILTER_WAKE: the last
+ * ports, ports[0..nlast)) or of the read filter (FILTER_READ: the other
+ * knock ports, ports[nlast..n), and the guards of all).  *rp is
+ * allocated (NULL if there is no range); returns the number of ranges,
+ * or (size_t)-1 if out of memory.
  */
 size_t
-filter_ranges(const uint16_t *ports, size_t n, int which,
+filter_ranges(const uint16_t *ports, size_t n, size_t nlast, int which,
     struct filter_range **rp)
 {
 	struct filter_range	*r;
@@ -49,7 +53,7 @@ filter_ranges(const uint16_t *ports, size_t n, int which,
 	*rp = NULL;
 	if ((on = calloc(NPORTS, 1)) == NULL)
 		return ((size_t)-1);
-	for (i = 0; i < n && which == FILTER_GUARD; i++) {
+	for (i = 0; i < n && which == FILTER_READ; i++) {
 		if (ports[i] == 0)
 			continue;
 		lo = ports[i] > PKS_GUARD ? ports[i] - PKS_GUARD : 1;
@@ -58,9 +62,11 @@ filter_ranges(const uint16_t *ports, size_t n, int which,
 		for (p = lo; p <= hi; p++)
 			on[p] = 1;
 	}
-	/* a knock port is the knock socket's, even in another's guard */
-	for (i = 0; i < n; i++)
-		on[ports[i]] = which == FILTER_KNOCK;
+	/* a last port is the wake socket's, whatever else it is */
+	for (i = nlast; i < n; i++)
+		on[ports[i]] = which == FILTER_READ;
+	for (i = 0; i < nlast && i < n; i++)
+		on[ports[i]] = which == FILTER_WAKE;
 	on[0] = 0;
 	for (p = 1; p < NPORTS; p++)
 		if (on[p] && !on[p - 1])
@@ -209,14 +215,14 @@ tree(struct emit *e, const struct filter_range *r, size_t k)
 
 /*
  * The whole program for these ranges (n >= 1), PROLOGUE + tree_len(n).
- * IPv6 extension headers go to the knock socket only: user space finds
- * the port, and a knock must not wait.
+ * IPv6 extension headers go to the wake socket only: user space finds
+ * the port, and a last knock must not wait.
  */
 static struct bpf_insn *
 build(const struct filter_range *r, size_t n, size_t len, int which)
 {
 	struct emit	 e;
-	uint8_t		 x = which == FILTER_GUARD;
+	uint8_t		 x = which == FILTER_READ;
 
 	if ((e.i = calloc(len, sizeof(*e.i))) == NULL)
 		return (NULL);
@@ -272,20 +278,20 @@ reject_all(struct bpf_program *prog)
 }
 
 /*
- * Build the knock or the guard filter (FILTER_KNOCK, FILTER_GUARD) for
- * these live ports into *prog, for DLT_RAW (offsets from the IP header),
- * under FILTER_INSNS_MAX instructions.  0, or -1 with errno set.  Free
- * with pcap_freecode().
+ * Build the wake or the read filter (FILTER_WAKE, FILTER_READ) for these
+ * live ports, the last ports first (filter_ranges()), into *prog, for
+ * DLT_RAW (offsets from the IP header), under FILTER_INSNS_MAX
+ * instructions.  0, or -1 with errno set.  Free with pcap_freecode().
  */
 int
-filter_compile(const uint16_t *ports, size_t n, int which,
+filter_compile(const uint16_t *ports, size_t n, size_t nlast, int which,
     struct bpf_program *prog)
 {
 	struct filter_range	*r;
 	size_t			 nr, len, target;
 
 	memset(prog, 0, sizeof(*prog));
-	nr = filter_ranges(ports, n, which, &r);
+	nr = filter_ranges(ports, n, nlast, which, &r);
 	if (nr == (size_t)-1)
 		return (-1);
 	if (nr == 0)

@@ -84,7 +84,7 @@ struct match {
 	uint32_t	 first[NPORTS];	/* sequences by first port */
 	uint32_t	 byid[SEQ_BUCKETS];
 	uint16_t	 watch[NPORTS];	/* live ports and guards covering */
-	uint16_t	 knock[NPORTS];	/* live sequences knocked on it */
+	uint16_t	 last[NPORTS];	/* live sequences that end on it */
 };
 
 static uint64_t
@@ -243,15 +243,15 @@ watch_ports(struct match *m, const struct pks_seq *s, int delta)
 		    s->ports[i] + PKS_GUARD : NPORTS - 1;
 		for (p = lo; p <= hi; p++)
 			m->watch[p] += delta;
-		m->knock[s->ports[i]] += delta;
 	}
+	m->last[s->ports[s->len - 1]] += delta;
 }
 
-/* whether a live sequence has this port among its knocks */
+/* whether a live sequence ends on this port */
 int
-match_knock_port(const struct match *m, uint16_t port)
+match_last_port(const struct match *m, uint16_t port)
 {
-	return (m->knock[port] != 0);
+	return (m->last[port] != 0);
 }
 
 /* 0, or -1 with errno: EINVAL bad sequence, EEXIST id live, ENOSPC full */
@@ -326,29 +326,39 @@ match_seq_del(struct match *m, uint32_t id)
 	return (0);
 }
 
-/* every port of every sequence still to be knocked; *portsp is
- * allocated (NULL if none), the caller frees it */
+/*
+ * Every port of every sequence still to be knocked: the last ports
+ * first (*nlastp of them), then the others.  *portsp is allocated (NULL
+ * if none), the caller frees it.
+ */
 size_t
-match_ports(const struct match *m, uint16_t **portsp)
+match_ports(const struct match *m, uint16_t **portsp, size_t *nlastp)
 {
-	uint16_t	*ports;
-	size_t		 n = 0;
-	uint32_t	 i;
-	int		 j;
+	const struct pks_seq	*s;
+	uint16_t		*ports;
+	size_t			 n, nlast = 0;
+	uint32_t		 i;
+	int			 j;
 
 	*portsp = NULL;
+	*nlastp = 0;
 	if (m->nseqs == 0)
 		return (0);
 	if ((ports = calloc((size_t)m->nseqs * PKS_SEQ_MAX,
 	    sizeof(*ports))) == NULL)
 		return (0);
-	for (i = 0; i < m->nslots; i++) {
+	for (i = 0; i < m->nslots; i++)
+		if (m->seqs[i].used && !m->seqs[i].done)
+			ports[nlast++] = m->seqs[i].s.ports[m->seqs[i].s.len - 1];
+	for (n = nlast, i = 0; i < m->nslots; i++) {
 		if (!m->seqs[i].used || m->seqs[i].done)
 			continue;
-		for (j = 0; j < m->seqs[i].s.len; j++)
-			ports[n++] = m->seqs[i].s.ports[j];
+		s = &m->seqs[i].s;
+		for (j = 0; j < s->len - 1; j++)
+			ports[n++] = s->ports[j];
 	}
 	*portsp = ports;
+	*nlastp = nlast;
 	return (n);
 }
 

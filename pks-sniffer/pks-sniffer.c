@@ -9,10 +9,12 @@
  * the live set (attaching one needs no privilege), so what reaches
  * user space is already about a knock port or a guard port.
  *
- * Each interface has two captures (filter.c says why): the knock one
- * wakes the loop; the guard one is only read, never waited on: before
- * every knock batch, so that a sweep's guard hits are counted before
- * its knocks, and on a timer that keeps its small ring from filling.
+ * Each interface has two captures (filter.c says why): the wake one,
+ * for the last ports of live sequences, wakes the loop; the read one,
+ * for the other knock ports and the guards, is only read, never waited
+ * on: in full before every wake batch, so that whatever came before a
+ * last knock is judged before it, and on a timer that keeps its ring
+ * from filling.  Frames are judged at the time they were captured.
  */
 #include <sys/types.h>
 #include <sys/random.h>
@@ -38,18 +40,18 @@
 
 #define SNIFF_BATCH	256	/* packets per pcap_dispatch() */
 #define TICK_MS		1000	/* source expiry */
-#define RING_KNOCK	(1024 * 1024)	/* capture buffers, bytes */
-#define RING_GUARD	(256 * 1024)
-#define GUARD_MIN_MS	20	/* guard reads on the timer: how often */
-#define GUARD_MAX_MS	TICK_MS
-#define GUARD_FEW	32	/* frames per read: fewer, read less often */
-#define GUARD_MANY	256	/* more, read more often */
+#define RING_WAKE	(512 * 1024)	/* capture buffers, bytes */
+#define RING_READ	(512 * 1024)
+#define READ_MIN_MS	5	/* reads on the timer: how often */
+#define READ_MAX_MS	TICK_MS
+#define READ_FEW	32	/* frames per read: fewer, read less often */
+#define READ_MANY	256	/* more, read more often */
 #define AGE_MAX_MS	5000	/* a frame older than this: clock trouble */
 
 struct iface {
 	char		 name[sizeof(((struct pks_iface *)0)->name)];
-	pcap_t		*p;		/* knock ports, polled */
-	pcap_t		*g;		/* guard ports, read when due */
+	pcap_t		*p;		/* last ports, polled */
+	pcap_t		*g;		/* the others and guards, read */
 	int		 fd;
 	int		 dlt;
 };
@@ -61,8 +63,8 @@ static int			 have_conf;
 static struct match		*matcher;
 static uint64_t			 mono_ms;	/* when the batch was read */
 static int64_t			 real_ms;	/* the same, by the wall clock */
-static uint64_t			 guard_due;	/* next guard read, ms */
-static uint64_t			 guard_ms = GUARD_MAX_MS;
+static uint64_t			 read_due;	/* next timed read, ms */
+static uint64_t			 read_ms = READ_MAX_MS;
 
 static uint64_t
 now_ms(void)
@@ -184,9 +186,9 @@ iface_open(struct iface *ifc)
 {
 	int	 dlt;
 
-	ifc->g = capture_open(ifc, RING_GUARD);
+	ifc->g = capture_open(ifc, RING_READ);
 	dlt = ifc->dlt;
-	ifc->p = capture_open(ifc, RING_KNOCK);
+	ifc->p = capture_open(ifc, RING_WAKE);
 	if (ifc->dlt != dlt)
 		fatalx("%s: link type changed while opening", ifc->name);
 	if ((ifc->fd = pcap_get_selectable_fd(ifc->p)) == -1)
@@ -212,29 +214,29 @@ static int	 refilter_due;
 static void
 refilter(void)
 {
-	struct bpf_program	 knock, guard;
+	struct bpf_program	 wake, rd;
 	uint16_t		*ports;
-	size_t			 n;
+	size_t			 n, nlast;
 	int			 i;
 
 	refilter_due = 0;
-	n = match_ports(matcher, &ports);
+	n = match_ports(matcher, &ports, &nlast);
 	if (ports == NULL && match_nseqs(matcher) > 0)
 		fatal("live ports");
 	/* one program for every link type: offsets from the IP header */
-	if (filter_compile(ports, n, FILTER_KNOCK, &knock) == -1 ||
-	    filter_compile(ports, n, FILTER_GUARD, &guard) == -1)
+	if (filter_compile(ports, n, nlast, FILTER_WAKE, &wake) == -1 ||
+	    filter_compile(ports, n, nlast, FILTER_READ, &rd) == -1)
 		fatal("filter");
-	/* guards first: a port can leave the guard set for the knock set,
-	 * never the other way while its sequence lives */
+	/* the read one first: a port can move from it to the wake one
+	 * (a new sequence ends there), never back while that one lives */
 	for (i = 0; i < nifaces; i++)
-		if (filter_attach(pcap_fileno(ifaces[i].g), &guard) == -1 ||
-		    filter_attach(ifaces[i].fd, &knock) == -1)
+		if (filter_attach(pcap_fileno(ifaces[i].g), &rd) == -1 ||
+		    filter_attach(ifaces[i].fd, &wake) == -1)
 			fatal("%s: attach filter", ifaces[i].name);
 	log_debug("filters for %zu knock ports, %u + %u instructions", n,
-	    knock.bf_len, guard.bf_len);
-	pcap_freecode(&knock);
-	pcap_freecode(&guard);
+	    wake.bf_len, rd.bf_len);
+	pcap_freecode(&wake);
+	pcap_freecode(&rd);
 	free(ports);
 }
 
@@ -320,16 +322,16 @@ on_packet(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
 	    ifc->name);
 }
 
-/* a guard frame; one to a knock port (a widened filter) is the knock
- * socket's, which sees it too */
+/* a frame of the read capture; one to a last port (a widened filter)
+ * is the wake capture's, which sees it too */
 static void
-on_guard(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
+on_read(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
 {
 	const struct iface	*ifc = (const struct iface *)arg;
 	struct pkt		 pkt;
 
 	if (parse_frame(ifc->dlt, bytes, h->caplen, &pkt) == -1 ||
-	    match_knock_port(matcher, pkt.dport))
+	    match_last_port(matcher, pkt.dport))
 		return;
 	on_packet(arg, h, bytes);
 }
@@ -347,25 +349,25 @@ batch_clock(void)
 
 /* frames read from interface i, or -1 if it failed and is gone */
 static int
-dispatch(int i, int guard)
+dispatch(int i, int rd)
 {
 	int	 n;
 
-	n = pcap_dispatch(guard ? ifaces[i].g : ifaces[i].p,
-	    guard ? -1 : SNIFF_BATCH, guard ? on_guard : on_packet,
+	n = pcap_dispatch(rd ? ifaces[i].g : ifaces[i].p,
+	    rd ? -1 : SNIFF_BATCH, rd ? on_read : on_packet,
 	    (u_char *)&ifaces[i]);
 	if (n == PCAP_ERROR) {
 		log_warnx("%s: %s; no longer capturing there", ifaces[i].name,
-		    pcap_geterr(guard ? ifaces[i].g : ifaces[i].p));
+		    pcap_geterr(rd ? ifaces[i].g : ifaces[i].p));
 		iface_close(i);
 		return (-1);
 	}
 	return (n);
 }
 
-/* every guard frame waiting, on every interface; how many */
+/* every frame waiting in the read captures; how many */
 static int
-guard_read(void)
+read_all(void)
 {
 	int	 i, n, total = 0;
 
@@ -376,22 +378,22 @@ guard_read(void)
 	return (total);
 }
 
-/* the guard timer: read more often while guard frames keep coming */
+/* the read timer: more often while frames keep coming */
 static void
-guard_tick(void)
+read_tick(void)
 {
 	int	 n;
 
-	n = guard_read();
-	if (n >= GUARD_MANY && guard_ms > GUARD_MIN_MS)
-		guard_ms /= 2;
-	else if (n < GUARD_FEW && guard_ms < GUARD_MAX_MS)
-		guard_ms *= 2;
-	if (guard_ms < GUARD_MIN_MS)
-		guard_ms = GUARD_MIN_MS;
-	if (guard_ms > GUARD_MAX_MS)
-		guard_ms = GUARD_MAX_MS;
-	guard_due = mono_ms + guard_ms;
+	n = read_all();
+	if (n >= READ_MANY && read_ms > READ_MIN_MS)
+		read_ms /= 2;
+	else if (n < READ_FEW && read_ms < READ_MAX_MS)
+		read_ms *= 2;
+	if (read_ms < READ_MIN_MS)
+		read_ms = READ_MIN_MS;
+	if (read_ms > READ_MAX_MS)
+		read_ms = READ_MAX_MS;
+	read_due = mono_ms + read_ms;
 }
 
 static void
@@ -402,7 +404,7 @@ sniff_loop(void)
 	int		 i, n, timeout, knocks;
 
 	tick = now_ms() + TICK_MS;
-	guard_due = tick;
+	read_due = tick;
 	for (;;) {
 		pfd[0].fd = proc_ibuf->fd;
 		pfd[0].events = POLLIN;
@@ -413,7 +415,7 @@ sniff_loop(void)
 			pfd[1 + i].events = POLLIN;
 		}
 		now = now_ms();
-		wake = tick < guard_due ? tick : guard_due;
+		wake = tick < read_due ? tick : read_due;
 		timeout = wake > now ? (int)(wake - now) : 0;
 		if ((n = poll(pfd, 1 + nifaces, timeout)) == -1) {
 			if (errno == EINTR)
@@ -426,8 +428,8 @@ sniff_loop(void)
 			if (pfd[1 + i].revents & (POLLIN | POLLERR | POLLHUP))
 				knocks = 1;
 		n = nifaces;
-		/* a sweep's guard hits count before its knocks */
-		if (knocks && guard_read() >= 0 && nifaces == n) {
+		/* what came before a last knock is judged before it */
+		if (knocks && read_all() >= 0 && nifaces == n) {
 			/* from the last interface down: one may go */
 			for (i = nifaces - 1; i >= 0; i--)
 				if (pfd[1 + i].revents &
@@ -439,8 +441,8 @@ sniff_loop(void)
 		if (imsgbuf_pending(proc_ibuf))
 			proc_flush();
 		now = now_ms();
-		if (now >= guard_due)
-			guard_tick();
+		if (now >= read_due)
+			read_tick();
 		if (now >= tick) {
 			match_expire(matcher, now);
 			tick = now + TICK_MS;

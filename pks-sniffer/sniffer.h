@@ -3,7 +3,7 @@
  *
  * parse.c turns a captured frame into a struct pkt (or refuses it),
  * match.c keeps the live sequences and the per-source knock state,
- * filter.c builds the two kernel filters (knock, guard) from the live ports,
+ * filter.c builds the two kernel filters (wake, read) from the live ports,
  * sandbox.c holds the seccomp allow-list.
  */
 #ifndef PKS_SNIFFER_H
@@ -43,13 +43,13 @@ void		 match_free(struct match *);
 const char	*match_seq_check(const struct pks_seq *);
 int		 match_seq_add(struct match *, const struct pks_seq *);
 int		 match_seq_del(struct match *, uint32_t);
-int		 match_knock_port(const struct match *, uint16_t);
+int		 match_last_port(const struct match *, uint16_t);
 int		 match_packet(struct match *, const struct pkt *, uint64_t,
 		    struct pks_knock *);
 void		 match_expire(struct match *, uint64_t);
 size_t		 match_nsources(const struct match *);
 size_t		 match_nseqs(const struct match *);
-size_t		 match_ports(const struct match *, uint16_t **);
+size_t		 match_ports(const struct match *, uint16_t **, size_t *);
 
 /* filter.c */
 struct bpf_program;
@@ -58,11 +58,13 @@ struct filter_range {
 	uint16_t	lo;
 	uint16_t	hi;
 };
-#define FILTER_KNOCK	0	/* the knock ports */
-#define FILTER_GUARD	1	/* the guard ports around them */
-size_t	filter_ranges(const uint16_t *, size_t, int, struct filter_range **);
+#define FILTER_WAKE	0	/* the last ports of live sequences */
+#define FILTER_READ	1	/* the other knock ports, and the guards */
+size_t	filter_ranges(const uint16_t *, size_t, size_t, int,
+	    struct filter_range **);
 size_t	filter_merge(struct filter_range *, size_t, size_t);
-int	filter_compile(const uint16_t *, size_t, int, struct bpf_program *);
+int	filter_compile(const uint16_t *, size_t, size_t, int,
+	    struct bpf_program *);
 int	filter_none(pcap_t *);
 int	filter_attach(int, const struct bpf_program *);
 

@@ -264,7 +264,7 @@ sniff_msg(struct imsg *im, void *arg)
 	uint16_t	*ports;
 	uint32_t	 id;
 	uint16_t	 dt;
-	size_t		 np, i;
+	size_t		 np, nlast, i;
 	int		 r, j;
 
 	switch (im->hdr.type) {
@@ -327,7 +327,9 @@ sniff_msg(struct imsg *im, void *arg)
 	}
 	if (match_nseqs(s->m) != s->nlive)
 		abort();
-	np = match_ports(s->m, &ports);
+	np = match_ports(s->m, &ports, &nlast);
+	if (nlast > np)
+		abort();
 	for (i = 0; i < np; i++)
 		if (ports[i] == 0)
 			abort();

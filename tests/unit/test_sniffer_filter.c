@@ -1,7 +1,8 @@
 /*
- * test_sniffer_filter: the kernel filters of pks-sniffer, the knock
- * filter (knock ports only, wakes the sniffer) and the guard filter
- * (the ports around them, read later).
+ * test_sniffer_filter: the kernel filters of pks-sniffer, the wake
+ * filter (the last port of each sequence, wakes the sniffer) and the
+ * read filter (the other knock ports and the guards, read later).  The
+ * port lists hold the last ports first, as match_ports() gives them.
  *
  * The program is built for DLT_RAW (offsets from the IP header, as the
  * kernel sees them after filter_attach() moves them) and run with
@@ -167,9 +168,10 @@ check_loads(const struct bpf_program *prog)
 }
 
 static void
-compile(const uint16_t *ports, size_t n, int which, struct bpf_program *prog)
+compile(const uint16_t *ports, size_t n, size_t nlast, int which,
+    struct bpf_program *prog)
 {
-	if (filter_compile(ports, n, which, prog) == -1)
+	if (filter_compile(ports, n, nlast, which, prog) == -1)
 		fail_msg("filter_compile failed");
 	assert_true(prog->bf_len > 0);
 	assert_true(prog->bf_len < FILTER_INSNS_MAX);
@@ -177,13 +179,14 @@ compile(const uint16_t *ports, size_t n, int which, struct bpf_program *prog)
 }
 
 /*
- * Every knock port passes the knock filter, as TCP SYN and UDP, v4 and
- * v6; every guard port passes one of the two (the guard filter unless
- * merged ranges gave it to the knock filter).
+ * Every last port passes the wake filter, as TCP SYN and UDP, v4 and
+ * v6; every other knock port and guard port passes one of the two (the
+ * read filter unless merged ranges gave it to the wake filter too).
  */
 static void
 check_admits(int dlt, const struct bpf_program *kp,
-    const struct bpf_program *gp, const uint16_t *ports, size_t n)
+    const struct bpf_program *gp, const uint16_t *ports, size_t n,
+    size_t nlast)
 {
 	struct frame	 f[4];
 	uint8_t		*knock;
@@ -192,7 +195,7 @@ check_admits(int dlt, const struct bpf_program *kp,
 	int		 j, k;
 
 	assert_non_null(knock = calloc(65536, 1));
-	for (i = 0; i < n; i++)
+	for (i = 0; i < nlast; i++)
 		knock[ports[i]] = 1;
 	for (i = 0; i < n; i++)
 		for (q = (long)ports[i] - PKS_GUARD;
@@ -206,11 +209,11 @@ check_admits(int dlt, const struct bpf_program *kp,
 			k = knock[q];
 			for (j = 0; j < 4; j++) {
 				if (k && !passes(kp, &f[j]))
-					fail_msg("knock port %ld (frame %d) "
+					fail_msg("last port %ld (frame %d) "
 					    "refused", q, j);
 				if (!k && !passes(kp, &f[j]) &&
 				    !passes(gp, &f[j]))
-					fail_msg("guard port %ld (frame %d) "
+					fail_msg("port %ld (frame %d) "
 					    "refused", q, j);
 			}
 		}
@@ -231,13 +234,18 @@ small_set_is_exact(void **state)
 	(void)state;
 	for (i = 0; i < 3; i++) {
 		dlt = dlts[i];
-		compile(few, 6, FILTER_KNOCK, &kp);
-		compile(few, 6, FILTER_GUARD, &gp);
-		check_admits(dlt, &kp, &gp, few, 6);
+		/* 41233 and 9120 end sequences */
+		compile(few, 6, 2, FILTER_WAKE, &kp);
+		compile(few, 6, 2, FILTER_READ, &gp);
+		check_admits(dlt, &kp, &gp, few, 6, 2);
 		/* each port goes to one socket only */
 		f = frame4(dlt, 41233, SYN, 0);
+		assert_true(passes(&kp, &f));
 		assert_false(passes(&gp, &f));
 		f = frame4(dlt, 41233 + 1, SYN, 0);
+		assert_true(passes(&gp, &f));
+		assert_false(passes(&kp, &f));
+		f = frame4(dlt, 60111, SYN, 0);
 		assert_true(passes(&gp, &f));
 		assert_false(passes(&kp, &f));
 		f = frame6(dlt, 9120 - PKS_GUARD, -1, 0);
@@ -292,8 +300,8 @@ empty_set_admits_nothing(void **state)
 	int			 which;
 
 	(void)state;
-	for (which = FILTER_KNOCK; which <= FILTER_GUARD; which++) {
-		assert_int_equal(filter_compile(NULL, 0, which, &prog), 0);
+	for (which = FILTER_WAKE; which <= FILTER_READ; which++) {
+		assert_int_equal(filter_compile(NULL, 0, 0, which, &prog), 0);
 		assert_int_equal(prog.bf_len, 1);
 		f = frame4(DLT_EN10MB, 41233, SYN, 0);
 		assert_false(passes(&prog, &f));
@@ -315,9 +323,9 @@ many_sequences(size_t nseq, uint16_t lo, uint16_t hi, int dlt)
 	assert_non_null(ports = calloc(n, sizeof(*ports)));
 	for (i = 0; i < n; i++)
 		ports[i] = lo + rnd() % (hi - lo + 1);
-	compile(ports, n, FILTER_KNOCK, &kp);
-	compile(ports, n, FILTER_GUARD, &gp);
-	check_admits(dlt, &kp, &gp, ports, n);
+	compile(ports, n, nseq, FILTER_WAKE, &kp);
+	compile(ports, n, nseq, FILTER_READ, &gp);
+	check_admits(dlt, &kp, &gp, ports, n, nseq);
 	far = lo > 10000 ? lo - 5000 : 65535;
 	f = frame4(dlt, far, SYN, 0);
 	assert_false(passes(&kp, &f) || passes(&gp, &f));
@@ -367,13 +375,13 @@ random_ports(size_t nseq, size_t *np)
 
 /*
  * Every destination port, through each filter: admitted iff in that
- * filter's ranges; and those ranges are exact: the knock ports for the
- * knock filter, the other guard ports for the guard filter.  A set too
- * large for one program (!exact) has its ranges merged: a port in them
- * must still pass, and one outside may.
+ * filter's ranges; and those ranges are exact: the last ports for the
+ * wake filter, the other knock ports and the guards for the read filter.
+ * A set too large for one program (!exact) has its ranges merged: a
+ * port in them must still pass, and one outside may.
  */
 static void
-check_every_port(const uint16_t *ports, size_t n, int exact)
+check_every_port(const uint16_t *ports, size_t n, size_t nlast, int exact)
 {
 	struct bpf_program	 prog;
 	struct filter_range	*r;
@@ -388,12 +396,12 @@ check_every_port(const uint16_t *ports, size_t n, int exact)
 		for (p = (long)ports[i] - PKS_GUARD;
 		    p <= (long)ports[i] + PKS_GUARD; p++)
 			if (p >= 1 && p <= 65535)
-				want[p] = FILTER_GUARD + 1;
-	for (i = 0; i < n; i++)
-		want[ports[i]] = FILTER_KNOCK + 1;
-	for (which = FILTER_KNOCK; which <= FILTER_GUARD; which++) {
+				want[p] = FILTER_READ + 1;
+	for (i = 0; i < nlast; i++)
+		want[ports[i]] = FILTER_WAKE + 1;
+	for (which = FILTER_WAKE; which <= FILTER_READ; which++) {
 		assert_non_null(in = calloc(65536, 1));
-		nr = filter_ranges(ports, n, which, &r);
+		nr = filter_ranges(ports, n, nlast, which, &r);
 		assert_true(nr > 0 && nr != (size_t)-1);
 		for (i = 0; i < nr; i++)
 			for (p = r[i].lo; p <= r[i].hi; p++)
@@ -403,7 +411,7 @@ check_every_port(const uint16_t *ports, size_t n, int exact)
 			if (in[p] != (want[p] == which + 1))
 				fail_msg("filter %d: port %ld wrongly %s", which,
 				    p, in[p] ? "in" : "out");
-		compile(ports, n, which, &prog);
+		compile(ports, n, nlast, which, &prog);
 		for (p = 0; p < 65536; p++) {
 			if (!exact && !in[p]) {
 				f = frame4(dlt, p, SYN, 0x4000);
@@ -426,7 +434,7 @@ check_every_port(const uint16_t *ports, size_t n, int exact)
 			if (passes(&prog, &f) != in[p])
 				fail_msg("v6 udp port %ld: wrong", p);
 			f = frame6(dlt, p, -1, 1);
-			if (passes(&prog, &f) != (which == FILTER_KNOCK))
+			if (passes(&prog, &f) != (which == FILTER_WAKE))
 				fail_msg("v6 hop-by-hop port %ld: wrong", p);
 			f = frame4(dlt, p, SYN | ACK, 0);
 			if (passes(&prog, &f))
@@ -461,15 +469,15 @@ every_port_is_exact(void **state)
 			ports[0] = 1;
 			ports[1] = 65535;
 		}
-		check_every_port(ports, n, 1);
+		check_every_port(ports, n, n / 3, 1);
 		free(ports);
 	}
 	/* one range, and ranges far apart enough to need a ja */
 	ports = random_ports(1, &n);
-	check_every_port(ports, n, 1);
+	check_every_port(ports, n, 1, 1);
 	free(ports);
 	ports = random_ports(200, &n);
-	check_every_port(ports, n, 0);
+	check_every_port(ports, n, 200, 0);
 	free(ports);
 }
 
@@ -487,8 +495,8 @@ build_time(void **state)
 	for (i = 0; i < 3; i++) {
 		ports = random_ports(nseqs[i], &n);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		assert_int_equal(filter_compile(ports, n, FILTER_GUARD,
-		    &prog), 0);
+		assert_int_equal(filter_compile(ports, n, nseqs[i],
+		    FILTER_READ, &prog), 0);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		printf("# %zu sequences (%zu ports): %u instructions in "
 		    "%.3f ms\n", nseqs[i], n, prog.bf_len,
@@ -507,7 +515,8 @@ ranges_cover_guards(void **state)
 	size_t			 n;
 
 	(void)state;
-	n = filter_ranges(p, 5, FILTER_GUARD, &r);
+	/* all five end a sequence */
+	n = filter_ranges(p, 5, 5, FILTER_READ, &r);
 	assert_int_equal(n, 8);
 	assert_int_equal(r[0].lo, 2);		/* 1 is a knock port */
 	assert_int_equal(r[0].hi, 1 + PKS_GUARD);
@@ -536,16 +545,34 @@ ranges_cover_guards(void **state)
 	assert_int_equal(r[0].lo, 2);
 	assert_int_equal(r[0].hi, 65535);
 	free(r);
-	n = filter_ranges(p, 5, FILTER_KNOCK, &r);
+	n = filter_ranges(p, 5, 5, FILTER_WAKE, &r);
 	assert_int_equal(n, 5);
 	assert_int_equal(r[0].lo, 1);
 	assert_int_equal(r[0].hi, 1);
 	assert_int_equal(r[4].lo, 65530);
 	assert_int_equal(r[4].hi, 65530);
 	free(r);
-	assert_int_equal(filter_ranges(p, 0, FILTER_GUARD, &r), 0);
+	/* 200, 1 and 65530 only start or go on: the read filter's */
+	n = filter_ranges(p, 5, 2, FILTER_READ, &r);
+	assert_int_equal(n, 6);
+	assert_int_equal(r[0].lo, 1);
+	assert_int_equal(r[0].hi, 1 + PKS_GUARD);
+	assert_int_equal(r[1].hi, 99);
+	assert_int_equal(r[3].lo, 134);
+	assert_int_equal(r[3].hi, 133 + PKS_GUARD);
+	assert_int_equal(r[4].lo, 200 - PKS_GUARD);
+	assert_int_equal(r[4].hi, 200 + PKS_GUARD);
+	assert_int_equal(r[5].lo, 65530 - PKS_GUARD);
+	assert_int_equal(r[5].hi, 65535);
+	free(r);
+	n = filter_ranges(p, 5, 2, FILTER_WAKE, &r);
+	assert_int_equal(n, 2);
+	assert_int_equal(r[0].lo, 100);
+	assert_int_equal(r[1].hi, 133);
+	free(r);
+	assert_int_equal(filter_ranges(p, 0, 0, FILTER_READ, &r), 0);
 	assert_null(r);
-	assert_int_equal(filter_ranges(p, 0, FILTER_KNOCK, &r), 0);
+	assert_int_equal(filter_ranges(p, 0, 0, FILTER_WAKE, &r), 0);
 	assert_null(r);
 }
 

@@ -144,6 +144,7 @@ completed_sequence_is_reported_once(void **state)
 {
 	struct match	*m = mk(100);
 	uint16_t	*ports;
+	size_t		 nlast;
 	uint64_t	 now = T0;
 
 	(void)state;
@@ -153,7 +154,8 @@ completed_sequence_is_reported_once(void **state)
 	assert_int_equal(knock(m, A, TCP, 3, abc, &now), 0);
 	assert_int_equal(knock(m, B, TCP, 3, abc, &now), 0);
 	/* and it leaves the kernel filter at the next commit */
-	assert_int_equal(match_ports(m, &ports), 0);
+	assert_int_equal(match_ports(m, &ports, &nlast), 0);
+	assert_int_equal(nlast, 0);
 	free(ports);
 	assert_int_equal(match_seq_del(m, 7), 0);
 	assert_int_equal(match_nseqs(m), 0);
@@ -561,24 +563,29 @@ source_table_grows_on_use(void **state)
 	match_free(m);
 }
 
-/* which ports are knock ports (the guard socket leaves them alone) */
+/* which ports end a sequence (the read capture leaves them alone) */
 static void
-knock_ports_are_known(void **state)
+last_ports_are_known(void **state)
 {
-	struct match	*m = mk(100);
+	static const uint16_t	 cab[3] = { 60111, 41233, 9120 };
+	struct match		*m = mk(100);
 
 	(void)state;
-	assert_false(match_knock_port(m, abc[0]));
+	assert_false(match_last_port(m, abc[2]));
 	add(m, 7, TCP, 3, abc);
 	add(m, 8, UDP, 3, abc);
-	assert_true(match_knock_port(m, abc[0]));
-	assert_true(match_knock_port(m, abc[2]));
-	assert_false(match_knock_port(m, abc[2] + 1));
-	assert_false(match_knock_port(m, abc[2] - PKS_GUARD));
+	add(m, 9, TCP, 3, cab);
+	assert_true(match_last_port(m, abc[2]));
+	assert_true(match_last_port(m, cab[2]));
+	assert_false(match_last_port(m, abc[0]));
+	assert_false(match_last_port(m, abc[2] + 1));
 	assert_int_equal(match_seq_del(m, 7), 0);
-	assert_true(match_knock_port(m, abc[1]));
+	assert_true(match_last_port(m, abc[2]));
 	assert_int_equal(match_seq_del(m, 8), 0);
-	assert_false(match_knock_port(m, abc[1]));
+	assert_false(match_last_port(m, abc[2]));
+	assert_true(match_last_port(m, cab[2]));
+	assert_int_equal(match_seq_del(m, 9), 0);
+	assert_false(match_last_port(m, cab[2]));
 	match_free(m);
 }
 
@@ -650,7 +657,7 @@ sequences_are_validated(void **state)
 	struct match	*m = mk(100);
 	struct pks_seq	 s, bad;
 	uint16_t	*ports;
-	size_t		 n;
+	size_t		 n, nlast;
 
 	(void)state;
 	s = seq(7, TCP, 3, abc);
@@ -682,9 +689,13 @@ sequences_are_validated(void **state)
 	assert_int_equal(errno, EEXIST);
 	assert_int_equal(match_seq_del(m, 8), -1);
 	assert_int_equal(match_seq_del(m, 0), -1);
-	n = match_ports(m, &ports);
+	n = match_ports(m, &ports, &nlast);
 	assert_int_equal(n, 3);
-	assert_memory_equal(ports, abc, sizeof(abc));
+	/* the last port first: it has its own kernel filter */
+	assert_int_equal(nlast, 1);
+	assert_int_equal(ports[0], abc[2]);
+	assert_int_equal(ports[1], abc[0]);
+	assert_int_equal(ports[2], abc[1]);
 	free(ports);
 	assert_int_equal(match_seq_del(m, 7), 0);
 	assert_int_equal(match_seq_del(m, 7), -1);
@@ -747,7 +758,7 @@ main(void)
 		cmocka_unit_test(spoofed_flood_stays_at_cap),
 		cmocka_unit_test(lru_evicts_the_oldest),
 		cmocka_unit_test(source_table_grows_on_use),
-		cmocka_unit_test(knock_ports_are_known),
+		cmocka_unit_test(last_ports_are_known),
 		cmocka_unit_test(deleted_sequence_stops_matching),
 		cmocka_unit_test(unknown_ports_are_ignored),
 		cmocka_unit_test(sequences_are_validated),

@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Knocks judged at the time they were captured, not when read: the
+sniffer reads all but the last knock port of a sequence (and the guard
+ports) only before each last knock and on a timer of up to a second, so
+a knock read late must neither miss its sequence nor get more time than
+knock-timeout allows.
+
+- knocks 1.5 s apart (a timed read falls between each two) open the port;
+- a gap longer than knock-timeout (2 s here) opens nothing, even though
+  the late knock and the one before it are read in the same batch;
+- knocks back to back still open it, and a guard hit just before the
+  first knock, read in the same batch as the last, still refuses it."""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pkstest  # noqa: E402
+from pkstest import tap, SRV4  # noqa: E402
+
+ADA = 6123456789
+
+
+def knock_gap(s, ports, ms):
+    return pkstest.run([pkstest.binpath("pks-knock"), "-d", str(ms), SRV4] +
+                       [str(p) for p in ports], ns=s.net.cli,
+                       check=False).returncode
+
+
+def main():
+    pkstest.require_root()
+    pkstest.ensure_user()
+    with pkstest.Net() as net:
+        s = pkstest.Suite(net, extra="allow user %d to { ssh }\n" % ADA)
+        s.conf_text = s.conf_text.replace("knock-timeout 10",
+                                          "knock-timeout 2")
+        s.start()
+        s.echod()
+
+        ports, _ = s.generate(ADA)
+        tap.ok(knock_gap(s, ports, 1500) == 0, "pks-knock ran, 1.5 s gaps")
+        tap.ok(pkstest.wait_for(s.window_rules, 5),
+               "knocks 1.5 s apart open the port")
+        tap.ok(s.can_connect(), "and it accepts the knocker")
+
+        ports, _ = s.generate(ADA)
+        tap.ok(knock_gap(s, ports, 2600) == 0, "pks-knock ran, 2.6 s gaps")
+        time.sleep(2.5)		# and past the cooldown its late knocks set
+        tap.ok(len(s.monitor.log.grep(r"knock completed")) == 1,
+               "gaps over knock-timeout complete nothing")
+
+        # the same sequence, now in time: the late one did not use it up
+        s.knock(ports)
+        tap.ok(pkstest.wait_for(
+            lambda: len(s.monitor.log.grep(r"knock completed")) == 2, 5),
+            "the same sequence then opens when knocked in time")
+
+        # a guard hit, then the knock at once: one read sees both
+        ports, _ = s.generate(ADA)
+        time.sleep(2.5)		# past any cooldown from before
+        s.knock([ports[0] + 1] + ports, client=False)
+        time.sleep(1.5)
+        tap.ok(len(s.monitor.log.grep(r"knock completed")) == 2,
+               "a guard hit just before the knocks refuses them")
+        s.stop()
+    tap.done()
+
+
+if __name__ == "__main__":
+    main()
