@@ -49,7 +49,12 @@ OPEN_FOR = 10			# window (PKS) and Cmd_Timeout (knockd), s
 MAX_SOURCES = 16384		# PKS's cap; the spoofed flood uses ~65000
 USERS = 25			# Telegram users drawing sequences at once
 DECOYS = 5			# live sequences the spoofed flood aims at
-KNOCKD_SEQ = (23456, 34567, 45678)
+KNOCKD_SEQ = (23456, 34567, 45678)	# the door knocked on
+# knockd watches as many sequences as PKS has live when the floods start
+# (the DECOYS): the same ports to watch, the same traffic let in
+KNOCKD_DOORS = [KNOCKD_SEQ] + [(10000 + 211 * i, 50000 - 307 * i,
+                                30000 + 401 * i) for i in range(1, DECOYS)]
+ONLY = os.environ.get("PKS_BENCH_ONLY")	# PKS or knockd: one, no doc
 USER0 = 7000000001
 
 WORK = tempfile.mkdtemp(prefix="pks-bench-")
@@ -81,13 +86,14 @@ def ns_kill_all(ns):
             pass
 
 
-def cpu_ticks(pid):
+def cpu_secs(pid):
+    """CPU time of the process's (only) thread, s: the scheduler's own
+    nanosecond count, where utime + stime would have 10 ms ticks."""
     try:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except (OSError, TypeError):
+        with open("/proc/%d/schedstat" % pid) as f:
+            return int(f.read().split()[0]) / 1e9
+    except (OSError, TypeError, ValueError, IndexError):
         return None
-    return int(fields[11]) + int(fields[12])	# utime + stime
 
 
 def mem_kb(pid, key):
@@ -106,7 +112,6 @@ def rx_packets(net):
         return 0
 
 
-HZ = os.sysconf("SC_CLK_TCK")
 
 
 class Sources:
@@ -265,14 +270,15 @@ class Knockd:
         rule = "-s %IP% -p tcp --dport 2222 -j ACCEPT"
         self.conf = os.path.join(self.dir, "knockd.conf")
         with open(self.conf, "w") as f:
-            f.write("[options]\n\tLogFile = %s/knockd.log\n\n"
-                    "[bench]\n\tSequence = %s\n\tSeq_Timeout = 10\n"
-                    "\tTCPFlags = syn\n"
-                    "\tStart_Command = iptables-legacy -w -I INPUT %s\n"
-                    "\tCmd_Timeout = %d\n"
-                    "\tStop_Command = iptables-legacy -w -D INPUT %s\n"
-                    % (self.dir, ",".join(map(str, KNOCKD_SEQ)), rule,
-                       OPEN_FOR, rule))
+            f.write("[options]\n\tLogFile = %s/knockd.log\n" % self.dir)
+            for i, door in enumerate(KNOCKD_DOORS):
+                f.write("\n[bench%d]\n\tSequence = %s\n\tSeq_Timeout = 10\n"
+                        "\tTCPFlags = syn\n"
+                        "\tStart_Command = iptables-legacy -w -I INPUT %s\n"
+                        "\tCmd_Timeout = %d\n"
+                        "\tStop_Command = iptables-legacy -w -D INPUT %s\n"
+                        % (i, ",".join(map(str, door)), rule, OPEN_FOR,
+                           rule))
 
     def start(self):
         # the protected port: closed but to established traffic
@@ -301,7 +307,7 @@ class Knockd:
         return [list(KNOCKD_SEQ)] * n
 
     def decoy_ports(self):
-        return list(KNOCKD_SEQ)
+        return [p for door in KNOCKD_DOORS for p in door]
 
     def cap(self):
         return "none"
@@ -312,7 +318,7 @@ class Knockd:
                 text = f.read()
         except OSError:
             text = ""
-        if re.search(re.escape(src) + r": bench: OPEN SESAME", text):
+        if re.search(re.escape(src) + r": bench0: OPEN SESAME", text):
             return "%s: knockd ran its command too late" % src
         return "%s: knockd never matched it (%s)" % (src, status)
 
@@ -347,14 +353,13 @@ def run_daemon(cls, exe):
 
         log("%s: (a) %d knocks, idle" % (cls.name, N_IDLE))
         lat, tried, failed = [], [], []
-        c0 = cpu_ticks(d.pid)
+        c0 = cpu_secs(d.pid)
         while len(tried) < N_IDLE:
             knock_batch(probe, srcs, d.sequences(N_IDLE - len(tried)), lat,
                         tried, failed)
-        c1 = cpu_ticks(d.pid)
+        c1 = cpu_secs(d.pid)
         res["a"] = {"lat": lat, "tried": len(tried), "failed": failed,
-                    "cpu": (c1 - c0) / HZ if None not in (c0, c1)
-                    else None}
+                    "cpu": c1 - c0 if None not in (c0, c1) else None}
         # let the windows of (a) close, as they would between bursts
         time.sleep(OPEN_FOR + 1)
 
@@ -366,7 +371,7 @@ def run_daemon(cls, exe):
                 ("c", "spoof", FLOOD_SECS, True)):
             ports = d.decoy_ports()
             hwm = mem_kb(d.pid, "VmHWM")
-            c0 = cpu_ticks(d.pid)
+            c0 = cpu_secs(d.pid)
             log("%s: (%s) %s flood, %g s%s" % (cls.name, key, mode, secs,
                 ", knocking meanwhile" if knocking else ""))
             fl = Flood(exe, net, mode, ports if mode == "spoof" else (),
@@ -381,12 +386,11 @@ def run_daemon(cls, exe):
                     break
                 knock_batch(probe, srcs, seqs, lat, tried, failed)
             fl.finish()
-            c1 = cpu_ticks(d.pid)
+            c1 = cpu_secs(d.pid)
             res[key] = {"lat": lat, "tried": len(tried), "failed": failed,
                         "pps": fl.pps,
                         "sent": fl.sent, "rx": fl.rx, "secs": fl.secs,
-                        "cpu": (c1 - c0) / HZ if None not in (c0, c1)
-                        else None,
+                        "cpu": c1 - c0 if None not in (c0, c1) else None,
                         "hwm_before": hwm,
                         "hwm_after": mem_kb(d.pid, "VmHWM"),
                         "rss_after": mem_kb(d.pid, "VmRSS")}
@@ -399,7 +403,7 @@ def run_daemon(cls, exe):
                                res[key]["failed"]]
             for w in res[key]["why"]:
                 log("%s: (%s) a knock failed: %s" % (cls.name, key, w))
-        res["alive"] = cpu_ticks(d.pid) is not None
+        res["alive"] = cpu_secs(d.pid) is not None
         if cls is Pks:
             res["alive"] = res["alive"] and \
                 d.s.monitor.child_pid("pks-sniffer") == d.pid
@@ -456,15 +460,11 @@ def rows(p, k):
     def per_m(ph):
         if ph["cpu"] is None or not ph.get("sent"):
             return None
-        # below one clock tick, say so rather than print 0
-        return max(ph["cpu"], 0.5 / HZ) / (ph["sent"] / 1e6)
+        return ph["cpu"] / (ph["sent"] / 1e6)
 
     def fcpu(ph):
         v = per_m(ph)
-        if v is None:
-            return "-"
-        return ("< %.4f" if ph["cpu"] == 0 else "%.4f") % \
-            (v if ph["cpu"] else 2 * v)
+        return "-" if v is None else "%.5f" % v
 
     for key, title in (("a", "idle"), ("b", "random-port flood"),
                        ("c", "spoofed flood at sequence ports")):
@@ -646,20 +646,22 @@ goes before. Windows last %(open_for)d s in both (PKS `open-for`, knockd
   within one probe interval. A knock that opens nothing within %(tmo)d ms has
   failed. PKS's sequences are drawn through the fake Telegram Bot API by
   %(users)d users at a time (one live sequence per user); knockd's sequence
-  is static (%(kseq)s).
+  is static (%(kseq)s), one of its %(decoys)d doors: it watches as many
+  sequences as PKS has live when the floods start.
 - **(b)** A SYN flood from the client address 198.18.0.2 to random ports
   (never 2222), as fast as one sender on `AF_PACKET` with `sendmmsg` goes,
   for %(fsecs)g s, while knocks run; before it, the same flood alone for
   %(f0secs)g s with %(decoys)d live sequences and no knock, so that its
-  CPU cost is the flood's own. CPU is the sniffer's utime + stime from
-  `/proc/PID/stat` (PKS: `pks-sniffer`; knockd: its only process), per
+  CPU cost is the flood's own. CPU is the sniffer's run time from
+  `/proc/PID/schedstat` (nanoseconds; PKS: `pks-sniffer`; knockd: its only process), per
   million flood packets sent. "Sniffer CPU per knock" is the same counter
   over (a), divided by the knocks (for PKS it includes the kernel-filter
   recompiles that every new and every used sequence causes).
 - **(c)** A SYN flood from random spoofed sources in
   198.18.1.0-198.18.255.255 (about 65,000 addresses) at the ports of live
   sequences: %(decoys)d sequences of other users for PKS (a real user's
-  sequence is secret), knockd's own sequence (it is static). Memory is the
+  sequence is secret), the ports of knockd's %(decoys)d doors (they are
+  static). Memory is the
   sniffer's `VmHWM` from `/proc/PID/status`.
 - Floods to closed ports are not connection-tracked in the server
   namespace (a `raw` table `NOTRACK` rule for every port but 2222), so the
@@ -709,6 +711,16 @@ def main():
     when = datetime.datetime.now().astimezone().strftime(
         "%Y-%m-%d %H:%M %Z")
     t0 = time.monotonic()
+    if ONLY:
+        # a quick look at one daemon: its figures, no table, no doc
+        r = run_daemon({"PKS": Pks, "knockd": Knockd}[ONLY], exe)
+        for key in ("b0", "b", "c"):
+            ph = r[key]
+            log("%s (%s): %d pkt, cpu %s s, %.4f s per 1e6, hwm %s -> %s kB"
+                % (ONLY, key, ph["sent"], ph["cpu"],
+                   (ph["cpu"] or 0) / (ph["sent"] / 1e6), ph["hwm_before"],
+                   ph["hwm_after"]))
+        return
     p = run_daemon(Pks, exe)
     k = run_daemon(Knockd, exe)
     rs = rows(p, k)
