@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <linux/if_packet.h>
 
 #include <errno.h>
 #include <pcap/pcap.h>
@@ -47,6 +48,7 @@
 #define READ_FEW	32	/* frames per read: fewer, read less often */
 #define READ_MANY	256	/* more, read more often */
 #define AGE_MAX_MS	5000	/* a frame older than this: clock trouble */
+#define LOST_LOG_MS	60000	/* packets lost: said at most this often */
 
 struct iface {
 	char		 name[sizeof(((struct pks_iface *)0)->name)];
@@ -65,6 +67,9 @@ static uint64_t			 mono_ms;	/* when the batch was read */
 static int64_t			 real_ms;	/* the same, by the wall clock */
 static uint64_t			 read_due;	/* next timed read, ms */
 static uint64_t			 read_ms = READ_MAX_MS;
+static unsigned long long	 lost_wake, lost_read;
+static uint64_t			 lost_check;	/* next look, ms */
+static uint64_t			 lost_next;	/* next report, ms */
 
 static uint64_t
 now_ms(void)
@@ -378,6 +383,40 @@ read_all(void)
 	return (total);
 }
 
+/* frames the kernel dropped, its ring full, since the last call */
+static unsigned int
+ring_drops(int fd)
+{
+	struct tpacket_stats	 st;
+	socklen_t		 len = sizeof(st);
+
+	if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) == -1)
+		return (0);
+	return (st.tp_drops);
+}
+
+/* once a second: count what a flood made the captures lose, and say
+ * so, once a minute at most */
+static void
+lost_report(void)
+{
+	int	 i;
+
+	if (mono_ms < lost_check)
+		return;
+	lost_check = mono_ms + TICK_MS;
+	for (i = 0; i < nifaces; i++) {
+		lost_wake += ring_drops(ifaces[i].fd);
+		lost_read += ring_drops(pcap_fileno(ifaces[i].g));
+	}
+	if (lost_wake + lost_read == 0 || mono_ms < lost_next)
+		return;
+	log_warnx("capture full: %llu packets lost (%llu on last knock "
+	    "ports); knocks may fail", lost_wake + lost_read, lost_wake);
+	lost_wake = lost_read = 0;
+	lost_next = mono_ms + LOST_LOG_MS;
+}
+
 /* the read timer: more often while frames keep coming */
 static void
 read_tick(void)
@@ -394,6 +433,7 @@ read_tick(void)
 	if (read_ms > READ_MAX_MS)
 		read_ms = READ_MAX_MS;
 	read_due = mono_ms + read_ms;
+	lost_report();
 }
 
 static void

@@ -8,6 +8,7 @@
  * error path say so.  Anything else kills the process with SIGSYS.
  */
 #include <sys/socket.h>
+#include <linux/if_packet.h>
 
 #include <fcntl.h>
 #include <stddef.h>
@@ -30,6 +31,8 @@ const struct sandbox_rule sniffer_rules[] = {
 	SB_ARG(fcntl, 1, F_GETFL),
 	SB_ARG(fcntl, 1, F_SETFL),
 	SB_ARG(recvfrom, 3, MSG_TRUNC),
+	/* ring overflows, counted once a second (tpacket_stats) */
+	SB_ARG(getsockopt, 2, PACKET_STATISTICS),
 	/* error path: the interface went down, pcap_close() */
 	SB_ARG(getsockopt, 2, SO_ERROR),
 	SB_ALLOW(close),

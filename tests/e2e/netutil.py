@@ -5,6 +5,8 @@
   netutil.py connect HOST PORT [SRC]  exit 0 if a TCP connection is made
   netutil.py session HOST PORT        connect, then echo stdin lines through
   netutil.py knock HOST PROTO SRC P.. one SYN (or datagram) per port
+  netutil.py burst HOST COUNT P...     COUNT UDP datagrams, as fast as one
+                                      socket goes, over ports P...
   netutil.py sweep HOST ORDER LO HI   one SYN per port, in ORDER
                                       (asc, desc, random, or
                                       aligned:P1,P2,...: each Pi's
@@ -142,6 +144,20 @@ def sweep(host, order, lo, hi):
     return 0
 
 
+def burst(host, count, ports):
+    s = socket.socket(family(host), socket.SOCK_DGRAM)
+    end = time.time() + 30		# bounded in time as well as count
+    for i in range(min(count, 1000000)):
+        try:
+            s.sendto(b"k", (host, ports[i % len(ports)]))
+        except OSError:
+            pass
+        if i % 1000 == 0 and time.time() > end:
+            return 2
+    s.close()
+    return 0
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == "echod":
@@ -153,6 +169,8 @@ def main(argv):
         return session(argv[2], int(argv[3]))
     elif cmd == "knock":
         return knock(argv[2], argv[3], argv[4], argv[5:])
+    elif cmd == "burst":
+        return burst(argv[2], int(argv[3]), [int(p) for p in argv[4:]])
     elif cmd == "sweep":
         return sweep(argv[2], argv[3], int(argv[4]), int(argv[5]))
     else:

@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""A burst that overflows the sniffer's read capture (the ring for the
+first knock ports and the guards, read on a timer of up to a second):
+the kernel drops packets there, the sniffer keeps running in its sandbox,
+says how many it lost, and a real knock afterwards still opens the port.
+"""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pkstest  # noqa: E402
+from pkstest import tap, SRV4  # noqa: E402
+
+ADA = 6123456789
+BURST = 20000		# datagrams: the read ring holds about 1,500
+GUARD = 16		# PKS_GUARD
+
+
+def main():
+    pkstest.require_root()
+    pkstest.ensure_user()
+    with pkstest.Net() as net:
+        s = pkstest.Suite(net, extra="allow user %d to { ssh }\n" % ADA)
+        s.start()
+        s.echod()
+        pid = s.monitor.child_pid("pks-sniffer")
+        ports, _ = s.generate(ADA)
+        guards = [ports[0] + d for d in range(1, GUARD + 1)]
+        r = pkstest.run(["python3", s.NETUTIL, "burst", SRV4, str(BURST)] +
+                        [str(p) for p in guards], ns=net.cli, check=False,
+                        timeout=60)
+        tap.ok(r.returncode == 0, "%d datagrams sent to guard ports" % BURST)
+        m = pkstest.wait_for(lambda: s.monitor.log.grep(
+            r"pks-sniffer.*capture full: (\d+) packets lost \(0 on last "
+            r"knock ports\)"), 5)
+        tap.ok(m, "the sniffer says it lost packets on the read capture")
+        tap.ok(s.monitor.child_pid("pks-sniffer") == pid and
+               not s.monitor.log.grep(r"sandbox violation|pks-sniffer.*"
+                                      r"(exited|killed)"),
+               "and goes on, in its sandbox, without a restart")
+        time.sleep(2.5)		# past the cooldown the guard hits set
+        s.knock(ports)
+        tap.ok(pkstest.wait_for(s.window_rules, 5),
+               "a real knock afterwards opens the port")
+        s.stop()
+    tap.done()
+
+
+if __name__ == "__main__":
+    main()
