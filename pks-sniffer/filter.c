@@ -34,6 +34,44 @@
 
 #define NPORTS		65536
 
+#define BIT_SET(b, p)	((b)[(p) >> 6] |= 1ULL << ((p) & 63))
+#define BIT_CLR(b, p)	((b)[(p) >> 6] &= ~(1ULL << ((p) & 63)))
+
+/* the first port from p on whose bit is v, or NPORTS */
+static long
+next_bit(const uint64_t *b, long p, int v)
+{
+	uint64_t	 w;
+
+	while (p < NPORTS) {
+		w = v ? b[p >> 6] : ~b[p >> 6];
+		w &= ~0ULL << (p & 63);
+		if (w != 0)
+			return ((p & ~63L) + __builtin_ctzll(w));
+		p = (p & ~63L) + 64;
+	}
+	return (NPORTS);
+}
+
+/* the runs of set bits, into r if not NULL; how many (a word at a time:
+ * a change of the live set must stay cheap) */
+static size_t
+runs(const uint64_t *b, struct filter_range *r)
+{
+	size_t	 nr = 0;
+	long	 lo, hi = -1;
+
+	while ((lo = next_bit(b, hi + 1, 1)) < NPORTS) {
+		hi = next_bit(b, lo, 0) - 1;
+		if (r != NULL) {
+			r[nr].lo = lo;
+			r[nr].hi = hi;
+		}
+		nr++;
+	}
+	return (nr);
+}
+
 /*
  * The sorted, merged ranges of the wake filter (FILTER_WAKE: the last
  * ports, ports[0..nlast)) or of the read filter (FILTER_READ: the other
@@ -45,14 +83,13 @@ size_t
 filter_ranges(const uint16_t *ports, size_t n, size_t nlast, int which,
     struct filter_range **rp)
 {
+	uint64_t		 on[NPORTS / 64];
 	struct filter_range	*r;
-	uint8_t			*on;
-	size_t			 i, nr = 0;
+	size_t			 i, nr;
 	long			 p, lo, hi;
 
 	*rp = NULL;
-	if ((on = calloc(NPORTS, 1)) == NULL)
-		return ((size_t)-1);
+	memset(on, 0, sizeof(on));
 	for (i = 0; i < n && which == FILTER_READ; i++) {
 		if (ports[i] == 0)
 			continue;
@@ -60,32 +97,25 @@ filter_ranges(const uint16_t *ports, size_t n, size_t nlast, int which,
 		hi = ports[i] + PKS_GUARD < NPORTS ? ports[i] + PKS_GUARD :
 		    NPORTS - 1;
 		for (p = lo; p <= hi; p++)
-			on[p] = 1;
+			BIT_SET(on, p);
 	}
 	/* a last port is the wake socket's, whatever else it is */
 	for (i = nlast; i < n; i++)
-		on[ports[i]] = which == FILTER_READ;
+		if (which == FILTER_READ)
+			BIT_SET(on, ports[i]);
+		else
+			BIT_CLR(on, ports[i]);
 	for (i = 0; i < nlast && i < n; i++)
-		on[ports[i]] = which == FILTER_WAKE;
-	on[0] = 0;
-	for (p = 1; p < NPORTS; p++)
-		if (on[p] && !on[p - 1])
-			nr++;
-	if (nr == 0) {
-		free(on);
+		if (which == FILTER_WAKE)
+			BIT_SET(on, ports[i]);
+		else
+			BIT_CLR(on, ports[i]);
+	BIT_CLR(on, 0);
+	if ((nr = runs(on, NULL)) == 0)
 		return (0);
-	}
-	if ((r = calloc(nr, sizeof(*r))) == NULL) {
-		free(on);
+	if ((r = calloc(nr, sizeof(*r))) == NULL)
 		return ((size_t)-1);
-	}
-	for (nr = 0, p = 1; p < NPORTS; p++) {
-		if (on[p] && !on[p - 1])
-			r[nr].lo = p;
-		if (on[p] && (p == NPORTS - 1 || !on[p + 1]))
-			r[nr++].hi = p;
-	}
-	free(on);
+	(void)runs(on, r);
 	*rp = r;
 	return (nr);
 }
