@@ -308,23 +308,32 @@ frame_ms(const struct pcap_pkthdr *h)
 	return (mono_ms - (uint64_t)age);
 }
 
+/* a parsed frame: feed it to the matcher, report what it completes */
 static void
-on_packet(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
+judge(const struct iface *ifc, const struct pcap_pkthdr *h,
+    const struct pkt *pkt)
 {
-	const struct iface	*ifc = (const struct iface *)arg;
-	struct pkt		 pkt;
 	struct pks_knock	 k;
 	char			 addr[INET6_ADDRSTRLEN];
 
-	if (parse_frame(ifc->dlt, bytes, h->caplen, &pkt) == -1)
-		return;
-	if (match_packet(matcher, &pkt, frame_ms(h), &k) == 0)
+	if (match_packet(matcher, pkt, frame_ms(h), &k) == 0)
 		return;
 	proc_compose(IMSG_KNOCK_DONE, -1, &k, sizeof(k));
 	if (inet_ntop(k.af, k.addr, addr, sizeof(addr)) == NULL)
 		(void)snprintf(addr, sizeof(addr), "?");
 	log_info("sequence %u knocked from %s on %s", k.seq_id, addr,
 	    ifc->name);
+}
+
+/* a frame of the wake capture */
+static void
+on_wake(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
+{
+	const struct iface	*ifc = (const struct iface *)arg;
+	struct pkt		 pkt;
+
+	if (parse_frame(ifc->dlt, bytes, h->caplen, &pkt) == 0)
+		judge(ifc, h, &pkt);
 }
 
 /* a frame of the read capture; one to a last port (a widened filter)
@@ -335,10 +344,9 @@ on_read(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
 	const struct iface	*ifc = (const struct iface *)arg;
 	struct pkt		 pkt;
 
-	if (parse_frame(ifc->dlt, bytes, h->caplen, &pkt) == -1 ||
-	    match_last_port(matcher, pkt.dport))
-		return;
-	on_packet(arg, h, bytes);
+	if (parse_frame(ifc->dlt, bytes, h->caplen, &pkt) == 0 &&
+	    !match_last_port(matcher, pkt.dport))
+		judge(ifc, h, &pkt);
 }
 
 static void
@@ -359,7 +367,7 @@ dispatch(int i, int rd)
 	int	 n;
 
 	n = pcap_dispatch(rd ? ifaces[i].g : ifaces[i].p,
-	    rd ? -1 : SNIFF_BATCH, rd ? on_read : on_packet,
+	    rd ? -1 : SNIFF_BATCH, rd ? on_read : on_wake,
 	    (u_char *)&ifaces[i]);
 	if (n == PCAP_ERROR) {
 		log_warnx("%s: %s; no longer capturing there", ifaces[i].name,

@@ -532,12 +532,17 @@ source_table_grows_on_use(void **state)
 	uint32_t	 i;
 
 	(void)state;
+	/* not measurable where the sanitizer's shadow memory counts too,
+	 * or under valgrind, whose calloc() writes every byte (cmocka's
+	 * skip() would print "not ok # SKIP", a failure to prove(1)) */
 #ifdef PKS_SANITIZE
-	skip();		/* the sanitizer's shadow memory counts too */
+	print_message("# sanitizer build: resident memory not measured\n");
+	return;
 #endif
-	/* and valgrind's calloc() writes every byte */
-	if (getenv("PKS_VALGRIND") != NULL)
-		skip();
+	if (getenv("PKS_VALGRIND") != NULL) {
+		print_message("# valgrind: resident memory not measured\n");
+		return;
+	}
 	kb0 = rss_kb();
 	m = mk(SNIFF_SOURCES_MAX);
 	kb1 = rss_kb();
