@@ -81,10 +81,13 @@ struct match {
 	uint32_t	 capslots;
 	uint32_t	 qfree;
 	uint32_t	 nseqs;
-	uint32_t	 first[NPORTS];	/* sequences by first port */
+	/* by port, together: a packet costs one cache line here */
+	struct {
+		uint32_t first;		/* sequences starting on it */
+		uint16_t watch;		/* live ports and guards covering */
+		uint16_t last;		/* live sequences that end on it */
+	}		 port[NPORTS];
 	uint32_t	 byid[SEQ_BUCKETS];
-	uint16_t	 watch[NPORTS];	/* live ports and guards covering */
-	uint16_t	 last[NPORTS];	/* live sequences that end on it */
 };
 
 static uint64_t
@@ -242,16 +245,16 @@ watch_ports(struct match *m, const struct pks_seq *s, int delta)
 		hi = s->ports[i] + PKS_GUARD < NPORTS ?
 		    s->ports[i] + PKS_GUARD : NPORTS - 1;
 		for (p = lo; p <= hi; p++)
-			m->watch[p] += delta;
+			m->port[p].watch += delta;
 	}
-	m->last[s->ports[s->len - 1]] += delta;
+	m->port[s->ports[s->len - 1]].last += delta;
 }
 
 /* whether a live sequence ends on this port */
 int
 match_last_port(const struct match *m, uint16_t port)
 {
-	return (m->last[port] != 0);
+	return (m->port[port].last != 0);
 }
 
 /* 0, or -1 with errno: EINVAL bad sequence, EEXIST id live, ENOSPC full */
@@ -292,8 +295,8 @@ match_seq_add(struct match *m, const struct pks_seq *s)
 	q->s = *s;
 	q->used = 1;
 	q->done = 0;
-	q->next_first = m->first[s->ports[0]];
-	m->first[s->ports[0]] = slot + 1;
+	q->next_first = m->port[s->ports[0]].first;
+	m->port[s->ports[0]].first = slot + 1;
 	q->next_id = m->byid[id_bucket(s->id)];
 	m->byid[id_bucket(s->id)] = slot + 1;
 	watch_ports(m, s, 1);
@@ -312,7 +315,7 @@ match_seq_del(struct match *m, uint32_t id)
 		return (-1);
 	slot = q - m->seqs;
 	*link = q->next_id;
-	for (link = &m->first[q->s.ports[0]]; *link != slot + 1;
+	for (link = &m->port[q->s.ports[0]].first; *link != slot + 1;
 	    link = &m->seqs[*link - 1].next_first)
 		;
 	*link = q->next_first;
@@ -416,6 +419,12 @@ src_find(struct match *m, const struct pkt *pkt)
 	uint32_t	 i;
 	struct src	*s;
 
+	/* a burst from one source needs no hash: it is the most recent */
+	if ((i = m->lru_head) != NONE) {
+		s = &m->srcs[i - 1];
+		if (s->af == pkt->af && memcmp(s->addr, pkt->src, 16) == 0)
+			return (s);
+	}
 	i = m->buckets[src_hash(m, pkt->af, pkt->src) & (m->nbuckets - 1)];
 	for (; i != NONE; i = s->hnext) {
 		s = &m->srcs[i - 1];
@@ -485,7 +494,7 @@ start(struct match *m, struct src **sp, const struct pkt *pkt,
 
 	if (s != NULL && now < s->cooldown)
 		return (0);
-	for (i = m->first[pkt->dport]; i != NONE; i = q->next_first) {
+	for (i = m->port[pkt->dport].first; i != NONE; i = q->next_first) {
 		q = &m->seqs[i - 1];
 		if (q->done || q->s.proto != pkt->proto || !bound_ok(&q->s, pkt))
 			continue;
@@ -531,7 +540,7 @@ match_packet(struct match *m, const struct pkt *pkt, uint64_t now,
 
 	/* what the kernel filter is meant to keep out, whatever the
 	 * filter let through after widening */
-	if (m->watch[pkt->dport] == 0)
+	if (m->port[pkt->dport].watch == 0)
 		return (0);
 	s = src_find(m, pkt);
 	for (i = 0; s != NULL && i < s->ncand; ) {

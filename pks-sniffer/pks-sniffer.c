@@ -43,10 +43,10 @@
 #define TICK_MS		1000	/* source expiry */
 #define RING_WAKE	(512 * 1024)	/* capture buffers, bytes */
 #define RING_READ	(512 * 1024)
-#define READ_MIN_MS	5	/* reads on the timer: how often */
-#define READ_MAX_MS	TICK_MS
-#define READ_FEW	32	/* frames per read: fewer, read less often */
-#define READ_MANY	256	/* more, read more often */
+#define READ_MIN_MS	5	/* timed reads of the read capture: how */
+#define READ_MAX_MS	TICK_MS	/* long without a read, at most */
+#define READ_TARGET	256	/* frames waiting at a timed read (the
+				 * ring holds about 1,500) */
 #define AGE_MAX_MS	5000	/* a frame older than this: clock trouble */
 #define LOST_LOG_MS	60000	/* packets lost: said at most this often */
 
@@ -66,9 +66,8 @@ static struct match		*matcher;
 static uint64_t			 mono_ms;	/* when the batch was read */
 static int64_t			 real_ms;	/* the same, by the wall clock */
 static uint64_t			 read_due;	/* next timed read, ms */
-static uint64_t			 read_ms = READ_MAX_MS;
+static uint64_t			 read_last;	/* the last read, ms */
 static unsigned long long	 lost_wake, lost_read;
-static uint64_t			 lost_check;	/* next look, ms */
 static uint64_t			 lost_next;	/* next report, ms */
 
 static uint64_t
@@ -406,42 +405,40 @@ ring_drops(int fd)
 /* once a second: count what a flood made the captures lose, and say
  * so, once a minute at most */
 static void
-lost_report(void)
+lost_report(uint64_t now)
 {
 	int	 i;
 
-	if (mono_ms < lost_check)
-		return;
-	lost_check = mono_ms + TICK_MS;
 	for (i = 0; i < nifaces; i++) {
 		lost_wake += ring_drops(ifaces[i].fd);
 		lost_read += ring_drops(pcap_fileno(ifaces[i].g));
 	}
-	if (lost_wake + lost_read == 0 || mono_ms < lost_next)
+	if (lost_wake + lost_read == 0 || now < lost_next)
 		return;
 	log_warnx("capture full: %llu packets lost (%llu on last knock "
 	    "ports); knocks may fail", lost_wake + lost_read, lost_wake);
 	lost_wake = lost_read = 0;
-	lost_next = mono_ms + LOST_LOG_MS;
+	lost_next = now + LOST_LOG_MS;
 }
 
-/* the read timer: more often while frames keep coming */
+/*
+ * After every read, timed or before a wake batch, n frames in all: the
+ * next timed read comes when about READ_TARGET frames should be waiting
+ * at the rate they came since the last read.  While wake batches read
+ * often enough, no timed read is due at all.
+ */
 static void
-read_tick(void)
+read_plan(int n)
 {
-	int	 n;
+	uint64_t	 dt, ms = READ_MAX_MS;
 
-	n = read_all();
-	if (n >= READ_MANY && read_ms > READ_MIN_MS)
-		read_ms /= 2;
-	else if (n < READ_FEW && read_ms < READ_MAX_MS)
-		read_ms *= 2;
-	if (read_ms < READ_MIN_MS)
-		read_ms = READ_MIN_MS;
-	if (read_ms > READ_MAX_MS)
-		read_ms = READ_MAX_MS;
-	read_due = mono_ms + read_ms;
-	lost_report();
+	dt = mono_ms > read_last ? mono_ms - read_last : 1;
+	if (n > 0 && dt * READ_TARGET / (uint64_t)n < ms)
+		ms = dt * READ_TARGET / (uint64_t)n;
+	if (ms < READ_MIN_MS)
+		ms = READ_MIN_MS;
+	read_last = mono_ms;
+	read_due = mono_ms + ms;
 }
 
 static void
@@ -477,22 +474,22 @@ sniff_loop(void)
 				knocks = 1;
 		n = nifaces;
 		/* what came before a last knock is judged before it */
-		if (knocks && read_all() >= 0 && nifaces == n) {
-			/* from the last interface down: one may go */
-			for (i = nifaces - 1; i >= 0; i--)
-				if (pfd[1 + i].revents &
-				    (POLLIN | POLLERR | POLLHUP))
-					(void)dispatch(i, 0);
-		}
+		if (knocks)
+			read_plan(read_all());
+		/* unless one went (pfd is stale), from the last one down */
+		for (i = nifaces - 1; knocks && nifaces == n && i >= 0; i--)
+			if (pfd[1 + i].revents & (POLLIN | POLLERR | POLLHUP))
+				(void)dispatch(i, 0);
 		if (refilter_due)
 			refilter();
 		if (imsgbuf_pending(proc_ibuf))
 			proc_flush();
 		now = now_ms();
 		if (now >= read_due)
-			read_tick();
+			read_plan(read_all());
 		if (now >= tick) {
 			match_expire(matcher, now);
+			lost_report(now);
 			tick = now + TICK_MS;
 		}
 	}
