@@ -9,12 +9,15 @@
  * checks them); and IPv6 packets whose first next header is hop-by-hop,
  * routing or destination options, which only user space can walk.  It
  * wakes the sniffer at once.  The read socket's filter admits the same
- * packets to the other knock ports and to the guard ports (PKS_GUARD
- * either side of each knock port: a sweep must be seen to be refused).
- * None of those has to be judged before the next last knock, so that
- * socket is read, in full, before each wake batch and now and then, but
- * never waited on: a flood over random ports costs the sniffer a wake-up
- * only when it hits the last port of a sequence.
+ * packets to every knock port and to the guard ports (PKS_GUARD either
+ * side of each knock port: a sweep must be seen to be refused).  None of
+ * those but the last ports has to be judged before the next last knock,
+ * so that socket is read, in full, before each wake batch and now and
+ * then, but never waited on: a flood over random ports costs the sniffer
+ * a wake-up only when it hits the last port of a sequence.  The last
+ * ports are in both filters so that a port that becomes a last port is
+ * never in neither while the filters change; pks-sniffer.c judges each
+ * port from one socket only.
  *
  * Classic BPF stops at 4096 instructions and each port range costs a
  * few.  When the live set is too large, the ranges closest to each
@@ -74,10 +77,10 @@ runs(const uint64_t *b, struct filter_range *r)
 
 /*
  * The sorted, merged ranges of the wake filter (FILTER_WAKE: the last
- * ports, ports[0..nlast)) or of the read filter (FILTER_READ: the other
- * knock ports, ports[nlast..n), and the guards of all).  *rp is
- * allocated (NULL if there is no range); returns the number of ranges,
- * or (size_t)-1 if out of memory.
+ * ports, ports[0..nlast)) or of the read filter (FILTER_READ: every
+ * knock port and the guards around them).  *rp is allocated (NULL if
+ * there is no range); returns the number of ranges, or (size_t)-1 if
+ * out of memory.
  */
 size_t
 filter_ranges(const uint16_t *ports, size_t n, size_t nlast, int which,
@@ -99,17 +102,8 @@ filter_ranges(const uint16_t *ports, size_t n, size_t nlast, int which,
 		for (p = lo; p <= hi; p++)
 			BIT_SET(on, p);
 	}
-	/* a last port is the wake socket's, whatever else it is */
-	for (i = nlast; i < n; i++)
-		if (which == FILTER_READ)
-			BIT_SET(on, ports[i]);
-		else
-			BIT_CLR(on, ports[i]);
-	for (i = 0; i < nlast && i < n; i++)
-		if (which == FILTER_WAKE)
-			BIT_SET(on, ports[i]);
-		else
-			BIT_CLR(on, ports[i]);
+	for (i = 0; i < nlast && i < n && which == FILTER_WAKE; i++)
+		BIT_SET(on, ports[i]);
 	BIT_CLR(on, 0);
 	if ((nr = runs(on, NULL)) == 0)
 		return (0);

@@ -173,6 +173,7 @@ parse_ip4(const uint8_t *p, size_t caplen, struct pkt *pkt)
 		caplen = tlen;
 	pkt->af = AF_INET;
 	memcpy(pkt->src, p + 12, 4);
+	pkt->ext = 0;
 	return (parse_l4(p[9], p + hlen, caplen - hlen, pkt));
 }
 
@@ -200,6 +201,7 @@ parse_ip6(const uint8_t *p, size_t caplen, struct pkt *pkt)
 		switch (nxt) {
 		case IPPROTO_TCP:
 		case IPPROTO_UDP:
+			pkt->ext = n > 0;
 			return (parse_l4(nxt, p, caplen, pkt));
 		case IPPROTO_HOPOPTS:
 		case IPPROTO_ROUTING:

@@ -11,10 +11,12 @@
  *
  * Each interface has two captures (filter.c says why): the wake one,
  * for the last ports of live sequences, wakes the loop; the read one,
- * for the other knock ports and the guards, is only read, never waited
- * on: in full before every wake batch, so that whatever came before a
- * last knock is judged before it, and on a timer that keeps its ring
- * from filling.  Frames are judged at the time they were captured.
+ * for every knock port and the guards, is only read, never waited on:
+ * in full before any wake frame is judged, so that whatever came before
+ * a last knock is judged before it, and on a timer that keeps its ring
+ * from filling.  Each port is judged from one capture only, as the last
+ * filters attached say (wake_set), and each frame at the time it was
+ * captured.
  */
 #include <sys/types.h>
 #include <sys/random.h>
@@ -39,7 +41,9 @@
 #include "proc.h"
 #include "sniffer.h"
 
-#define SNIFF_BATCH	256	/* packets per pcap_dispatch() */
+#define SNIFF_BATCH	256	/* wake frames per pcap_dispatch() */
+#define READ_BATCH	4096	/* read frames, more than its ring holds */
+#define NPORTS		65536
 #define TICK_MS		1000	/* source expiry */
 #define RING_WAKE	(512 * 1024)	/* capture buffers, bytes */
 #define RING_READ	(512 * 1024)
@@ -53,9 +57,10 @@
 struct iface {
 	char		 name[sizeof(((struct pks_iface *)0)->name)];
 	pcap_t		*p;		/* last ports, polled */
-	pcap_t		*g;		/* the others and guards, read */
+	pcap_t		*g;		/* every knock port and guards, read */
 	int		 fd;
 	int		 dlt;
+	int		 failed;	/* closed at the end of the pass */
 };
 
 static struct iface		 ifaces[PKS_IFACES_MAX];
@@ -65,6 +70,9 @@ static int			 have_conf;
 static struct match		*matcher;
 static uint64_t			 mono_ms;	/* when the batch was read */
 static int64_t			 real_ms;	/* the same, by the wall clock */
+static int64_t			 read_us;	/* wall clock of the last read */
+static uint64_t			 wake_set[NPORTS / 64];	/* the wake filter's
+							 * ports */
 static uint64_t			 read_due;	/* next timed read, ms */
 static uint64_t			 read_last;	/* the last read, ms */
 static unsigned long long	 lost_wake, lost_read;
@@ -139,6 +147,7 @@ sniff_conf(struct imsg *im)
 			}
 		memcpy(ifaces[nifaces].name, pi.name, sizeof(pi.name));
 		ifaces[nifaces].p = ifaces[nifaces].g = NULL;
+		ifaces[nifaces].failed = 0;
 		ifaces[nifaces].fd = -1;
 		nifaces++;
 		return (0);
@@ -214,14 +223,22 @@ iface_close(int i)
 
 static int	 refilter_due;
 
-/* the live set changed: new kernel filters on every interface */
+static int	 read_all(void);
+
+/*
+ * The live set changed: new kernel filters on every interface.  The wake
+ * filter goes first, then what the read capture holds is judged by the
+ * old split, then the read filter and the new split: a port that becomes
+ * a last port is in both filters meanwhile (the read one admits every
+ * knock port), one that stops being one is still in the read filter.
+ */
 static void
 refilter(void)
 {
 	struct bpf_program	 wake, rd;
 	uint16_t		*ports;
-	size_t			 n, nlast;
-	int			 i;
+	size_t			 n, nlast, i;
+	int			 k;
 
 	refilter_due = 0;
 	n = match_ports(matcher, &ports, &nlast);
@@ -231,17 +248,27 @@ refilter(void)
 	if (filter_compile(ports, n, nlast, FILTER_WAKE, &wake) == -1 ||
 	    filter_compile(ports, n, nlast, FILTER_READ, &rd) == -1)
 		fatal("filter");
-	/* the read one first: a port can move from it to the wake one
-	 * (a new sequence ends there), never back while that one lives */
-	for (i = 0; i < nifaces; i++)
-		if (filter_attach(pcap_fileno(ifaces[i].g), &rd) == -1 ||
-		    filter_attach(ifaces[i].fd, &wake) == -1)
-			fatal("%s: attach filter", ifaces[i].name);
+	for (k = 0; k < nifaces; k++)
+		if (filter_attach(ifaces[k].fd, &wake) == -1)
+			fatal("%s: attach filter", ifaces[k].name);
+	(void)read_all();
+	for (k = 0; k < nifaces; k++)
+		if (filter_attach(pcap_fileno(ifaces[k].g), &rd) == -1)
+			fatal("%s: attach filter", ifaces[k].name);
+	memset(wake_set, 0, sizeof(wake_set));
+	for (i = 0; i < nlast; i++)
+		wake_set[ports[i] >> 6] |= 1ULL << (ports[i] & 63);
 	log_debug("filters for %zu knock ports, %u + %u instructions", n,
 	    wake.bf_len, rd.bf_len);
 	pcap_freecode(&wake);
 	pcap_freecode(&rd);
 	free(ports);
+}
+
+static int
+wake_port(uint16_t port)
+{
+	return ((wake_set[port >> 6] >> (port & 63)) & 1);
 }
 
 /* from the monitor; it is trusted, so anything odd is a bug: stop */
@@ -324,19 +351,27 @@ judge(const struct iface *ifc, const struct pcap_pkthdr *h,
 	    ifc->name);
 }
 
-/* a frame of the wake capture */
+/*
+ * A frame of the wake capture: a last port, or an IPv6 packet with
+ * extension headers (the read filter never admits those); anything else
+ * a widened filter let in is the read capture's.  One captured after the
+ * read capture was last read waits for it to be read again.
+ */
 static void
 on_wake(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
 {
 	const struct iface	*ifc = (const struct iface *)arg;
 	struct pkt		 pkt;
 
-	if (parse_frame(ifc->dlt, bytes, h->caplen, &pkt) == 0)
-		judge(ifc, h, &pkt);
+	if (parse_frame(ifc->dlt, bytes, h->caplen, &pkt) == -1 ||
+	    (!pkt.ext && !wake_port(pkt.dport)))
+		return;
+	if ((int64_t)h->ts.tv_sec * 1000000 + h->ts.tv_usec > read_us)
+		(void)read_all();
+	judge(ifc, h, &pkt);
 }
 
-/* a frame of the read capture; one to a last port (a widened filter)
- * is the wake capture's, which sees it too */
+/* a frame of the read capture; a last port is the wake capture's */
 static void
 on_read(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
 {
@@ -344,7 +379,7 @@ on_read(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
 	struct pkt		 pkt;
 
 	if (parse_frame(ifc->dlt, bytes, h->caplen, &pkt) == 0 &&
-	    !match_last_port(matcher, pkt.dport))
+	    !wake_port(pkt.dport))
 		judge(ifc, h, &pkt);
 }
 
@@ -357,34 +392,41 @@ batch_clock(void)
 	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
 		fatal("clock_gettime");
 	real_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	read_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* frames read from interface i, or -1 if it failed and is gone */
+/*
+ * Frames read from interface i, or -1 if it failed: it is closed at the
+ * end of the loop pass (a callback of its other capture may be running).
+ */
 static int
 dispatch(int i, int rd)
 {
 	int	 n;
 
+	if (ifaces[i].failed)
+		return (-1);
 	n = pcap_dispatch(rd ? ifaces[i].g : ifaces[i].p,
-	    rd ? -1 : SNIFF_BATCH, rd ? on_read : on_wake,
+	    rd ? READ_BATCH : SNIFF_BATCH, rd ? on_read : on_wake,
 	    (u_char *)&ifaces[i]);
 	if (n == PCAP_ERROR) {
 		log_warnx("%s: %s; no longer capturing there", ifaces[i].name,
 		    pcap_geterr(rd ? ifaces[i].g : ifaces[i].p));
-		iface_close(i);
+		ifaces[i].failed = 1;
 		return (-1);
 	}
 	return (n);
 }
 
-/* every frame waiting in the read captures; how many */
+/* every frame waiting in the read captures (its clock taken first, so a
+ * wake frame captured after it is known); how many */
 static int
 read_all(void)
 {
 	int	 i, n, total = 0;
 
 	batch_clock();
-	for (i = nifaces - 1; i >= 0; i--)
+	for (i = 0; i < nifaces; i++)
 		if ((n = dispatch(i, 1)) > 0)
 			total += n;
 	return (total);
@@ -472,14 +514,15 @@ sniff_loop(void)
 		for (knocks = 0, i = 0; i < nifaces; i++)
 			if (pfd[1 + i].revents & (POLLIN | POLLERR | POLLHUP))
 				knocks = 1;
-		n = nifaces;
 		/* what came before a last knock is judged before it */
 		if (knocks)
 			read_plan(read_all());
-		/* unless one went (pfd is stale), from the last one down */
-		for (i = nifaces - 1; knocks && nifaces == n && i >= 0; i--)
+		for (i = 0; knocks && i < nifaces; i++)
 			if (pfd[1 + i].revents & (POLLIN | POLLERR | POLLHUP))
 				(void)dispatch(i, 0);
+		for (i = nifaces - 1; i >= 0; i--)
+			if (ifaces[i].failed)
+				iface_close(i);
 		if (refilter_due)
 			refilter();
 		if (imsgbuf_pending(proc_ibuf))

@@ -30,6 +30,7 @@ struct pkt {
 	uint8_t		proto;		/* IPPROTO_TCP (SYN, no ACK) or _UDP */
 	uint16_t	dport;		/* host order, never 0 */
 	uint8_t		src[16];	/* network order; v4 in first 4 */
+	uint8_t		ext;		/* IPv6 extension headers walked */
 };
 
 /* parse.c */

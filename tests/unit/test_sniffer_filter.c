@@ -1,7 +1,7 @@
 /*
  * test_sniffer_filter: the kernel filters of pks-sniffer, the wake
  * filter (the last port of each sequence, wakes the sniffer) and the
- * read filter (the other knock ports and the guards, read later).  The
+ * read filter (every knock port and the guards, read later).  The
  * port lists hold the last ports first, as match_ports() gives them.
  *
  * The program is built for DLT_RAW (offsets from the IP header, as the
@@ -180,8 +180,7 @@ compile(const uint16_t *ports, size_t n, size_t nlast, int which,
 
 /*
  * Every last port passes the wake filter, as TCP SYN and UDP, v4 and
- * v6; every other knock port and guard port passes one of the two (the
- * read filter unless merged ranges gave it to the wake filter too).
+ * v6; every knock port and guard port passes the read filter.
  */
 static void
 check_admits(int dlt, const struct bpf_program *kp,
@@ -211,8 +210,7 @@ check_admits(int dlt, const struct bpf_program *kp,
 				if (k && !passes(kp, &f[j]))
 					fail_msg("last port %ld (frame %d) "
 					    "refused", q, j);
-				if (!k && !passes(kp, &f[j]) &&
-				    !passes(gp, &f[j]))
+				if (!passes(gp, &f[j]))
 					fail_msg("port %ld (frame %d) "
 					    "refused", q, j);
 			}
@@ -238,10 +236,10 @@ small_set_is_exact(void **state)
 		compile(few, 6, 2, FILTER_WAKE, &kp);
 		compile(few, 6, 2, FILTER_READ, &gp);
 		check_admits(dlt, &kp, &gp, few, 6, 2);
-		/* each port goes to one socket only */
+		/* a last port goes to both sockets, the others to one */
 		f = frame4(dlt, 41233, SYN, 0);
 		assert_true(passes(&kp, &f));
-		assert_false(passes(&gp, &f));
+		assert_true(passes(&gp, &f));
 		f = frame4(dlt, 41233 + 1, SYN, 0);
 		assert_true(passes(&gp, &f));
 		assert_false(passes(&kp, &f));
@@ -376,7 +374,7 @@ random_ports(size_t nseq, size_t *np)
 /*
  * Every destination port, through each filter: admitted iff in that
  * filter's ranges; and those ranges are exact: the last ports for the
- * wake filter, the other knock ports and the guards for the read filter.
+ * wake filter, every knock port and the guards for the read filter.
  * A set too large for one program (!exact) has its ranges merged: a
  * port in them must still pass, and one outside may.
  */
@@ -386,19 +384,20 @@ check_every_port(const uint16_t *ports, size_t n, size_t nlast, int exact)
 	struct bpf_program	 prog;
 	struct filter_range	*r;
 	struct frame		 f;
-	uint8_t			*in, *want;
+	uint8_t			*in, *want[2];
 	size_t			 nr, i;
 	long			 p;
 	int			 dlt = DLT_EN10MB, which;
 
-	assert_non_null(want = calloc(65536, 1));
+	assert_non_null(want[FILTER_WAKE] = calloc(65536, 1));
+	assert_non_null(want[FILTER_READ] = calloc(65536, 1));
 	for (i = 0; i < n; i++)
 		for (p = (long)ports[i] - PKS_GUARD;
 		    p <= (long)ports[i] + PKS_GUARD; p++)
 			if (p >= 1 && p <= 65535)
-				want[p] = FILTER_READ + 1;
+				want[FILTER_READ][p] = 1;
 	for (i = 0; i < nlast; i++)
-		want[ports[i]] = FILTER_WAKE + 1;
+		want[FILTER_WAKE][ports[i]] = 1;
 	for (which = FILTER_WAKE; which <= FILTER_READ; which++) {
 		assert_non_null(in = calloc(65536, 1));
 		nr = filter_ranges(ports, n, nlast, which, &r);
@@ -408,7 +407,7 @@ check_every_port(const uint16_t *ports, size_t n, size_t nlast, int exact)
 				in[p] = 1;
 		free(r);
 		for (p = 0; p < 65536; p++)
-			if (in[p] != (want[p] == which + 1))
+			if (in[p] != want[which][p])
 				fail_msg("filter %d: port %ld wrongly %s", which,
 				    p, in[p] ? "in" : "out");
 		compile(ports, n, nlast, which, &prog);
@@ -451,7 +450,8 @@ check_every_port(const uint16_t *ports, size_t n, size_t nlast, int exact)
 		pcap_freecode(&prog);
 		free(in);
 	}
-	free(want);
+	free(want[FILTER_WAKE]);
+	free(want[FILTER_READ]);
 }
 
 static void
@@ -515,34 +515,24 @@ ranges_cover_guards(void **state)
 	size_t			 n;
 
 	(void)state;
-	/* all five end a sequence */
+	/* all five end a sequence: the read filter has them all too */
 	n = filter_ranges(p, 5, 5, FILTER_READ, &r);
-	assert_int_equal(n, 8);
-	assert_int_equal(r[0].lo, 2);		/* 1 is a knock port */
+	assert_int_equal(n, 4);
+	assert_int_equal(r[0].lo, 1);
 	assert_int_equal(r[0].hi, 1 + PKS_GUARD);
 	assert_int_equal(r[1].lo, 100 - PKS_GUARD);
-	assert_int_equal(r[1].hi, 99);
-	assert_int_equal(r[2].lo, 101);
-	assert_int_equal(r[2].hi, 132);		/* the guards touch */
-	assert_int_equal(r[3].lo, 134);
-	assert_int_equal(r[3].hi, 133 + PKS_GUARD);
-	assert_int_equal(r[4].lo, 200 - PKS_GUARD);
-	assert_int_equal(r[4].hi, 199);
-	assert_int_equal(r[5].lo, 201);
-	assert_int_equal(r[5].hi, 200 + PKS_GUARD);
-	assert_int_equal(r[6].lo, 65530 - PKS_GUARD);
-	assert_int_equal(r[6].hi, 65529);
-	assert_int_equal(r[7].lo, 65531);
-	assert_int_equal(r[7].hi, 65535);
-	/* the narrowest gaps (the knock ports) close first */
-	assert_int_equal(filter_merge(r, n, 4), 4);
-	assert_int_equal(r[1].lo, 100 - PKS_GUARD);
-	assert_int_equal(r[1].hi, 133 + PKS_GUARD);
+	assert_int_equal(r[1].hi, 133 + PKS_GUARD);	/* guards touch */
 	assert_int_equal(r[2].lo, 200 - PKS_GUARD);
 	assert_int_equal(r[2].hi, 200 + PKS_GUARD);
 	assert_int_equal(r[3].lo, 65530 - PKS_GUARD);
-	assert_int_equal(filter_merge(r, 4, 1), 1);
-	assert_int_equal(r[0].lo, 2);
+	assert_int_equal(r[3].hi, 65535);
+	/* the narrowest gap (150..183) closes first */
+	assert_int_equal(filter_merge(r, n, 3), 3);
+	assert_int_equal(r[1].lo, 100 - PKS_GUARD);
+	assert_int_equal(r[1].hi, 200 + PKS_GUARD);
+	assert_int_equal(r[2].lo, 65530 - PKS_GUARD);
+	assert_int_equal(filter_merge(r, 3, 1), 1);
+	assert_int_equal(r[0].lo, 1);
 	assert_int_equal(r[0].hi, 65535);
 	free(r);
 	n = filter_ranges(p, 5, 5, FILTER_WAKE, &r);
@@ -552,18 +542,11 @@ ranges_cover_guards(void **state)
 	assert_int_equal(r[4].lo, 65530);
 	assert_int_equal(r[4].hi, 65530);
 	free(r);
-	/* 200, 1 and 65530 only start or go on: the read filter's */
+	/* the read filter does not depend on which ports end sequences */
 	n = filter_ranges(p, 5, 2, FILTER_READ, &r);
-	assert_int_equal(n, 6);
-	assert_int_equal(r[0].lo, 1);
-	assert_int_equal(r[0].hi, 1 + PKS_GUARD);
-	assert_int_equal(r[1].hi, 99);
-	assert_int_equal(r[3].lo, 134);
-	assert_int_equal(r[3].hi, 133 + PKS_GUARD);
-	assert_int_equal(r[4].lo, 200 - PKS_GUARD);
-	assert_int_equal(r[4].hi, 200 + PKS_GUARD);
-	assert_int_equal(r[5].lo, 65530 - PKS_GUARD);
-	assert_int_equal(r[5].hi, 65535);
+	assert_int_equal(n, 4);
+	assert_int_equal(r[1].lo, 100 - PKS_GUARD);
+	assert_int_equal(r[1].hi, 133 + PKS_GUARD);
 	free(r);
 	n = filter_ranges(p, 5, 2, FILTER_WAKE, &r);
 	assert_int_equal(n, 2);

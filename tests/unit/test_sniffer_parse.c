@@ -288,6 +288,9 @@ check_sample(const struct sample *s)
 	assert_int_equal(pkt.af, s->af);
 	assert_int_equal(pkt.proto, s->proto);
 	assert_int_equal(pkt.dport, s->dport);
+	/* extension headers walked: only the wake capture admits those */
+	assert_int_equal(pkt.ext, strstr(s->name, " hbh ") != NULL ||
+	    strstr(s->name, " routing ") != NULL);
 	if (s->af == AF_INET) {
 		assert_memory_equal(pkt.src, src4, 4);
 		assert_memory_equal(pkt.src + 4,
