@@ -7,6 +7,7 @@
  * expiry, the monitor going away.  The few entries that run only on an
  * error path say so.  Anything else kills the process with SIGSYS.
  */
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <linux/if_packet.h>
 
@@ -33,8 +34,13 @@ const struct sandbox_rule sniffer_rules[] = {
 	SB_ARG(recvfrom, 3, MSG_TRUNC),
 	/* ring overflows, counted once a second (tpacket_stats) */
 	SB_ARG(getsockopt, 2, PACKET_STATISTICS),
-	/* error path: the interface went down, pcap_close() */
+	/* error path: the interface went down (libpcap asks the socket
+	 * which interface, and the interface whether it is up), then
+	 * pcap_close(); t_iface_down */
 	SB_ARG(getsockopt, 2, SO_ERROR),
+	SB_ALLOW(getsockname),
+	SB_ARG(ioctl, 1, SIOCGIFFLAGS),
+	SB_ARG(setsockopt, 2, PACKET_RX_RING),	/* the ring torn down */
 	SB_ALLOW(close),
 
 	/* Memory: pcap_compile(), the sequence table */
