@@ -85,7 +85,6 @@ struct match {
 	struct {
 		uint32_t first;		/* sequences starting on it */
 		uint16_t watch;		/* live ports and guards covering */
-		uint16_t last;		/* live sequences that end on it */
 	}		 port[NPORTS];
 	uint32_t	 byid[SEQ_BUCKETS];
 };
@@ -247,14 +246,6 @@ watch_ports(struct match *m, const struct pks_seq *s, int delta)
 		for (p = lo; p <= hi; p++)
 			m->port[p].watch += delta;
 	}
-	m->port[s->ports[s->len - 1]].last += delta;
-}
-
-/* whether a live sequence ends on this port */
-int
-match_last_port(const struct match *m, uint16_t port)
-{
-	return (m->port[port].last != 0);
 }
 
 /* 0, or -1 with errno: EINVAL bad sequence, EEXIST id live, ENOSPC full */

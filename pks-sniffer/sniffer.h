@@ -44,7 +44,6 @@ void		 match_free(struct match *);
 const char	*match_seq_check(const struct pks_seq *);
 int		 match_seq_add(struct match *, const struct pks_seq *);
 int		 match_seq_del(struct match *, uint32_t);
-int		 match_last_port(const struct match *, uint16_t);
 int		 match_packet(struct match *, const struct pkt *, uint64_t,
 		    struct pks_knock *);
 void		 match_expire(struct match *, uint64_t);

@@ -568,32 +568,6 @@ source_table_grows_on_use(void **state)
 	match_free(m);
 }
 
-/* which ports end a sequence (the read capture leaves them alone) */
-static void
-last_ports_are_known(void **state)
-{
-	static const uint16_t	 cab[3] = { 60111, 41233, 9120 };
-	struct match		*m = mk(100);
-
-	(void)state;
-	assert_false(match_last_port(m, abc[2]));
-	add(m, 7, TCP, 3, abc);
-	add(m, 8, UDP, 3, abc);
-	add(m, 9, TCP, 3, cab);
-	assert_true(match_last_port(m, abc[2]));
-	assert_true(match_last_port(m, cab[2]));
-	assert_false(match_last_port(m, abc[0]));
-	assert_false(match_last_port(m, abc[2] + 1));
-	assert_int_equal(match_seq_del(m, 7), 0);
-	assert_true(match_last_port(m, abc[2]));
-	assert_int_equal(match_seq_del(m, 8), 0);
-	assert_false(match_last_port(m, abc[2]));
-	assert_true(match_last_port(m, cab[2]));
-	assert_int_equal(match_seq_del(m, 9), 0);
-	assert_false(match_last_port(m, cab[2]));
-	match_free(m);
-}
-
 static void
 lru_evicts_the_oldest(void **state)
 {
@@ -763,7 +737,6 @@ main(void)
 		cmocka_unit_test(spoofed_flood_stays_at_cap),
 		cmocka_unit_test(lru_evicts_the_oldest),
 		cmocka_unit_test(source_table_grows_on_use),
-		cmocka_unit_test(last_ports_are_known),
 		cmocka_unit_test(deleted_sequence_stops_matching),
 		cmocka_unit_test(unknown_ports_are_ignored),
 		cmocka_unit_test(sequences_are_validated),
