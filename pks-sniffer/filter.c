@@ -37,9 +37,6 @@
 
 #define NPORTS		65536
 
-#define BIT_SET(b, p)	((b)[(p) >> 6] |= 1ULL << ((p) & 63))
-#define BIT_CLR(b, p)	((b)[(p) >> 6] &= ~(1ULL << ((p) & 63)))
-
 /* the first port from p on whose bit is v, or NPORTS */
 static long
 next_bit(const uint64_t *b, long p, int v)

@@ -69,8 +69,7 @@ static struct pks_sniff_conf	 sconf;
 static int			 have_conf;
 static struct match		*matcher;
 static uint64_t			 mono_ms;	/* when the batch was read */
-static int64_t			 real_ms;	/* the same, by the wall clock */
-static int64_t			 read_us;	/* wall clock of the last read */
+static int64_t			 read_us;	/* the same, by the wall clock */
 static uint64_t			 wake_set[NPORTS / 64];	/* the wake filter's
 							 * ports */
 static uint64_t			 read_due;	/* next timed read, ms */
@@ -257,18 +256,12 @@ refilter(void)
 			fatal("%s: attach filter", ifaces[k].name);
 	memset(wake_set, 0, sizeof(wake_set));
 	for (i = 0; i < nlast; i++)
-		wake_set[ports[i] >> 6] |= 1ULL << (ports[i] & 63);
+		BIT_SET(wake_set, ports[i]);
 	log_debug("filters for %zu knock ports, %u + %u instructions", n,
 	    wake.bf_len, rd.bf_len);
 	pcap_freecode(&wake);
 	pcap_freecode(&rd);
 	free(ports);
-}
-
-static int
-wake_port(uint16_t port)
-{
-	return ((wake_set[port >> 6] >> (port & 63)) & 1);
 }
 
 /* from the monitor; it is trusted, so anything odd is a bug: stop */
@@ -328,7 +321,8 @@ frame_ms(const struct pcap_pkthdr *h)
 {
 	int64_t	 age;
 
-	age = real_ms - ((int64_t)h->ts.tv_sec * 1000 + h->ts.tv_usec / 1000);
+	age = (read_us - ((int64_t)h->ts.tv_sec * 1000000 + h->ts.tv_usec)) /
+	    1000;
 	if (age < 0 || age > AGE_MAX_MS || (uint64_t)age > mono_ms)
 		age = 0;
 	return (mono_ms - (uint64_t)age);
@@ -364,7 +358,7 @@ on_wake(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
 	struct pkt		 pkt;
 
 	if (parse_frame(ifc->dlt, bytes, h->caplen, &pkt) == -1 ||
-	    (!pkt.ext && !wake_port(pkt.dport)))
+	    (!pkt.ext && !BIT_ISSET(wake_set, pkt.dport)))
 		return;
 	if ((int64_t)h->ts.tv_sec * 1000000 + h->ts.tv_usec > read_us)
 		(void)read_all();
@@ -379,7 +373,7 @@ on_read(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
 	struct pkt		 pkt;
 
 	if (parse_frame(ifc->dlt, bytes, h->caplen, &pkt) == 0 &&
-	    !wake_port(pkt.dport))
+	    !BIT_ISSET(wake_set, pkt.dport))
 		judge(ifc, h, &pkt);
 }
 
@@ -391,7 +385,6 @@ batch_clock(void)
 	mono_ms = now_ms();
 	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
 		fatal("clock_gettime");
-	real_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	read_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 

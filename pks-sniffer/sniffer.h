@@ -51,6 +51,11 @@ size_t		 match_nsources(const struct match *);
 size_t		 match_nseqs(const struct match *);
 size_t		 match_ports(const struct match *, uint16_t **, size_t *);
 
+/* port bitmaps: uint64_t[65536 / 64] */
+#define BIT_SET(b, p)	((b)[(p) >> 6] |= 1ULL << ((p) & 63))
+#define BIT_CLR(b, p)	((b)[(p) >> 6] &= ~(1ULL << ((p) & 63)))
+#define BIT_ISSET(b, p)	(((b)[(p) >> 6] >> ((p) & 63)) & 1)
+
 /* filter.c */
 struct bpf_program;
 typedef struct pcap pcap_t;
