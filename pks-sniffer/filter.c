@@ -111,59 +111,50 @@ filter_ranges(const uint16_t *ports, size_t n, size_t nlast, int which,
 	return (nr);
 }
 
-static const struct filter_range	*gap_base;
-
-/* order gap indexes by the width of the gap after range i */
-static int
-gap_cmp(const void *a, const void *b)
-{
-	size_t	 i = *(const size_t *)a, j = *(const size_t *)b;
-	long	 gi, gj;
-
-	gi = (long)gap_base[i + 1].lo - gap_base[i].hi;
-	gj = (long)gap_base[j + 1].lo - gap_base[j].hi;
-	if (gi != gj)
-		return (gi < gj ? -1 : 1);
-	return (i < j ? -1 : i > j);
-}
-
 /*
- * Merge sorted ranges in place, closing the narrowest gaps first,
- * until at most target remain (target >= 1).  Returns the new count.
+ * Merge sorted ranges in place, closing the narrowest gaps first (the
+ * leftmost of equal ones first), until at most target remain (target
+ * >= 1).  Returns the new count.  A gap is 2..65535 ports wide, so a
+ * count per width finds the widest gap to close without sorting: no
+ * qsort(3), whose glibc version calls sysinfo(2) for large arrays and
+ * would need it in the sandbox.
  */
 size_t
 filter_merge(struct filter_range *r, size_t n, size_t target)
 {
-	size_t	*gaps, i, out;
-	uint8_t	*shut;
+	uint32_t	*count;
+	size_t		 i, out, below, tie;
+	long		 w, cut, prev;
 
 	if (target < 1)
 		target = 1;
 	if (n <= target)
 		return (n);
-	gaps = calloc(n - 1, sizeof(*gaps));
-	shut = calloc(n - 1, 1);
-	if (gaps == NULL || shut == NULL) {
+	if ((count = calloc(NPORTS, sizeof(*count))) == NULL) {
 		/* no memory to choose: one range over everything */
-		free(gaps);
-		free(shut);
 		r[0].hi = r[n - 1].hi;
 		return (1);
 	}
-	for (i = 0; i < n - 1; i++)
-		gaps[i] = i;
-	gap_base = r;
-	qsort(gaps, n - 1, sizeof(*gaps), gap_cmp);
-	for (i = 0; i < n - target; i++)
-		shut[gaps[i]] = 1;
-	for (out = 0, i = 0; i < n; i++) {
-		if (i > 0 && shut[i - 1])
+	for (i = 0; i + 1 < n; i++)
+		count[r[i + 1].lo - r[i].hi]++;
+	/* gaps narrower than cut all close, and tie of those at cut */
+	for (below = 0, cut = 0; cut < NPORTS; cut++) {
+		if (below + count[cut] >= n - target)
+			break;
+		below += count[cut];
+	}
+	tie = n - target - below;
+	free(count);
+	for (prev = r[0].hi, out = 1, i = 1; i < n; i++) {
+		w = (long)r[i].lo - prev;
+		prev = r[i].hi;
+		if (w < cut || (w == cut && tie > 0)) {
+			if (w == cut)
+				tie--;
 			r[out - 1].hi = r[i].hi;
-		else
+		} else
 			r[out++] = r[i];
 	}
-	free(gaps);
-	free(shut);
 	return (out);
 }
 

@@ -21,7 +21,10 @@
 #define SNIFF_COOLDOWN_MS	2000	/* no new start after a wrong hit */
 #define SNIFF_SOURCES_MAX	(1U << 20)	/* highest max-sources accepted */
 #define SNIFF_TIMEOUT_MAX	3600	/* highest knock-timeout accepted */
-#define SNIFF_SEQS_MAX		(1U << 20)	/* live sequences, at most */
+#define SNIFF_SEQS_MAX		65536	/* live sequences, at most: more than a
+					 * restarted sniffer can be sent
+					 * (IMSG_MAX_QUEUED), and the size
+					 * test_sniffer_sandbox runs at */
 #define FILTER_INSNS_MAX	4096	/* classic BPF: BPF_MAXINSNS */
 
 /* what a frame that may be a knock boils down to */

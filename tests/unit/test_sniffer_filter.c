@@ -559,6 +559,61 @@ ranges_cover_guards(void **state)
 	assert_null(r);
 }
 
+/*
+ * filter_merge() closes the narrowest gaps, the leftmost of equal ones
+ * first: checked against the plain way, sorting the gaps, on random
+ * ranges with many equal gaps.
+ */
+static const struct filter_range	*ref_r;
+
+static int
+ref_cmp(const void *a, const void *b)
+{
+	size_t	 i = *(const size_t *)a, j = *(const size_t *)b;
+	long	 gi = (long)ref_r[i + 1].lo - ref_r[i].hi;
+	long	 gj = (long)ref_r[j + 1].lo - ref_r[j].hi;
+
+	if (gi != gj)
+		return (gi < gj ? -1 : 1);
+	return (i < j ? -1 : i > j);
+}
+
+static void
+merge_closes_narrowest_gaps(void **state)
+{
+	struct filter_range	 r[600], want[600];
+	size_t			 gaps[600], n, t, i, out, round;
+	uint8_t			 shut[600];
+	long			 p;
+
+	(void)state;
+	srandom(7);
+	for (round = 0; round < 200; round++) {
+		n = 2 + random() % 500;
+		for (p = 1, i = 0; i < n; i++) {
+			r[i].lo = p + 2 + random() % 8;
+			r[i].hi = r[i].lo + random() % 5;
+			p = r[i].hi;
+		}
+		t = 1 + random() % n;
+		ref_r = r;
+		for (i = 0; i + 1 < n; i++)
+			gaps[i] = i;
+		qsort(gaps, n - 1, sizeof(gaps[0]), ref_cmp);
+		memset(shut, 0, sizeof(shut));
+		for (i = 0; i + t < n; i++)
+			shut[gaps[i]] = 1;
+		for (out = 0, i = 0; i < n; i++) {
+			if (i > 0 && shut[i - 1])
+				want[out - 1].hi = r[i].hi;
+			else
+				want[out++] = r[i];
+		}
+		assert_int_equal(filter_merge(r, n, t), out);
+		assert_memory_equal(r, want, out * sizeof(r[0]));
+	}
+}
+
 int
 main(void)
 {
@@ -570,6 +625,7 @@ main(void)
 		cmocka_unit_test(sparse_sequences_fit),
 		cmocka_unit_test(every_port_is_exact),
 		cmocka_unit_test(build_time),
+		cmocka_unit_test(merge_closes_narrowest_gaps),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
