@@ -68,6 +68,7 @@ enum imsg_type {
 	/* pks-telegram -> monitor */
 	IMSG_TG_REQUEST,	/* struct pks_tg_req */
 	IMSG_TG_SENT,		/* struct pks_tg_sent: outcome of a TG_SEND */
+	IMSG_TG_MIGRATED,	/* struct pks_tg_migrated: a group's new id */
 
 	IMSG_MAX
 };
@@ -187,7 +188,8 @@ struct pks_tg_req {
 	char		arg2[64];	/* bound address or "" */
 	/* admin commands only; arg1 and arg2 stay "" for them */
 	uint32_t	nargs;		/* words after the command, max 255 */
-	uint32_t	pad;
+	uint32_t	thread_id;	/* forum topic of a supergroup the
+					   command came from, 0: none */
 	int64_t		reply_user_id;	/* sender of the message this one
 					   replies to, 0 if none */
 	char		reply_user_name[64];
@@ -213,7 +215,9 @@ struct pks_tg_send {
 	int64_t		fallback_chat;	/* with TG_SEND_FALLBACK */
 	uint16_t	textlen;	/* bytes of text that follow */
 	uint16_t	fallbacklen;	/* bytes of fallback text after it */
-	uint32_t	pad;
+	uint32_t	thread_id;	/* forum topic, for a message to a
+					   group chat (chat or fallback);
+					   0: none */
 	/* followed by text, then fallback text; neither NUL-terminated */
 };
 
@@ -223,6 +227,15 @@ struct pks_tg_sent {
 	int32_t		status;		/* HTTP status; 0: the API never
 					   answered */
 	int64_t		chat_id;
+};
+
+/*
+ * IMSG_TG_MIGRATED: a group became a supergroup and has a new id
+ * (migrate_to_chat_id, in a service message or an error reply).
+ */
+struct pks_tg_migrated {
+	int64_t		old_chat;	/* negative, the id that stops working */
+	int64_t		new_chat;	/* negative, the supergroup's id */
 };
 
 #endif /* PKS_H */

@@ -23,6 +23,13 @@
 
 #define MAX_AGE		60	/* seconds: older commands are stale */
 
+/*
+ * The forum topic of the request being handled (0: none): whatever is
+ * sent to that group while it is handled goes to the topic the command
+ * came from, not to General.
+ */
+static uint32_t	cur_thread;
+
 void
 text_add(struct text *t, const char *fmt, ...)
 {
@@ -76,6 +83,8 @@ bot_send(uint32_t reqid, int64_t chat, uint32_t flags, const struct text *t,
 	ts.fallback_chat = fallback_chat;
 	ts.textlen = t->len;
 	ts.fallbacklen = second ? second->len : 0;
+	if (chat < 0 || ((flags & TG_SEND_FALLBACK) && fallback_chat < 0))
+		ts.thread_id = cur_thread;
 	iov[0].iov_base = &ts;
 	iov[0].iov_len = sizeof(ts);
 	iov[1].iov_base = (void *)t->buf;
@@ -200,6 +209,27 @@ cmd_whoami(const struct pks_tg_req *r)
 	bot_reply(r, &t);
 }
 
+/*
+ * A group request whose private answer is on its way: the group hears
+ * of it ("Sent you WHAT in private") once delivery is known (bot_sent),
+ * and the request is done then.
+ */
+static void
+pending_add(const struct pks_tg_req *r, uint32_t seq_id, const char *what)
+{
+	struct pending	*p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return;
+	p->reqid = r->reqid;
+	p->group_chat = r->chat_id;
+	p->thread = r->thread_id;
+	p->seq_id = seq_id;
+	snprintf(p->what, sizeof(p->what), "%s", what);
+	p->next = env->pending;
+	env->pending = p;
+}
+
 static void
 cmd_generate(const struct pks_tg_req *r)
 {
@@ -208,6 +238,7 @@ cmd_generate(const struct pks_tg_req *r)
 	uint8_t		 addr[16];
 	char		 exp[16];
 	struct tm	 tm;
+	char		 what[64];
 	int		 svc, n, af = 0, i, group;
 
 	group = r->chat_type != TG_CHAT_PRIVATE;
@@ -294,29 +325,19 @@ cmd_generate(const struct pks_tg_req *r)
 		return;
 	}
 	/* in a group: the sequence goes to the requester privately */
-	text_add(&g, "%s, please open a private chat with me and press "
-	    "Start, then ask again.", r->user_name[0] ? r->user_name :
-	    "You");
+	text_esc(&g, r->user_name[0] ? r->user_name : "You");
+	text_add(&g, ", please open a private chat with me and press "
+	    "Start, then ask again.");
 	bot_send(r->reqid, r->user_id, TG_SEND_FALLBACK, &t, r->chat_id, &g);
-	{
-		struct pending	*p;
-
-		if ((p = calloc(1, sizeof(*p))) != NULL) {
-			p->reqid = r->reqid;
-			p->group_chat = r->chat_id;
-			p->seq_id = s->seq.id;
-			snprintf(p->service, sizeof(p->service), "%s",
-			    env->conf->services[svc].name);
-			p->next = env->pending;
-			env->pending = p;
-		}
-	}
+	snprintf(what, sizeof(what), "a sequence for %s",
+	    env->conf->services[svc].name);
+	pending_add(r, s->seq.id, what);
 }
 
 static void
 cmd_status(const struct pks_tg_req *r)
 {
-	struct text	 t = { .len = 0 };
+	struct text	 t = { .len = 0 }, g = { .len = 0 };
 	struct sequence	*q;
 	struct window	*w;
 	time_t		 now = time(NULL);
@@ -338,7 +359,15 @@ cmd_status(const struct pks_tg_req *r)
 		}
 	if (n == 0)
 		text_add(&t, "You have no live sequence and no open window.");
-	bot_reply(r, &t);
+	if (r->chat_type == TG_CHAT_PRIVATE) {
+		bot_reply(r, &t);
+		return;
+	}
+	/* it names addresses and services: never in the group */
+	text_add(&g, "Your status names addresses: please open a private "
+	    "chat with me and press Start, then ask again.");
+	bot_send(r->reqid, r->user_id, TG_SEND_FALLBACK, &t, r->chat_id, &g);
+	pending_add(r, 0, "your status");
 }
 
 static void
@@ -362,10 +391,14 @@ req_valid(const struct pks_tg_req *r)
 	if (r->reqid == 0 || r->cmd == TG_CMD_NONE || r->cmd >= TG_CMD_MAX ||
 	    r->chat_type < TG_CHAT_PRIVATE || r->chat_type > TG_CHAT_CHANNEL)
 		return 0;
-	/* no chat or user is 0: an answer to chat 0 cannot be sent (only
-	 * channel posts come without a user) */
+	/* no chat is 0: an answer to chat 0 cannot be sent; user 0 is a
+	 * message with no person behind it, never in a private chat */
 	if (r->chat_id == 0 ||
-	    (r->user_id == 0 && r->chat_type != TG_CHAT_CHANNEL))
+	    (r->user_id == 0 && r->chat_type == TG_CHAT_PRIVATE))
+		return 0;
+	/* a forum topic is only ever in a supergroup */
+	if (r->thread_id > INT32_MAX ||
+	    (r->thread_id != 0 && r->chat_type != TG_CHAT_SUPERGROUP))
 		return 0;
 	if (memchr(r->user_name, '\0', sizeof(r->user_name)) == NULL ||
 	    memchr(r->arg1, '\0', sizeof(r->arg1)) == NULL ||
@@ -385,10 +418,24 @@ req_valid(const struct pks_tg_req *r)
 void
 bot_request(const struct pks_tg_req *r)
 {
-	struct text	t = { .len = 0 };
+	struct text	 t = { .len = 0 };
+	struct pending	*p;
 
 	if (!req_valid(r)) {
 		child_kill(PROC_TELEGRAM, "malformed request");
+		return;
+	}
+	cur_thread = r->thread_id;
+	if (r->user_id == 0) {
+		/* an anonymous admin, a channel, a bot: no one to answer */
+		log_info("refused a command sent on behalf of a chat or by a "
+		    "bot, in chat %lld", (long long)r->chat_id);
+		text_add(&t, "This was sent on behalf of a chat (anonymous "
+		    "admin, or as a channel), not by a person: I act only for "
+		    "people. Please send it as yourself.");
+		bot_reply(r, &t);
+		cur_thread = 0;
+		done(r->reqid);
 		return;
 	}
 	switch (r->cmd) {
@@ -401,14 +448,6 @@ bot_request(const struct pks_tg_req *r)
 		break;
 	case TG_CMD_GENERATE:
 		cmd_generate(r);
-		/* a group request is done once delivery is known */
-		{
-			struct pending	*p;
-
-			for (p = env->pending; p != NULL; p = p->next)
-				if (p->reqid == r->reqid)
-					return;
-		}
 		break;
 	case TG_CMD_STATUS:
 		cmd_status(r);
@@ -431,6 +470,11 @@ bot_request(const struct pks_tg_req *r)
 		bot_reply(r, &t);
 		break;
 	}
+	cur_thread = 0;
+	/* a group request is done once delivery is known (bot_sent) */
+	for (p = env->pending; p != NULL; p = p->next)
+		if (p->reqid == r->reqid)
+			return;
 	done(r->reqid);
 }
 
@@ -449,16 +493,17 @@ bot_sent(const struct pks_tg_sent *s)
 		return;
 	*pp = p->next;
 	/* after a 403 the worker delivered the fallback to the group */
+	cur_thread = p->thread;
 	if (s->status == 200 && s->chat_id != p->group_chat) {
-		text_add(&t, "Sent you a sequence for %s in private.",
-		    p->service);
+		text_add(&t, "Sent you %s in private.", p->what);
 		bot_send(p->reqid, p->group_chat, 0, &t, 0, NULL);
-	} else if ((q = seq_find(p->seq_id)) != NULL) {
+	} else if (p->seq_id != 0 && (q = seq_find(p->seq_id)) != NULL) {
 		/* nobody got it: it must not stay live */
 		log_info("sequence %u could not be delivered (%d): revoked",
 		    q->seq.id, s->status);
 		seq_remove(q);
 	}
+	cur_thread = 0;
 	done(p->reqid);
 	free(p);
 }
@@ -478,4 +523,54 @@ bot_notify(int64_t user, const char *fmt, ...)
 		return;
 	t.len = (size_t)n >= sizeof(t.buf) ? sizeof(t.buf) - 1 : (size_t)n;
 	bot_send(0, user, 0, &t, 0, NULL);
+}
+
+/*
+ * A group became a supergroup: its id changed, and "allow chat OLD"
+ * no longer matches anything.  The configuration is the admin's to
+ * change: say loudly what line to add, in the log and to every notify
+ * user.
+ */
+void
+bot_migrated(const struct pks_tg_migrated *m)
+{
+	const struct pks_conf	*conf = env->conf;
+	struct text		 t = { .len = 0 }, line;
+	size_t			 i, j;
+	int			 n = 0;
+
+	if (m->old_chat >= 0 || m->new_chat >= 0 ||
+	    m->old_chat == m->new_chat) {
+		child_kill(PROC_TELEGRAM, "malformed migration");
+		return;
+	}
+	text_add(&t, "Group %lld became supergroup %lld: its new id is not "
+	    "in the configuration.", (long long)m->old_chat,
+	    (long long)m->new_chat);
+	for (i = 0; i < conf->ngrants; i++) {
+		const struct conf_grant	*g = &conf->grants[i];
+
+		if (g->kind != GRANT_CHAT || g->id != m->old_chat)
+			continue;
+		line.len = 0;
+		line.buf[0] = '\0';
+		text_add(&line, "allow chat %lld to {", (long long)m->new_chat);
+		for (j = 0; j < (size_t)conf->nservices; j++)
+			if (g->services & (1ULL << j))
+				text_add(&line, " %s", conf->services[j].name);
+		text_add(&line, " }");
+		log_warnx("chat %lld is now %lld: \"allow chat %lld\" no "
+		    "longer matches; add to the configuration: %s",
+		    (long long)m->old_chat, (long long)m->new_chat,
+		    (long long)m->old_chat, line.buf);
+		text_add(&t, "%s<code>", n++ ? "\n" : " Add to pks.conf, then "
+		    "reload:\n");
+		text_esc(&t, line.buf);
+		text_add(&t, "</code>");
+	}
+	if (n == 0)
+		log_warnx("chat %lld is now %lld; no allow chat line names it",
+		    (long long)m->old_chat, (long long)m->new_chat);
+	for (i = 0; i < conf->nnotify; i++)
+		bot_send(0, conf->notify[i], 0, &t, 0, NULL);
 }

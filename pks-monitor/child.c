@@ -445,6 +445,9 @@ child_valid(enum pks_proc id, struct imsg *im)
 	case IMSG_TG_SENT:
 		return id == PROC_TELEGRAM &&
 		    im->len == sizeof(struct pks_tg_sent);
+	case IMSG_TG_MIGRATED:
+		return id == PROC_TELEGRAM &&
+		    im->len == sizeof(struct pks_tg_migrated);
 	default:
 		return 0;
 	}
@@ -523,6 +526,9 @@ child_process(enum pks_proc id)
 			break;
 		case IMSG_TG_SENT:
 			bot_sent(im.data);
+			break;
+		case IMSG_TG_MIGRATED:
+			bot_migrated(im.data);
 			break;
 		}
 		imsg_free(&im);

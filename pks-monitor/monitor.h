@@ -97,8 +97,9 @@ struct pending {
 	struct pending	*next;
 	uint32_t	 reqid;
 	int64_t		 group_chat;
-	uint32_t	 seq_id;
-	char		 service[PKS_NAME_MAX];
+	uint32_t	 thread;	/* the group's forum topic, 0 */
+	uint32_t	 seq_id;	/* revoked if undelivered; 0: none */
+	char		 what[64];	/* "Sent you WHAT in private" */
 };
 
 extern struct monitor	*env;
@@ -150,6 +151,7 @@ int	 monitor_reload(void);
 /* bot.c */
 void	 bot_request(const struct pks_tg_req *);
 void	 bot_sent(const struct pks_tg_sent *);
+void	 bot_migrated(const struct pks_tg_migrated *);
 void	 bot_notify(int64_t, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 int	 bot_allowed(int64_t, int64_t, int);
