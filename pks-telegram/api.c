@@ -58,6 +58,7 @@ struct tg_api {
 	struct curl_slist	*resolve;
 	struct curl_slist	*hdrs;
 	long			 ipresolve;
+	int			 plain;		/* http:// to loopback */
 	struct tg_call		 calls[CALLS_MAX];
 	int			 ncalls;
 	char			 errmsg[CURL_ERROR_SIZE + 64];
@@ -162,6 +163,41 @@ tg_resolve(const char *url, char *entry, size_t sz, int *ipresolve)
 	return rc;
 }
 
+/*
+ * May the Bot API be reached at url?  https:// anywhere (certificates
+ * verified), plain http:// only to a local Bot API server on a loopback
+ * address (telegram-bot-api speaks HTTP): 127.0.0.0/8, ::1, localhost.
+ * The configuration parser checks the same; this is the worker's own
+ * check of what the monitor sent.
+ */
+int
+tg_url_ok(const char *url)
+{
+	CURLU		*u;
+	char		*scheme = NULL, *host = NULL;
+	struct in_addr	 a4;
+	int		 ok = 0;
+
+	if ((u = curl_url()) == NULL)
+		return 0;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+		if (strcmp(scheme, "https") == 0)
+			ok = strncmp(url, "https://", 8) == 0;
+		else if (strcmp(scheme, "http") == 0 &&
+		    strncmp(url, "http://", 7) == 0)
+			ok = strcmp(host, "localhost") == 0 ||
+			    strcmp(host, "[::1]") == 0 ||
+			    (inet_pton(AF_INET, host, &a4) == 1 &&
+			    (ntohl(a4.s_addr) >> 24) == 127);
+	}
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return ok;
+}
+
 struct tg_api *
 tg_api_new(const char *url, const char *token, const void *ca, size_t calen,
     const char *resolve, int ipresolve)
@@ -187,6 +223,7 @@ tg_api_new(const char *url, const char *token, const void *ca, size_t calen,
 	api->ca.len = calen;
 	api->ca.flags = CURL_BLOB_COPY;
 	api->ipresolve = ipresolve;
+	api->plain = strncmp(url, "http://", 7) == 0;
 	if (resolve != NULL && *resolve != '\0' &&
 	    (api->resolve = curl_slist_append(NULL, resolve)) == NULL)
 		goto fail;
@@ -255,7 +292,8 @@ tg_call_new(struct tg_api *api, const char *label)
 		return NULL;
 	/* no SIGALRM: the process is single-threaded and sandboxed */
 	SETOPT(CURLOPT_NOSIGNAL, 1L);
-	SETOPT(CURLOPT_PROTOCOLS_STR, "https");
+	/* plain http only to a local Bot API server (see tg_url_ok) */
+	SETOPT(CURLOPT_PROTOCOLS_STR, api->plain ? "http" : "https");
 	SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
 	/* verification is never switched off, whatever the api-url */
 	SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
@@ -454,14 +492,18 @@ keyboard(const char *kb, size_t kblen)
 	return mk;
 }
 
+/* thread: the forum topic, for a group chat only (0: none) */
 char *
-tg_build_send(int64_t chat, const char *text, size_t len, int html,
-    const char *kb, size_t kblen)
+tg_build_send(int64_t chat, uint32_t thread, const char *text, size_t len,
+    int html, const char *kb, size_t kblen)
 {
 	json_object	*o, *mk;
 
 	o = json_object_new_object();
 	json_object_object_add(o, "chat_id", json_object_new_int64(chat));
+	if (thread != 0 && chat < 0)
+		json_object_object_add(o, "message_thread_id",
+		    json_object_new_int64(thread));
 	json_object_object_add(o, "text",
 	    json_object_new_string_len(text, (int)len));
 	if (html)
@@ -487,7 +529,6 @@ tg_build_getupdates(int64_t offset, int timeout)
 	json_object_object_add(o, "limit", json_object_new_int(TG_UPDATES_MAX));
 	au = json_object_new_array();
 	json_object_array_add(au, json_object_new_string("message"));
-	json_object_array_add(au, json_object_new_string("channel_post"));
 	json_object_array_add(au, json_object_new_string("callback_query"));
 	json_object_object_add(o, "allowed_updates", au);
 	return json_out(o);

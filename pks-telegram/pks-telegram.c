@@ -74,6 +74,8 @@ struct out {
 	uint32_t	 flags;
 	int64_t		 chat;
 	int64_t		 fallback;
+	uint32_t	 thread;	/* forum topic, for a group chat */
+	int		 counted;	/* in its request's nsends */
 	char		*text;
 	size_t		 tlen;
 	char		*text2;		/* fallback text or keyboard */
@@ -224,8 +226,9 @@ tg_conf(struct imsg *im)
 			break;
 		memcpy(&conf, im->data, sizeof(conf));
 		if (memchr(conf.api_url, '\0', sizeof(conf.api_url)) == NULL ||
-		    strncmp(conf.api_url, "https://", 8) != 0) {
-			log_warnx("api-url must be an https:// URL");
+		    !tg_url_ok(conf.api_url)) {
+			log_warnx("api-url must be an https:// URL (plain "
+			    "http:// only to a loopback address)");
 			break;
 		}
 		if (conf.poll_timeout == 0 || conf.poll_timeout > 300) {
@@ -300,6 +303,20 @@ out_free(struct out *o)
 	free(o);
 }
 
+/* a group's id changed: the monitor says so to whom it concerns */
+static void
+migrated(int64_t old, int64_t new)
+{
+	struct pks_tg_migrated	m;
+
+	log_warnx("chat %lld is now supergroup %lld", (long long)old,
+	    (long long)new);
+	memset(&m, 0, sizeof(m));
+	m.old_chat = old;
+	m.new_chat = new;
+	proc_compose(IMSG_TG_MIGRATED, -1, &m, sizeof(m));
+}
+
 static void
 batch_start(size_t n)
 {
@@ -322,6 +339,8 @@ batch_start(size_t n)
 			proc_compose(IMSG_TG_REQUEST, -1, &batch[i].req,
 			    sizeof(batch[i].req));
 		}
+		if (batch[i].migrate_to != 0)
+			migrated(batch[i].migrate_from, batch[i].migrate_to);
 		if (batch[i].cbq_id[0] != '\0' &&
 		    (o = calloc(1, sizeof(*o))) != NULL) {
 			o->answer = 1;
@@ -354,11 +373,27 @@ batch_deadlines(void)
 
 /* ------------------------------------------------------------ sends */
 
+/*
+ * The batch no longer waits for this message: it was delivered, failed
+ * for good, or must wait for its chat's back-off, which may last an
+ * hour: it stays queued, and later updates are not held up for it.
+ */
+static void
+out_uncount(struct out *o)
+{
+	struct pending	*p;
+
+	if (!o->counted)
+		return;
+	o->counted = 0;
+	if ((p = pending_find(o->reqid)) != NULL && p->nsends > 0)
+		p->nsends--;
+}
+
 static void
 out_finish(struct out *o, int status)
 {
 	struct pks_tg_sent	 sent;
-	struct pending		*p;
 	size_t			 i;
 
 	TAILQ_REMOVE(&outq, o, entry);
@@ -372,11 +407,76 @@ out_finish(struct out *o, int status)
 		sent.status = status;
 		sent.chat_id = o->chat;
 		proc_compose(IMSG_TG_SENT, -1, &sent, sizeof(sent));
-		if ((p = pending_find(o->reqid)) != NULL && p->nsends > 0)
-			p->nsends--;
+		out_uncount(o);
 	}
 	out_free(o);
 	batch_check();
+}
+
+/*
+ * Telegram's limits on sending: about one message a second in a chat,
+ * twenty a minute in a group, thirty a second in all.  The queue is
+ * served in order, skipping chats that must wait, so each chat keeps its
+ * own order and a busy group does not hold up a private answer.
+ */
+#define RATE_CHATS	64
+#define RATE_PRIVATE_MS	1000
+#define RATE_GROUP_MS	3000
+#define RATE_ALL_MS	34
+
+static struct {
+	int64_t	chat;
+	int64_t	next;		/* ms: earliest next message */
+} rate[RATE_CHATS];
+static int64_t	rate_all;
+
+static int64_t
+rate_next(int64_t chat)
+{
+	size_t	i;
+
+	for (i = 0; i < RATE_CHATS; i++)
+		if (rate[i].chat == chat)
+			return rate[i].next > rate_all ? rate[i].next : rate_all;
+	return rate_all;
+}
+
+/* the entry of chat: its own, or the stalest one, taken over */
+static size_t
+rate_slot(int64_t chat)
+{
+	size_t	i, slot = 0;
+
+	for (i = 0; i < RATE_CHATS; i++) {
+		if (rate[i].chat == chat)
+			return i;
+		if (rate[i].next < rate[slot].next)
+			slot = i;
+	}
+	rate[slot].chat = chat;
+	return slot;
+}
+
+static void
+rate_sent(int64_t chat)
+{
+	int64_t	now = now_ms();
+	size_t	slot = rate_slot(chat);
+
+	rate_all = now + RATE_ALL_MS;
+	if (rate[slot].next < now + (chat < 0 ? RATE_GROUP_MS :
+	    RATE_PRIVATE_MS))
+		rate[slot].next = now + (chat < 0 ? RATE_GROUP_MS :
+		    RATE_PRIVATE_MS);
+}
+
+/* a 429 for chat: nothing more to it for secs; other chats go on */
+static void
+rate_hold(int64_t chat, int secs)
+{
+	rate[rate_slot(chat)].next = now_ms() + (int64_t)secs * 1000;
+	log_info("chat %lld: held for %d s (429), other chats go on",
+	    (long long)chat, secs);
 }
 
 static void
@@ -433,63 +533,24 @@ send_done(struct tg_call *c, int code, long status, const char *body,
 			log_warnx("%s: giving up after %d tries",
 			    tg_call_method(c), o->tries);
 			out_finish(o, (int)status);
+		} else if (status == 429 && !o->answer) {
+			/* Telegram's limits are per chat: hold this one */
+			rate_hold(o->chat, rp.retry_after > 0 ?
+			    rp.retry_after : 1);
+			out_uncount(o);
+			batch_check();
 		} else
 			backoff_fail(&sendb, status == 429 ?
 			    (rp.retry_after > 0 ? rp.retry_after : 1) : 0);
 		return;
 	}
+	if (rp.migrate_to != 0 && o->chat < 0 && !o->answer)
+		migrated(o->chat, rp.migrate_to);
 	/* 400 (e.g. an HTML parse error), 403 without fallback, ...: final */
 	log_warnx("%s to chat %lld failed: %ld %s", tg_call_method(c),
 	    (long long)o->chat, status, rp.desc);
 	backoff_ok(&sendb);
 	out_finish(o, (int)status);
-}
-
-/*
- * Telegram's limits on sending: about one message a second in a chat,
- * twenty a minute in a group, thirty a second in all.  The queue is
- * served in order, skipping chats that must wait, so each chat keeps its
- * own order and a busy group does not hold up a private answer.
- */
-#define RATE_CHATS	64
-#define RATE_PRIVATE_MS	1000
-#define RATE_GROUP_MS	3000
-#define RATE_ALL_MS	34
-
-static struct {
-	int64_t	chat;
-	int64_t	next;		/* ms: earliest next message */
-} rate[RATE_CHATS];
-static int64_t	rate_all;
-
-static int64_t
-rate_next(int64_t chat)
-{
-	size_t	i;
-
-	for (i = 0; i < RATE_CHATS; i++)
-		if (rate[i].chat == chat)
-			return rate[i].next > rate_all ? rate[i].next : rate_all;
-	return rate_all;
-}
-
-static void
-rate_sent(int64_t chat)
-{
-	int64_t	now = now_ms();
-	size_t	i, slot = 0;
-
-	rate_all = now + RATE_ALL_MS;
-	for (i = 0; i < RATE_CHATS; i++) {
-		if (rate[i].chat == chat) {
-			slot = i;
-			break;
-		}
-		if (rate[i].next < rate[slot].next)
-			slot = i;	/* the stalest entry, if not found */
-	}
-	rate[slot].chat = chat;
-	rate[slot].next = now + (chat < 0 ? RATE_GROUP_MS : RATE_PRIVATE_MS);
 }
 
 /* the first queued item allowed out now; *wait: ms until one is */
@@ -531,7 +592,7 @@ send_next(void)
 		body = tg_build_answer(o->cbq_id);
 	} else {
 		kb = (o->flags & TG_SEND_KEYBOARD) != 0;
-		body = tg_build_send(o->chat, o->text, o->tlen,
+		body = tg_build_send(o->chat, o->thread, o->text, o->tlen,
 		    (o->flags & TG_SEND_HTML) != 0, kb ? o->text2 : NULL,
 		    kb ? o->t2len : 0);
 	}
@@ -565,8 +626,10 @@ recv_send(struct imsg *im)
 	    ((s.flags & TG_SEND_FALLBACK) &&
 	    (s.fallbacklen == 0 || s.fallback_chat == 0)) ||
 	    (!(s.flags & (TG_SEND_FALLBACK | TG_SEND_KEYBOARD)) &&
-	    s.fallbacklen != 0) || s.chat_id == 0)
-		return -1;
+	    s.fallbacklen != 0) || s.chat_id == 0 ||
+	    s.thread_id > INT32_MAX || (s.thread_id != 0 && s.chat_id > 0 &&
+	    !((s.flags & TG_SEND_FALLBACK) && s.fallback_chat < 0)))
+		return -1;	/* a topic is only ever in a group chat */
 	if ((o = calloc(1, sizeof(*o))) == NULL ||
 	    (o->text = malloc(s.textlen)) == NULL ||
 	    (s.fallbacklen > 0 && (o->text2 = malloc(s.fallbacklen)) == NULL))
@@ -575,13 +638,16 @@ recv_send(struct imsg *im)
 	o->flags = s.flags;
 	o->chat = s.chat_id;
 	o->fallback = s.fallback_chat;
+	o->thread = s.thread_id;
 	memcpy(o->text, d + sizeof(s), s.textlen);
 	o->tlen = s.textlen;
 	if (s.fallbacklen > 0)
 		memcpy(o->text2, d + sizeof(s) + s.textlen, s.fallbacklen);
 	o->t2len = s.fallbacklen;
-	if ((p = pending_find(s.reqid)) != NULL && !p->done)
+	if ((p = pending_find(s.reqid)) != NULL && !p->done) {
 		p->nsends++;
+		o->counted = 1;
+	}
 	else if (s.reqid != 0)
 		log_warnx("message for request %u, which is not pending",
 		    s.reqid);

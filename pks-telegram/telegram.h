@@ -25,6 +25,8 @@ struct tg_update {
 	int			has_cmd;	/* req below is filled */
 	struct pks_tg_req	req;		/* reqid left 0 */
 	char			cbq_id[TG_CBQ_ID_MAX]; /* "" if none */
+	int64_t			migrate_from;	/* a group that became */
+	int64_t			migrate_to;	/* a supergroup; else 0 */
 };
 
 /* the envelope of every Bot API reply */
@@ -32,6 +34,7 @@ struct tg_reply {
 	int		ok;
 	int		error_code;	/* 0 if absent */
 	int		retry_after;	/* 0 if absent */
+	int64_t		migrate_to;	/* migrate_to_chat_id, 0 if absent */
 	char		desc[256];	/* description, "" if absent */
 };
 
@@ -63,8 +66,9 @@ int		 tg_api_wait(struct tg_api *, int, short, int, short *);
 void		 tg_api_perform(struct tg_api *);
 const char	*tg_api_strerror(struct tg_api *, struct tg_call *, int);
 void		 tg_scrub(char *, const char *);
-char		*tg_build_send(int64_t, const char *, size_t, int,
-		    const char *, size_t);
+char		*tg_build_send(int64_t, uint32_t, const char *, size_t,
+		    int, const char *, size_t);
+int		 tg_url_ok(const char *);
 char		*tg_build_getupdates(int64_t, int);
 char		*tg_build_commands(void);
 char		*tg_build_answer(const char *);

@@ -7,8 +7,8 @@
  * range makes the update (or the whole reply) be ignored, never trusted.
  *
  * What becomes a command:
- *  - a message or channel post with text whose first entity is a
- *    bot_command at offset 0; "/cmd@OtherBot" is not for us;
+ *  - a message with text whose first entity is a bot_command at
+ *    offset 0; "/cmd@OtherBot" is not for us;
  *  - in a private chat, any other text: TG_CMD_UNKNOWN, so the monitor
  *    can answer with a hint;
  *  - in a group, an unknown command only when addressed to us
@@ -20,6 +20,15 @@
  *    each of a harmless shape or "", and their number; for /grant and
  *    /ungrant, the sender of the message it replies to.  Whether the
  *    sender is an admin and what the words mean is the monitor's call.
+ *
+ * Who asks: a person, or nobody.  Channel posts are not asked for and
+ * are ignored if they come: they carry no person.  A message sent on
+ * behalf of a chat (sender_chat: an anonymous group admin, "send as
+ * channel", an automatic forward from a linked channel) or by a bot
+ * has user_id 0, and the monitor answers it without acting.  In a
+ * forum (a supergroup with topics) the topic goes along (thread_id),
+ * so the answer lands where the command was typed, and a reply to the
+ * topic's creation, which every topic message carries, is no reply.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -39,6 +48,7 @@
 
 #define JSON_DEPTH	24		/* updates nest about 6 deep */
 #define ID_LIMIT	(INT64_C(1) << 53) /* Telegram ids fit in 52 bits */
+#define TG_SERVICE_ID	777000	/* "Telegram": automatic forwards */
 
 static const struct {
 	const char	*name;
@@ -396,23 +406,55 @@ parse_args(struct pks_tg_req *r, const char *rest)
 }
 
 /*
+ * Is a person behind msg, sent by from?  Not when it was sent on behalf
+ * of a chat (sender_chat: GroupAnonymousBot for an anonymous admin,
+ * Channel_Bot for "send as channel", 777000 for an automatic forward),
+ * nor by a bot.
+ */
+static int
+is_person(json_object *msg, json_object *from)
+{
+	json_object	*b;
+	int64_t		 id;
+
+	if (member(msg, "sender_chat", json_type_object) != NULL ||
+	    ((b = member(msg, "is_automatic_forward", json_type_boolean)) !=
+	    NULL && json_object_get_boolean(b)))
+		return 0;
+	if ((b = member(from, "is_bot", json_type_boolean)) != NULL &&
+	    json_object_get_boolean(b))
+		return 0;
+	return member_id(from, "id", &id) == 0 && id > 0 &&
+	    id != TG_SERVICE_ID;
+}
+
+/*
  * /grant and /ungrant as a reply: the sender of the message replied
- * to, unless it is a bot (our own messages included).
+ * to, if a person sent it (not a bot, ours included, nor a chat), and
+ * unless it is the creation of the forum topic the command is in.
  */
 static void
 parse_reply_to(struct pks_tg_req *r, json_object *msg)
 {
-	json_object	*rt, *from, *isbot;
+	json_object	*rt, *from;
 	const char	*s;
-	int64_t		 id;
+	int64_t		 id, mid, thread;
 
 	if ((rt = member(msg, "reply_to_message", json_type_object)) == NULL ||
 	    (from = member(rt, "from", json_type_object)) == NULL ||
 	    member_id(from, "id", &id) == -1 || id <= 0)
 		return;
-	if ((isbot = member(from, "is_bot", json_type_boolean)) != NULL &&
-	    json_object_get_boolean(isbot))
+	/* in a forum topic, every message replies to the topic's creation */
+	if (member(rt, "forum_topic_created", json_type_object) != NULL ||
+	    (member_id(msg, "message_thread_id", &thread) == 0 &&
+	    member_id(rt, "message_id", &mid) == 0 && mid == thread)) {
+		log_debug("update: reply to a topic's creation, not a reply");
 		return;
+	}
+	if (!is_person(rt, from)) {
+		log_debug("update: reply to a message with no person behind it");
+		return;
+	}
 	r->reply_user_id = id;
 	if ((s = member_str(from, "username", NULL)) != NULL && *s != '\0')
 		copy_name(r->reply_user_name, sizeof(r->reply_user_name), "@",
@@ -493,16 +535,27 @@ parse_command(struct pks_tg_req *r, json_object *msg, const char *text,
 	return 1;
 }
 
-/* the chat a message is in; -1 if it is not a usable chat */
+/*
+ * The chat a message is in, and its forum topic if it is in one; -1 if
+ * it is not a usable chat.
+ */
 static int
 parse_chat(struct pks_tg_req *r, json_object *msg)
 {
-	json_object	*chat;
+	json_object	*chat, *topic;
+	int64_t		 thread;
 
 	if ((chat = member(msg, "chat", json_type_object)) == NULL ||
 	    member_id(chat, "id", &r->chat_id) == -1 || r->chat_id == 0 ||
 	    (r->chat_type = chat_type(member_str(chat, "type", NULL))) == 0)
 		return -1;	/* no chat is 0: nothing could be answered */
+	/* message_thread_id alone may name a reply thread, not a topic */
+	if (r->chat_type == TG_CHAT_SUPERGROUP &&
+	    (topic = member(msg, "is_topic_message", json_type_boolean)) !=
+	    NULL && json_object_get_boolean(topic) &&
+	    member_id(msg, "message_thread_id", &thread) == 0 &&
+	    thread > 0 && thread <= INT32_MAX)
+		r->thread_id = (uint32_t)thread;
 	return 0;
 }
 
@@ -523,13 +576,13 @@ parse_from(struct pks_tg_req *r, json_object *from)
 }
 
 static int
-parse_message(struct tg_update *u, json_object *msg, int channel,
-    const char *bot, time_t now)
+parse_message(struct tg_update *u, json_object *msg, const char *bot,
+    time_t now)
 {
 	struct pks_tg_req	*r = &u->req;
-	const char		*text, *title;
-	json_object		*chat;
-	int64_t			 date;
+	json_object		*from;
+	const char		*text;
+	int64_t			 date, to;
 	size_t			 tlen;
 
 	if (parse_chat(r, msg) == -1) {
@@ -537,18 +590,31 @@ parse_message(struct tg_update *u, json_object *msg, int channel,
 		    (long long)u->update_id);
 		return 0;
 	}
-	if (channel) {
-		/* posts are signed by the channel, not by a user */
-		r->user_id = 0;
-		chat = member(msg, "chat", json_type_object);
-		if ((title = member_str(chat, "title", NULL)) != NULL)
-			copy_name(r->user_name, sizeof(r->user_name), NULL,
-			    title);
-	} else if (parse_from(r, member(msg, "from", json_type_object))
-	    == -1) {
+	if (r->chat_type == TG_CHAT_CHANNEL) {
+		log_info("update %lld: a message in a channel, ignored: it "
+		    "carries no person", (long long)u->update_id);
+		return 0;
+	}
+	/* a group became a supergroup: its id changes (said once, here) */
+	if (member_id(msg, "migrate_to_chat_id", &to) == 0) {
+		if (r->chat_id < 0 && to < 0 && to != r->chat_id) {
+			u->migrate_from = r->chat_id;
+			u->migrate_to = to;
+		}
+		return 0;
+	}
+	from = member(msg, "from", json_type_object);
+	if (parse_from(r, from) == -1) {
 		log_debug("update %lld: message without a valid sender",
 		    (long long)u->update_id);
 		return 0;
+	}
+	if (!is_person(msg, from)) {
+		/* the monitor answers "send it as yourself", nothing more */
+		if (r->chat_type == TG_CHAT_PRIVATE)
+			return 0;
+		r->user_id = 0;
+		r->user_name[0] = '\0';
 	}
 	if (member_id(msg, "date", &date) == -1) {
 		log_debug("update %lld: message without a date",
@@ -615,9 +681,10 @@ parse_update(struct tg_update *u, json_object *o, const char *bot,
 	json_object	*v;
 
 	if ((v = member(o, "message", json_type_object)) != NULL)
-		u->has_cmd = parse_message(u, v, 0, bot, now);
-	else if ((v = member(o, "channel_post", json_type_object)) != NULL)
-		u->has_cmd = parse_message(u, v, 1, bot, now);
+		u->has_cmd = parse_message(u, v, bot, now);
+	else if (member(o, "channel_post", json_type_object) != NULL)
+		log_info("update %lld: a channel post, ignored: it carries no "
+		    "person", (long long)u->update_id);
 	else if ((v = member(o, "callback_query", json_type_object)) != NULL)
 		u->has_cmd = parse_callback(u, v);
 	else
@@ -690,6 +757,9 @@ tg_parse_reply(const char *json, size_t len, struct tg_reply *rp)
 	if ((d = member_str(root, "description", NULL)) != NULL)
 		copy_name(rp->desc, sizeof(rp->desc), NULL, d);
 	par = member(root, "parameters", json_type_object);
+	if (member_id(par, "migrate_to_chat_id", &rp->migrate_to) == -1 ||
+	    rp->migrate_to >= 0)
+		rp->migrate_to = 0;
 	if ((v = member(par, "retry_after", json_type_int)) != NULL &&
 	    json_object_get_int64(v) > 0)
 		rp->retry_after = json_object_get_int64(v) > 3600 ? 3600 :

@@ -71,6 +71,7 @@ STRUCTS = {
     "pks_tg_req": ("<IIIIqq64s64s64sIIq64s64s64s64s", 496),
     "pks_tg_send": ("<IIqqHHI", 32),
     "pks_tg_sent": ("<Iiq", 16),
+    "pks_tg_migrated": ("<qq", 16),
 }
 S = {}
 for _k, (_fmt, _size) in STRUCTS.items():
@@ -94,13 +95,15 @@ def tg_conf(api_url, poll_timeout=50):
     return S["pks_tg_conf"].pack(api_url.encode(), poll_timeout)
 
 
-def tg_send(reqid, chat_id, text, flags=0, fallback_chat=0, text2=b""):
+def tg_send(reqid, chat_id, text, flags=0, fallback_chat=0, text2=b"",
+            thread_id=0):
     if isinstance(text, str):
         text = text.encode()
     if isinstance(text2, str):
         text2 = text2.encode()
     return S["pks_tg_send"].pack(reqid, flags, chat_id, fallback_chat,
-                                 len(text), len(text2), 0) + text + text2
+                                 len(text), len(text2), thread_id) + \
+        text + text2
 
 
 def tg_done(reqid):
@@ -111,13 +114,19 @@ def tg_done(reqid):
 
 def tg_req(payload):
     (reqid, cmd, chat_type, age, user_id, chat_id, name, arg1,
-     arg2, nargs, _, ruid, rname, a0, a1,
+     arg2, nargs, thread, ruid, rname, a0, a1,
      a2) = S["pks_tg_req"].unpack(payload)
     return {"reqid": reqid, "cmd": cmd, "chat_type": chat_type, "age": age,
             "user_id": user_id, "chat_id": chat_id, "user_name": cstr(name),
             "arg1": cstr(arg1), "arg2": cstr(arg2), "nargs": nargs,
+            "thread_id": thread,
             "reply_user_id": ruid, "reply_user_name": cstr(rname),
             "argv": [cstr(a0), cstr(a1), cstr(a2)]}
+
+
+def tg_migrated(payload):
+    old, new = S["pks_tg_migrated"].unpack(payload)
+    return {"old_chat": old, "new_chat": new}
 
 
 def tg_sent(payload):

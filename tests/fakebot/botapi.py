@@ -20,22 +20,30 @@ RECORDED = ("sendmessage", "editmessagetext", "answercallbackquery",
             "setmycommands")
 MAX_TEXT = 4096
 MAX_POLL = 50			# seconds, as telegram-bot-api caps it
+ANON_ADMIN = {"id": 1087968824, "is_bot": True, "first_name": "Group",
+              "username": "GroupAnonymousBot"}
+CHANNEL_BOT = {"id": 136817688, "is_bot": True, "first_name": "Channel",
+               "username": "Channel_Bot"}
+SERVICE_USER = {"id": 777000, "is_bot": False, "first_name": "Telegram"}
 NOT_MODIFIED = ("Bad Request: message is not modified: specified new "
                 "message content and reply markup are exactly the same as "
                 "a current content and reply markup of the message")
 
 
 class ApiError(Exception):
-    def __init__(self, code, desc, retry_after=None):
+    def __init__(self, code, desc, retry_after=None, migrate_to=None):
         Exception.__init__(self, desc)
         self.code = code
         self.desc = desc
         self.retry_after = retry_after
+        self.migrate_to = migrate_to
 
     def body(self):
         b = {"ok": False, "error_code": self.code, "description": self.desc}
         if self.retry_after is not None:
             b["parameters"] = {"retry_after": self.retry_after}
+        if self.migrate_to is not None:
+            b["parameters"] = {"migrate_to_chat_id": self.migrate_to}
         return b
 
 
@@ -134,6 +142,8 @@ class Api:
             self.polls = {}		# active getUpdates: id -> terminated
             self.poll_id = 0
             self.chats = {}
+            self.topics = {}		# chat id -> {thread id: name}
+            self.migrated = {}		# old group id -> supergroup id
             self.msgs = {}		# (chat id, message id) -> message
             self.msg_ids = {}		# chat id -> last message id
             self.queries = {}		# callback query id -> answered
@@ -278,6 +288,9 @@ class Api:
             v = int(v)
         if not isinstance(v, int) or isinstance(v, bool) or v == 0:
             raise bad("chat not found")
+        if v in self.migrated:
+            raise ApiError(400, "Bad Request: group chat was upgraded to "
+                           "a supergroup chat", migrate_to=self.migrated[v])
         chat = self.chats.get(v)
         if v > 0:
             if self.started is not None and v not in self.started:
@@ -373,6 +386,9 @@ class Api:
                 allow = allow or p_bool(rp, "allow_sending_without_reply")
             elif rp is not None:
                 raise bad("can't parse reply parameters JSON object")
+            thread = p_int(params, "message_thread_id")
+            if thread and thread not in self.topics.get(chat["id"], {}):
+                raise bad("message thread not found")
             reply = None
             if reply_id:
                 reply = self.msgs.get((chat["id"], reply_id))
@@ -381,6 +397,9 @@ class Api:
             msg = {"message_id": self._new_msg_id(chat["id"]),
                    "from": self._bot_user(), "chat": dict(chat),
                    "date": int(time.time()), "text": text}
+            if thread:
+                msg["message_thread_id"] = thread
+                msg["is_topic_message"] = True
             if ents:
                 msg["entities"] = ents
             if markup:
@@ -477,6 +496,8 @@ class Api:
                 raise CtlError("a group's chat_id is negative")
             chat = {"id": cid, "title": _check_str(
                 a.get("chat_title", "Test group"), "chat_title")}
+            if cid in self.topics:
+                chat["is_forum"] = True
         else:
             raise CtlError("chat_type must be private, group or supergroup")
         chat["type"] = t
@@ -484,7 +505,8 @@ class Api:
 
     MSG_KEYS = {"user_id", "first_name", "last_name", "username",
                 "language_code", "chat_id", "chat_type", "chat_title",
-                "text", "date", "entities", "reply_to_message_id", "extra"}
+                "text", "date", "entities", "reply_to_message_id", "extra",
+                "topic", "anonymous", "sender_chat"}
 
     def _message(self, a, mid=None):
         unknown = set(a) - self.MSG_KEYS - ({"message_id"} if mid else set())
@@ -507,15 +529,40 @@ class Api:
         if rid is not None and (chat["id"], _check_int(
                 rid, "reply_to_message_id")) not in self.msgs:
             raise CtlError("no message %d in chat %d" % (rid, chat["id"]))
+        topic = a.get("topic")
+        if topic is not None and _check_int(topic, "topic", 1) not in \
+                self.topics.get(chat["id"], {}):
+            raise CtlError("no topic %d in chat %d" % (topic, chat["id"]))
         if mid is None:
             mid = self._new_msg_id(chat["id"])
         msg = {"message_id": mid, "from": user, "chat": chat, "date": date}
+        if a.get("anonymous") or a.get("sender_chat") is not None:
+            if chat["type"] == "private":
+                raise CtlError("a private chat has no sender_chat")
+            if a.get("anonymous"):
+                # an anonymous admin writes as the group itself
+                msg["from"] = dict(ANON_ADMIN)
+                msg["sender_chat"] = {k: chat[k] for k in
+                                      ("id", "title", "type")}
+            else:
+                sc = _check_int(a["sender_chat"], "sender_chat",
+                                hi=-1)
+                msg["from"] = dict(CHANNEL_BOT)
+                msg["sender_chat"] = {"id": sc, "title": "Channel %d" % -sc,
+                                      "type": "channel"}
         if text is not None:
             msg["text"] = text
             if ents is None:
                 ents = tgtext.bot_commands(text)
             if ents:
                 msg["entities"] = ents
+        if topic is not None:
+            # in a topic, a message that replies to nothing replies to
+            # the topic's creation, as Telegram sends it
+            msg["message_thread_id"] = topic
+            msg["is_topic_message"] = True
+            if rid is None:
+                rid = topic
         if rid is not None:
             r = copy.deepcopy(self.msgs[(chat["id"], rid)])
             r.pop("reply_to_message", None)
@@ -582,6 +629,91 @@ class Api:
                         and isinstance(m["chat"].get("id"), int):
                     self.chats.setdefault(m["chat"]["id"], m["chat"])
             return self._push(copy.deepcopy(update))
+
+    def _service_msg(self, chat, user, **fields):
+        msg = {"message_id": self._new_msg_id(chat["id"]), "from": user,
+               "chat": dict(chat), "date": int(time.time())}
+        msg.update(fields)
+        self.msgs[(chat["id"], msg["message_id"])] = msg
+        return msg
+
+    def create_topic(self, chat_id=None, user_id=None, name="Topic"):
+        """A forum topic in supergroup chat_id, made by user_id: the
+        forum_topic_created service message; its id is the topic's."""
+        _check_str(name, "name")
+        with self.cv:
+            user = self._user({"user_id": user_id})
+            chat = self._chat({"chat_id": chat_id,
+                               "chat_type": "supergroup"}, user)
+            self.topics.setdefault(chat["id"], {})
+            chat["is_forum"] = True
+            self.chats[chat["id"]] = dict(chat)
+            mid = self.msg_ids.get(chat["id"], 0) + 1
+            msg = self._service_msg(chat, user, message_thread_id=mid,
+                                    is_topic_message=True,
+                                    forum_topic_created={
+                                        "name": name,
+                                        "icon_color": 7322096})
+            self.topics[chat["id"]][mid] = name
+            self._push({"message": copy.deepcopy(msg)})
+            return mid
+
+    def push_channel_post(self, chat_id=None, text=None,
+                          chat_title="Test channel"):
+        """A post in a channel: signed by the channel, no person."""
+        _check_int(chat_id, "chat_id", hi=-1)
+        _check_str(text, "text")
+        with self.cv:
+            chat = {"id": chat_id, "title": _check_str(chat_title,
+                                                       "chat_title"),
+                    "type": "channel"}
+            self.chats[chat_id] = dict(chat)
+            msg = {"message_id": self._new_msg_id(chat_id),
+                   "sender_chat": dict(chat), "chat": chat,
+                   "date": int(time.time()), "text": text}
+            ents = tgtext.bot_commands(text)
+            if ents:
+                msg["entities"] = ents
+            self.msgs[(chat_id, msg["message_id"])] = msg
+            return self._push({"channel_post": copy.deepcopy(msg)})
+
+    def push_auto_forward(self, chat_id=None, channel_id=None, text=None):
+        """A linked channel's post, forwarded into its discussion group by
+        Telegram (777000): no update for the bot, but a message others
+        reply to; returns its message id."""
+        _check_int(channel_id, "channel_id", hi=-1)
+        _check_str(text, "text")
+        with self.cv:
+            chat = self.chats.get(_check_int(chat_id, "chat_id", hi=-1))
+            if chat is None or chat["type"] != "supergroup":
+                raise CtlError("chat %d is no supergroup seen" % chat_id)
+            msg = self._service_msg(chat, dict(SERVICE_USER), text=text,
+                                    sender_chat={"id": channel_id,
+                                                 "title": "Channel",
+                                                 "type": "channel"},
+                                    is_automatic_forward=True)
+            return msg["message_id"]
+
+    def migrate(self, chat_id=None, new_chat_id=None, user_id=None):
+        """Group chat_id becomes supergroup new_chat_id: a service message
+        in each, and sends to the old id fail with migrate_to_chat_id."""
+        _check_int(new_chat_id, "new_chat_id", hi=-1)
+        with self.cv:
+            user = self._user({"user_id": user_id})
+            old = self._chat({"chat_id": chat_id, "chat_type": "group"},
+                             user)
+            if new_chat_id == chat_id or chat_id in self.migrated:
+                raise CtlError("chat %d cannot migrate to %d"
+                               % (chat_id, new_chat_id))
+            new = {"id": new_chat_id, "title": old["title"],
+                   "type": "supergroup"}
+            m1 = self._service_msg(old, user, migrate_to_chat_id=new_chat_id)
+            self.migrated[chat_id] = new_chat_id
+            self.chats.pop(chat_id, None)
+            self.chats[new_chat_id] = dict(new)
+            m2 = self._service_msg(new, user, migrate_from_chat_id=chat_id)
+            self._push({"message": copy.deepcopy(m1)})
+            return self._push({"message": copy.deepcopy(m2)})
 
     def set_started(self, users=None):
         if users is not None:
@@ -718,7 +850,8 @@ class Api:
              "notjson", "hang", "close")
 
     def fail(self, kind=None, method="*", count=1, retry_after=1,
-             seconds=30, status=None, description=None, process=False):
+             seconds=30, status=None, description=None, process=False,
+             chat_id=None):
         if kind not in self.KINDS:
             raise CtlError("kind must be one of %s" % " ".join(self.KINDS))
         _check_str(method, "method")
@@ -731,6 +864,8 @@ class Api:
             _check_str(description, "description")
         if not isinstance(process, bool):
             raise CtlError("process must be true or false")
+        if chat_id is not None:
+            _check_int(chat_id, "chat_id")
         with self.cv:
             self.rule_id += 1
             self.rules.append({"id": self.rule_id, "kind": kind,
@@ -738,17 +873,22 @@ class Api:
                                "retry_after": retry_after,
                                "seconds": seconds, "status": status,
                                "description": description,
-                               "process": process})
+                               "process": process, "chat_id": chat_id})
             return self.rule_id
 
     def clear_failures(self):
         with self.cv:
             self.rules = []
 
-    def take_failure(self, method):
-        """The failure rule the next call of method falls under, if any."""
+    def take_failure(self, method, params=None):
+        """The failure rule the next call of method falls under, if any
+        (a rule with a chat_id only for calls to that chat, as
+        Telegram's per-chat flood limits)."""
+        c = p_int(params or {}, "chat_id")
         with self.cv:
             for r in self.rules:
+                if r["chat_id"] is not None and r["chat_id"] != c:
+                    continue
                 if r["method"] in ("*", method.lower()):
                     r["count"] -= 1
                     if r["count"] == 0:

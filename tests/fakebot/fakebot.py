@@ -43,7 +43,10 @@ OPS = {"ping": None, "info": None, "reset": "reset",
        "fail": "fail", "clear_failures": "clear_failures",
        "set_started": "set_started", "add_started": "add_started",
        "set_webhook": "set_webhook",
-       "set_conflict_mode": "set_conflict_mode", "state": "state"}
+       "set_conflict_mode": "set_conflict_mode", "state": "state",
+       "create_topic": "create_topic",
+       "push_channel_post": "push_channel_post",
+       "push_auto_forward": "push_auto_forward", "migrate": "migrate"}
 
 
 class FakeBotError(Exception):
@@ -88,7 +91,7 @@ class FakeBot(_Ops):
 
     def __init__(self, dir, token=DEFAULT_TOKEN, listen="127.0.0.1:0",
                  control=None, username="PksTestBot", first_name="PKS Test",
-                 san=(), verbose=None, token_file=None):
+                 san=(), verbose=None, token_file=None, plain=False):
         self.dir = os.path.abspath(dir)
         self.token = token
         self.token_file = token_file
@@ -96,6 +99,7 @@ class FakeBot(_Ops):
                        if isinstance(listen, str) else tuple(listen))
         self.control = control
         self.san = tuple(san)
+        self.plain = plain
         self.verbose = (bool(os.environ.get("PKS_TEST_VERBOSE"))
                         if verbose is None else verbose)
         self.api = botapi.Api(token, username=username,
@@ -110,11 +114,12 @@ class FakeBot(_Ops):
         self.httpd = httpsd.Server(self.api, self.listen, certs["server"],
                                    certs["server_key"],
                                    httpsd.stderr_log if self.verbose
-                                   else None)
+                                   else None, self.plain)
         self.port = self.httpd.server_address[1]
         host = self.listen[0]
-        self.url = "https://%s:%d" % ("[%s]" % host if ":" in host else host,
-                                      self.port)
+        self.url = "%s://%s:%d" % ("http" if self.plain else "https",
+                                   "[%s]" % host if ":" in host else host,
+                                   self.port)
         self._thread(self.httpd.serve_forever)
         if self.control:
             self.ctl = ControlServer(self.control, self)
@@ -279,13 +284,14 @@ class FakeBotProcess(FakeBotClient):
 
     def __init__(self, dir, token=DEFAULT_TOKEN, listen="127.0.0.1:0",
                  control=None, ns=None, username=None, san=(),
-                 stderr=None):
+                 stderr=None, plain=False):
         self.dir = os.path.abspath(dir)
         self.token = token
         self.listen = listen
         self.ns = ns
         self.username = username
         self.san = tuple(san)
+        self.plain = plain
         self.stderr_path = stderr or os.path.join(self.dir, "fakebot.log")
         self.proc = None
         FakeBotClient.__init__(self, control or
@@ -305,6 +311,8 @@ class FakeBotProcess(FakeBotClient):
             argv += ["--username", self.username]
         for s in self.san:
             argv += ["--san", s]
+        if self.plain:
+            argv.append("--plain")
         if self.ns:
             argv = ["ip", "netns", "exec", self.ns] + argv
         err = open(self.stderr_path, "a")
@@ -361,6 +369,8 @@ def main(argv=None):
     ap.add_argument("--first-name", default="PKS Test")
     ap.add_argument("--san", action="append", default=[],
                     help="extra subjectAltName (IP:x or DNS:x)")
+    ap.add_argument("--plain", action="store_true",
+                    help="serve plain HTTP, as a local telegram-bot-api")
     ap.add_argument("--mkca", metavar="DIR",
                     help="only make the CA and server certificate in DIR")
     a = ap.parse_args(argv)
@@ -377,7 +387,7 @@ def main(argv=None):
         ap.error(str(e))
     bot = FakeBot(a.dir, read_token(a.token_file), listen, a.control,
                   a.username, a.first_name, a.san, verbose=True,
-                  token_file=a.token_file)
+                  token_file=a.token_file, plain=a.plain)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *x: done.set())

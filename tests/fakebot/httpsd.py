@@ -209,7 +209,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.reply(e.code, e.body())
             return
         method = m.group(2)
-        rule = api.take_failure(method)
+        rule = api.take_failure(method, rec["params"])
         if rule:
             rec["injected"] = rule["kind"]
         if rule and not rule["process"]:
@@ -274,7 +274,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, api, listen, certfile, keyfile, logf=None):
+    def __init__(self, api, listen, certfile, keyfile, logf=None,
+                 plain=False):
         host, port = listen
         self.address_family = (socket.AF_INET6 if ":" in host
                                else socket.AF_INET)
@@ -283,9 +284,12 @@ class Server(http.server.ThreadingHTTPServer):
         self.stopping = threading.Event()
         self.live = set()
         self.live_lock = threading.Lock()
-        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        self.ctx.load_cert_chain(certfile, keyfile)
+        # plain: HTTP, as a local telegram-bot-api server speaks it
+        self.ctx = None
+        if not plain:
+            self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+            self.ctx.load_cert_chain(certfile, keyfile)
         http.server.ThreadingHTTPServer.__init__(self, (host, port), Handler)
 
     def record(self, rec, sent, method_status=None):
@@ -305,7 +309,8 @@ class Server(http.server.ThreadingHTTPServer):
         try:
             request.settimeout(10)
             try:
-                tls = self.ctx.wrap_socket(request, server_side=True)
+                tls = (self.ctx.wrap_socket(request, server_side=True)
+                       if self.ctx else request)
             except (ssl.SSLError, OSError) as e:
                 self.api.record({"verb": "TLS", "path": None,
                                  "method": None, "status": 0,

@@ -407,7 +407,7 @@ worker_msg(struct imsg *im, void *arg)
 		return;
 	text = (const char *)im->data + sizeof(s);
 	kb = (s.flags & TG_SEND_KEYBOARD) ? text + s.textlen : NULL;
-	body = tg_build_send(s.chat_id, text, s.textlen,
+	body = tg_build_send(s.chat_id, s.thread_id, text, s.textlen,
 	    (s.flags & TG_SEND_HTML) != 0, kb, s.fallbacklen);
 	if (body == NULL)
 		abort();

@@ -56,17 +56,20 @@ send_body(void **state)
 	json_object	*o, *mk, *rows, *row;
 
 	(void)state;
-	o = body(tg_build_send(INT64_C(-1001234567890), "a\"<b>\n", 6, 1,
+	o = body(tg_build_send(INT64_C(-1001234567890), 42, "a\"<b>\n", 6, 1,
 	    NULL, 0));
 	assert_string_equal(str(o, "chat_id"), "-1001234567890");
+	assert_string_equal(str(o, "message_thread_id"), "42");
 	assert_string_equal(str(o, "text"), "a\"<b>\n");
 	assert_string_equal(str(o, "parse_mode"), "HTML");
 	assert_false(json_object_object_get_ex(o, "reply_markup", NULL));
 	json_object_put(o);
 
 	/* keyboard: valid names only, three per row */
-	o = body(tg_build_send(1, "x", 1, 0, " a b;c d e  f", 13));
+	o = body(tg_build_send(1, 42, "x", 1, 0, " a b;c d e  f", 13));
 	assert_null(str(o, "parse_mode"));
+	/* a private chat has no topics */
+	assert_null(str(o, "message_thread_id"));
 	assert_true(json_object_object_get_ex(o, "reply_markup", &mk));
 	assert_true(json_object_object_get_ex(mk, "inline_keyboard", &rows));
 	assert_int_equal(json_object_array_length(rows), 2);
@@ -79,7 +82,7 @@ send_body(void **state)
 	json_object_put(o);
 
 	/* no valid name: no keyboard at all */
-	o = body(tg_build_send(1, "x", 1, 0, "a/b", 3));
+	o = body(tg_build_send(1, 0, "x", 1, 0, "a/b", 3));
 	assert_false(json_object_object_get_ex(o, "reply_markup", NULL));
 	json_object_put(o);
 }
@@ -94,7 +97,9 @@ other_bodies(void **state)
 	assert_false(json_object_object_get_ex(o, "offset", NULL));
 	assert_string_equal(str(o, "timeout"), "50");
 	assert_true(json_object_object_get_ex(o, "allowed_updates", &a));
-	assert_int_equal(json_object_array_length(a), 3);
+	/* no channel_post: a channel carries no person */
+	assert_int_equal(json_object_array_length(a), 2);
+	assert_null(strstr(json_object_to_json_string(a), "channel_post"));
 	json_object_put(o);
 	o = body(tg_build_getupdates(INT64_C(900000001), 5));
 	assert_string_equal(str(o, "offset"), "900000001");

@@ -393,18 +393,133 @@ broken_entities_in_group_ignored(void **state)
 	}
 }
 
+/* a channel carries no person: its posts are ignored, never answered */
 static void
 channel_post(void **state)
 {
 	(void)state;
-	parse("{\"update_id\":5,\"channel_post\":{\"chat\":{\"id\":"
-	    "-1001000000001,\"type\":\"channel\",\"title\":\"Ops\"},"
-	    "\"date\":1,\"text\":\"/status@PksTestBot\",\"entities\":"
-	    CMD(18) "}}");
+	parse("{\"update_id\":5,\"channel_post\":{\"message_id\":3,"
+	    "\"sender_chat\":{\"id\":-1001000000001,\"type\":\"channel\","
+	    "\"title\":\"Ops\"},\"chat\":{\"id\":-1001000000001,\"type\":"
+	    "\"channel\",\"title\":\"Ops\"},\"date\":1,\"text\":"
+	    "\"/generate@PksTestBot\",\"entities\":" CMD(20) "}}");
+	assert_int_equal(nups, 1);
+	assert_false(ups[0].has_cmd);
+	assert_true(ups[0].req.chat_id == 0 && ups[0].req.user_id == 0);
+}
+
+/* a group message with these fields added after "chat" */
+static int
+gmsg(const char *extra, const char *text, const char *ent)
+{
+	char	buf[4096];
+
+	snprintf(buf, sizeof(buf),
+	    "{\"update_id\":100000001,\"message\":{\"message_id\":20,"
+	    "\"from\":{\"id\":6123456789,\"is_bot\":false,"
+	    "\"first_name\":\"Ann\"},\"chat\":" GROUP "%s,"
+	    "\"date\":1700000000,\"text\":\"%s\",\"entities\":%s}}",
+	    extra, text, ent);
+	return parse(buf);
+}
+
+#define TOPIC	",\"message_thread_id\":7,\"is_topic_message\":true"
+#define CREATED	",\"reply_to_message\":{\"message_id\":7,\"from\":{\"id\":" \
+	"5000000001,\"is_bot\":false,\"first_name\":\"Eve\"},\"chat\":" \
+	GROUP ",\"date\":1,\"message_thread_id\":7,\"forum_topic_created\":" \
+	"{\"name\":\"ops\",\"icon_color\":7322096}}"
+
+static void
+forum_topics(void **state)
+{
+	(void)state;
+	/* every topic message replies to the creation: no grant target */
+	gmsg(TOPIC CREATED, "/grant@PksTestBot ssh", CMD(17));
 	assert_true(ups[0].has_cmd);
-	assert_int_equal(ups[0].req.chat_type, TG_CHAT_CHANNEL);
-	assert_int_equal(ups[0].req.user_id, 0);
-	assert_string_equal(ups[0].req.user_name, "Ops");
+	assert_int_equal(ups[0].req.cmd, TG_CMD_GRANT);
+	assert_int_equal(ups[0].req.thread_id, 7);
+	assert_true(ups[0].req.reply_user_id == 0);
+	/* the same, told apart by the id alone */
+	gmsg(TOPIC ",\"reply_to_message\":{\"message_id\":7,\"from\":{\"id\":"
+	    "5000000001,\"is_bot\":false,\"first_name\":\"Eve\"},\"chat\":"
+	    GROUP ",\"date\":1}", "/grant@PksTestBot ssh", CMD(17));
+	assert_true(ups[0].req.reply_user_id == 0);
+	/* a real reply inside the topic names its sender */
+	gmsg(TOPIC ",\"reply_to_message\":{\"message_id\":9,\"from\":{\"id\":"
+	    "5000000002,\"is_bot\":false,\"first_name\":\"Bo\"},\"chat\":"
+	    GROUP ",\"date\":1,\"message_thread_id\":7,\"is_topic_message\":"
+	    "true}", "/grant@PksTestBot ssh", CMD(17));
+	assert_true(ups[0].req.reply_user_id == INT64_C(5000000002));
+	assert_int_equal(ups[0].req.thread_id, 7);
+	/* a reply thread outside a forum is no topic */
+	gmsg(",\"message_thread_id\":7", "/status@PksTestBot", CMD(18));
+	assert_true(ups[0].has_cmd);
+	assert_int_equal(ups[0].req.thread_id, 0);
+	/* a topic id out of range is none */
+	gmsg(",\"message_thread_id\":4294967296,\"is_topic_message\":true",
+	    "/status@PksTestBot", CMD(18));
+	assert_int_equal(ups[0].req.thread_id, 0);
+}
+
+static void
+no_person(void **state)
+{
+	(void)state;
+	/* an anonymous admin: GroupAnonymousBot on behalf of the group */
+	parse("{\"update_id\":1,\"message\":{\"message_id\":2,\"from\":{\"id\":"
+	    "1087968824,\"is_bot\":true,\"first_name\":\"Group\",\"username\":"
+	    "\"GroupAnonymousBot\"},\"sender_chat\":" GROUP ",\"chat\":" GROUP
+	    ",\"date\":1700000000,\"text\":\"/generate@PksTestBot\","
+	    "\"entities\":" CMD(20) "}}");
+	assert_true(ups[0].has_cmd);
+	assert_int_equal(ups[0].req.cmd, TG_CMD_GENERATE);
+	assert_true(ups[0].req.user_id == 0);
+	assert_string_equal(ups[0].req.user_name, "");
+	/* sender_chat alone is enough, whoever "from" claims to be */
+	gmsg(",\"sender_chat\":{\"id\":-1001000000001,\"type\":\"channel\","
+	    "\"title\":\"C\"}", "/generate@PksTestBot", CMD(20));
+	assert_true(ups[0].has_cmd && ups[0].req.user_id == 0);
+	/* a reply to an automatic forward from a linked channel */
+	gmsg(",\"reply_to_message\":{\"message_id\":3,\"from\":{\"id\":777000,"
+	    "\"is_bot\":false,\"first_name\":\"Telegram\"},\"sender_chat\":"
+	    "{\"id\":-1001000000001,\"type\":\"channel\",\"title\":\"C\"},"
+	    "\"is_automatic_forward\":true,\"chat\":" GROUP ",\"date\":1}",
+	    "/grant@PksTestBot ssh", CMD(17));
+	assert_true(ups[0].has_cmd && ups[0].req.user_id != 0);
+	assert_true(ups[0].req.reply_user_id == 0);
+	/* in a private chat, a message with no person is no command */
+	msg(PRIV "," "\"sender_chat\":" GROUP, "/whoami", CMD(7));
+	assert_false(ups[0].has_cmd);
+}
+
+static void
+migration(void **state)
+{
+	struct tg_reply	rp;
+	const char	*s;
+
+	(void)state;
+	parse("{\"update_id\":1,\"message\":{\"message_id\":4,\"from\":{\"id\":"
+	    "6123456789,\"is_bot\":false,\"first_name\":\"Ann\"},\"chat\":"
+	    "{\"id\":-4012345678,\"type\":\"group\",\"title\":\"G\"},\"date\":"
+	    "1700000000,\"migrate_to_chat_id\":-1001234567890}}");
+	assert_false(ups[0].has_cmd);
+	assert_true(ups[0].migrate_to == INT64_C(-1001234567890));
+	assert_true(ups[0].migrate_from == INT64_C(-4012345678));
+	/* a positive or equal id is no migration */
+	parse("{\"update_id\":1,\"message\":{\"message_id\":4,\"from\":{\"id\":"
+	    "6123456789,\"is_bot\":false,\"first_name\":\"Ann\"},\"chat\":"
+	    "{\"id\":-4012345678,\"type\":\"group\",\"title\":\"G\"},\"date\":"
+	    "1700000000,\"migrate_to_chat_id\":5}}");
+	assert_true(ups[0].migrate_to == 0);
+	s = "{\"ok\":false,\"error_code\":400,\"description\":\"Bad Request: "
+	    "group chat was upgraded to a supergroup chat\",\"parameters\":"
+	    "{\"migrate_to_chat_id\":-1001234567890}}";
+	assert_int_equal(tg_parse_reply(s, strlen(s), &rp), 0);
+	assert_true(rp.migrate_to == INT64_C(-1001234567890));
+	s = "{\"ok\":false,\"parameters\":{\"migrate_to_chat_id\":\"-1\"}}";
+	assert_int_equal(tg_parse_reply(s, strlen(s), &rp), 0);
+	assert_true(rp.migrate_to == 0);
 }
 
 static void
@@ -526,6 +641,9 @@ main(void)
 		cmocka_unit_test(ignored_kinds),
 		cmocka_unit_test(broken_entities_in_group_ignored),
 		cmocka_unit_test(channel_post),
+		cmocka_unit_test(forum_topics),
+		cmocka_unit_test(no_person),
+		cmocka_unit_test(migration),
 		cmocka_unit_test(envelope),
 		cmocka_unit_test(getme),
 		cmocka_unit_test(validators),

@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""The bot against what real groups send, through the real monitor and
+worker and the fake Bot API: a channel post never crashes the worker nor
+issues a sequence; in a forum topic the answer lands in that topic and a
+/grant does not go to the topic's creator; an anonymous admin or a
+message sent as a channel gets "send it as yourself" and nothing is
+issued or granted; hostile first names are escaped in every HTML
+answer; /status in a group answers in private and says so in the group;
+a group that becomes a supergroup is logged with the configuration line
+to add and told to the notify users."""
+import os
+import sys
+import re
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pkstest  # noqa: E402
+from pkstest import tap, ask, last_sent_seq  # noqa: E402
+from t_bot_commands import SERVICES  # noqa: E402
+
+ADA, BOB, CAROL, EVE = 6123456789, 7000000001, 7000000002, 7000000003
+GROUP = -1001234567890
+OLD_GROUP = -4012345678
+NEW_GROUP = -1009876543210
+CHANNEL = -1001000000001
+
+
+def issued(s):
+    return len(s.monitor.log.grep(r"sequence \d+ issued to"))
+
+
+def channel_post(s):
+    pid = s.monitor.child_pid("pks-telegram")
+    since = last_sent_seq(s)
+    s.bot.push_channel_post(chat_id=CHANNEL, text="/generate@PksTestBot")
+    t = ask(s, ADA, "/whoami")
+    tap.ok(t and str(ADA) in t, "after a channel post, the bot answers", t)
+    tap.ok(s.monitor.child_pid("pks-telegram") == pid,
+           "a channel post does not crash the worker")
+    tap.ok(not [r for r in s.bot.sent() if r["seq"] > since and
+                str(r["params"].get("chat_id")) in ("0", str(CHANNEL))],
+           "nothing is sent to chat 0 or to the channel")
+
+
+def no_person(s):
+    n0 = issued(s)
+    t = ask(s, ADA, "/generate@PksTestBot ssh", chat_id=GROUP,
+            chat_type="supergroup", anonymous=True,
+            expect=r"as yourself")
+    tap.ok(t is not None, "an anonymous admin is told to send it as "
+           "themself", t)
+    t = ask(s, ADA, "/generate@PksTestBot ssh", chat_id=GROUP,
+            chat_type="supergroup", sender_chat=CHANNEL,
+            expect=r"as yourself")
+    tap.ok(t is not None, "so is a message sent as a channel", t)
+    # an admin's /grant replying to an automatic forward grants nobody
+    mid = s.bot.push_auto_forward(chat_id=GROUP, channel_id=CHANNEL,
+                                  text="channel news")
+    t = ask(s, ADA, "/grant@PksTestBot web", chat_id=GROUP,
+            chat_type="supergroup", reply_to_message_id=mid,
+            expect=r"Usage")
+    tap.ok(t is not None and not s.monitor.log.grep(r"granted"),
+           "a /grant replying to an automatic forward grants nobody "
+           "(usage line)", t)
+    tap.ok(issued(s) == n0 and
+           not s.monitor.log.grep(r"1087968824|136817688|777000"),
+           "no sequence issued, no service-account id anywhere", n0)
+
+
+def in_topic(s, thread, text, expect):
+    """Ada's text in the topic; the bot's first later group message
+    matching expect (a record), or None."""
+    since = last_sent_seq(s)
+    s.bot.push_message(user_id=ADA, chat_id=GROUP, chat_type="supergroup",
+                       text=text, topic=thread, first_name="Ada")
+    return s.bot.wait_sent(chat_id=GROUP, since=since, text=expect,
+                           timeout=10)
+
+
+def topics(s):
+    thread = s.bot.create_topic(chat_id=GROUP, user_id=EVE, name="ops")
+    rec = in_topic(s, thread, "/grant@PksTestBot web", r"Usage")
+    tap.ok(rec and rec["params"].get("message_thread_id") == thread and
+           not s.monitor.log.grep(r"granted"),
+           "/grant in a topic does not grant the topic's creator (usage "
+           "line, in the topic)", rec)
+    t = ask(s, EVE, "/generate@PksTestBot web", chat_id=EVE,
+            expect=r"may not|not allowed|Sorry")
+    tap.ok(t is not None, "and the creator got nothing", t)
+    rec = in_topic(s, thread, "/generate@PksTestBot ssh", r"in private")
+    tap.ok(rec and rec["params"].get("message_thread_id") == thread,
+           "the group's line lands in the topic the command came from",
+           rec)
+    rec = in_topic(s, thread, "/whoami@PksTestBot", str(ADA))
+    tap.ok(rec and rec["params"].get("message_thread_id") == thread,
+           "a direct answer too", rec)
+
+
+def hostile_names(s):
+    s.bot.set_started(users=[ADA])
+    for name in ("<3 Carol", '<a href="https://evil.example/">x</a>',
+                 "Tom & Jerry </b>"):
+        since = last_sent_seq(s)
+        s.bot.push_message(user_id=CAROL, chat_id=GROUP,
+                           chat_type="supergroup", first_name=name,
+                           text="/generate@PksTestBot ssh")
+        rec = s.bot.wait_sent(chat_id=GROUP, since=since,
+                              text=r"private chat with me", timeout=10)
+        bad = [r for r in s.bot.sent() if r["seq"] > since and
+               r["status"] == 400]
+        links = [e for e in (rec or {}).get("result", {}).get(
+            "entities", []) if e.get("type") == "text_link"]
+        tap.ok(rec and name in rec["result"]["text"] and not links and
+               not bad, "a first name %r reaches the group as text, "
+               "no link, no 400" % name, (rec, bad))
+    s.bot.set_started(users=None)
+
+
+def status_private(s):
+    since = last_sent_seq(s)
+    s.bot.push_message(user_id=ADA, chat_id=GROUP, chat_type="supergroup",
+                       text="/status@PksTestBot", first_name="Ada")
+    priv = s.bot.wait_sent(chat_id=ADA, since=since,
+                           text=r"live sequence|Sequence for|Window",
+                           timeout=10)
+    grp = s.bot.wait_sent(chat_id=GROUP, since=since,
+                          text=r"Sent you your status in private",
+                          timeout=10)
+    leaked = [r["params"].get("text") for r in s.bot.sent(chat_id=GROUP)
+              if r["seq"] > since and re.search(
+                  r"Sequence for|Window|s left", r["params"].get("text"))]
+    tap.ok(priv and grp and not leaked, "/status in a group: answered in "
+           "private, the group is told so and sees nothing of it",
+           (priv, grp, leaked))
+    s.bot.set_started(users=[ADA])
+    since = last_sent_seq(s)
+    s.bot.push_message(user_id=BOB, chat_id=GROUP, chat_type="supergroup",
+                       text="/status@PksTestBot", first_name="Bob")
+    grp = s.bot.wait_sent(chat_id=GROUP, since=since,
+                          text=r"private chat with me", timeout=10)
+    tap.ok(grp is not None, "a user who never started the bot is told to "
+           "start it, in the group", grp)
+    s.bot.set_started(users=None)
+
+
+def migration(s):
+    s.bot.push_message(user_id=ADA, chat_id=OLD_GROUP, chat_type="group",
+                       text="/whoami@PksTestBot", first_name="Ada")
+    since = last_sent_seq(s)
+    s.bot.migrate(chat_id=OLD_GROUP, new_chat_id=NEW_GROUP, user_id=ADA)
+    line = "allow chat %d to { web }" % NEW_GROUP
+    tap.ok(s.monitor.log.wait(re.escape(line), 10) is not None,
+           "a migration is logged with the line to add", line)
+    rec = s.bot.wait_sent(chat_id=ADA, since=since, text=re.escape(line),
+                          timeout=10)
+    tap.ok(rec is not None, "and told to the notify users", rec)
+
+
+def main():
+    pkstest.require_root()
+    pkstest.ensure_user()
+    with pkstest.Net() as net:
+        s = pkstest.Suite(net, services=SERVICES, extra=(
+            "admin user %d\nnotify user %d\n"
+            "allow user %d to { ssh }\n"
+            "allow chat %d to ssh\n"
+            "allow chat %d to web\n" % (ADA, ADA, ADA, GROUP,
+                                         OLD_GROUP))).start()
+        channel_post(s)
+        no_person(s)
+        topics(s)
+        hostile_names(s)
+        status_private(s)
+        migration(s)
+        tap.ok(not s.monitor.log.grep(r"malformed|killed"),
+               "the worker was never found malformed")
+        s.stop()
+    tap.done()
+
+
+if __name__ == "__main__":
+    main()

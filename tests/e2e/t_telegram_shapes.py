@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+"""t_telegram_shapes: pks-telegram alone (this test playing the monitor)
+against the shapes real Telegram sends beyond plain messages: forum
+topics (the topic goes to the monitor and back into sendMessage, a
+topic's creation is no reply target), messages with no person behind
+them (anonymous admins, "send as channel", automatic forwards, channel
+posts), a group that becomes a supergroup (IMSG_TG_MIGRATED, from the
+service message and from an error reply), a 429 for one chat that holds
+neither the other chats nor getUpdates, and a local Bot API server
+speaking plain http:// on loopback.
+"""
+
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pkstest			# noqa: E402
+import pksimsg as pm		# noqa: E402
+from pkstest import tap		# noqa: E402
+from t_telegram_worker import Worker, TOKEN, USER  # noqa: E402
+
+sys.path.insert(0, os.path.join(pkstest.TOP, "tests", "fakebot"))
+import fakebot			# noqa: E402
+
+GROUP = -1001234567890
+OLD_GROUP = -4012345678
+NEW_GROUP = -1009876543210
+CHANNEL = -1001000000001
+FRIEND = 7000000001
+
+
+def push(bot, text, user=USER, chat_id=None, chat_type="private", **kw):
+    return bot.push_message(user_id=user, chat_id=chat_id or user,
+                            chat_type=chat_type, text=text,
+                            first_name="Ann", **kw)["update_id"]
+
+
+def confirmed(bot, uid, timeout=10):
+    return pkstest.wait_for(lambda: bot.state()["offset"] > uid, timeout)
+
+
+def sent_to(w, chat, timeout=10):
+    """The next IMSG_TG_SENT for chat (others stay queued)."""
+    end = time.monotonic() + timeout
+    other = []
+    found = None
+    while found is None and time.monotonic() < end:
+        m = w.ch.recv(max(0.01, end - time.monotonic()), pm.IMSG_TG_SENT)
+        if m is None:
+            break
+        if pm.tg_sent(m.data)["chat_id"] == chat:
+            found = pm.tg_sent(m.data)
+        else:
+            other.append(m)
+    w.ch.queue[:0] = other
+    return found
+
+
+def topics(bot, w):
+    push(bot, "/whoami@PksTestBot", chat_id=GROUP, chat_type="supergroup")
+    r = w.request()
+    w.done(r["reqid"])
+    thread = bot.create_topic(chat_id=GROUP, user_id=FRIEND, name="ops")
+    push(bot, "/grant@PksTestBot ssh", chat_id=GROUP, chat_type="supergroup",
+         topic=thread)
+    r = w.request()
+    tap.ok(r and r["thread_id"] == thread and r["reply_user_id"] == 0 and
+           r["cmd"] == pm.TG_CMD_GRANT, "a command in a forum topic: the "
+           "topic goes along, its creation is no reply target", r)
+    w.send(r["reqid"], GROUP, "in the topic", thread_id=thread)
+    rec = bot.wait_sent(chat_id=GROUP, text="in the topic", timeout=10)
+    tap.ok(rec and rec["params"].get("message_thread_id") == thread and
+           rec["result"].get("message_thread_id") == thread,
+           "the answer is sent into that topic", rec)
+    w.done(r["reqid"])
+    # a real reply inside the topic names its sender
+    up = bot.push_message(user_id=FRIEND, chat_id=GROUP,
+                          chat_type="supergroup", text="hello",
+                          topic=thread, first_name="Fred")
+    push(bot, "/grant@PksTestBot ssh", chat_id=GROUP, chat_type="supergroup",
+         topic=thread, reply_to_message_id=up["message"]["message_id"])
+    r = w.request()
+    tap.ok(r and r["reply_user_id"] == FRIEND and r["thread_id"] == thread,
+           "a reply inside the topic names the person replied to", r)
+    w.done(r["reqid"])
+
+
+def no_person(bot, w):
+    push(bot, "/generate@PksTestBot", chat_id=GROUP, chat_type="supergroup",
+         anonymous=True)
+    r = w.request()
+    tap.ok(r and r["user_id"] == 0 and r["chat_id"] == GROUP and
+           r["user_name"] == "", "an anonymous admin: a request with no "
+           "person (user 0), never GroupAnonymousBot's id", r)
+    w.done(r["reqid"])
+    push(bot, "/generate@PksTestBot", chat_id=GROUP, chat_type="supergroup",
+         sender_chat=CHANNEL)
+    r = w.request()
+    tap.ok(r and r["user_id"] == 0, "sent as a channel: no person", r)
+    w.done(r["reqid"])
+    mid = bot.push_auto_forward(chat_id=GROUP, channel_id=CHANNEL,
+                                text="channel news")
+    push(bot, "/grant@PksTestBot ssh", chat_id=GROUP, chat_type="supergroup",
+         reply_to_message_id=mid)
+    r = w.request()
+    tap.ok(r and r["user_id"] == USER and r["reply_user_id"] == 0,
+           "a reply to an automatic forward names nobody (not 777000)", r)
+    w.done(r["reqid"])
+    uid = bot.push_channel_post(chat_id=CHANNEL,
+                                text="/generate@PksTestBot")["update_id"]
+    push(bot, "/status")
+    r = w.request()
+    tap.ok(r and r["cmd"] == pm.TG_CMD_STATUS and r["user_id"] == USER,
+           "a channel post is no request; the next message is", r)
+    w.done(r["reqid"])
+    tap.ok(confirmed(bot, uid) and w.proc.poll() is None,
+           "and the worker goes on", w.log.text()[-1500:])
+    gu = bot.log(method="getUpdates")[-1]["params"]
+    tap.ok("channel_post" not in gu.get("allowed_updates", ["x"]),
+           "channel posts are not asked for", gu)
+
+
+def migration(bot, w):
+    push(bot, "/whoami@PksTestBot", chat_id=OLD_GROUP, chat_type="group")
+    r = w.request()
+    w.done(r["reqid"])
+    bot.migrate(chat_id=OLD_GROUP, new_chat_id=NEW_GROUP, user_id=USER)
+    m = w.ch.recv(10, pm.IMSG_TG_MIGRATED)
+    mm = m and pm.tg_migrated(m.data)
+    tap.ok(mm == {"old_chat": OLD_GROUP, "new_chat": NEW_GROUP},
+           "migrate_to_chat_id: IMSG_TG_MIGRATED to the monitor", mm)
+    w.send(0, OLD_GROUP, "to the old id")
+    s = sent_to(w, OLD_GROUP)
+    m = w.ch.recv(10, pm.IMSG_TG_MIGRATED)
+    mm = m and pm.tg_migrated(m.data)
+    tap.ok(s and s["status"] == 400 and
+           mm == {"old_chat": OLD_GROUP, "new_chat": NEW_GROUP},
+           "a send to the old id: 400, and the new id told again", (s, mm))
+
+
+def per_chat_429(bot, w):
+    uid = push(bot, "/status")
+    r = w.request()
+    bot.fail(method="sendMessage", kind="429", retry_after=20,
+             chat_id=USER)
+    w.send(r["reqid"], USER, "slow chat")
+    w.send(r["reqid"], GROUP, "other chat")
+    w.done(r["reqid"])
+    s = sent_to(w, GROUP, 10)
+    tap.ok(s and s["status"] == 200, "a 429 for one chat: another chat's "
+           "message goes out meanwhile", s)
+    tap.ok(confirmed(bot, uid, 10), "and the update is confirmed without "
+           "waiting for the held chat", bot.state())
+    uid2 = push(bot, "/whoami", user=FRIEND)
+    r2 = w.request(10)
+    tap.ok(r2 and r2["user_id"] == FRIEND, "getUpdates goes on", r2)
+    if r2:
+        w.done(r2["reqid"])
+    slow = bot.sent(chat_id=USER, method="sendMessage")
+    tap.ok(not [x for x in slow if x["status"] == 200 and
+                x["params"].get("text") == "slow chat"],
+           "the held chat is not sent to before its retry_after", slow)
+    s = sent_to(w, USER, 40)
+    tap.ok(s and s["status"] == 200, "and gets its message after it", s)
+    tap.ok(confirmed(bot, uid2), "later updates confirmed", bot.state())
+
+
+def malformed_thread(bot):
+    """A topic for a private chat from the monitor: malformed, refused."""
+    w = Worker(bot.url, bot.ca_file).start()
+    bot.wait_polling(timeout=15)
+    w.send(0, USER, "topic in private", thread_id=5)
+    w.proc.wait(10)
+    tap.ok(w.proc.returncode not in (None, 0) and
+           not [x for x in bot.sent(chat_id=USER)
+                if x["params"].get("text") == "topic in private"],
+           "IMSG_TG_SEND with a topic for a private chat: refused",
+           w.log.text()[-800:])
+    w.stop()
+
+
+def plain_http():
+    d = tempfile.mkdtemp(prefix="pks-fakebot-plain-")
+    bot = fakebot.FakeBot(dir=d, token=TOKEN, plain=True).start()
+    for url in ("http://127.0.0.1:%d" % bot.port,
+                "http://localhost:%d/" % bot.port):
+        bot.reset()
+        w = Worker(url, bot.ca_file).start()
+        ok = bot.wait_polling(timeout=15)
+        push(bot, "/whoami")
+        r = w.request(10)
+        if r:
+            w.send(r["reqid"], USER, "over plain http")
+            w.done(r["reqid"])
+        rec = bot.wait_sent(chat_id=USER, text="over plain http", timeout=10)
+        tap.ok(ok and r and rec, "a local Bot API server over %s" % url,
+               w.log.text()[-1500:])
+        w.stop()
+    # plain http anywhere else is refused by the worker itself
+    w = Worker("http://198.18.0.1:%d" % bot.port, bot.ca_file)
+    w.start(ready=False)
+    w.proc.wait(10)
+    tap.ok(w.proc.returncode not in (None, 0) and
+           w.log.grep("api-url must be an https:// URL"),
+           "plain http:// to a non-loopback address is refused",
+           w.log.text())
+    w.ch.sock.close()
+    bot.stop()
+
+
+def main():
+    pkstest.require_root()
+    d = tempfile.mkdtemp(prefix="pks-fakebot-")
+    bot = fakebot.FakeBot(dir=d, token=TOKEN).start()
+    w = Worker("https://localhost:%d" % bot.port, bot.ca_file).start()
+    tap.ok(bot.wait_polling(timeout=15), "worker polls", w.log.text())
+    topics(bot, w)
+    no_person(bot, w)
+    migration(bot, w)
+    per_chat_429(bot, w)
+    tap.ok(not w.log.grep("SIGSYS|sandbox violation") and
+           w.proc.poll() is None, "no sandbox violation, still running",
+           w.log.text()[-1500:])
+    w.stop()
+    malformed_thread(bot)
+    bot.stop()
+    plain_http()
+    tap.done()
+
+
+if __name__ == "__main__":
+    main()
