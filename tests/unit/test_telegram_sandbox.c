@@ -81,7 +81,7 @@ largest(void)
 	for (kblen = 0, i = 0; i < PKS_SERVICES_MAX; i++)
 		kblen += snprintf(kb + kblen, sizeof(kb) - kblen, "%s%.*s%02zu",
 		    i ? " " : "", PKS_NAME_MAX - 4, text, i);
-	buf = tg_build_send(6000000001, text, PKS_TEXT_MAX, 1, kb, kblen);
+	buf = tg_build_send(6000000001, 0, text, PKS_TEXT_MAX, 1, kb, kblen);
 	SBR_CHECK(buf != NULL);
 	free(buf);
 	log_warnx("%s", text);
