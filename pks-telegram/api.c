@@ -492,28 +492,83 @@ keyboard(const char *kb, size_t kblen)
 	return mk;
 }
 
+/*
+ * A button that opens a private chat with the bot: a t.me deep link,
+ * whose start parameter ([A-Za-z0-9_-], up to 64) the bot sees as
+ * "/start pks"; our /start answers it like any other.
+ */
+static json_object *
+start_button(const char *bot)
+{
+	json_object	*mk, *rows, *row, *b;
+	char		 url[128];
+
+	snprintf(url, sizeof(url), "https://t.me/%s?start=pks", bot);
+	mk = json_object_new_object();
+	rows = json_object_new_array();
+	row = json_object_new_array();
+	b = json_object_new_object();
+	json_object_object_add(b, "text",
+	    json_object_new_string("Start a private chat"));
+	json_object_object_add(b, "url", json_object_new_string(url));
+	json_object_array_add(row, b);
+	json_object_array_add(rows, row);
+	json_object_object_add(mk, "inline_keyboard", rows);
+	return mk;
+}
+
+char *
+tg_build_msg(const struct tg_msg *m)
+{
+	json_object	*o, *mk = NULL, *rp;
+
+	o = json_object_new_object();
+	json_object_object_add(o, "chat_id", json_object_new_int64(m->chat));
+	/* topics and replies in the group only: a private chat has none */
+	if (m->thread != 0 && m->chat < 0)
+		json_object_object_add(o, "message_thread_id",
+		    json_object_new_int64(m->thread));
+	if (m->reply_to > 0 && m->chat < 0) {
+		rp = json_object_new_object();
+		json_object_object_add(rp, "message_id",
+		    json_object_new_int64(m->reply_to));
+		/* the command may be deleted meanwhile: send anyway */
+		json_object_object_add(rp, "allow_sending_without_reply",
+		    json_object_new_boolean(1));
+		json_object_object_add(o, "reply_parameters", rp);
+	}
+	json_object_object_add(o, "text",
+	    json_object_new_string_len(m->text, (int)m->len));
+	if (m->html)
+		json_object_object_add(o, "parse_mode",
+		    json_object_new_string("HTML"));
+	json_object_object_add(o, "disable_web_page_preview",
+	    json_object_new_boolean(1));
+	if (m->kb != NULL)
+		mk = keyboard(m->kb, m->kblen);
+	else if (m->start_bot != NULL && *m->start_bot != '\0')
+		mk = start_button(m->start_bot);
+	if (mk != NULL)
+		json_object_object_add(o, "reply_markup", mk);
+	return json_out(o);
+}
+
 /* thread: the forum topic, for a group chat only (0: none) */
 char *
 tg_build_send(int64_t chat, uint32_t thread, const char *text, size_t len,
     int html, const char *kb, size_t kblen)
 {
-	json_object	*o, *mk;
+	struct tg_msg	m;
 
-	o = json_object_new_object();
-	json_object_object_add(o, "chat_id", json_object_new_int64(chat));
-	if (thread != 0 && chat < 0)
-		json_object_object_add(o, "message_thread_id",
-		    json_object_new_int64(thread));
-	json_object_object_add(o, "text",
-	    json_object_new_string_len(text, (int)len));
-	if (html)
-		json_object_object_add(o, "parse_mode",
-		    json_object_new_string("HTML"));
-	json_object_object_add(o, "disable_web_page_preview",
-	    json_object_new_boolean(1));
-	if (kb != NULL && (mk = keyboard(kb, kblen)) != NULL)
-		json_object_object_add(o, "reply_markup", mk);
-	return json_out(o);
+	memset(&m, 0, sizeof(m));
+	m.chat = chat;
+	m.thread = thread;
+	m.text = text;
+	m.len = len;
+	m.html = html;
+	m.kb = kb;
+	m.kblen = kblen;
+	return tg_build_msg(&m);
 }
 
 char *

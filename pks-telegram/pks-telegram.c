@@ -75,6 +75,10 @@ struct out {
 	int64_t		 chat;
 	int64_t		 fallback;
 	uint32_t	 thread;	/* forum topic, for a group chat */
+	int64_t		 req_chat;	/* where the request came from ... */
+	int64_t		 req_msg;	/* ... and its message: replied to */
+	int		 start;		/* with a button to start a private
+					   chat (the 403 fallback) */
 	int		 counted;	/* in its request's nsends */
 	char		*text;
 	size_t		 tlen;
@@ -524,6 +528,7 @@ send_done(struct tg_call *c, int code, long status, const char *body,
 		o->tlen = o->t2len;
 		o->text2 = NULL;
 		o->flags &= ~TG_SEND_FALLBACK;
+		o->start = 1;
 		o->tries = 0;
 		return;
 	}
@@ -578,6 +583,7 @@ static void
 send_next(void)
 {
 	struct out	*o;
+	struct tg_msg	 m;
 	char		*body;
 	int64_t		 wait;
 	int		 kb;
@@ -592,9 +598,19 @@ send_next(void)
 		body = tg_build_answer(o->cbq_id);
 	} else {
 		kb = (o->flags & TG_SEND_KEYBOARD) != 0;
-		body = tg_build_send(o->chat, o->thread, o->text, o->tlen,
-		    (o->flags & TG_SEND_HTML) != 0, kb ? o->text2 : NULL,
-		    kb ? o->t2len : 0);
+		memset(&m, 0, sizeof(m));
+		m.chat = o->chat;
+		m.thread = o->thread;
+		/* in a busy group, "you" is whoever sent the command */
+		if (o->chat == o->req_chat)
+			m.reply_to = o->req_msg;
+		m.text = o->text;
+		m.len = o->tlen;
+		m.html = (o->flags & TG_SEND_HTML) != 0;
+		m.kb = kb ? o->text2 : NULL;
+		m.kblen = kb ? o->t2len : 0;
+		m.start_bot = o->start ? botname : NULL;
+		body = tg_build_msg(&m);
 	}
 	if (body == NULL ||
 	    tg_call_start(sendc, o->answer ? "answerCallbackQuery" :
@@ -647,6 +663,8 @@ recv_send(struct imsg *im)
 	if ((p = pending_find(s.reqid)) != NULL && !p->done) {
 		p->nsends++;
 		o->counted = 1;
+		o->req_chat = batch[p - pend].req.chat_id;
+		o->req_msg = batch[p - pend].msg_id;
 	}
 	else if (s.reqid != 0)
 		log_warnx("message for request %u, which is not pending",

@@ -25,8 +25,23 @@ struct tg_update {
 	int			has_cmd;	/* req below is filled */
 	struct pks_tg_req	req;		/* reqid left 0 */
 	char			cbq_id[TG_CBQ_ID_MAX]; /* "" if none */
+	int64_t			msg_id;		/* the command's message */
 	int64_t			migrate_from;	/* a group that became */
 	int64_t			migrate_to;	/* a supergroup; else 0 */
+};
+
+/* a sendMessage call */
+struct tg_msg {
+	int64_t		 chat;
+	uint32_t	 thread;	/* forum topic, group chats only; 0 */
+	int64_t		 reply_to;	/* message answered, in chat; 0 */
+	const char	*text;
+	size_t		 len;
+	int		 html;		/* parse_mode HTML */
+	const char	*kb;		/* service names for buttons, or */
+	size_t		 kblen;
+	const char	*start_bot;	/* a button to start a private chat
+					   with this bot (deep link) */
 };
 
 /* the envelope of every Bot API reply */
@@ -69,6 +84,7 @@ void		 tg_scrub(char *, const char *);
 char		*tg_build_send(int64_t, uint32_t, const char *, size_t,
 		    int, const char *, size_t);
 int		 tg_url_ok(const char *);
+char		*tg_build_msg(const struct tg_msg *);
 char		*tg_build_getupdates(int64_t, int);
 char		*tg_build_commands(void);
 char		*tg_build_answer(const char *);

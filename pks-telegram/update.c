@@ -590,6 +590,9 @@ parse_message(struct tg_update *u, json_object *msg, const char *bot,
 		    (long long)u->update_id);
 		return 0;
 	}
+	if (member_id(msg, "message_id", &u->msg_id) == -1 ||
+	    u->msg_id <= 0 || u->msg_id > INT32_MAX)
+		u->msg_id = 0;
 	if (r->chat_type == TG_CHAT_CHANNEL) {
 		log_info("update %lld: a message in a channel, ignored: it "
 		    "carries no person", (long long)u->update_id);

@@ -95,6 +95,35 @@ def topics(s):
            "a direct answer too", rec)
 
 
+def group_clarity(s):
+    """The group's lines reply to the request; a user who must start the
+    bot gets a button that does it (a t.me deep link)."""
+    since = last_sent_seq(s)
+    up = s.bot.push_message(user_id=ADA, chat_id=GROUP,
+                            chat_type="supergroup", first_name="Ada",
+                            text="/generate@PksTestBot ssh")
+    grp = s.bot.wait_sent(chat_id=GROUP, since=since, text=r"in private",
+                          timeout=10)
+    rt = (grp or {}).get("result", {}).get("reply_to_message", {})
+    tap.ok(rt.get("message_id") == up["message"]["message_id"] and
+           rt.get("from", {}).get("id") == ADA,
+           "\"Sent you ... in private\" replies to the request", grp)
+    s.bot.set_started(users=[ADA])
+    since = last_sent_seq(s)
+    s.bot.push_message(user_id=BOB, chat_id=GROUP, chat_type="supergroup",
+                       text="/generate@PksTestBot ssh", first_name="Bob")
+    grp = s.bot.wait_sent(chat_id=GROUP, since=since,
+                          text=r"private chat with me", timeout=10)
+    kb = (grp or {}).get("result", {}).get("reply_markup", {})
+    urls = [b.get("url") for row in kb.get("inline_keyboard", [])
+            for b in row]
+    tap.ok(urls == ["https://t.me/PksTestBot?start=pks"] and
+           grp["result"].get("reply_to_message", {}).get("from", {}).get(
+               "id") == BOB, "the never-started user's hint replies to "
+           "them, with a button to start the bot", grp)
+    s.bot.set_started(users=None)
+
+
 def hostile_names(s):
     s.bot.set_started(users=[ADA])
     for name in ("<3 Carol", '<a href="https://evil.example/">x</a>',
@@ -168,6 +197,7 @@ def main():
         channel_post(s)
         no_person(s)
         topics(s)
+        group_clarity(s)
         hostile_names(s)
         status_private(s)
         migration(s)

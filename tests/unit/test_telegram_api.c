@@ -87,6 +87,38 @@ send_body(void **state)
 	json_object_put(o);
 }
 
+/* replies and the start button, in a group only; never both keyboards */
+static void
+msg_body(void **state)
+{
+	struct tg_msg	 m;
+	json_object	*o, *v;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.chat = INT64_C(-1001234567890);
+	m.reply_to = 77;
+	m.text = "x";
+	m.len = 1;
+	m.start_bot = "PksTestBot";
+	o = body(tg_build_msg(&m));
+	assert_true(json_object_object_get_ex(o, "reply_parameters", &v));
+	assert_string_equal(str(v, "message_id"), "77");
+	assert_non_null(strstr(json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+	    "\"url\":\"https://t.me/PksTestBot?start=pks\""));
+	json_object_put(o);
+	m.kb = "ssh";
+	m.kblen = 3;
+	o = body(tg_build_msg(&m));
+	assert_null(strstr(json_object_to_json_string(o), "t.me"));
+	json_object_put(o);
+	m.chat = 6123456789;
+	o = body(tg_build_msg(&m));
+	assert_false(json_object_object_get_ex(o, "reply_parameters", NULL));
+	json_object_put(o);
+}
+
 static void
 other_bodies(void **state)
 {
@@ -159,6 +191,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(scrub),
 		cmocka_unit_test(send_body),
+		cmocka_unit_test(msg_body),
 		cmocka_unit_test(other_bodies),
 		cmocka_unit_test(resolve),
 	};
