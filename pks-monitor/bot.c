@@ -320,6 +320,9 @@ cmd_generate(const struct pks_tg_req *r)
 		    s->seq.proto == IPPROTO_UDP ? ":udp" : "");
 	text_add(&t, "</code>\n\nThen connect within %u seconds.",
 	    env->conf->services[svc].open_for);
+	if (env->conf->services[svc].port == 22)
+		text_add(&t, " To knock and connect in one go, add "
+		    "<code>-- ssh you@host</code> to that line.");
 	if (!group) {
 		bot_reply(r, &t);
 		return;

@@ -22,6 +22,11 @@ GROUP = -1001234567890
 OLD_GROUP = -4012345678
 NEW_GROUP = -1009876543210
 CHANNEL = -1001000000001
+SHELL = """
+service shell {
+	port 22
+	protocol tcp
+}"""
 
 
 def issued(s):
@@ -93,6 +98,14 @@ def topics(s):
     rec = in_topic(s, thread, "/whoami@PksTestBot", str(ADA))
     tap.ok(rec and rec["params"].get("message_thread_id") == thread,
            "a direct answer too", rec)
+
+
+def ssh_hint(s):
+    t = ask(s, ADA, "/generate shell", expect=r"pks-knock")
+    tap.ok(t and "-- ssh you@host" in t, "a sequence for port 22 shows "
+           "the knock-and-connect form", t)
+    t = ask(s, ADA, "/generate ssh", expect=r"pks-knock")
+    tap.ok(t and "-- ssh" not in t, "but not for another port", t)
 
 
 def group_clarity(s):
@@ -188,15 +201,16 @@ def main():
     pkstest.require_root()
     pkstest.ensure_user()
     with pkstest.Net() as net:
-        s = pkstest.Suite(net, services=SERVICES, extra=(
+        s = pkstest.Suite(net, services=SERVICES + SHELL, extra=(
             "admin user %d\nnotify user %d\n"
-            "allow user %d to { ssh }\n"
+            "allow user %d to { ssh shell }\n"
             "allow chat %d to ssh\n"
             "allow chat %d to web\n" % (ADA, ADA, ADA, GROUP,
                                          OLD_GROUP))).start()
         channel_post(s)
         no_person(s)
         topics(s)
+        ssh_hint(s)
         group_clarity(s)
         hostile_names(s)
         status_private(s)
