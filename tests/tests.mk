@@ -45,6 +45,21 @@ run-tests: unit fuzz-replay
 	$(TEST_ENV) CMOCKA_MESSAGE_OUTPUT=TAP PKS_BUILD=$(abspath $(BUILD)) \
 	    prove -e '' $(PROVE_FLAGS) $(UNIT_BINS) $(E2E_TESTS)
 
+# the chosen tests (default: every e2e test) N times, to flush out
+# races: make check-repeat N=20 TESTS="tests/e2e/t_replay.py ..."
+# prints how many runs of each passed and failed; the output of each
+# failed run is kept in $(BUILD)/repeat/
+N		?= 10
+TESTS		?= $(E2E_TESTS)
+
+check-repeat:
+	$(MAKE) TESTHOOKS=1 all unit fuzz-replay client-windows
+	$(MAKE) TESTHOOKS=1 run-repeat
+
+run-repeat:
+	$(TEST_ENV) CMOCKA_MESSAGE_OUTPUT=TAP PKS_BUILD=$(abspath $(BUILD)) \
+	    sh tests/repeat.sh $(N) $(BUILD)/repeat $(TESTS)
+
 check-asan:
 	$(MAKE) SANITIZE=1 all unit fuzz-replay
 	$(MAKE) SANITIZE=1 run-tests
@@ -52,4 +67,4 @@ check-asan:
 lint-man:
 	mandoc -Tlint -W warning doc/*.[158]
 
-.PHONY: unit check run-tests check-asan lint-man
+.PHONY: unit check run-tests check-repeat run-repeat check-asan lint-man

@@ -27,6 +27,8 @@ TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SRV4, CLI4 = "198.18.0.1", "198.18.0.2"
 SRV6, CLI6 = "fd00::1", "fd00::2"
 CLI4_B = "198.18.0.3"		# a second client address
+BARRIER_SRC = "198.18.0.9"	# the source of Suite.barrier()'s knocks
+BARRIER_USER = 6000000009	# and the user they are issued to
 
 
 def binpath(name):
@@ -200,23 +202,48 @@ def empty_dir():
     return d
 
 
+class LogNotEnded(AssertionError):
+    """An assertion of absence (or a count) on a log that may still grow."""
+
+
 class LogWatch:
-    """Collects a process's stderr lines and lets a test wait for one."""
+    """Collects a process's stderr lines and lets a test wait for one.
+
+    The reader is a thread: a line the process wrote is seen a little
+    later, and after the process exits the reader may still be draining
+    the pipe.  So:
+    - presence: wait() or has(), never a bare grep() right after an event;
+    - absence (and exact counts): lacks() / count() / final_text(), which
+      only look at a complete log: the stream has ended (EOF seen; they
+      wait for it a while), or the lines before an end marker the test
+      names (a line that the same process writes after anything that
+      could match).  They raise LogNotEnded otherwise, so an assertion of
+      absence can never pass on a log not yet read.
+    grep() and text() are snapshots, for diagnostics and for presence
+    after a wait."""
 
     def __init__(self, stream):
         self.lines = []
+        self.ended = False		# EOF seen: self.lines is the whole log
         self.cv = threading.Condition()
         self.t = threading.Thread(target=self._pump, args=(stream,),
                                   daemon=True)
         self.t.start()
 
     def _pump(self, stream):
-        for line in iter(stream.readline, ""):
+        try:
+            for line in iter(stream.readline, ""):
+                with self.cv:
+                    self.lines.append(line.rstrip("\n"))
+                    self.cv.notify_all()
+                if os.environ.get("PKS_TEST_VERBOSE"):
+                    sys.stderr.write("| " + line)
+        except (OSError, ValueError):
+            pass
+        finally:
             with self.cv:
-                self.lines.append(line.rstrip("\n"))
+                self.ended = True
                 self.cv.notify_all()
-            if os.environ.get("PKS_TEST_VERBOSE"):
-                sys.stderr.write("| " + line)
 
     def wait(self, pattern, timeout=10, start=0):
         """Index of the first line at or after start matching pattern."""
@@ -228,16 +255,74 @@ class LogWatch:
                     if rx.search(self.lines[i]):
                         return i
                 left = end - time.time()
-                if left <= 0:
+                if left <= 0 or self.ended:
                     return None
                 self.cv.wait(left)
 
+    def has(self, pattern, timeout=10, start=0):
+        """A line at or after start matches pattern (waits for it)."""
+        return self.wait(pattern, timeout, start) is not None
+
+    def mark(self):
+        """Index of the next line: a start for wait(), has(), lacks()."""
+        with self.cv:
+            return len(self.lines)
+
+    def wait_end(self, timeout=10):
+        """Wait until the stream has ended (the writers exited)."""
+        end = time.time() + timeout
+        with self.cv:
+            while not self.ended:
+                left = end - time.time()
+                if left <= 0:
+                    return False
+                self.cv.wait(left)
+            return True
+
+    def complete(self, start=0, until=None, timeout=10):
+        """The lines from start that are known complete: up to the first
+        line matching the end marker until (a regex, or the index of a
+        line already seen), or the whole log once the stream has ended.
+        Raises LogNotEnded when neither happens within timeout."""
+        if isinstance(until, int):
+            with self.cv:
+                if until > len(self.lines):
+                    raise LogNotEnded("line %d not read yet" % until)
+                return self.lines[start:until]
+        if until is not None:
+            i = self.wait(until, timeout, start)
+            if i is None:
+                raise LogNotEnded("end marker /%s/ not logged:\n%s" %
+                                  (until, self.text()[-2000:]))
+            with self.cv:
+                return self.lines[start:i]
+        if not self.wait_end(timeout):
+            raise LogNotEnded("the stream has not ended:\n%s" %
+                              self.text()[-2000:])
+        return self.lines[start:]
+
+    def count(self, pattern, start=0, until=None, timeout=10):
+        """How many complete lines (see complete()) match pattern."""
+        rx = re.compile(pattern)
+        return len([l for l in self.complete(start, until, timeout)
+                    if rx.search(l)])
+
+    def lacks(self, pattern, start=0, until=None, timeout=10):
+        """No complete line (see complete()) matches pattern."""
+        return self.count(pattern, start, until, timeout) == 0
+
+    def final_text(self, timeout=10):
+        """The whole log, once the stream has ended (else LogNotEnded)."""
+        return "\n".join(self.complete(timeout=timeout))
+
     def grep(self, pattern):
+        """Snapshot of the lines read so far that match pattern."""
         rx = re.compile(pattern)
         with self.cv:
             return [l for l in self.lines if rx.search(l)]
 
     def text(self):
+        """Snapshot of the lines read so far."""
         with self.cv:
             return "\n".join(self.lines)
 
@@ -287,6 +372,8 @@ class Monitor:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.log:
+            self.log.wait_end()		# the children close it too
         return self.proc.returncode
 
 
@@ -348,7 +435,7 @@ class Suite:
     """The fake Bot API and pks-monitor in the server namespace."""
 
     def __init__(self, net, extra="", telegram=True, iface="veth-s",
-                 services=None):
+                 services=None, barrier=False):
         self.net = net
         self.dir = tempfile.mkdtemp(prefix="pks-suite-")
         os.chmod(self.dir, 0o755)
@@ -373,12 +460,15 @@ class Suite:
                   '\tknock-host "198.18.0.1"\n}\n' %
                   (self.token_file, BOT_PORT,
                    os.path.join(self.dir, "bot", "ca.pem")))
+        if barrier:
+            extra += "allow user %d to { ssh }\n" % BARRIER_USER
         self.conf_text = base_config(self.chroot, extra, tg, iface)
         if services is not None:
             self.conf_text = self.conf_text.replace(
                 "service ssh {\n\tport 2222\n\tprotocol tcp\n\topen-for 30\n}",
                 services)
         self.monitor = None
+        self._barrier_addr = False
 
     def start(self, wait_ready=True):
         if self.bot:
@@ -458,9 +548,42 @@ class Suite:
     def chain(self, v6=False):
         return self.net.chain(v6)
 
-    def window_rules(self, v6=False):
+    def window_rules(self, v6=False, src=None):
+        """Window rules (of the source address src only, if given)."""
         return [r for r in (self.chain(v6) or [])
-                if " -s " in r and r.endswith("-j ACCEPT")]
+                if " -s " in r and r.endswith("-j ACCEPT") and
+                (src is None or " -s %s/" % src in r)]
+
+    def barrier(self, timeout=10):
+        """An end marker for the knock pipeline, for assertions that a
+        knock opened nothing: a fresh sequence of BARRIER_USER (allowed
+        ssh by Suite(barrier=True); a user of its own, since a new
+        sequence replaces its owner's live one) knocked from BARRIER_SRC,
+        then waited for until its window is in the firewall.  The sniffer judges packets in the
+        order they came, the monitor handles its reports and pks-fw its
+        requests in order: so once this window is open, every knock sent
+        before it has been judged, logged and any window it caused is in
+        the firewall.  Returns the index of the monitor's "knock
+        completed" line for the barrier (an until= for LogWatch.lacks()
+        on what came before); raises if the barrier does not get through.
+        The barrier's own window stays: filter it out (window_rules(src=
+        ...)) or close it."""
+        if not self._barrier_addr:
+            add_client_addrs(self.net, [BARRIER_SRC])
+            self._barrier_addr = True
+        ports, msg = self.generate(BARRIER_USER, first_name="Barrier")
+        if not ports:
+            raise RuntimeError("barrier: no sequence: %s" % msg)
+        log = self.monitor.log
+        start = log.mark()
+        self.knock(ports, src=BARRIER_SRC)
+        i = log.wait(r"knock completed from %s: " % re.escape(BARRIER_SRC),
+                     timeout, start)
+        if i is None or not wait_for(
+                lambda: self.window_rules(src=BARRIER_SRC), timeout):
+            raise RuntimeError("barrier knock from %s did not get through:"
+                               "\n%s" % (BARRIER_SRC, log.text()[-2000:]))
+        return i
 
 
 # ---------------------------------------------------------------- fault tests
