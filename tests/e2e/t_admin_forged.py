@@ -32,8 +32,8 @@ def main():
                "a forged grant for a non-admin is refused", t)
         tap.ok(log.wait(r"refused /grant from Eve \(user %d.*not an admin"
                         % EVE, 5), "and logged by the monitor")
-        tap.ok(log.grep(r"pks-telegram: update \d+: request \d+, command "
-                        r"%d\b" % pksimsg.TG_CMD["TG_CMD_GRANT"]),
+        tap.ok(log.has(r"pks-telegram: update \d+: request \d+, command "
+                       r"%d\b" % pksimsg.TG_CMD["TG_CMD_GRANT"]),
                "the worker did send a TG_CMD_GRANT")
         ports, msg = s.generate(EVE, first_name="Eve")
         tap.ok(ports is None, "the non-admin got no right", msg)

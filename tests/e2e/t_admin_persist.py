@@ -40,8 +40,8 @@ def main():
         for sig, how in ((signal.SIGTERM, "SIGTERM"),
                          (signal.SIGKILL, "kill -9")):
             log = restart(s, sig)
-            tap.ok(log.grep(r"state file %s: 1 grant\(s\), lockdown ON"
-                            % state), "after %s: state read back" % how)
+            tap.ok(log.has(r"state file %s: 1 grant\(s\), lockdown ON"
+                           % state), "after %s: state read back" % how)
             t = ask(s, BOB, "/generate", r"locked|pks-knock",
                     first_name="Bob")
             tap.ok(t and "locked everything down" in t,
@@ -72,8 +72,8 @@ def main():
                 f.write(text)
             os.chmod(state, 0o666 if name == "writable by others" else 0o600)
             log = restart(s)
-            tap.ok(log.grep(r"state file %s refused: .*%s.*running with the "
-                            r"configuration's rights only" % (state, why)),
+            tap.ok(log.has(r"state file %s refused: .*%s.*running with the "
+                           r"configuration's rights only" % (state, why)),
                    "%s: refused with a clear log line" % name,
                    "\n".join(log.grep("state file")))
             ports, msg = s.generate(ADA, first_name="Ada")
@@ -96,7 +96,7 @@ def main():
                "the new file holds only the new grant", st)
         tap.ok(oct(os.stat(state).st_mode & 0o777) == "0o600",
                "and has mode 0600")
-        tap.ok(log.grep(r"the refused file is kept as %s\.corrupt" % state),
+        tap.ok(log.has(r"the refused file is kept as %s\.corrupt" % state),
                "which is logged")
 
         # ---- SIGHUP reads the file again; a refused one keeps what runs

@@ -55,8 +55,6 @@ def main():
                    "still answered" % (method, fault["kind"]))
         tap.ok(s.monitor.child_pid("pks-telegram") == worker,
                "the worker rode out every fault without dying")
-        tap.ok(not s.monitor.log.grep(r"pks-telegram: (sandbox|killed|"
-                                      r"exited)"), "nothing crashed")
 
         # sending rate: about one message a second in one chat
         since = s.bot.sent()[-1]["seq"]
@@ -77,7 +75,15 @@ def main():
         for u in users:
             s.bot.push_message(user_id=u, text="/whoami", first_name="U")
         time.sleep(2)
+        mark = s.monitor.log.mark()
         os.kill(s.monitor.child_pid("pks-telegram"), signal.SIGKILL)
+        # the monitor logs this kill after any crash that came before
+        killed = s.monitor.log.wait(r"pks-telegram: killed by signal 9",
+                                    10, mark)
+        tap.ok(killed is not None and
+               s.monitor.log.lacks(r"pks-telegram: (sandbox|killed|exited)",
+                                   until=killed),
+               "nothing crashed before that kill")
         s.bot.clear_failures()
         got = {u: answered(s, u, since, 30) is not None for u in users}
         tap.ok(all(got.values()), "a worker killed mid-stream: after its "
@@ -87,7 +93,7 @@ def main():
         tap.ok(all(c >= 1 for c in counts.values()), "none lost", counts)
 
         s.stop()
-        logs = s.monitor.log.text()
+        logs = s.monitor.log.final_text()
         botlog = os.path.join(s.dir, "bot", "fakebot.log")
         if os.path.exists(botlog):
             logs += open(botlog).read()

@@ -2,7 +2,6 @@
 """A sequence bound to an address fails from any other, works from it."""
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pkstest  # noqa: E402
@@ -15,18 +14,19 @@ def main():
     pkstest.require_root()
     pkstest.ensure_user()
     with pkstest.Net() as net:
-        s = pkstest.Suite(net, extra="allow user %d to { ssh }\n" % ADA)
+        s = pkstest.Suite(net, extra="allow user %d to { ssh }\n" % ADA,
+                          barrier=True)
         s.start()
         s.echod()
         ports, msg = s.generate(ADA, text="/generate ssh " + CLI4_B)
         tap.ok(ports and ("from %s only" % CLI4_B) in msg,
                "the bot confirms the bound address", msg)
         s.knock(ports, src=CLI4)
-        time.sleep(1)
-        tap.ok(not s.window_rules(), "knocked from another address: "
-               "nothing opens")
+        s.barrier()
+        tap.ok(not s.window_rules(src=CLI4), "knocked from another "
+               "address: nothing opens")
         s.knock(ports, src=CLI4_B)
-        rules = pkstest.wait_for(s.window_rules, 5)
+        rules = pkstest.wait_for(lambda: s.window_rules(src=CLI4_B), 5)
         tap.ok(rules and (CLI4_B + "/32") in rules[0],
                "knocked from the bound address: it opens for that address")
         since = s.bot.sent()[-1]["seq"]

@@ -151,6 +151,8 @@ def alloc_part(net, tmp):
             with open(faillog) as f:
                 n = len(f.readlines())
         alive = s.monitor.proc.poll() is None
+        if not alive:
+            s.monitor.log.wait_end()	# all it said before it died
         why = s.monitor.log.grep(r"fatal|Cannot allocate memory")
         known = [l for l in why if re.search(
             r'user "_pks" \(create it.*Cannot allocate memory', l)]
@@ -240,8 +242,8 @@ def commit_part(net, tmp):
     check(refused is not None, "lock held: the open fails after %.1f s "
            "and the monitor logs it" % waited,
            "\n".join(s.monitor.log.lines[li:]))
-    check(s.monitor.log.grep(r"pks-fw: xtables lock held by another "
-                              r"process for \d+ ms, giving up"),
+    check(s.monitor.log.has(r"pks-fw: xtables lock held by another "
+                             r"process for \d+ ms, giving up"),
            "pks-fw logs why")
     check(rule_meanwhile == set(), "no rule was added", rule_meanwhile)
     time.sleep(0.5)

@@ -49,7 +49,9 @@ def main():
                 done += 1
         stop.set()
         t.join()
-        issued = len(s.monitor.log.grep(r"issued to Bob"))
+        issued = len(pkstest.wait_for(lambda: len(s.monitor.log.grep(
+            r"issued to Bob")) >= ROUNDS and s.monitor.log.grep(
+            r"issued to Bob"), 5) or s.monitor.log.grep(r"issued to Bob"))
         tap.diag("%d filter changes from Bob's sequences" % issued)
         tap.ok(issued >= ROUNDS, "the live set changed all along")
         tap.ok(done == ROUNDS, "every knock completed: %d of %d" %

@@ -46,15 +46,36 @@ class QuietMonitor(pkstest.Monitor):
         return self
 
 
-def once(log, name, rx, what, timeout=10):
-    """rx appears, under name, exactly once."""
-    full = r"^%s: %s" % (re.escape(name), rx)
-    log.wait(full, timeout)
-    time.sleep(0.2)
-    n = len(log.grep(full))
-    return tap.ok(n == 1, "%s: %s (%d line%s)" % (name, what, n,
-                                                  "" if n == 1 else "s"),
-                  "\n".join(log.grep(rx)) or log.text()[-2000:])
+class Once:
+    """Lines that must each appear exactly once for the event that causes
+    them.  event() marks where an event's lines start (call it before
+    causing the event); expect() waits for a line; check(), once the
+    stream has ended, counts each expected line in its event's span (up
+    to the next event's mark), so a line logged twice for one event
+    fails however late the second one comes."""
+
+    def __init__(self, log):
+        self.log = log
+        self.marks = []
+        self.want = []
+
+    def event(self):
+        self.marks.append(self.log.mark())
+
+    def expect(self, name, rx, what, timeout=10):
+        full = r"^%s: %s" % (re.escape(name), rx)
+        self.log.wait(full, timeout, self.marks[-1])
+        self.want.append((len(self.marks) - 1, full, name, rx, what))
+
+    def check(self):
+        lines = self.log.complete()
+        ends = self.marks[1:] + [len(lines)]
+        for k, full, name, rx, what in self.want:
+            n = self.log.count(full, self.marks[k], ends[k])
+            tap.ok(n == 1, "%s: %s (%d line%s)" % (name, what, n,
+                                                   "" if n == 1 else "s"),
+                   "\n".join(l for l in lines[self.marks[k]:ends[k]]
+                             if re.search(rx, l)) or "\n".join(lines[-40:]))
 
 
 def foreground(net):
@@ -64,54 +85,63 @@ def foreground(net):
     s.monitor = QuietMonitor(net, s.conf_text,
                              [pkstest.binpath("pks-monitor"), "-d"]).start()
     log = s.monitor.log
+    once = Once(log)
     s.echod()
 
+    once.event()
     ports, _ = s.generate(ADA, first_name="Ada")
     tap.ok(ports, "Ada gets a sequence")
-    once(log, "pks-monitor", r"sequence \d+ issued to Ada \(%d\) for ssh$" %
-         ADA, "sequence issued, to whom, for which service")
+    once.expect("pks-monitor", r"sequence \d+ issued to Ada \(%d\) for ssh$" %
+                ADA, "sequence issued, to whom, for which service")
+    once.event()
     s.generate(EVE, first_name="Eve")
-    once(log, "pks-monitor", r"refused /generate from Eve \(user %d, chat "
-         r"%d\): not allowed$" % (EVE, EVE), "refusal, who and why")
+    once.expect("pks-monitor", r"refused /generate from Eve \(user %d, chat "
+                r"%d\): not allowed$" % (EVE, EVE), "refusal, who and why")
 
+    once.event()
     s.knock(ports or [1])
-    once(log, "pks-sniffer", r"sequence \d+ knocked from %s " %
-         re.escape(CLI4), "knock seen, from which address")
-    once(log, "pks-monitor", r"knock completed from %s: sequence \d+ of "
-         r"Ada for ssh$" % re.escape(CLI4), "knock completed")
-    once(log, "pks-fw", r"window \d+: opened %s tcp/2222$" %
-         re.escape(CLI4), "rule added")
-    once(log, "pks-monitor", r"window opened: ssh for %s \(Ada\) until "
-         r"\d\d:\d\d:\d\d$" % re.escape(CLI4), "window opened")
-    once(log, "pks-fw", r"window \d+: closed %s tcp/2222$" %
-         re.escape(CLI4), "rule removed", timeout=10)
-    once(log, "pks-monitor", r"window closed: ssh for %s \(Ada\)$" %
-         re.escape(CLI4), "window closed")
+    once.expect("pks-sniffer", r"sequence \d+ knocked from %s " %
+                re.escape(CLI4), "knock seen, from which address")
+    once.expect("pks-monitor", r"knock completed from %s: sequence \d+ of "
+                r"Ada for ssh$" % re.escape(CLI4), "knock completed")
+    once.expect("pks-fw", r"window \d+: opened %s tcp/2222$" %
+                re.escape(CLI4), "rule added")
+    once.expect("pks-monitor", r"window opened: ssh for %s \(Ada\) until "
+                r"\d\d:\d\d:\d\d$" % re.escape(CLI4), "window opened")
+    once.expect("pks-fw", r"window \d+: closed %s tcp/2222$" %
+                re.escape(CLI4), "rule removed", timeout=10)
+    once.expect("pks-monitor", r"window closed: ssh for %s \(Ada\)$" %
+                re.escape(CLI4), "window closed")
 
     pid = s.monitor.child_pid("pks-sniffer")
+    once.event()
     os.kill(pid, signal.SIGKILL)
-    once(log, "pks-monitor", r"pks-sniffer: killed by signal 9 \(Killed\)$",
-         "child died, and why")
-    once(log, "pks-monitor", r"pks-sniffer: restarting in 1 s$",
-         "child restart scheduled")
-    once(log, "pks-monitor", r"pks-sniffer: restarting$", "child restarted")
+    once.expect("pks-monitor", r"pks-sniffer: killed by signal 9 \(Killed\)$",
+                "child died, and why")
+    once.expect("pks-monitor", r"pks-sniffer: restarting in 1 s$",
+                "child restart scheduled")
+    once.expect("pks-monitor", r"pks-sniffer: restarting$", "child restarted")
 
+    once.event()
     s.monitor.proc.send_signal(signal.SIGHUP)
-    once(log, "pks-monitor", r"configuration reloaded$",
-         "configuration reloaded")
+    once.expect("pks-monitor", r"configuration reloaded$",
+                "configuration reloaded")
     with open(s.monitor.conf, "a") as f:
         f.write("no-such-keyword 1\n")
+    once.event()
     s.monitor.proc.send_signal(signal.SIGHUP)
-    once(log, "pks-monitor", r"configuration \S+ has errors: keeping the "
-         r"running one$", "configuration refused")
-    once(log, "pks-monitor", r"\S+pks\.conf:\d+: unknown keyword "
-         r"\"no-such-keyword\"$", "the error, with file and line")
+    once.expect("pks-monitor", r"configuration \S+ has errors: keeping the "
+                r"running one$", "configuration refused")
+    once.expect("pks-monitor", r"\S+pks\.conf:\d+: unknown keyword "
+                r"\"no-such-keyword\"$", "the error, with file and line")
+    once.event()
     rc = s.monitor.stop()
-    once(log, "pks-monitor", r"stopped$", "stopped")
+    once.expect("pks-monitor", r"stopped$", "stopped")
+    once.check()
     tap.ok(rc == 0, "exit 0")
     s.bot.stop()
 
-    lines = log.lines
+    lines = log.complete()
     bad = [l for l in lines if not re.match(r"(%s): \S" % "|".join(NAMES), l)]
     tap.ok(not bad, "every line starts with a process name", "\n".join(bad))
     secret = TOKEN.split(":", 1)[1]

@@ -69,8 +69,8 @@ def main():
         fresh = os.path.join(d, "fresh-empty")
         m = pkstest.Monitor(net, pkstest.base_config(fresh))
         m.start()
-        tap.ok(m.log.grep(r"all children ready"), "the suite starts")
-        tap.ok(os.path.isdir(fresh) and m.log.grep(r"created the chroot"),
+        tap.ok(m.log.has(r"all children ready"), "the suite starts")
+        tap.ok(os.path.isdir(fresh) and m.log.has(r"created the chroot"),
                "a missing chroot directory is created")
         pidfile = os.path.join(d, "pks-monitor.pid")
         tap.ok(os.path.exists(pidfile) and
@@ -105,8 +105,8 @@ def main():
         rc = m.stop()
         tap.ok(rc == 0, "SIGTERM: clean exit (status %s)" % rc)
         tap.ok(not os.path.exists(pidfile), "the pid file is removed")
-        tap.ok(m.log.grep(r"pks-monitor: stopped"), "the stop is logged")
-        tap.ok(not m.log.grep(r"sandbox violation|killed by signal"),
+        tap.ok(m.log.has(r"pks-monitor: stopped"), "the stop is logged")
+        tap.ok(m.log.lacks(r"sandbox violation|killed by signal"),
                "no child died badly on the way", m.log.text())
     tap.done()
 

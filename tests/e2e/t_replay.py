@@ -3,11 +3,10 @@
 or from another, opens nothing."""
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pkstest  # noqa: E402
-from pkstest import tap, CLI4_B  # noqa: E402
+from pkstest import tap, CLI4, CLI4_B  # noqa: E402
 
 ADA = 6123456789
 SERVICE = "service ssh {\n\tport 2222\n\tprotocol tcp\n\topen-for 2\n}"
@@ -18,7 +17,7 @@ def main():
     pkstest.ensure_user()
     with pkstest.Net() as net:
         s = pkstest.Suite(net, extra="allow user %d to { ssh }\n" % ADA,
-                          services=SERVICE).start()
+                          services=SERVICE, barrier=True).start()
         s.echod()
         ports, msg = s.generate(ADA)
         s.knock(ports)
@@ -26,13 +25,14 @@ def main():
         tap.ok(pkstest.wait_for(lambda: not s.window_rules(), 8),
                "the window closes")
         s.knock(ports)
-        time.sleep(1)
-        tap.ok(not s.window_rules() and not s.can_connect(),
+        s.barrier()
+        tap.ok(not s.window_rules(src=CLI4) and not s.can_connect(),
                "the same knock replayed from the same address opens "
                "nothing")
         s.knock(ports, src=CLI4_B)
-        time.sleep(1)
-        tap.ok(not s.window_rules() and not s.can_connect(src=CLI4_B),
+        s.barrier()
+        tap.ok(not s.window_rules(src=CLI4_B) and
+               not s.can_connect(src=CLI4_B),
                "replayed from another address, nothing either")
         s.stop()
     tap.done()

@@ -6,7 +6,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pkstest  # noqa: E402
-from pkstest import tap  # noqa: E402
+from pkstest import tap, CLI4  # noqa: E402
 
 ADA = 6123456789
 
@@ -15,7 +15,8 @@ def main():
     pkstest.require_root()
     pkstest.ensure_user()
     with pkstest.Net() as net:
-        s = pkstest.Suite(net, extra="allow user %d to { ssh }\n" % ADA)
+        s = pkstest.Suite(net, extra="allow user %d to { ssh }\n" % ADA,
+                          barrier=True)
         s.conf_text = s.conf_text.replace("sequence-lifetime 300",
                                           "sequence-lifetime 10")
         s.start()
@@ -24,10 +25,11 @@ def main():
         ports, _ = s.generate(ADA)
         s.knock([ports[1], ports[0], ports[2]])
         s.knock([ports[0], ports[2], ports[1]])
+        s.barrier()
+        tap.ok(not s.window_rules(src=CLI4), "wrong orders open nothing")
         time.sleep(3)		# wrong hits start a 2 s cooldown
-        tap.ok(not s.window_rules(), "wrong orders open nothing")
         s.knock(ports)
-        tap.ok(pkstest.wait_for(s.window_rules, 5),
+        tap.ok(pkstest.wait_for(lambda: s.window_rules(src=CLI4), 5),
                "the same sequence in the right order still works")
         s.net.iptables("-F", "PKS")	# start clean for the next case
         s.monitor.stop()
@@ -39,15 +41,17 @@ def main():
                                timeout=5) is not None, "/revoke answers")
         time.sleep(0.5)
         s.knock(ports)
-        time.sleep(1)
-        tap.ok(not s.window_rules(), "a revoked sequence opens nothing")
+        s.barrier()
+        tap.ok(not s.window_rules(src=CLI4),
+               "a revoked sequence opens nothing")
 
         ports, _ = s.generate(ADA)
         tap.ok(s.monitor.log.wait(r"sequence \d+ of Ada expired", 15)
                is not None, "the sequence expires after its lifetime")
         s.knock(ports)
-        time.sleep(1)
-        tap.ok(not s.window_rules(), "an expired sequence opens nothing")
+        s.barrier()
+        tap.ok(not s.window_rules(src=CLI4),
+               "an expired sequence opens nothing")
 
         old = int(time.time()) - 600
         s.bot.push_message(user_id=ADA, text="/generate", date=old)

@@ -16,7 +16,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pkstest  # noqa: E402
-from pkstest import tap, SRV4  # noqa: E402
+from pkstest import tap, SRV4, CLI4  # noqa: E402
 
 ADA = 6123456789
 
@@ -31,7 +31,8 @@ def main():
     pkstest.require_root()
     pkstest.ensure_user()
     with pkstest.Net() as net:
-        s = pkstest.Suite(net, extra="allow user %d to { ssh }\n" % ADA)
+        s = pkstest.Suite(net, extra="allow user %d to { ssh }\n" % ADA,
+                          barrier=True)
         s.conf_text = s.conf_text.replace("knock-timeout 10",
                                           "knock-timeout 2")
         s.start()
@@ -43,24 +44,29 @@ def main():
                "knocks 1.5 s apart open the port")
         tap.ok(s.can_connect(), "and it accepts the knocker")
 
+        log = s.monitor.log
+        done = r"knock completed from %s:" % CLI4
         ports, _ = s.generate(ADA)
+        start = log.mark()
         tap.ok(knock_gap(s, ports, 2600) == 0, "pks-knock ran, 2.6 s gaps")
-        time.sleep(2.5)		# and past the cooldown its late knocks set
-        tap.ok(len(s.monitor.log.grep(r"knock completed")) == 1,
+        end = s.barrier()
+        tap.ok(log.lacks(done, start, until=end),
                "gaps over knock-timeout complete nothing")
 
         # the same sequence, now in time: the late one did not use it up
+        time.sleep(2.5)		# past the cooldown its late knocks set
+        start = log.mark()
         s.knock(ports)
-        tap.ok(pkstest.wait_for(
-            lambda: len(s.monitor.log.grep(r"knock completed")) == 2, 5),
-            "the same sequence then opens when knocked in time")
+        tap.ok(log.has(done, 5, start),
+               "the same sequence then opens when knocked in time")
 
         # a guard hit, then the knock at once: one read sees both
         ports, _ = s.generate(ADA)
         time.sleep(2.5)		# past any cooldown from before
+        start = log.mark()
         s.knock([ports[0] + 1] + ports, client=False)
-        time.sleep(1.5)
-        tap.ok(len(s.monitor.log.grep(r"knock completed")) == 2,
+        end = s.barrier()
+        tap.ok(log.lacks(done, start, until=end),
                "a guard hit just before the knocks refuses them")
         s.stop()
     tap.done()

@@ -11,7 +11,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pkstest  # noqa: E402
-from pkstest import tap, SRV4  # noqa: E402
+from pkstest import tap, SRV4, CLI4  # noqa: E402
 
 ADA = 6123456789
 
@@ -26,7 +26,8 @@ def main():
     pkstest.require_root()
     pkstest.ensure_user()
     with pkstest.Net() as net:
-        s = pkstest.Suite(net, extra="allow user %d to { ssh }\n" % ADA)
+        s = pkstest.Suite(net, extra="allow user %d to { ssh }\n" % ADA,
+                          barrier=True)
         s.start()
         s.echod()
         for order in ("asc", "desc", "random", "aligned"):
@@ -34,18 +35,20 @@ def main():
             tap.diag("%s sweep against %s" % (order, ports))
             if order == "aligned":
                 order += ":" + ",".join(map(str, ports))
+            start = s.monitor.log.mark()
             rc = sweep(s, order)
-            time.sleep(1)
+            end = s.barrier()
             tap.ok(rc == 0, "the %s sweep ran to its end" % order)
-            tap.ok(not s.window_rules(), "a full %s sweep opens nothing" %
-                   order)
-            tap.ok(not s.monitor.log.grep(r"knock completed"),
+            tap.ok(not s.window_rules(src=CLI4),
+                   "a full %s sweep opens nothing" % order)
+            tap.ok(s.monitor.log.lacks(r"knock completed from %s:" % CLI4,
+                                       start, until=end),
                    "and completes no sequence")
         # the sequences still work for their owner afterwards
         ports, _ = s.generate(ADA)
         time.sleep(2.5)		# past the sweep's cooldown
         s.knock(ports)
-        tap.ok(pkstest.wait_for(s.window_rules, 5),
+        tap.ok(pkstest.wait_for(lambda: s.window_rules(src=CLI4), 5),
                "a real knock still works after the sweeps")
         s.stop()
     tap.done()

@@ -97,6 +97,7 @@ class Worker:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(10)
+        self.log.wait_end()
         self.ch.sock.close()
 
 
@@ -272,10 +273,10 @@ def main():
     uid = push(bot, "/status ssh")
     r = w.request()
     w.stop()
-    tap.ok(not w.log.grep("SIGSYS|sandbox violation") and
+    tap.ok(w.log.lacks("SIGSYS|sandbox violation") and
            w.proc.returncode == -9, "no sandbox violation in the whole run",
            w.log.text()[-1500:])
-    stderr1 = w.log.text()
+    stderr1 = w.log.final_text()
     w = Worker(url, bot.ca_file).start()
     r2 = w.request(15)
     tap.ok(r and r2 and r2["cmd"] == pm.TG_CMD_STATUS and
@@ -286,24 +287,24 @@ def main():
     tap.ok(pkstest.wait_for(lambda: bot.state()["offset"] == uid + 1, 10),
            "and confirmed once DONE", bot.state())
     w.stop()
-    stderr1 += w.log.text()
+    stderr1 += w.log.final_text()
 
     # ------------------------------------------ wrong token: clear exit
     w3 = Worker(url, bot.ca_file, token="4242424242:WRONG-token-xyz").start()
     w3.proc.wait(15)
     tap.ok(w3.proc.returncode == 1 and
-           w3.log.wait(r"bot token refused by the API \(401\)", 5)
-           is not None, "401 from getMe: exit with a clear message",
-           w3.log.text())
-    allerr = stderr1 + w3.log.text()
+           w3.log.has(r"bot token refused by the API \(401\)", 5),
+           "401 from getMe: exit with a clear message", w3.log.text())
+    allerr = stderr1 + w3.log.final_text()
     tap.ok(SECRET not in allerr and "WRONG-token" not in allerr and
            "pks-telegram:" in allerr, "the token never appears in stderr")
 
     # ------------------------------------------ bad configuration
     w4 = Worker(url, bot.ca_file, token="not a token").start(ready=False)
     w4.proc.wait(10)
-    tap.ok(w4.proc.returncode != 0 and "not a token" not in w4.log.text()
-           and w4.log.grep("not a bot token"),
+    tap.ok(w4.proc.returncode != 0 and
+           "not a token" not in w4.log.final_text() and
+           w4.log.has("not a bot token"),
            "malformed token file refused without echoing it",
            w4.log.text())
 
