@@ -250,6 +250,16 @@ cmd_generate(const struct pks_tg_req *r)
 		bot_reply(r, &t);
 		return;
 	}
+	if (!ready_hearing()) {
+		log_info("refused /generate from %s (user %lld): knocks "
+		    "cannot be heard right now", r->user_name,
+		    (long long)r->user_id);
+		text_add(&t, "Knocks cannot be heard right now (the server "
+		    "is not capturing): no sequence is issued. Try again "
+		    "later.");
+		bot_reply(r, &t);
+		return;
+	}
 	if (r->age > MAX_AGE) {
 		text_add(&t, "That request is %u seconds old and has "
 		    "expired: ask again.", r->age);

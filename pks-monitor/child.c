@@ -241,6 +241,7 @@ child_gone(struct child *c, int status)
 	}
 	c->pid = -1;
 	c->ready = 0;
+	ready_child_down(c->id);
 	if (c->id == PROC_TELEGRAM) {
 		/* a new worker numbers its requests from 1 again */
 		while (env->pending != NULL) {
@@ -512,8 +513,7 @@ child_process(enum pks_proc id)
 		case IMSG_READY:
 			c->ready = 1;
 			log_debug("%s: ready", proc_name(id));
-			if (child_all_ready())
-				log_info("all children ready");
+			ready_child_up(id);
 			break;
 		case IMSG_KNOCK_DONE:
 			seq_knock_done(im.data);

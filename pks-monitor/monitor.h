@@ -177,6 +177,14 @@ int	 admin_locked(void);
 void	 admin_window_opened(const struct window *);
 void	 admin_help(const struct pks_tg_req *, struct text *);
 
+/* ready.c */
+void	 ready_init(void);
+int	 ready_check_ifaces(const struct pks_conf *);
+int	 ready_hearing(void);
+void	 ready_child_up(enum pks_proc);
+void	 ready_child_down(enum pks_proc);
+void	 ready_stopping(void);
+
 /* state.c */
 void	 state_clear(struct pks_state *);
 int	 state_user_id(const char *, int64_t *);

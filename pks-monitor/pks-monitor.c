@@ -29,6 +29,13 @@
 
 struct monitor	*env;
 
+/*
+ * The exit status of a configuration refused at start (sysexits'
+ * EX_CONFIG): the unit's RestartPreventExitStatus= stops the restart
+ * loop on it, since starting again cannot help.
+ */
+#define EXIT_CONFIG	78
+
 static void __attribute__((noreturn))
 usage(void)
 {
@@ -107,6 +114,7 @@ shutdown_all(int sfd)
 	time_t		 end;
 
 	env->stopping = 1;
+	ready_stopping();
 	log_info("stopping: closing all windows");
 	win_close_all();
 	child_flush_all();
@@ -174,15 +182,21 @@ prepare_system(void)
 	struct stat	 st;
 	const char	*dir = env->conf->chroot;
 
-	if (privsep_lookup_user(env->conf->user, &env->uid, &env->gid) == -1)
-		fatalx("user \"%s\" does not exist (or is root): create it "
+	if (privsep_lookup_user(env->conf->user, &env->uid,
+	    &env->gid) == -1) {
+		log_warnx("user \"%s\" does not exist (or is root): create it "
 		    "(useradd --system %s) or set \"user\" in %s",
 		    env->conf->user, env->conf->user, env->conf_path);
+		exit(EXIT_CONFIG);
+	}
 	if (stat(dir, &st) == -1) {
 		if (errno != ENOENT)
 			fatal("chroot %s", dir);
-		if (mkdir(dir, 0755) == -1)
-			fatal("chroot %s: cannot create it", dir);
+		if (mkdir(dir, 0755) == -1) {
+			log_warn("chroot %s: cannot create it (under "
+			    "systemd, see READ-ONLY PATHS in pks.conf(5))", dir);
+			exit(EXIT_CONFIG);
+		}
 		log_info("created the chroot directory %s", dir);
 	}
 	privsep_check_chroot(dir);	/* the rule the children apply */
@@ -313,6 +327,7 @@ main(int argc, char *argv[])
 	env = &m;
 	env->conf_path = CONF_DEFAULT_PATH;
 	log_init("pks-monitor", 1, 0);
+	ready_init();
 
 	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
 		switch (ch) {
@@ -335,6 +350,12 @@ main(int argc, char *argv[])
 	if (optind != argc)
 		usage();
 
+	/*
+	 * Under systemd, stderr is the journal, which names the process
+	 * itself: log to syslog instead of "pks-monitor: " on stderr.
+	 */
+	if (stderr_is_journal())
+		log_init("pks-monitor", 0, 0);
 	log_setverbose(env->verbose);
 	/* daemon(3) moves to /: keep the path valid for SIGHUP */
 	if (env->conf_path[0] != '/') {
@@ -344,7 +365,8 @@ main(int argc, char *argv[])
 			env->conf_path = abspath;
 	}
 	if ((env->conf = conf_load(env->conf_path)) == NULL)
-		exit(1);
+		exit(check ? 1 : EXIT_CONFIG);
+	ready_check_ifaces(env->conf);
 	if (check) {
 		fprintf(stderr, "configuration OK\n");
 		exit(0);

@@ -4,6 +4,7 @@
 file keeps the running configuration, SIGTERM stops everything cleanly.
 """
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,6 +19,19 @@ def monitor(*args):
     return subprocess.run([pkstest.binpath("pks-monitor")] + list(args),
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True, timeout=20)
+
+
+def monitor_journal(*args):
+    """As under systemd: stderr is the stream JOURNAL_STREAM names."""
+    with tempfile.TemporaryFile("w+") as err:
+        st = os.fstat(err.fileno())
+        env = dict(os.environ,
+                   JOURNAL_STREAM="%d:%d" % (st.st_dev, st.st_ino))
+        r = subprocess.run([pkstest.binpath("pks-monitor")] + list(args),
+                           stdout=subprocess.DEVNULL, stderr=err, env=env,
+                           timeout=20)
+        err.seek(0)
+        return r.returncode, err.read()
 
 
 def main():
@@ -53,9 +67,38 @@ def main():
     pkstest.write_config(nouser, pkstest.base_config(chroot).replace(
         'user "_pks"', 'user "no_such_user_pks"'))
     r = monitor("-d", "-f", nouser)
-    tap.ok(r.returncode == 1 and 'user "no_such_user_pks" does not exist'
-           in r.stderr, "a missing user is a clear error at start",
+    tap.ok(r.returncode == 78 and 'user "no_such_user_pks" does not exist'
+           in r.stderr, "a missing user is a clear error at start, "
+           "status 78 (a refused configuration)", r.stderr)
+    r = monitor("-d", "-f", bad)
+    tap.ok(r.returncode == 78 and ("%s:%d:" % (bad, lines)) in r.stderr,
+           "a configuration with errors is refused at start with status "
+           "78", r.stderr)
+    ro = os.path.join(d, "ro.conf")
+    pkstest.write_config(ro, pkstest.base_config("/proc/pks-no-such"))
+    r = monitor("-d", "-f", ro)
+    tap.ok(r.returncode == 78 and "cannot create it" in r.stderr,
+           "a chroot that cannot be created is refused with status 78",
            r.stderr)
+    noif = os.path.join(d, "noif.conf")
+    pkstest.write_config(noif, re.sub(
+        r'interface "[^"]*"', 'interface "pksnoif0"',
+        pkstest.base_config(chroot)))
+    r = monitor("-n", "-f", noif)
+    tap.ok(r.returncode == 0 and re.search(
+        r'interface "pksnoif0" does not exist', r.stderr) and
+        "configuration OK" in r.stderr,
+        "-n warns about an interface that does not exist", r.stderr)
+    lo = os.path.join(d, "lo.conf")
+    pkstest.write_config(lo, re.sub(
+        r'interface "[^"]*"', 'interface "lo"', pkstest.base_config(chroot)))
+    r = monitor("-n", "-f", lo)
+    tap.ok(r.returncode == 0 and "does not exist" not in r.stderr,
+           "and not about one that does", r.stderr)
+    rc, err = monitor_journal("-n", "-f", bad)
+    tap.ok(rc == 1 and "pks-monitor: " not in err,
+           "under the journal, -n does not prefix its own name (the "
+           "journal names it)", err)
     loose = os.path.join(d, "loose")
     os.mkdir(loose, 0o777)
     os.chmod(loose, 0o777)
