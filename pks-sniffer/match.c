@@ -87,6 +87,7 @@ struct match {
 		uint16_t watch;		/* live ports and guards covering */
 	}		 port[NPORTS];
 	uint32_t	 byid[SEQ_BUCKETS];
+	match_refused_fn refused;	/* told why a knock failed, or NULL */
 };
 
 static uint64_t
@@ -455,6 +456,21 @@ src_new(struct match *m, const struct pkt *pkt)
 	return (s);
 }
 
+/* who to tell why a knock failed (so that a refusal is never silent) */
+void
+match_on_refusal(struct match *m, match_refused_fn fn)
+{
+	m->refused = fn;
+}
+
+static void
+refuse(const struct match *m, const struct pkt *pkt, enum match_refusal why,
+    const struct mseq *q, unsigned int step)
+{
+	if (m->refused != NULL)
+		m->refused(pkt, why, q->s.id, step);
+}
+
 static void
 cand_drop(struct src *s, int i)
 {
@@ -483,12 +499,18 @@ start(struct match *m, struct src **sp, const struct pkt *pkt,
 	uint32_t	 i;
 	int		 k, oldest, started = 0;
 
-	if (s != NULL && now < s->cooldown)
-		return (0);
 	for (i = m->port[pkt->dport].first; i != NONE; i = q->next_first) {
 		q = &m->seqs[i - 1];
-		if (q->done || q->s.proto != pkt->proto || !bound_ok(&q->s, pkt))
+		if (q->done || q->s.proto != pkt->proto)
 			continue;
+		if (!bound_ok(&q->s, pkt)) {
+			refuse(m, pkt, REFUSE_BOUND, q, 0);
+			continue;
+		}
+		if (s != NULL && now < s->cooldown) {
+			refuse(m, pkt, REFUSE_COOLING, q, 0);
+			continue;
+		}
 		if (s != NULL) {
 			for (k = 0; k < s->ncand; k++)
 				if (s->cand[k].slot == i - 1)
@@ -505,6 +527,8 @@ start(struct match *m, struct src **sp, const struct pkt *pkt,
 				if (s->cand[k].last < s->cand[oldest].last)
 					oldest = k;
 			c = &s->cand[oldest];
+			refuse(m, pkt, REFUSE_EVICTED, &m->seqs[c->slot],
+			    c->pos);
 		}
 		c->slot = i - 1;
 		c->gen = q->gen;
@@ -527,7 +551,11 @@ match_packet(struct match *m, const struct pkt *pkt, uint64_t now,
 	struct src	*s;
 	struct cand	*c;
 	struct mseq	*q;
-	int		 i, hit = 0;
+	struct {
+		uint32_t slot;
+		uint8_t	 pos;
+	}		 victims[SNIFF_CANDS];
+	int		 i, hit = 0, nvictims = 0;
 
 	/* what the kernel filter is meant to keep out, whatever the
 	 * filter let through after widening */
@@ -537,8 +565,12 @@ match_packet(struct match *m, const struct pkt *pkt, uint64_t now,
 	for (i = 0; s != NULL && i < s->ncand; ) {
 		c = &s->cand[i];
 		q = &m->seqs[c->slot];
-		if (!q->used || q->gen != c->gen || q->done ||
-		    c->last + m->timeout < now) {
+		if (!q->used || q->gen != c->gen || q->done) {
+			cand_drop(s, i);
+			continue;
+		}
+		if (c->last + m->timeout < now) {
+			refuse(m, pkt, REFUSE_TIMEOUT, q, c->pos);
 			cand_drop(s, i);
 			continue;
 		}
@@ -568,10 +600,17 @@ match_packet(struct match *m, const struct pkt *pkt, uint64_t now,
 			i++;
 			continue;
 		}
+		victims[nvictims].slot = c->slot;
+		victims[nvictims++].pos = c->pos;
 		cand_drop(s, i);
 	}
 	if (start(m, &s, pkt, now))
 		hit = 1;
+	/* a candidate dies of a packet that advanced none of this source's:
+	 * said only then, a retransmit or a new start is no reset */
+	for (i = 0; !hit && i < nvictims; i++)
+		refuse(m, pkt, REFUSE_RESET, &m->seqs[victims[i].slot],
+		    victims[i].pos);
 	if (!hit) {
 		if (s == NULL)
 			s = src_new(m, pkt);

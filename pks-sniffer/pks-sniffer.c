@@ -12,11 +12,14 @@
  * Each interface has two captures (filter.c says why): the wake one,
  * for the last ports of live sequences, wakes the loop; the read one,
  * for every knock port and the guards, is only read, never waited on:
- * in full before any wake frame is judged, so that whatever came before
- * a last knock is judged before it, and on a timer that keeps its ring
- * from filling.  Each port is judged from one capture only, as the last
- * filters attached say (wake_set), and each frame at the time it was
- * captured.
+ * in full whenever the wake one is read, and on a timer that keeps its
+ * ring from filling.  The frames of both are judged together in the
+ * order they were captured (drain()), so whatever came before a last
+ * knock is judged before it and a knock whose ports are split between
+ * the two is seen in its order.  Each port is judged from one capture
+ * only, as the last filters attached say (wake_set), and each frame at
+ * the time it was captured.  Every knock the matcher refuses is said at
+ * -v (on_refusal()).
  */
 #include <sys/types.h>
 #include <sys/random.h>
@@ -69,13 +72,29 @@ static struct pks_sniff_conf	 sconf;
 static int			 have_conf;
 static struct match		*matcher;
 static uint64_t			 mono_ms;	/* when the batch was read */
-static int64_t			 read_us;	/* the same, by the wall clock */
+static int64_t			 read_ns;	/* the same, by the wall clock */
 static uint64_t			 wake_set[NPORTS / 64];	/* the wake filter's
 							 * ports */
 static uint64_t			 read_due;	/* next timed read, ms */
 static uint64_t			 read_last;	/* the last read, ms */
 static unsigned long long	 lost_wake, lost_read;
 static uint64_t			 lost_next;	/* next report, ms */
+
+/* frames of one pass over both captures, judged in capture order */
+struct frame {
+	int64_t		 ns;		/* captured, by the wall clock */
+	struct pkt	 pkt;
+	uint8_t		 ifc;
+};
+static struct frame		*frames, *frames_tmp;
+static size_t			 nframes, frames_cap;
+static int64_t			 wake_newest;	/* of this pass, ns */
+
+/* refusals said at -v, at most REFUSE_LOG_MAX a second */
+#define REFUSE_LOG_MAX	50
+static uint64_t			 refuse_sec;
+static unsigned int		 refuse_logged;
+static unsigned long long	 refuse_unsaid;
 
 static uint64_t
 now_ms(void)
@@ -168,7 +187,8 @@ capture_open(struct iface *ifc, int bufsize)
 	if (pcap_set_snaplen(p, SNIFF_SNAPLEN) != 0 ||
 	    pcap_set_promisc(p, 0) != 0 ||
 	    pcap_set_immediate_mode(p, 1) != 0 ||
-	    pcap_set_buffer_size(p, bufsize) != 0)
+	    pcap_set_buffer_size(p, bufsize) != 0 ||
+	    pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO) != 0)
 		fatalx("%s: cannot set capture options", ifc->name);
 	rv = pcap_activate(p);
 	if (rv < 0)
@@ -212,6 +232,12 @@ iface_open(struct iface *ifc)
 static void
 iface_close(int i)
 {
+	size_t	 k;
+
+	/* frames carried to the next pass keep naming their interface */
+	for (k = 0; k < nframes; k++)
+		if (frames[k].ifc > i)
+			frames[k].ifc--;
 	pcap_close(ifaces[i].p);
 	pcap_close(ifaces[i].g);
 	memmove(&ifaces[i], &ifaces[i + 1],
@@ -222,7 +248,7 @@ iface_close(int i)
 
 static int	 refilter_due;
 
-static int	 read_all(void);
+static int	 drain(void);
 
 /*
  * The live set changed: new kernel filters on every interface.  The wake
@@ -250,7 +276,7 @@ refilter(void)
 	for (k = 0; k < nifaces; k++)
 		if (filter_attach(ifaces[k].fd, &wake) == -1)
 			fatal("%s: attach filter", ifaces[k].name);
-	(void)read_all();
+	(void)drain();
 	for (k = 0; k < nifaces; k++)
 		if (filter_attach(pcap_fileno(ifaces[k].g), &rd) == -1)
 			fatal("%s: attach filter", ifaces[k].name);
@@ -317,39 +343,94 @@ dispatch_imsg(struct imsg *im)
 /* when the frame was captured, in monotonic ms: its age by the wall
  * clock, which stamped it, taken from the monotonic time of the read */
 static uint64_t
-frame_ms(const struct pcap_pkthdr *h)
+frame_ms(int64_t ns)
 {
 	int64_t	 age;
 
-	age = (read_us - ((int64_t)h->ts.tv_sec * 1000000 + h->ts.tv_usec)) /
-	    1000;
+	age = (read_ns - ns) / 1000000;
 	if (age < 0 || age > AGE_MAX_MS || (uint64_t)age > mono_ms)
 		age = 0;
 	return (mono_ms - (uint64_t)age);
 }
 
-/* a parsed frame: feed it to the matcher, report what it completes */
+static const char *
+src_str(const struct pkt *pkt, char *buf, size_t len)
+{
+	if (inet_ntop(pkt->af, pkt->src, buf, len) == NULL)
+		(void)snprintf(buf, len, "?");
+	return (buf);
+}
+
+/* match.c says why a knock failed: at -v, a line each, a few a second */
 static void
-judge(const struct iface *ifc, const struct pcap_pkthdr *h,
-    const struct pkt *pkt)
+on_refusal(const struct pkt *pkt, enum match_refusal why, uint32_t seq,
+    unsigned int step)
+{
+	static const char *const what[] = {
+		[REFUSE_RESET] = "reset: it advanced none of this source's "
+		    "knocks",
+		[REFUSE_TIMEOUT] = "dropped: knock-timeout passed",
+		[REFUSE_EVICTED] = "dropped for newer knocks from this source",
+		[REFUSE_COOLING] = "not started: the source is cooling down "
+		    "after a wrong hit",
+		[REFUSE_BOUND] = "not started: bound to another address"
+	};
+	char	 addr[INET6_ADDRSTRLEN];
+
+	if (log_getverbose() < 1)
+		return;
+	if (mono_ms / 1000 != refuse_sec) {
+		if (refuse_unsaid > 0)
+			log_debug("%llu more refused knocks not logged",
+			    refuse_unsaid);
+		refuse_sec = mono_ms / 1000;
+		refuse_logged = 0;
+		refuse_unsaid = 0;
+	}
+	if (refuse_logged++ >= REFUSE_LOG_MAX) {
+		refuse_unsaid++;
+		return;
+	}
+	log_debug("sequence %u from %s, %u of its ports knocked, then port "
+	    "%u: %s", seq, src_str(pkt, addr, sizeof(addr)), step, pkt->dport,
+	    what[why]);
+}
+
+/* a frame in capture order: feed it to the matcher, report what it
+ * completes */
+static void
+judge(const struct frame *f)
 {
 	struct pks_knock	 k;
 	char			 addr[INET6_ADDRSTRLEN];
 
-	if (match_packet(matcher, pkt, frame_ms(h), &k) == 0)
+	if (match_packet(matcher, &f->pkt, frame_ms(f->ns), &k) == 0)
 		return;
 	proc_compose(IMSG_KNOCK_DONE, -1, &k, sizeof(k));
-	if (inet_ntop(k.af, k.addr, addr, sizeof(addr)) == NULL)
-		(void)snprintf(addr, sizeof(addr), "?");
-	log_info("sequence %u knocked from %s on %s", k.seq_id, addr,
-	    ifc->name);
+	log_info("sequence %u knocked from %s on %s", k.seq_id,
+	    src_str(&f->pkt, addr, sizeof(addr)),
+	    f->ifc < nifaces ? ifaces[f->ifc].name : "?");
+}
+
+static void
+collect(const struct iface *ifc, const struct pcap_pkthdr *h,
+    const struct pkt *pkt)
+{
+	struct frame	*f;
+
+	if (nframes == frames_cap)
+		return;		/* cannot be: room for two passes */
+	f = &frames[nframes++];
+	/* nanoseconds: PCAP_TSTAMP_PRECISION_NANO */
+	f->ns = (int64_t)h->ts.tv_sec * 1000000000 + h->ts.tv_usec;
+	f->pkt = *pkt;
+	f->ifc = ifc - ifaces;
 }
 
 /*
  * A frame of the wake capture: a last port, or an IPv6 packet with
  * extension headers (the read filter never admits those); anything else
- * a widened filter let in is the read capture's.  One captured after the
- * read capture was last read waits for it to be read again.
+ * a widened filter let in is the read capture's.
  */
 static void
 on_wake(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
@@ -360,9 +441,9 @@ on_wake(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
 	if (parse_frame(ifc->dlt, bytes, h->caplen, &pkt) == -1 ||
 	    (!pkt.ext && !BIT_ISSET(wake_set, pkt.dport)))
 		return;
-	if ((int64_t)h->ts.tv_sec * 1000000 + h->ts.tv_usec > read_us)
-		(void)read_all();
-	judge(ifc, h, &pkt);
+	collect(ifc, h, &pkt);
+	if (frames[nframes - 1].ns > wake_newest)
+		wake_newest = frames[nframes - 1].ns;
 }
 
 /* a frame of the read capture; a last port is the wake capture's */
@@ -374,7 +455,7 @@ on_read(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
 
 	if (parse_frame(ifc->dlt, bytes, h->caplen, &pkt) == 0 &&
 	    !BIT_ISSET(wake_set, pkt.dport))
-		judge(ifc, h, &pkt);
+		collect(ifc, h, &pkt);
 }
 
 static void
@@ -385,7 +466,7 @@ batch_clock(void)
 	mono_ms = now_ms();
 	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
 		fatal("clock_gettime");
-	read_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	read_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /*
@@ -411,17 +492,64 @@ dispatch(int i, int rd)
 	return (n);
 }
 
-/* every frame waiting in the read captures (its clock taken first, so a
- * wake frame captured after it is known); how many */
-static int
-read_all(void)
+/* stable merge sort of frames by capture time (no qsort(3): see
+ * filter.c); the runs are short and mostly in order */
+static void
+frames_sort(struct frame *a, struct frame *tmp, size_t n)
 {
-	int	 i, n, total = 0;
+	size_t	 m = n / 2, i = 0, j = m, k = 0;
+
+	if (n < 2)
+		return;
+	frames_sort(a, tmp, m);
+	frames_sort(a + m, tmp, n - m);
+	if (a[m - 1].ns <= a[m].ns)
+		return;
+	while (i < m && j < n)
+		tmp[k++] = a[j].ns < a[i].ns ? a[j++] : a[i++];
+	while (i < m)
+		tmp[k++] = a[i++];
+	memcpy(a, tmp, k * sizeof(*a));
+}
+
+/*
+ * One pass over every capture, its frames judged in the order they were
+ * captured, whichever capture holds them: a knock's ports are split
+ * between the two, and judged out of order they would refuse it (issue
+ * 14's silent losses).  The wake captures are read first, then the read
+ * ones, so every read frame older than a wake frame read is there (one
+ * source's packets reach both in order).  A read frame newer than the
+ * clock before the pass and than every wake frame read waits for the
+ * next pass: a wake frame older than it may still be coming.  Returns
+ * the number of read frames.
+ */
+static int
+drain(void)
+{
+	int64_t		 cut;
+	size_t		 i, k;
+	int		 n, full = 0, total = 0;
 
 	batch_clock();
-	for (i = 0; i < nifaces; i++)
+	cut = read_ns;
+	wake_newest = INT64_MIN;
+	for (i = 0; i < (size_t)nifaces; i++)
+		if (dispatch(i, 0) == SNIFF_BATCH)
+			full = 1;
+	for (i = 0; i < (size_t)nifaces; i++)
 		if ((n = dispatch(i, 1)) > 0)
 			total += n;
+	/* wake frames left in a full ring: nothing newer than those read */
+	if (full || wake_newest > cut)
+		cut = wake_newest;
+	frames_sort(frames, frames_tmp, nframes);
+	for (i = 0; i < nframes && frames[i].ns <= cut; i++)
+		judge(&frames[i]);
+	for (k = 0; i < nframes; )
+		frames[k++] = frames[i++];
+	nframes = k;
+	if (nframes > 0 && read_due > mono_ms + READ_MIN_MS)
+		read_due = mono_ms + READ_MIN_MS;
 	return (total);
 }
 
@@ -509,10 +637,7 @@ sniff_loop(void)
 				knocks = 1;
 		/* what came before a last knock is judged before it */
 		if (knocks)
-			read_plan(read_all());
-		for (i = 0; knocks && i < nifaces; i++)
-			if (pfd[1 + i].revents & (POLLIN | POLLERR | POLLHUP))
-				(void)dispatch(i, 0);
+			read_plan(drain());
 		for (i = nifaces - 1; i >= 0; i--)
 			if (ifaces[i].failed)
 				iface_close(i);
@@ -522,7 +647,7 @@ sniff_loop(void)
 			proc_flush();
 		now = now_ms();
 		if (now >= read_due)
-			read_plan(read_all());
+			read_plan(drain());
 		if (now >= tick) {
 			match_expire(matcher, now);
 			lost_report(now);
@@ -544,6 +669,12 @@ main(int argc, char *argv[])
 		fatalx("no interface to capture on");
 	for (i = 0; i < nifaces; i++)
 		iface_open(&ifaces[i]);
+	/* a pass, and what an earlier one carried over */
+	frames_cap = 2 * (size_t)nifaces * (READ_BATCH + SNIFF_BATCH);
+	if ((frames = calloc(frames_cap, sizeof(*frames))) == NULL ||
+	    (frames_tmp = calloc(frames_cap, sizeof(*frames))) == NULL)
+		fatal("frames");
+	match_on_refusal(matcher, on_refusal);
 	proc_confine(NULL, 0, sniffer_rules, sniffer_nrules);
 	log_info("capturing on %d interface%s, up to %u sources", nifaces,
 	    nifaces > 1 ? "s" : "", sconf.max_sources);

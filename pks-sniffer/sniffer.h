@@ -42,6 +42,16 @@ int	parse_dlt_ok(int);
 
 /* match.c */
 struct match;
+/* why a knock in progress, or one about to start, was refused */
+enum match_refusal {
+	REFUSE_RESET,		/* a packet that advanced nothing reset it */
+	REFUSE_TIMEOUT,		/* knock-timeout passed since its last knock */
+	REFUSE_EVICTED,		/* SNIFF_CANDS newer ones pushed it out */
+	REFUSE_COOLING,		/* a first port, the source cooling down */
+	REFUSE_BOUND		/* a first port, bound to another address */
+};
+typedef void	(*match_refused_fn)(const struct pkt *, enum match_refusal,
+		    uint32_t, unsigned int);
 struct match	*match_new(uint32_t, uint32_t, const uint8_t *);
 void		 match_free(struct match *);
 const char	*match_seq_check(const struct pks_seq *);
@@ -50,6 +60,7 @@ int		 match_seq_del(struct match *, uint32_t);
 int		 match_packet(struct match *, const struct pkt *, uint64_t,
 		    struct pks_knock *);
 void		 match_expire(struct match *, uint64_t);
+void		 match_on_refusal(struct match *, match_refused_fn);
 size_t		 match_nsources(const struct match *);
 size_t		 match_nseqs(const struct match *);
 size_t		 match_ports(const struct match *, uint16_t **, size_t *);
