@@ -119,6 +119,11 @@ void	 child_dispatch(enum pks_proc);
 void	 child_process(enum pks_proc);
 int	 child_all_ready(void);
 
+#ifdef PKS_TESTHOOKS
+/* testhook.c */
+void	 testhook_seqs(void);
+#endif
+
 /* seq.c */
 struct sequence *seq_generate(int, int64_t, int64_t, const char *, int,
 	    const uint8_t *);

@@ -386,6 +386,9 @@ main(int argc, char *argv[])
 	env->started = time(NULL);
 	child_init_all();
 	admin_init();
+#ifdef PKS_TESTHOOKS
+	testhook_seqs();
+#endif
 	log_info("starting, configuration %s", env->conf_path);
 	main_loop();
 	conf_free(env->conf);

@@ -102,12 +102,20 @@ static int
 seq_draw(struct pks_seq *s, int svc)
 {
 	struct pks_conf	*conf = env->conf;
-	uint16_t	 busy[LISTEN_MAX + PKS_SERVICES_MAX];
+	static uint16_t	 busy[LISTEN_MAX + PKS_SERVICES_MAX];
+	static size_t	 nlisten;
+	static time_t	 listen_at;	/* when busy[] was read */
 	size_t		 nbusy, i;
 	uint32_t	 span = conf->knock_hi - conf->knock_lo + 1;
 	int		 tries;
 
-	nbusy = listening_ports(busy, LISTEN_MAX);
+	/* /proc/net/tcp walks the whole connection hash (~10 ms on a
+	 * large host): once a second is enough for a burst of draws */
+	if (listen_at != time(NULL)) {
+		nlisten = listening_ports(busy, LISTEN_MAX);
+		listen_at = time(NULL);
+	}
+	nbusy = nlisten;
 	for (i = 0; i < (size_t)conf->nservices; i++)
 		busy[nbusy++] = conf->services[i].port;
 

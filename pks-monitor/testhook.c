@@ -1,0 +1,52 @@
+/*
+ * testhook.c: test builds only (PKS_TESTHOOKS).  A scale test needs
+ * thousands of live sequences; asking the fake Bot API for each would
+ * test the bot, not the scale.  PKS_TEST_SEQS=N:FILE makes the monitor
+ * issue N sequences at start, through the same seq_generate() as
+ * /generate (users 1..N of the first service, never bound), and write
+ * one line per sequence, "ID PORT PORT ...", to FILE.  The sniffer gets
+ * them all at once when it starts (seq_push_all()).
+ */
+#ifdef PKS_TESTHOOKS
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "monitor.h"
+
+#define TEST_SEQS_MAX	1000000
+
+void
+testhook_seqs(void)
+{
+	const char	*v = getenv("PKS_TEST_SEQS"), *path;
+	struct sequence	*s;
+	char		 name[32], *end;
+	unsigned long	 n, i;
+	unsigned int	 k;
+	FILE		*f;
+
+	if (v == NULL)
+		return;
+	n = strtoul(v, &end, 10);
+	if (*end != ':' || n == 0 || n > TEST_SEQS_MAX || end[1] == '\0')
+		fatalx("PKS_TEST_SEQS: N:FILE, N in 1..%d", TEST_SEQS_MAX);
+	path = end + 1;
+	if ((f = fopen(path, "we")) == NULL)
+		fatal("PKS_TEST_SEQS: %s", path);
+	for (i = 1; i <= n; i++) {
+		(void)snprintf(name, sizeof(name), "test%lu", i);
+		if ((s = seq_generate(0, (int64_t)i, (int64_t)i, name, 0,
+		    NULL)) == NULL)
+			fatalx("PKS_TEST_SEQS: sequence %lu refused", i);
+		fprintf(f, "%u", s->seq.id);
+		for (k = 0; k < s->seq.len; k++)
+			fprintf(f, " %u", s->seq.ports[k]);
+		fprintf(f, "\n");
+	}
+	if (fclose(f) == EOF)
+		fatal("PKS_TEST_SEQS: %s", path);
+	log_info("test hook: %lu sequences issued", n);
+}
+#endif /* PKS_TESTHOOKS */
