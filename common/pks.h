@@ -62,6 +62,8 @@ enum imsg_type {
 	IMSG_TG_CONF,		/* struct pks_tg_conf */
 	IMSG_TG_TOKEN,		/* fd of the token file (SCM_RIGHTS) */
 	IMSG_TG_CA,		/* fd of the CA bundle (SCM_RIGHTS) */
+	IMSG_TG_ADMIN,		/* int64_t: an admin's user id, for the
+				   command menu of their private chat */
 	IMSG_TG_SEND,		/* struct pks_tg_send + text */
 	IMSG_TG_DONE,		/* uint32_t request id: may confirm the update */
 

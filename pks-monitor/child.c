@@ -115,6 +115,10 @@ child_send_conf(struct child *c)
 				close(fd);
 		} else
 			child_send(c->id, IMSG_TG_TOKEN, fd, NULL, 0);
+		/* admins see the admin commands in their menu */
+		for (i = 0; (size_t)i < conf->nadmins; i++)
+			child_send(c->id, IMSG_TG_ADMIN, -1, &conf->admins[i],
+			    sizeof(conf->admins[i]));
 		if (conf->ca_file[0] != '\0') {
 			if ((fd = open(conf->ca_file, O_RDONLY | O_CLOEXEC))
 			    == -1)

@@ -589,31 +589,65 @@ tg_build_getupdates(int64_t offset, int timeout)
 	return json_out(o);
 }
 
+/*
+ * The command menus (setMyCommands), each fitted to where it is shown:
+ * private chats, groups (where the answers come in private), and an
+ * admin's private chat, which also lists the admin commands.  Which
+ * commands an admin may use is still the monitor's call.
+ */
+static const struct {
+	const char	*name;
+	const char	*priv;		/* description in a private chat */
+	const char	*group;		/* in a group; NULL: not listed */
+	int		 admin;		/* only in an admin's menu */
+} menu[] = {
+	{ "generate", "a one-time knock sequence: /generate [service] "
+	    "[address]", "a one-time knock sequence, sent to you in private",
+	    0 },
+	{ "status", "your live sequences and open windows",
+	    "your live sequences and windows, in private", 0 },
+	{ "revoke", "revoke your live sequences",
+	    "revoke your live sequences", 0 },
+	{ "whoami", "your user id", "your user id and this group's id", 0 },
+	{ "help", "how to use this bot", "how to use this bot", 0 },
+	{ "grant", "USER_ID SERVICE [DURATION]: grant a service", NULL, 1 },
+	{ "ungrant", "USER_ID SERVICE: take a grant back", NULL, 1 },
+	{ "users", "who may open what", NULL, 1 },
+	{ "windows", "the open windows", NULL, 1 },
+	{ "close", "ADDRESS: close its windows now", NULL, 1 },
+	{ "lockdown", "revoke everything, issue nothing", NULL, 1 },
+	{ "unlock", "lift the lockdown", NULL, 1 },
+};
+
 char *
-tg_build_commands(void)
+tg_build_commands(enum tg_menu which, int64_t chat)
 {
-	static const char *const c[][2] = {
-		{ "generate", "a one-time knock sequence: /generate [service] "
-		    "[address]" },
-		{ "status", "your live sequences and open windows" },
-		{ "revoke", "revoke your live sequences" },
-		{ "whoami", "your user id and this chat's id" },
-		{ "help", "how to use this bot" },
-	};
-	json_object	*o, *a, *e;
+	json_object	*o, *a, *e, *sc;
+	const char	*d;
 	size_t		 i;
 
 	o = json_object_new_object();
 	a = json_object_new_array();
-	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+	for (i = 0; i < sizeof(menu) / sizeof(menu[0]); i++) {
+		d = which == TG_MENU_GROUP ? menu[i].group : menu[i].priv;
+		if (d == NULL || (menu[i].admin && which != TG_MENU_ADMIN))
+			continue;
 		e = json_object_new_object();
 		json_object_object_add(e, "command",
-		    json_object_new_string(c[i][0]));
+		    json_object_new_string(menu[i].name));
 		json_object_object_add(e, "description",
-		    json_object_new_string(c[i][1]));
+		    json_object_new_string(d));
 		json_object_array_add(a, e);
 	}
 	json_object_object_add(o, "commands", a);
+	sc = json_object_new_object();
+	json_object_object_add(sc, "type", json_object_new_string(
+	    which == TG_MENU_GROUP ? "all_group_chats" :
+	    which == TG_MENU_ADMIN ? "chat" : "all_private_chats"));
+	if (which == TG_MENU_ADMIN)
+		json_object_object_add(sc, "chat_id",
+		    json_object_new_int64(chat));
+	json_object_object_add(o, "scope", sc);
 	return json_out(o);
 }
 

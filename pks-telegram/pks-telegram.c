@@ -49,6 +49,7 @@
 #define SEND_TRIES	8		/* transient failures before giving up */
 #define SEND_TIMEOUT	20		/* seconds, for calls but getUpdates */
 #define DONE_TIMEOUT	300		/* seconds the monitor has per request */
+#define ADMINS_MAX	64		/* admins who get their own menu */
 
 enum phase { PH_GETME, PH_WEBHOOK, PH_COMMANDS, PH_POLL };
 
@@ -96,6 +97,9 @@ static char			 token[TOKEN_FILE_MAX];
 static char			*ca;
 static size_t			 calen;
 static char			 botname[TG_BOTNAME_MAX];
+static int64_t			 admins[ADMINS_MAX];
+static size_t			 nadmins;
+static size_t			 menu_step;	/* setMyCommands done so far */
 
 static struct tg_api		*api;
 static struct tg_call		*pollc, *sendc;
@@ -247,6 +251,19 @@ tg_conf(struct imsg *im)
 		if (im->len != 0 || im->fd == -1 || token[0] != '\0')
 			break;
 		rc = conf_token(im->fd);
+		break;
+	case IMSG_TG_ADMIN:
+		if (im->len != sizeof(int64_t) || im->fd != -1)
+			break;
+		memcpy(&admins[nadmins], im->data, sizeof(int64_t));
+		if (admins[nadmins] <= 0)
+			break;
+		if (nadmins + 1 < ADMINS_MAX)
+			nadmins++;
+		else
+			log_warnx("over %d admins: the last ones get the "
+			    "common menu", ADMINS_MAX - 1);
+		rc = 0;
 		break;
 	case IMSG_TG_CA:
 		if (im->len != 0 || im->fd == -1 || ca != NULL)
@@ -743,8 +760,12 @@ poll_done(struct tg_call *c, int code, long status, const char *body,
 		phase = PH_COMMANDS;
 		break;
 	case PH_COMMANDS:
+		/* a menu refused (an admin who never started the bot: "chat
+		 * not found") is no reason not to serve */
 		if (status != 200 || !rp.ok)
 			log_warnx("setMyCommands: %ld %s", status, rp.desc);
+		if (++menu_step < 2 + nadmins)
+			break;
 		phase = PH_POLL;
 		log_info("polling for updates");
 		break;
@@ -803,7 +824,9 @@ poll_next(void)
 		break;
 	case PH_COMMANDS:
 		m = "setMyCommands";
-		body = tg_build_commands();
+		body = tg_build_commands(menu_step == 0 ? TG_MENU_PRIVATE :
+		    menu_step == 1 ? TG_MENU_GROUP : TG_MENU_ADMIN,
+		    menu_step >= 2 ? admins[menu_step - 2] : 0);
 		break;
 	default:
 		m = "getUpdates";

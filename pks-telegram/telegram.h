@@ -44,6 +44,13 @@ struct tg_msg {
 					   with this bot (deep link) */
 };
 
+/* the command menus, by where they are shown (setMyCommands scope) */
+enum tg_menu {
+	TG_MENU_PRIVATE,	/* every private chat */
+	TG_MENU_GROUP,		/* every group */
+	TG_MENU_ADMIN		/* one admin's private chat */
+};
+
 /* the envelope of every Bot API reply */
 struct tg_reply {
 	int		ok;
@@ -86,7 +93,7 @@ char		*tg_build_send(int64_t, uint32_t, const char *, size_t,
 int		 tg_url_ok(const char *);
 char		*tg_build_msg(const struct tg_msg *);
 char		*tg_build_getupdates(int64_t, int);
-char		*tg_build_commands(void);
+char		*tg_build_commands(enum tg_menu, int64_t);
 char		*tg_build_answer(const char *);
 int		 tg_resolve(const char *, char *, size_t, int *);
 

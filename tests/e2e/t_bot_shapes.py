@@ -100,6 +100,23 @@ def topics(s):
            "a direct answer too", rec)
 
 
+def menus(s):
+    """Menus by role: the admin's private chat lists the admin commands,
+    the common private and group menus do not."""
+    got = {}
+    s.bot.wait_polling(timeout=15)	# the menus are set before polling
+    for r in s.bot.sent(method="setMyCommands"):
+        sc = r["params"].get("scope") or {}
+        key = (sc.get("type"), sc.get("chat_id"))
+        got[key] = [c["command"] for c in r["params"]["commands"]]
+    adm = got.get(("chat", ADA), [])
+    tap.ok("grant" in adm and "generate" in adm and
+           "grant" not in got.get(("all_private_chats", None), ["grant"]) and
+           "grant" not in got.get(("all_group_chats", None), ["grant"]),
+           "setMyCommands by scope: admin commands only in the admin's "
+           "menu", got or "no setMyCommands")
+
+
 def ssh_hint(s):
     t = ask(s, ADA, "/generate shell", expect=r"pks-knock")
     tap.ok(t and "-- ssh you@host" in t, "a sequence for port 22 shows "
@@ -207,6 +224,7 @@ def main():
             "allow chat %d to ssh\n"
             "allow chat %d to web\n" % (ADA, ADA, ADA, GROUP,
                                          OLD_GROUP))).start()
+        menus(s)
         channel_post(s)
         no_person(s)
         topics(s)

@@ -129,9 +129,10 @@ def main():
     tap.ok(bot.wait_polling(timeout=15), "worker polls getUpdates",
            w.log.text())
     calls = [r["method"] for r in bot.log()]
-    tap.ok(calls[:4] == ["getMe", "deleteWebhook", "setMyCommands",
-                         "getUpdates"],
-           "getMe, deleteWebhook, setMyCommands, then getUpdates", calls)
+    tap.ok(calls[:5] == ["getMe", "deleteWebhook", "setMyCommands",
+                         "setMyCommands", "getUpdates"],
+           "getMe, deleteWebhook, setMyCommands (private and group "
+           "menus), then getUpdates", calls)
     st = pkstest.proc_status(w.proc.pid)
     tap.ok(st and st["Seccomp"] == "2" and st["NoNewPrivs"] == "1" and
            st["Uid"].split()[0] != "0", "worker confined (seccomp, "

@@ -150,7 +150,7 @@ class Api:
             self.query_id = 0
             self.started = None		# None: every user has started us
             self.webhook = ""
-            self.commands = []
+            self.commands = {}		# scope key -> commands
             self.log = []
             self.sent = []
             self.seq = 0
@@ -272,12 +272,41 @@ class Api:
                 raise bad("command description is too long")
             clean.append({"command": name, "description": d})
         with self.cv:
-            self.commands = clean
+            self.commands[self._scope(params)] = clean
         return True
+
+    SCOPES = {"default": (), "all_private_chats": (), "all_group_chats": (),
+              "all_chat_administrators": (), "chat": ("chat_id",),
+              "chat_administrators": ("chat_id",),
+              "chat_member": ("chat_id", "user_id")}
+
+    def _scope(self, params):
+        """A BotCommandScope as a key: ("default",), ("chat", id), ..."""
+        sc = p_json(params, "scope", "can't parse BotCommandScope JSON "
+                    "object")
+        if sc is None:
+            return ("default",)
+        if not isinstance(sc, dict) or sc.get("type") not in self.SCOPES:
+            raise bad("can't parse BotCommandScope JSON object")
+        key = [sc["type"]]
+        for f in self.SCOPES[sc["type"]]:
+            v = p_int(sc, f)
+            if not v:
+                raise bad("can't parse BotCommandScope JSON object")
+            key.append(v)
+        if len(key) > 1:
+            # a chat the bot cannot reach, or a user who never started it
+            if key[1] > 0 and self.started is not None and \
+                    key[1] not in self.started:
+                raise bad("chat not found")
+            if key[1] < 0 and key[1] not in self.chats:
+                raise bad("chat not found")
+        return tuple(key)
 
     def m_getmycommands(self, params, ctx):
         with self.cv:
-            return copy.deepcopy(self.commands)
+            return copy.deepcopy(self.commands.get(self._scope(params),
+                                                   []))
 
     def _chat_of(self, params):
         """The chat a send or edit names: check existence and 403."""

@@ -139,9 +139,23 @@ other_bodies(void **state)
 	o = body(tg_build_answer("4382bfd\"x"));
 	assert_string_equal(str(o, "callback_query_id"), "4382bfd\"x");
 	json_object_put(o);
-	o = body(tg_build_commands());
+	o = body(tg_build_commands(TG_MENU_PRIVATE, 0));
 	assert_true(json_object_object_get_ex(o, "commands", &a));
-	assert_true(json_object_array_length(a) >= 5);
+	assert_int_equal(json_object_array_length(a), 5);
+	assert_null(strstr(json_object_to_json_string(a), "grant"));
+	assert_true(json_object_object_get_ex(o, "scope", &a));
+	assert_string_equal(str(a, "type"), "all_private_chats");
+	json_object_put(o);
+	o = body(tg_build_commands(TG_MENU_ADMIN, 6123456789));
+	assert_true(json_object_object_get_ex(o, "commands", &a));
+	assert_int_equal(json_object_array_length(a), 12);
+	assert_true(json_object_object_get_ex(o, "scope", &a));
+	assert_string_equal(str(a, "type"), "chat");
+	assert_string_equal(str(a, "chat_id"), "6123456789");
+	json_object_put(o);
+	o = body(tg_build_commands(TG_MENU_GROUP, 0));
+	assert_true(json_object_object_get_ex(o, "scope", &a));
+	assert_string_equal(str(a, "type"), "all_group_chats");
 	json_object_put(o);
 }
 
