@@ -1,8 +1,15 @@
 /*
- * iptc.c: the PKS chain, through libiptc (ip4tc and ip6tc).
+ * iptc.c: the iptables backend: the PKS chain, through libiptc (ip4tc
+ * and ip6tc).
  *
- * The state (services, open windows) lives here; the kernel is made to
- * match it.  Each change rebuilds the whole PKS chain of one family in
+ * The chain PKS (IPv4 and IPv6) is jumped to from INPUT as its first
+ * rule and holds, in this order:
+ *	per service:	-p P --dport N -m conntrack --ctstate EST,REL -j ACCEPT
+ *	per window:	-s ADDR/32|128 -p P --dport N -j ACCEPT
+ *	per service:	-p P --dport N -j DROP
+ *
+ * The state (services, open windows) lives in fw.c; the kernel is made
+ * to match it.  Each change rebuilds the whole PKS chain of one family in
  * the libiptc snapshot and commits: a commit replaces the whole table
  * anyway, and a rebuild cannot leave a stale or doubled rule behind,
  * whatever happened to the chain since the last commit.
@@ -28,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
 #include <libiptc/libiptc.h>
 #include <libiptc/libip6tc.h>
 #include <linux/netfilter/nf_conntrack_common.h>
@@ -36,7 +44,7 @@
 
 #include "log.h"
 #include "pks.h"
-#include "iptc.h"
+#include "fw.h"
 
 #define FW_TABLE	"filter"
 #define FW_INPUT	"INPUT"
@@ -45,24 +53,6 @@
 #ifdef PKS_TESTHOOKS
 void	(*fw_precommit_hook)(int, int);
 #endif
-
-/* what a window rule matches; windows with the same key share a rule */
-struct fw_key {
-	uint8_t		af;
-	uint8_t		proto;
-	uint16_t	port;
-	uint8_t		addr[16];
-};
-
-struct fw_win {
-	uint32_t	id;
-	struct fw_key	key;
-};
-
-struct fw_rule {
-	struct fw_key	key;
-	unsigned int	refs;		/* windows holding it open */
-};
 
 enum fw_kind {
 	R_ESTAB,	/* -p P --dport N -m conntrack --ctstate ... -j ACCEPT */
@@ -103,12 +93,6 @@ struct fw_family {
 	const char	*(*error)(int);
 };
 
-static struct pks_fw_service	fw_svcs[PKS_SERVICES_MAX];
-static size_t			fw_nsvcs;
-static struct fw_win		fw_wins[FW_WINDOWS_MAX];
-static size_t			fw_nwins;
-static struct fw_rule		fw_rules[FW_WINDOWS_MAX];
-static size_t			fw_nrule;
 static int			fw_lockfd = -1;
 
 /* ---------------------------------------------------------- families */
@@ -417,10 +401,15 @@ fw_sync_once(const struct fw_family *f, int attempt)
 	struct xtc_handle	*h;
 	union fw_entry		 e;
 	size_t			 i;
+	const struct pks_fw_service *svcs;
+	const struct fw_rule	*rules;
+	size_t			 nsvcs, nrules;
 	const char		*what;
 	int			 err;
 
 	(void)attempt;
+	svcs = fw_services(&nsvcs);
+	rules = fw_rules(&nrules);
 	if ((h = f->init(FW_TABLE)) == NULL) {
 		err = errno ? errno : EPROTO;
 		log_warnx("%s filter table: %s", f->name, f->error(errno));
@@ -433,23 +422,23 @@ fw_sync_once(const struct fw_family *f, int attempt)
 	if (!f->flush(FW_CHAIN, h))
 		goto fail;
 	what = "append rule";
-	for (i = 0; i < fw_nsvcs; i++) {
-		fw_entry(&e, f->af, R_ESTAB, fw_svcs[i].proto,
-		    fw_svcs[i].port, NULL);
+	for (i = 0; i < nsvcs; i++) {
+		fw_entry(&e, f->af, R_ESTAB, svcs[i].proto, svcs[i].port,
+		    NULL);
 		if (!f->append(FW_CHAIN, &e, h))
 			goto fail;
 	}
-	for (i = 0; i < fw_nrule; i++) {
-		if (fw_rules[i].key.af != f->af)
+	for (i = 0; i < nrules; i++) {
+		if (rules[i].key.af != f->af)
 			continue;
-		fw_entry(&e, f->af, R_WINDOW, fw_rules[i].key.proto,
-		    fw_rules[i].key.port, fw_rules[i].key.addr);
+		fw_entry(&e, f->af, R_WINDOW, rules[i].key.proto,
+		    rules[i].key.port, rules[i].key.addr);
 		if (!f->append(FW_CHAIN, &e, h))
 			goto fail;
 	}
-	for (i = 0; i < fw_nsvcs; i++) {
-		fw_entry(&e, f->af, R_DROP, fw_svcs[i].proto,
-		    fw_svcs[i].port, NULL);
+	for (i = 0; i < nsvcs; i++) {
+		fw_entry(&e, f->af, R_DROP, svcs[i].proto, svcs[i].port,
+		    NULL);
 		if (!f->append(FW_CHAIN, &e, h))
 			goto fail;
 	}
@@ -494,257 +483,76 @@ fw_sync(int af)
 	return err;
 }
 
-/* ---------------------------------------------------------- checks */
-
-int
-fw_check_service(const struct pks_fw_service *s)
-{
-	if (s->proto != IPPROTO_TCP && s->proto != IPPROTO_UDP)
-		return EINVAL;
-	if (s->port == 0 || s->pad != 0)
-		return EINVAL;
-	return 0;
-}
+/* ---------------------------------------------------------- backend */
 
 static int
-fw_is_service(uint8_t proto, uint16_t port)
+iptc_prepare(void)
 {
-	size_t	i;
-
-	for (i = 0; i < fw_nsvcs; i++)
-		if (fw_svcs[i].proto == proto && fw_svcs[i].port == port)
-			return 1;
-	return 0;
+	/* the lock file is out of reach once in the chroot */
+	return fw_lock_open(FW_LOCKFILE);
 }
 
+/* both families from the state: services, and no window at start */
 static int
-fw_zero(const uint8_t *p, size_t n)
+iptc_sync_all(void)
 {
-	while (n-- > 0)
-		if (*p++ != 0)
-			return 0;
-	return 1;
-}
-
-int
-fw_check(const struct pks_window *w)
-{
-	const uint8_t	*a = w->addr;
-
-	if (w->id == 0)
-		return EINVAL;
-	switch (w->af) {
-	case AF_INET:
-		/* unspecified, multicast, limited broadcast; v4 uses the
-		 * first 4 bytes and the rest must be zero */
-		if (fw_zero(a, 4) || (a[0] & 0xf0) == 0xe0 ||
-		    (a[0] & a[1] & a[2] & a[3]) == 0xff || !fw_zero(a + 4, 12))
-			return EINVAL;
-		break;
-	case AF_INET6:
-		if (fw_zero(a, 16) || a[0] == 0xff)
-			return EINVAL;
-		break;
-	default:
-		return EINVAL;
-	}
-	if (w->proto != IPPROTO_TCP && w->proto != IPPROTO_UDP)
-		return EINVAL;
-	if (w->port == 0 || !fw_is_service(w->proto, w->port))
-		return EINVAL;
-	return 0;
-}
-
-/* ---------------------------------------------------------- state */
-
-static void
-fw_key(struct fw_key *k, const struct pks_window *w)
-{
-	memset(k, 0, sizeof(*k));
-	k->af = w->af;
-	k->proto = w->proto;
-	k->port = w->port;
-	memcpy(k->addr, w->addr, w->af == AF_INET ? 4 : 16);
-}
-
-static int
-fw_keyeq(const struct fw_key *a, const struct fw_key *b)
-{
-	return memcmp(a, b, sizeof(*a)) == 0;
-}
-
-static struct fw_win *
-fw_win_find(uint32_t id)
-{
-	size_t	i;
-
-	for (i = 0; i < fw_nwins; i++)
-		if (fw_wins[i].id == id)
-			return &fw_wins[i];
-	return NULL;
-}
-
-static size_t
-fw_rule_find(const struct fw_key *k)
-{
-	size_t	i;
-
-	for (i = 0; i < fw_nrule; i++)
-		if (fw_keyeq(&fw_rules[i].key, k))
-			return i;
-	return fw_nrule;
-}
-
-static const char *
-fw_str(const struct fw_key *k, char *buf, size_t len)
-{
-	char	a[INET6_ADDRSTRLEN];
-
-	if (inet_ntop(k->af, k->addr, a, sizeof(a)) == NULL)
-		snprintf(a, sizeof(a), "?");
-	snprintf(buf, len, "%s %s/%u", a, k->proto == IPPROTO_TCP ? "tcp" :
-	    "udp", k->port);
-	return buf;
-}
-
-/* ---------------------------------------------------------- operations */
-
-/*
- * Start from scratch: the chain of each family holds the service rules
- * and no window (a previous run's rules are flushed); the monitor sends
- * the windows that are still open.
- */
-int
-fw_init(const struct pks_fw_service *svcs, size_t n)
-{
-	size_t	i;
 	int	err;
 
-	if (n > PKS_SERVICES_MAX)
-		return EINVAL;
-	for (i = 0; i < n; i++)
-		if (fw_check_service(&svcs[i]) != 0)
-			return EINVAL;
-	fw_nsvcs = fw_nwins = fw_nrule = 0;
-	for (i = 0; i < n; i++)
-		if (!fw_is_service(svcs[i].proto, svcs[i].port))
-			fw_svcs[fw_nsvcs++] = svcs[i];
 	if ((err = fw_sync(AF_INET)) != 0)
 		return err;
 	return fw_sync(AF_INET6);
 }
 
-int
-fw_open(const struct pks_window *w)
-{
-	struct fw_key	 k;
-	struct fw_win	*win;
-	size_t		 r;
-	char		 buf[80];
-	int		 err;
-
-	if (fw_check(w) != 0)
-		return EINVAL;
-	fw_key(&k, w);
-	if ((win = fw_win_find(w->id)) != NULL)
-		return fw_keyeq(&win->key, &k) ? 0 : EEXIST;
-	if (fw_nwins >= FW_WINDOWS_MAX)
-		return ENOSPC;
-	fw_wins[fw_nwins].id = w->id;
-	fw_wins[fw_nwins].key = k;
-	fw_nwins++;
-	if ((r = fw_rule_find(&k)) < fw_nrule) {
-		fw_rules[r].refs++;
-		log_debug("window %u: %s already open", w->id,
-		    fw_str(&k, buf, sizeof(buf)));
-		return 0;
-	}
-	fw_rules[fw_nrule].key = k;
-	fw_rules[fw_nrule].refs = 1;
-	fw_nrule++;
-	if ((err = fw_sync(k.af)) != 0) {
-		/* the kernel did not take it: forget it */
-		fw_nrule--;
-		fw_nwins--;
-		return err;
-	}
-	log_info("window %u: opened %s", w->id, fw_str(&k, buf, sizeof(buf)));
-	return 0;
-}
-
-int
-fw_close(const struct pks_window *w)
-{
-	struct fw_key	 k;
-	struct fw_win	*win, saved;
-	struct fw_rule	 rule;
-	size_t		 r, wi;
-	char		 buf[80];
-	int		 err;
-
-	if (fw_check(w) != 0)
-		return EINVAL;
-	fw_key(&k, w);
-	if ((win = fw_win_find(w->id)) == NULL)
-		return ENOENT;
-	if (!fw_keyeq(&win->key, &k))
-		return EINVAL;
-	wi = win - fw_wins;
-	saved = *win;
-	fw_wins[wi] = fw_wins[--fw_nwins];
-	r = fw_rule_find(&k);
-	if (--fw_rules[r].refs > 0)
-		return 0;
-	rule = fw_rules[r];
-	memmove(&fw_rules[r], &fw_rules[r + 1],
-	    (fw_nrule - r - 1) * sizeof(fw_rules[0]));
-	fw_nrule--;
-	if ((err = fw_sync(k.af)) != 0) {
-		/* still in the kernel: keep it, a retry can close it */
-		memmove(&fw_rules[r + 1], &fw_rules[r],
-		    (fw_nrule - r) * sizeof(fw_rules[0]));
-		fw_rules[r] = rule;
-		fw_rules[r].refs = 1;
-		fw_nrule++;
-		fw_wins[fw_nwins++] = saved;
-		return err;
-	}
-	log_info("window %u: closed %s", w->id, fw_str(&k, buf, sizeof(buf)));
-	return 0;
-}
-
-/*
- * Close every window, keep the service rules: fail-closed.  The state is
- * forgotten even if a commit fails, so the next change of that family
- * removes what is left.
- */
-int
-fw_close_all(void)
+/* close_all: both families, even if the first fails */
+static int
+iptc_sync_both(void)
 {
 	int	err4, err6;
 
-	fw_nwins = fw_nrule = 0;
 	err4 = fw_sync(AF_INET);
 	err6 = fw_sync(AF_INET6);
-	if (err4 == 0 && err6 == 0)
-		log_info("all windows closed");
 	return err4 ? err4 : err6;
 }
 
-size_t
-fw_nwindows(void)
+static int
+iptc_change(const struct fw_rule *r)
 {
-	return fw_nwins;
+	return fw_sync(r->key.af);
 }
 
-/* window rules of one family in the chain */
-size_t
-fw_nrules(int af)
-{
-	size_t	i, n = 0;
+static const int iptc_caps[] = { CAP_NET_ADMIN, CAP_NET_RAW };
 
-	for (i = 0; i < fw_nrule; i++)
-		if (fw_rules[i].key.af == af)
-			n++;
-	return n;
-}
+/*
+ * Its seccomp rules, beside sandbox_fw (seen with strace -f under
+ * tests/e2e/t_fw_traffic.py: 3000 foreign rules in INPUT, 300 windows,
+ * the xtables lock held by someone else).
+ */
+static const struct sandbox_rule iptc_sandbox[] = {
+	/* libiptc copies whole tables; big ones are mmap()ed */
+	SB_ALLOW(mmap),
+	SB_ALLOW(munmap),
+	/* a raw socket per snapshot, the tables over sockopts */
+	SB_ARG(socket, 0, AF_INET),	/* iptc_init(): SOCK_RAW, IPPROTO_RAW */
+	SB_ARG(socket, 0, AF_INET6),	/* ip6tc_init() */
+	SB_ARG(fcntl, 1, F_SETFD),	/* FD_CLOEXEC on that socket */
+	SB_ARG(getsockopt, 1, IPPROTO_IP),	/* IPT_SO_GET_INFO, _ENTRIES */
+	SB_ARG(getsockopt, 1, IPPROTO_IPV6),	/* IP6T_SO_GET_INFO, _ENTRIES */
+	SB_ARG(setsockopt, 1, IPPROTO_IP),	/* IPT_SO_SET_REPLACE,
+						   _ADD_COUNTERS */
+	SB_ARG(setsockopt, 1, IPPROTO_IPV6),	/* IP6T_SO_SET_... */
+	SB_ALLOW(close),		/* iptc_free() */
+	/* xtables lock (the file was opened before chroot) */
+	SB_ALLOW(flock),
+	SB_ALLOW(clock_nanosleep),	/* nanosleep() while it is held */
+};
+
+const struct fw_backend fw_iptc = {
+	"iptables",
+	iptc_prepare,
+	iptc_sync_all,
+	iptc_change,
+	iptc_change,
+	iptc_sync_both,
+	iptc_caps, sizeof(iptc_caps) / sizeof(iptc_caps[0]),
+	iptc_sandbox, sizeof(iptc_sandbox) / sizeof(iptc_sandbox[0])
+};

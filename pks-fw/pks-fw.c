@@ -2,18 +2,17 @@
  * pks-fw: the only process that changes netfilter.
  *
  * Started by pks-monitor with its socketpair on PROC_FD.  It reads the
- * protected services, sets up the PKS chain (flushing what a previous
- * run left), keeps CAP_NET_ADMIN and CAP_NET_RAW only, enters its
- * sandbox and then does what the monitor asks: open a window, close
- * one, close them all.  Every request gets an IMSG_FW_RESULT.  A
+ * protected services, sets up its backend (fw.h: the iptables chain,
+ * flushing what a previous run left), keeps the capabilities the
+ * backend names, enters its sandbox and then does what the monitor
+ * asks: open a window, close one, close them all.  The state and every
+ * check of a request are in fw.c, written once above the backends.  Every request gets an IMSG_FW_RESULT.  A
  * malformed request is refused (EINVAL) and changes nothing: the
  * monitor decides what to do with a child that sends nonsense.  On
  * SIGTERM (also the parent-death signal) or when the monitor goes
  * away, every window is closed before exit.
  */
 #include <sys/types.h>
-
-#include <linux/capability.h>
 
 #include <errno.h>
 #include <poll.h>
@@ -26,10 +25,10 @@
 #include "log.h"
 #include "pks.h"
 #include "proc.h"
-#include "iptc.h"
+#include "fw.h"
 
-static struct pks_fw_service	svcs[PKS_SERVICES_MAX];
-static size_t			nsvcs;
+#define SANDBOX_MAX	64	/* sandbox_fw and a backend's rules */
+
 static volatile sig_atomic_t	quit;
 
 static void
@@ -60,18 +59,18 @@ fw_conf(struct imsg *im)
 		return -1;
 	}
 	memcpy(&s, im->data, sizeof(s));
-	if (fw_check_service(&s) != 0) {
+	switch (fw_service_add(&s)) {
+	case 0:
+		return 0;
+	case ENOSPC:
+		log_warnx("IMSG_FW_SERVICE: more than %d services",
+		    PKS_SERVICES_MAX);
+		return -1;
+	default:
 		log_warnx("IMSG_FW_SERVICE: bad service (proto %u, port %u)",
 		    s.proto, s.port);
 		return -1;
 	}
-	if (nsvcs >= PKS_SERVICES_MAX) {
-		log_warnx("IMSG_FW_SERVICE: more than %d services",
-		    PKS_SERVICES_MAX);
-		return -1;
-	}
-	svcs[nsvcs++] = s;
-	return 0;
 }
 
 static const char *
@@ -118,17 +117,12 @@ fw_dispatch(struct imsg *im)
 		}
 		memcpy(&w, im->data, sizeof(w));
 		res.id = w.id;
-		if (fw_check(&w) != 0) {
-			log_warnx("%s: invalid window %u (af %u, proto %u, "
-			    "port %u)", fw_typename(type), w.id, w.af,
-			    w.proto, w.port);
-			res.error = EINVAL;
-			break;
-		}
+		/* fw.c checks every field (EINVAL) before any change */
 		res.error = type == IMSG_FW_OPEN ? fw_open(&w) : fw_close(&w);
 		if (res.error != 0)
-			log_warnx("%s: window %u: %s", fw_typename(type),
-			    w.id, strerror(res.error));
+			log_warnx("%s: window %u (af %u, proto %u, port %u): "
+			    "%s", fw_typename(type), w.id, w.af, w.proto,
+			    w.port, strerror(res.error));
 		break;
 	case IMSG_FW_CLOSE_ALL:
 		if (im->len != 0) {
@@ -178,21 +172,35 @@ fw_read(void)
 	return 0;
 }
 
+/* sandbox_fw, then the backend's own rules */
+static void
+fw_confine(const struct fw_backend *be)
+{
+	static struct sandbox_rule	rules[SANDBOX_MAX];
+	size_t				n = sandbox_fw_len;
+
+	if (n + be->sandbox_len > SANDBOX_MAX)
+		fatalx("%s: seccomp allow-list too long", be->name);
+	memcpy(rules, sandbox_fw, n * sizeof(rules[0]));
+	memcpy(rules + n, be->sandbox, be->sandbox_len * sizeof(rules[0]));
+	proc_confine(be->caps, be->ncaps, rules, n + be->sandbox_len);
+}
+
 int
 main(int argc, char *argv[])
 {
-	static const int	caps[] = { CAP_NET_ADMIN, CAP_NET_RAW };
-	struct sigaction	sa;
-	struct pollfd		pfd;
-	int			err;
+	const struct fw_backend	*be = &fw_iptc;
+	struct sigaction	 sa;
+	struct pollfd		 pfd;
+	size_t			 nsvcs;
+	int			 err;
 
 	proc_start("pks-fw", argc, argv);
 	proc_read_conf(fw_conf);
 
-	/* the lock file is out of reach once in the chroot */
-	if ((err = fw_lock_open(FW_LOCKFILE)) != 0)
-		fatalx("%s: %s", FW_LOCKFILE, strerror(err));
-	if ((err = fw_init(svcs, nsvcs)) != 0)
+	if ((err = be->prepare()) != 0)
+		fatalx("%s backend: %s", be->name, strerror(err));
+	if ((err = fw_setup(be)) != 0)
 		fatalx("cannot set up the %s chain: %s", FW_CHAIN,
 		    strerror(err));
 
@@ -203,8 +211,8 @@ main(int argc, char *argv[])
 	if (sigaction(SIGTERM, &sa, NULL) == -1)
 		fatal("sigaction");
 
-	proc_confine(caps, sizeof(caps) / sizeof(caps[0]), sandbox_fw,
-	    sandbox_fw_len);
+	fw_confine(be);
+	(void)fw_services(&nsvcs);
 	log_info("chain %s ready, %zu service%s", FW_CHAIN, nsvcs,
 	    nsvcs == 1 ? "" : "s");
 

@@ -32,7 +32,8 @@
 
 #include "log.h"
 #include "pks.h"
-#include "iptc.h"
+#include "fw.h"
+#include "fwtest.h"
 
 #define OUT_MAX		65536
 
@@ -123,21 +124,6 @@ assert_input(const char *want4, const char *want6)
 	assert_string_equal(got, want6);
 }
 
-static struct pks_window
-win(uint32_t id, const char *addr, uint8_t proto, uint16_t port)
-{
-	struct pks_window	w;
-
-	memset(&w, 0, sizeof(w));
-	w.id = id;
-	w.af = strchr(addr, ':') ? AF_INET6 : AF_INET;
-	w.proto = proto;
-	w.port = port;
-	if (inet_pton(w.af, addr, w.addr) != 1)
-		fail_msg("bad test address %s", addr);
-	return w;
-}
-
 /* every test starts from empty filter tables in our namespace */
 static int
 setup(void **state)
@@ -165,7 +151,7 @@ static void
 test_init_layout(void **state)
 {
 	(void)state;
-	assert_int_equal(fw_init(svcs, NSVCS), 0);
+	assert_int_equal(fw_init(&fw_iptc, svcs, NSVCS), 0);
 	assert_chain4(HEAD TAIL);
 	assert_chain6(HEAD TAIL);
 	assert_input(INPUT_ONLY, INPUT_ONLY);
@@ -178,7 +164,7 @@ test_open_close_v4(void **state)
 	struct pks_window	w2 = win(2, "198.18.0.3", IPPROTO_UDP, 5353);
 
 	(void)state;
-	assert_int_equal(fw_init(svcs, NSVCS), 0);
+	assert_int_equal(fw_init(&fw_iptc, svcs, NSVCS), 0);
 	assert_int_equal(fw_open(&w1), 0);
 	assert_chain4(HEAD WIN4("198.18.0.2", "tcp", "2222") TAIL);
 	assert_int_equal(fw_open(&w2), 0);
@@ -200,7 +186,7 @@ test_open_close_v6(void **state)
 	struct pks_window	w2 = win(8, "fd00::3", IPPROTO_TCP, 2222);
 
 	(void)state;
-	assert_int_equal(fw_init(svcs, NSVCS), 0);
+	assert_int_equal(fw_init(&fw_iptc, svcs, NSVCS), 0);
 	assert_int_equal(fw_open(&w1), 0);
 	assert_int_equal(fw_open(&w2), 0);
 	assert_chain6(HEAD WIN6("fd00::2", "tcp", "2222")
@@ -223,7 +209,7 @@ test_same_address_twice(void **state)
 				    TAIL;
 
 	(void)state;
-	assert_int_equal(fw_init(svcs, NSVCS), 0);
+	assert_int_equal(fw_init(&fw_iptc, svcs, NSVCS), 0);
 	assert_int_equal(fw_open(&a), 0);
 	assert_int_equal(fw_open(&b), 0);
 	assert_int_equal(fw_open(&a), 0);	/* resent: no change */
@@ -256,7 +242,7 @@ test_stale_rules_flushed(void **state)
 	ip6t(NULL, "-N PKS");
 	ip6t(NULL, "-A PKS -s fd00::9/128 -p tcp --dport 2222 -j ACCEPT");
 	ip6t(NULL, "-A INPUT -j PKS");
-	assert_int_equal(fw_init(svcs, NSVCS), 0);
+	assert_int_equal(fw_init(&fw_iptc, svcs, NSVCS), 0);
 	assert_chain4(HEAD TAIL);
 	assert_chain6(HEAD TAIL);
 	assert_input("-P INPUT ACCEPT\n-A INPUT -j PKS\n"
@@ -310,7 +296,7 @@ test_foreign_rules_untouched(void **state)
 	foreign(before4, 0);
 	foreign(before6, 1);
 
-	assert_int_equal(fw_init(svcs, NSVCS), 0);
+	assert_int_equal(fw_init(&fw_iptc, svcs, NSVCS), 0);
 	assert_int_equal(fw_open(&w4), 0);
 	assert_int_equal(fw_open(&w6), 0);
 	foreign(after, 0);
@@ -319,7 +305,7 @@ test_foreign_rules_untouched(void **state)
 	assert_string_equal(after, before6);
 	assert_int_equal(fw_close(&w4), 0);
 	assert_int_equal(fw_close_all(), 0);
-	assert_int_equal(fw_init(svcs, NSVCS), 0);
+	assert_int_equal(fw_init(&fw_iptc, svcs, NSVCS), 0);
 	foreign(after, 0);
 	assert_string_equal(after, before4);
 	foreign(after, 1);
@@ -337,14 +323,14 @@ test_init_twice_one_jump(void **state)
 	struct pks_window	w = win(1, "198.18.0.2", IPPROTO_TCP, 2222);
 
 	(void)state;
-	assert_int_equal(fw_init(svcs, NSVCS), 0);
-	assert_int_equal(fw_init(svcs, NSVCS), 0);
+	assert_int_equal(fw_init(&fw_iptc, svcs, NSVCS), 0);
+	assert_int_equal(fw_init(&fw_iptc, svcs, NSVCS), 0);
 	assert_input(INPUT_ONLY, INPUT_ONLY);
 	ipt(NULL, "-I INPUT 1 -s 198.18.4.4/32 -j ACCEPT");
 	assert_int_equal(fw_open(&w), 0);
 	assert_input("-P INPUT ACCEPT\n-A INPUT -j PKS\n"
 	    "-A INPUT -s 198.18.4.4/32 -j ACCEPT\n", INPUT_ONLY);
-	assert_int_equal(fw_init(svcs, NSVCS), 0);
+	assert_int_equal(fw_init(&fw_iptc, svcs, NSVCS), 0);
 	assert_chain4(HEAD TAIL);	/* restart: the monitor resends */
 	assert_input("-P INPUT ACCEPT\n-A INPUT -j PKS\n"
 	    "-A INPUT -s 198.18.4.4/32 -j ACCEPT\n", INPUT_ONLY);
@@ -362,7 +348,7 @@ test_close_all_keeps_services(void **state)
 	size_t			i;
 
 	(void)state;
-	assert_int_equal(fw_init(svcs, NSVCS), 0);
+	assert_int_equal(fw_init(&fw_iptc, svcs, NSVCS), 0);
 	for (i = 0; i < sizeof(ws) / sizeof(ws[0]); i++)
 		assert_int_equal(fw_open(&ws[i]), 0);
 	assert_int_equal(fw_close_all(), 0);
@@ -385,7 +371,7 @@ test_invalid_refused(void **state)
 	size_t			 i, n = 0;
 
 	(void)state;
-	assert_int_equal(fw_init(svcs, NSVCS), 0);
+	assert_int_equal(fw_init(&fw_iptc, svcs, NSVCS), 0);
 	ok4 = win(100, "198.18.0.2", IPPROTO_TCP, 2222);
 	ok6 = win(101, "fd00::2", IPPROTO_TCP, 2222);
 	assert_int_equal(fw_open(&ok4), 0);
@@ -424,14 +410,14 @@ test_invalid_refused(void **state)
 	/* bad services */
 	memset(&bsvc, 0, sizeof(bsvc));
 	bsvc.proto = IPPROTO_TCP;
-	assert_int_equal(fw_init(&bsvc, 1), EINVAL);	/* port 0 */
+	assert_int_equal(fw_init(&fw_iptc, &bsvc, 1), EINVAL);	/* port 0 */
 	bsvc.port = 22;
 	bsvc.proto = IPPROTO_ICMP;
-	assert_int_equal(fw_init(&bsvc, 1), EINVAL);
+	assert_int_equal(fw_init(&fw_iptc, &bsvc, 1), EINVAL);
 	bsvc.proto = IPPROTO_TCP;
 	bsvc.pad = 1;
-	assert_int_equal(fw_init(&bsvc, 1), EINVAL);
-	assert_int_equal(fw_init(svcs, PKS_SERVICES_MAX + 1), EINVAL);
+	assert_int_equal(fw_init(&fw_iptc, &bsvc, 1), EINVAL);
+	assert_int_equal(fw_init(&fw_iptc, svcs, PKS_SERVICES_MAX + 1), EINVAL);
 
 	ipt(a, "-S");
 	assert_string_equal(a, b4);
@@ -468,7 +454,7 @@ test_concurrent_iptables(void **state)
 	int			 i, st = 0, done;
 
 	(void)state;
-	assert_int_equal(fw_init(svcs, NSVCS), 0);
+	assert_int_equal(fw_init(&fw_iptc, svcs, NSVCS), 0);
 	assert_int_equal(fw_open(&keep), 0);
 	if ((pid = fork()) == -1)
 		fail_msg("fork: %s", strerror(errno));
@@ -554,7 +540,7 @@ test_commit_retried(void **state)
 	struct pks_window	w = win(1, "198.18.0.2", IPPROTO_TCP, 2222);
 
 	(void)state;
-	assert_int_equal(fw_init(svcs, NSVCS), 0);
+	assert_int_equal(fw_init(&fw_iptc, svcs, NSVCS), 0);
 	hook_calls = hook_every = 0;
 	fw_precommit_hook = hook_race;
 	assert_int_equal(fw_open(&w), 0);
@@ -572,7 +558,7 @@ test_commit_gives_up(void **state)
 	struct pks_window	w = win(1, "198.18.0.2", IPPROTO_TCP, 2222);
 
 	(void)state;
-	assert_int_equal(fw_init(svcs, NSVCS), 0);
+	assert_int_equal(fw_init(&fw_iptc, svcs, NSVCS), 0);
 	hook_calls = 0;
 	hook_every = 1;
 	fw_precommit_hook = hook_race;

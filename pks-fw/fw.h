@@ -1,0 +1,88 @@
+/*
+ * fw.h: pks-fw's header.  The backend-neutral state (fw.c) and the
+ * interface each firewall backend implements (iptc.c, ...).
+ *
+ * fw.c holds the protected services and the open windows, validates
+ * every request, counts how many windows share one rule (same address,
+ * protocol and port) and undoes its own change when the backend fails.
+ * A backend only makes the kernel hold that state: it is told which
+ * rule appeared or went away and reads the whole state with
+ * fw_services() and fw_rules() when it needs it.  Functions return 0
+ * or an errno value.
+ */
+#ifndef PKS_FW_FW_H
+#define PKS_FW_FW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pks.h"
+#include "sandbox.h"
+
+#define FW_WINDOWS_MAX	8192	/* open windows at once */
+
+/* what a window rule matches; windows with the same key share a rule */
+struct fw_key {
+	uint8_t		af;
+	uint8_t		proto;
+	uint16_t	port;
+	uint8_t		addr[16];	/* IPv4: first 4 bytes, rest zero */
+};
+
+struct fw_rule {
+	struct fw_key	key;
+	unsigned int	refs;		/* windows holding it open */
+};
+
+struct fw_backend {
+	const char	*name;
+	/* before the chroot: files, sockets it cannot reach afterwards */
+	int		(*prepare)(void);
+	/* the services and no window; a previous run's state removed */
+	int		(*setup)(void);
+	/* rule r was added to the state (the state already holds it) */
+	int		(*open)(const struct fw_rule *r);
+	/* rule r was removed from the state (it no longer holds it) */
+	int		(*close)(const struct fw_rule *r);
+	/* every rule was removed from the state */
+	int		(*close_all)(void);
+	/* the capabilities it keeps and its seccomp rules */
+	const int			*caps;
+	size_t				 ncaps;
+	const struct sandbox_rule	*sandbox;
+	size_t				 sandbox_len;
+};
+
+/* fw.c */
+int	fw_check_service(const struct pks_fw_service *);
+int	fw_check(const struct pks_window *);
+int	fw_service_add(const struct pks_fw_service *);
+int	fw_setup(const struct fw_backend *);
+int	fw_init(const struct fw_backend *, const struct pks_fw_service *,
+	    size_t);
+int	fw_open(const struct pks_window *);
+int	fw_close(const struct pks_window *);
+int	fw_close_all(void);
+size_t	fw_nwindows(void);
+size_t	fw_nrules(int);
+const struct pks_fw_service	*fw_services(size_t *);
+const struct fw_rule		*fw_rules(size_t *);
+const char	*fw_keystr(const struct fw_key *, char *, size_t);
+
+/* iptc.c */
+extern const struct fw_backend	fw_iptc;
+#define FW_CHAIN	"PKS"
+#define FW_LOCKFILE	"/run/xtables.lock"	/* iptables(8) uses it too */
+#define FW_RETRIES	10	/* commits refused with EAGAIN */
+#define FW_LOCK_WAIT_MS	5000	/* give up on the lock after this */
+int	fw_lock_open(const char *);
+#ifdef PKS_TESTHOOKS
+/* called between the rebuild and iptc_commit, with the attempt number */
+extern void	(*fw_precommit_hook)(int af, int attempt);
+#endif
+
+/* sandbox.c: what pks-fw needs whatever the backend, beside its rules */
+extern const struct sandbox_rule	sandbox_fw[];
+extern const size_t			sandbox_fw_len;
+
+#endif /* PKS_FW_FW_H */
