@@ -54,7 +54,7 @@ static const struct setting svcsettings[] = {
 	{ "port",		V_NUM,	SF(port), 1, 65535 },
 	{ "protocol",		V_PROTO, SF(proto), 0, 0 },
 	{ "knock-protocol",	V_PROTO, SF(knock_proto), 0, 0 },
-	{ "open-for",		V_NUM,	SF(open_for), 1, 86400 },
+	{ "open-for",		V_NUM,	SF(open_for), 1, PKS_WINDOW_MAX },
 };
 
 /* a control socket path must fit a sockaddr_un */

@@ -18,6 +18,7 @@
 #define PKS_TEXT_MAX		4096	/* Telegram message text, bytes */
 #define PKS_GUARD		16	/* guard ports either side of a knock port */
 #define PKS_ARGS_MAX		3	/* words of an admin command */
+#define PKS_WINDOW_MAX		86400	/* longest window (open-for), seconds */
 
 /* children, in the order the monitor starts them */
 enum pks_proc {
@@ -50,12 +51,14 @@ enum imsg_type {
 	IMSG_KNOCK_DONE,	/* struct pks_knock */
 
 	/* monitor -> pks-fw */
+	IMSG_FW_CONF,		/* struct pks_fw_conf (before CONF_END) */
 	IMSG_FW_SERVICE,	/* struct pks_fw_service (before CONF_END) */
 	IMSG_FW_OPEN,		/* struct pks_window */
 	IMSG_FW_CLOSE,		/* struct pks_window */
 	IMSG_FW_CLOSE_ALL,	/* no payload */
 
 	/* pks-fw -> monitor */
+	IMSG_FW_BACKEND,	/* struct pks_fw_conf: the backend in use */
 	IMSG_FW_RESULT,		/* struct pks_fw_result */
 
 	/* monitor -> pks-telegram */
@@ -120,6 +123,18 @@ struct pks_knock {
 	uint8_t		addr[16];	/* network order; v4 in first 4 */
 };
 
+/* firewall auto|nftables|iptables (pks.conf) */
+enum pks_fw_kind {
+	PKS_FW_AUTO = 0,
+	PKS_FW_NFTABLES,
+	PKS_FW_IPTABLES
+};
+
+/* IMSG_FW_CONF: what pks.conf asks; IMSG_FW_BACKEND: what pks-fw chose */
+struct pks_fw_conf {
+	uint32_t	backend;	/* enum pks_fw_kind */
+};
+
 /* IMSG_FW_SERVICE: a protected port, closed unless a window is open */
 struct pks_fw_service {
 	uint8_t		proto;		/* IPPROTO_TCP or IPPROTO_UDP */
@@ -134,6 +149,8 @@ struct pks_window {
 	uint8_t		proto;
 	uint16_t	port;		/* host order */
 	uint8_t		addr[16];
+	uint32_t	timeout;	/* OPEN: seconds left, 1..PKS_WINDOW_MAX;
+					   the kernel closes it then (nftables) */
 };
 
 /* IMSG_FW_RESULT */

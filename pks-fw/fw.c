@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "pks.h"
@@ -97,6 +98,15 @@ fw_check(const struct pks_window *w)
 }
 
 /* ---------------------------------------------------------- state */
+
+static int64_t
+fw_now(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
 
 static void
 fw_key(struct fw_key *k, const struct pks_window *w)
@@ -227,6 +237,27 @@ fw_init(const struct fw_backend *be, const struct pks_fw_service *svcs,
 	return fw_setup(be);
 }
 
+/*
+ * A backend whose kernel closes rules at their timeout is told of a
+ * later end of a rule it holds: a window extended, or a second window
+ * on the same key that lasts longer.
+ */
+static int
+fw_extend(struct fw_rule *r, const struct pks_window *w)
+{
+	struct fw_rule	saved = *r;
+	int64_t		now = fw_now();
+	int		err;
+
+	if (!fw_be->expires || now + w->timeout <= r->deadline)
+		return 0;
+	r->deadline = now + w->timeout;
+	r->timeout = w->timeout;
+	if ((err = fw_be->open(r)) != 0)
+		*r = saved;
+	return err;
+}
+
 int
 fw_open(const struct pks_window *w)
 {
@@ -236,31 +267,41 @@ fw_open(const struct pks_window *w)
 	char		 buf[80];
 	int		 err;
 
-	if (fw_check(w) != 0)
+	if (fw_check(w) != 0 || w->timeout == 0 ||
+	    w->timeout > PKS_WINDOW_MAX)
 		return EINVAL;
 	fw_key(&k, w);
-	if ((win = fw_win_find(w->id)) != NULL)
-		return fw_keyeq(&win->key, &k) ? 0 : EEXIST;
+	if ((win = fw_win_find(w->id)) != NULL) {
+		if (!fw_keyeq(&win->key, &k))
+			return EEXIST;
+		return fw_extend(&fw_rule[fw_rule_find(&k)], w);
+	}
 	if (fw_nwins >= FW_WINDOWS_MAX)
 		return ENOSPC;
-	fw_wins[fw_nwins].id = w->id;
-	fw_wins[fw_nwins].key = k;
-	fw_nwins++;
 	if ((r = fw_rule_find(&k)) < fw_nrule) {
+		if ((err = fw_extend(&fw_rule[r], w)) != 0)
+			return err;
 		fw_rule[r].refs++;
+		fw_wins[fw_nwins].id = w->id;
+		fw_wins[fw_nwins].key = k;
+		fw_nwins++;
 		log_debug("window %u: %s already open", w->id,
 		    fw_keystr(&k, buf, sizeof(buf)));
 		return 0;
 	}
 	fw_rule[fw_nrule].key = k;
 	fw_rule[fw_nrule].refs = 1;
+	fw_rule[fw_nrule].timeout = w->timeout;
+	fw_rule[fw_nrule].deadline = fw_now() + w->timeout;
 	fw_nrule++;
 	if ((err = fw_be->open(&fw_rule[fw_nrule - 1])) != 0) {
 		/* the kernel did not take it: forget it */
 		fw_nrule--;
-		fw_nwins--;
 		return err;
 	}
+	fw_wins[fw_nwins].id = w->id;
+	fw_wins[fw_nwins].key = k;
+	fw_nwins++;
 	log_info("window %u: opened %s", w->id,
 	    fw_keystr(&k, buf, sizeof(buf)));
 	return 0;

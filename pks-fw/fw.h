@@ -32,6 +32,8 @@ struct fw_key {
 struct fw_rule {
 	struct fw_key	key;
 	unsigned int	refs;		/* windows holding it open */
+	uint32_t	timeout;	/* seconds it has left, at open() */
+	int64_t		deadline;	/* CLOCK_MONOTONIC second it ends */
 };
 
 struct fw_backend {
@@ -40,12 +42,15 @@ struct fw_backend {
 	int		(*prepare)(void);
 	/* the services and no window; a previous run's state removed */
 	int		(*setup)(void);
-	/* rule r was added to the state (the state already holds it) */
+	/* rule r was added to the state (the state already holds it),
+	 * or, with expires, its timeout changed */
 	int		(*open)(const struct fw_rule *r);
 	/* rule r was removed from the state (it no longer holds it) */
 	int		(*close)(const struct fw_rule *r);
 	/* every rule was removed from the state */
 	int		(*close_all)(void);
+	/* the kernel closes a rule at its timeout by itself */
+	int		 expires;
 	/* the capabilities it keeps and its seccomp rules */
 	const int			*caps;
 	size_t				 ncaps;

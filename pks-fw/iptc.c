@@ -547,12 +547,15 @@ static const struct sandbox_rule iptc_sandbox[] = {
 };
 
 const struct fw_backend fw_iptc = {
-	"iptables",
-	iptc_prepare,
-	iptc_sync_all,
-	iptc_change,
-	iptc_change,
-	iptc_sync_both,
-	iptc_caps, sizeof(iptc_caps) / sizeof(iptc_caps[0]),
-	iptc_sandbox, sizeof(iptc_sandbox) / sizeof(iptc_sandbox[0])
+	.name = "iptables",
+	.prepare = iptc_prepare,
+	.setup = iptc_sync_all,
+	.open = iptc_change,
+	.close = iptc_change,
+	.close_all = iptc_sync_both,
+	.expires = 0,
+	.caps = iptc_caps,
+	.ncaps = sizeof(iptc_caps) / sizeof(iptc_caps[0]),
+	.sandbox = iptc_sandbox,
+	.sandbox_len = sizeof(iptc_sandbox) / sizeof(iptc_sandbox[0])
 };

@@ -28,6 +28,7 @@
 #define CLOSE_RETRY	2	/* seconds before a refused close is retried */
 
 static void	win_close(struct window *);
+static void	win_send_open(struct window *);
 
 const char *
 addr_str(int af, const uint8_t *addr, char *buf, size_t len)
@@ -390,7 +391,6 @@ seq_knock_done(const struct pks_knock *k)
 		memcpy(w->w.addr, k->addr, alen);
 		w->next = env->windows;
 		env->windows = w;
-		child_send(PROC_FW, IMSG_FW_OPEN, -1, &w->w, sizeof(w->w));
 	}
 	/* the same address knocking again extends its window */
 	w->service = s->service;
@@ -398,9 +398,20 @@ seq_knock_done(const struct pks_knock *k)
 	w->user_id = s->user_id;
 	memcpy(w->user_name, s->user_name, sizeof(w->user_name));
 	w->expires = time(NULL) + svc->open_for;
+	win_send_open(w);
 	if (w->open)
 		log_info("window for %s on %s extended", a, svc->name);
 	seq_remove(s);		/* one-time */
+}
+
+/* open w in pks-fw, or tell it the window's new end */
+static void
+win_send_open(struct window *w)
+{
+	time_t	now = time(NULL);
+
+	w->w.timeout = w->expires > now ? w->expires - now : 1;
+	child_send(PROC_FW, IMSG_FW_OPEN, -1, &w->w, sizeof(w->w));
 }
 
 static void
@@ -470,7 +481,10 @@ win_fw_result(const struct pks_fw_result *r)
 		if (r->error) {
 			log_warnx("pks-fw could not open window %u: %s",
 			    r->id, strerror(r->error));
-			win_free(w);
+			if (w->open)	/* an extension: fail closed */
+				win_close(w);
+			else
+				win_free(w);
 			return;
 		}
 		w->open = 1;
@@ -533,8 +547,7 @@ win_push_all(void)
 		nw = w->next;
 		if (w->expires != 0) {
 			w->open = 0;
-			child_send(PROC_FW, IMSG_FW_OPEN, -1, &w->w,
-			    sizeof(w->w));
+			win_send_open(w);
 		} else {
 			win_notify(w, "close");
 			win_free(w);

@@ -36,7 +36,7 @@ def imsg_types():
 
 IM = imsg_types()
 HDR = struct.Struct("=IIII")		# type, len, peerid, pid
-WINDOW = struct.Struct("=IBBH16s")	# struct pks_window
+WINDOW = struct.Struct("=IBBH16sI")	# struct pks_window
 SERVICE = struct.Struct("=BBH")		# struct pks_fw_service
 RESULT = struct.Struct("=IIi")		# struct pks_fw_result
 CONF_PROC = struct.Struct("=IIII256s")	# struct pks_conf_proc
@@ -98,10 +98,11 @@ class FakeMonitor:
             return None
         return RESULT.unpack(p)
 
-    def window(self, type_, wid, addr, port=PORT, proto=socket.IPPROTO_TCP):
+    def window(self, type_, wid, addr, port=PORT, proto=socket.IPPROTO_TCP,
+               timeout=60):
         af = socket.AF_INET6 if ":" in addr else socket.AF_INET
         a = socket.inet_pton(af, addr).ljust(16, b"\0")
-        self.send(type_, WINDOW.pack(wid, af, proto, port, a))
+        self.send(type_, WINDOW.pack(wid, af, proto, port, a, timeout))
         return self.result()
 
 

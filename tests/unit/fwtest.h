@@ -18,6 +18,7 @@ win(uint32_t id, const char *addr, uint8_t proto, uint16_t port)
 	w.af = strchr(addr, ':') ? AF_INET6 : AF_INET;
 	w.proto = proto;
 	w.port = port;
+	w.timeout = 60;
 	if (inet_pton(w.af, addr, w.addr) != 1)
 		fail_msg("bad test address %s", addr);
 	return w;

@@ -31,6 +31,8 @@ static struct fw_key	held[FW_WINDOWS_MAX];
 static size_t		nheld;
 static int		n_setup, n_open, n_close, n_closeall;
 static int		fail_with;	/* next call fails with this */
+static uint32_t		last_timeout;	/* of the last open() */
+static struct fw_backend fake;
 
 static int
 fake_fail(void)
@@ -68,8 +70,12 @@ fake_open(const struct fw_rule *r)
 	n_open++;
 	if ((err = fake_fail()) != 0)
 		return err;
-	/* never a second copy of a rule */
-	assert_int_equal(fake_find(&r->key), nheld);
+	last_timeout = r->timeout;
+	if (fake_find(&r->key) < nheld) {
+		/* only a later end of a rule it holds */
+		assert_true(fake.expires);
+		return 0;
+	}
 	held[nheld++] = r->key;
 	return 0;
 }
@@ -97,9 +103,12 @@ fake_close_all(void)
 	return fake_fail();
 }
 
-static const struct fw_backend fake = {
-	"fake", NULL, fake_setup, fake_open, fake_close, fake_close_all,
-	NULL, 0, NULL, 0
+static struct fw_backend fake = {
+	.name = "fake",
+	.setup = fake_setup,
+	.open = fake_open,
+	.close = fake_close,
+	.close_all = fake_close_all,
 };
 
 static const struct pks_fw_service svcs[] = {
@@ -128,6 +137,7 @@ setup(void **state)
 	(void)state;
 	n_setup = n_open = n_close = n_closeall = 0;
 	fail_with = 0;
+	fake.expires = 0;
 	assert_int_equal(fw_init(&fake, svcs, NSVCS), 0);
 	assert_int_equal(n_setup, 1);
 	return 0;
@@ -287,6 +297,51 @@ test_invalid(void **state)
 	assert_int_equal(fw_nwindows(), 1);
 }
 
+/* a backend whose kernel expires rules hears of every later end */
+static void
+test_extend(void **state)
+{
+	struct pks_window	a = win(1, "198.18.0.2", IPPROTO_TCP, 2222);
+	struct pks_window	b = win(2, "198.18.0.2", IPPROTO_TCP, 2222);
+
+	(void)state;
+	a.timeout = 30;
+	assert_int_equal(fw_open(&a), 0);
+	a.timeout = 90;				/* extended: iptables */
+	assert_int_equal(fw_open(&a), 0);	/* has no use for it */
+	assert_int_equal(n_open, 1);
+	assert_int_equal(fw_close(&a), 0);
+
+	fake.expires = 1;
+	a.timeout = 30;
+	assert_int_equal(fw_open(&a), 0);
+	assert_int_equal(last_timeout, 30);
+	a.timeout = 90;
+	assert_int_equal(fw_open(&a), 0);
+	assert_int_equal(n_open, 3);
+	assert_int_equal(last_timeout, 90);
+	b.timeout = 10;				/* ends sooner: nothing */
+	assert_int_equal(fw_open(&b), 0);
+	assert_int_equal(n_open, 3);
+	b.timeout = 200;			/* later: one more */
+	fail_with = EIO;			/* refused: b not opened */
+	b.id = 3;
+	assert_int_equal(fw_open(&b), EIO);
+	assert_int_equal(fw_nwindows(), 2);
+	assert_int_equal(fw_open(&b), 0);
+	assert_int_equal(last_timeout, 200);
+	assert_int_equal(fw_nwindows(), 3);
+	assert_int_equal(fw_nrules(AF_INET), 1);
+	/* a timeout out of range: refused */
+	b.id = 4;
+	b.timeout = 0;
+	assert_int_equal(fw_open(&b), EINVAL);
+	b.timeout = PKS_WINDOW_MAX + 1;
+	assert_int_equal(fw_open(&b), EINVAL);
+	assert_int_equal(fw_nwindows(), 3);
+	assert_in_step();
+}
+
 static void
 test_limits(void **state)
 {
@@ -338,6 +393,7 @@ main(void)
 		cmocka_unit_test_setup(test_rollback, setup),
 		cmocka_unit_test_setup(test_close_all, setup),
 		cmocka_unit_test_setup(test_invalid, setup),
+		cmocka_unit_test_setup(test_extend, setup),
 		cmocka_unit_test_setup(test_limits, setup),
 	};
 
