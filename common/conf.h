@@ -44,6 +44,7 @@ struct pks_conf {
 	uint32_t		max_sources;
 	char			control_socket[108];
 	char			state_file[256];
+	uint8_t			firewall;	/* enum pks_fw_kind */
 
 	int			has_telegram;	/* a telegram block was given */
 	char			token_file[256];

@@ -41,6 +41,7 @@ static const struct setting globals[] = {
 	{ "max-sources",	V_NUM,	CF(max_sources), 16, 1048576 },
 	{ "control-socket",	V_PATH,	CF(control_socket), 0, 0 },
 	{ "state-file",		V_PATH,	CF(state_file), 0, 0 },
+	{ "firewall",		V_FIREWALL, CF(firewall), 0, 0 },
 };
 
 static const struct setting tgsettings[] = {

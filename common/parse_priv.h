@@ -62,7 +62,8 @@ enum vtype {
 	V_PATH,			/* absolute path */
 	V_URL,			/* api-url: https, or http to this host */
 	V_NUM,			/* unsigned, stored by size (2 or 4 bytes) */
-	V_PROTO			/* tcp or udp, stored as a uint8_t */
+	V_PROTO,		/* tcp or udp, stored as a uint8_t */
+	V_FIREWALL		/* auto, nftables or iptables, as a uint8_t */
 };
 
 /* "keyword value", stored at off in the struct a block fills */
@@ -75,7 +76,7 @@ struct setting {
 	long long	 hi;
 };
 
-#define SET_MAX		8		/* settings in one table */
+#define SET_MAX		9		/* settings in one table */
 
 typedef int	(*cf_item_fn)(struct lexer *, const char *, struct token *,
 		    void *);

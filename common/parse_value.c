@@ -163,6 +163,47 @@ check_url(const char *u)
 	    "[::1] or localhost)");
 }
 
+/* the words a V_PROTO or V_FIREWALL value may be, and what each stores */
+static const struct {
+	int		 type;
+	const char	*word;
+	uint8_t		 val;
+} words[] = {
+	{ V_PROTO,	"tcp",		IPPROTO_TCP },
+	{ V_PROTO,	"udp",		IPPROTO_UDP },
+	{ V_FIREWALL,	"auto",		PKS_FW_AUTO },
+	{ V_FIREWALL,	"nftables",	PKS_FW_NFTABLES },
+	{ V_FIREWALL,	"iptables",	PKS_FW_IPTABLES },
+};
+
+/* one of the words of s's type, stored as a uint8_t at dst */
+static int
+word_value(struct lexer *lx, const struct setting *s, const struct token *v,
+    unsigned char *dst)
+{
+	char	list[64] = "";
+	size_t	i, n = 0, last = 0;
+
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		if (words[i].type != s->type)
+			continue;
+		if (strcmp(v->s, words[i].word) == 0) {
+			*dst = words[i].val;
+			return (0);
+		}
+		n++;
+		last = i;
+	}
+	/* "is not a, b or c" */
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (words[i].type == s->type && i != last)
+			snprintf(list + strlen(list), sizeof(list) - strlen(list),
+			    "%s%s", list[0] ? ", " : "", words[i].word);
+	conf_error(lx, v->line, "%s: \"%s\" is not %s%s%s", s->name, v->s,
+	    list, n > 1 ? " or " : "", words[last].word);
+	return (-1);
+}
+
 /* "keyword value" from a table; seen[] holds the line of each one given */
 int
 cf_set_setting(struct lexer *lx, const struct setting *tab, int *seen,
@@ -175,7 +216,6 @@ cf_set_setting(struct lexer *lx, const struct setting *tab, int *seen,
 	long long		 n;
 	uint16_t		 u16;
 	uint32_t		 u32;
-	uint8_t			 u8;
 
 	if (seen[i]) {
 		conf_error(lx, kw->line, "%s given twice (first at line "
@@ -221,16 +261,9 @@ cf_set_setting(struct lexer *lx, const struct setting *tab, int *seen,
 		}
 		break;
 	case V_PROTO:
-		if (strcmp(v.s, "tcp") == 0)
-			u8 = IPPROTO_TCP;
-		else if (strcmp(v.s, "udp") == 0)
-			u8 = IPPROTO_UDP;
-		else {
-			conf_error(lx, v.line, "%s: \"%s\" is not tcp or "
-			    "udp", s->name, v.s);
+	case V_FIREWALL:
+		if (word_value(lx, s, &v, dst) == -1)
 			return (-1);
-		}
-		*dst = u8;
 		break;
 	}
 	seen[i] = kw->line;

@@ -81,10 +81,14 @@ extern const struct fw_backend	fw_iptc;
 #define FW_RETRIES	10	/* commits refused with EAGAIN */
 #define FW_LOCK_WAIT_MS	5000	/* give up on the lock after this */
 int	fw_lock_open(const char *);
+int	iptc_legacy_rules(void);
 #ifdef PKS_TESTHOOKS
 /* called between the rebuild and iptc_commit, with the attempt number */
 extern void	(*fw_precommit_hook)(int af, int attempt);
 #endif
+
+/* nft.c */
+extern const struct fw_backend	fw_nft;
 
 /* sandbox.c: what pks-fw needs whatever the backend, beside its rules */
 extern const struct sandbox_rule	sandbox_fw[];

@@ -91,6 +91,8 @@ struct fw_family {
 	int		(*is_plain)(const void *);
 	int		(*commit)(struct xtc_handle *);
 	const char	*(*error)(int);
+	const char	*(*first_chain)(struct xtc_handle *);
+	const char	*(*next_chain)(struct xtc_handle *);
 };
 
 static int			fw_lockfd = -1;
@@ -182,14 +184,14 @@ static const struct fw_family fw_v4 = {
 	AF_INET, "IPv4", iptc_init, iptc_free, iptc_is_chain,
 	iptc_create_chain, iptc_flush_entries, v4_append, v4_insert,
 	iptc_delete_num_entry, v4_first, v4_next, v4_target, v4_is_plain,
-	iptc_commit, iptc_strerror
+	iptc_commit, iptc_strerror, iptc_first_chain, iptc_next_chain
 };
 
 static const struct fw_family fw_v6 = {
 	AF_INET6, "IPv6", ip6tc_init, ip6tc_free, ip6tc_is_chain,
 	ip6tc_create_chain, ip6tc_flush_entries, v6_append, v6_insert,
 	ip6tc_delete_num_entry, v6_first, v6_next, v6_target, v6_is_plain,
-	ip6tc_commit, ip6tc_strerror
+	ip6tc_commit, ip6tc_strerror, ip6tc_first_chain, ip6tc_next_chain
 };
 
 static const struct fw_family *
@@ -518,6 +520,34 @@ static int
 iptc_change(const struct fw_rule *r)
 {
 	return fw_sync(r->key.af);
+}
+
+/*
+ * For firewall auto: the rules in the legacy filter tables (IPv4 and
+ * IPv6), or -1 when the kernel has no legacy tables.
+ */
+int
+iptc_legacy_rules(void)
+{
+	const struct fw_family	*fam[] = { &fw_v4, &fw_v6 };
+	struct xtc_handle	*h;
+	const char		*c;
+	const void		*r;
+	size_t			 i;
+	int			 n = 0, found = 0;
+
+	for (i = 0; i < 2; i++) {
+		if ((h = fam[i]->init(FW_TABLE)) == NULL)
+			continue;
+		found = 1;
+		for (c = fam[i]->first_chain(h); c != NULL;
+		    c = fam[i]->next_chain(h))
+			for (r = fam[i]->first(c, h); r != NULL;
+			    r = fam[i]->next(r, h))
+				n++;
+		fam[i]->free(h);
+	}
+	return found ? n : -1;
 }
 
 static const int iptc_caps[] = { CAP_NET_ADMIN, CAP_NET_RAW };

@@ -30,6 +30,7 @@
 #define SANDBOX_MAX	64	/* sandbox_fw and a backend's rules */
 
 static volatile sig_atomic_t	quit;
+static int			want = -1;	/* IMSG_FW_CONF: pks_fw_kind */
 
 static void
 fw_sig(int sig)
@@ -38,7 +39,29 @@ fw_sig(int sig)
 	quit = 1;
 }
 
-/* IMSG_FW_SERVICE, before CONF_END; anything else is malformed */
+/* IMSG_FW_CONF, once */
+static int
+fw_conf_backend(struct imsg *im)
+{
+	struct pks_fw_conf	c;
+
+	if (im->len != sizeof(c)) {
+		log_warnx("IMSG_FW_CONF: wrong length %zu", im->len);
+		return -1;
+	}
+	memcpy(&c, im->data, sizeof(c));
+	if (want != -1 || (c.backend != PKS_FW_AUTO &&
+	    c.backend != PKS_FW_NFTABLES && c.backend != PKS_FW_IPTABLES)) {
+		log_warnx("IMSG_FW_CONF: %s", want != -1 ? "given twice" :
+		    "unknown backend");
+		return -1;
+	}
+	want = c.backend;
+	return 0;
+}
+
+/* IMSG_FW_CONF, IMSG_FW_SERVICE, before CONF_END; anything else is
+ * malformed */
 static int
 fw_conf(struct imsg *im)
 {
@@ -50,6 +73,8 @@ fw_conf(struct imsg *im)
 		log_warnx("configuration message with a file descriptor");
 		return -1;
 	}
+	if (im->hdr.type == IMSG_FW_CONF)
+		return fw_conf_backend(im);
 	if (im->hdr.type != IMSG_FW_SERVICE) {
 		log_warnx("unexpected configuration message %u", im->hdr.type);
 		return -1;
@@ -172,6 +197,35 @@ fw_read(void)
 	return 0;
 }
 
+/*
+ * firewall auto|nftables|iptables.  auto: iptables where the host uses
+ * the legacy tables (its legacy filter table holds rules), nftables
+ * otherwise.
+ */
+static const struct fw_backend *
+fw_choose(int kind)
+{
+	int	n;
+
+	switch (kind) {
+	case PKS_FW_NFTABLES:
+		log_info("firewall nftables: as configured");
+		return &fw_nft;
+	case PKS_FW_IPTABLES:
+		log_info("firewall iptables: as configured");
+		return &fw_iptc;
+	}
+	if ((n = iptc_legacy_rules()) > 0) {
+		log_info("firewall auto: iptables, the legacy filter table "
+		    "holds %d rule%s", n, n == 1 ? "" : "s");
+		return &fw_iptc;
+	}
+	log_info("firewall auto: nftables, %s", n == 0 ?
+	    "the legacy filter table holds no rule" :
+	    "the kernel has no legacy filter table");
+	return &fw_nft;
+}
+
 /* sandbox_fw, then the backend's own rules */
 static void
 fw_confine(const struct fw_backend *be)
@@ -189,7 +243,8 @@ fw_confine(const struct fw_backend *be)
 int
 main(int argc, char *argv[])
 {
-	const struct fw_backend	*be = &fw_iptc;
+	const struct fw_backend	*be;
+	struct pks_fw_conf	 used;
 	struct sigaction	 sa;
 	struct pollfd		 pfd;
 	size_t			 nsvcs;
@@ -198,11 +253,14 @@ main(int argc, char *argv[])
 	proc_start("pks-fw", argc, argv);
 	proc_read_conf(fw_conf);
 
-	if ((err = be->prepare()) != 0)
-		fatalx("%s backend: %s", be->name, strerror(err));
-	if ((err = fw_setup(be)) != 0)
-		fatalx("cannot set up the %s chain: %s", FW_CHAIN,
-		    strerror(err));
+	be = fw_choose(want == -1 ? PKS_FW_AUTO : want);
+	if ((err = be->prepare()) != 0 || (err = fw_setup(be)) != 0)
+		fatalx("cannot set up the %s firewall: %s (does the kernel "
+		    "have it? see \"firewall %s\" in pks.conf(5))", be->name,
+		    strerror(err), be == &fw_nft ? "iptables" : "nftables");
+	memset(&used, 0, sizeof(used));
+	used.backend = be == &fw_nft ? PKS_FW_NFTABLES : PKS_FW_IPTABLES;
+	proc_compose(IMSG_FW_BACKEND, -1, &used, sizeof(used));
 
 	/* no SA_RESTART: SIGTERM must get us out of poll() */
 	memset(&sa, 0, sizeof(sa));
@@ -213,8 +271,8 @@ main(int argc, char *argv[])
 
 	fw_confine(be);
 	(void)fw_services(&nsvcs);
-	log_info("chain %s ready, %zu service%s", FW_CHAIN, nsvcs,
-	    nsvcs == 1 ? "" : "s");
+	log_info("%s ready, %zu service%s", be == &fw_nft ?
+	    "table inet pks" : "chain " FW_CHAIN, nsvcs, nsvcs == 1 ? "" : "s");
 
 	pfd.fd = proc_ibuf->fd;
 	while (!quit) {

@@ -85,7 +85,10 @@ child_send_conf(struct child *c)
 		}
 		break;
 	}
-	case PROC_FW:
+	case PROC_FW: {
+		struct pks_fw_conf	fc = { conf->firewall };
+
+		child_send(c->id, IMSG_FW_CONF, -1, &fc, sizeof(fc));
 		for (i = 0; i < conf->nservices; i++) {
 			struct pks_fw_service	fs;
 
@@ -96,6 +99,7 @@ child_send_conf(struct child *c)
 			    sizeof(fs));
 		}
 		break;
+	}
 	case PROC_TELEGRAM: {
 		struct pks_tg_conf	tc;
 		struct stat		st;
@@ -444,6 +448,9 @@ child_valid(enum pks_proc id, struct imsg *im)
 	case IMSG_FW_RESULT:
 		return id == PROC_FW &&
 		    im->len == sizeof(struct pks_fw_result);
+	case IMSG_FW_BACKEND:
+		return id == PROC_FW &&
+		    im->len == sizeof(struct pks_fw_conf);
 	case IMSG_TG_REQUEST:
 		return id == PROC_TELEGRAM &&
 		    im->len == sizeof(struct pks_tg_req);
@@ -524,6 +531,10 @@ child_process(enum pks_proc id)
 			break;
 		case IMSG_FW_RESULT:
 			win_fw_result(im.data);
+			break;
+		case IMSG_FW_BACKEND:
+			memcpy(&env->fw_backend, im.data,
+			    sizeof(env->fw_backend));
 			break;
 		case IMSG_TG_REQUEST:
 			bot_request(im.data);

@@ -213,6 +213,9 @@ ctl_status(int fd)
 	out(fd, "grants %zu, state file %s%s\n", env->state.ngrants,
 	    env->conf->state_file, env->state_refused ?
 	    " (refused at start: see the log)" : "");
+	out(fd, "firewall %s\n", env->fw_backend.backend == PKS_FW_NFTABLES ?
+	    "nftables" : env->fw_backend.backend == PKS_FW_IPTABLES ?
+	    "iptables" : "(not set up yet)");
 }
 
 static void

@@ -86,6 +86,7 @@ struct monitor {
 	uint32_t	 next_seq_id;
 	uint32_t	 next_win_id;
 	time_t		 started;
+	struct pks_fw_conf fw_backend;	/* what pks-fw reported */
 	int		 stopping;
 	struct pending	*pending;	/* group /generate awaiting delivery */
 	struct pks_state state;		/* grants and lockdown (state.c) */

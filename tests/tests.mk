@@ -13,7 +13,7 @@ part_dir	= $(if $(filter common,$(1)),,$(if $(filter monitor,$(1)),pks-monitor,$
 part_of		= $(word 2,$(subst _, ,$(notdir $(1))))
 part_libs	= $(if $(filter telegram,$(1)),$(call lib_of,libcurl json-c),) \
 		  $(if $(filter sniffer,$(1)),$(call lib_of,libpcap),) \
-		  $(if $(filter fw,$(1)),$(call lib_of,libip4tc libip6tc),)
+		  $(if $(filter fw,$(1)),$(call lib_of,libip4tc libip6tc libnftnl libmnl),)
 
 .SECONDEXPANSION:
 $(BUILD)/tests/%: tests/unit/%.c $(COMMON_LIB) \

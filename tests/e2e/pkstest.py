@@ -377,6 +377,10 @@ class Monitor:
         return self.proc.returncode
 
 
+# the firewall backend under test: PKS_TEST_FIREWALL=nftables|iptables
+FIREWALL = os.environ.get("PKS_TEST_FIREWALL", "iptables")
+
+
 def base_config(chroot, extra="", telegram=None, iface="veth-s"):
     """A configuration for the test suite."""
     tg = ""
@@ -392,6 +396,7 @@ sequence-lifetime 300
 knock-timeout 10
 max-sources 1024
 control-socket "%s/pks.sock"
+firewall %s
 %s
 service ssh {
 	port 2222
@@ -399,7 +404,7 @@ service ssh {
 	open-for 30
 }
 %s
-""" % (chroot, iface, os.path.dirname(chroot), tg, extra)
+""" % (chroot, iface, os.path.dirname(chroot), FIREWALL, tg, extra)
 
 
 def wait_for(fn, timeout=10, step=0.05):

@@ -58,8 +58,11 @@ class FakeMonitor:
         child.close()
         self.log = T.LogWatch(self.proc.stderr)
         self.buf = b""
+        self.backend = None	# what IMSG_FW_BACKEND said
         self.send("IMSG_CONF_PROC", CONF_PROC.pack(
             uid, gid, 1, 1, chroot.encode()))
+        self.send("IMSG_FW_CONF", struct.pack("=I", {
+            "nftables": 1, "iptables": 2}[T.FIREWALL]))
         self.send("IMSG_FW_SERVICE", SERVICE.pack(socket.IPPROTO_TCP, 0,
                                                   PORT))
         self.send("IMSG_CONF_END")
@@ -73,7 +76,8 @@ class FakeMonitor:
             pass	# pks-fw died: the next result() says so
 
     def recv(self, timeout=10):
-        """Next message other than a log line: (type, payload)."""
+        """Next message other than a log line or IMSG_FW_BACKEND (kept in
+        self.backend): (type, payload)."""
         self.sock.settimeout(timeout)
         while True:
             while len(self.buf) >= HDR.size:
@@ -82,7 +86,9 @@ class FakeMonitor:
                     break
                 payload = self.buf[HDR.size:ln]
                 self.buf = self.buf[ln:]
-                if t != IM["IMSG_LOG"]:
+                if t == IM["IMSG_FW_BACKEND"]:
+                    self.backend = struct.unpack("=I", payload)[0]
+                elif t != IM["IMSG_LOG"]:
                     return t, payload
             try:
                 data = self.sock.recv(65536)
@@ -226,6 +232,8 @@ def main():
         if not tap.ok(t == IM["IMSG_READY"], "pks-fw says IMSG_READY",
                       mon.log.text()):
             tap.done()
+        tap.ok(mon.backend == {"nftables": 1, "iptables": 2}[T.FIREWALL],
+               "pks-fw reports its backend (%s)" % T.FIREWALL, mon.backend)
         st = T.proc_status(mon.proc.pid) or {}
         tap.ok(st.get("Seccomp") == "2", "pks-fw runs under seccomp",
                st.get("Seccomp"))

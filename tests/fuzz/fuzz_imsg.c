@@ -57,7 +57,7 @@
 #include "log.h"
 #include "monitor.h"
 #include "proc.h"
-#include "iptc.h"
+#include "fw.h"
 #include "sniffer.h"
 #include "telegram.h"
 #include "fuzz_imsg.h"

@@ -178,6 +178,13 @@ static const struct ecase ecases[] = {
 	    1 },
 	{ "duplicate_keyword_is_refused", "user \"a\"\nuser \"b\"\n" SVC, 2,
 	    "user given twice (first at line 1)", 1 },
+	{ "unknown_firewall_is_refused", "firewall ipfw\n" SVC, 1,
+	    "firewall: \"ipfw\" is not auto, nftables or iptables", 1 },
+	{ "firewall_case_matters", "firewall NFTables\n" SVC, 1,
+	    "firewall: \"NFTables\" is not auto, nftables or iptables", 1 },
+	{ "duplicate_firewall_is_refused",
+	    "firewall nftables\nfirewall iptables\n" SVC, 2,
+	    "firewall given twice (first at line 1)", 1 },
 	{ "duplicate_keyword_in_block_is_refused",
 	    "service ssh {\n\tport 22\n\tport 23\n}\n", 3,
 	    "port given twice (first at line 2)", 1 },
@@ -389,6 +396,7 @@ test_defaults(void **state)
 	assert_int_equal(c->max_sources, 65536);
 	assert_string_equal(c->control_socket, "/run/pks/pks.sock");
 	assert_string_equal(c->state_file, "/var/lib/pks/state");
+	assert_int_equal(c->firewall, PKS_FW_AUTO);
 	assert_int_equal(c->has_telegram, 0);
 	assert_string_equal(c->token_file, "/etc/pks/token");
 	assert_string_equal(c->api_url, "https://api.telegram.org");
@@ -418,6 +426,7 @@ test_every_setting(void **state)
 	    "max-sources 1048576\n"
 	    "control-socket \"/tmp/p.sock\"\n"
 	    "state-file \"/tmp/state\"\n"
+	    "firewall iptables\n"
 	    "telegram { token-file \"/tmp/tok\"\n"
 	    "api-url \"http://127.0.0.1:8081/bot\" }\n"
 	    "service dns {\n\tport 53\n\tprotocol udp\n"
@@ -435,6 +444,7 @@ test_every_setting(void **state)
 	assert_int_equal(c->max_sources, 1048576);
 	assert_string_equal(c->control_socket, "/tmp/p.sock");
 	assert_string_equal(c->state_file, "/tmp/state");
+	assert_int_equal(c->firewall, PKS_FW_IPTABLES);
 	assert_int_equal(c->has_telegram, 1);
 	assert_string_equal(c->token_file, "/tmp/tok");
 	assert_string_equal(c->api_url, "http://127.0.0.1:8081/bot");
@@ -450,6 +460,29 @@ test_every_setting(void **state)
 	assert_int_equal(conf_service_index(c, "web"), -1);
 	assert_int_equal(conf_service_index(c, NULL), -1);
 	conf_free(c);
+}
+
+static void
+test_firewall_backends(void **state)
+{
+	static const struct { const char *v; int kind; } tab[] = {
+		{ "auto", PKS_FW_AUTO },
+		{ "nftables", PKS_FW_NFTABLES },
+		{ "iptables", PKS_FW_IPTABLES },
+		{ "\"nftables\"", PKS_FW_NFTABLES },
+	};
+	struct pks_conf	*c;
+	char		 buf[128];
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+		snprintf(buf, sizeof(buf), "firewall %s\nservice ssh { port 22 "
+		    "}", tab[i].v);
+		c = parse_ok(buf);
+		assert_int_equal(c->firewall, tab[i].kind);
+		conf_free(c);
+	}
 }
 
 static void
@@ -701,6 +734,7 @@ static const struct CMUnitTest ftests[] = {
 	T(test_design_example_parses),
 	T(test_defaults),
 	T(test_every_setting),
+	T(test_firewall_backends),
 	T(test_local_api_urls),
 	T(test_macros),
 	T(test_grants_merge),
