@@ -405,10 +405,10 @@ put_set(struct batch *bt, int af, uint32_t id)
 	return 0;
 }
 
-enum rule_kind { RULE_WINDOW4, RULE_WINDOW6, RULE_ESTAB, RULE_DROP };
-
+/* one rule at the end of the chain, its expressions added by fn */
 static int
-put_rule(struct batch *bt, enum rule_kind k, const struct pks_fw_service *s)
+put_rule(struct batch *bt, void (*fn)(struct nftnl_rule *, const void *),
+    const void *arg)
 {
 	struct nftnl_rule	*r;
 	struct nlmsghdr		*nh;
@@ -419,23 +419,7 @@ put_rule(struct batch *bt, enum rule_kind k, const struct pks_fw_service *s)
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, NFT_CHAIN);
 	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
 	expr_failed = 0;
-	switch (k) {
-	case RULE_WINDOW4:
-		x_window(r, AF_INET, set_name(AF_INET), 1);
-		break;
-	case RULE_WINDOW6:
-		x_window(r, AF_INET6, set_name(AF_INET6), 2);
-		break;
-	case RULE_ESTAB:
-		x_service(r, s);
-		x_established(r);
-		x_verdict(r, NF_ACCEPT);
-		break;
-	case RULE_DROP:
-		x_service(r, s);
-		x_verdict(r, NF_DROP);
-		break;
-	}
+	fn(r, arg);
 	if (expr_failed) {
 		nftnl_rule_free(r);
 		return ENOMEM;
@@ -445,6 +429,36 @@ put_rule(struct batch *bt, enum rule_kind k, const struct pks_fw_service *s)
 	nftnl_rule_free(r);
 	batch_next(bt);
 	return 0;
+}
+
+/* the rules' contents, for put_rule() */
+static void
+rule_window4(struct nftnl_rule *r, const void *arg)
+{
+	(void)arg;
+	x_window(r, AF_INET, set_name(AF_INET), 1);
+}
+
+static void
+rule_window6(struct nftnl_rule *r, const void *arg)
+{
+	(void)arg;
+	x_window(r, AF_INET6, set_name(AF_INET6), 2);
+}
+
+static void
+rule_estab(struct nftnl_rule *r, const void *svc)
+{
+	x_service(r, svc);
+	x_established(r);
+	x_verdict(r, NF_ACCEPT);
+}
+
+static void
+rule_drop(struct nftnl_rule *r, const void *svc)
+{
+	x_service(r, svc);
+	x_verdict(r, NF_DROP);
 }
 
 /* the set key of a rule: address . protocol . port, 32-bit aligned */
@@ -573,12 +587,12 @@ table_build(int replace, uint32_t flags)
 	    (err = put_chain(&bt)) != 0 ||
 	    (err = put_set(&bt, AF_INET, 1)) != 0 ||
 	    (err = put_set(&bt, AF_INET6, 2)) != 0 ||
-	    (err = put_rule(&bt, RULE_WINDOW4, NULL)) != 0 ||
-	    (err = put_rule(&bt, RULE_WINDOW6, NULL)) != 0)
+	    (err = put_rule(&bt, rule_window4, NULL)) != 0 ||
+	    (err = put_rule(&bt, rule_window6, NULL)) != 0)
 		goto fail;
 	for (i = 0; i < n; i++)
-		if ((err = put_rule(&bt, RULE_ESTAB, &svcs[i])) != 0 ||
-		    (err = put_rule(&bt, RULE_DROP, &svcs[i])) != 0)
+		if ((err = put_rule(&bt, rule_estab, &svcs[i])) != 0 ||
+		    (err = put_rule(&bt, rule_drop, &svcs[i])) != 0)
 			goto fail;
 	return batch_commit(&bt, "set-up");
  fail:

@@ -28,7 +28,7 @@ DIM = "\033[2m" if sys.stdout.isatty() else ""
 OFF = "\033[0m" if sys.stdout.isatty() else ""
 
 # what an admin would look for in the log
-INTERESTING = (r"all children ready", r"sequence \d+ issued",
+INTERESTING = (r"firewall auto", r"all children ready", r"sequence \d+ issued",
                r"knocked from", r"knock completed", r"window \d+: opened",
                r"window opened", r"window \d+: closed", r"window closed",
                r"not live", r"refused", r"stopping", r"all windows closed",
@@ -54,10 +54,28 @@ def plain(html):
     return t.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
+backend = "iptables"	# what pks-fw chose (firewall auto): pksctl status
+
+
 def chain(s):
+    """What pks-fw holds in the kernel, as an admin would list it."""
+    if backend == "nftables":
+        r = pkstest.run(["nft", "list", "table", "inet", "pks"],
+                        ns=s.net.srv, check=False)
+        return [l for l in r.stdout.splitlines() if l.strip()] \
+            if r.returncode == 0 else \
+            ["(no table inet pks: %s)" % r.stderr.strip()]
     r = s.net.iptables("-S", "PKS")
     return r.stdout.splitlines() if r.returncode == 0 else \
         ["(no PKS chain: %s)" % r.stderr.strip()]
+
+
+def window_open(s):
+    if backend == "nftables":
+        r = pkstest.run(["nft", "-j", "list", "set", "inet", "pks", "win4"],
+                        ns=s.net.srv, check=False)
+        return r.returncode == 0 and '"elem"' in r.stdout
+    return bool(s.window_rules())
 
 
 def bot_says(s, since, rx, timeout=10):
@@ -81,7 +99,7 @@ def check_setup():
     if missing:
         sys.exit("demo: not built in %s: %s (run make demo, which builds "
                  "them)" % (pkstest.BUILD, " ".join(missing)))
-    for tool in ("ip", "iptables-legacy", "openssl"):
+    for tool in ("ip", "iptables-legacy", "nft", "openssl"):
         if subprocess.run(["sh", "-c", "command -v " + tool],
                           stdout=subprocess.DEVNULL).returncode != 0:
             sys.exit("demo: %s is missing: run sudo sh tests/setup.sh" %
@@ -102,6 +120,9 @@ def demo(net):
     pkstest.ensure_user()
     s = suite = pkstest.Suite(net, extra="allow user %d to ssh\n" % USER_ID,
                               services=SERVICES)
+    # as shipped: pks-fw picks nftables unless the host uses legacy tables
+    s.conf_text = s.conf_text.replace("firewall %s" % pkstest.FIREWALL,
+                                      "firewall auto")
     say("\nThe configuration (pks.conf(5)):")
     show([l for l in s.conf_text.splitlines() if l.strip()])
     s.start()
@@ -111,10 +132,19 @@ def demo(net):
                      os.path.join(s.dir, "pks.sock"), "status"],
                     check=False)
     show(r.stdout.splitlines())
+    global backend
+    m = re.search(r"^firewall (\w+)", r.stdout, re.M)
+    backend = m.group(1) if m else "iptables"
+    say("(firewall auto: %s, as the server namespace has no legacy "
+        "rules of its own.)" % backend if backend == "nftables" else
+        "(firewall auto: %s.)" % backend)
 
     heading(2, "Before: the service is closed")
-    say("pks-fw's chain in the server's filter table (iptables-legacy -S "
-        "PKS):")
+    if backend == "nftables":
+        say("pks-fw's table in the server (nft list table inet pks):")
+    else:
+        say("pks-fw's chain in the server's filter table (iptables-legacy "
+            "-S PKS):")
     show(chain(s))
     say("Established traffic is accepted, new connections to port 2222 "
         "dropped.")
@@ -139,7 +169,7 @@ def demo(net):
     since = last_seq(s)
     r = pkstest.run(cmd, ns=net.cli, check=False)
     show((r.stdout + r.stderr).splitlines() or ["(exit %d)" % r.returncode])
-    if not pkstest.wait_for(s.window_rules, 5):
+    if not pkstest.wait_for(lambda: window_open(s), 5):
         raise RuntimeError("no window opened")
     note = bot_says(s, since, r"open for")
     if note:
@@ -147,7 +177,12 @@ def demo(net):
 
     heading(5, "During the window")
     show(chain(s))
-    say("One ACCEPT rule, for Ada's address only, before the DROP.")
+    if backend == "nftables":
+        say("One element in win4, for Ada's address only, with the time "
+            "the window has left:\nthe kernel removes it then, even if PKS "
+            "were killed.")
+    else:
+        say("One ACCEPT rule, for Ada's address only, before the DROP.")
     ok = s.can_connect()
     say("Connecting from the client: %s" % ("connected" if ok else
                                             "FAILED (unexpected!)"))
@@ -157,7 +192,7 @@ def demo(net):
 
     heading(6, "The window closes")
     say("Waiting for the %d seconds to pass..." % OPEN_FOR)
-    pkstest.wait_for(lambda: not s.window_rules(), OPEN_FOR + 10, 0.2)
+    pkstest.wait_for(lambda: not window_open(s), OPEN_FOR + 10, 0.2)
     note = bot_says(s, since, r"closed for")
     if note:
         say("The bot tells Ada: " + note)
@@ -177,7 +212,7 @@ def demo(net):
     say("Someone who saw Ada's knocks replays them:")
     s.knock(ports)
     time.sleep(1)
-    say("Window opened: %s" % ("YES (unexpected!)" if s.window_rules()
+    say("Window opened: %s" % ("YES (unexpected!)" if window_open(s)
                                else "no: the sequence was used once and "
                                "is gone"))
 
@@ -188,7 +223,7 @@ def demo(net):
     s.monitor.stop()
     show([l for l in s.monitor.log.lines if rx.search(l)])
     s.stop()
-    say("\nOn stop the window rules go and the per-service DROP stays:")
+    say("\nOn stop the windows go and the per-service drop stays:")
     show(chain(s))
 
 
