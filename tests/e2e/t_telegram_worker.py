@@ -65,13 +65,20 @@ class Worker:
         pkstest.ensure_user("_pks")
         uid = int(pkstest.run(["id", "-u", "_pks"]).stdout)
         gid = int(pkstest.run(["id", "-g", "_pks"]).stdout)
-        self.ch.send(pm.IMSG_CONF_PROC, pm.conf_proc(uid, gid, self.chroot))
-        self.ch.send(pm.IMSG_TG_CONF, pm.tg_conf(self.url, POLL))
-        with open(tf) as f:
-            self.ch.send(pm.IMSG_TG_TOKEN, fd=f.fileno())
-        with open(self.ca_file) as f:
-            self.ch.send(pm.IMSG_TG_CA, fd=f.fileno())
-        self.ch.send(pm.IMSG_CONF_END)
+        try:
+            self.ch.send(pm.IMSG_CONF_PROC,
+                         pm.conf_proc(uid, gid, self.chroot))
+            self.ch.send(pm.IMSG_TG_CONF, pm.tg_conf(self.url, POLL))
+            with open(tf) as f:
+                self.ch.send(pm.IMSG_TG_TOKEN, fd=f.fileno())
+            with open(self.ca_file) as f:
+                self.ch.send(pm.IMSG_TG_CA, fd=f.fileno())
+            self.ch.send(pm.IMSG_CONF_END)
+        except (BrokenPipeError, ConnectionResetError):
+            # a worker that refuses a part (a bad token) exits before
+            # the rest of its configuration arrives
+            if ready:
+                raise
         if ready and self.ch.recv(15, pm.IMSG_READY) is None:
             raise RuntimeError("worker not ready:\n" + self.log.text())
         return self
