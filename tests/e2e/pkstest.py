@@ -8,6 +8,7 @@ whatever happens.  Output is TAP, for prove(1).
 Network rule: traffic goes only to loopback or inside these namespaces.
 """
 
+import abc
 import atexit
 import os
 import re
@@ -127,6 +128,7 @@ class Net:
         self.srv = "pks-srv-" + tag
         self.cli = "pks-cli-" + tag
         self.up = False
+        self._fw = None
 
     def __enter__(self):
         self.create()
@@ -171,11 +173,224 @@ class Net:
         return run([tool, "-w"] + list(args), ns=self.srv, check=False)
 
     def chain(self, v6=False):
-        """Rules of the PKS chain, as iptables -S prints them."""
+        """Rules of the PKS chain, as iptables -S prints them (iptables
+        backend only: tests use self.fw, the FirewallView)."""
         r = self.iptables("-S", "PKS", v6=v6)
         if r.returncode != 0:
             return None
         return [l for l in r.stdout.splitlines() if l.startswith("-A PKS")]
+
+    @property
+    def fw(self):
+        """The firewall of the server namespace, as the backend under
+        test (PKS_TEST_FIREWALL) holds it: a FirewallView."""
+        if self._fw is None:
+            self._fw = firewall_view(self)
+        return self._fw
+
+
+# ---------------------------------------------------------------- firewall
+
+# the firewall backend under test: PKS_TEST_FIREWALL=nftables|iptables
+FIREWALL = os.environ.get("PKS_TEST_FIREWALL", "iptables")
+
+
+def fw_backend():
+    """The firewall backend under test (FIREWALL: env PKS_TEST_FIREWALL,
+    the word of pks.conf's `firewall` keyword; iptables by default)."""
+    return FIREWALL
+
+
+def firewall_conf():
+    """The configuration line that chooses the backend under test."""
+    return "firewall %s\n" % fw_backend()
+
+
+class FwState:
+    """What PKS holds in the firewall, backend-neutral.
+    windows: frozenset of (address, protocol, port), address as
+      inet_ntop() prints it, protocol "tcp" or "udp";
+    services: frozenset of (protocol, port) closed to new connections
+      from everyone but a window (existing connections go on), for IPv4
+      and IPv6 alike;
+    hooked: PKS's rules are on the input path (iptables: INPUT jumps to
+      PKS once, first; nftables: the base chain hooks input);
+    other: sorted tuple of what else PKS's table holds, in the backend's
+      words (a service closed for one family only, a rule the view does
+      not know): () when PKS holds exactly windows and services."""
+
+    __slots__ = ("windows", "services", "hooked", "other")
+
+    def __init__(self, windows=(), services=(), hooked=False, other=()):
+        self.windows = frozenset(windows)
+        self.services = frozenset(services)
+        self.hooked = hooked
+        self.other = tuple(sorted(other))
+
+    def __eq__(self, o):
+        return isinstance(o, FwState) and all(
+            getattr(self, k) == getattr(o, k) for k in self.__slots__)
+
+    def __repr__(self):
+        return "FwState(windows=%s, services=%s, hooked=%s, other=%s)" % (
+            sorted(self.windows), sorted(self.services), self.hooked,
+            list(self.other))
+
+
+class FirewallView(abc.ABC):
+    """The firewall of a Net's server namespace as PKS left it, read
+    through one backend's tools, so that every firewall test reads the
+    same FwState whichever backend pks-fw drives (PKS_TEST_FIREWALL).
+
+    A backend view is a subclass listed in FIREWALL_VIEWS under the
+    backend's name (the word after `firewall` in pks.conf).  It
+    implements exactly these three methods, each run against
+    self.net.srv:
+      read(self) -> FwState, or None when PKS's table/chain does not
+        exist (never set up, or removed);
+      flush(self) -> None: empty PKS's table/chain (windows, services
+        and all, as `iptables -F PKS` or `nft flush table inet pks`),
+        leaving it and the hook in place: what a test does to start
+        clean before it restarts the monitor;
+      dump(self) -> str: the backend's own listing, for diagnostics.
+    Everything a test asks (windows(), services(), absent(), ...) is
+    derived from read() below, once for every backend; a backend may
+    also override read_windows() with a cheaper read of the same thing
+    (ChainWatch samples it in a loop)."""
+
+    name = None
+
+    def __init__(self, net):
+        self.net = net
+
+    @abc.abstractmethod
+    def read(self):
+        """FwState, or None when PKS's table/chain does not exist."""
+
+    @abc.abstractmethod
+    def flush(self):
+        """Empty PKS's table/chain, leaving it and the hook."""
+
+    @abc.abstractmethod
+    def dump(self):
+        """The backend's own listing, for diagnostics."""
+
+    # derived, for every backend (a backend may override read_windows()
+    # with a faster read of the same thing)
+    def read_windows(self):
+        """read().windows, or None when there is no PKS table."""
+        st = self.read()
+        return st.windows if st else None
+
+    def windows(self, src=None):
+        """The set of (address, protocol, port) windows (only those of
+        address src if given); empty if there is no PKS table."""
+        w = self.read_windows() or frozenset()
+        return frozenset(x for x in w if src is None or x[0] == src)
+
+    def services(self):
+        st = self.read()
+        return st.services if st else frozenset()
+
+    def hooked(self):
+        st = self.read()
+        return bool(st and st.hooked)
+
+    def absent(self):
+        """PKS's table/chain does not exist."""
+        return self.read() is None
+
+    def clean(self, services):
+        """PKS holds the closed services given (a set of (protocol,
+        port)), hooked, and nothing else: no window, no stray rule."""
+        return self.read() == FwState(services=services, hooked=True)
+
+
+WINDOW_RX = re.compile(r"^-A PKS -s (\S+?)/(?:32|128) -p (\w+) -m \w+ "
+                       r"--dport (\d+) -j ACCEPT$")
+KEEP_RX = re.compile(r"^-A PKS -p (\w+) -m \w+ --dport (\d+) -m conntrack "
+                     r"--ctstate RELATED,ESTABLISHED -j ACCEPT$")
+DROP_RX = re.compile(r"^-A PKS -p (\w+) -m \w+ --dport (\d+) -j DROP$")
+
+
+class IptablesView(FirewallView):
+    """The chain PKS of the legacy filter tables (iptables-legacy -S and
+    ip6tables-legacy -S in the server namespace).  A service is closed
+    in a family when the chain accepts its established connections and
+    then drops the rest, after every window of that port."""
+
+    name = "iptables"
+
+    def _family(self, v6, hook=True):
+        rules = self.net.chain(v6)
+        if rules is None:
+            return None
+        windows, keep, other = set(), set(), []
+        closed = set()
+        for r in rules:
+            m = WINDOW_RX.match(r)
+            k = KEEP_RX.match(r)
+            d = DROP_RX.match(r)
+            if m:
+                key = (m.group(2), int(m.group(3)))
+                if key in closed:	# a window after the DROP is dead
+                    other.append(r)
+                else:
+                    windows.add((m.group(1), m.group(2), int(m.group(3))))
+            elif k and (k.group(1), int(k.group(2))) not in closed:
+                keep.add((k.group(1), int(k.group(2))))
+            elif d and (d.group(1), int(d.group(2))) in keep:
+                closed.add((d.group(1), int(d.group(2))))
+            else:
+                other.append(r)
+        other += ["%s: no DROP after: %s" % ("ip6" if v6 else "ip4", x)
+                  for x in sorted(keep - closed)]
+        hooked = None
+        if hook:
+            inp = self.net.iptables("-S", "INPUT", v6=v6).stdout.splitlines()
+            hooked = inp[1:2] == ["-A INPUT -j PKS"] and \
+                sum(1 for l in inp if l.endswith("-j PKS")) == 1
+        return windows, closed, hooked, other
+
+    def read(self):
+        f4, f6 = self._family(False), self._family(True)
+        if f4 is None or f6 is None:
+            return None
+        services = f4[1] & f6[1]
+        other = f4[3] + f6[3] + ["closed for one family only: %s %d" % x
+                                 for x in sorted(f4[1] ^ f6[1])]
+        return FwState(f4[0] | f6[0], services, f4[2] and f6[2], other)
+
+    def read_windows(self):
+        # half the reads of read(): ChainWatch samples this in a loop,
+        # against iptables(8) and pks-fw for the xtables lock
+        f4, f6 = self._family(False, False), self._family(True, False)
+        if f4 is None or f6 is None:
+            return None
+        return frozenset(f4[0] | f6[0])
+
+    def flush(self):
+        for v6 in (False, True):
+            self.net.iptables("-F", "PKS", v6=v6)
+
+    def dump(self):
+        return "\n".join("%s:\n%s" % (t, "\n".join(
+            self.net.iptables("-S", v6=v6).stdout.splitlines()))
+            for t, v6 in (("iptables", False), ("ip6tables", True)))
+
+
+FIREWALL_VIEWS = {IptablesView.name: IptablesView}
+
+
+def firewall_view(net, backend=None):
+    """The FirewallView of net's server namespace for backend (default:
+    the backend under test)."""
+    backend = backend or fw_backend()
+    if backend not in FIREWALL_VIEWS:
+        raise RuntimeError("PKS_TEST_FIREWALL=%s: no view of that backend "
+                           "(have: %s)" % (backend,
+                                           " ".join(sorted(FIREWALL_VIEWS))))
+    return FIREWALL_VIEWS[backend](net)
 
 
 # ---------------------------------------------------------------- the suite
@@ -377,10 +592,6 @@ class Monitor:
         return self.proc.returncode
 
 
-# the firewall backend under test: PKS_TEST_FIREWALL=nftables|iptables
-FIREWALL = os.environ.get("PKS_TEST_FIREWALL", "iptables")
-
-
 def base_config(chroot, extra="", telegram=None, iface="veth-s"):
     """A configuration for the test suite."""
     tg = ""
@@ -396,15 +607,14 @@ sequence-lifetime 300
 knock-timeout 10
 max-sources 1024
 control-socket "%s/pks.sock"
-firewall %s
-%s
+%s%s
 service ssh {
 	port 2222
 	protocol tcp
 	open-for 30
 }
 %s
-""" % (chroot, iface, os.path.dirname(chroot), FIREWALL, tg, extra)
+""" % (chroot, iface, os.path.dirname(chroot), firewall_conf(), tg, extra)
 
 
 def wait_for(fn, timeout=10, step=0.05):
@@ -553,8 +763,19 @@ class Suite:
     def chain(self, v6=False):
         return self.net.chain(v6)
 
+    @property
+    def fw(self):
+        """The FirewallView of the server namespace."""
+        return self.net.fw
+
+    def windows(self, src=None):
+        """The open windows, a set of (address, protocol, port) (those of
+        address src only, if given)."""
+        return self.net.fw.windows(src)
+
     def window_rules(self, v6=False, src=None):
-        """Window rules (of the source address src only, if given)."""
+        """Window rules as iptables -S prints them (of the source address
+        src only, if given): iptables only, use windows()."""
         return [r for r in (self.chain(v6) or [])
                 if " -s " in r and r.endswith("-j ACCEPT") and
                 (src is None or " -s %s/" % src in r)]
@@ -571,8 +792,8 @@ class Suite:
         the firewall.  Returns the index of the monitor's "knock
         completed" line for the barrier (an until= for LogWatch.lacks()
         on what came before); raises if the barrier does not get through.
-        The barrier's own window stays: filter it out (window_rules(src=
-        ...)) or close it."""
+        The barrier's own window stays: leave it out (windows(src),
+        windows() - windows(BARRIER_SRC))."""
         if not self._barrier_addr:
             add_client_addrs(self.net, [BARRIER_SRC])
             self._barrier_addr = True
@@ -584,8 +805,8 @@ class Suite:
         self.knock(ports, src=BARRIER_SRC)
         i = log.wait(r"knock completed from %s: " % re.escape(BARRIER_SRC),
                      timeout, start)
-        if i is None or not wait_for(
-                lambda: self.window_rules(src=BARRIER_SRC), timeout):
+        if i is None or not wait_for(lambda: self.windows(BARRIER_SRC),
+                                     timeout):
             raise RuntimeError("barrier knock from %s did not get through:"
                                "\n%s" % (BARRIER_SRC, log.text()[-2000:]))
         return i
@@ -595,23 +816,13 @@ class Suite:
 # Helpers of the fault tests (t_fault_*.py): kill -9, iptables(8) editing
 # the table, forced failures.
 
-WINDOW_RX = re.compile(r"^-A PKS -s (\S+?)/(?:32|128) -p (\w+) -m \w+ "
-                       r"--dport (\d+) -j ACCEPT$")
-
-
 def window_keys(net):
-    """Window rules of both families: a set of (address, port), or None
-    if a chain cannot be read."""
-    keys = set()
-    for v6 in (False, True):
-        rules = net.chain(v6)
-        if rules is None:
-            return None
-        for r in rules:
-            m = WINDOW_RX.match(r)
-            if m:
-                keys.add((m.group(1), int(m.group(3))))
-    return keys
+    """Windows of both families: a set of (address, port), or None if
+    PKS's table cannot be read."""
+    w = net.fw.read_windows()
+    if w is None:
+        return None
+    return set((a, port) for a, proto, port in w)
 
 
 def add_client_addrs(net, addrs):

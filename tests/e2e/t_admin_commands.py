@@ -92,7 +92,7 @@ def main():
         tap.ok(ports, "Bob gets a sequence now", msg)
         since = pkstest.last_sent_seq(s)
         s.knock(ports)
-        ok = pkstest.wait_for(lambda: s.window_rules(), 5)
+        ok = pkstest.wait_for(lambda: s.windows(), 5)
         tap.ok(ok and s.can_connect(), "and knocks through")
         rec = s.bot.wait_sent(chat_id=NOTE, since=since,
                               text=r"Bob opened ssh from 198\.18\.0\.2")
@@ -104,7 +104,7 @@ def main():
                "admin: /windows lists the window", t)
         t = ask(s, ADA, "/close 198.18.0.2", first_name="Ada")
         tap.ok(t and "Closing 1 window" in t, "admin: /close", t)
-        tap.ok(pkstest.wait_for(lambda: not s.window_rules(), 5),
+        tap.ok(pkstest.wait_for(lambda: not s.windows(), 5),
                "the window is closed")
         tap.ok(log.wait(r"admin Ada \(%d\) closed 1 window" % ADA, 5),
                "/close is logged")
@@ -116,7 +116,7 @@ def main():
         tap.ok(t and "Ungranted ssh" in t and "1 live sequence revoked" in t,
                "admin: /ungrant revokes the live sequence", t)
         s.knock(ports)
-        tap.ok(not pkstest.wait_for(lambda: s.window_rules(), 2),
+        tap.ok(not pkstest.wait_for(lambda: s.windows(), 2),
                "the revoked sequence opens nothing")
         p2, msg = gen(s, BOB, "Bob")
         tap.ok(p2 is None, "Bob has no right any more", msg)
@@ -162,14 +162,14 @@ def main():
         # ---- lockdown
         ports, msg = gen(s, BOB, "Bob")
         s.knock(ports)
-        tap.ok(pkstest.wait_for(lambda: s.window_rules(), 5),
+        tap.ok(pkstest.wait_for(lambda: s.windows(), 5),
                "a window is open before the lockdown")
         live, msg = gen(s, BOB, "Bob")
         since = pkstest.last_sent_seq(s)
         t = ask(s, ADA, "/lockdown", first_name="Ada")
         tap.ok(t and "Locked down: 1 live sequence revoked, 1 window "
                "closing" in t, "admin: /lockdown", t)
-        tap.ok(pkstest.wait_for(lambda: not s.window_rules(), 5),
+        tap.ok(pkstest.wait_for(lambda: not s.windows(), 5),
                "every window is closed")
         tap.ok(log.wait(r"admin Ada \(%d\) locked everything down" % ADA, 5),
                "the lockdown is logged")
@@ -179,7 +179,7 @@ def main():
         tap.ok(pkstest.read_state(state)["lockdown"] == 1,
                "the lockdown is in the state file")
         s.knock(live)
-        tap.ok(not pkstest.wait_for(lambda: s.window_rules(), 2),
+        tap.ok(not pkstest.wait_for(lambda: s.windows(), 2),
                "a sequence issued before the lockdown opens nothing")
         t = ask(s, BOB, "/generate", r"locked|pks-knock", first_name="Bob")
         tap.ok(t and "locked everything down" in t,

@@ -79,7 +79,7 @@ def main():
         tap.ok(log.wait(r"sequence \d+ of Bob revoked: no longer allowed "
                         r"ssh", 3), "Bob's live sequence is revoked")
         s.knock(ports)
-        tap.ok(not pkstest.wait_for(lambda: s.window_rules(), 2),
+        tap.ok(not pkstest.wait_for(lambda: s.windows(), 2),
                "and opens nothing")
         p2, msg = s.generate(BOB, first_name="Bob")
         tap.ok(p2 is None, "Bob may not generate any more", msg)

@@ -23,11 +23,11 @@ def main():
                "the bot confirms the bound address", msg)
         s.knock(ports, src=CLI4)
         s.barrier()
-        tap.ok(not s.window_rules(src=CLI4), "knocked from another "
+        tap.ok(not s.windows(CLI4), "knocked from another "
                "address: nothing opens")
         s.knock(ports, src=CLI4_B)
-        rules = pkstest.wait_for(lambda: s.window_rules(src=CLI4_B), 5)
-        tap.ok(rules and (CLI4_B + "/32") in rules[0],
+        rules = pkstest.wait_for(lambda: s.windows(CLI4_B), 5)
+        tap.ok(rules == {(CLI4_B, "tcp", 2222)},
                "knocked from the bound address: it opens for that address")
         since = s.bot.sent()[-1]["seq"]
         s.bot.push_message(user_id=ADA, text="/generate ssh 1.2.3")

@@ -39,7 +39,7 @@ def main():
                "and goes on without a restart")
         time.sleep(2.5)		# past the cooldown the guard hits set
         s.knock(ports)
-        tap.ok(pkstest.wait_for(s.window_rules, 5),
+        tap.ok(pkstest.wait_for(s.windows, 5),
                "a real knock afterwards opens the port")
         s.stop()
         tap.ok(s.monitor.log.lacks(r"sandbox violation|pks-sniffer.*"

@@ -21,7 +21,7 @@ def main():
         ports, _ = s.generate(ADA)
         doubled = [p for p in ports for _ in (0, 1)]
         s.knock(doubled, client=False)
-        tap.ok(pkstest.wait_for(s.window_rules, 5),
+        tap.ok(pkstest.wait_for(s.windows, 5),
                "every knock sent twice: the port opens")
         tap.ok(s.can_connect(), "and accepts the knocker")
         s.stop()

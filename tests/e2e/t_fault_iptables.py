@@ -250,7 +250,7 @@ def main():
         # first on its next commit
         ports, _ = s.generate(ADA)
         s.knock(ports)
-        check(pkstest.wait_for(s.window_rules, 3) and s.can_connect(),
+        check(pkstest.wait_for(s.windows, 3) and s.can_connect(),
                "a knock after the edits opens as usual")
         inp = net.iptables("-S", "INPUT").stdout.splitlines()
         check(inp[1:2] == ["-A INPUT -j PKS"],

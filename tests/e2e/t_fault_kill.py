@@ -109,17 +109,9 @@ class Round:
 
 
 def stale_free(s):
-    """The chains hold the service rules and nothing else; INPUT jumps
-    to PKS once, first."""
-    for v6 in (False, True):
-        rules = s.net.chain(v6) or []
-        if [r for r in rules if " -s " in r] or len(rules) != 4:
-            return False
-        inp = s.net.iptables("-S", "INPUT", v6=v6).stdout.splitlines()
-        if inp[1:2] != ["-A INPUT -j PKS"] or \
-                sum(1 for l in inp if l.endswith("-j PKS")) != 1:
-            return False
-    return True
+    """The firewall holds the services closed, hooked, and nothing
+    else."""
+    return s.fw.clean(set(("tcp", p) for p in PORT.values()))
 
 
 def gone(pid):
@@ -255,8 +247,7 @@ def main():
                 check(pkstest.wait_for(lambda: stale_free(s), 0.5),
                        "round %d: the next monitor starts with no window "
                        "rule left (%s)" % (n, extra or "none stale"),
-                       "\n".join((net.chain() or []) +
-                                 (net.chain(True) or [])))
+                       s.fw.dump())
 
             # every window's end, then the grace
             end = max(r.limit.get(k, e + GRACE) for k, e in r.ends.items())

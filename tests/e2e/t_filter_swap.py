@@ -56,7 +56,7 @@ def main():
         tap.ok(issued >= ROUNDS, "the live set changed all along")
         tap.ok(done == ROUNDS, "every knock completed: %d of %d" %
                (done, ROUNDS))
-        tap.ok(pkstest.wait_for(s.window_rules, 5),
+        tap.ok(pkstest.wait_for(s.windows, 5),
                "and opened the port")
         s.stop()
     tap.done()

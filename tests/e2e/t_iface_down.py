@@ -48,7 +48,7 @@ def main():
         time.sleep(2)		# the link and its addresses come back
         ports, _ = s.generate(ADA)
         s.knock(ports)
-        tap.ok(pkstest.wait_for(s.window_rules, 10),
+        tap.ok(pkstest.wait_for(s.windows, 10),
                "link up again: a knock opens the port, no restart needed")
         tap.ok(s.monitor.child_pid("pks-sniffer") == pid,
                "same sniffer")

@@ -21,13 +21,13 @@ def main():
         tap.ok(not s.can_connect(host=SRV6), "closed over IPv6 at first")
         ports, _ = s.generate(ADA)
         tap.ok(s.knock(ports, host=SRV6) == 0, "pks-knock knocks over IPv6")
-        rules = pkstest.wait_for(lambda: s.window_rules(v6=True), 5)
-        tap.ok(rules and (CLI6 + "/128") in rules[0],
-               "an ip6tables ACCEPT for that address appears", rules)
-        tap.ok(not s.window_rules(), "and no IPv4 rule")
+        opened = pkstest.wait_for(lambda: s.windows(), 5)
+        tap.ok((CLI6, "tcp", 2222) in (opened or ()),
+               "an IPv6 window for that address appears", opened)
+        tap.ok(opened == {(CLI6, "tcp", 2222)}, "and no IPv4 one", opened)
         tap.ok(s.can_connect(host=SRV6), "the port accepts over IPv6")
         s.stop()
-        tap.ok(not s.window_rules(v6=True), "SIGTERM closes it")
+        tap.ok(not s.windows(), "SIGTERM closes it")
     tap.done()
 
 

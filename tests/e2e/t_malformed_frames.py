@@ -138,11 +138,11 @@ def main():
         tap.ok(all(s.monitor.child_pid(n) == pid for n, pid in
                    pids.items()), "every process is still the same one")
         s.barrier()
-        tap.ok(not [r for r in s.window_rules() if r not in
-                s.window_rules(src=pkstest.BARRIER_SRC)], "nothing opened")
+        tap.ok(not [r for r in s.windows() if r not in
+                s.windows(pkstest.BARRIER_SRC)], "nothing opened")
         time.sleep(2.5)		# past any cooldown the corpus caused
         s.knock(ports)
-        tap.ok(pkstest.wait_for(lambda: s.window_rules(src=pkstest.CLI4),
+        tap.ok(pkstest.wait_for(lambda: s.windows(pkstest.CLI4),
                                 5), "a real knock still works afterwards")
         s.stop()
         tap.ok(s.monitor.log.lacks(r"killed by signal|sandbox "

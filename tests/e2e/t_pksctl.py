@@ -51,14 +51,14 @@ def main():
                "sequences -v shows the ports")
 
         s.knock(ports)
-        pkstest.wait_for(s.window_rules, 5)
+        pkstest.wait_for(s.windows, 5)
         r = ctl("windows")
         tap.ok(CLI4 in r.stdout and "ssh" in r.stdout,
                "windows shows the open window", r.stdout)
         r = ctl("close", CLI4)
         tap.ok(r.returncode == 0 and "closing 1 window" in r.stdout,
                "close ADDRESS closes it", r.stdout)
-        tap.ok(pkstest.wait_for(lambda: not s.window_rules(), 5),
+        tap.ok(pkstest.wait_for(lambda: not s.windows(), 5),
                "and its rule goes")
 
         s.generate(ADA)

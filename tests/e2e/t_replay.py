@@ -21,17 +21,17 @@ def main():
         s.echod()
         ports, msg = s.generate(ADA)
         s.knock(ports)
-        tap.ok(pkstest.wait_for(s.window_rules, 5), "the first knock opens")
-        tap.ok(pkstest.wait_for(lambda: not s.window_rules(), 8),
+        tap.ok(pkstest.wait_for(s.windows, 5), "the first knock opens")
+        tap.ok(pkstest.wait_for(lambda: not s.windows(), 8),
                "the window closes")
         s.knock(ports)
         s.barrier()
-        tap.ok(not s.window_rules(src=CLI4) and not s.can_connect(),
+        tap.ok(not s.windows(CLI4) and not s.can_connect(),
                "the same knock replayed from the same address opens "
                "nothing")
         s.knock(ports, src=CLI4_B)
         s.barrier()
-        tap.ok(not s.window_rules(src=CLI4_B) and
+        tap.ok(not s.windows(CLI4_B) and
                not s.can_connect(src=CLI4_B),
                "replayed from another address, nothing either")
         s.stop()

@@ -26,12 +26,12 @@ def main():
         s.knock([ports[1], ports[0], ports[2]])
         s.knock([ports[0], ports[2], ports[1]])
         s.barrier()
-        tap.ok(not s.window_rules(src=CLI4), "wrong orders open nothing")
+        tap.ok(not s.windows(CLI4), "wrong orders open nothing")
         time.sleep(3)		# wrong hits start a 2 s cooldown
         s.knock(ports)
-        tap.ok(pkstest.wait_for(lambda: s.window_rules(src=CLI4), 5),
+        tap.ok(pkstest.wait_for(lambda: s.windows(CLI4), 5),
                "the same sequence in the right order still works")
-        s.net.iptables("-F", "PKS")	# start clean for the next case
+        s.fw.flush()		# start clean for the next case
         s.monitor.stop()
         s.monitor.start()
 
@@ -42,7 +42,7 @@ def main():
         time.sleep(0.5)
         s.knock(ports)
         s.barrier()
-        tap.ok(not s.window_rules(src=CLI4),
+        tap.ok(not s.windows(CLI4),
                "a revoked sequence opens nothing")
 
         ports, _ = s.generate(ADA)
@@ -50,7 +50,7 @@ def main():
                is not None, "the sequence expires after its lifetime")
         s.knock(ports)
         s.barrier()
-        tap.ok(not s.window_rules(src=CLI4),
+        tap.ok(not s.windows(CLI4),
                "an expired sequence opens nothing")
 
         old = int(time.time()) - 600

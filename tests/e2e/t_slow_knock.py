@@ -40,7 +40,7 @@ def main():
 
         ports, _ = s.generate(ADA)
         tap.ok(knock_gap(s, ports, 1500) == 0, "pks-knock ran, 1.5 s gaps")
-        tap.ok(pkstest.wait_for(s.window_rules, 5),
+        tap.ok(pkstest.wait_for(s.windows, 5),
                "knocks 1.5 s apart open the port")
         tap.ok(s.can_connect(), "and it accepts the knocker")
 

@@ -39,7 +39,7 @@ def main():
             rc = sweep(s, order)
             end = s.barrier()
             tap.ok(rc == 0, "the %s sweep ran to its end" % order)
-            tap.ok(not s.window_rules(src=CLI4),
+            tap.ok(not s.windows(CLI4),
                    "a full %s sweep opens nothing" % order)
             tap.ok(s.monitor.log.lacks(r"knock completed from %s:" % CLI4,
                                        start, until=end),
@@ -48,7 +48,7 @@ def main():
         ports, _ = s.generate(ADA)
         time.sleep(2.5)		# past the sweep's cooldown
         s.knock(ports)
-        tap.ok(pkstest.wait_for(lambda: s.window_rules(src=CLI4), 5),
+        tap.ok(pkstest.wait_for(lambda: s.windows(CLI4), 5),
                "a real knock still works after the sweeps")
         s.stop()
     tap.done()

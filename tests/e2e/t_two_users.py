@@ -31,11 +31,10 @@ def main():
             t.start()
         for t in ts:
             t.join()
-        rules = pkstest.wait_for(lambda: len(s.window_rules()) == 2 and
-                                 s.window_rules(), 5)
-        tap.ok(rules and any(CLI4 + "/32" in r for r in rules) and
-               any(CLI4_B + "/32" in r for r in rules),
-               "both windows open", s.window_rules())
+        rules = pkstest.wait_for(lambda: len(s.windows()) == 2 and
+                                 s.windows(), 5)
+        tap.ok(rules == {(CLI4, "tcp", 2222), (CLI4_B, "tcp", 2222)},
+               "both windows open", s.windows())
         tap.ok(s.can_connect(src=CLI4) and s.can_connect(src=CLI4_B),
                "both users connect")
         s.stop()

@@ -84,7 +84,7 @@ def suite_run(tmp):
                "pks-knock under valgrind: knocks, no error, no definite "
                "leak", "exit %d\n%s\n%s" % (r.returncode, rep, r.stderr))
 
-        opened = pkstest.wait_for(lambda: s.window_rules(), 15)
+        opened = pkstest.wait_for(lambda: s.windows(), 15)
         tap.ok(opened and (CLI4 + "/32") in opened[0],
                "the knock opens the window", opened)
         tap.ok(s.can_connect(), "and the protected port accepts")
@@ -99,7 +99,7 @@ def suite_run(tmp):
                "exit %s (valgrind's error status is %d)\n%s\n%s" %
                (rc, pkstest.VALGRIND_ERROR, rep,
                 "\n".join(s.monitor.log.lines[-20:])))
-        tap.ok(s.window_rules() == [], "and it closed the window on the way "
+        tap.ok(s.windows() == set(), "and it closed the window on the way "
                "out")
 
 

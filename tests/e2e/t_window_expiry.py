@@ -23,11 +23,11 @@ def main():
         ports, msg = s.generate(ADA)
         tap.ok(ports, "sequence issued", msg)
         s.knock(ports)
-        tap.ok(pkstest.wait_for(s.window_rules, 5), "window opened")
+        tap.ok(pkstest.wait_for(s.windows, 5), "window opened")
         sess, ok = s.session()
         tap.ok(ok, "a connection is made inside the window")
         time.sleep(1)
-        tap.ok(pkstest.wait_for(lambda: not s.window_rules(), 8),
+        tap.ok(pkstest.wait_for(lambda: not s.windows(), 8),
                "the window rule goes when the window ends")
         tap.ok(not s.can_connect(), "a new connection after the window "
                "fails")
