@@ -558,10 +558,8 @@ static const int iptc_caps[] = { CAP_NET_ADMIN, CAP_NET_RAW };
  * the xtables lock held by someone else).
  */
 static const struct sandbox_rule iptc_sandbox[] = {
-	/* libiptc copies whole tables; big ones are mmap()ed */
-	SB_ALLOW(mmap),
-	SB_ALLOW(munmap),
-	/* a raw socket per snapshot, the tables over sockopts */
+	/* a raw socket per snapshot, the tables over sockopts (the copies,
+	 * mmap()ed when large, are sandbox_fw's) */
 	SB_ARG(socket, 0, AF_INET),	/* iptc_init(): SOCK_RAW, IPPROTO_RAW */
 	SB_ARG(socket, 0, AF_INET6),	/* ip6tc_init() */
 	SB_ARG(fcntl, 1, F_SETFD),	/* FD_CLOEXEC on that socket */

@@ -89,11 +89,11 @@ static char			 rbuf[NFT_BUF];
  * Its seccomp rules, beside sandbox_fw.  The netlink socket is opened
  * before the sandbox (prepare()), so socket() is not allowed at all;
  * batches go out with sendto() on that socket only (its number is
- * filled in by prepare()), answers come with recvmsg(), which the
- * monitor socket needs anyway.
+ * filled in by prepare()), answers come with recvmsg() on it.
  */
 static struct sandbox_rule nft_sandbox[] = {
 	SB_ARG(sendto, 0, 0),		/* mnl_socket_sendto(): our socket */
+	SB_ARG(recvmsg, 0, 0),		/* mnl_socket_recvfrom(): the same */
 };
 
 /* ---------------------------------------------------------- batches */
@@ -619,7 +619,7 @@ nft_prepare(void)
 	if (setsockopt(sock_fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
 	    sizeof(tv)) == -1)
 		return errno;
-	nft_sandbox[0].val = sock_fd;
+	nft_sandbox[0].val = nft_sandbox[1].val = sock_fd;
 	return 0;
 }
 

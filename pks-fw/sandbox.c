@@ -10,19 +10,27 @@
  * exit_group, rt_sigreturn come from common/sandbox.c.  Anything else
  * kills the process.
  */
+#include <sys/mman.h>
+
+#include <unistd.h>
+
+#include "proc.h"
 #include "fw.h"
 
 const struct sandbox_rule sandbox_fw[] = {
-	/* Monitor socket (imsg) */
+	/* Monitor socket (imsg), and nothing else to talk on */
 	SB_ALLOW(poll),			/* main loop; imsgbuf_flush() */
-	SB_ALLOW(recvmsg),		/* imsgbuf_read() */
-	SB_ALLOW(sendmsg),		/* imsgbuf_write(); daemon-mode logs */
+	SB_ARG(recvmsg, 0, PROC_FD),	/* imsgbuf_read() */
+	SB_ARG(sendmsg, 0, PROC_FD),	/* imsgbuf_write(); daemon-mode logs */
 
-	/* Logging in foreground mode (-d): unbuffered stderr */
-	SB_ALLOW(write),
+	/* Logging in foreground mode (-d): unbuffered stderr, only */
+	SB_ARG(write, 0, STDERR_FILENO),
 
-	/* Memory */
+	/* Memory: malloc(); large blocks (libiptc's tables) are mmap()ed,
+	 * readable and writable, never executable */
 	SB_ALLOW(brk),
+	SB_ARG(mmap, 2, PROT_READ | PROT_WRITE),
+	SB_ALLOW(munmap),
 };
 
 const size_t sandbox_fw_len = sizeof(sandbox_fw) / sizeof(sandbox_fw[0]);
