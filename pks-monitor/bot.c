@@ -30,22 +30,65 @@
  */
 static uint32_t	cur_thread;
 
+/* room kept for "... and N more lines" when a text is full */
+#define TEXT_MORE	48
+
+/*
+ * Append to t, a whole piece or nothing: once a piece does not fit,
+ * t is full and later pieces are only counted (their lines), so a long
+ * answer (/users with hundreds of grants) is never cut inside a UTF-8
+ * character or an entity; text_finish() then ends it on a line.
+ */
 void
 text_add(struct text *t, const char *fmt, ...)
 {
+	char	piece[PKS_TEXT_MAX];
 	va_list	ap;
-	int	n;
+	int	n, i;
 
-	if (t->len >= sizeof(t->buf) - 1)
-		return;
 	va_start(ap, fmt);
-	n = vsnprintf(t->buf + t->len, sizeof(t->buf) - t->len, fmt, ap);
+	n = vsnprintf(piece, sizeof(piece), fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return;
-	t->len += n;
-	if (t->len >= sizeof(t->buf))
-		t->len = sizeof(t->buf) - 1;
+	if (!t->full && (size_t)n < sizeof(piece) &&
+	    t->len + n < sizeof(t->buf) - TEXT_MORE) {
+		memcpy(t->buf + t->len, piece, n + 1);
+		t->len += n;
+		return;
+	}
+	t->full = 1;
+	for (i = 0; i < n && (size_t)i < sizeof(piece) - 1; i++)
+		if (piece[i] == '\n')
+			t->more++;
+	t->open_line = n > 0 && piece[n - 1] != '\n';
+}
+
+/*
+ * A full text ends on its last whole line, then says how many lines
+ * did not fit.  A text with no line break at all ends on a character.
+ */
+static void
+text_finish(struct text *t)
+{
+	size_t	 cut = t->len;
+	char	*nl;
+	int	 n;
+
+	if (!t->full)
+		return;
+	if ((nl = memrchr(t->buf, '\n', t->len)) != NULL)
+		cut = nl - t->buf + 1;
+	else
+		while (cut > 0 && ((unsigned char)t->buf[cut] & 0xc0) == 0x80)
+			cut--;
+	/* into the room kept for it */
+	n = snprintf(t->buf + cut, sizeof(t->buf) - cut, "... and %u more "
+	    "line%s", t->more + t->open_line,
+	    t->more + t->open_line == 1 ? "" : "s");
+	t->len = cut + (n > 0 && (size_t)n < sizeof(t->buf) - cut ? n : 0);
+	t->buf[t->len] = '\0';
+	t->full = 0;
 }
 
 /* HTML-escape untrusted text (names come from Telegram users) */
@@ -75,7 +118,18 @@ bot_send(uint32_t reqid, int64_t chat, uint32_t flags, const struct text *t,
 {
 	struct pks_tg_send	ts;
 	struct iovec		iov[3];
+	struct text		tf, sf;
 
+	if (t->full) {
+		tf = *t;
+		text_finish(&tf);
+		t = &tf;
+	}
+	if (second != NULL && second->full) {
+		sf = *second;
+		text_finish(&sf);
+		second = &sf;
+	}
 	memset(&ts, 0, sizeof(ts));
 	ts.reqid = reqid;
 	ts.flags = flags | TG_SEND_HTML;
@@ -152,8 +206,7 @@ allowed_list(const struct pks_tg_req *r, struct text *names)
 {
 	int	i, n = 0;
 
-	names->len = 0;
-	names->buf[0] = '\0';
+	memset(names, 0, sizeof(*names));
 	for (i = 0; i < env->conf->nservices; i++)
 		if (bot_allowed(r->user_id, r->chat_id, i)) {
 			text_add(names, "%s%s", n ? " " : "",
@@ -565,8 +618,7 @@ bot_migrated(const struct pks_tg_migrated *m)
 
 		if (g->kind != GRANT_CHAT || g->id != m->old_chat)
 			continue;
-		line.len = 0;
-		line.buf[0] = '\0';
+		memset(&line, 0, sizeof(line));
 		text_add(&line, "allow chat %lld to {", (long long)m->new_chat);
 		for (j = 0; j < (size_t)conf->nservices; j++)
 			if (g->services & (1ULL << j))

@@ -163,8 +163,12 @@ void	 bot_notify(int64_t, const char *, ...)
 int	 bot_allowed(int64_t, int64_t, int);
 int	 bot_is_admin(int64_t);
 struct text {
-	char	buf[PKS_TEXT_MAX];
-	size_t	len;
+	char		buf[PKS_TEXT_MAX];
+	size_t		len;
+	int		full;		/* a piece did not fit (text_add) */
+	unsigned	more;		/* lines that did not fit */
+	int		open_line;	/* the last piece left out ends a line
+					   without its newline */
 };
 void	 text_add(struct text *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));

@@ -11,6 +11,7 @@ to add and told to the notify users."""
 import os
 import sys
 import re
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pkstest  # noqa: E402
@@ -98,6 +99,38 @@ def topics(s):
     rec = in_topic(s, thread, "/whoami@PksTestBot", str(ADA))
     tap.ok(rec and rec["params"].get("message_thread_id") == thread,
            "a direct answer too", rec)
+
+
+NGRANTS = 300
+
+
+def write_state(path):
+    """NGRANTS grants, each named with multi-byte characters and markup,
+    far more than one message holds."""
+    now = int(time.time())
+    lines = ["pks-state 1", "lockdown 0"]
+    for i in range(NGRANTS):
+        lines.append("grant %d web %d %d %d Zoë 🦊 <b>%d" %
+                     (8000000000 + i, now + 86400, ADA, now, i))
+    lines.append("end %d" % NGRANTS)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def long_answer(s):
+    t = ask(s, ADA, "/users", expect=r"Granted by an admin")
+    m = re.search(r"\.\.\. and (\d+) more lines?$", t or "")
+    shown = len(re.findall(r"^user .*Zoë 🦊 &lt;b&gt;\d+", t or "", re.M))
+    cut = [x for x in (t or "").splitlines() if "Zoë" in x and
+           not re.search(r", until \S.*$", x)]
+    tap.ok(m and shown > 0 and shown + int(m.group(1)) == NGRANTS and
+           not cut,
+           "a long /users ends on a whole line and says how many more "
+           "(%d shown)" % shown, (t or "")[-300:])
+    bad = [r for r in s.bot.sent(method="sendMessage")
+           if r["status"] == 400]
+    tap.ok(not bad, "and Telegram took it (no 400)", bad)
 
 
 def menus(s):
@@ -223,8 +256,13 @@ def main():
             "allow user %d to { ssh shell }\n"
             "allow chat %d to ssh\n"
             "allow chat %d to web\n" % (ADA, ADA, ADA, GROUP,
-                                         OLD_GROUP))).start()
+                                         OLD_GROUP)))
+        state = os.path.join(s.dir, "state")
+        s.conf_text += 'state-file "%s"\n' % state
+        write_state(state)
+        s.start()
         menus(s)
+        long_answer(s)
         channel_post(s)
         no_person(s)
         topics(s)
