@@ -67,8 +67,9 @@ when(time_t t, char *buf, size_t len)
 {
 	struct tm	tm;
 
-	localtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+	/* UTC: the server's zone means nothing to the reader */
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm);
 	return buf;
 }
 

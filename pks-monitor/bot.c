@@ -370,8 +370,9 @@ cmd_generate(const struct pks_tg_req *r)
 		bot_reply(r, &t);
 		return;
 	}
-	localtime_r(&s->expires, &tm);
-	strftime(exp, sizeof(exp), "%H:%M:%S", &tm);
+	/* UTC: the server's zone means nothing to the reader */
+	gmtime_r(&s->expires, &tm);
+	strftime(exp, sizeof(exp), "%H:%M:%S UTC", &tm);
 	text_add(&t, "One-time sequence for <b>%s</b>, valid until %s",
 	    env->conf->services[svc].name, exp);
 	if (af != 0)

@@ -447,8 +447,8 @@ win_notify(struct window *w, const char *what)
 
 	addr_str(w->w.af, w->w.addr, a, sizeof(a));
 	if (strcmp(what, "open") == 0) {
-		localtime_r(&w->expires, &tm);
-		strftime(t, sizeof(t), "%H:%M:%S", &tm);
+		gmtime_r(&w->expires, &tm);
+		strftime(t, sizeof(t), "%H:%M:%S UTC", &tm);
 		log_info("window opened: %s for %s (%s) until %s", svc, a,
 		    w->user_name, t);
 		bot_notify(w->user_id, "%s open for %s until %s", svc, a, t);

@@ -156,6 +156,11 @@ def ssh_hint(s):
            "the knock-and-connect form", t)
     t = ask(s, ADA, "/generate ssh", expect=r"pks-knock")
     tap.ok(t and "-- ssh" not in t, "but not for another port", t)
+    m = re.search(r"valid until (\d\d):(\d\d):(\d\d) UTC", t or "")
+    exp = time.gmtime(time.time() + 300)
+    tap.ok(m and abs((int(m.group(1)) * 60 + int(m.group(2))) -
+                     (exp.tm_hour * 60 + exp.tm_min)) % (24 * 60) <= 1,
+           "its expiry is said in UTC", t)
 
 
 def group_clarity(s):
@@ -250,6 +255,9 @@ def migration(s):
 def main():
     pkstest.require_root()
     pkstest.ensure_user()
+    # a zone far from UTC (POSIX form, no tzdata needed): times the bot
+    # gives must not be the server's local time
+    os.environ["TZ"] = "PKS-05:30"
     with pkstest.Net() as net:
         s = pkstest.Suite(net, services=SERVICES + SHELL, extra=(
             "admin user %d\nnotify user %d\n"
