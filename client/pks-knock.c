@@ -14,7 +14,8 @@
 
 #include "knock.h"
 
-#define DELAY_MS	10	/* default pause between knocks */
+#define DELAY_MS	1	/* default pause between knocks: a spoofer
+				 * must hit the gaps (pks-sniffer(8)) */
 #define DELAY_MAX	60000
 #define LINE_LEN	1024	/* longest pasted line */
 

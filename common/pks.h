@@ -12,7 +12,7 @@
 
 #define PKS_NAME_MAX		32	/* service names, incl. NUL */
 #define PKS_SEQ_MAX		16	/* longest knock sequence */
-#define PKS_SEQ_MIN		2
+#define PKS_SEQ_MIN		3	/* 2 is guessed in seconds (issue 13) */
 #define PKS_SERVICES_MAX	64
 #define PKS_IFACES_MAX		16
 #define PKS_TEXT_MAX		4096	/* Telegram message text, bytes */
@@ -97,6 +97,8 @@ struct pks_conf_proc {
 struct pks_sniff_conf {
 	uint32_t	knock_timeout;	/* seconds between two knocks */
 	uint32_t	max_sources;	/* cap on tracked sources */
+	uint16_t	knock_lo;	/* knock-ports: every packet of the */
+	uint16_t	knock_hi;	/* knock protocol in it is judged */
 };
 
 /* IMSG_SNIFF_IFACE */

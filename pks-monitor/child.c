@@ -75,6 +75,8 @@ child_send_conf(struct child *c)
 		memset(&sc, 0, sizeof(sc));
 		sc.knock_timeout = conf->knock_timeout;
 		sc.max_sources = conf->max_sources;
+		sc.knock_lo = conf->knock_lo;
+		sc.knock_hi = conf->knock_hi;
 		child_send(c->id, IMSG_SNIFF_CONF, -1, &sc, sizeof(sc));
 		for (i = 0; i < conf->nifaces; i++) {
 			memset(&ifc, 0, sizeof(ifc));

@@ -9,8 +9,10 @@
  * checks them); and IPv6 packets whose first next header is hop-by-hop,
  * routing or destination options, which only user space can walk.  It
  * wakes the sniffer at once.  The read socket's filter admits the same
- * packets to every knock port and to the guard ports (PKS_GUARD either
- * side of each knock port: a sweep must be seen to be refused).  None of
+ * packets to the whole knock range (every packet of the knock protocol
+ * there that advances no knock resets the source: match.c) and to the
+ * guard ports (PKS_GUARD either side of each knock port, a few of them
+ * outside the range).  None of
  * those but the last ports has to be judged before the next last knock,
  * so that socket is read, in full, before each wake batch and now and
  * then, but never waited on: a flood over random ports costs the sniffer
@@ -36,6 +38,17 @@
 #include "sniffer.h"
 
 #define NPORTS		65536
+
+static uint16_t	 span_lo, span_hi;	/* the knock range, read whole */
+
+/* the read filter admits every port of lo..hi (0 0: only the knock
+ * ports and guards): a guess anywhere in it is a wrong hit (match.c) */
+void
+filter_set_range(uint16_t lo, uint16_t hi)
+{
+	span_lo = lo;
+	span_hi = hi;
+}
 
 /* the first port from p on whose bit is v, or NPORTS */
 static long
@@ -99,6 +112,9 @@ filter_ranges(const uint16_t *ports, size_t n, size_t nlast, int which,
 		for (p = lo; p <= hi; p++)
 			BIT_SET(on, p);
 	}
+	for (p = span_lo; span_hi != 0 && p <= span_hi && which == FILTER_READ;
+	    p++)
+		BIT_SET(on, p);
 	for (i = 0; i < nlast && i < n && which == FILTER_WAKE; i++)
 		BIT_SET(on, ports[i]);
 	BIT_CLR(on, 0);

@@ -7,18 +7,24 @@
  * advances a candidate whose next port it hits, is ignored by one whose
  * last port it repeats (a SYN retransmit), and kills any other
  * candidate of its protocol.  A packet on the first port of a live
- * sequence starts a candidate, unless the source is cooling down: a
- * packet that neither advanced, repeated nor started anything is a
- * wrong hit, and it keeps the source from starting for
- * SNIFF_COOLDOWN_MS.  So a sweep, which hits the guard ports around
- * every knock port, can never get a sequence going.
+ * sequence starts a candidate.  A packet of the knock protocol into the
+ * knock range (match_set_range()), or to a guard port, that neither
+ * advanced, repeated nor started anything is a wrong hit: it has reset
+ * the source's progress, so blind guessing costs the full entropy, about
+ * R^L / (live sequences) packets (issue 13, H1), whatever ports the
+ * guesser picks.  Wrong hits are also counted per prefix (an IPv4
+ * address, an IPv6 /64) and protocol: past SNIFF_WRONG_BURST at once or
+ * SNIFF_WRONG_RATE a second, that prefix starts nothing for that
+ * protocol until it slows down.  One wrong hit blocks nothing, so a
+ * spoofer who knows a victim's address must hit the gap between two of
+ * their knocks, or outpace the rate (M4).
  *
  * Memory is fixed once match_new() returns, except for the sequence
  * table, which grows on IMSG_SEQ_ADD only: no packet allocates.  The
- * source table holds at most max_sources entries, handed out in order
- * (untouched ones cost no memory) and then evicted least recently seen
- * first; the hash is keyed with a secret so a spoofed
- * flood cannot aim at one bucket.
+ * source table (sources and IPv6 prefixes) holds at most max_sources
+ * entries, handed out in order (untouched ones cost no memory) and then
+ * evicted least recently seen first; the hash is keyed with a secret so
+ * a spoofed flood cannot aim at one bucket.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -33,6 +39,9 @@
 #define NPORTS		65536
 #define SEQ_BUCKETS	65536
 #define NONE		0	/* indexes below are index + 1; 0 is none */
+#define KIND_PREFIX	0x80	/* in src.af: the entry of an IPv6 /64 */
+#define WRONG_US	(1000000 / SNIFF_WRONG_RATE)	/* one wrong hit */
+#define BURST_US	((uint64_t)SNIFF_WRONG_BURST * WRONG_US)
 
 struct mseq {
 	struct pks_seq	 s;
@@ -52,11 +61,12 @@ struct cand {
 
 struct src {
 	uint64_t	 seen;		/* ms of the last packet */
-	uint64_t	 cooldown;	/* no start before this */
+	uint64_t	 tat[2];	/* wrong hits, TCP and UDP: when the
+					 * prefix's budget is whole again, us */
 	uint32_t	 hnext;		/* hash chain, or free list */
 	uint32_t	 lprev;		/* towards more recent */
 	uint32_t	 lnext;		/* towards less recent */
-	uint8_t		 af;
+	uint8_t		 af;		/* | KIND_PREFIX for an IPv6 /64 */
 	uint8_t		 ncand;
 	uint8_t		 addr[16];
 	struct cand	 cand[SNIFF_CANDS];
@@ -88,6 +98,9 @@ struct match {
 	}		 port[NPORTS];
 	uint32_t	 byid[SEQ_BUCKETS];
 	match_refused_fn refused;	/* told why a knock failed, or NULL */
+	uint16_t	 lo, hi;	/* the knock range; 0 0: none */
+	unsigned long long wrong;	/* wrong hits */
+	unsigned long long limited;	/* starts refused over the rate */
 };
 
 static uint64_t
@@ -153,8 +166,8 @@ match_new(uint32_t max_sources, uint32_t knock_timeout, const uint8_t *key)
 		return (NULL);
 	m->max = max_sources;
 	m->timeout = (uint64_t)knock_timeout * 1000;
-	m->idle = m->timeout > SNIFF_COOLDOWN_MS ? m->timeout :
-	    SNIFF_COOLDOWN_MS;
+	m->idle = m->timeout > BURST_US / 1000 ? m->timeout :
+	    BURST_US / 1000 + 1;
 	memcpy(m->key, key, sizeof(m->key));
 	for (m->nbuckets = 16; m->nbuckets < max_sources; m->nbuckets *= 2)
 		;
@@ -192,6 +205,25 @@ match_nseqs(const struct match *m)
 	return (m->nseqs);
 }
 
+/* every packet of the knock protocol into lo..hi counts (H1) */
+void
+match_set_range(struct match *m, uint16_t lo, uint16_t hi)
+{
+	m->lo = lo;
+	m->hi = hi;
+}
+
+/* wrong hits, and knock starts refused to prefixes over the rate, since
+ * the last call */
+void
+match_counters(struct match *m, unsigned long long *wrong,
+    unsigned long long *limited)
+{
+	*wrong = m->wrong;
+	*limited = m->limited;
+	m->wrong = m->limited = 0;
+}
+
 /* NULL if the sequence can be used, else why not */
 const char *
 match_seq_check(const struct pks_seq *s)
@@ -211,8 +243,8 @@ match_seq_check(const struct pks_seq *s)
 		if (s->ports[i] == 0)
 			return ("knock port 0");
 		for (j = 0; j < i; j++)
-			if (s->ports[i] == s->ports[j])
-				return ("knock port repeated");
+			if (abs(s->ports[i] - s->ports[j]) <= 2 * PKS_GUARD + 1)
+				return ("knock ports within each other's guards");
 	}
 	return (NULL);
 }
@@ -404,9 +436,10 @@ src_free(struct match *m, uint32_t i)
 	m->nsrc--;
 }
 
-/* the source's entry, made most recent; NULL if not tracked */
+/* the entry of a source (or prefix), made most recent; NULL if not
+ * tracked */
 static struct src *
-src_find(struct match *m, const struct pkt *pkt)
+src_find(struct match *m, uint8_t af, const uint8_t *addr)
 {
 	uint32_t	 i;
 	struct src	*s;
@@ -414,13 +447,13 @@ src_find(struct match *m, const struct pkt *pkt)
 	/* a burst from one source needs no hash: it is the most recent */
 	if ((i = m->lru_head) != NONE) {
 		s = &m->srcs[i - 1];
-		if (s->af == pkt->af && memcmp(s->addr, pkt->src, 16) == 0)
+		if (s->af == af && memcmp(s->addr, addr, 16) == 0)
 			return (s);
 	}
-	i = m->buckets[src_hash(m, pkt->af, pkt->src) & (m->nbuckets - 1)];
+	i = m->buckets[src_hash(m, af, addr) & (m->nbuckets - 1)];
 	for (; i != NONE; i = s->hnext) {
 		s = &m->srcs[i - 1];
-		if (s->af == pkt->af && memcmp(s->addr, pkt->src, 16) == 0) {
+		if (s->af == af && memcmp(s->addr, addr, 16) == 0) {
 			lru_unlink(m, i);
 			lru_push(m, i);
 			return (s);
@@ -431,7 +464,7 @@ src_find(struct match *m, const struct pkt *pkt)
 
 /* a new entry; at the cap the least recently seen source makes room */
 static struct src *
-src_new(struct match *m, const struct pkt *pkt)
+src_new(struct match *m, uint8_t af, const uint8_t *addr)
 {
 	struct src	*s;
 	uint32_t	 i, *b;
@@ -446,14 +479,43 @@ src_new(struct match *m, const struct pkt *pkt)
 	}
 	s = &m->srcs[i - 1];
 	memset(s, 0, sizeof(*s));
-	s->af = pkt->af;
-	memcpy(s->addr, pkt->src, 16);
-	b = &m->buckets[src_hash(m, pkt->af, pkt->src) & (m->nbuckets - 1)];
+	s->af = af;
+	memcpy(s->addr, addr, 16);
+	b = &m->buckets[src_hash(m, af, addr) & (m->nbuckets - 1)];
 	s->hnext = *b;
 	*b = i;
 	lru_push(m, i);
 	m->nsrc++;
 	return (s);
+}
+
+/*
+ * The entry that counts the wrong hits of pkt's prefix: the source's
+ * own for IPv4 (s, which may be NULL), one per /64 for IPv6 (made if
+ * create).  Making it never evicts s: s was just made most recent.
+ */
+static struct src *
+prefix_of(struct match *m, const struct pkt *pkt, struct src *s, int create)
+{
+	uint8_t		 key[16];
+	struct src	*p;
+
+	if (pkt->af != AF_INET6 || m->max < 2)
+		return (s);
+	memcpy(key, pkt->src, 8);
+	memset(key + 8, 0, 8);
+	p = src_find(m, AF_INET6 | KIND_PREFIX, key);
+	if (p == NULL && create)
+		p = src_new(m, AF_INET6 | KIND_PREFIX, key);
+	return (p);
+}
+
+/* past its burst of wrong hits, or its rate: the prefix starts nothing */
+static int
+over_rate(const struct src *p, int proto, uint64_t now)
+{
+	return (p != NULL &&
+	    p->tat[proto == IPPROTO_UDP] > now * 1000 + BURST_US);
 }
 
 /* who to tell why a knock failed (so that a refusal is never silent) */
@@ -497,7 +559,7 @@ start(struct match *m, struct src **sp, const struct pkt *pkt,
 	struct mseq	*q;
 	struct cand	*c;
 	uint32_t	 i;
-	int		 k, oldest, started = 0;
+	int		 k, oldest, started = 0, over = -1;
 
 	for (i = m->port[pkt->dport].first; i != NONE; i = q->next_first) {
 		q = &m->seqs[i - 1];
@@ -507,7 +569,11 @@ start(struct match *m, struct src **sp, const struct pkt *pkt,
 			refuse(m, pkt, REFUSE_BOUND, q, 0);
 			continue;
 		}
-		if (s != NULL && now < s->cooldown) {
+		if (over == -1)
+			over = over_rate(prefix_of(m, pkt, s, 0), pkt->proto,
+			    now);
+		if (over) {
+			m->limited++;
 			refuse(m, pkt, REFUSE_COOLING, q, 0);
 			continue;
 		}
@@ -518,7 +584,7 @@ start(struct match *m, struct src **sp, const struct pkt *pkt,
 			if (k < s->ncand)
 				continue;
 		} else
-			s = *sp = src_new(m, pkt);
+			s = *sp = src_new(m, pkt->af, pkt->src);
 		if (s->ncand < SNIFF_CANDS)
 			c = &s->cand[s->ncand++];
 		else {
@@ -548,9 +614,10 @@ int
 match_packet(struct match *m, const struct pkt *pkt, uint64_t now,
     struct pks_knock *k)
 {
-	struct src	*s;
+	struct src	*s, *p;
 	struct cand	*c;
 	struct mseq	*q;
+	uint64_t	*tat;
 	struct {
 		uint32_t slot;
 		uint8_t	 pos;
@@ -559,9 +626,10 @@ match_packet(struct match *m, const struct pkt *pkt, uint64_t now,
 
 	/* what the kernel filter is meant to keep out, whatever the
 	 * filter let through after widening */
-	if (m->port[pkt->dport].watch == 0)
+	if (m->port[pkt->dport].watch == 0 &&
+	    (pkt->dport < m->lo || pkt->dport > m->hi))
 		return (0);
-	s = src_find(m, pkt);
+	s = src_find(m, pkt->af, pkt->src);
 	for (i = 0; s != NULL && i < s->ncand; ) {
 		c = &s->cand[i];
 		q = &m->seqs[c->slot];
@@ -604,20 +672,50 @@ match_packet(struct match *m, const struct pkt *pkt, uint64_t now,
 		victims[nvictims++].pos = c->pos;
 		cand_drop(s, i);
 	}
-	if (start(m, &s, pkt, now))
-		hit = 1;
-	/* a candidate dies of a packet that advanced none of this source's:
-	 * said only then, a retransmit or a new start is no reset */
+	/* a candidate dies of a packet that advanced none of this source's
+	 * (a new start too: it is another sequence's); a retransmit of one
+	 * of them keeps the source's knock going, and is no reset */
 	for (i = 0; !hit && i < nvictims; i++)
 		refuse(m, pkt, REFUSE_RESET, &m->seqs[victims[i].slot],
 		    victims[i].pos);
+	if (start(m, &s, pkt, now))
+		hit = 1;
 	if (!hit) {
+		/* a wrong hit: counted against the prefix */
 		if (s == NULL)
-			s = src_new(m, pkt);
-		s->cooldown = now + SNIFF_COOLDOWN_MS;
+			s = src_new(m, pkt->af, pkt->src);
+		p = prefix_of(m, pkt, s, 1);
+		/* the debt stops growing at the limit: a flood that ends
+		 * leaves its prefix free again within BURST_US */
+		tat = &p->tat[pkt->proto == IPPROTO_UDP];
+		*tat = (*tat > now * 1000 ? *tat : now * 1000) + WRONG_US;
+		if (*tat > now * 1000 + BURST_US + WRONG_US)
+			*tat = now * 1000 + BURST_US + WRONG_US;
+		p->seen = now;
+		m->wrong++;
 	}
 	s->seen = now;
 	return (0);
+}
+
+/* how far the source of pkt got, in its protocol: the most ports of a
+ * live sequence it knocked in order (0: none in progress) */
+int
+match_progress(struct match *m, const struct pkt *pkt)
+{
+	struct src	*s;
+	struct mseq	*q;
+	int		 i, best = 0;
+
+	if ((s = src_find(m, pkt->af, pkt->src)) == NULL)
+		return (0);
+	for (i = 0; i < s->ncand; i++) {
+		q = &m->seqs[s->cand[i].slot];
+		if (q->used && q->gen == s->cand[i].gen && !q->done &&
+		    q->s.proto == pkt->proto && s->cand[i].pos > best)
+			best = s->cand[i].pos;
+	}
+	return (best);
 }
 
 /* called every second: forget the sources that went quiet */

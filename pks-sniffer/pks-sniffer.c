@@ -45,17 +45,18 @@
 #include "sniffer.h"
 
 #define SNIFF_BATCH	256	/* wake frames per pcap_dispatch() */
-#define READ_BATCH	4096	/* read frames, more than its ring holds */
+#define READ_BATCH	16384	/* read frames, more than its ring holds */
 #define NPORTS		65536
 #define TICK_MS		1000	/* source expiry */
 #define RING_WAKE	(512 * 1024)	/* capture buffers, bytes */
-#define RING_READ	(512 * 1024)
+#define RING_READ	(4 * 1024 * 1024)	/* the whole knock range */
 #define READ_MIN_MS	5	/* timed reads of the read capture: how */
 #define READ_MAX_MS	TICK_MS	/* long without a read, at most */
 #define READ_TARGET	256	/* frames waiting at a timed read (the
 				 * ring holds about 1,500) */
 #define AGE_MAX_MS	5000	/* a frame older than this: clock trouble */
 #define LOST_LOG_MS	60000	/* packets lost: said at most this often */
+#define WRONG_LOG_MS	60000	/* wrong hits: the same */
 
 struct iface {
 	char		 name[sizeof(((struct pks_iface *)0)->name)];
@@ -79,6 +80,8 @@ static uint64_t			 read_due;	/* next timed read, ms */
 static uint64_t			 read_last;	/* the last read, ms */
 static unsigned long long	 lost_wake, lost_read;
 static uint64_t			 lost_next;	/* next report, ms */
+static unsigned long long	 wrong_hits, wrong_limited;
+static uint64_t			 wrong_since, wrong_next;	/* ms */
 
 /* frames of one pass over both captures, judged in capture order */
 struct frame {
@@ -139,6 +142,13 @@ sniff_conf(struct imsg *im)
 			return (-1);
 		}
 		explicit_bzero(key, sizeof(key));
+		if (sconf.knock_lo == 0 || sconf.knock_lo > sconf.knock_hi) {
+			log_warnx("IMSG_SNIFF_CONF: knock-ports %u-%u",
+			    sconf.knock_lo, sconf.knock_hi);
+			return (-1);
+		}
+		match_set_range(matcher, sconf.knock_lo, sconf.knock_hi);
+		filter_set_range(sconf.knock_lo, sconf.knock_hi);
 		have_conf = 1;
 		return (0);
 	case IMSG_SNIFF_IFACE:
@@ -371,8 +381,8 @@ on_refusal(const struct pkt *pkt, enum match_refusal why, uint32_t seq,
 		    "knocks",
 		[REFUSE_TIMEOUT] = "dropped: knock-timeout passed",
 		[REFUSE_EVICTED] = "dropped for newer knocks from this source",
-		[REFUSE_COOLING] = "not started: the source is cooling down "
-		    "after a wrong hit",
+		[REFUSE_COOLING] = "not started: its prefix is over the "
+		    "wrong-hit rate",
 		[REFUSE_BOUND] = "not started: bound to another address"
 	};
 	char	 addr[INET6_ADDRSTRLEN];
@@ -584,6 +594,29 @@ lost_report(uint64_t now)
 	lost_next = now + LOST_LOG_MS;
 }
 
+/* once a second: count the wrong hits (a brute force shows here), and
+ * say so once a minute at most */
+static void
+wrong_report(uint64_t now)
+{
+	unsigned long long	 w, l;
+
+	match_counters(matcher, &w, &l);
+	if (wrong_hits + wrong_limited == 0)
+		wrong_since = now;
+	wrong_hits += w;
+	wrong_limited += l;
+	if (wrong_hits + wrong_limited == 0 || now < wrong_next)
+		return;
+	log_info("%llu wrong hits in %llu s (packets into knock-ports that "
+	    "advanced no knock); %llu knock starts refused to prefixes over "
+	    "%u wrong hits a second", wrong_hits,
+	    (unsigned long long)(now - wrong_since + 999) / 1000,
+	    wrong_limited, SNIFF_WRONG_RATE);
+	wrong_hits = wrong_limited = 0;
+	wrong_next = now + WRONG_LOG_MS;
+}
+
 /*
  * After every read, timed or before a wake batch, n frames in all: the
  * next timed read comes when about READ_TARGET frames should be waiting
@@ -651,6 +684,7 @@ sniff_loop(void)
 		if (now >= tick) {
 			match_expire(matcher, now);
 			lost_report(now);
+			wrong_report(now);
 			tick = now + TICK_MS;
 		}
 	}

@@ -18,7 +18,10 @@
 #define SNIFF_SNAPLEN		256	/* headers only: enough for a knock */
 #define SNIFF_V6_EXT_MAX	8	/* extension headers walked, at most */
 #define SNIFF_CANDS		4	/* sequences in progress per source */
-#define SNIFF_COOLDOWN_MS	2000	/* no new start after a wrong hit */
+#define SNIFF_WRONG_RATE	500	/* wrong hits a second per prefix and
+					 * protocol, sustained ... */
+#define SNIFF_WRONG_BURST	256	/* ... and at once; past either, the
+					 * prefix starts no knock */
 #define SNIFF_SOURCES_MAX	(1U << 20)	/* highest max-sources accepted */
 #define SNIFF_TIMEOUT_MAX	3600	/* highest knock-timeout accepted */
 #define SNIFF_SEQS_MAX		65536	/* live sequences, at most: more than a
@@ -47,7 +50,7 @@ enum match_refusal {
 	REFUSE_RESET,		/* a packet that advanced nothing reset it */
 	REFUSE_TIMEOUT,		/* knock-timeout passed since its last knock */
 	REFUSE_EVICTED,		/* SNIFF_CANDS newer ones pushed it out */
-	REFUSE_COOLING,		/* a first port, the source cooling down */
+	REFUSE_COOLING,		/* a first port, its prefix over the rate */
 	REFUSE_BOUND		/* a first port, bound to another address */
 };
 typedef void	(*match_refused_fn)(const struct pkt *, enum match_refusal,
@@ -61,6 +64,10 @@ int		 match_packet(struct match *, const struct pkt *, uint64_t,
 		    struct pks_knock *);
 void		 match_expire(struct match *, uint64_t);
 void		 match_on_refusal(struct match *, match_refused_fn);
+void		 match_set_range(struct match *, uint16_t, uint16_t);
+int		 match_progress(struct match *, const struct pkt *);
+void		 match_counters(struct match *, unsigned long long *,
+		    unsigned long long *);
 size_t		 match_nsources(const struct match *);
 size_t		 match_nseqs(const struct match *);
 size_t		 match_ports(const struct match *, uint16_t **, size_t *);
@@ -86,6 +93,7 @@ int	filter_compile(const uint16_t *, size_t, size_t, int,
 	    struct bpf_program *);
 int	filter_none(pcap_t *);
 int	filter_attach(int, const struct bpf_program *);
+void	filter_set_range(uint16_t, uint16_t);
 
 /* sandbox.c */
 extern const struct sandbox_rule	sniffer_rules[];

@@ -133,9 +133,12 @@ static const struct ecase ecases[] = {
 	    "max-sources: 99999999999999999999999 is out of range "
 	    "(16..1048576)", 1 },
 	{ "sequence_length_out_of_range", "sequence-length 17\n" SVC, 1,
-	    "sequence-length: 17 is out of range (2..16)", 1 },
+	    "sequence-length: 17 is out of range (3..16)", 1 },
 	{ "sequence_length_too_short", "sequence-length 1\n" SVC, 1,
-	    "sequence-length: 1 is out of range (2..16)", 1 },
+	    "sequence-length: 1 is out of range (3..16)", 1 },
+	/* two ports are guessed in seconds (issue 13, H1) */
+	{ "sequence_length_two_is_refused", "sequence-length 2\n" SVC, 1,
+	    "sequence-length: 2 is out of range (3..16)", 1 },
 	{ "sequence_lifetime_out_of_range", "sequence-lifetime 9\n" SVC, 1,
 	    "sequence-lifetime: 9 is out of range (10..86400)", 1 },
 	{ "knock_timeout_negative", "knock-timeout -5\n" SVC, 1,
@@ -420,7 +423,7 @@ test_every_setting(void **state)
 	    "chroot \"/srv/empty\"\n"
 	    "interface eth0\ninterface \"wlan0\"\n"
 	    "knock-ports 1000-1100\n"
-	    "sequence-length 2\n"
+	    "sequence-length 3\n"
 	    "sequence-lifetime 86400\n"
 	    "knock-timeout 300\n"
 	    "max-sources 1048576\n"
@@ -438,7 +441,7 @@ test_every_setting(void **state)
 	assert_string_equal(c->ifaces[1], "wlan0");
 	assert_int_equal(c->knock_lo, 1000);
 	assert_int_equal(c->knock_hi, 1100);
-	assert_int_equal(c->seq_len, 2);
+	assert_int_equal(c->seq_len, 3);
 	assert_int_equal(c->seq_lifetime, 86400);
 	assert_int_equal(c->knock_timeout, 300);
 	assert_int_equal(c->max_sources, 1048576);

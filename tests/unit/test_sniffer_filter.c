@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "sniffer.h"
+#include "testrnd.h"
 
 #define SYN	0x02
 #define ACK	0x10
@@ -142,16 +143,6 @@ passes(const struct bpf_program *prog, const struct frame *f)
 	return (pcap_offline_filter(prog, &h, f->b + f->off) != 0);
 }
 
-static uint64_t	 rng = 0x9e3779b97f4a7c15ULL;
-
-static uint32_t
-rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (rng >> 32);
-}
 
 /* what the kernel would say: pcap's checker, then the kernel's own */
 static void

@@ -20,6 +20,8 @@
 #include <cmocka.h>
 
 #include "sniffer.h"
+#define TESTRND_SEED	88172645463325252ULL
+#include "testrnd.h"
 
 #define T0		1000000		/* ms: any start will do */
 #define TIMEOUT		10		/* knock-timeout, s */
@@ -198,22 +200,74 @@ wrong_order_fails(void **state)
 }
 
 static void
-wrong_hit_cools_down(void **state)
+wrong_hit_resets_but_blocks_nothing(void **state)
 {
 	struct match	*m = mk(100);
 	uint64_t	 now = T0;
+	struct pkt	 p;
 
 	(void)state;
 	add(m, 7, TCP, 3, abc);
-	/* a guard port, then at once the right knock: refused */
-	assert_int_equal(feed(m, v4(A, TCP, 41234), now), 0);
-	assert_int_equal(knock(m, A, TCP, 3, abc, &now), 0);
-	/* each wrong hit renews the cooldown, starting the knock too */
-	now += SNIFF_COOLDOWN_MS - 101;
-	assert_int_equal(knock(m, A, TCP, 3, abc, &now), 0);
-	/* quiet for the cooldown: the knock works */
-	now += SNIFF_COOLDOWN_MS;
+	match_set_range(m, 20000, 60000);
+	/* any port of the knock range between two knocks resets ... */
+	assert_int_equal(feed(m, v4(A, TCP, abc[0]), now += 10), 0);
+	p = v4(A, TCP, 33333);
+	assert_int_equal(match_progress(m, &p), 1);
+	assert_int_equal(feed(m, p, now += 10), 0);
+	assert_int_equal(match_progress(m, &p), 0);
+	assert_int_equal(feed(m, v4(A, TCP, abc[1]), now += 10), 0);
+	assert_int_equal(feed(m, v4(A, TCP, abc[2]), now += 10), 0);
+	/* ... one outside it, or of the other protocol, does not */
+	assert_int_equal(feed(m, v4(A, TCP, abc[0]), now += 10), 0);
+	assert_int_equal(feed(m, v4(A, TCP, 19000), now += 10), 0);
+	assert_int_equal(feed(m, v4(A, UDP, 33333), now += 10), 0);
+	assert_int_equal(feed(m, v4(A, TCP, abc[1]), now += 10), 0);
+	assert_int_equal(match_progress(m, &p), 2);
+	/* a single wrong hit right before does not block the knock (M4) */
+	assert_int_equal(feed(m, v4(A, TCP, 33333), now += 10), 0);
 	assert_int_equal(knock(m, A, TCP, 3, abc, &now), 7);
+	match_free(m);
+}
+
+static void
+prefix_over_rate_starts_nothing(void **state)
+{
+	struct match	*m = mk(1000);
+	unsigned long long wrong, limited;
+	uint64_t	 now = T0;
+	struct pkt	 p;
+	int		 i;
+
+	(void)state;
+	add(m, 7, TCP, 3, abc);
+	add(m, 8, UDP, 3, asc);
+	match_set_range(m, 20000, 60000);
+	/* a burst of wrong hits from many addresses of one /64 */
+	for (i = 0; i <= SNIFF_WRONG_BURST + 1; i++) {
+		p = v6(1000 + i, TCP, 30000 + i % 100);
+		assert_int_equal(feed(m, p, now), 0);
+	}
+	/* every address of that /64 is refused, for that protocol only */
+	for (i = 0; i < 3; i++)
+		assert_int_equal(feed(m, v6(5000, TCP, abc[i]), now), 0);
+	p = v6(5001, UDP, asc[0]);
+	assert_int_equal(feed(m, p, now), 0);
+	assert_int_equal(match_progress(m, &p), 1);
+	/* another /64, or v4 with the same low bytes: not refused */
+	p = v6(5002, TCP, abc[0]);
+	p.src[7] = 1;
+	assert_int_equal(feed(m, p, now), 0);
+	assert_int_equal(match_progress(m, &p), 1);
+	match_counters(m, &wrong, &limited);
+	assert_true(wrong >= SNIFF_WRONG_BURST + 2);
+	assert_true(limited >= 1);
+	/* once the rate is back under the limit, the prefix may knock */
+	now += (uint64_t)(SNIFF_WRONG_BURST + 2) * 1000 / SNIFF_WRONG_RATE;
+	p = v6(5003, TCP, abc[0]);
+	assert_int_equal(feed(m, p, now += 1), 0);
+	assert_int_equal(match_progress(m, &p), 1);
+	match_counters(m, &wrong, &limited);
+	assert_true(wrong == 0 && limited == 0);
 	match_free(m);
 }
 
@@ -231,16 +285,6 @@ protocol_must_match(void **state)
 	match_free(m);
 }
 
-static uint64_t	 rng = 88172645463325252ULL;
-
-static uint32_t
-rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (rng >> 32);
-}
 
 enum order { ASCENDING, DESCENDING, RANDOM };
 
@@ -282,10 +326,11 @@ sweeps(struct match *m)
 	enum order	 o;
 
 	for (o = ASCENDING; o <= RANDOM; o++) {
-		/* fast, with retransmits, and slower than the cooldown */
+		/* fast, with retransmits, and slower than the rate */
 		assert_int_equal(sweep(m, o, 1, 1, TCP), 0);
 		assert_int_equal(sweep(m, o, 1, 3, TCP), 0);
-		assert_int_equal(sweep(m, o, SNIFF_COOLDOWN_MS + 1, 1, TCP), 0);
+		assert_int_equal(sweep(m, o, 1000 / SNIFF_WRONG_RATE + 1, 1,
+		    TCP), 0);
 	}
 }
 
@@ -332,21 +377,23 @@ sweep_never_completes_many_sequences(void **state)
 }
 
 static void
-fast_sweep_never_completes_adjacent_ports(void **state)
+adjacent_ports_are_refused(void **state)
 {
-	struct match	*m = mk(100);
 	const uint16_t	 up[3] = { 30000, 30001, 30002 };
-	const uint16_t	 down[3] = { 35002, 35001, 35000 };
+	const uint16_t	 near[3] = { 30000, 30000 + 2 * PKS_GUARD + 1, 40000 };
+	const uint16_t	 far[3] = { 30000, 30000 + 2 * PKS_GUARD + 2, 40000 };
+	struct pks_seq	 s;
 
 	(void)state;
-	/* a sweep over these is the sequence itself: only the cooldown
-	 * left by the port before the first one stops it */
-	add(m, 1, TCP, 3, up);
-	add(m, 2, TCP, 3, down);
-	assert_int_equal(sweep(m, ASCENDING, 1, 1, TCP), 0);
-	assert_int_equal(sweep(m, DESCENDING, 1, 1, TCP), 0);
-	assert_int_equal(sweep(m, ASCENDING, 1, 2, TCP), 0);
-	match_free(m);
+	/* a sweep over these would be the sequence itself: the monitor
+	 * never draws ports within each other's guards, and the sniffer
+	 * takes no such sequence */
+	s = seq(1, TCP, 3, up);
+	assert_non_null(match_seq_check(&s));
+	s = seq(1, TCP, 3, near);
+	assert_non_null(match_seq_check(&s));
+	s = seq(1, TCP, 3, far);
+	assert_null(match_seq_check(&s));
 }
 
 static void
@@ -724,11 +771,12 @@ main(void)
 		cmocka_unit_test(completed_sequence_is_reported_once),
 		cmocka_unit_test(duplicate_syn_passes),
 		cmocka_unit_test(wrong_order_fails),
-		cmocka_unit_test(wrong_hit_cools_down),
+		cmocka_unit_test(wrong_hit_resets_but_blocks_nothing),
+		cmocka_unit_test(prefix_over_rate_starts_nothing),
 		cmocka_unit_test(protocol_must_match),
 		cmocka_unit_test(sweep_never_completes),
 		cmocka_unit_test(sweep_never_completes_many_sequences),
-		cmocka_unit_test(fast_sweep_never_completes_adjacent_ports),
+		cmocka_unit_test(adjacent_ports_are_refused),
 		cmocka_unit_test(two_sources_interleaved_both_complete),
 		cmocka_unit_test(other_source_does_not_interfere),
 		cmocka_unit_test(inter_knock_timeout),

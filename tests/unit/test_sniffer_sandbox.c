@@ -49,7 +49,8 @@ fill(uint32_t n, uint32_t id0, uint8_t len)
 		s.len = len;
 		s.proto = IPPROTO_TCP;
 		for (k = 0; k < len; k++)
-			s.ports[k] = 20000 + k * span + next_rnd() % (span - 1);
+			s.ports[k] = 20000 + k * span +
+			    next_rnd() % (span - 2 * PKS_GUARD - 8);
 		SBR_CHECK(match_seq_add(m, &s) == 0);
 	}
 }
