@@ -6,7 +6,9 @@
  * (PKS_SANDBOX_DEBUG) traps instead, logs the syscall number and then
  * dies of SIGSYS all the same: a missing entry is a one-line fix.
  */
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 
 #include <errno.h>
@@ -55,6 +57,8 @@ static const struct sandbox_rule base_rules[] = {
 #ifdef PKS_SANITIZE
 	/* sanitizer builds only: ASan's allocator and its exit path */
 	SB_ALLOW(madvise),
+	SB_ALLOW(mmap),			/* its own mappings, any protection */
+	SB_ALLOW(mprotect),
 	SB_ALLOW(sigaltstack),
 #endif
 };
@@ -68,7 +72,11 @@ add_rules(scmp_filter_ctx ctx, const struct sandbox_rule *r, size_t n)
 
 	for (i = 0; i < n; i++) {
 		act = r[i].err ? SCMP_ACT_ERRNO(r[i].err) : SCMP_ACT_ALLOW;
-		if (r[i].argc == 1)
+		if (r[i].argc == 2)
+			rc = seccomp_rule_add(ctx, act, r[i].nr, 2,
+			    SCMP_CMP(r[i].argi, SCMP_CMP_EQ, r[i].val),
+			    SCMP_CMP(r[i].argj, SCMP_CMP_EQ, r[i].val2));
+		else if (r[i].argc == 1)
 			rc = seccomp_rule_add(ctx, act, r[i].nr, 1,
 			    SCMP_CMP(r[i].argi, SCMP_CMP_EQ, r[i].val));
 		else
@@ -106,13 +114,42 @@ sandbox_apply(const struct sandbox_rule *rules, size_t n)
 }
 
 /*
- * Test builds only: make a call no allow-list has, to prove that the
- * filter is in force (the kernel must kill us with SIGSYS).
+ * Test builds only: make a call the allow-list must refuse (SB_TRY_*),
+ * to prove that the filter is in force (the kernel must kill us with
+ * SIGSYS).  Descriptor 5 is never stderr nor the socketpair (PROC_FD,
+ * 3): the kernel checks the filter before the descriptor.
  */
 void
-sandbox_test_violation(void)
+sandbox_test_violation(int what)
 {
-	syscall(SYS_ptrace, 0, 0, 0, 0);
+	static char	 page[8192] __attribute__((aligned(4096)));
+	struct msghdr	 mh;
+
+	switch (what) {
+	case SB_TRY_WRITE:
+		(void)!write(5, "x", 1);
+		break;
+	case SB_TRY_SENDMSG:
+		memset(&mh, 0, sizeof(mh));
+		(void)sendmsg(5, &mh, 0);
+		break;
+	case SB_TRY_MMAP_X:
+		(void)mmap(NULL, 4096, PROT_READ | PROT_EXEC,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		break;
+	case SB_TRY_MPROT_X:
+		(void)mprotect(page, 4096, PROT_READ | PROT_EXEC);
+		break;
+	case SB_TRY_LINGER: {
+		struct linger	 l = { 1, 5 };
+
+		(void)setsockopt(5, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+		break;
+	}
+	default:
+		syscall(SYS_ptrace, 0, 0, 0, 0);
+		break;
+	}
 	/* not reached under the filter */
 	_exit(99);
 }

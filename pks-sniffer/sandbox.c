@@ -11,9 +11,13 @@
 #include <sys/socket.h>
 #include <linux/if_packet.h>
 
+#include <sys/mman.h>
+
 #include <fcntl.h>
 #include <stddef.h>
+#include <unistd.h>
 
+#include "proc.h"
 #include "sandbox.h"
 #include "sniffer.h"
 
@@ -22,9 +26,10 @@ const struct sandbox_rule sniffer_rules[] = {
 	SB_ALLOW(poll),			/* ours, and libpcap's on its ring */
 	SB_ALLOW(clock_gettime),	/* when the vDSO falls back (VMs) */
 
-	/* Monitor socket (common/imsg.c) */
-	SB_ALLOW(recvmsg),		/* imsgbuf_read() */
-	SB_ALLOW(sendmsg),		/* imsgbuf_write(): KNOCK_DONE, LOG */
+	/* Monitor socket (common/imsg.c), and nothing else to talk on: the
+	 * capture sockets could send forged frames (issue 13, M3) */
+	SB_ARG(recvmsg, 0, PROC_FD),	/* imsgbuf_read() */
+	SB_ARG(sendmsg, 0, PROC_FD),	/* imsgbuf_write(): KNOCK_DONE, LOG */
 
 	/* Capture: the kernel filter follows the live set */
 	SB_ARG(setsockopt, 2, SO_ATTACH_FILTER),
@@ -43,14 +48,15 @@ const struct sandbox_rule sniffer_rules[] = {
 	SB_ARG(setsockopt, 2, PACKET_RX_RING),	/* the ring torn down */
 	SB_ALLOW(close),
 
-	/* Memory: pcap_compile(), the sequence table */
+	/* Memory: the filters, the sequence table; large blocks mmap()ed
+	 * readable and writable, never executable */
 	SB_ALLOW(brk),
-	SB_ALLOW(mmap),
+	SB_ARG(mmap, 2, PROT_READ | PROT_WRITE),
 	SB_ALLOW(munmap),
 	SB_ALLOW(mremap),		/* realloc() of large blocks */
 
-	/* Logging: stderr in the foreground (-d); else IMSG_LOG */
-	SB_ALLOW(write),
+	/* Logging: stderr in the foreground (-d), only; else IMSG_LOG */
+	SB_ARG(write, 0, STDERR_FILENO),
 };
 
 const size_t sniffer_nrules = sizeof(sniffer_rules) / sizeof(sniffer_rules[0]);

@@ -10,25 +10,32 @@
  * kills the process (see common/sandbox.c).
  */
 #include <sys/types.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
+#include <unistd.h>
 
+#include "proc.h"
 #include "sandbox.h"
 #include "telegram.h"
 
 const struct sandbox_rule tg_sandbox_rules[] = {
 	/* Memory */
 	SB_ALLOW(brk),
-	SB_ALLOW(mmap),			/* malloc of large blocks (replies) */
+	/* malloc of large blocks (replies): never executable (M3) */
+	SB_ARG(mmap, 2, PROT_READ | PROT_WRITE),
 	SB_ALLOW(munmap),
 	SB_ALLOW(mremap),		/* realloc of large blocks */
 
 	/* The monitor's socket, logs */
 	SB_ALLOW(read),
-	SB_ALLOW(write),		/* stderr in the foreground */
-	SB_ALLOW(recvmsg),		/* imsg, with SCM_RIGHTS */
-	SB_ALLOW(sendmsg),		/* imsg, IMSG_LOG lines */
+	SB_ARG(write, 0, STDERR_FILENO),	/* stderr in the foreground */
+	SB_ARG(recvmsg, 0, PROC_FD),	/* imsg, with SCM_RIGHTS */
+	SB_ARG(sendmsg, 0, PROC_FD),	/* imsg, IMSG_LOG lines; HTTPS goes
+					 * out with sendto() */
 	SB_ALLOW(close),
 	SB_ALLOW(poll),			/* curl_multi_wait, imsg flush */
 
@@ -37,7 +44,13 @@ const struct sandbox_rule tg_sandbox_rules[] = {
 	SB_ARG(socket, 0, AF_INET6),
 	SB_ALLOW(connect),
 	SB_ALLOW(getsockopt),		/* SO_ERROR after a connect */
-	SB_ALLOW(setsockopt),		/* TCP_NODELAY, SO_KEEPALIVE */
+	/* the options libcurl sets, no other (SO_LINGER made the monitor's
+	 * close() of a passed socket block: issue 13, M1) */
+	SB_ARG2(setsockopt, 1, IPPROTO_TCP, 2, TCP_NODELAY),
+	SB_ARG2(setsockopt, 1, SOL_SOCKET, 2, SO_KEEPALIVE),
+	SB_ARG2(setsockopt, 1, IPPROTO_TCP, 2, TCP_KEEPIDLE),
+	SB_ARG2(setsockopt, 1, IPPROTO_TCP, 2, TCP_KEEPINTVL),
+	SB_ARG2(setsockopt, 1, IPPROTO_TCP, 2, TCP_KEEPCNT),
 	SB_ALLOW(getsockname),		/* curl records both addresses */
 	SB_ALLOW(getpeername),
 	SB_ALLOW(sendto),		/* send() with MSG_NOSIGNAL */

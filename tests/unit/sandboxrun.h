@@ -29,7 +29,17 @@
 	}								\
 } while (0)
 
-/* 0 if work() ran to its end under the rules; else says why, and -1 */
+/* a workload that makes the call SB_TRY_* sbr_try names */
+static int	 sbr_try;
+
+static void
+sbr_forbidden(void)
+{
+	sandbox_test_violation(sbr_try);
+}
+
+/* 0 if work() ran to its end under the rules; else says why, and 1 if
+ * the kernel killed it for a forbidden call (SIGSYS), -1 otherwise */
 static int
 sandbox_run(const struct sandbox_rule *rules, size_t n, void (*before)(void),
     void (*work)(void))
@@ -51,6 +61,8 @@ sandbox_run(const struct sandbox_rule *rules, size_t n, void (*before)(void),
 		return (-1);
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		return (0);
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS)
+		return (1);
 	if (WIFSIGNALED(st))
 		fprintf(stderr, "# sandboxed workload killed by signal %d "
 		    "(%s)\n", WTERMSIG(st), strsignal(WTERMSIG(st)));

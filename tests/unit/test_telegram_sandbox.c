@@ -95,11 +95,23 @@ sandbox_holds_at_largest_workload(void **state)
 	    before, largest), 0);
 }
 
+/* each forbidden call kills: write() past stderr, sendmsg() past the
+ * socketpair, executable memory, SO_LINGER (issue 13, M1 and M3) */
+static void
+forbidden_calls_are_killed(void **state)
+{
+	(void)state;
+	for (sbr_try = 0; sbr_try <= SB_TRY_MAX; sbr_try++)
+		assert_int_equal(sandbox_run(tg_sandbox_rules,
+		    tg_sandbox_nrules, NULL, sbr_forbidden), 1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sandbox_holds_at_largest_workload),
+		cmocka_unit_test(forbidden_calls_are_killed),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Issue 13, M3 and M1: the sniffer's and the worker's allow-lists filter
+arguments, not only calls.  Each, asked by a test-build signal
+(SIGRTMIN + n, common/proc.c), tries in turn: write() to a descriptor
+other than stderr (a capture socket could send forged frames), sendmsg()
+on one other than its socketpair, mmap() of executable memory, mprotect()
+to executable, and setsockopt(SO_LINGER) (a socket passed to the monitor
+with it made the monitor's close() block).  Each try kills the child with
+SIGSYS, the monitor says so and restarts it; the restarted child still
+works (a knock opens, the bot answers)."""
+import os
+import signal
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pkstest  # noqa: E402
+from pkstest import tap  # noqa: E402
+
+ADA = 6123456789
+TRIES = ((1, "write() past stderr"), (2, "sendmsg() past the socketpair"),
+         (3, "mmap() of executable memory"),
+         (4, "mprotect() to executable"), (5, "setsockopt(SO_LINGER)"))
+CHILDREN = ("pks-sniffer", "pks-telegram")
+
+
+def main():
+    pkstest.require_root()
+    pkstest.ensure_user()
+    pkstest.set_deadline(280)
+    with pkstest.Net() as net:
+        s = pkstest.Suite(net, extra="allow user %d to { ssh }\n" % ADA)
+        s.start()
+        s.echod()
+        mon = s.monitor
+        for name in CHILDREN:
+            for n, what in TRIES:
+                pid = pkstest.wait_for(lambda: mon.child_pid(name), 70)
+                # confined: its test hook is in place (common/proc.c)
+                ready = pid and pkstest.wait_for(lambda: (
+                    pkstest.proc_status(pid) or {}).get("Seccomp") == "2",
+                    10)
+                start = len(mon.log.lines)
+                if pid:
+                    os.kill(pid, signal.SIGRTMIN + n)
+                i = mon.log.wait(r"%s: sandbox violation" % name, 10, start)
+                tap.ok(pid and ready and i is not None,
+                       "%s: %s kills it, and the monitor says so" %
+                       (name, what), "\n".join(mon.log.lines[start:]))
+                tap.ok(pkstest.wait_for(
+                    lambda: mon.child_pid(name) not in (None, pid), 70),
+                    "%s is restarted" % name)
+        # still working: the sniffer sees knocks, the worker answers
+        pkstest.wait_for(lambda: mon.log.grep(r"all children ready"), 10)
+        ports, _ = s.generate(ADA, timeout=70)
+        tap.ok(ports, "the restarted worker answers /generate")
+        if ports:
+            s.knock(ports)
+        tap.ok(pkstest.wait_for(s.window_rules, 10),
+               "the restarted sniffer sees a knock")
+        s.stop()
+    tap.done()
+
+
+if __name__ == "__main__":
+    main()
