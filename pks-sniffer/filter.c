@@ -6,9 +6,9 @@
  * admits an unfragmented IPv4 TCP SYN without ACK, or UDP datagram, to
  * the last port of a live sequence, the only knock that can complete
  * one; IPv6 TCP and UDP to the same ports, whatever their flags (parse.c
- * checks them); and IPv6 packets whose first next header is hop-by-hop,
- * routing or destination options, which only user space can walk.  It
- * wakes the sniffer at once.  The read socket's filter admits the same
+ * checks them), behind up to three extension headers (hop-by-hop,
+ * routing, destination options), which the filter follows.  It wakes the
+ * sniffer at once.  The read socket's filter admits the same
  * packets to the whole knock range (every packet of the knock protocol
  * there that advances no knock resets the source: match.c) and to the
  * guard ports (PKS_GUARD either side of each knock port, a few of them
@@ -182,7 +182,13 @@ filter_merge(struct filter_range *r, size_t n, size_t target)
  * a balanced binary tree, so a packet costs O(log n) comparisons.
  */
 #define ACCEPT		SNIFF_SNAPLEN
-#define PROLOGUE	25	/* instructions before the search */
+#define V6_EXT_WALK	3	/* IPv6 extension headers followed here */
+#define V6		15	/* where the IPv6 part starts */
+#define ROUND(r)	(17 + 13 * (r))	/* each header followed */
+#define FINAL		ROUND(V6_EXT_WALK)
+#define PORT		(FINAL + 2)
+#define L_REJECT	(PORT + 2)
+#define PROLOGUE	(L_REJECT + 1)	/* instructions before the search */
 #define JMAX		255	/* farthest jt/jf reach */
 
 struct emit {
@@ -241,16 +247,21 @@ tree(struct emit *e, const struct filter_range *r, size_t k)
 	tree(e, r, m);
 }
 
+/* a jump from where the next instruction goes to label to, as jt/jf */
+#define TO(e, to)	((to) - (e)->n - 1)
+
 /*
  * The whole program for these ranges (n >= 1), PROLOGUE + tree_len(n).
- * IPv6 extension headers go to the wake socket only: user space finds
- * the port, and a last knock must not wait.
+ * IPv6 extension headers (hop-by-hop, routing, destination options)
+ * are followed, up to V6_EXT_WALK of them, to the port: a packet with
+ * more is dropped (issue 13, L3: they used to wake the sniffer whatever
+ * their port).  Both filters share it: only the ranges differ.
  */
 static struct bpf_insn *
-build(const struct filter_range *r, size_t n, size_t len, int which)
+build(const struct filter_range *r, size_t n, size_t len)
 {
 	struct emit	 e;
-	uint8_t		 x = which == FILTER_READ;
+	int		 k;
 
 	if ((e.i = calloc(len, sizeof(*e.i))) == NULL)
 		return (NULL);
@@ -259,36 +270,53 @@ build(const struct filter_range *r, size_t n, size_t len, int which)
 	put(&e, BPF_LD | BPF_B | BPF_ABS, 0, 0, 0);
 	put(&e, BPF_ALU | BPF_AND | BPF_K, 0, 0, 0xf0);
 	put(&e, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, 0x40);
-	put(&e, BPF_JMP | BPF_JEQ | BPF_K, 11, 20, 0x60);
+	put(&e, BPF_JMP | BPF_JEQ | BPF_K, TO(&e, V6), TO(&e, L_REJECT),
+	    0x60);
 	/* 4: IPv4, not a fragment (offset or MF) */
 	put(&e, BPF_LD | BPF_H | BPF_ABS, 0, 0, 6);
-	put(&e, BPF_JMP | BPF_JSET | BPF_K, 18, 0, 0x3fff);
+	put(&e, BPF_JMP | BPF_JSET | BPF_K, TO(&e, L_REJECT), 0, 0x3fff);
 	put(&e, BPF_LDX | BPF_B | BPF_MSH, 0, 0, 0);
 	put(&e, BPF_LD | BPF_B | BPF_ABS, 0, 0, 9);
 	put(&e, BPF_JMP | BPF_JEQ | BPF_K, 0, 3, IPPROTO_TCP);
 	/* 9: a SYN without ACK */
 	put(&e, BPF_LD | BPF_B | BPF_IND, 0, 0, 13);
 	put(&e, BPF_ALU | BPF_AND | BPF_K, 0, 0, 0x12);
-	put(&e, BPF_JMP | BPF_JEQ | BPF_K, 1, 12, 0x02);
+	put(&e, BPF_JMP | BPF_JEQ | BPF_K, 1, TO(&e, L_REJECT), 0x02);
 	/* 12: or UDP */
-	put(&e, BPF_JMP | BPF_JEQ | BPF_K, 0, 11, IPPROTO_UDP);
+	put(&e, BPF_JMP | BPF_JEQ | BPF_K, 0, TO(&e, L_REJECT), IPPROTO_UDP);
 	put(&e, BPF_LD | BPF_H | BPF_IND, 0, 0, 2);
-	put(&e, BPF_JMP | BPF_JA, 0, 0, 10);
-	/* 15: IPv6, by the first next header */
+	put(&e, BPF_JMP | BPF_JA, 0, 0, TO(&e, PROLOGUE));
+	/* 15: IPv6: A the next header, X where it starts */
 	put(&e, BPF_LD | BPF_B | BPF_ABS, 0, 0, 6);
-	put(&e, BPF_JMP | BPF_JEQ | BPF_K, 4, 0, IPPROTO_TCP);
-	put(&e, BPF_JMP | BPF_JEQ | BPF_K, 3, 0, IPPROTO_UDP);
-	/* extension headers: only user space can walk them */
-	put(&e, BPF_JMP | BPF_JEQ | BPF_K, 4 + x, 0, IPPROTO_HOPOPTS);
-	put(&e, BPF_JMP | BPF_JEQ | BPF_K, 3 + x, 0, IPPROTO_ROUTING);
-	put(&e, BPF_JMP | BPF_JEQ | BPF_K, 2 + x, 3, IPPROTO_DSTOPTS);
-	/* 21: the port, with no extension header */
-	put(&e, BPF_LD | BPF_H | BPF_ABS, 0, 0, 42);
-	put(&e, BPF_JMP | BPF_JA, 0, 0, 2);
-	/* 23 */
-	put(&e, BPF_RET | BPF_K, 0, 0, ACCEPT);
+	put(&e, BPF_LDX | BPF_W | BPF_IMM, 0, 0, 40);
+	for (k = 0; k < V6_EXT_WALK; k++) {
+		put(&e, BPF_JMP | BPF_JEQ | BPF_K, TO(&e, PORT), 0,
+		    IPPROTO_TCP);
+		put(&e, BPF_JMP | BPF_JEQ | BPF_K, TO(&e, PORT), 0,
+		    IPPROTO_UDP);
+		put(&e, BPF_JMP | BPF_JEQ | BPF_K, 2, 0, IPPROTO_HOPOPTS);
+		put(&e, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, IPPROTO_ROUTING);
+		put(&e, BPF_JMP | BPF_JEQ | BPF_K, 0, TO(&e, L_REJECT),
+		    IPPROTO_DSTOPTS);
+		/* the header's own next header, kept; X past it:
+		 * (length + 1) * 8 bytes */
+		put(&e, BPF_LD | BPF_B | BPF_IND, 0, 0, 0);
+		put(&e, BPF_ST, 0, 0, 0);
+		put(&e, BPF_LD | BPF_B | BPF_IND, 0, 0, 1);
+		put(&e, BPF_ALU | BPF_ADD | BPF_K, 0, 0, 1);
+		put(&e, BPF_ALU | BPF_LSH | BPF_K, 0, 0, 3);
+		put(&e, BPF_ALU | BPF_ADD | BPF_X, 0, 0, 0);
+		put(&e, BPF_MISC | BPF_TAX, 0, 0, 0);
+		put(&e, BPF_LD | BPF_MEM, 0, 0, 0);
+	}
+	/* FINAL: past V6_EXT_WALK headers, TCP or UDP or nothing */
+	put(&e, BPF_JMP | BPF_JEQ | BPF_K, TO(&e, PORT), 0, IPPROTO_TCP);
+	put(&e, BPF_JMP | BPF_JEQ | BPF_K, 0, TO(&e, L_REJECT), IPPROTO_UDP);
+	/* PORT: the destination port, then the search */
+	put(&e, BPF_LD | BPF_H | BPF_IND, 0, 0, 2);
+	put(&e, BPF_JMP | BPF_JA, 0, 0, TO(&e, PROLOGUE));
 	put(&e, BPF_RET | BPF_K, 0, 0, 0);
-	/* 25: the search */
+	/* PROLOGUE: the search */
 	tree(&e, r, n);
 	return (e.i);
 }
@@ -335,7 +363,7 @@ filter_compile(const uint16_t *ports, size_t n, size_t nlast, int which,
 		if (target >= nr)
 			target = nr - 1;
 	}
-	prog->bf_insns = build(r, nr, len, which);
+	prog->bf_insns = build(r, nr, len);
 	free(r);
 	if (prog->bf_insns == NULL)
 		return (-1);

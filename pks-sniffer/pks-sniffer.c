@@ -437,11 +437,8 @@ collect(const struct iface *ifc, const struct pcap_pkthdr *h,
 	f->ifc = ifc - ifaces;
 }
 
-/*
- * A frame of the wake capture: a last port, or an IPv6 packet with
- * extension headers (the read filter never admits those); anything else
- * a widened filter let in is the read capture's.
- */
+/* a frame of the wake capture: a last port; anything else a widened
+ * filter let in is the read capture's */
 static void
 on_wake(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
 {
@@ -449,7 +446,7 @@ on_wake(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
 	struct pkt		 pkt;
 
 	if (parse_frame(ifc->dlt, bytes, h->caplen, &pkt) == -1 ||
-	    (!pkt.ext && !BIT_ISSET(wake_set, pkt.dport)))
+	    !BIT_ISSET(wake_set, pkt.dport))
 		return;
 	collect(ifc, h, &pkt);
 	if (frames[nframes - 1].ns > wake_newest)
