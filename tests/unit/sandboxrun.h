@@ -32,7 +32,7 @@
 /* a workload that makes the call SB_TRY_* sbr_try names */
 static int	 sbr_try;
 
-static void
+static inline void
 sbr_forbidden(void)
 {
 	sandbox_test_violation(sbr_try);
