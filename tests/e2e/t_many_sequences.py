@@ -116,9 +116,9 @@ def main():
                    for x in srcs if x in got),
                "the sniffer reported each of them")
 
-        # refused knocks say why at -v: out of order (the first port
-        # comes during the cooldown of the wrong hit before it), and a
-        # wrong port in the middle
+        # refused knocks say why at -v: out of order (the second port
+        # first, a wrong hit; the first starts, the third resets it), and
+        # a wrong port in the middle
         q1, q2 = seqs[1], seqs[2]
         s.knock([q1[2], q1[1], q1[3]], src=CLI4_B)
         s.knock([q2[1], q2[2] + 1, q2[3]], src=WRONG)
