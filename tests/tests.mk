@@ -41,9 +41,22 @@ TEST_ENV	:= ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 		   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 endif
 
+# the tests that read the firewall: run-tests runs them on iptables
+# (PKS_TEST_FIREWALL's default, and every e2e test), then once more on
+# nftables; t_nft.py and t_fault_iptables.py choose their own backend
+FW_TESTS	:= $(addprefix tests/e2e/,t_fw_traffic.py t_knock_opens.py \
+		   t_ipv6.py t_window_expiry.py t_sequence_refused.py \
+		   t_two_users.py t_replay.py t_bound_address.py t_confinement.py \
+		   t_fault_alloc.py t_fault_kill.py t_admin_expiry.py t_sweeps.py)
+
 run-tests: unit fuzz-replay
 	$(TEST_ENV) CMOCKA_MESSAGE_OUTPUT=TAP PKS_BUILD=$(abspath $(BUILD)) \
 	    prove -e '' $(PROVE_FLAGS) $(UNIT_BINS) $(E2E_TESTS)
+	$(MAKE) run-tests-nftables
+
+run-tests-nftables:
+	$(TEST_ENV) PKS_TEST_FIREWALL=nftables PKS_BUILD=$(abspath $(BUILD)) \
+	    prove -e '' $(PROVE_FLAGS) $(FW_TESTS)
 
 # the chosen tests (default: every e2e test) N times, to flush out
 # races: make check-repeat N=20 TESTS="tests/e2e/t_replay.py ..."
@@ -67,4 +80,4 @@ check-asan:
 lint-man:
 	mandoc -Tlint -W warning doc/*.[158]
 
-.PHONY: unit check run-tests check-repeat run-repeat check-asan lint-man
+.PHONY: unit check run-tests run-tests-nftables check-repeat run-repeat check-asan lint-man

@@ -10,6 +10,7 @@ Network rule: traffic goes only to loopback or inside these namespaces.
 
 import abc
 import atexit
+import json
 import os
 import re
 import shutil
@@ -379,7 +380,121 @@ class IptablesView(FirewallView):
             for t, v6 in (("iptables", False), ("ip6tables", True)))
 
 
-FIREWALL_VIEWS = {IptablesView.name: IptablesView}
+def _nft_rule(expr):
+    """One rule of inet pks, from nft -j: ("window", "ip"|"ip6", set),
+    ("keep", proto, port), ("drop", proto, port), or None (unknown)."""
+    e = expr
+    if len(e) == 2 and "accept" in e[1] and "match" in e[0]:
+        m = e[0]["match"]
+        parts = m.get("left", {}).get("concat") if isinstance(
+            m.get("left"), dict) else None
+        for fam in ("ip", "ip6"):
+            if m.get("op") == "==" and parts == [
+                    {"payload": {"protocol": fam, "field": "saddr"}},
+                    {"meta": {"key": "l4proto"}},
+                    {"payload": {"protocol": "th", "field": "dport"}}] and \
+                    isinstance(m.get("right"), str) and \
+                    m["right"].startswith("@"):
+                return ("window", fam, m["right"][1:])
+    if len(e) in (2, 3) and "match" in e[0]:
+        m = e[0]["match"]
+        left = m.get("left", {})
+        pl = left.get("payload", {}) if isinstance(left, dict) else {}
+        if m.get("op") != "==" or pl.get("field") != "dport" or \
+                pl.get("protocol") not in ("tcp", "udp") or \
+                not isinstance(m.get("right"), int):
+            return None
+        key = (pl["protocol"], m["right"])
+        if len(e) == 2 and "drop" in e[1]:
+            return ("drop",) + key
+        if len(e) == 3 and "accept" in e[2] and e[1] == {"match": {
+                "op": "in", "left": {"ct": {"key": "state"}},
+                "right": "established"}}:
+            return ("keep",) + key
+    return None
+
+
+class NftablesView(FirewallView):
+    """The table inet pks (nft -j list table inet pks in the server
+    namespace).  Windows are the elements of win4 and win6; a service is
+    closed when the window lookups come first, then an accept of its
+    established connections, then its drop (one inet table: both
+    families at once)."""
+
+    name = "nftables"
+    SETS = {"win4": ("ipv4_addr", "ip"), "win6": ("ipv6_addr", "ip6")}
+
+    def _list(self, *what):
+        r = run(["nft", "-j", "list"] + list(what), ns=self.net.srv,
+                check=False)
+        if r.returncode != 0:
+            return None
+        return json.loads(r.stdout)["nftables"]
+
+    @staticmethod
+    def _elements(sets):
+        w = set()
+        for st in sets:
+            for e in st.get("elem", []):
+                v = e["elem"]["val"]["concat"] if isinstance(
+                    e.get("elem"), dict) else e["concat"]
+                w.add((v[0], v[1], v[2]))
+        return w
+
+    def read(self):
+        objs = self._list("table", "inet", "pks")
+        if objs is None:
+            return None
+        other, chains, sets, rules = [], [], [], []
+        for o in objs:
+            if "chain" in o:
+                chains.append(o["chain"])
+            elif "set" in o:
+                sets.append(o["set"])
+            elif "rule" in o:
+                rules.append(o["rule"])
+            elif "table" not in o and "metainfo" not in o:
+                other.append(json.dumps(o, sort_keys=True))
+        hooked = len(chains) == 1 and chains[0].get("name") == "input" and \
+            chains[0].get("hook") == "input" and \
+            chains[0].get("type") == "filter" and \
+            chains[0].get("policy") == "accept"
+        other += ["chain %s" % c.get("name") for c in chains[1:]]
+        for st in sets:
+            want = self.SETS.get(st.get("name"))
+            if want is None or st.get("type", [None])[0] != want[0] or \
+                    "timeout" not in st.get("flags", []):
+                other.append("set %s" % json.dumps(st, sort_keys=True))
+        lookups, keep, closed = set(), set(), set()
+        for r in rules:
+            k = _nft_rule(r.get("expr", []))
+            if k is None:
+                other.append("rule %s" % json.dumps(r.get("expr"),
+                                                    sort_keys=True))
+            elif k[0] == "window" and (k[2], k[1]) in (
+                    ("win4", "ip"), ("win6", "ip6")) and not keep:
+                lookups.add(k[2])
+            elif k[0] == "keep" and k[1:] not in closed:
+                keep.add(k[1:])
+            elif k[0] == "drop" and k[1:] in keep and \
+                    lookups == set(self.SETS):
+                closed.add(k[1:])
+            else:
+                other.append("misplaced %s" % (k,))
+        other += ["no drop after: %s %d" % x for x in sorted(keep - closed)]
+        return FwState(self._elements(sets), closed, hooked, other)
+
+    def flush(self):
+        run(["nft", "flush", "table", "inet", "pks"], ns=self.net.srv,
+            check=False)
+
+    def dump(self):
+        return run(["nft", "list", "table", "inet", "pks"], ns=self.net.srv,
+                   check=False).stdout
+
+
+FIREWALL_VIEWS = {IptablesView.name: IptablesView,
+                  NftablesView.name: NftablesView}
 
 
 def firewall_view(net, backend=None):

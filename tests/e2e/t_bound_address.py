@@ -29,6 +29,8 @@ def main():
         rules = pkstest.wait_for(lambda: s.windows(CLI4_B), 5)
         tap.ok(rules == {(CLI4_B, "tcp", 2222)},
                "knocked from the bound address: it opens for that address")
+        # the "open for" notice may follow the element into the kernel
+        s.bot.wait_sent(chat_id=ADA, text=r"open for", timeout=5)
         since = s.bot.sent()[-1]["seq"]
         s.bot.push_message(user_id=ADA, text="/generate ssh 1.2.3")
         rec = s.bot.wait_sent(chat_id=ADA, since=since, text=r".",

@@ -175,12 +175,23 @@ def connects(net, src, dst):
 
 
 def load(tap, net, mon):
-    """Big tables, many windows, a lock held by someone else: the
-    sandbox must allow what libiptc and malloc do then."""
-    rules = "".join("-A INPUT -s 198.19.%d.%d/32 -j ACCEPT\n" %
-                    (i // 250, 1 + i % 250) for i in range(3000))
-    r = T.run(["iptables-legacy-restore", "-w", "--noflush"], ns=net.srv,
-              input="*filter\n" + rules + "COMMIT\n", check=False)
+    """Big tables, many windows, a lock held by someone else (iptables):
+    the sandbox must allow what libiptc (or libnftnl) and malloc do
+    then."""
+    ipt = T.FIREWALL == "iptables"
+    if ipt:
+        rules = "".join("-A INPUT -s 198.19.%d.%d/32 -j ACCEPT\n" %
+                        (i // 250, 1 + i % 250) for i in range(3000))
+        r = T.run(["iptables-legacy-restore", "-w", "--noflush"],
+                  ns=net.srv, input="*filter\n" + rules + "COMMIT\n",
+                  check=False)
+    else:
+        rules = "".join("add rule inet foreign input ip saddr "
+                        "198.19.%d.%d accept\n" % (i // 250, 1 + i % 250)
+                        for i in range(3000))
+        r = T.run(["nft", "-f", "-"], ns=net.srv, check=False, input=(
+            "add table inet foreign\nadd chain inet foreign input { type "
+            "filter hook input priority 0; }\n" + rules))
     tap.ok(r.returncode == 0, "3000 foreign rules loaded", r.stderr)
     ok = True
     for i in range(300):
@@ -193,18 +204,25 @@ def load(tap, net, mon):
     st = net.fw.read()
     tap.ok(ok and st == T.FwState(want, CLOSED, True), "300 windows opened",
            "%s\n%s" % (st and st.windows ^ want, mon.log.text()[-2000:]))
-    # hold the xtables lock for a while, as a slow iptables(8) would
-    holder = T.spawn(["flock", "/run/xtables.lock", "sleep", "0.5"])
-    time.sleep(0.1)
+    if ipt:
+        # hold the xtables lock for a while, as a slow iptables(8) would
+        holder = T.spawn(["flock", "/run/xtables.lock", "sleep", "0.5"])
+        time.sleep(0.1)
     res = mon.window("IMSG_FW_OPEN", 999, "198.18.99.1")
-    holder.wait()
+    if ipt:
+        holder.wait()
     tap.ok(res == (999, IM["IMSG_FW_OPEN"], 0),
-           "a window opens once the xtables lock is free", res)
+           "a window opens once the xtables lock is free" if ipt else
+           "one more window opens", res)
     mon.send("IMSG_FW_CLOSE_ALL")
     tap.ok(mon.result() == (0, IM["IMSG_FW_CLOSE_ALL"], 0) and
            net.fw.clean(CLOSED), "IMSG_FW_CLOSE_ALL closed them all")
-    T.run(["iptables-legacy", "-w", "-F", "INPUT"], ns=net.srv)
-    T.run(["iptables-legacy", "-w", "-I", "INPUT", "-j", "PKS"], ns=net.srv)
+    if ipt:
+        T.run(["iptables-legacy", "-w", "-F", "INPUT"], ns=net.srv)
+        T.run(["iptables-legacy", "-w", "-I", "INPUT", "-j", "PKS"],
+              ns=net.srv)
+    else:
+        T.run(["nft", "delete", "table", "inet", "foreign"], ns=net.srv)
 
 
 def main():
@@ -239,10 +257,11 @@ def main():
         st = T.proc_status(mon.proc.pid) or {}
         tap.ok(st.get("Seccomp") == "2", "pks-fw runs under seccomp",
                st.get("Seccomp"))
-        tap.ok(st.get("CapEff") == "0000000000003000" and
-               st.get("CapPrm") == "0000000000003000" and
-               st.get("CapBnd") == "0000000000003000",
-               "pks-fw keeps CAP_NET_ADMIN and CAP_NET_RAW only",
+        caps = "%016x" % ((1 << 12) | ((1 << 13) if T.FIREWALL ==
+                                       "iptables" else 0))
+        tap.ok(st.get("CapEff") == caps and st.get("CapPrm") == caps and
+               st.get("CapBnd") == caps, "pks-fw keeps CAP_NET_ADMIN%s only"
+               % (" and CAP_NET_RAW" if T.FIREWALL == "iptables" else ""),
                "%s %s %s" % (st.get("CapEff"), st.get("CapPrm"),
                              st.get("CapBnd")))
         tap.ok(st.get("Uid", "0").split()[0] == str(uid),
