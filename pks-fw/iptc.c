@@ -4,7 +4,7 @@
  *
  * The chain PKS (IPv4 and IPv6) is jumped to from INPUT as its first
  * rule and holds, in this order:
- *	per service:	-p P --dport N -m conntrack --ctstate EST,REL -j ACCEPT
+ *	per service:	-p P --dport N -m conntrack --ctstate ESTABLISHED -j ACCEPT
  *	per window:	-s ADDR/32|128 -p P --dport N -j ACCEPT
  *	per service:	-p P --dport N -j DROP
  *
@@ -237,7 +237,11 @@ fw_match_port(unsigned char *p, uint8_t proto, uint16_t port)
 	return fw_match(p, "udp", 0, &udp, sizeof(udp));
 }
 
-/* -m conntrack --ctstate ESTABLISHED,RELATED (revision 3) */
+/*
+ * -m conntrack --ctstate ESTABLISHED (revision 3).  Not RELATED: a
+ * connection a conntrack helper expects would reach the protected port
+ * without a window (issue 13, L4).
+ */
 static size_t
 fw_match_estab(unsigned char *p)
 {
@@ -245,8 +249,7 @@ fw_match_estab(unsigned char *p)
 
 	memset(&ct, 0, sizeof(ct));
 	ct.match_flags = XT_CONNTRACK_STATE;
-	ct.state_mask = XT_CONNTRACK_STATE_BIT(IP_CT_ESTABLISHED) |
-	    XT_CONNTRACK_STATE_BIT(IP_CT_RELATED);
+	ct.state_mask = XT_CONNTRACK_STATE_BIT(IP_CT_ESTABLISHED);
 	return fw_match(p, "conntrack", 3, &ct, sizeof(ct));
 }
 

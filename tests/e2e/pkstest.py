@@ -310,7 +310,7 @@ class FirewallView(abc.ABC):
 WINDOW_RX = re.compile(r"^-A PKS -s (\S+?)/(?:32|128) -p (\w+) -m \w+ "
                        r"--dport (\d+) -j ACCEPT$")
 KEEP_RX = re.compile(r"^-A PKS -p (\w+) -m \w+ --dport (\d+) -m conntrack "
-                     r"--ctstate RELATED,ESTABLISHED -j ACCEPT$")
+                     r"--ctstate ESTABLISHED -j ACCEPT$")
 DROP_RX = re.compile(r"^-A PKS -p (\w+) -m \w+ --dport (\d+) -j DROP$")
 
 

@@ -46,7 +46,7 @@ static const struct pks_fw_service svcs[] = {
 #define NSVCS	(sizeof(svcs) / sizeof(svcs[0]))
 
 #define ESTAB(p, n)	"-A PKS -p " p " -m " p " --dport " n \
-			" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"
+			" -m conntrack --ctstate ESTABLISHED -j ACCEPT\n"
 #define DROP(p, n)	"-A PKS -p " p " -m " p " --dport " n " -j DROP\n"
 #define HEAD		"-N PKS\n" ESTAB("tcp", "2222") ESTAB("udp", "5353")
 #define TAIL		DROP("tcp", "2222") DROP("udp", "5353")
