@@ -20,6 +20,7 @@
 #include "sandbox.h"
 
 #define FW_WINDOWS_MAX	8192	/* open windows at once */
+#define FW_CHECK_MS	5000	/* backend check() this often */
 
 /* what a window rule matches; windows with the same key share a rule */
 struct fw_key {
@@ -49,6 +50,10 @@ struct fw_backend {
 	int		(*close)(const struct fw_rule *r);
 	/* every rule was removed from the state */
 	int		(*close_all)(void);
+	/* does the kernel still hold the state?  If not, put it back
+	 * (and log it).  0, or an errno.  NULL: the kernel keeps others
+	 * out (nftables' owner flag) */
+	int		(*check)(void);
 	/* the kernel closes a rule at its timeout by itself */
 	int		 expires;
 	/* the capabilities it keeps and its seccomp rules */

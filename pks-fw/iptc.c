@@ -488,6 +488,71 @@ fw_sync(int af)
 	return err;
 }
 
+/* ---------------------------------------------------------- check */
+
+/*
+ * Does one family's filter table still hold what we put there: the
+ * chain, exactly as many rules in it as the state makes, and INPUT's
+ * first rule its one unconditional jump?  A cheap look (one snapshot,
+ * rules counted, no commit), good for a flush, a deletion, an insertion
+ * or a moved jump; an edit in place of one of our rules is not seen
+ * until the next change rebuilds the chain.
+ */
+static int
+iptc_intact(const struct fw_family *f)
+{
+	struct xtc_handle	*h;
+	const void		*r;
+	size_t			 n = 0, want, nsvcs, nrules, i, jumps = 0;
+	const struct fw_rule	*rules;
+	int			 ok, first = 0;
+
+	(void)fw_services(&nsvcs);
+	rules = fw_rules(&nrules);
+	for (want = 2 * nsvcs, i = 0; i < nrules; i++)
+		if (rules[i].key.af == f->af)
+			want++;
+	if (fw_lock() != 0)
+		return 1;	/* busy: look again next time */
+	if ((h = f->init(FW_TABLE)) == NULL) {
+		fw_unlock();
+		return 0;
+	}
+	ok = f->is_chain(FW_CHAIN, h);
+	if (ok)
+		for (r = f->first(FW_CHAIN, h); r != NULL; r = f->next(r, h))
+			n++;
+	for (r = f->first(FW_INPUT, h), i = 0; r != NULL;
+	    r = f->next(r, h), i++)
+		if (strcmp(f->target(r, h), FW_CHAIN) == 0 && f->is_plain(r)) {
+			jumps++;
+			if (i == 0)
+				first = 1;
+		}
+	f->free(h);
+	fw_unlock();
+	return ok && n == want && first && jumps == 1;
+}
+
+static int
+iptc_check(void)
+{
+	const struct fw_family	*fam[] = { &fw_v4, &fw_v6 };
+	size_t			 i;
+	int			 err;
+
+	for (i = 0; i < 2; i++) {
+		if (iptc_intact(fam[i]))
+			continue;
+		log_warnx("%s filter table: chain %s or its jump from %s was "
+		    "changed by someone else: rebuilding it", fam[i]->name,
+		    FW_CHAIN, FW_INPUT);
+		if ((err = fw_sync(fam[i]->af)) != 0)
+			return err;
+	}
+	return 0;
+}
+
 /* ---------------------------------------------------------- backend */
 
 static int
@@ -584,6 +649,7 @@ const struct fw_backend fw_iptc = {
 	.open = iptc_change,
 	.close = iptc_change,
 	.close_all = iptc_sync_both,
+	.check = iptc_check,
 	.expires = 0,
 	.caps = iptc_caps,
 	.ncaps = sizeof(iptc_caps) / sizeof(iptc_caps[0]),

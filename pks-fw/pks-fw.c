@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "imsg.h"
@@ -226,6 +227,33 @@ fw_choose(int kind)
 	return &fw_nft;
 }
 
+/*
+ * Milliseconds until the backend's next check() (issue 13, L5: someone
+ * else changed our rules), running it when it is due; -1 if it has none.
+ */
+static int
+fw_check_in(const struct fw_backend *be)
+{
+	static struct timespec	next;
+	struct timespec		now;
+	long			ms;
+	int			err;
+
+	if (be->check == NULL)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (next.tv_sec - now.tv_sec) * 1000 +
+	    (next.tv_nsec - now.tv_nsec) / 1000000;
+	if (next.tv_sec != 0 && ms > 0)
+		return ms > FW_CHECK_MS ? FW_CHECK_MS : (int)ms;
+	if (next.tv_sec != 0 && (err = be->check()) != 0)
+		log_warnx("checking the %s firewall: %s", be->name,
+		    strerror(err));
+	next = now;
+	next.tv_sec += FW_CHECK_MS / 1000;
+	return FW_CHECK_MS;
+}
+
 /* sandbox_fw, then the backend's own rules */
 static void
 fw_confine(const struct fw_backend *be)
@@ -279,7 +307,7 @@ main(int argc, char *argv[])
 		pfd.events = POLLIN;
 		if (imsgbuf_pending(proc_ibuf))
 			pfd.events |= POLLOUT;
-		if (poll(&pfd, 1, -1) == -1) {
+		if (poll(&pfd, 1, fw_check_in(be)) == -1) {
 			if (errno == EINTR)
 				continue;
 			log_warn("poll");

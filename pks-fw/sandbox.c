@@ -20,6 +20,7 @@
 const struct sandbox_rule sandbox_fw[] = {
 	/* Monitor socket (imsg), and nothing else to talk on */
 	SB_ALLOW(poll),			/* main loop; imsgbuf_flush() */
+	SB_ALLOW(clock_gettime),	/* when the vDSO falls back (VMs) */
 	SB_ARG(recvmsg, 0, PROC_FD),	/* imsgbuf_read() */
 	SB_ARG(sendmsg, 0, PROC_FD),	/* imsgbuf_write(); daemon-mode logs */
 
