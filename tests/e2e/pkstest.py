@@ -10,6 +10,7 @@ Network rule: traffic goes only to loopback or inside these namespaces.
 
 import abc
 import atexit
+import contextlib
 import json
 import os
 import re
@@ -707,6 +708,33 @@ class Monitor:
         return self.proc.returncode
 
 
+# ---------------------------------------------------------------- people
+
+# Telegram user ids of the suite's people (above 2^31, as real ones are)
+ADA = 6123456789		# allowed ssh in most tests
+BOB = 6123456790
+CAROL = 6123456791
+DAN = 6123456792
+EVE = 666			# in no configuration
+
+
+def allow(users, services=("ssh",)):
+    """An allow line: users (one id or several) to services."""
+    if isinstance(users, int):
+        users = [users]
+    return "allow user { %s } to { %s }\n" % (
+        " ".join("%d" % u for u in users), " ".join(services))
+
+
+def service(name, port, protocol="tcp", open_for=30):
+    """A service block."""
+    return ("service %s {\n\tport %d\n\tprotocol %s\n\topen-for %d\n}"
+            % (name, port, protocol, open_for))
+
+
+SSH = service("ssh", 2222)	# the service of base_config()
+
+
 def base_config(chroot, extra="", telegram=None, iface="veth-s"):
     """A configuration for the test suite."""
     tg = ""
@@ -723,13 +751,10 @@ knock-timeout 10
 max-sources 1024
 control-socket "%s/pks.sock"
 %s%s
-service ssh {
-	port 2222
-	protocol tcp
-	open-for 30
-}
 %s
-""" % (chroot, iface, os.path.dirname(chroot), firewall_conf(), tg, extra)
+%s
+""" % (chroot, iface, os.path.dirname(chroot), firewall_conf(), tg, SSH,
+       extra)
 
 
 def wait_for(fn, timeout=10, step=0.05):
@@ -765,7 +790,7 @@ class Suite:
     """The fake Bot API and pks-monitor in the server namespace."""
 
     def __init__(self, net, extra="", telegram=True, iface="veth-s",
-                 services=None, barrier=False):
+                 services=None, barrier=False, settings=None):
         self.net = net
         self.dir = tempfile.mkdtemp(prefix="pks-suite-")
         os.chmod(self.dir, 0o755)
@@ -791,12 +816,16 @@ class Suite:
                   (self.token_file, BOT_PORT,
                    os.path.join(self.dir, "bot", "ca.pem")))
         if barrier:
-            extra += "allow user %d to { ssh }\n" % BARRIER_USER
+            extra += allow(BARRIER_USER)
         self.conf_text = base_config(self.chroot, extra, tg, iface)
         if services is not None:
-            self.conf_text = self.conf_text.replace(
-                "service ssh {\n\tport 2222\n\tprotocol tcp\n\topen-for 30\n}",
-                services)
+            self.conf_text = self.conf_text.replace(SSH, services)
+        for k, v in (settings or {}).items():
+            self.conf_text, n = re.subn(r"(?m)^%s .*$" % re.escape(k),
+                                        "%s %s" % (k, v), self.conf_text)
+            if n != 1:
+                raise ValueError("setting %s: not one line of the base "
+                                 "configuration" % k)
         self.monitor = None
         self._barrier_addr = False
 
@@ -875,6 +904,20 @@ class Suite:
         ports = [int(x.split(":")[0]) for x in m.group(1).split()]
         return ports, msg
 
+    def open_window(self, user_id, src=None, host=SRV4, timeout=5,
+                    **generate):
+        """Generate, knock, wait for the window: a sequence for user_id
+        (generate's keywords), knocked with pks-knock or, with src, from
+        that address; returns (ports, the windows of the knocking address
+        once one is open, or an empty set after timeout)."""
+        ports, msg = self.generate(user_id, **generate)
+        if not ports:
+            return None, frozenset()
+        self.knock(ports, host=host, src=src)
+        who = src or (CLI6 if ":" in host else CLI4)
+        return ports, wait_for(lambda: self.windows(who),
+                               timeout) or frozenset()
+
     def chain(self, v6=False):
         return self.net.chain(v6)
 
@@ -912,19 +955,91 @@ class Suite:
         if not self._barrier_addr:
             add_client_addrs(self.net, [BARRIER_SRC])
             self._barrier_addr = True
-        ports, msg = self.generate(BARRIER_USER, first_name="Barrier")
-        if not ports:
-            raise RuntimeError("barrier: no sequence: %s" % msg)
         log = self.monitor.log
         start = log.mark()
-        self.knock(ports, src=BARRIER_SRC)
+        ports, opened = self.open_window(BARRIER_USER, src=BARRIER_SRC,
+                                         timeout=timeout,
+                                         first_name="Barrier")
         i = log.wait(r"knock completed from %s: " % re.escape(BARRIER_SRC),
                      timeout, start)
-        if i is None or not wait_for(lambda: self.windows(BARRIER_SRC),
-                                     timeout):
+        if i is None or not opened:
             raise RuntimeError("barrier knock from %s did not get through:"
                                "\n%s" % (BARRIER_SRC, log.text()[-2000:]))
         return i
+
+
+@contextlib.contextmanager
+def running(allowed=ADA, extra="", echod=True, **kw):
+    """The preamble of a suite test: root (else the test is skipped), the
+    _pks user, the namespaces, a Suite (the fake Bot API and pks-monitor)
+    started with allowed (ids, or None) allowed ssh, and an echo server
+    on 2222 standing for sshd.  Yields the Suite; stops it at the end
+    (the namespaces go whatever happens).  kw: Suite's."""
+    require_root()
+    ensure_user()
+    with Net() as net:
+        s = Suite(net, extra=(allow(allowed) if allowed else "") + extra,
+                  **kw)
+        s.start()
+        if echod:
+            s.echod()
+        yield s
+        s.stop()
+
+
+# ---------------------------------------------------------------- one child
+
+class LoneChild:
+    """One child binary (pks-fw, pks-telegram, ...) run alone, the test
+    acting as its monitor: exec'd as root with its end of a socketpair
+    on fd 3, as pks-monitor starts it (in namespace ns; wrap: a command
+    in front, e.g. strace), stderr watched (self.log), imsg spoken over
+    self.ch, a pksimsg.Channel."""
+
+    def __init__(self, name, ns=None, wrap=()):
+        import pksimsg
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        tfd = theirs.fileno()
+        self.proc = spawn(list(wrap) + [binpath(name)], ns=ns,
+                          pass_fds=(3,), preexec_fn=lambda: os.dup2(tfd, 3),
+                          stdin=subprocess.DEVNULL,
+                          stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
+        theirs.close()
+        self.log = LogWatch(self.proc.stderr)
+        self.ch = pksimsg.Channel(ours)
+        self.pm = pksimsg
+
+    def configure(self, chroot, parts=(), refusal=False):
+        """What pks-monitor sends a child first: IMSG_CONF_PROC (the _pks
+        user, chroot), then parts ((type, payload) or (type, payload,
+        fd)), then IMSG_CONF_END.  refusal: the child is expected to
+        refuse a part and exit, so a closed socket ends the sending."""
+        ensure_user("_pks")
+        uid = int(run(["id", "-u", "_pks"]).stdout)
+        gid = int(run(["id", "-g", "_pks"]).stdout)
+        msgs = [(self.pm.IMSG_CONF_PROC,
+                 self.pm.conf_proc(uid, gid, chroot))]
+        msgs += list(parts) + [(self.pm.IMSG_CONF_END, b"")]
+        try:
+            for m in msgs:
+                self.ch.send(*m)
+        except (BrokenPipeError, ConnectionResetError):
+            if not refusal:
+                raise
+
+    def stop(self, sig=signal.SIGKILL, timeout=10):
+        """Signal it (if it runs), reap it, read its log to the end."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.wait_end()
+        self.ch.sock.close()
+        return self.proc.returncode
 
 
 # ---------------------------------------------------------------- fault tests

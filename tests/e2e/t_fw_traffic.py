@@ -10,7 +10,6 @@ window before exit while the service stays closed.
 """
 
 import os
-import re
 import signal
 import socket
 import struct
@@ -20,84 +19,54 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pkstest as T  # noqa: E402
+import pksimsg as pm  # noqa: E402
 
 PORT = 2222
 CLOSED = {("tcp", PORT)}		# the service pks-fw is given
 
 
-def imsg_types():
-    """enum imsg_type of common/pks.h: name -> value."""
-    with open(os.path.join(T.TOP, "common", "pks.h")) as f:
-        text = f.read()
-    body = re.search(r"enum imsg_type \{(.*?)\};", text, re.S).group(1)
-    body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
-    names = [n.strip().split("=")[0].strip() for n in body.split(",")]
-    return {n: i for i, n in enumerate(x for x in names if x)}
-
-
-IM = imsg_types()
-HDR = struct.Struct("=IIII")		# type, len, peerid, pid
+IM = pm.IMSG
+HDR = pm.HDR				# type, len, peerid, pid
 WINDOW = struct.Struct("=IBBH16sI")	# struct pks_window
 SERVICE = struct.Struct("=BBH")		# struct pks_fw_service
 RESULT = struct.Struct("=IIi")		# struct pks_fw_result
-CONF_PROC = struct.Struct("=IIII256s")	# struct pks_conf_proc
 
 
-class FakeMonitor:
+class FakeMonitor(T.LoneChild):
     """pks-fw on the end of a socketpair, as pks-monitor starts it."""
 
-    def __init__(self, net, chroot, uid, gid):
-        self.sock, child = socket.socketpair(socket.AF_UNIX,
-                                             socket.SOCK_STREAM)
-        wrap = os.environ.get("PKS_FW_WRAP", "").split()
-        argv = wrap + [T.binpath("pks-fw")]
-        cfd = child.fileno()
-        self.proc = T.spawn(argv, ns=net.srv, pass_fds=(3,),
-                            preexec_fn=lambda: os.dup2(cfd, 3),
-                            stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-        child.close()
-        self.log = T.LogWatch(self.proc.stderr)
-        self.buf = b""
+    def __init__(self, net, chroot):
+        T.LoneChild.__init__(self, "pks-fw", ns=net.srv,
+                             wrap=os.environ.get("PKS_FW_WRAP", "").split())
         self.backend = None	# what IMSG_FW_BACKEND said
-        self.send("IMSG_CONF_PROC", CONF_PROC.pack(
-            uid, gid, 1, 1, chroot.encode()))
-        self.send("IMSG_FW_CONF", struct.pack("=I", {
-            "nftables": 1, "iptables": 2}[T.FIREWALL]))
-        self.send("IMSG_FW_SERVICE", SERVICE.pack(socket.IPPROTO_TCP, 0,
-                                                  PORT))
-        self.send("IMSG_CONF_END")
+        self.configure(chroot, [
+            (IM["IMSG_FW_CONF"], struct.pack("=I", {
+                "nftables": 1, "iptables": 2}[T.FIREWALL])),
+            (IM["IMSG_FW_SERVICE"], SERVICE.pack(socket.IPPROTO_TCP, 0,
+                                                 PORT))])
 
     def send(self, type_, payload=b""):
         t = IM[type_] if isinstance(type_, str) else type_
         try:
-            self.sock.sendall(HDR.pack(t, HDR.size + len(payload), 0,
-                                       os.getpid()) + payload)
+            self.ch.send(t, payload)
         except OSError:
             pass	# pks-fw died: the next result() says so
 
     def recv(self, timeout=10):
         """Next message other than a log line or IMSG_FW_BACKEND (kept in
         self.backend): (type, payload)."""
-        self.sock.settimeout(timeout)
+        end = time.time() + timeout
         while True:
-            while len(self.buf) >= HDR.size:
-                t, ln, _, _ = HDR.unpack_from(self.buf)
-                if len(self.buf) < ln:
-                    break
-                payload = self.buf[HDR.size:ln]
-                self.buf = self.buf[ln:]
-                if t == IM["IMSG_FW_BACKEND"]:
-                    self.backend = struct.unpack("=I", payload)[0]
-                elif t != IM["IMSG_LOG"]:
-                    return t, payload
             try:
-                data = self.sock.recv(65536)
+                m = self.ch.recv(max(0, end - time.time()))
             except OSError:
                 return None, None
-            if not data:
+            if m is None:
                 return None, None
-            self.buf += data
+            if m.type == IM["IMSG_FW_BACKEND"]:
+                self.backend = struct.unpack("=I", m.data)[0]
+            elif m.type != IM["IMSG_LOG"]:
+                return m.type, m.data
 
     def result(self):
         t, p = self.recv()
@@ -235,7 +204,6 @@ def main():
         tap.skip_all("no iptables-legacy")
     T.ensure_user("_pks")
     uid = int(T.run(["id", "-u", "_pks"]).stdout)
-    gid = int(T.run(["id", "-g", "_pks"]).stdout)
     chroot = T.empty_dir()
 
     with T.Net() as net:
@@ -247,7 +215,7 @@ def main():
         tap.ok(connects(net, T.CLI4, T.SRV4),
                "without pks-fw the port is reachable (test sanity)")
 
-        mon = FakeMonitor(net, chroot, uid, gid)
+        mon = FakeMonitor(net, chroot)
         t, _ = mon.recv()
         if not tap.ok(t == IM["IMSG_READY"], "pks-fw says IMSG_READY",
                       mon.log.text()):
@@ -335,12 +303,12 @@ def main():
         srv.stdin.close()
 
         # broken framing: no way to answer, so close everything and go
-        mon = FakeMonitor(net, chroot, uid, gid)
+        mon = FakeMonitor(net, chroot)
         t, _ = mon.recv()
         tap.ok(t == IM["IMSG_READY"] and
                mon.window("IMSG_FW_OPEN", 5, T.CLI4)[2] == 0,
                "restarted pks-fw opens a window")
-        mon.sock.sendall(b"\0" * HDR.size)
+        mon.ch.sock.sendall(b"\0" * HDR.size)
         try:
             rc = mon.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -349,7 +317,7 @@ def main():
                "garbage framing: pks-fw closes its windows and exits", rc)
 
         # test builds: SIGUSR2 makes a forbidden call
-        mon = FakeMonitor(net, chroot, uid, gid)
+        mon = FakeMonitor(net, chroot)
         t, _ = mon.recv()
         mon.proc.send_signal(signal.SIGUSR2)
         try:

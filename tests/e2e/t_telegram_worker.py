@@ -9,8 +9,6 @@ name "localhost" so that the pre-chroot resolution is exercised.
 
 import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,54 +29,28 @@ GROUP = -1001234567890
 POLL = 2				# getUpdates timeout given to the worker
 
 
-class Worker:
+class Worker(pkstest.LoneChild):
     """build/test/pks-telegram with this test as its monitor."""
 
     def __init__(self, url, ca_file, token=TOKEN, chroot=None):
         self.url, self.ca_file, self.token = url, ca_file, token
         self.chroot = chroot or pkstest.empty_dir()
         self.dir = tempfile.mkdtemp(prefix="pks-tg-")
-        self.proc = None
 
     def start(self, ready=True):
         tf = os.path.join(self.dir, "token")
         with open(tf, "w") as f:
             f.write(self.token + "\n")
         os.chmod(tf, 0o600)
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        tfd = theirs.fileno()
-
-        def fd3():
-            os.dup2(tfd, 3)
-
-        argv = [pkstest.binpath("pks-telegram")]
+        wrap = []
         if os.environ.get("PKS_TG_STRACE"):
-            argv = ["strace", "-ff", "-qq", "-o",
-                    os.environ["PKS_TG_STRACE"]] + argv
-        self.proc = pkstest.spawn(argv, preexec_fn=fd3, pass_fds=(3,),
-                                  stdin=subprocess.DEVNULL,
-                                  stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, text=True)
-        theirs.close()
-        self.log = pkstest.LogWatch(self.proc.stderr)
-        self.ch = pm.Channel(ours)
-        pkstest.ensure_user("_pks")
-        uid = int(pkstest.run(["id", "-u", "_pks"]).stdout)
-        gid = int(pkstest.run(["id", "-g", "_pks"]).stdout)
-        try:
-            self.ch.send(pm.IMSG_CONF_PROC,
-                         pm.conf_proc(uid, gid, self.chroot))
-            self.ch.send(pm.IMSG_TG_CONF, pm.tg_conf(self.url, POLL))
-            with open(tf) as f:
-                self.ch.send(pm.IMSG_TG_TOKEN, fd=f.fileno())
-            with open(self.ca_file) as f:
-                self.ch.send(pm.IMSG_TG_CA, fd=f.fileno())
-            self.ch.send(pm.IMSG_CONF_END)
-        except (BrokenPipeError, ConnectionResetError):
-            # a worker that refuses a part (a bad token) exits before
-            # the rest of its configuration arrives
-            if ready:
-                raise
+            wrap = ["strace", "-ff", "-qq", "-o", os.environ["PKS_TG_STRACE"]]
+        pkstest.LoneChild.__init__(self, "pks-telegram", wrap=wrap)
+        with open(tf) as tok, open(self.ca_file) as ca:
+            self.configure(self.chroot, [
+                (pm.IMSG_TG_CONF, pm.tg_conf(self.url, POLL)),
+                (pm.IMSG_TG_TOKEN, b"", tok.fileno()),
+                (pm.IMSG_TG_CA, b"", ca.fileno())], refusal=not ready)
         if ready and self.ch.recv(15, pm.IMSG_READY) is None:
             raise RuntimeError("worker not ready:\n" + self.log.text())
         return self
@@ -100,12 +72,6 @@ class Worker:
     def done(self, reqid):
         self.ch.send(pm.IMSG_TG_DONE, pm.tg_done(reqid))
 
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(10)
-        self.log.wait_end()
-        self.ch.sock.close()
 
 
 def last_offset(bot, since=0):
