@@ -18,7 +18,7 @@ i=1
 while [ "$i" -le "$n" ]; do
 	for t in "$@"; do
 		name=$(basename "$t")
-		if prove -e '' "$t" >"$out/$name.last" 2>&1; then
+		if prove -v -e '' "$t" >"$out/$name.last" 2>&1; then
 			echo "$name pass" >>"$out/counts"
 			r=pass
 		else

@@ -721,18 +721,33 @@ EVE = 666			# in no configuration
 def allow(users, services=("ssh",)):
     """An allow line: users (one id or several) to services."""
     if isinstance(users, int):
-        users = [users]
-    return "allow user { %s } to { %s }\n" % (
-        " ".join("%d" % u for u in users), " ".join(services))
+        who = "%d" % users
+    else:
+        who = "{ %s }" % " ".join("%d" % u for u in users)
+    return "allow user %s to { %s }\n" % (who, " ".join(services))
 
 
-def service(name, port, protocol="tcp", open_for=30):
-    """A service block."""
-    return ("service %s {\n\tport %d\n\tprotocol %s\n\topen-for %d\n}"
-            % (name, port, protocol, open_for))
+def service(name, port, protocol="tcp", open_for=None):
+    """A service block (open-for: the configuration's default if None)."""
+    return "service %s {\n\tport %d\n\tprotocol %s\n%s}" % (
+        name, port, protocol,
+        "" if open_for is None else "\topen-for %d\n" % open_for)
 
 
-SSH = service("ssh", 2222)	# the service of base_config()
+def state_file():
+    """A path for a state file, in a fresh directory removed at exit."""
+    d = tempfile.mkdtemp(prefix="pks-admin-")
+    atexit.register(shutil.rmtree, d, True)
+    return os.path.join(d, "state")
+
+
+def admin(user, state):
+    """Configuration lines: user is an admin, state the state file."""
+    return "admin user %d\nstate-file \"%s\"\n" % (user, state)
+
+
+SSH = service("ssh", 2222, open_for=30)	# the service of base_config()
+WEB = service("web", 8080)
 
 
 def base_config(chroot, extra="", telegram=None, iface="veth-s"):
@@ -939,19 +954,18 @@ class Suite:
                 (src is None or " -s %s/" % src in r)]
 
     def barrier(self, timeout=10):
-        """An end marker for the knock pipeline, for assertions that a
-        knock opened nothing: a fresh sequence of BARRIER_USER (allowed
-        ssh by Suite(barrier=True); a user of its own, since a new
-        sequence replaces its owner's live one) knocked from BARRIER_SRC,
-        then waited for until its window is in the firewall.  The sniffer judges packets in the
-        order they came, the monitor handles its reports and pks-fw its
-        requests in order: so once this window is open, every knock sent
-        before it has been judged, logged and any window it caused is in
-        the firewall.  Returns the index of the monitor's "knock
-        completed" line for the barrier (an until= for LogWatch.lacks()
-        on what came before); raises if the barrier does not get through.
-        The barrier's own window stays: leave it out (windows(src),
-        windows() - windows(BARRIER_SRC))."""
+        """An end marker for the knock pipeline, for assertions that a knock
+        opened nothing: a fresh sequence of BARRIER_USER (allowed ssh by
+        Suite(barrier=True); a user of its own, since a new sequence replaces
+        its owner's live one) knocked from BARRIER_SRC, then waited for until
+        its window is in the firewall.  The sniffer judges packets in the order
+        they came, the monitor handles its reports and pks-fw its requests in
+        order: so once this window is open, every knock sent before it has been
+        judged, logged and any window it caused is in the firewall.  Returns
+        the index of the monitor's "knock completed" line for the barrier (an
+        until= for LogWatch.lacks() on what came before); raises if the barrier
+        does not get through. The barrier's own window stays: leave it out
+        (windows(src), windows() - windows(BARRIER_SRC))."""
         if not self._barrier_addr:
             add_client_addrs(self.net, [BARRIER_SRC])
             self._barrier_addr = True
@@ -1010,14 +1024,18 @@ class LoneChild:
         self.ch = pksimsg.Channel(ours)
         self.pm = pksimsg
 
-    def configure(self, chroot, parts=(), refusal=False):
-        """What pks-monitor sends a child first: IMSG_CONF_PROC (the _pks
-        user, chroot), then parts ((type, payload) or (type, payload,
-        fd)), then IMSG_CONF_END.  refusal: the child is expected to
-        refuse a part and exit, so a closed socket ends the sending."""
+    def configure(self, chroot, parts=(), refusal=False, uid=None,
+                  gid=None):
+        """What pks-monitor sends a child first: IMSG_CONF_PROC (user uid,
+        gid: _pks's by default; chroot), then parts ((type, payload) or
+        (type, payload, fd)), then IMSG_CONF_END.  refusal: the child is
+        expected to refuse a part and exit, so a closed socket ends the
+        sending."""
         ensure_user("_pks")
-        uid = int(run(["id", "-u", "_pks"]).stdout)
-        gid = int(run(["id", "-g", "_pks"]).stdout)
+        if uid is None:
+            uid = int(run(["id", "-u", "_pks"]).stdout)
+        if gid is None:
+            gid = int(run(["id", "-g", "_pks"]).stdout)
         msgs = [(self.pm.IMSG_CONF_PROC,
                  self.pm.conf_proc(uid, gid, chroot))]
         msgs += list(parts) + [(self.pm.IMSG_CONF_END, b"")]

@@ -7,12 +7,10 @@ through; /windows and /close; ungrant kills the live sequence; /revoke;
 windows, revokes sequences and refuses /generate until /unlock; notify
 users hear of windows and admin actions; each action is logged."""
 import os
-import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest  # noqa: E402
-from pkstest import tap, ask  # noqa: E402
+import pkstest
+from pkstest import tap, ask
 
 ADA, BOB, EVE, NOTE = 6123456789, 6123456791, 666, 5550001
 GROUP = -1001234567890

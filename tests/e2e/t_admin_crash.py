@@ -8,31 +8,22 @@ Then grants arrive while the monitor is killed at random moments: after
 each kill the file is a complete old or new version."""
 import os
 import random
-import signal
-import sys
-import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest  # noqa: E402
-from pkstest import tap, ask  # noqa: E402
+import pkstest
+from pkstest import tap, ask, ADA
 
-ADA = 6123456789
 USERS = 7000001
 
 # the monitor reads the state file before it logs this line
 STARTED = r"^pks-monitor: starting, configuration "
 
 def main():
-    pkstest.require_root()
-    pkstest.ensure_user()
-    d = tempfile.mkdtemp(prefix="pks-admin-")
-    state = os.path.join(d, "state")
+    state = pkstest.state_file()
     tmp = state + ".tmp"
     os.environ["PKS_TEST_STATE_DELAY_MS"] = "3000"
-    with pkstest.Net() as net:
-        s = pkstest.Suite(net, extra="admin user %d\nstate-file \"%s\"\n"
-                          % (ADA, state)).start()
+    with pkstest.running(allowed=None, extra=pkstest.admin(ADA, state),
+                         echod=False) as s:
         t = ask(s, ADA, "/grant %d ssh" % USERS, timeout=15)
         tap.ok(t and "Granted" in t, "a first grant is written", t)
         old = open(state).read()
@@ -88,7 +79,6 @@ def main():
         s.monitor.start()
         tap.ok(s.monitor.log.lacks("refused", until=STARTED),
                "and the monitor reads it")
-        s.stop()
     tap.done()
 
 

@@ -5,13 +5,10 @@ that ends while it runs is removed then, and the live sequence it allowed
 is revoked.  A grant of a service the configuration no longer defines is
 not in force.  pksctl shows the grants and the lockdown state."""
 import os
-import sys
-import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest  # noqa: E402
-from pkstest import tap, ask  # noqa: E402
+import pkstest
+from pkstest import tap, ask
 
 ADA, BOB, CAROL, DAN = 6123456789, 6123456791, 6123456792, 6123456793
 
@@ -23,10 +20,7 @@ def pksctl(s, *args):
 
 
 def main():
-    pkstest.require_root()
-    pkstest.ensure_user()
-    d = tempfile.mkdtemp(prefix="pks-admin-")
-    state = os.path.join(d, "state")
+    state = pkstest.state_file()
     now = int(time.time())
     with open(state, "w") as f:
         f.write("pks-state 1\nlockdown 0\n"
@@ -36,9 +30,8 @@ def main():
                 "end 3\n" % (BOB, now - 100, ADA, now - 1000,
                              CAROL, ADA, now - 1000, DAN, ADA, now - 1000))
     os.chmod(state, 0o600)
-    with pkstest.Net() as net:
-        s = pkstest.Suite(net, extra="admin user %d\nstate-file \"%s\"\n"
-                          % (ADA, state)).start()
+    with pkstest.running(allowed=None, extra=pkstest.admin(ADA, state),
+                         echod=False) as s:
         log = s.monitor.log
         tap.ok(log.wait(r"grant of ssh to %d \(by %d\) expired" % (BOB, ADA),
                         5), "a grant that ended while down is removed at "

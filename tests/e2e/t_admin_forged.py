@@ -6,25 +6,17 @@ non-admin it is refused by the monitor (no grant, a log line), and from an
 admin, words the real worker would never pass (an undefined service, a
 duration out of range, markup, a negative id) are refused too."""
 import os
-import sys
-import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest  # noqa: E402
-import pksimsg  # noqa: E402
-from pkstest import tap, ask  # noqa: E402
+import pkstest
+import pksimsg
+from pkstest import tap, ask, ADA, EVE
 
-ADA, EVE = 6123456789, 666
 
 
 def main():
-    pkstest.require_root()
-    pkstest.ensure_user()
-    d = tempfile.mkdtemp(prefix="pks-admin-")
-    state = os.path.join(d, "state")
-    with pkstest.Net() as net:
-        s = pkstest.Suite(net, extra="admin user %d\nstate-file \"%s\"\n"
-                          % (ADA, state)).start()
+    state = pkstest.state_file()
+    with pkstest.running(allowed=None, extra=pkstest.admin(ADA, state),
+                         echod=False) as s:
         log = s.monitor.log
         # the worker passes the forged request on: proven by its debug line
         t = ask(s, EVE, "/forge_grant %d ssh" % EVE, first_name="Eve")
@@ -54,7 +46,6 @@ def main():
         # the reply with markup was delivered, so it was escaped
         tap.ok(not [r for r in s.bot.sent(chat_id=ADA)
                     if r["status"] != 200], "every reply was delivered")
-        s.stop()
     tap.done()
 
 

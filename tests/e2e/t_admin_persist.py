@@ -7,12 +7,9 @@ written over until an admin changes something, and then it is kept aside
 as .corrupt."""
 import os
 import signal
-import sys
-import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest  # noqa: E402
-from pkstest import tap, ask  # noqa: E402
+import pkstest
+from pkstest import tap, ask
 
 ADA, BOB, EVE = 6123456789, 6123456791, 666
 
@@ -24,14 +21,9 @@ def restart(s, sig=signal.SIGTERM):
 
 
 def main():
-    pkstest.require_root()
-    pkstest.ensure_user()
-    d = tempfile.mkdtemp(prefix="pks-admin-")
-    state = os.path.join(d, "state")
-    with pkstest.Net() as net:
-        # Ada may open ssh by the configuration; Bob and Eve only by grant
-        s = pkstest.Suite(net, extra="admin user %d\nallow user %d to ssh\n"
-                          "state-file \"%s\"\n" % (ADA, ADA, state)).start()
+    state = pkstest.state_file()
+    # Ada may open ssh by the configuration; Bob and Eve only by grant
+    with pkstest.running(extra=pkstest.admin(ADA, state), echod=False) as s:
         t = ask(s, ADA, "/grant %d ssh" % BOB, first_name="Ada")
         tap.ok(t and "Granted" in t, "a grant", t)
         t = ask(s, ADA, "/lockdown", first_name="Ada")
@@ -122,7 +114,6 @@ def main():
                                           start=n), 10)
         ports, msg = s.generate(BOB, first_name="Bob")
         tap.ok(ports, "Bob's grant still runs", msg)
-        s.stop()
     tap.done()
 
 

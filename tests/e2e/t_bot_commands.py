@@ -5,26 +5,15 @@ fake Bot API: /start, /help, /whoami, /status, unknown commands; group use
 group: it goes to the requester in private, and the group gets a neutral
 line; a requester who never started the bot is told so in the group and the
 sequence is revoked); per-chat grants; the service picker keyboard."""
-import os
 import re
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest  # noqa: E402
-from pkstest import tap  # noqa: E402
+import pkstest
+from pkstest import tap
 
 ADA, BOB, CAROL = 6123456789, 7000000001, 7000000002
 GROUP, OTHER_GROUP = -1001234567890, -1009999999999
-SERVICES = """service ssh {
-	port 2222
-	protocol tcp
-	open-for 30
-}
-service web {
-	port 8080
-	protocol tcp
-}"""
+SERVICES = pkstest.SSH + "\n" + pkstest.WEB
 
 
 def last_seq(bot):

@@ -7,14 +7,10 @@ A restart of the worker mid-stream loses no update.  The token appears in
 no log line."""
 import os
 import signal
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest  # noqa: E402
-from pkstest import tap  # noqa: E402
-
-ADA = 6123456789
+import pkstest
+from pkstest import tap, ADA
 
 FAULTS = [
     ("getUpdates", {"kind": "500"}),
@@ -38,10 +34,7 @@ def answered(s, user, since, timeout=20):
 
 
 def main():
-    pkstest.require_root()
-    pkstest.ensure_user()
-    with pkstest.Net() as net:
-        s = pkstest.Suite(net, extra="allow user %d to ssh\n" % ADA).start()
+    with pkstest.running(echod=False) as s:
         tap.ok("https://localhost:" in s.conf_text,
                "the worker is pointed at the API by host name")
         s.bot.wait_polling(timeout=10)

@@ -8,15 +8,12 @@ issued or granted; hostile first names are escaped in every HTML
 answer; /status in a group answers in private and says so in the group;
 a group that becomes a supergroup is logged with the configuration line
 to add and told to the notify users."""
-import os
-import sys
 import re
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest  # noqa: E402
-from pkstest import tap, ask, last_sent_seq  # noqa: E402
-from t_bot_commands import SERVICES  # noqa: E402
+import pkstest
+from pkstest import tap, ask, last_sent_seq
+from t_bot_commands import SERVICES
 
 ADA, BOB, CAROL, EVE = 6123456789, 7000000001, 7000000002, 7000000003
 GROUP = -1001234567890

@@ -1,23 +1,12 @@
 #!/usr/bin/env python3
 """A sequence bound to an address fails from any other, works from it."""
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest  # noqa: E402
-from pkstest import tap, CLI4, CLI4_B  # noqa: E402
-
-ADA = 6123456789
+import pkstest
+from pkstest import tap, CLI4, CLI4_B, ADA
 
 
 def main():
-    pkstest.require_root()
-    pkstest.ensure_user()
-    with pkstest.Net() as net:
-        s = pkstest.Suite(net, extra="allow user %d to { ssh }\n" % ADA,
-                          barrier=True)
-        s.start()
-        s.echod()
+    with pkstest.running(barrier=True) as s:
         ports, msg = s.generate(ADA, text="/generate ssh " + CLI4_B)
         tap.ok(ports and ("from %s only" % CLI4_B) in msg,
                "the bot confirms the bound address", msg)
@@ -39,7 +28,6 @@ def main():
         tap.ok("Not an IPv4 or IPv6 address" in msg and
                "pks-knock" not in msg, "a malformed address is refused",
                msg)
-        s.stop()
     tap.done()
 
 

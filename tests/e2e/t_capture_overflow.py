@@ -4,26 +4,18 @@ first knock ports and the guards, read on a timer of up to a second):
 the kernel drops packets there, the sniffer keeps running in its sandbox,
 says how many it lost, and a real knock afterwards still opens the port.
 """
-import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest  # noqa: E402
-from pkstest import tap, SRV4  # noqa: E402
+import pkstest
+from pkstest import tap, SRV4, ADA
 
-ADA = 6123456789
 BURST = 20000		# datagrams: the read ring holds about 1,500
 GUARD = 16		# PKS_GUARD
 
 
 def main():
-    pkstest.require_root()
-    pkstest.ensure_user()
-    with pkstest.Net() as net:
-        s = pkstest.Suite(net, extra="allow user %d to { ssh }\n" % ADA)
-        s.start()
-        s.echod()
+    with pkstest.running() as s:
+        net = s.net
         pid = s.monitor.child_pid("pks-sniffer")
         ports, _ = s.generate(ADA)
         guards = [ports[0] + d for d in range(1, GUARD + 1)]

@@ -8,12 +8,10 @@ restarted; kill -9 of the monitor takes every child down within a second.
 import os
 import pwd
 import signal
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest  # noqa: E402
-from pkstest import tap  # noqa: E402
+import pkstest
+from pkstest import tap
 
 CAP_NET_ADMIN, CAP_NET_RAW = 12, 13
 CHILDREN = ("pks-telegram", "pks-sniffer", "pks-fw")

@@ -10,14 +10,11 @@ issues a sequence that opens the port again.
 """
 import os
 import re
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest  # noqa: E402
-from pkstest import tap  # noqa: E402
+import pkstest
+from pkstest import tap, ADA
 
-ADA = 6123456789
 NOTE = 6123456790
 DEAF = r"cannot be heard"
 
@@ -57,12 +54,8 @@ def told(s, text):
 
 
 def main():
-    pkstest.require_root()
-    pkstest.ensure_user()
-    with pkstest.Net() as net:
-        s = pkstest.Suite(net, extra="allow user %d to { ssh }\n"
-                          "notify user %d\n" % (ADA, NOTE)).start()
-        s.echod()
+    with pkstest.running(extra="notify user %d\n" % NOTE) as s:
+        net = s.net
         t = ask(s)
         tap.ok(t and "pks-knock" in t, "capturing: /generate issues", t)
         before = live_sequences(s)
@@ -97,7 +90,6 @@ def main():
         s.knock(ports or [1])
         tap.ok(pkstest.wait_for(s.window_rules, 10),
                "its knock opens the port")
-        s.stop()
     tap.done()
 
 

@@ -24,7 +24,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pkstest					# noqa: E402
 
 sys.path.insert(0, os.path.join(pkstest.TOP, "tests", "fakebot"))

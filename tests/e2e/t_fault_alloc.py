@@ -18,19 +18,17 @@ import fcntl
 import os
 import re
 import subprocess
-import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest  # noqa: E402
-from pkstest import tap, run, binpath, CLI4_B  # noqa: E402
+import pkstest
+from pkstest import tap, run, binpath, CLI4_B
 
 check = pkstest.tap_ok
 
 ADA, BOB = 6123456789, 6123456790
 HERE = os.path.dirname(os.path.abspath(__file__))
-SERVICE = "service ssh {\n\tport 2222\n\tprotocol tcp\n\topen-for 3\n}"
+SERVICE = pkstest.service("ssh", 2222, open_for=3)
 ALLOW = "allow user { %d %d } to { ssh }\n" % (ADA, BOB)
 MORE = ["198.18.0.4", "198.18.0.5", "198.18.0.6"]
 SOURCES = ["198.18.0.2", CLI4_B] + MORE

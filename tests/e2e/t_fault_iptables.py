@@ -10,18 +10,16 @@ is found again and deleted, and the foreign rules are the same, in the
 same order, before and after.  Bounded: EDIT_SECONDS and MAX_OPS."""
 import os
 import random
-import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest  # noqa: E402
-from pkstest import tap, run, SRV4, SRV6  # noqa: E402
+import pkstest
+from pkstest import tap, run, SRV4, SRV6
 
 check = pkstest.tap_ok
 
 ADA, BOB, CAROL = 6123456789, 6123456790, 6123456791
-SERVICE = "service ssh {\n\tport 2222\n\tprotocol tcp\n\topen-for 3\n}"
+SERVICE = pkstest.service("ssh", 2222, open_for=3)
 OPEN_FOR = 3
 GRACE = 1.5
 EARLY = 1.1		# the monitor counts whole seconds: a window may end
@@ -248,9 +246,7 @@ def main():
                    "\n".join(net.chain(v6) or []))
         # a last window after the storm, and pks-fw puts the jump back
         # first on its next commit
-        ports, _ = s.generate(ADA)
-        s.knock(ports)
-        check(pkstest.wait_for(s.windows, 3) and s.can_connect(),
+        check(s.open_window(ADA, timeout=3)[1] and s.can_connect(),
                "a knock after the edits opens as usual")
         inp = net.iptables("-S", "INPUT").stdout.splitlines()
         check(inp[1:2] == ["-A INPUT -j PKS"],

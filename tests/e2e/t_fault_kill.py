@@ -21,19 +21,17 @@ PKS_FAULT_CYCLES (default 5) sets the number of cycles; PKS_FAULT_SEED
 replays a run.  The kill count is in the output."""
 import os
 import random
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest  # noqa: E402
-from pkstest import tap, SRV4, SRV6  # noqa: E402
+import pkstest
+from pkstest import tap, SRV4, SRV6
 
 check = pkstest.tap_ok
 
 ADA, BOB, CAROL, DAN = 6123456789, 6123456790, 6123456791, 6123456792
 USERS = (ADA, BOB, CAROL)
-SERVICES = ("service ssh {\n\tport 2222\n\tprotocol tcp\n\topen-for 6\n}\n"
-            "service web {\n\tport 8080\n\tprotocol tcp\n\topen-for 3\n}")
+SERVICES = (pkstest.service("ssh", 2222, open_for=6) + "\n" +
+            pkstest.service("web", 8080, open_for=3))
 PORT = {"ssh": 2222, "web": 8080}
 OPEN_FOR = {"ssh": 6, "web": 3}
 GRACE = 1.5		# a rule may outlive its window by this much

@@ -4,26 +4,19 @@ capture): while another user's /generate and knocks change the live set
 over and over, every one of Ada's knocks completes.  (pcap_setfilter()
 drains the socket through a reject-all filter on each change; a knock
 arriving meanwhile was lost.)"""
-import os
-import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest  # noqa: E402
-from pkstest import tap  # noqa: E402
+import pkstest
+from pkstest import tap
 
 ADA, BOB = 6123456789, 7000000001
 ROUNDS = 15
 
 
 def main():
-    pkstest.require_root()
-    pkstest.ensure_user()
-    with pkstest.Net() as net:
-        s = pkstest.Suite(net, iface="any",
-                          extra="allow user { %d %d } to ssh\n" %
-                          (ADA, BOB)).start()
+    with pkstest.running(allowed=(ADA, BOB), iface="any",
+                         echod=False) as s:
         tap.ok(s.monitor.log.wait(r"any: capturing, link type LINUX_SLL",
                                   5) is not None,
                "capturing on any, in Linux cooked mode")
@@ -58,7 +51,6 @@ def main():
                (done, ROUNDS))
         tap.ok(pkstest.wait_for(s.windows, 5),
                "and opened the port")
-        s.stop()
     tap.done()
 
 

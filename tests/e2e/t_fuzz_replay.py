@@ -11,11 +11,9 @@ test, and the output names the input being replayed.
 import glob
 import os
 import subprocess
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest                                          # noqa: E402
-from pkstest import tap, TOP, BUILD                     # noqa: E402
+import pkstest                                        
+from pkstest import tap, TOP, BUILD                   
 
 FUZZ = os.path.join(TOP, "tests", "fuzz")
 

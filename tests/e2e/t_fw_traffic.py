@@ -17,9 +17,8 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest as T  # noqa: E402
-import pksimsg as pm  # noqa: E402
+import pkstest as T
+import pksimsg as pm
 
 PORT = 2222
 CLOSED = {("tcp", PORT)}		# the service pks-fw is given
@@ -35,11 +34,11 @@ RESULT = struct.Struct("=IIi")		# struct pks_fw_result
 class FakeMonitor(T.LoneChild):
     """pks-fw on the end of a socketpair, as pks-monitor starts it."""
 
-    def __init__(self, net, chroot):
+    def __init__(self, net, chroot, uid=None, gid=None):
         T.LoneChild.__init__(self, "pks-fw", ns=net.srv,
                              wrap=os.environ.get("PKS_FW_WRAP", "").split())
         self.backend = None	# what IMSG_FW_BACKEND said
-        self.configure(chroot, [
+        self.configure(chroot, uid=uid, gid=gid, parts=[
             (IM["IMSG_FW_CONF"], struct.pack("=I", {
                 "nftables": 1, "iptables": 2}[T.FIREWALL])),
             (IM["IMSG_FW_SERVICE"], SERVICE.pack(socket.IPPROTO_TCP, 0,

@@ -26,12 +26,10 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest                                          # noqa: E402
-from pkstest import tap, TOP, BUILD                     # noqa: E402
+import pkstest                                        
+from pkstest import tap, TOP, BUILD                   
 
 PROGS = ["pks-monitor", "pksctl", "pks-telegram", "pks-sniffer", "pks-fw",
          "pks-knock"]

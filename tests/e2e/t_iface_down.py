@@ -6,15 +6,10 @@ interface for its flags) stays inside the seccomp list; the sniffer keeps
 its captures, does not spin, and once the link is up again a knock opens
 the port, with no restart.  Away (deleted): the sniffer says so, closes
 the capture inside its sandbox, and exits for the monitor to restart."""
-import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest  # noqa: E402
-from pkstest import tap  # noqa: E402
-
-ADA = 6123456789
+import pkstest
+from pkstest import tap, ADA
 
 
 def cpu_s(pid):
@@ -23,12 +18,8 @@ def cpu_s(pid):
 
 
 def main():
-    pkstest.require_root()
-    pkstest.ensure_user()
-    with pkstest.Net() as net:
-        s = pkstest.Suite(net, extra="allow user %d to { ssh }\n" % ADA)
-        s.start()
-        s.echod()
+    with pkstest.running() as s:
+        net = s.net
         pid = s.monitor.child_pid("pks-sniffer")
         ports, _ = s.generate(ADA)
 
@@ -46,9 +37,7 @@ def main():
 
         pkstest.run(["ip", "link", "set", "veth-s", "up"], ns=net.srv)
         time.sleep(2)		# the link and its addresses come back
-        ports, _ = s.generate(ADA)
-        s.knock(ports)
-        tap.ok(pkstest.wait_for(s.windows, 10),
+        tap.ok(s.open_window(ADA, timeout=10)[1],
                "link up again: a knock opens the port, no restart needed")
         tap.ok(s.monitor.child_pid("pks-sniffer") == pid,
                "same sniffer")

@@ -12,16 +12,12 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest  # noqa: E402
-from pkstest import tap, TOP  # noqa: E402
+import pkstest
+from pkstest import tap, TOP, ADA
 
 DOC = os.path.join(TOP, "doc")
-ADA = 6123456789
-
 
 def skip(name, why):
     tap.ok(True, "%s # SKIP %s" % (name, why))
@@ -125,7 +121,7 @@ def capability_tests(net):
     nnp = re.search(r"^NoNewPrivileges=yes$", unit, re.M) is not None
     tap.ok(caps, "the unit limits the capability bounding set: %s" %
            " ".join(caps))
-    s = pkstest.Suite(net, extra="allow user %d to { ssh }\n" % ADA)
+    s = pkstest.Suite(net, extra=pkstest.allow(ADA))
     s.bot.start()
     s.monitor = CappedMonitor(net, s.conf_text, caps, nnp).start()
     ready = s.monitor.log.wait(r"all children ready", 20)
@@ -137,9 +133,7 @@ def capability_tests(net):
            (st.get("NoNewPrivs") == "1") == nnp,
            "the monitor runs with that bounding set", st.get("CapBnd"))
     s.echod()
-    ports, _ = s.generate(ADA)
-    s.knock(ports or [1])
-    tap.ok(pkstest.wait_for(s.windows, 5), "a knock opens a window")
+    tap.ok(s.open_window(ADA)[1], "a knock opens a window")
     tap.ok(s.can_connect(), "and the service is reachable")
     s.monitor.proc.send_signal(signal.SIGHUP)
     tap.ok(s.monitor.log.wait(r"configuration reloaded", 5) is not None and
@@ -207,7 +201,7 @@ def sysv_tests(net, tmp):
     r = sysv("stop")
     tap.ok(r.returncode == 0, "stop with nothing running exits 0")
 
-    s = pkstest.Suite(net, extra="allow user %d to { ssh }\n" % ADA)
+    s = pkstest.Suite(net, extra=pkstest.allow(ADA))
     conf = os.path.join(etc, "pks", "pks.conf")
     pkstest.write_config(conf, "bogus-keyword 1\n" + s.conf_text)
     with open(os.path.join(etc, "default", "pks"), "w") as f:
@@ -239,9 +233,7 @@ def sysv_tests(net, tmp):
         r = sysv("status")
         tap.ok(r.returncode == 0, "status exits 0 while it runs")
         s.echod()
-        ports, _ = s.generate(ADA)
-        s.knock(ports or [1])
-        tap.ok(pkstest.wait_for(s.windows, 5), "a knock opens a window")
+        tap.ok(s.open_window(ADA)[1], "a knock opens a window")
         def child_pids():
             return set(re.findall(r"^pks-(?:telegram|sniffer|fw)\s+(\d+)",
                                   ctl("status").stdout, re.M))

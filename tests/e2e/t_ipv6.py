@@ -1,22 +1,13 @@
 #!/usr/bin/env python3
 """IPv6 end to end: a knock over IPv6 opens an ip6tables window for that
 address only."""
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest  # noqa: E402
-from pkstest import tap, SRV6, CLI6  # noqa: E402
-
-ADA = 6123456789
+import pkstest
+from pkstest import tap, SRV6, CLI6, ADA
 
 
 def main():
-    pkstest.require_root()
-    pkstest.ensure_user()
-    with pkstest.Net() as net:
-        s = pkstest.Suite(net, extra="allow user %d to { ssh }\n" % ADA)
-        s.start()
+    with pkstest.running(echod=False) as s:
         s.echod(v6=True)
         tap.ok(not s.can_connect(host=SRV6), "closed over IPv6 at first")
         ports, _ = s.generate(ADA)

@@ -11,11 +11,9 @@ after "--", and the Windows build under wine when wine is there.
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pkstest import (tap, require_root, binpath, spawn, run, Net, LogWatch,
                      SRV4, SRV6, CLI4, CLI6)
 

@@ -2,23 +2,13 @@
 """An allowed user gets a sequence from the bot, knocks it with pks-knock
 from the client namespace, and the protected port accepts that address (and
 no other) within the window; the user is told the window opened."""
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest  # noqa: E402
-from pkstest import tap, SRV4, CLI4, CLI4_B  # noqa: E402
-
-ADA = 6123456789
+import pkstest
+from pkstest import tap, SRV4, CLI4, CLI4_B, ADA
 
 
 def main():
-    pkstest.require_root()
-    pkstest.ensure_user()
-    with pkstest.Net() as net:
-        s = pkstest.Suite(net, extra="allow user %d to { ssh }\n" % ADA)
-        s.start()
-        s.echod()
+    with pkstest.running() as s:
         tap.ok(not s.can_connect(), "the protected port is closed at first")
         tap.ok(s.windows() == set(), "no window rule at first")
 

@@ -15,18 +15,16 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest  # noqa: E402
-from pkstest import tap, CLI4, TOKEN  # noqa: E402
+import pkstest
+from pkstest import tap, CLI4, TOKEN
 
 ADA, EVE = 6123456789, 4242
 NAMES = ("pks-monitor", "pks-telegram", "pks-sniffer", "pks-fw")
-SERVICES = "service ssh {\n\tport 2222\n\tprotocol tcp\n\topen-for 3\n}"
+SERVICES = pkstest.service("ssh", 2222, open_for=3)
 
 
 class QuietMonitor(pkstest.Monitor):

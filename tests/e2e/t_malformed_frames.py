@@ -4,19 +4,15 @@ at live knock ports: truncated headers at every layer, bad lengths, IPv4
 fragments, IPv6 extension-header chains that run past the end, VLAN tags,
 random junk.  Nothing crashes, nothing opens, and a real knock still works
 afterwards."""
-import os
 import random
 import socket
 import struct
 import subprocess
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest  # noqa: E402
-from pkstest import tap  # noqa: E402
+import pkstest
+from pkstest import tap, ADA
 
-ADA = 6123456789
 SRC4, DST4 = bytes([198, 18, 0, 2]), bytes([198, 18, 0, 1])
 SRC6 = socket.inet_pton(socket.AF_INET6, "fd00::2")
 DST6 = socket.inet_pton(socket.AF_INET6, "fd00::1")
@@ -116,13 +112,8 @@ print(n)
 
 def main():
     import pickle
-    pkstest.require_root()
-    pkstest.ensure_user()
-    with pkstest.Net() as net:
-        s = pkstest.Suite(net, extra="allow user %d to { ssh }\n" % ADA,
-                          barrier=True)
-        s.start()
-        s.echod()
+    with pkstest.running(barrier=True) as s:
+        net = s.net
         pids = {n: s.monitor.child_pid(n) for n in
                 ("pks-sniffer", "pks-fw", "pks-telegram")}
         ports, _ = s.generate(ADA)

@@ -14,12 +14,10 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest  # noqa: E402
-from pkstest import tap, TOP  # noqa: E402
+import pkstest
+from pkstest import tap, TOP
 
 DOC = os.path.join(TOP, "doc")
 PAGES = ["pks-monitor.8", "pks.conf.5", "pksctl.8", "pks-telegram.8",

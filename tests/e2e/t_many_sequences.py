@@ -9,12 +9,10 @@ leaves a reason in the log, and a sweep of the whole knock range from
 one more source opens nothing."""
 import os
 import re
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest  # noqa: E402
-from pkstest import tap, SRV4, SRV6, CLI4, CLI4_B  # noqa: E402
+import pkstest
+from pkstest import tap, SRV4, SRV6, CLI4, CLI4_B
 
 NSEQ = 10000
 V4 = ["198.18.0.%d" % i for i in range(10, 160)]

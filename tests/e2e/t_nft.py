@@ -11,14 +11,11 @@ table holds rules, nftables where it does not; pksctl status says which."""
 import json
 import os
 import signal
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest  # noqa: E402
-from pkstest import tap, run, CLI4, CLI4_B  # noqa: E402
+import pkstest
+from pkstest import tap, run, CLI4, CLI4_B, ADA
 
-ADA = 6123456789
 OPEN_FOR = 10
 SERVICE = ("service ssh {\n\tport 2222\n\tprotocol tcp\n\topen-for %d\n}\n"
            "service dns {\n\tport 5353\n\tprotocol udp\n\topen-for %d\n}"

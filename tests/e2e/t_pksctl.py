@@ -4,22 +4,13 @@ socket refusing anyone but root."""
 import os
 import re
 import subprocess
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest  # noqa: E402
-from pkstest import tap, CLI4  # noqa: E402
-
-ADA = 6123456789
+import pkstest
+from pkstest import tap, CLI4, ADA
 
 
 def main():
-    pkstest.require_root()
-    pkstest.ensure_user()
-    with pkstest.Net() as net:
-        s = pkstest.Suite(net, extra="allow user %d to { ssh }\n" % ADA)
-        s.start()
-        s.echod()
+    with pkstest.running() as s:
         sock = os.path.join(s.dir, "pks.sock")
 
         def ctl(*args):
@@ -120,7 +111,6 @@ def main():
                            text=True, timeout=10)
         tap.ok(r.returncode != 0 and "Permission denied" in r.stderr,
                "a user other than root is refused", r.stderr)
-        s.stop()
     tap.done()
 
 

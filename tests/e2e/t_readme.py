@@ -9,11 +9,9 @@ which sudo fails, and both make targets must exist.
 import os
 import re
 import subprocess
-import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pkstest import tap, TOP  # noqa: E402
+from pkstest import tap, TOP
 
 
 def opening_commands():

@@ -1,27 +1,17 @@
 #!/usr/bin/env python3
 """A sequence is one-time: replaying the same knock, from the same address
 or from another, opens nothing."""
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest  # noqa: E402
-from pkstest import tap, CLI4, CLI4_B  # noqa: E402
+import pkstest
+from pkstest import tap, CLI4, CLI4_B, ADA
 
-ADA = 6123456789
-SERVICE = "service ssh {\n\tport 2222\n\tprotocol tcp\n\topen-for 2\n}"
+SERVICE = pkstest.service("ssh", 2222, open_for=2)
 
 
 def main():
-    pkstest.require_root()
-    pkstest.ensure_user()
-    with pkstest.Net() as net:
-        s = pkstest.Suite(net, extra="allow user %d to { ssh }\n" % ADA,
-                          services=SERVICE, barrier=True).start()
-        s.echod()
-        ports, msg = s.generate(ADA)
-        s.knock(ports)
-        tap.ok(pkstest.wait_for(s.windows, 5), "the first knock opens")
+    with pkstest.running(services=SERVICE, barrier=True) as s:
+        ports, opened = s.open_window(ADA)
+        tap.ok(opened, "the first knock opens")
         tap.ok(pkstest.wait_for(lambda: not s.windows(), 8),
                "the window closes")
         s.knock(ports)
@@ -34,7 +24,6 @@ def main():
         tap.ok(not s.windows(CLI4_B) and
                not s.can_connect(src=CLI4_B),
                "replayed from another address, nothing either")
-        s.stop()
     tap.done()
 
 

@@ -1,27 +1,14 @@
 #!/usr/bin/env python3
 """Expired, revoked and wrong-order sequences open nothing."""
-import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest  # noqa: E402
-from pkstest import tap, CLI4  # noqa: E402
-
-ADA = 6123456789
+import pkstest
+from pkstest import tap, CLI4, ADA
 
 
 def main():
-    pkstest.require_root()
-    pkstest.ensure_user()
-    with pkstest.Net() as net:
-        s = pkstest.Suite(net, extra="allow user %d to { ssh }\n" % ADA,
-                          barrier=True)
-        s.conf_text = s.conf_text.replace("sequence-lifetime 300",
-                                          "sequence-lifetime 10")
-        s.start()
-        s.echod()
-
+    with pkstest.running(barrier=True,
+                         settings={"sequence-lifetime": 10}) as s:
         ports, _ = s.generate(ADA)
         s.knock([ports[1], ports[0], ports[2]])
         s.knock([ports[0], ports[2], ports[1]])
@@ -58,7 +45,6 @@ def main():
         tap.ok(s.bot.wait_sent(chat_id=ADA, text=r"expired: ask again",
                                timeout=5) is not None,
                "a command sent long ago gets 'expired, ask again'")
-        s.stop()
     tap.done()
 
 

@@ -10,15 +10,10 @@ knock-timeout allows.
   the late knock and the one before it are read in the same batch;
 - knocks back to back still open it, and a guard hit just before the
   first knock, read in the same batch as the last, still refuses it."""
-import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest  # noqa: E402
-from pkstest import tap, SRV4, CLI4  # noqa: E402
-
-ADA = 6123456789
+import pkstest
+from pkstest import tap, SRV4, CLI4, ADA
 
 
 def knock_gap(s, ports, ms):
@@ -28,16 +23,7 @@ def knock_gap(s, ports, ms):
 
 
 def main():
-    pkstest.require_root()
-    pkstest.ensure_user()
-    with pkstest.Net() as net:
-        s = pkstest.Suite(net, extra="allow user %d to { ssh }\n" % ADA,
-                          barrier=True)
-        s.conf_text = s.conf_text.replace("knock-timeout 10",
-                                          "knock-timeout 2")
-        s.start()
-        s.echod()
-
+    with pkstest.running(barrier=True, settings={"knock-timeout": 2}) as s:
         ports, _ = s.generate(ADA)
         tap.ok(knock_gap(s, ports, 1500) == 0, "pks-knock ran, 1.5 s gaps")
         tap.ok(pkstest.wait_for(s.windows, 5),
@@ -69,7 +55,6 @@ def main():
         end = s.barrier()
         tap.ok(log.lacks(done, start, until=end),
                "a guard hit amid the knocks refuses them")
-        s.stop()
     tap.done()
 
 

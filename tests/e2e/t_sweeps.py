@@ -5,15 +5,10 @@ reset): knockd's kernel filter lets an ascending sweep open an ascending
 sequence.  The "aligned" sweep is the luckiest one: it meets the live
 sequence's ports in their own order, each amid its neighbours; only the
 guard hits (read from the sniffer's guard capture) can stop it."""
-import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest  # noqa: E402
-from pkstest import tap, SRV4, CLI4  # noqa: E402
-
-ADA = 6123456789
+import pkstest
+from pkstest import tap, SRV4, CLI4, ADA
 
 
 def sweep(s, order):
@@ -23,13 +18,7 @@ def sweep(s, order):
 
 
 def main():
-    pkstest.require_root()
-    pkstest.ensure_user()
-    with pkstest.Net() as net:
-        s = pkstest.Suite(net, extra="allow user %d to { ssh }\n" % ADA,
-                          barrier=True)
-        s.start()
-        s.echod()
+    with pkstest.running(barrier=True) as s:
         for order in ("asc", "desc", "random", "aligned"):
             ports, _ = s.generate(ADA)
             tap.diag("%s sweep against %s" % (order, ports))
@@ -50,7 +39,6 @@ def main():
         s.knock(ports)
         tap.ok(pkstest.wait_for(lambda: s.windows(CLI4), 5),
                "a real knock still works after the sweeps")
-        s.stop()
     tap.done()
 
 

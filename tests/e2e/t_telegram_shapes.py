@@ -15,11 +15,10 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pkstest			# noqa: E402
 import pksimsg as pm		# noqa: E402
 from pkstest import tap		# noqa: E402
-from t_telegram_worker import Worker, TOKEN, USER  # noqa: E402
+from t_telegram_worker import Worker, TOKEN, USER
 
 sys.path.insert(0, os.path.join(pkstest.TOP, "tests", "fakebot"))
 import fakebot			# noqa: E402

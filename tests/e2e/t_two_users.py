@@ -1,25 +1,16 @@
 #!/usr/bin/env python3
 """Two users with their own sequences knock at the same time, from two
 addresses: both get in; neither's /generate disturbs the other's."""
-import os
-import sys
 import threading
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest  # noqa: E402
-from pkstest import tap, CLI4, CLI4_B  # noqa: E402
+import pkstest
+from pkstest import tap, CLI4, CLI4_B
 
 ADA, BOB = 6123456789, 7000000001
 
 
 def main():
-    pkstest.require_root()
-    pkstest.ensure_user()
-    with pkstest.Net() as net:
-        s = pkstest.Suite(net, extra="allow user { %d %d } to { ssh }\n" %
-                          (ADA, BOB))
-        s.start()
-        s.echod()
+    with pkstest.running(allowed=(ADA, BOB)) as s:
         pa, _ = s.generate(ADA)
         pb, _ = s.generate(BOB, first_name="Bob")
         tap.ok(pa and pb and pa != pb, "each user has their own sequence")
@@ -37,7 +28,6 @@ def main():
                "both windows open", s.windows())
         tap.ok(s.can_connect(src=CLI4) and s.can_connect(src=CLI4_B),
                "both users connect")
-        s.stop()
     tap.done()
 
 

@@ -2,32 +2,17 @@
 """Deny by default: a Telegram user or chat not in the configuration gets a
 polite refusal and a log line, never a sequence; a user allowed one service
 cannot get another."""
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest  # noqa: E402
-from pkstest import tap  # noqa: E402
+import pkstest
+from pkstest import tap
 
 ADA, EVE, GROUP = 6123456789, 666, -1001234567890
-SERVICES = """service ssh {
-	port 2222
-	protocol tcp
-	open-for 30
-}
-service web {
-	port 8080
-	protocol tcp
-}"""
+SERVICES = pkstest.SSH + "\n" + pkstest.WEB
 
 
 def main():
-    pkstest.require_root()
-    pkstest.ensure_user()
-    with pkstest.Net() as net:
-        s = pkstest.Suite(net, extra="allow user %d to { ssh }\n"
-                          "allow chat %d to web\n" % (ADA, GROUP),
-                          services=SERVICES).start()
+    with pkstest.running(extra="allow chat %d to web\n" % GROUP,
+                         services=SERVICES, echod=False) as s:
         ports, msg = s.generate(EVE, first_name="Eve")
         tap.ok(ports is None and msg and "not allowed" in msg,
                "an unknown user is refused", msg)

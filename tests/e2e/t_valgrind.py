@@ -18,11 +18,9 @@ import subprocess
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pkstest                                          # noqa: E402
-from pkstest import tap, BUILD, SRV4, CLI4              # noqa: E402
+import pkstest
+from pkstest import tap, BUILD, SRV4, CLI4, ADA
 
-ADA = 6123456789
 DEADLINE = 300		# seconds: bail out rather than hang make check
 
 
@@ -67,7 +65,7 @@ def suite_run(tmp):
     with pkstest.Net() as net:
         mlog = os.path.join(tmp, "monitor.%p")
         s = pkstest.ValgrindSuite(net, mlog,
-                                  extra="allow user %d to { ssh }\n" % ADA)
+                                  extra=pkstest.allow(ADA))
         s.start()
         s.echod()
         ports, msg = s.generate(ADA, timeout=30)
