@@ -8,6 +8,7 @@ issued or granted; hostile first names are escaped in every HTML
 answer; /status in a group answers in private and says so in the group;
 a group that becomes a supergroup is logged with the configuration line
 to add and told to the notify users."""
+import os
 import re
 import time
 
