@@ -1,7 +1,7 @@
 /*
  * privsep.c: how a child gives up what it does not need.
  *
- * Order matters (design.md, "Known Linux pitfalls"): supplementary
+ * Order matters (each of these has bitten a privsep daemon): supplementary
  * groups, bounding set and chroot while still root; keep capabilities
  * across the uid change only where asked; PR_SET_PDEATHSIG after the
  * last set*id, which clears it, then check the parent is still there.

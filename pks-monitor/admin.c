@@ -1,22 +1,24 @@
 /*
- * admin.c: the admin commands of the bot, grants and lockdown.
+ * admin.c: the admin commands, for requests of any origin.
  *
- * pks-telegram only splits the words of a command: who is an admin, and
+ * A front end only splits the words of a command: who is an admin, and
  * what every word means, is decided here, from the monitor's own
  * configuration ("admin user").  A compromised worker can relay a
  * request in a non-admin's name; it is refused like any other.
  *
- * Every change is written to the state file (state.c) before it is
+ * Every change is written to the state file (grants.c) before it is
  * answered.  A change that widens rights (a grant, an unlock) is undone
  * if it cannot be saved, so a restart never brings back more than an
  * admin was told; one that narrows them (ungrant, lockdown) stays in
  * force even then, and the admin is told it will not survive a restart.
+ *
+ * Each handler fills a reply, and a note for the people who follow
+ * admin actions; request.c sends both through the request's origin.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
 
 #include <netinet/in.h>
-#include <arpa/inet.h>
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,30 +31,29 @@
 
 #define ADMIN_MAX_AGE	600	/* seconds: an admin command older than
 				   this (the monitor was down) is stale */
-#define EXPIRED_MAX	64	/* grants logged per expiry round */
 
 static const struct {
-	uint32_t	 cmd;
+	enum req_cmd	 cmd;
 	const char	*name;
 	const char	*usage;
 } cmds[] = {
-	{ TG_CMD_GRANT, "grant", "/grant USER_ID SERVICE [DURATION], or "
+	{ REQ_GRANT, "grant", "/grant USER_ID SERVICE [DURATION], or "
 	    "/grant SERVICE [DURATION] as a reply to the user's message; "
 	    "DURATION like 30m, 2h, 7d (at most 365d), none: until "
 	    "/ungrant" },
-	{ TG_CMD_UNGRANT, "ungrant", "/ungrant USER_ID SERVICE, or "
+	{ REQ_UNGRANT, "ungrant", "/ungrant USER_ID SERVICE, or "
 	    "/ungrant SERVICE as a reply to the user's message" },
-	{ TG_CMD_USERS, "users", "/users" },
-	{ TG_CMD_WINDOWS, "windows", "/windows" },
-	{ TG_CMD_CLOSE, "close", "/close ADDRESS" },
-	{ TG_CMD_REVOKE_USER, "revoke", "/revoke USER_ID|all" },
-	{ TG_CMD_LOCKDOWN, "lockdown", "/lockdown" },
-	{ TG_CMD_UNLOCK, "unlock", "/unlock" },
+	{ REQ_USERS, "users", "/users" },
+	{ REQ_WINDOWS, "windows", "/windows" },
+	{ REQ_CLOSE, "close", "/close ADDRESS" },
+	{ REQ_REVOKE_USER, "revoke", "/revoke USER_ID|all" },
+	{ REQ_LOCKDOWN, "lockdown", "/lockdown" },
+	{ REQ_UNLOCK, "unlock", "/unlock" },
 };
 #define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
 
 static size_t
-cmd_index(uint32_t cmd)
+cmd_index(enum req_cmd cmd)
 {
 	size_t	i;
 
@@ -60,6 +61,12 @@ cmd_index(uint32_t cmd)
 		if (cmds[i].cmd == cmd)
 			break;
 	return i;
+}
+
+int
+admin_is_command(enum req_cmd cmd)
+{
+	return cmd_index(cmd) != NCMDS;
 }
 
 static const char *
@@ -73,230 +80,33 @@ when(time_t t, char *buf, size_t len)
 	return buf;
 }
 
-/* "name (id)" of who sent r, escaped, for replies and notices */
+/* admin action: "ada (6123) granted ssh to 777 ..." for notify users */
 static void
-text_who(struct text *t, const char *name, int64_t id)
+note(struct reply *n, const struct request *r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+note(struct reply *n, const struct request *r, const char *fmt, ...)
 {
-	if (name[0] != '\0') {
-		text_esc(t, name);
-		text_add(t, " (%lld)", (long long)id);
-	} else
-		text_add(t, "%lld", (long long)id);
-}
-
-/* a line for every "notify user" but the one who caused it */
-static void
-notify(int64_t except, const struct text *t)
-{
-	size_t	i;
-
-	for (i = 0; i < env->conf->nnotify; i++)
-		if (env->conf->notify[i] != except)
-			bot_send(0, env->conf->notify[i], 0, t, 0, NULL);
-}
-
-/* admin action: "ada (6123) granted ssh to 777 ..." to notify users */
-static void
-notify_action(const struct pks_tg_req *r, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-notify_action(const struct pks_tg_req *r, const char *fmt, ...)
-{
-	struct text	t = { .len = 0 };
-	char		buf[512];
-	va_list		ap;
+	char	buf[512];
+	va_list	ap;
 
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	text_who(&t, r->user_name, r->user_id);
-	text_add(&t, " ");
-	text_esc(&t, buf);
-	notify(r->user_id, &t);
-}
-
-/*
- * Save the state.  A file refused at load is first moved aside, so a
- * write never destroys what an admin may want to look at.
- */
-static int
-save(void)
-{
-	char	ebuf[256], aside[4096];
-	int	rc;
-
-	if (env->state_refused) {
-		if (state_keep_aside(env->conf->state_file, aside,
-		    sizeof(aside), ebuf, sizeof(ebuf)) == -1) {
-			log_warnx("state file %s: cannot move it aside: %s",
-			    env->conf->state_file, ebuf);
-			return -1;
-		}
-		log_warnx("state file %s: the refused file is kept as %s",
-		    env->conf->state_file, aside);
-		env->state_refused = 0;
-	}
-	rc = state_save(env->conf->state_file, &env->state, ebuf,
-	    sizeof(ebuf));
-	if (rc == -1) {
-		log_warnx("state file %s: cannot write it: %s",
-		    env->conf->state_file, ebuf);
-		return -1;
-	}
-	if (rc == 1)
-		log_warnx("state file %s: %s", env->conf->state_file, ebuf);
-	log_debug("state file %s written (%zu grants, lockdown %d)",
-	    env->conf->state_file, env->state.ngrants, env->state.lockdown);
-	return 0;
-}
-
-/* sequences whose owner lost the right to their service die */
-static int
-revoke_unallowed(int64_t user)
-{
-	struct sequence	*q, *nq;
-	int		 n = 0;
-
-	for (q = env->seqs; q != NULL; q = nq) {
-		nq = q->next;
-		if ((user == 0 || q->user_id == user) &&
-		    !bot_allowed(q->user_id, q->chat_id, q->service)) {
-			log_info("sequence %u of %s revoked: no longer "
-			    "allowed %s", q->seq.id, q->user_name, q->svcname);
-			seq_remove(q);
-			n++;
-		}
-	}
-	return n;
-}
-
-static void
-check_services(void)
-{
-	size_t	i;
-
-	for (i = 0; i < env->state.ngrants; i++) {
-		const struct grant	*g = &env->state.grants[i];
-
-		if (conf_service_index(env->conf, g->service) == -1)
-			log_warnx("grant of %s to %lld: the configuration "
-			    "defines no such service, it is not in force",
-			    g->service, (long long)g->user);
-	}
-}
-
-/* Load the state file at start.  Never fatal: see pks-monitor(8). */
-void
-admin_init(void)
-{
-	struct pks_state	st;
-	char			ebuf[256];
-	int			rc;
-
-	rc = state_load(env->conf->state_file, &st, ebuf, sizeof(ebuf));
-	if (rc == -1) {
-		log_warnx("state file %s refused: %s; running with the "
-		    "configuration's rights only (no grant, no lockdown); "
-		    "the file is moved aside at the next admin change",
-		    env->conf->state_file, ebuf);
-		env->state_refused = 1;
-		memset(&env->state, 0, sizeof(env->state));
-		return;
-	}
-	env->state = st;
-	if (rc == 1)
-		log_info("state file %s: none yet, empty state",
-		    env->conf->state_file);
-	else
-		log_info("state file %s: %zu grant(s), lockdown %s",
-		    env->conf->state_file, st.ngrants,
-		    st.lockdown ? "ON" : "off");
-	check_services();
-	/* grants that ended while the monitor was not running */
-	admin_expire(time(NULL));
-}
-
-/* SIGHUP: read the file again; if it is refused, keep what runs */
-void
-admin_reload(void)
-{
-	struct pks_state	st;
-	char			ebuf[256];
-	int			rc;
-
-	rc = state_load(env->conf->state_file, &st, ebuf, sizeof(ebuf));
-	if (rc == -1) {
-		log_warnx("state file %s refused: %s; the running state is "
-		    "kept", env->conf->state_file, ebuf);
-		return;
-	}
-	state_clear(&env->state);
-	env->state = st;
-	env->state_refused = 0;
-	log_info("state file %s: %zu grant(s), lockdown %s",
-	    env->conf->state_file, st.ngrants, st.lockdown ? "ON" : "off");
-	check_services();
-	if (st.lockdown)
-		seq_revoke_user(0, 1);
-	admin_expire(time(NULL));
-}
-
-void
-admin_expire(time_t now)
-{
-	struct grant	gone[EXPIRED_MAX];
-	size_t		n, i;
-
-	if ((n = state_expire(&env->state, now, gone, EXPIRED_MAX)) == 0)
-		return;
-	for (i = 0; i < n && i < EXPIRED_MAX; i++)
-		log_info("grant of %s to %lld (by %lld) expired",
-		    gone[i].service, (long long)gone[i].user,
-		    (long long)gone[i].by);
-	revoke_unallowed(0);
-	save();
-}
-
-time_t
-admin_next_expiry(void)
-{
-	return state_next_expiry(&env->state);
-}
-
-int
-admin_locked(void)
-{
-	return env->state.lockdown;
-}
-
-/* "ada opened ssh from 198.18.0.2", to notify users */
-void
-admin_window_opened(const struct window *w)
-{
-	struct text	t = { .len = 0 };
-	char		a[INET6_ADDRSTRLEN];
-
-	if (env->conf->nnotify == 0)
-		return;
-	text_esc(&t, w->user_name[0] ? w->user_name : "someone");
-	text_add(&t, " opened %s from %s", w->svcname,
-	    addr_str(w->w.af, w->w.addr, a, sizeof(a)));
-	notify(w->user_id, &t);
+	reply_who(n, r->user_name, r->user);
+	reply_add(n, " %s", buf);
 }
 
 /* the admin part of /help */
 void
-admin_help(const struct pks_tg_req *r, struct text *t)
+admin_help(struct reply *rp)
 {
 	size_t	i;
 
-	(void)r;
-	text_add(t, "\n\nYou are an administrator:");
-	for (i = 0; i < NCMDS; i++) {
-		text_add(t, "\n");
-		text_esc(t, cmds[i].usage);
-	}
+	reply_add(rp, "\n\nYou are an administrator:");
+	for (i = 0; i < NCMDS; i++)
+		reply_add(rp, "\n%s", cmds[i].usage);
 }
 
 /*
@@ -305,27 +115,17 @@ admin_help(const struct pks_tg_req *r, struct text *t)
  * group gets a hint instead.
  */
 static void
-reply_private(const struct pks_tg_req *r, const struct text *t)
+to_private(struct reply *rp)
 {
-	struct text	g = { .len = 0 };
-
-	if (r->chat_type == TG_CHAT_PRIVATE) {
-		bot_reply(r, t);
-		return;
-	}
-	text_add(&g, "The answer names users or addresses: please open a "
-	    "private chat with me, press Start, then ask again.");
-	bot_send(r->reqid, r->user_id, TG_SEND_FALLBACK, t, r->chat_id, &g);
+	rp->to = REPLY_PRIVATE;
+	text_add(&rp->alt, "The answer names users or addresses: please "
+	    "open a private chat with me, press Start, then ask again.");
 }
 
 static void
-usage(const struct pks_tg_req *r, size_t ci)
+usage(struct reply *rp, size_t ci)
 {
-	struct text	t = { .len = 0 };
-
-	text_add(&t, "Usage: ");
-	text_esc(&t, cmds[ci].usage);
-	bot_reply(r, &t);
+	reply_add(rp, "Usage: %s", cmds[ci].usage);
 }
 
 /*
@@ -334,17 +134,17 @@ usage(const struct pks_tg_req *r, size_t ci)
  * service word, -1 if the words fit neither form.
  */
 static int
-target(const struct pks_tg_req *r, int64_t *user, const char **name,
+target(const struct request *r, int64_t *user, const char **name,
     uint32_t minw, uint32_t maxw)
 {
 	if (r->nargs >= minw + 1 && r->nargs <= maxw + 1 &&
-	    state_user_id(r->argv[0], user) == 0) {
+	    user_id_parse(r->argv[0], user) == 0) {
 		*name = "";
 		return 1;
 	}
-	if (r->reply_user_id > 0 && r->nargs >= minw && r->nargs <= maxw &&
-	    r->argv[0][0] != '\0' && state_user_id(r->argv[0], user) == -1) {
-		*user = r->reply_user_id;
+	if (r->reply_user > 0 && r->nargs >= minw && r->nargs <= maxw &&
+	    r->argv[0][0] != '\0' && user_id_parse(r->argv[0], user) == -1) {
+		*user = r->reply_user;
 		*name = r->reply_user_name;
 		return 0;
 	}
@@ -352,26 +152,23 @@ target(const struct pks_tg_req *r, int64_t *user, const char **name,
 }
 
 static int
-service_word(const struct pks_tg_req *r, const char *w)
+service_word(struct reply *rp, const char *w)
 {
-	struct text	t = { .len = 0 };
-	int		i, svc;
+	int	i, svc;
 
 	if ((svc = conf_service_index(env->conf, w)) != -1)
 		return svc;
-	text_add(&t, "The configuration defines no service \"");
-	text_esc(&t, w);
-	text_add(&t, "\". Services:");
+	reply_add(rp, "The configuration defines no service \"%s\". "
+	    "Services:", w);
 	for (i = 0; i < env->conf->nservices; i++)
-		text_add(&t, " %s", env->conf->services[i].name);
-	bot_reply(r, &t);
+		reply_add(rp, " %s", env->conf->services[i].name);
 	return -1;
 }
 
 static void
-cmd_grant(const struct pks_tg_req *r, size_t ci)
+cmd_grant(const struct request *r, size_t ci, struct reply *rp,
+    struct reply *nt)
 {
-	struct text	 t = { .len = 0 };
 	struct grant	 g, old, *o;
 	const char	*name;
 	char		 until[32];
@@ -379,17 +176,15 @@ cmd_grant(const struct pks_tg_req *r, size_t ci)
 	int		 si, svc, had;
 
 	if ((si = target(r, &g.user, &name, 1, 2)) == -1) {
-		usage(r, ci);
+		usage(rp, ci);
 		return;
 	}
-	if ((svc = service_word(r, r->argv[si])) == -1)
+	if ((svc = service_word(rp, r->argv[si])) == -1)
 		return;
 	if (r->nargs > (uint32_t)si + 1 &&
 	    state_duration(r->argv[si + 1], &secs) == -1) {
-		text_add(&t, "Not a duration: \"");
-		text_esc(&t, r->argv[si + 1]);
-		text_add(&t, "\" (like 30m, 2h, 7d; at most 365d).");
-		bot_reply(r, &t);
+		reply_add(rp, "Not a duration: \"%s\" (like 30m, 2h, 7d; at "
+		    "most 365d).", r->argv[si + 1]);
 		return;
 	}
 	memset(g.service, 0, sizeof(g.service));
@@ -397,7 +192,7 @@ cmd_grant(const struct pks_tg_req *r, size_t ci)
 	    env->conf->services[svc].name);
 	g.since = time(NULL);
 	g.until = secs ? g.since + secs : 0;
-	g.by = r->user_id;
+	g.by = r->user;
 	snprintf(g.name, sizeof(g.name), "%s", name);
 	if ((o = state_find(&env->state, g.user, g.service)) != NULL) {
 		old = *o;
@@ -405,20 +200,18 @@ cmd_grant(const struct pks_tg_req *r, size_t ci)
 	} else
 		had = 0;
 	if (state_grant(&env->state, &g) == -1) {
-		text_add(&t, "Cannot grant: at most %d grants.",
+		reply_add(rp, "Cannot grant: at most %d grants.",
 		    STATE_GRANTS_MAX);
-		bot_reply(r, &t);
 		return;
 	}
-	if (save() == -1) {
+	if (grants_save() == -1) {
 		/* never more rights than the file holds */
 		if (had)
 			state_grant(&env->state, &old);
 		else
 			state_ungrant(&env->state, g.user, g.service);
-		text_add(&t, "Not granted: the state file cannot be written "
+		reply_add(rp, "Not granted: the state file cannot be written "
 		    "(see the log).");
-		bot_reply(r, &t);
 		return;
 	}
 	if (g.until)
@@ -426,333 +219,311 @@ cmd_grant(const struct pks_tg_req *r, size_t ci)
 	else
 		snprintf(until, sizeof(until), "ungranted");
 	log_info("admin %s (%lld) granted %s to %lld%s%s until %s",
-	    r->user_name, (long long)r->user_id, g.service,
+	    r->user_name, (long long)r->user, g.service,
 	    (long long)g.user, name[0] ? " " : "", name, until);
-	text_add(&t, "Granted %s to ", g.service);
-	text_who(&t, name, g.user);
-	text_add(&t, " until %s%s.", until, had ? " (replaces the earlier "
+	reply_add(rp, "Granted %s to ", g.service);
+	reply_who(rp, name, g.user);
+	reply_add(rp, " until %s%s.", until, had ? " (replaces the earlier "
 	    "grant)" : "");
-	bot_reply(r, &t);
-	notify_action(r, "granted %s to %lld until %s", g.service,
+	note(nt, r, "granted %s to %lld until %s", g.service,
 	    (long long)g.user, until);
 }
 
 static void
-cmd_ungrant(const struct pks_tg_req *r, size_t ci)
+cmd_ungrant(const struct request *r, size_t ci, struct reply *rp,
+    struct reply *nt)
 {
-	struct text	 t = { .len = 0 };
 	const char	*name, *svcname;
 	int64_t		 user;
 	int		 si, svc, n, saved;
 
 	if ((si = target(r, &user, &name, 1, 1)) == -1 ||
 	    !conf_valid_name(r->argv[si])) {
-		usage(r, ci);
+		usage(rp, ci);
 		return;
 	}
 	svcname = r->argv[si];
 	if (state_ungrant(&env->state, user, svcname) == -1) {
-		text_add(&t, "%lld has no grant for ", (long long)user);
-		text_esc(&t, svcname);
-		text_add(&t, ".");
+		reply_add(rp, "%lld has no grant for %s.", (long long)user,
+		    svcname);
 		if ((svc = conf_service_index(env->conf, svcname)) != -1 &&
-		    bot_allowed(user, user, svc))
-			text_add(&t, " The configuration allows it: only "
+		    policy_allowed(user, user, svc))
+			reply_add(rp, " The configuration allows it: only "
 			    "pks.conf can change that.");
-		bot_reply(r, &t);
 		return;
 	}
-	saved = save() == 0;
-	n = revoke_unallowed(user);
+	saved = grants_save() == 0;
+	n = seq_revoke_unallowed(user);
 	log_info("admin %s (%lld) ungranted %s from %lld; %d live "
-	    "sequence(s) revoked", r->user_name, (long long)r->user_id,
+	    "sequence(s) revoked", r->user_name, (long long)r->user,
 	    svcname, (long long)user, n);
-	text_add(&t, "Ungranted %s from ", svcname);
-	text_who(&t, name, user);
-	text_add(&t, "; %d live sequence%s revoked.", n, n == 1 ? "" : "s");
+	reply_add(rp, "Ungranted %s from ", svcname);
+	reply_who(rp, name, user);
+	reply_add(rp, "; %d live sequence%s revoked.", n, n == 1 ? "" : "s");
 	if ((svc = conf_service_index(env->conf, svcname)) != -1 &&
-	    bot_allowed(user, user, svc))
-		text_add(&t, " The configuration still allows it.");
+	    policy_allowed(user, user, svc))
+		reply_add(rp, " The configuration still allows it.");
 	if (!saved)
-		text_add(&t, " The state file cannot be written (see the "
+		reply_add(rp, " The state file cannot be written (see the "
 		    "log): a restart would bring the grant back.");
-	bot_reply(r, &t);
-	notify_action(r, "ungranted %s from %lld", svcname, (long long)user);
+	note(nt, r, "ungranted %s from %lld", svcname, (long long)user);
 }
 
 static void
-cmd_users(const struct pks_tg_req *r)
+heading(struct reply *rp, const char *h)
 {
-	struct text	 t = { .len = 0 };
+	reply_style(rp, STYLE_BOLD);
+	reply_add(rp, "%s", h);
+	reply_style(rp, STYLE_PLAIN);
+}
+
+static void
+cmd_users(struct reply *rp)
+{
 	struct pks_conf	*conf = env->conf;
 	char		 buf[32];
 	size_t		 i;
 	int		 s;
 
-	text_add(&t, "<b>Lockdown</b>: ");
+	heading(rp, "Lockdown");
+	reply_add(rp, ": ");
 	if (env->state.lockdown)
-		text_add(&t, "ON since %s, by %lld\n",
+		reply_add(rp, "ON since %s, by %lld\n",
 		    when(env->state.lock_since, buf, sizeof(buf)),
 		    (long long)env->state.lock_by);
 	else
-		text_add(&t, "off\n");
-	text_add(&t, "<b>Admins</b>:");
+		reply_add(rp, "off\n");
+	heading(rp, "Admins");
+	reply_add(rp, ":");
 	for (i = 0; i < conf->nadmins; i++)
-		text_add(&t, " %lld", (long long)conf->admins[i]);
-	text_add(&t, "\n<b>From the configuration</b>:\n");
+		reply_add(rp, " %lld", (long long)conf->admins[i]);
+	reply_add(rp, "\n");
+	heading(rp, "From the configuration");
+	reply_add(rp, ":\n");
 	for (i = 0; i < conf->ngrants; i++) {
-		text_add(&t, "%s %lld:", conf->grants[i].kind == GRANT_CHAT ?
+		reply_add(rp, "%s %lld:", conf->grants[i].kind == GRANT_CHAT ?
 		    "chat" : "user", (long long)conf->grants[i].id);
 		for (s = 0; s < conf->nservices; s++)
 			if (conf->grants[i].services & (1ULL << s))
-				text_add(&t, " %s", conf->services[s].name);
-		text_add(&t, "\n");
+				reply_add(rp, " %s", conf->services[s].name);
+		reply_add(rp, "\n");
 	}
 	if (conf->ngrants == 0)
-		text_add(&t, "nobody\n");
-	text_add(&t, "<b>Granted by an admin</b>:\n");
+		reply_add(rp, "nobody\n");
+	heading(rp, "Granted by an admin");
+	reply_add(rp, ":\n");
 	for (i = 0; i < env->state.ngrants; i++) {
 		const struct grant	*g = &env->state.grants[i];
 
-		text_add(&t, "user ");
-		text_who(&t, g->name, g->user);
-		text_add(&t, ": %s, by %lld, ", g->service, (long long)g->by);
+		reply_add(rp, "user ");
+		reply_who(rp, g->name, g->user);
+		reply_add(rp, ": %s, by %lld, ", g->service, (long long)g->by);
 		if (g->until)
-			text_add(&t, "until %s", when(g->until, buf,
+			reply_add(rp, "until %s", when(g->until, buf,
 			    sizeof(buf)));
 		else
-			text_add(&t, "until ungranted");
+			reply_add(rp, "until ungranted");
 		if (conf_service_index(conf, g->service) == -1)
-			text_add(&t, " (no such service: not in force)");
-		text_add(&t, "\n");
+			reply_add(rp, " (no such service: not in force)");
+		reply_add(rp, "\n");
 	}
 	if (env->state.ngrants == 0)
-		text_add(&t, "nobody\n");
+		reply_add(rp, "nobody\n");
 	if (env->state_refused)
-		text_add(&t, "The state file was refused at start: see the "
+		reply_add(rp, "The state file was refused at start: see the "
 		    "log.\n");
-	reply_private(r, &t);
+	to_private(rp);
 }
 
 static void
-cmd_windows(const struct pks_tg_req *r)
+cmd_windows(struct reply *rp)
 {
-	struct text	 t = { .len = 0 };
-	struct window	*w;
-	time_t		 now = time(NULL);
-	char		 a[INET6_ADDRSTRLEN];
-	int		 n = 0;
+	const struct window	*w;
+	time_t			 now = time(NULL);
+	char			 a[INET6_ADDRSTRLEN];
+	int			 n = 0;
 
-	for (w = env->windows; w != NULL; w = w->next) {
-		if (w->expires == 0)
-			continue;
-		text_who(&t, w->user_name, w->user_id);
-		text_add(&t, ": %s from %s, %lld s left%s\n", w->svcname,
+	for (w = NULL; (w = win_each(w, 0, 0)) != NULL; n++) {
+		reply_who(rp, w->user_name, w->user_id);
+		reply_add(rp, ": %s from %s, %lld s left%s\n", w->svcname,
 		    addr_str(w->w.af, w->w.addr, a, sizeof(a)),
-		    (long long)(w->expires > now ? w->expires - now : 0),
-		    w->open ? "" : " (opening)");
-		n++;
+		    win_left(w, now), w->state == WIN_OPEN ? "" :
+		    " (opening)");
 	}
 	if (n == 0)
-		text_add(&t, "No open window.");
-	reply_private(r, &t);
+		reply_add(rp, "No open window.");
+	to_private(rp);
 }
 
 static void
-cmd_close(const struct pks_tg_req *r, size_t ci)
+cmd_close(const struct request *r, size_t ci, struct reply *rp,
+    struct reply *nt)
 {
-	struct text	t = { .len = 0 };
-	uint8_t		addr[16];
-	int		af, n;
+	uint8_t	addr[16];
+	int	af, n;
 
 	if (r->nargs != 1) {
-		usage(r, ci);
+		usage(rp, ci);
 		return;
 	}
-	if (inet_pton(AF_INET, r->argv[0], addr) == 1)
-		af = AF_INET;
-	else if (inet_pton(AF_INET6, r->argv[0], addr) == 1)
-		af = AF_INET6;
-	else {
-		text_add(&t, "Not an IPv4 or IPv6 address: \"");
-		text_esc(&t, r->argv[0]);
-		text_add(&t, "\".");
-		reply_private(r, &t);
+	to_private(rp);
+	if (addr_parse(r->argv[0], &af, addr) == -1) {
+		reply_add(rp, "Not an IPv4 or IPv6 address: \"%s\".",
+		    r->argv[0]);
 		return;
 	}
 	n = win_close_addr(af, addr);
 	log_info("admin %s (%lld) closed %d window(s) of %s", r->user_name,
-	    (long long)r->user_id, n, r->argv[0]);
-	text_add(&t, "Closing %d window%s of %s.", n, n == 1 ? "" : "s",
+	    (long long)r->user, n, r->argv[0]);
+	reply_add(rp, "Closing %d window%s of %s.", n, n == 1 ? "" : "s",
 	    r->argv[0]);
-	reply_private(r, &t);
-	notify_action(r, "closed %d window(s) of %s", n, r->argv[0]);
+	note(nt, r, "closed %d window(s) of %s", n, r->argv[0]);
 }
 
 static void
-cmd_revoke_user(const struct pks_tg_req *r, size_t ci)
+cmd_revoke_user(const struct request *r, size_t ci, struct reply *rp,
+    struct reply *nt)
 {
-	struct text	t = { .len = 0 };
-	int64_t		user = 0;
-	int		n, all;
+	int64_t	user = 0;
+	int	n, all;
 
 	all = r->nargs == 1 && strcmp(r->argv[0], "all") == 0;
-	if (r->nargs != 1 || (!all && state_user_id(r->argv[0], &user) ==
+	if (r->nargs != 1 || (!all && user_id_parse(r->argv[0], &user) ==
 	    -1)) {
-		usage(r, ci);
+		usage(rp, ci);
 		return;
 	}
 	n = seq_revoke_user(user, all);
 	log_info("admin %s (%lld) revoked %d sequence(s) of %s",
-	    r->user_name, (long long)r->user_id, n, r->argv[0]);
-	text_add(&t, "Revoked %d live sequence%s of %s.", n,
+	    r->user_name, (long long)r->user, n, r->argv[0]);
+	reply_add(rp, "Revoked %d live sequence%s of %s.", n,
 	    n == 1 ? "" : "s", all ? "everyone" : r->argv[0]);
-	bot_reply(r, &t);
-	notify_action(r, "revoked %d sequence(s) of %s", n, all ? "everyone" :
+	note(nt, r, "revoked %d sequence(s) of %s", n, all ? "everyone" :
 	    r->argv[0]);
 }
 
-/* every window closes; their owners are told by seq.c */
-static int
-close_all_windows(void)
-{
-	struct window	*w;
-	int		 n = 0;
-
-	for (w = env->windows; w != NULL; w = w->next)
-		if (w->expires != 0)
-			n += win_close_addr(w->w.af, w->w.addr);
-	return n;
-}
-
 static void
-cmd_lockdown(const struct pks_tg_req *r, size_t ci)
+cmd_lockdown(const struct request *r, size_t ci, struct reply *rp,
+    struct reply *nt)
 {
-	struct text	t = { .len = 0 };
-	char		buf[32];
-	int		ns, nw, saved;
+	char	buf[32];
+	int	ns, nw, saved;
 
 	if (r->nargs != 0) {
-		usage(r, ci);
+		usage(rp, ci);
 		return;
 	}
 	if (env->state.lockdown) {
-		text_add(&t, "Already locked down, since %s by %lld.",
+		reply_add(rp, "Already locked down, since %s by %lld.",
 		    when(env->state.lock_since, buf, sizeof(buf)),
 		    (long long)env->state.lock_by);
-		bot_reply(r, &t);
 		return;
 	}
 	env->state.lockdown = 1;
-	env->state.lock_by = r->user_id;
+	env->state.lock_by = r->user;
 	env->state.lock_since = time(NULL);
-	saved = save() == 0;
+	saved = grants_save() == 0;
 	ns = seq_revoke_user(0, 1);
-	nw = close_all_windows();
+	nw = win_close_every();
 	log_warnx("admin %s (%lld) locked everything down: %d sequence(s) "
 	    "revoked, %d window(s) closing", r->user_name,
-	    (long long)r->user_id, ns, nw);
-	text_add(&t, "Locked down: %d live sequence%s revoked, %d window%s "
+	    (long long)r->user, ns, nw);
+	reply_add(rp, "Locked down: %d live sequence%s revoked, %d window%s "
 	    "closing. No sequence is issued or accepted until /unlock.",
 	    ns, ns == 1 ? "" : "s", nw, nw == 1 ? "" : "s");
 	if (!saved)
-		text_add(&t, " The state file cannot be written (see the "
+		reply_add(rp, " The state file cannot be written (see the "
 		    "log): a restart would lift the lockdown.");
-	bot_reply(r, &t);
-	notify_action(r, "locked everything down");
+	note(nt, r, "locked everything down");
 }
 
 static void
-cmd_unlock(const struct pks_tg_req *r, size_t ci)
+cmd_unlock(const struct request *r, size_t ci, struct reply *rp,
+    struct reply *nt)
 {
-	struct text	t = { .len = 0 };
-
 	if (r->nargs != 0) {
-		usage(r, ci);
+		usage(rp, ci);
 		return;
 	}
 	if (!env->state.lockdown) {
-		text_add(&t, "Not locked down.");
-		bot_reply(r, &t);
+		reply_add(rp, "Not locked down.");
 		return;
 	}
 	env->state.lockdown = 0;
-	if (save() == -1) {
+	if (grants_save() == -1) {
 		env->state.lockdown = 1;
-		text_add(&t, "Still locked down: the state file cannot be "
+		reply_add(rp, "Still locked down: the state file cannot be "
 		    "written (see the log).");
-		bot_reply(r, &t);
 		return;
 	}
 	env->state.lock_by = 0;
 	env->state.lock_since = 0;
 	log_warnx("admin %s (%lld) lifted the lockdown", r->user_name,
-	    (long long)r->user_id);
-	text_add(&t, "Lockdown lifted: sequences are issued again.");
-	bot_reply(r, &t);
-	notify_action(r, "lifted the lockdown");
+	    (long long)r->user);
+	reply_add(rp, "Lockdown lifted: sequences are issued again.");
+	note(nt, r, "lifted the lockdown");
 }
 
+/* An admin command: the reply in rp, a line for notify users in nt. */
 void
-admin_request(const struct pks_tg_req *r)
+admin_handle(const struct request *r, struct reply *rp, struct reply *nt)
 {
-	struct text	t = { .len = 0 };
 	size_t		ci;
 	uint32_t	i;
 
 	if ((ci = cmd_index(r->cmd)) == NCMDS)
 		return;
-	if (!bot_is_admin(r->user_id)) {
+	if (!policy_is_admin(r->user)) {
 		log_warnx("refused /%s from %s (user %lld, chat %lld): not an "
 		    "admin", cmds[ci].name, r->user_name,
-		    (long long)r->user_id, (long long)r->chat_id);
-		text_add(&t, "Sorry, /%s is for administrators only.",
+		    (long long)r->user, (long long)r->chat);
+		reply_add(rp, "Sorry, /%s is for administrators only.",
 		    cmds[ci].name);
-		if (r->cmd == TG_CMD_REVOKE_USER)
-			text_add(&t, " /revoke alone cancels your own "
+		if (r->cmd == REQ_REVOKE_USER)
+			reply_add(rp, " /revoke alone cancels your own "
 			    "sequences.");
-		bot_reply(r, &t);
 		return;
 	}
-	/* a word the worker found of a bad shape came as "" */
+	/* a word the front end found of a bad shape came as "" */
 	for (i = 0; i < r->nargs && i < PKS_ARGS_MAX; i++)
 		if (r->argv[i][0] == '\0') {
-			usage(r, ci);
+			usage(rp, ci);
 			return;
 		}
 	if (r->age > ADMIN_MAX_AGE) {
 		log_info("ignored /%s from admin %s (%lld): %u seconds old",
-		    cmds[ci].name, r->user_name, (long long)r->user_id,
+		    cmds[ci].name, r->user_name, (long long)r->user,
 		    r->age);
-		text_add(&t, "That /%s is %u seconds old and was not acted "
+		reply_add(rp, "That /%s is %u seconds old and was not acted "
 		    "on: send it again.", cmds[ci].name, r->age);
-		bot_reply(r, &t);
 		return;
 	}
 	switch (r->cmd) {
-	case TG_CMD_GRANT:
-		cmd_grant(r, ci);
+	case REQ_GRANT:
+		cmd_grant(r, ci, rp, nt);
 		break;
-	case TG_CMD_UNGRANT:
-		cmd_ungrant(r, ci);
+	case REQ_UNGRANT:
+		cmd_ungrant(r, ci, rp, nt);
 		break;
-	case TG_CMD_USERS:
-		cmd_users(r);
+	case REQ_USERS:
+		cmd_users(rp);
 		break;
-	case TG_CMD_WINDOWS:
-		cmd_windows(r);
+	case REQ_WINDOWS:
+		cmd_windows(rp);
 		break;
-	case TG_CMD_CLOSE:
-		cmd_close(r, ci);
+	case REQ_CLOSE:
+		cmd_close(r, ci, rp, nt);
 		break;
-	case TG_CMD_REVOKE_USER:
-		cmd_revoke_user(r, ci);
+	case REQ_REVOKE_USER:
+		cmd_revoke_user(r, ci, rp, nt);
 		break;
-	case TG_CMD_LOCKDOWN:
-		cmd_lockdown(r, ci);
+	case REQ_LOCKDOWN:
+		cmd_lockdown(r, ci, rp, nt);
 		break;
-	case TG_CMD_UNLOCK:
-		cmd_unlock(r, ci);
+	case REQ_UNLOCK:
+		cmd_unlock(r, ci, rp, nt);
+		break;
+	default:
 		break;
 	}
 }

@@ -138,15 +138,13 @@ child_send_conf(struct child *c)
 		break;
 	}
 	child_send(c->id, IMSG_CONF_END, -1, NULL, 0);
-
-	/* the state a restarted child must rebuild */
-	if (c->id == PROC_SNIFFER)
-		seq_push_all();
-	else if (c->id == PROC_FW)
-		win_push_all();
 }
 
-void
+/*
+ * Start a child and send its configuration; 0 if it runs.  The state it
+ * must rebuild is the caller's to send (reload.c).
+ */
+int
 child_start(enum pks_proc id)
 {
 	struct child	*c = &env->child[id];
@@ -157,7 +155,7 @@ child_start(enum pks_proc id)
 	pid_t		 pid;
 
 	if (!child_wanted(id))
-		return;
+		return -1;
 	if (snprintf(path, sizeof(path), "%s/%s", env->libexec,
 	    proc_name(id)) >= (int)sizeof(path))
 		fatalx("child path too long");
@@ -203,6 +201,7 @@ child_start(enum pks_proc id)
 	log_debug("started %s, pid %ld", proc_name(id), (long)pid);
 	child_send_conf(c);
 	(void)imsgbuf_write(&c->ibuf);
+	return 0;
 }
 
 /* Kill a child we no longer trust; child_reap() restarts it. */
@@ -251,16 +250,6 @@ child_gone(struct child *c, int status)
 	}
 	c->pid = -1;
 	c->ready = 0;
-	ready_child_down(c->id);
-	if (c->id == PROC_TELEGRAM) {
-		/* a new worker numbers its requests from 1 again */
-		while (env->pending != NULL) {
-			struct pending	*p = env->pending;
-
-			env->pending = p->next;
-			free(p);
-		}
-	}
 	if (env->stopping)
 		return;
 
@@ -281,25 +270,31 @@ child_gone(struct child *c, int status)
 	c->restarts++;
 }
 
-void
+/* Reap the children that exited; returns them as CHILD_BIT()s. */
+unsigned int
 child_reap(void)
 {
-	pid_t	pid;
-	int	status, i;
+	pid_t		pid;
+	int		status, i;
+	unsigned int	gone = 0;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		for (i = 1; i < PROC_MAX; i++)
 			if (env->child[i].pid == pid) {
 				child_gone(&env->child[i], status);
+				gone |= CHILD_BIT(i);
 				break;
 			}
 	}
+	return gone;
 }
 
-void
+/* Restart the children whose time has come; returns those started. */
+unsigned int
 child_restart_due(time_t now)
 {
-	int	i;
+	unsigned int	started = 0;
+	int		i;
 
 	for (i = 1; i < PROC_MAX; i++) {
 		struct child	*c = &env->child[i];
@@ -307,27 +302,28 @@ child_restart_due(time_t now)
 		if (c->pid == -1 && c->restart_at != 0 &&
 		    c->restart_at <= now) {
 			log_info("%s: restarting", proc_name(i));
-			child_start(i);
+			if (child_start(i) == 0)
+				started |= CHILD_BIT(i);
 		}
 	}
+	return started;
 }
 
-/* milliseconds until the next restart is due, -1 if none */
-int
-child_poll_timeout(time_t now)
+/* when the next restart is due, 0 if none is */
+time_t
+child_next_deadline(void)
 {
-	int	i, ms = -1, t;
+	time_t	t = 0;
+	int	i;
 
 	for (i = 1; i < PROC_MAX; i++) {
 		struct child	*c = &env->child[i];
 
-		if (c->pid != -1 || c->restart_at == 0)
-			continue;
-		t = c->restart_at <= now ? 0 : (c->restart_at - now) * 1000;
-		if (ms == -1 || t < ms)
-			ms = t;
+		if (c->pid == -1 && c->restart_at != 0 &&
+		    (t == 0 || c->restart_at < t))
+			t = c->restart_at;
 	}
-	return ms;
+	return t;
 }
 
 /*
@@ -400,7 +396,7 @@ child_all_ready(void)
 	return 1;
 }
 
-/* Stop every child; with closefw, close all windows first. */
+/* Send sig to every running child. */
 void
 child_stop_all(int sig)
 {
@@ -411,153 +407,101 @@ child_stop_all(int sig)
 			kill(env->child[i].pid, sig);
 }
 
-static void
-child_log(struct child *c, struct imsg *im)
+/*
+ * A child's log line, written under its name.  The text is untrusted:
+ * one printable line, control characters (C0, DEL, C1) replaced.
+ */
+void
+child_log(enum pks_proc id, const struct pks_log *pl, const char *text,
+    size_t len)
 {
-	struct pks_log	pl;
-	const char	*text;
-	size_t		 len;
+	struct child	*c = &env->child[id];
 	char		 buf[1100];
 
-	memcpy(&pl, im->data, sizeof(pl));
-	text = (const char *)im->data + sizeof(pl);
-	len = im->len - sizeof(pl);
+	text_clean(buf, sizeof(buf), text, len);
 	if (env->log_stderr) {
-		snprintf(buf, sizeof(buf), "%.*s", (int)len, text);
-		/* the child's text is untrusted: one printable line */
-		for (char *p = buf; *p; p++)
-			if ((unsigned char)*p < 0x20 || *p == 0x7f)
-				*p = '?';
-		fprintf(stderr, "%s: %s\n", proc_name(c->id), buf);
+		fprintf(stderr, "%s: %s\n", proc_name(id), buf);
 		fflush(stderr);
 	} else
-		log_syslog(proc_name(c->id), c->pid, pl.prio, text, len);
-}
-
-/* What a child may send, and how long it must be. */
-static int
-child_valid(enum pks_proc id, struct imsg *im)
-{
-	switch (im->hdr.type) {
-	case IMSG_LOG:
-		return im->len >= sizeof(struct pks_log) &&
-		    im->len <= sizeof(struct pks_log) + 1024;
-	case IMSG_READY:
-		return im->len == 0;
-	case IMSG_KNOCK_DONE:
-		return id == PROC_SNIFFER &&
-		    im->len == sizeof(struct pks_knock);
-	case IMSG_FW_RESULT:
-		return id == PROC_FW &&
-		    im->len == sizeof(struct pks_fw_result);
-	case IMSG_FW_BACKEND:
-		return id == PROC_FW &&
-		    im->len == sizeof(struct pks_fw_conf);
-	case IMSG_TG_REQUEST:
-		return id == PROC_TELEGRAM &&
-		    im->len == sizeof(struct pks_tg_req);
-	case IMSG_TG_SENT:
-		return id == PROC_TELEGRAM &&
-		    im->len == sizeof(struct pks_tg_sent);
-	case IMSG_TG_MIGRATED:
-		return id == PROC_TELEGRAM &&
-		    im->len == sizeof(struct pks_tg_migrated);
-	default:
-		return 0;
-	}
+		log_syslog(proc_name(id), c->pid, pl->prio, buf,
+		    strlen(buf));
 }
 
 void
-child_dispatch(enum pks_proc id)
+child_ready(enum pks_proc id)
+{
+	env->child[id].ready = 1;
+	log_debug("%s: ready", proc_name(id));
+}
+
+/* Whether pks-sniffer is capturing: only then is a sequence worth it. */
+int
+child_hearing(void)
+{
+	const struct child	*c = &env->child[PROC_SNIFFER];
+
+	return c->pid != -1 && c->ready;
+}
+
+/*
+ * Read what a child sent.  0: read (or nothing yet); -1: the child is
+ * gone or killed, its socket closed.
+ */
+int
+child_read(enum pks_proc id)
 {
 	struct child	*c = &env->child[id];
 	ssize_t		 n;
 
+	if (c->fd == -1)
+		return -1;
 	if ((n = imsgbuf_read(&c->ibuf)) == -1) {
 		if (errno == EAGAIN)
-			return;
+			return 0;
 		log_warn("%s: read", proc_name(id));
 		child_kill(id, "unreadable socket");
-		return;
+		return -1;
 	}
 	if (n == 0) {
 		/* EOF: the child is exiting; child_reap() takes it */
 		imsgbuf_clear(&c->ibuf);
 		close(c->fd);
 		c->fd = -1;
-		return;
+		return -1;
 	}
-	child_process(id);
+	return 0;
 }
 
 /*
- * Handle the messages already read.  Also called on each loop pass
- * while some are left over (when an allocation failed), since the
- * child may send nothing more until they are answered.
+ * The next message already read from a child: 1 and *im (to be freed
+ * with imsg_free), or 0 when there is none (or the child was killed
+ * over it).  A message carrying a descriptor, or broken framing, kills
+ * the child: no child sends descriptors.  Out of memory is ours: the
+ * message stays buffered and the main loop asks again.
  */
-void
-child_process(enum pks_proc id)
+int
+child_get(enum pks_proc id, struct imsg *im)
 {
 	struct child	*c = &env->child[id];
-	struct imsg	 im;
 	int		 r;
 
 	if (c->fd == -1 || c->ibuf.rlen == 0)
-		return;
-	while ((r = imsg_get(&c->ibuf, &im)) == 1) {
-		if (im.fd != -1) {
-			close(im.fd);
-			im.fd = -1;
-			imsg_free(&im);
+		return 0;
+	if ((r = imsg_get(&c->ibuf, im)) == 1) {
+		if (im->fd != -1) {
+			close(im->fd);
+			im->fd = -1;
+			imsg_free(im);
 			child_kill(id, "sent a file descriptor");
-			return;
+			return 0;
 		}
-		if (!child_valid(id, &im)) {
-			log_warnx("%s: malformed message (type %u, %zu bytes)",
-			    proc_name(id), im.hdr.type, im.len);
-			imsg_free(&im);
-			child_kill(id, "compromised");
-			return;
-		}
-		switch (im.hdr.type) {
-		case IMSG_LOG:
-			child_log(c, &im);
-			break;
-		case IMSG_READY:
-			c->ready = 1;
-			log_debug("%s: ready", proc_name(id));
-			ready_child_up(id);
-			break;
-		case IMSG_KNOCK_DONE:
-			seq_knock_done(im.data);
-			break;
-		case IMSG_FW_RESULT:
-			win_fw_result(im.data);
-			break;
-		case IMSG_FW_BACKEND:
-			memcpy(&env->fw_backend, im.data,
-			    sizeof(env->fw_backend));
-			break;
-		case IMSG_TG_REQUEST:
-			bot_request(im.data);
-			break;
-		case IMSG_TG_SENT:
-			bot_sent(im.data);
-			break;
-		case IMSG_TG_MIGRATED:
-			bot_migrated(im.data);
-			break;
-		}
-		imsg_free(&im);
-		if (c->fd == -1)
-			return;
+		return 1;
 	}
-	if (r == -1 && errno != EBADMSG) {
-		/* out of memory here is ours, not the child's fault: the
-		 * message stays buffered for the next pass */
+	if (r == -1 && errno != EBADMSG)
 		log_warn("%s: reading a message", proc_name(id));
-	} else if (r == -1) {
+	else if (r == -1) {
 		log_warnx("%s: malformed message framing", proc_name(id));
 		child_kill(id, "compromised");
 	}
+	return 0;
 }

@@ -29,7 +29,6 @@
 #include "monitor.h"
 #include "proc.h"
 
-#define CTL_MAX_CONN	8
 #define CTL_REQ_MAX	256
 #define CTL_IDLE	5	/* seconds a client may take to ask */
 
@@ -173,11 +172,11 @@ fmt_dur(char *buf, size_t len, long s)
 static void
 ctl_status(int fd)
 {
-	time_t	now = time(NULL);
-	char	up[32];
-	int	i, ns = 0, nw = 0;
-	struct sequence	*q;
-	struct window	*w;
+	const struct sequence	*q;
+	const struct window	*w;
+	time_t			 now = time(NULL);
+	char			 up[32];
+	int			 i, ns = 0, nw = 0;
 
 	fmt_dur(up, sizeof(up), now - env->started);
 	out(fd, "%-13s %-8s %-9s %-9s %s\n", "PROCESS", "PID", "UPTIME",
@@ -198,9 +197,9 @@ ctl_status(int fd)
 		    c->pid == -1 ? "restarting" : c->ready ? "ready" :
 		    "starting");
 	}
-	for (q = env->seqs; q != NULL; q = q->next)
+	for (q = NULL; (q = seq_each(q, 0)) != NULL;)
 		ns++;
-	for (w = env->windows; w != NULL; w = w->next)
+	for (w = NULL; (w = win_each(w, 0, 1)) != NULL;)
 		nw++;
 	out(fd, "sequences %d, windows %d, configuration %s\n", ns, nw,
 	    env->conf_path);
@@ -245,14 +244,14 @@ ctl_grants(int fd)
 static void
 ctl_sequences(int fd, int verbose)
 {
-	struct sequence	*q;
-	time_t		 now = time(NULL);
-	char		 left[32];
-	int		 i;
+	const struct sequence	*q;
+	time_t			 now = time(NULL);
+	char			 left[32];
+	int			 i;
 
 	out(fd, "%-8s %-20s %-16s %-12s %s%s\n", "ID", "OWNER", "USER-ID",
 	    "SERVICE", "EXPIRES", verbose ? " PORTS" : "");
-	for (q = env->seqs; q != NULL; q = q->next) {
+	for (q = NULL; (q = seq_each(q, 0)) != NULL;) {
 		fmt_dur(left, sizeof(left), q->expires - now);
 		out(fd, "%-8u %-20.20s %-16lld %-12s %-7s", q->seq.id,
 		    q->user_name, (long long)q->user_id, q->svcname, left);
@@ -266,35 +265,21 @@ ctl_sequences(int fd, int verbose)
 static void
 ctl_windows(int fd)
 {
-	struct window	*w;
-	time_t		 now = time(NULL);
-	char		 a[INET6_ADDRSTRLEN], left[32];
+	const struct window	*w;
+	time_t			 now = time(NULL);
+	char			 a[INET6_ADDRSTRLEN], left[32];
 
 	out(fd, "%-39s %-12s %-20s %s\n", "ADDRESS", "SERVICE", "OWNER",
 	    "LEFT");
-	for (w = env->windows; w != NULL; w = w->next) {
-		if (w->expires == 0)
+	for (w = NULL; (w = win_each(w, 0, 1)) != NULL;) {
+		if (w->state == WIN_CLOSING)
 			snprintf(left, sizeof(left), "closing");
 		else
-			fmt_dur(left, sizeof(left), w->expires - now);
+			fmt_dur(left, sizeof(left), win_left(w, now));
 		out(fd, "%-39s %-12s %-20.20s %s\n",
 		    addr_str(w->w.af, w->w.addr, a, sizeof(a)), w->svcname,
 		    w->user_name, left);
 	}
-}
-
-static int
-parse_id(const char *s, int64_t *id)
-{
-	char		*end;
-	long long	 v;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || errno != 0)
-		return -1;
-	*id = v;
-	return 0;
 }
 
 static void
@@ -304,6 +289,7 @@ ctl_request(int fd, char *req)
 	int		 argc = 0, n;
 	int64_t		 id;
 	uint8_t		 addr[16];
+	int		 af;
 
 	for (p = strtok(req, " \t"); p != NULL && argc < 4;
 	    p = strtok(NULL, " \t"))
@@ -326,7 +312,7 @@ ctl_request(int fd, char *req)
 	else if (strcmp(argv[0], "revoke") == 0 && argc == 2) {
 		if (strcmp(argv[1], "all") == 0)
 			n = seq_revoke_user(0, 1);
-		else if (parse_id(argv[1], &id) == 0)
+		else if (user_id_parse(argv[1], &id) == 0)
 			n = seq_revoke_user(id, 0);
 		else {
 			out(fd, "error: %s: not a user id or \"all\"\n",
@@ -336,10 +322,8 @@ ctl_request(int fd, char *req)
 		log_info("pksctl: revoked %d sequence(s) of %s", n, argv[1]);
 		out(fd, "revoked %d sequence%s\n", n, n == 1 ? "" : "s");
 	} else if (strcmp(argv[0], "close") == 0 && argc == 2) {
-		if (inet_pton(AF_INET, argv[1], addr) == 1)
-			n = win_close_addr(AF_INET, addr);
-		else if (inet_pton(AF_INET6, argv[1], addr) == 1)
-			n = win_close_addr(AF_INET6, addr);
+		if (addr_parse(argv[1], &af, addr) == 0)
+			n = win_close_addr(af, addr);
 		else {
 			out(fd, "error: %s: not an IPv4 or IPv6 address\n",
 			    argv[1]);

@@ -1,5 +1,26 @@
 /*
  * monitor.h: the monitor's state and the prototypes of its files.
+ *
+ * The files call downward only, in this order (a file calls the ones
+ * below it, never one above; tests/unit/monitor_layers.sh checks it):
+ *
+ *	pks-monitor.c	main loop, signals, the next deadline
+ *	dispatch.c	one *_dispatch_imsg() per child: checks, then calls
+ *	control.c	pksctl's socket: lines in, tables out
+ *	ready.c		readiness: systemd, the notify users, interfaces
+ *	reload.c	SIGHUP and pksctl reload; state pushed to a new child
+ *	telegram.c	the Telegram origin: requests in, HTML out
+ *	request.c	requests of any origin: user commands, pending work
+ *	admin.c		admin commands
+ *	grants.c	grants and lockdown: the state file's life cycle
+ *	testhook.c	test builds only: sequences made at start
+ *	seq.c		one-time sequences
+ *	window.c	windows, with an explicit state
+ *	policy.c	who may do what
+ *	child.c		children: start, feed, supervise
+ *	reply.c		replies: words and markup, rendered per origin
+ *	state.c		the state file's format (pure)
+ *	text.c		text buffers, addresses, user ids
  */
 #ifndef PKS_MONITOR_H
 #define PKS_MONITOR_H
@@ -25,9 +46,12 @@ struct child {
 	unsigned int	 restarts;
 };
 
+struct origin;
+
 struct sequence {
 	struct sequence	*next;
 	struct pks_seq	 seq;
+	const struct origin *origin;	/* who asked for it */
 	int		 service;	/* index in conf->services */
 	char		 svcname[PKS_NAME_MAX];
 	int64_t		 user_id;
@@ -36,17 +60,25 @@ struct sequence {
 	time_t		 expires;
 };
 
+enum win_state {
+	WIN_OPENING,		/* asked of pks-fw, not confirmed yet */
+	WIN_OPEN,		/* pks-fw confirmed */
+	WIN_CLOSING		/* close asked, not confirmed yet */
+};
+
 struct window {
 	struct window	*next;
 	struct pks_window w;
+	enum win_state	 state;
+	const struct origin *origin;	/* of the sequence that opened it */
 	int		 service;
 	char		 svcname[PKS_NAME_MAX];
 	int64_t		 user_id;
 	char		 user_name[64];
-	time_t		 expires;
-	int		 open;		/* pks-fw confirmed */
+	time_t		 expires;	/* while OPENING or OPEN */
 	int		 notified;	/* owner told it opened */
-	time_t		 retry_at;	/* a refused close is asked again */
+	time_t		 retry_at;	/* CLOSING: a refused close is asked
+					   again then, 0: not refused */
 };
 
 /* a right given from Telegram by an admin, kept in the state file */
@@ -71,6 +103,11 @@ struct pks_state {
 #define STATE_FILE_MAX		(1024 * 1024)
 #define STATE_DURATION_MAX	(365 * 86400)	/* longest grant, seconds */
 
+#define CTL_MAX_CONN		8	/* pksctl clients at once */
+#define CONTROL_NFDS		(1 + CTL_MAX_CONN)	/* listener + them */
+
+struct pending;
+
 struct monitor {
 	struct pks_conf	*conf;
 	const char	*conf_path;
@@ -88,80 +125,15 @@ struct monitor {
 	time_t		 started;
 	struct pks_fw_conf fw_backend;	/* what pks-fw reported */
 	int		 stopping;
-	struct pending	*pending;	/* group /generate awaiting delivery */
+	struct pending	*pending;	/* answered later (request.c) */
 	struct pks_state state;		/* grants and lockdown (state.c) */
 	int		 state_refused;	/* the file was refused at load: move
 					   it aside before writing over it */
 };
 
-struct pending {
-	struct pending	*next;
-	uint32_t	 reqid;
-	int64_t		 group_chat;
-	uint32_t	 thread;	/* the group's forum topic, 0 */
-	uint32_t	 seq_id;	/* revoked if undelivered; 0: none */
-	char		 what[64];	/* "Sent you WHAT in private" */
-};
-
 extern struct monitor	*env;
 
-/* child.c */
-void	 child_init_all(void);
-void	 child_start(enum pks_proc);
-void	 child_stop_all(int);
-void	 child_reap(void);
-void	 child_restart_due(time_t);
-int	 child_poll_timeout(time_t);
-void	 child_kill(enum pks_proc, const char *);
-void	 child_send(enum pks_proc, uint32_t, int, const void *, size_t);
-void	 child_sendv(enum pks_proc, uint32_t, const struct iovec *, int);
-void	 child_flush_all(void);
-void	 child_dispatch(enum pks_proc);
-void	 child_process(enum pks_proc);
-int	 child_all_ready(void);
-
-#ifdef PKS_TESTHOOKS
-/* testhook.c */
-void	 testhook_seqs(void);
-#endif
-
-/* seq.c */
-struct sequence *seq_generate(int, int64_t, int64_t, const char *, int,
-	    const uint8_t *);
-void	 seq_remove(struct sequence *);
-int	 seq_revoke_user(int64_t, int);
-struct sequence *seq_find(uint32_t);
-void	 seq_push_all(void);
-void	 seq_expire(time_t);
-time_t	 seq_next_expiry(void);
-void	 seq_knock_done(const struct pks_knock *);
-void	 win_fw_result(const struct pks_fw_result *);
-void	 win_expire(time_t);
-void	 win_push_all(void);
-void	 win_close_all(void);
-int	 win_close_addr(int, const uint8_t *);
-void	 seq_reconf(void);
-const char *addr_str(int, const uint8_t *, char *, size_t);
-
-/* control.c */
-struct pollfd;
-int	 control_init(const char *);
-void	 control_cleanup(void);
-int	 control_pollfds(struct pollfd *);
-void	 control_dispatch(struct pollfd *, int);
-#define CONTROL_NFDS	9	/* listener + connections */
-
-/* pks-monitor.c */
-int	 monitor_reload(void);
-
-/* bot.c */
-void	 bot_request(const struct pks_tg_req *);
-void	 bot_sent(const struct pks_tg_sent *);
-void	 bot_migrated(const struct pks_tg_migrated *);
-void	 bot_notify(int64_t, const char *, ...)
-	    __attribute__((format(printf, 2, 3)));
-int	 bot_allowed(int64_t, int64_t, int);
-int	 bot_is_admin(int64_t);
+/* text.c */
 struct text {
 	char		buf[PKS_TEXT_MAX];
 	size_t		len;
@@ -172,32 +144,47 @@ struct text {
 };
 void	 text_add(struct text *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
-void	 text_esc(struct text *, const char *);
-void	 bot_send(uint32_t, int64_t, uint32_t, const struct text *, int64_t,
-	    const struct text *);
-void	 bot_reply(const struct pks_tg_req *, const struct text *);
+void	 text_addn(struct text *, const char *, size_t);
+void	 text_finish(struct text *);
+const char *addr_str(int, const uint8_t *, char *, size_t);
+int	 addr_parse(const char *, int *, uint8_t *);
+int	 num_parse(const char *, int64_t, int64_t, int64_t *);
+int	 user_id_parse(const char *, int64_t *);
+void	 text_clean(char *, size_t, const char *, size_t);
 
-/* admin.c */
-void	 admin_init(void);
-void	 admin_reload(void);
-void	 admin_request(const struct pks_tg_req *);
-void	 admin_expire(time_t);
-time_t	 admin_next_expiry(void);
-int	 admin_locked(void);
-void	 admin_window_opened(const struct window *);
-void	 admin_help(const struct pks_tg_req *, struct text *);
-
-/* ready.c */
-void	 ready_init(void);
-int	 ready_check_ifaces(const struct pks_conf *);
-int	 ready_hearing(void);
-void	 ready_child_up(enum pks_proc);
-void	 ready_child_down(enum pks_proc);
-void	 ready_stopping(void);
+/* reply.c */
+enum reply_style {
+	STYLE_PLAIN,
+	STYLE_BOLD,
+	STYLE_CODE
+};
+enum reply_to {
+	REPLY_HERE,		/* where the request was made */
+	REPLY_PRIVATE,		/* the person only; alt: a hint for a
+				   group if that cannot be delivered */
+	REPLY_CHOICE		/* here, alt: the choices, space separated */
+};
+#define REPLY_MARKS	32
+struct reply {
+	enum reply_to	 to;
+	struct text	 t;		/* the words, without markup */
+	size_t		 nmark;
+	struct {
+		uint16_t	 off;
+		uint8_t		 style;
+	}		 mark[REPLY_MARKS];	/* style from off on */
+	struct text	 alt;		/* plain */
+};
+void	 reply_init(struct reply *);
+void	 reply_add(struct reply *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 reply_style(struct reply *, enum reply_style);
+void	 reply_who(struct reply *, const char *, int64_t);
+void	 reply_html(const struct reply *, struct text *);
+void	 reply_plain(const struct reply *, struct text *);
 
 /* state.c */
 void	 state_clear(struct pks_state *);
-int	 state_user_id(const char *, int64_t *);
 int	 state_duration(const char *, uint32_t *);
 struct grant *state_find(struct pks_state *, int64_t, const char *);
 int	 state_grant(struct pks_state *, const struct grant *);
@@ -212,5 +199,164 @@ char	*state_format(const struct pks_state *, size_t *);
 int	 state_load(const char *, struct pks_state *, char *, size_t);
 int	 state_save(const char *, const struct pks_state *, char *, size_t);
 int	 state_keep_aside(const char *, char *, size_t, char *, size_t);
+
+/* child.c */
+void	 child_init_all(void);
+int	 child_start(enum pks_proc);
+void	 child_stop_all(int);
+unsigned int child_reap(void);
+unsigned int child_restart_due(time_t);
+time_t	 child_next_deadline(void);
+void	 child_kill(enum pks_proc, const char *);
+void	 child_send(enum pks_proc, uint32_t, int, const void *, size_t);
+void	 child_sendv(enum pks_proc, uint32_t, const struct iovec *, int);
+void	 child_flush_all(void);
+int	 child_read(enum pks_proc);
+int	 child_get(enum pks_proc, struct imsg *);
+void	 child_log(enum pks_proc, const struct pks_log *, const char *,
+	    size_t);
+void	 child_ready(enum pks_proc);
+int	 child_all_ready(void);
+int	 child_hearing(void);
+#define CHILD_BIT(id)	(1U << (id))
+
+/* policy.c */
+int	 policy_is_admin(int64_t);
+int	 policy_allowed(int64_t, int64_t, int);
+int	 policy_locked(void);
+
+/* window.c */
+enum win_event {
+	WIN_EV_OPENED,
+	WIN_EV_CLOSED
+};
+int	 win_open(const struct sequence *, int, const uint8_t *);
+void	 win_fw_result(const struct pks_fw_result *);
+void	 win_expire(time_t);
+time_t	 win_next_deadline(void);
+void	 win_push_all(void);
+void	 win_close_all(void);
+int	 win_close_addr(int, const uint8_t *);
+int	 win_close_every(void);
+void	 win_reconf(void);
+const struct window *win_each(const struct window *, int64_t, int);
+long long win_left(const struct window *, time_t);
+
+/* seq.c */
+struct sequence *seq_generate(const struct origin *, int, int64_t, int64_t,
+	    const char *, int, const uint8_t *);
+void	 seq_remove(struct sequence *);
+int	 seq_revoke_user(int64_t, int);
+int	 seq_revoke_unallowed(int64_t);
+struct sequence *seq_find(uint32_t);
+const struct sequence *seq_each(const struct sequence *, int64_t);
+void	 seq_push_all(void);
+void	 seq_expire(time_t);
+time_t	 seq_next_deadline(void);
+void	 seq_knock_done(const struct pks_knock *);
+void	 seq_reconf(void);
+
+/* grants.c */
+void	 grants_init(void);
+void	 grants_reload(void);
+int	 grants_save(void);
+void	 grants_expire(time_t);
+time_t	 grants_next_deadline(void);
+
+/* request.c, admin.c: requests of any origin */
+enum req_cmd {
+	REQ_NONE = 0,
+	REQ_HELP,
+	REQ_WHOAMI,
+	REQ_GENERATE,		/* argv[0]: service or "", argv[1]: address
+				   or "" */
+	REQ_STATUS,
+	REQ_REVOKE,
+	REQ_UNKNOWN,
+	/* admin commands: nargs words in argv[] */
+	REQ_GRANT,
+	REQ_UNGRANT,
+	REQ_USERS,
+	REQ_WINDOWS,
+	REQ_CLOSE,
+	REQ_REVOKE_USER,
+	REQ_LOCKDOWN,
+	REQ_UNLOCK
+};
+
+struct request {
+	const struct origin *origin;
+	uint32_t	 id;		/* the origin's request id, never 0 */
+	enum req_cmd	 cmd;
+	int64_t		 user;		/* the person, 0 if none */
+	int64_t		 chat;		/* where asked */
+	uint32_t	 thread;	/* where in that chat (a forum topic),
+					   0: nowhere in particular */
+	int		 private;	/* asked in the person's private chat */
+	uint32_t	 age;		/* seconds since it was asked */
+	char		 user_name[64];
+	uint32_t	 nargs;
+	char		 argv[PKS_ARGS_MAX][64];
+	int64_t		 reply_user;	/* a request made as a reply to
+					   someone's message: that person */
+	char		 reply_user_name[64];
+};
+
+/*
+ * An origin: where requests come from and how they are answered.  The
+ * monitor decides the same way for every origin.
+ */
+struct origin {
+	const char	*name;
+	/* the answer to req */
+	void	(*reply)(const struct request *, const struct reply *);
+	/* req is handled: the origin may forget it */
+	void	(*done)(const struct request *);
+	/* a line for the people who follow admin actions, except one */
+	void	(*notify)(int64_t, const struct reply *);
+	/* a window of a sequence this origin asked for opened or closed */
+	void	(*window)(const struct window *, enum win_event);
+};
+
+void	 request_handle(const struct request *);
+void	 request_delivered(const struct origin *, uint32_t, int, int64_t,
+	    int);
+void	 request_origin_gone(const struct origin *);
+void	 admin_handle(const struct request *, struct reply *,
+	    struct reply *);
+int	 admin_is_command(enum req_cmd);
+void	 admin_help(struct reply *);
+
+/* telegram.c */
+extern const struct origin telegram_origin;
+void	 telegram_request(const struct pks_tg_req *);
+void	 telegram_sent(const struct pks_tg_sent *);
+void	 telegram_migrated(const struct pks_tg_migrated *);
+
+/* control.c */
+struct pollfd;
+int	 control_init(const char *);
+void	 control_cleanup(void);
+int	 control_pollfds(struct pollfd *);
+void	 control_dispatch(struct pollfd *, int);
+
+/* ready.c */
+void	 ready_init(void);
+int	 ready_check_ifaces(const struct pks_conf *);
+void	 ready_child_up(enum pks_proc);
+void	 ready_child_down(enum pks_proc);
+void	 ready_stopping(void);
+
+#ifdef PKS_TESTHOOKS
+/* testhook.c */
+void	 testhook_seqs(void);
+#endif
+
+/* dispatch.c */
+void	 monitor_dispatch_imsg(enum pks_proc, int);
+
+/* reload.c */
+int	 monitor_reload(void);
+void	 monitor_started(unsigned int);
 
 #endif /* PKS_MONITOR_H */

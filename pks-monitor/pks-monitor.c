@@ -63,43 +63,18 @@ find_libexec(void)
 		strncpy(env->libexec, dir, sizeof(env->libexec) - 1);
 }
 
-int
-monitor_reload(void)
+/* a worker that exits takes its pending requests with it */
+static void
+reap(void)
 {
-	struct pks_conf	*nconf;
-	unsigned int	 uid, gid;
-	int		 i;
+	unsigned int	gone = child_reap();
+	int		i;
 
-	log_info("reloading configuration %s", env->conf_path);
-	if ((nconf = conf_load(env->conf_path)) == NULL) {
-		log_warnx("configuration %s has errors: keeping the "
-		    "running one", env->conf_path);
-		return -1;
-	}
-	if (privsep_lookup_user(nconf->user, &uid, &gid) == -1) {
-		log_warn("user \"%s\" of the new configuration: keeping the "
-		    "running one", nconf->user);
-		conf_free(nconf);
-		return -1;
-	}
-	env->uid = uid;
-	env->gid = gid;
-	conf_free(env->conf);
-	env->conf = nconf;
-	admin_reload();
-	seq_reconf();
-	/* children get their part anew: restart them, state follows */
-	for (i = 1; i < PROC_MAX; i++) {
-		struct child	*c = &env->child[i];
-
-		if (c->pid != -1) {
-			c->planned = 1;
-			kill(c->pid, SIGTERM);
-		} else if (c->restart_at == 0)
-			child_start(i);
-	}
-	log_info("configuration reloaded");
-	return 0;
+	for (i = 1; i < PROC_MAX; i++)
+		if (gone & CHILD_BIT(i))
+			ready_child_down(i);
+	if (gone & CHILD_BIT(PROC_TELEGRAM))
+		request_origin_gone(&telegram_origin);
 }
 
 /*
@@ -126,8 +101,8 @@ shutdown_all(int sfd)
 		pfd[1].events = POLLIN;
 		if (poll(pfd, 2, 500) > 0 && (pfd[0].revents & (POLLIN |
 		    POLLHUP)))
-			child_dispatch(PROC_FW);
-		child_reap();
+			monitor_dispatch_imsg(PROC_FW, 1);
+		reap();
 	}
 	if (env->windows != NULL)
 		log_warnx("pks-fw did not confirm the close of every window");
@@ -136,7 +111,7 @@ shutdown_all(int sfd)
 	for (;;) {
 		int	i, alive = 0;
 
-		child_reap();
+		reap();
 		for (i = 1; i < PROC_MAX; i++)
 			if (env->child[i].pid != -1)
 				alive = 1;
@@ -223,21 +198,28 @@ pidfile_write(void)
 	fclose(f);
 }
 
+/*
+ * The one place that knows when the loop must wake: it asks each module
+ * for its next deadline.  In time_t, clamped: a deadline weeks away
+ * must not overflow the poll timeout.
+ */
 static int
 next_timeout(time_t now)
 {
-	time_t	t = seq_next_expiry();
-	int	ms = -1, c;
+	time_t	t[4], next = 0;
+	int	i;
 
-	if (t != 0)
-		ms = t <= now ? 0 : (int)(t - now) * 1000;
-	c = child_poll_timeout(now);
-	if (c != -1 && (ms == -1 || c < ms))
-		ms = c;
+	t[0] = seq_next_deadline();
+	t[1] = win_next_deadline();
+	t[2] = grants_next_deadline();
+	t[3] = child_next_deadline();
+	for (i = 0; i < 4; i++)
+		if (t[i] != 0 && (next == 0 || t[i] < next))
+			next = t[i];
 	/* wake at least once a second: idle control clients, clocks */
-	if (ms == -1 || ms > 1000)
-		ms = 1000;
-	return ms;
+	if (next == 0 || next - now >= 1)
+		return 1000;
+	return next <= now ? 0 : (int)(next - now) * 1000;
 }
 
 static void
@@ -261,7 +243,8 @@ main_loop(void)
 	signal(SIGPIPE, SIG_IGN);
 
 	for (i = 1; i < PROC_MAX; i++)
-		child_start(i);
+		if (child_start(i) == 0)
+			monitor_started(CHILD_BIT(i));
 
 	for (;;) {
 		child_flush_all();
@@ -294,7 +277,7 @@ main_loop(void)
 					monitor_reload();
 					break;
 				case SIGCHLD:
-					child_reap();
+					reap();
 					break;
 				}
 			}
@@ -302,19 +285,16 @@ main_loop(void)
 		for (i = 1; i < PROC_MAX; i++) {
 			if (pfd[i].fd == -1 || env->child[i].fd == -1)
 				continue;
-			if (n > 0 &&
-			    (pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
-				child_dispatch(i);
-			else
-				child_process(i);	/* left over */
+			monitor_dispatch_imsg(i, n > 0 &&
+			    (pfd[i].revents & (POLLIN | POLLHUP | POLLERR)));
 		}
 		control_dispatch(pfd + PROC_MAX, n > 0 ? nctl : 0);
 		now = time(NULL);
 		seq_expire(now);
 		win_expire(now);
-		admin_expire(now);
-		child_reap();
-		child_restart_due(now);
+		grants_expire(now);
+		reap();
+		monitor_started(child_restart_due(now));
 	}
 }
 
@@ -385,7 +365,7 @@ main(int argc, char *argv[])
 	pidfile_write();
 	env->started = time(NULL);
 	child_init_all();
-	admin_init();
+	grants_init();
 #ifdef PKS_TESTHOOKS
 	testhook_seqs();
 #endif

@@ -91,22 +91,15 @@ ready_check_ifaces(const struct pks_conf *conf)
 	return missing;
 }
 
-/* Whether pks-sniffer is capturing: only then is a sequence worth it. */
-int
-ready_hearing(void)
-{
-	const struct child	*c = &env->child[PROC_SNIFFER];
-
-	return c->pid != -1 && c->ready;
-}
-
+/* the people who follow the server's state, through the bot */
 static void
 tell_notify_users(const char *msg)
 {
-	size_t	i;
+	struct reply	rp;
 
-	for (i = 0; i < env->conf->nnotify; i++)
-		bot_notify(env->conf->notify[i], "%s", msg);
+	reply_init(&rp);
+	reply_add(&rp, "%s", msg);
+	telegram_origin.notify(0, &rp);
 }
 
 /* A child said IMSG_READY. */

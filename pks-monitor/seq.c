@@ -1,5 +1,5 @@
 /*
- * seq.c: one-time sequences and the windows they open.
+ * seq.c: one-time sequences (the windows they open are in window.c).
  *
  * A sequence is drawn with getrandom(2): distinct ports from the
  * configured range, far enough apart that their guard ranges do not
@@ -25,18 +25,6 @@
 #include "monitor.h"
 
 #define LISTEN_MAX	4096
-#define CLOSE_RETRY	2	/* seconds before a refused close is retried */
-
-static void	win_close(struct window *);
-static void	win_send_open(struct window *);
-
-const char *
-addr_str(int af, const uint8_t *addr, char *buf, size_t len)
-{
-	if (inet_ntop(af, addr, buf, len) == NULL)
-		snprintf(buf, len, "?");
-	return buf;
-}
 
 static uint32_t
 rnd_uniform(uint32_t n)
@@ -176,8 +164,8 @@ seq_remove(struct sequence *s)
  * address.  It replaces the user's previous one for that service.
  */
 struct sequence *
-seq_generate(int svc, int64_t user, int64_t chat, const char *name, int af,
-    const uint8_t *addr)
+seq_generate(const struct origin *origin, int svc, int64_t user, int64_t chat,
+    const char *name, int af, const uint8_t *addr)
 {
 	struct sequence	*s, *q, *nq;
 
@@ -203,6 +191,7 @@ seq_generate(int svc, int64_t user, int64_t chat, const char *name, int af,
 		s->seq.bound_af = af;
 		memcpy(s->seq.bound_addr, addr, af == AF_INET ? 4 : 16);
 	}
+	s->origin = origin;
 	s->service = svc;
 	snprintf(s->svcname, sizeof(s->svcname), "%s",
 	    env->conf->services[svc].name);
@@ -265,90 +254,85 @@ seq_expire(time_t now)
 	}
 }
 
-/* the earliest time something must happen, 0 if nothing waits */
+/* the earliest expiry of a sequence, 0 if there is none */
 time_t
-seq_next_expiry(void)
+seq_next_deadline(void)
 {
 	struct sequence	*q;
-	struct window	*w;
-	time_t		 t = 0, g;
+	time_t		 t = 0;
 
 	for (q = env->seqs; q != NULL; q = q->next)
 		if (t == 0 || q->expires < t)
 			t = q->expires;
-	for (w = env->windows; w != NULL; w = w->next) {
-		if (w->open && (t == 0 || w->expires < t))
-			t = w->expires;
-		if (w->retry_at != 0 && (t == 0 || w->retry_at < t))
-			t = w->retry_at;
-	}
-	if ((g = admin_next_expiry()) != 0 && (t == 0 || g < t))
-		t = g;		/* a grant that ends */
 	return t;
 }
 
 /*
  * After a reload: a sequence whose service is gone, or whose owner lost
- * the right to it, dies; a window whose service is gone closes.
+ * the right to it, dies.
  */
 void
 seq_reconf(void)
 {
 	struct sequence	*q, *nq;
-	struct window	*w;
 	int		 i;
 
 	for (q = env->seqs; q != NULL; q = nq) {
 		nq = q->next;
 		i = conf_service_index(env->conf, q->svcname);
-		if (i == -1 || !bot_allowed(q->user_id, q->chat_id, i)) {
+		if (i == -1 || !policy_allowed(q->user_id, q->chat_id, i)) {
 			log_info("sequence %u of %s revoked by the new "
 			    "configuration", q->seq.id, q->user_name);
 			seq_remove(q);
 		} else
 			q->service = i;
 	}
-	for (w = env->windows; w != NULL; w = w->next) {
-		i = conf_service_index(env->conf, w->svcname);
-		if (i == -1 || env->conf->services[i].port != w->w.port ||
-		    env->conf->services[i].proto != w->w.proto)
-			win_close(w);
-		else
-			w->service = i;
-	}
 }
 
-static struct window *
-win_find(int af, const uint8_t *addr, int proto, uint16_t port)
+/* sequences whose owner lost the right to their service die */
+int
+seq_revoke_unallowed(int64_t user)
 {
-	struct window	*w;
-	size_t		 alen = af == AF_INET ? 4 : 16;
+	struct sequence	*q, *nq;
+	int		 n = 0;
 
-	for (w = env->windows; w != NULL; w = w->next)
-		if (w->w.af == af && w->w.proto == proto &&
-		    w->w.port == port && memcmp(w->w.addr, addr, alen) == 0)
-			return w;
+	for (q = env->seqs; q != NULL; q = nq) {
+		nq = q->next;
+		if ((user == 0 || q->user_id == user) &&
+		    !policy_allowed(q->user_id, q->chat_id, q->service)) {
+			log_info("sequence %u of %s revoked: no longer "
+			    "allowed %s", q->seq.id, q->user_name, q->svcname);
+			seq_remove(q);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* The sequences one lister shows: after prev, those of user (0: all). */
+const struct sequence *
+seq_each(const struct sequence *prev, int64_t user)
+{
+	const struct sequence	*q;
+
+	for (q = prev ? prev->next : env->seqs; q != NULL; q = q->next)
+		if (user == 0 || q->user_id == user)
+			return q;
 	return NULL;
 }
 
 /*
- * The sniffer says a sequence was knocked.  Check it again: the
- * sniffer parses hostile packets and is trusted with nothing.
+ * The sniffer says a sequence was knocked; dispatch.c checked the
+ * message.  Check it again here: the sniffer parses hostile packets and
+ * is trusted with nothing.
  */
 void
 seq_knock_done(const struct pks_knock *k)
 {
 	struct sequence		*s;
-	struct window		*w;
-	struct conf_service	*svc;
 	char			 a[INET6_ADDRSTRLEN];
-	size_t			 alen;
+	size_t			 alen = k->af == AF_INET ? 4 : 16;
 
-	if (k->af != AF_INET && k->af != AF_INET6) {
-		child_kill(PROC_SNIFFER, "knock with a bad address family");
-		return;
-	}
-	alen = k->af == AF_INET ? 4 : 16;
 	addr_str(k->af, k->addr, a, sizeof(a));
 	if ((s = seq_find(k->seq_id)) == NULL) {
 		log_info("knock from %s for a sequence that is not live", a);
@@ -366,214 +350,14 @@ seq_knock_done(const struct pks_knock *k)
 		    "address it is bound to: refused", s->seq.id, a);
 		return;
 	}
-	if (admin_locked()) {
+	if (policy_locked()) {
 		log_warnx("knock from %s for sequence %u refused: locked "
 		    "down", a, s->seq.id);
 		seq_remove(s);
 		return;
 	}
-	svc = &env->conf->services[s->service];
 	log_info("knock completed from %s: sequence %u of %s for %s", a,
-	    s->seq.id, s->user_name, svc->name);
-
-	if ((w = win_find(k->af, k->addr, svc->proto, svc->port)) == NULL) {
-		if ((w = calloc(1, sizeof(*w))) == NULL) {
-			log_warn("window");
-			seq_remove(s);
-			return;
-		}
-		do {
-			w->w.id = ++env->next_win_id;
-		} while (w->w.id == 0);
-		w->w.af = k->af;
-		w->w.proto = svc->proto;
-		w->w.port = svc->port;
-		memcpy(w->w.addr, k->addr, alen);
-		w->next = env->windows;
-		env->windows = w;
-	}
-	/* the same address knocking again extends its window */
-	w->service = s->service;
-	memcpy(w->svcname, s->svcname, sizeof(w->svcname));
-	w->user_id = s->user_id;
-	memcpy(w->user_name, s->user_name, sizeof(w->user_name));
-	w->expires = time(NULL) + svc->open_for;
-	win_send_open(w);
-	if (w->open)
-		log_info("window for %s on %s extended", a, svc->name);
+	    s->seq.id, s->user_name, env->conf->services[s->service].name);
+	win_open(s, k->af, k->addr);
 	seq_remove(s);		/* one-time */
-}
-
-/* open w in pks-fw, or tell it the window's new end */
-static void
-win_send_open(struct window *w)
-{
-	time_t	now = time(NULL);
-
-	w->w.timeout = w->expires > now ? w->expires - now : 1;
-	child_send(PROC_FW, IMSG_FW_OPEN, -1, &w->w, sizeof(w->w));
-}
-
-static void
-win_free(struct window *w)
-{
-	struct window	**pp;
-
-	for (pp = &env->windows; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == w) {
-			*pp = w->next;
-			free(w);
-			return;
-		}
-}
-
-static struct window *
-win_by_id(uint32_t id)
-{
-	struct window	*w;
-
-	for (w = env->windows; w != NULL; w = w->next)
-		if (w->w.id == id)
-			return w;
-	return NULL;
-}
-
-static void
-win_notify(struct window *w, const char *what)
-{
-	char		 a[INET6_ADDRSTRLEN], t[16];
-	struct tm	 tm;
-	const char	*svc = w->svcname;
-
-	addr_str(w->w.af, w->w.addr, a, sizeof(a));
-	if (strcmp(what, "open") == 0) {
-		gmtime_r(&w->expires, &tm);
-		strftime(t, sizeof(t), "%H:%M:%S UTC", &tm);
-		log_info("window opened: %s for %s (%s) until %s", svc, a,
-		    w->user_name, t);
-		bot_notify(w->user_id, "%s open for %s until %s", svc, a, t);
-		admin_window_opened(w);
-	} else {
-		log_info("window closed: %s for %s (%s)", svc, a,
-		    w->user_name);
-		bot_notify(w->user_id, "%s closed for %s", svc, a);
-	}
-}
-
-void
-win_fw_result(const struct pks_fw_result *r)
-{
-	struct window	*w;
-
-	if (r->type == IMSG_FW_CLOSE_ALL) {
-		if (r->error)
-			log_warnx("pks-fw could not close all windows: %s",
-			    strerror(r->error));
-		else {
-			while (env->windows != NULL)
-				win_free(env->windows);
-		}
-		return;
-	}
-	if ((w = win_by_id(r->id)) == NULL)
-		return;		/* closed meanwhile */
-	if (r->type == IMSG_FW_OPEN) {
-		if (r->error) {
-			log_warnx("pks-fw could not open window %u: %s",
-			    r->id, strerror(r->error));
-			if (w->open)	/* an extension: fail closed */
-				win_close(w);
-			else
-				win_free(w);
-			return;
-		}
-		w->open = 1;
-		if (!w->notified) {
-			w->notified = 1;
-			win_notify(w, "open");
-		}
-	} else if (r->type == IMSG_FW_CLOSE) {
-		if (r->error && r->error != ENOENT) {
-			/* pks-fw kept the rule: the window stays "closing"
-			 * and the close is asked again shortly */
-			log_warnx("pks-fw could not close window %u: %s; "
-			    "retrying", r->id, strerror(r->error));
-			w->retry_at = time(NULL) + CLOSE_RETRY;
-			return;
-		}
-		win_notify(w, "close");
-		win_free(w);
-	}
-}
-
-static void
-win_close(struct window *w)
-{
-	if (w->expires == 0)
-		return;		/* close already asked */
-	w->expires = 0;
-	w->open = 0;
-	child_send(PROC_FW, IMSG_FW_CLOSE, -1, &w->w, sizeof(w->w));
-}
-
-void
-win_expire(time_t now)
-{
-	struct window	*w;
-
-	for (w = env->windows; w != NULL; w = w->next) {
-		if (w->expires != 0 && w->expires <= now)
-			win_close(w);
-		else if (w->expires == 0 && w->retry_at != 0 &&
-		    w->retry_at <= now) {
-			w->retry_at = 0;
-			child_send(PROC_FW, IMSG_FW_CLOSE, -1, &w->w,
-			    sizeof(w->w));
-		}
-	}
-}
-
-/*
- * A restarted pks-fw starts from an empty chain and rebuilds it from
- * this: windows still in force are opened again, those whose close was
- * pending are gone with the old chain.
- */
-void
-win_push_all(void)
-{
-	struct window	*w, *nw;
-
-	for (w = env->windows; w != NULL; w = nw) {
-		nw = w->next;
-		if (w->expires != 0) {
-			w->open = 0;
-			win_send_open(w);
-		} else {
-			win_notify(w, "close");
-			win_free(w);
-		}
-	}
-}
-
-void
-win_close_all(void)
-{
-	if (env->windows != NULL)
-		child_send(PROC_FW, IMSG_FW_CLOSE_ALL, -1, NULL, 0);
-}
-
-int
-win_close_addr(int af, const uint8_t *addr)
-{
-	struct window	*w;
-	size_t		 alen = af == AF_INET ? 4 : 16;
-	int		 n = 0;
-
-	for (w = env->windows; w != NULL; w = w->next)
-		if (w->w.af == af && memcmp(w->w.addr, addr, alen) == 0 &&
-		    w->expires != 0) {
-			win_close(w);
-			n++;
-		}
-	return n;
 }

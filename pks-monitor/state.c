@@ -35,7 +35,6 @@
 #include "monitor.h"
 
 #define STATE_VERSION	1
-#define ID_LIMIT	(INT64_C(1) << 53)	/* Telegram ids: 52 bits */
 #define TIME_LIMIT	(INT64_C(1) << 40)	/* beyond any real date */
 
 static int
@@ -60,42 +59,6 @@ state_clear(struct pks_state *st)
 {
 	free(st->grants);
 	memset(st, 0, sizeof(*st));
-}
-
-/* a decimal number in [lo, hi], digits only (a '-' for lo < 0) */
-static int
-num(const char *s, int64_t lo, int64_t hi, int64_t *v)
-{
-	const char	*p = s;
-	int64_t		 x = 0;
-	int		 neg = 0;
-
-	if (*p == '-' && lo < 0) {
-		neg = 1;
-		p++;
-	}
-	if (*p < '0' || *p > '9')
-		return -1;
-	if (*p == '0' && p[1] != '\0')
-		return -1;		/* no leading zeros: one spelling */
-	for (; *p != '\0'; p++) {
-		if (*p < '0' || *p > '9' || x > INT64_MAX / 10 - 10)
-			return -1;
-		x = x * 10 + (*p - '0');
-	}
-	if (neg)
-		x = -x;
-	if (x < lo || x > hi)
-		return -1;
-	*v = x;
-	return 0;
-}
-
-/* a Telegram user id: a positive decimal number */
-int
-state_user_id(const char *s, int64_t *id)
-{
-	return num(s, 1, ID_LIMIT - 1, id);
 }
 
 /*
@@ -132,7 +95,7 @@ state_duration(const char *s, uint32_t *secs)
 	default:
 		return -1;
 	}
-	if (num(buf, 1, STATE_DURATION_MAX, &n) == -1 ||
+	if (num_parse(buf, 1, STATE_DURATION_MAX, &n) == -1 ||
 	    n * mul > STATE_DURATION_MAX)
 		return -1;
 	*secs = (uint32_t)(n * mul);
@@ -182,10 +145,10 @@ state_grant(struct pks_state *st, const struct grant *g)
 {
 	struct grant	*o, *ng;
 
-	if (g->user <= 0 || g->user >= ID_LIMIT ||
+	if (g->user <= 0 || g->user >= PKS_ID_LIMIT ||
 	    !conf_valid_name(g->service) || g->until < 0 ||
 	    g->until >= TIME_LIMIT || g->since < 0 || g->since >= TIME_LIMIT ||
-	    g->by <= 0 || g->by >= ID_LIMIT)
+	    g->by <= 0 || g->by >= PKS_ID_LIMIT)
 		return -1;
 	if ((o = state_find(st, g->user, g->service)) == NULL) {
 		if (st->ngrants >= STATE_GRANTS_MAX)
@@ -309,8 +272,8 @@ parse_line(struct pks_state *st, char *line, int *seen_lock, char *ebuf,
 		if (n != 4 || rest != NULL || strcmp(w[1], "1") != 0)
 			return err(ebuf, elen, "expected \"lockdown 0\" or "
 			    "\"lockdown 1 BY SINCE\"");
-		if (num(w[2], 1, ID_LIMIT - 1, &st->lock_by) == -1 ||
-		    num(w[3], 0, TIME_LIMIT - 1, &v) == -1)
+		if (num_parse(w[2], 1, PKS_ID_LIMIT - 1, &st->lock_by) == -1 ||
+		    num_parse(w[3], 0, TIME_LIMIT - 1, &v) == -1)
 			return err(ebuf, elen, "bad lockdown fields");
 		st->lockdown = 1;
 		st->lock_since = v;
@@ -322,17 +285,17 @@ parse_line(struct pks_state *st, char *line, int *seen_lock, char *ebuf,
 		return err(ebuf, elen, "a grant needs USER SERVICE UNTIL BY "
 		    "SINCE");
 	memset(&g, 0, sizeof(g));
-	if (num(w[1], 1, ID_LIMIT - 1, &g.user) == -1)
+	if (num_parse(w[1], 1, PKS_ID_LIMIT - 1, &g.user) == -1)
 		return err(ebuf, elen, "bad user id");
 	if (!conf_valid_name(w[2]))
 		return err(ebuf, elen, "bad service name");
 	snprintf(g.service, sizeof(g.service), "%s", w[2]);
-	if (num(w[3], 0, TIME_LIMIT - 1, &v) == -1)
+	if (num_parse(w[3], 0, TIME_LIMIT - 1, &v) == -1)
 		return err(ebuf, elen, "bad end time");
 	g.until = v;
-	if (num(w[4], 1, ID_LIMIT - 1, &g.by) == -1)
+	if (num_parse(w[4], 1, PKS_ID_LIMIT - 1, &g.by) == -1)
 		return err(ebuf, elen, "bad granting admin id");
-	if (num(w[5], 0, TIME_LIMIT - 1, &v) == -1)
+	if (num_parse(w[5], 0, TIME_LIMIT - 1, &v) == -1)
 		return err(ebuf, elen, "bad start time");
 	g.since = v;
 	if (rest != NULL) {
@@ -399,7 +362,7 @@ state_parse(struct pks_state *st, const char *buf, size_t len, char *ebuf,
 		if (version == 0) {
 			if (words(line, w, 2, &rest) != 2 || rest != NULL ||
 			    strcmp(w[0], "pks-state") != 0 ||
-			    num(w[1], 0, INT32_MAX, &v) == -1) {
+			    num_parse(w[1], 0, INT32_MAX, &v) == -1) {
 				err(ebuf, elen, "line %d: not a PKS state file "
 				    "(no \"pks-state %d\" line)", lineno,
 				    STATE_VERSION);
@@ -416,7 +379,7 @@ state_parse(struct pks_state *st, const char *buf, size_t len, char *ebuf,
 		}
 		if (strncmp(line, "end", 3) == 0 && (line[3] == ' ' ||
 		    line[3] == '\0')) {
-			if (num(line + 3 + (line[3] == ' '), 0,
+			if (num_parse(line + 3 + (line[3] == ' '), 0,
 			    STATE_GRANTS_MAX, &v) == -1 ||
 			    (size_t)v != st->ngrants) {
 				err(ebuf, elen, "line %d: the end line does "

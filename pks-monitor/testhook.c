@@ -37,8 +37,8 @@ testhook_seqs(void)
 		fatal("PKS_TEST_SEQS: %s", path);
 	for (i = 1; i <= n; i++) {
 		(void)snprintf(name, sizeof(name), "test%lu", i);
-		if ((s = seq_generate(0, (int64_t)i, (int64_t)i, name, 0,
-		    NULL)) == NULL)
+		if ((s = seq_generate(NULL, 0, (int64_t)i, (int64_t)i, name,
+		    0, NULL)) == NULL)
 			fatalx("PKS_TEST_SEQS: sequence %lu refused", i);
 		fprintf(f, "%u", s->seq.id);
 		for (k = 0; k < s->seq.len; k++)

@@ -47,7 +47,6 @@
 #include "telegram.h"
 
 #define JSON_DEPTH	24		/* updates nest about 6 deep */
-#define ID_LIMIT	(INT64_C(1) << 53) /* Telegram ids fit in 52 bits */
 #define TG_SERVICE_ID	777000	/* "Telegram": automatic forwards */
 
 static const struct {
@@ -122,7 +121,7 @@ member_id(json_object *o, const char *key, int64_t *id)
 	if ((v = member(o, key, json_type_int)) == NULL)
 		return -1;
 	x = json_object_get_int64(v);
-	if (x <= -ID_LIMIT || x >= ID_LIMIT)
+	if (x <= -PKS_ID_LIMIT || x >= PKS_ID_LIMIT)
 		return -1;
 	*id = x;
 	return 0;

@@ -1,0 +1,215 @@
+/*
+ * dispatch.c: what each child may send the monitor.
+ *
+ * One *_dispatch_imsg() per child, with one switch on the message type
+ * in which every case checks the length and every field before it calls
+ * anything: a child that sends a malformed message is treated as
+ * compromised, logged and killed.  The modules called from here trust
+ * what they are given.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "log.h"
+#include "monitor.h"
+#include "proc.h"
+
+#define LOG_TEXT_MAX	1024	/* bytes of a child's log line */
+
+/* what every child may send: a log line, "ready"; 0, or -1: malformed */
+static int
+any_dispatch_imsg(enum pks_proc id, struct imsg *im)
+{
+	struct pks_log	pl;
+
+	switch (im->hdr.type) {
+	case IMSG_LOG:
+		if (im->len < sizeof(pl) || im->len > sizeof(pl) + LOG_TEXT_MAX)
+			return -1;
+		memcpy(&pl, im->data, sizeof(pl));
+		child_log(id, &pl, (const char *)im->data + sizeof(pl),
+		    im->len - sizeof(pl));
+		return 0;
+	case IMSG_READY:
+		if (im->len != 0)
+			return -1;
+		child_ready(id);
+		ready_child_up(id);
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+static int
+str_valid(const char *s, size_t size)
+{
+	return memchr(s, '\0', size) != NULL;
+}
+
+static int
+tg_req_valid(const struct pks_tg_req *r)
+{
+	int	i;
+
+	if (r->reqid == 0 || r->cmd == TG_CMD_NONE || r->cmd >= TG_CMD_MAX ||
+	    r->chat_type < TG_CHAT_PRIVATE || r->chat_type > TG_CHAT_CHANNEL)
+		return 0;
+	/* no chat is 0: an answer to chat 0 cannot be sent; user 0 is a
+	 * message with no person behind it, never in a private chat */
+	if (r->chat_id == 0 ||
+	    (r->user_id == 0 && r->chat_type == TG_CHAT_PRIVATE))
+		return 0;
+	/* a forum topic is only ever in a supergroup */
+	if (r->thread_id > INT32_MAX ||
+	    (r->thread_id != 0 && r->chat_type != TG_CHAT_SUPERGROUP))
+		return 0;
+	if (!str_valid(r->user_name, sizeof(r->user_name)) ||
+	    !str_valid(r->arg1, sizeof(r->arg1)) ||
+	    !str_valid(r->arg2, sizeof(r->arg2)) ||
+	    !str_valid(r->reply_user_name, sizeof(r->reply_user_name)) ||
+	    r->nargs > 255)
+		return 0;
+	for (i = 0; i < PKS_ARGS_MAX; i++)
+		if (!str_valid(r->argv[i], sizeof(r->argv[i])))
+			return 0;
+	/* in a private chat, the chat is the user */
+	if (r->chat_type == TG_CHAT_PRIVATE && r->chat_id != r->user_id)
+		return 0;
+	return 1;
+}
+
+/* 0: handled; -1: malformed */
+static int
+telegram_dispatch_imsg(struct imsg *im)
+{
+	struct pks_tg_req	req;
+	struct pks_tg_sent	sent;
+	struct pks_tg_migrated	mig;
+
+	switch (im->hdr.type) {
+	case IMSG_TG_REQUEST:
+		if (im->len != sizeof(req))
+			return -1;
+		memcpy(&req, im->data, sizeof(req));
+		if (!tg_req_valid(&req))
+			return -1;
+		telegram_request(&req);
+		return 0;
+	case IMSG_TG_SENT:
+		if (im->len != sizeof(sent))
+			return -1;
+		memcpy(&sent, im->data, sizeof(sent));
+		telegram_sent(&sent);
+		return 0;
+	case IMSG_TG_MIGRATED:
+		if (im->len != sizeof(mig))
+			return -1;
+		memcpy(&mig, im->data, sizeof(mig));
+		/* both ids are groups', and they differ */
+		if (mig.old_chat >= 0 || mig.new_chat >= 0 ||
+		    mig.old_chat == mig.new_chat)
+			return -1;
+		telegram_migrated(&mig);
+		return 0;
+	default:
+		return any_dispatch_imsg(PROC_TELEGRAM, im);
+	}
+}
+
+static int
+sniffer_dispatch_imsg(struct imsg *im)
+{
+	struct pks_knock	k;
+
+	switch (im->hdr.type) {
+	case IMSG_KNOCK_DONE:
+		if (im->len != sizeof(k))
+			return -1;
+		memcpy(&k, im->data, sizeof(k));
+		if (k.af != AF_INET && k.af != AF_INET6)
+			return -1;
+		seq_knock_done(&k);
+		return 0;
+	default:
+		return any_dispatch_imsg(PROC_SNIFFER, im);
+	}
+}
+
+static int
+fw_dispatch_imsg(struct imsg *im)
+{
+	struct pks_fw_result	r;
+	struct pks_fw_conf	fc;
+
+	switch (im->hdr.type) {
+	case IMSG_FW_RESULT:
+		if (im->len != sizeof(r))
+			return -1;
+		memcpy(&r, im->data, sizeof(r));
+		/* the answer to one of our three requests, an errno */
+		if ((r.type != IMSG_FW_OPEN && r.type != IMSG_FW_CLOSE &&
+		    r.type != IMSG_FW_CLOSE_ALL) || r.error < 0)
+			return -1;
+		win_fw_result(&r);
+		return 0;
+	case IMSG_FW_BACKEND:
+		if (im->len != sizeof(fc))
+			return -1;
+		memcpy(&fc, im->data, sizeof(fc));
+		/* the backend it chose: never "auto" */
+		if (fc.backend != PKS_FW_NFTABLES &&
+		    fc.backend != PKS_FW_IPTABLES)
+			return -1;
+		env->fw_backend = fc;
+		return 0;
+	default:
+		return any_dispatch_imsg(PROC_FW, im);
+	}
+}
+
+/*
+ * Handle what a child sent: read it, then each message.  Also called on
+ * each loop pass for messages left over (an allocation failed), since
+ * the child may send nothing more until they are answered.
+ */
+void
+monitor_dispatch_imsg(enum pks_proc id, int readable)
+{
+	struct imsg	im;
+	int		rc;
+
+	if (readable && child_read(id) == -1)
+		return;
+	while (child_get(id, &im) == 1) {
+		switch (id) {
+		case PROC_TELEGRAM:
+			rc = telegram_dispatch_imsg(&im);
+			break;
+		case PROC_SNIFFER:
+			rc = sniffer_dispatch_imsg(&im);
+			break;
+		case PROC_FW:
+			rc = fw_dispatch_imsg(&im);
+			break;
+		default:
+			rc = -1;
+			break;
+		}
+		if (rc == -1) {
+			log_warnx("%s: malformed message (type %u, %zu bytes)",
+			    proc_name(id), im.hdr.type, im.len);
+			imsg_free(&im);
+			child_kill(id, "compromised");
+			return;
+		}
+		imsg_free(&im);
+		if (env->child[id].fd == -1)
+			return;
+	}
+}

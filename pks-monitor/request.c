@@ -1,0 +1,373 @@
+/*
+ * request.c: requests of any origin, and the user commands.
+ *
+ * An origin (telegram.c; pks-fleet next) turns what it received into a
+ * struct request at its edge.  From here on the monitor decides the same
+ * way whoever asked: rights from the configuration for every request,
+ * a reply rendered by the origin, and "done" once the request needs
+ * nothing more.  A sequence is only ever sent to its requester's private
+ * chat; a group gets a neutral line once the delivery is known, so that
+ * request stays pending, keyed by its origin and id.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "monitor.h"
+
+#define MAX_AGE		60	/* seconds: older commands are stale */
+
+/* a group request whose private answer is on its way */
+struct pending {
+	struct pending	*next;
+	struct request	 req;
+	uint32_t	 seq_id;	/* revoked if undelivered; 0: none */
+	char		 what[64];	/* "Sent you WHAT in private" */
+};
+
+/*
+ * A group request answered in private: the group hears of it ("Sent you
+ * WHAT in private") once the delivery is known, and the request is done
+ * then (request_delivered).  Returns 1 if it waits, 0 if it could not.
+ */
+static int
+pending_add(const struct request *r, struct reply *rp, const char *hint,
+    uint32_t seq_id, const char *what)
+{
+	struct pending	*p;
+
+	rp->to = REPLY_PRIVATE;
+	text_add(&rp->alt, "%s", hint);
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return 0;
+	p->req = *r;
+	p->seq_id = seq_id;
+	snprintf(p->what, sizeof(p->what), "%s", what);
+	p->next = env->pending;
+	env->pending = p;
+	return 1;
+}
+
+/* the services r's person may open, in names; returns how many */
+static int
+allowed_list(const struct request *r, struct text *names)
+{
+	int	i, n = 0;
+
+	memset(names, 0, sizeof(*names));
+	for (i = 0; i < env->conf->nservices; i++)
+		if (policy_allowed(r->user, r->chat, i)) {
+			text_add(names, "%s%s", n ? " " : "",
+			    env->conf->services[i].name);
+			n++;
+		}
+	return n;
+}
+
+static const char *
+knock_host(void)
+{
+	static char	host[256];
+
+	if (env->conf->knock_host[0] != '\0')
+		return env->conf->knock_host;
+	if (gethostname(host, sizeof(host) - 1) == -1)
+		return "HOST";
+	return host;
+}
+
+static void
+cmd_help(const struct request *r, struct reply *rp)
+{
+	struct text	names;
+
+	reply_add(rp, "I hand out one-time port-knocking sequences.\n\n"
+	    "/generate [service] [address] - a fresh sequence, sent to you "
+	    "privately\n/status - your live sequences and open windows\n"
+	    "/revoke - cancel your live sequences\n"
+	    "/whoami - your ids, for the administrator\n\n");
+	if (allowed_list(r, &names) > 0)
+		reply_add(rp, "Services you may open: %s", names.buf);
+	else
+		reply_add(rp, "You may not open any service here. Send /whoami "
+		    "to your administrator.");
+	if (policy_is_admin(r->user))
+		admin_help(rp);
+}
+
+static void
+cmd_whoami(const struct request *r, struct reply *rp)
+{
+	reply_add(rp, "Your user id: ");
+	reply_style(rp, STYLE_CODE);
+	reply_add(rp, "%lld", (long long)r->user);
+	reply_style(rp, STYLE_PLAIN);
+	reply_add(rp, "\nThis chat id: ");
+	reply_style(rp, STYLE_CODE);
+	reply_add(rp, "%lld", (long long)r->chat);
+	reply_style(rp, STYLE_PLAIN);
+}
+
+/* the service a /generate asks for, or -1 with the reply written */
+static int
+generate_service(const struct request *r, struct reply *rp)
+{
+	struct text	names;
+	int		svc, i, n;
+
+	if ((n = allowed_list(r, &names)) == 0) {
+		log_info("refused /generate from %s (user %lld, chat %lld): "
+		    "not allowed", r->user_name, (long long)r->user,
+		    (long long)r->chat);
+		reply_add(rp, "Sorry, you are not allowed to open any "
+		    "service.");
+		return -1;
+	}
+	if (r->argv[0][0] == '\0') {
+		if (n > 1) {
+			reply_add(rp, "Which service?");
+			rp->to = REPLY_CHOICE;
+			rp->alt = names;
+			return -1;
+		}
+		svc = -1;
+		for (i = 0; i < env->conf->nservices && svc == -1; i++)
+			if (policy_allowed(r->user, r->chat, i))
+				svc = i;
+	} else
+		svc = conf_service_index(env->conf, r->argv[0]);
+	if (svc == -1 || !policy_allowed(r->user, r->chat, svc)) {
+		log_info("refused /generate %s from %s (user %lld, chat "
+		    "%lld): not allowed", r->argv[0], r->user_name,
+		    (long long)r->user, (long long)r->chat);
+		reply_add(rp, "You may not open that service. Yours: %s",
+		    names.buf);
+		return -1;
+	}
+	return svc;
+}
+
+/* 1 if the request stays pending (a group: delivery not known yet) */
+static int
+cmd_generate(const struct request *r, struct reply *rp)
+{
+	struct sequence	*s;
+	uint8_t		 addr[16];
+	char		 exp[16], hint[160], what[64];
+	struct tm	 tm;
+	int		 svc, af = 0, i;
+
+	if (policy_locked()) {
+		log_info("refused /generate from %s (user %lld): locked down",
+		    r->user_name, (long long)r->user);
+		reply_add(rp, "An administrator has locked everything down: "
+		    "no sequence is issued until it is lifted.");
+		return 0;
+	}
+	if (!child_hearing()) {
+		log_info("refused /generate from %s (user %lld): knocks "
+		    "cannot be heard right now", r->user_name,
+		    (long long)r->user);
+		reply_add(rp, "Knocks cannot be heard right now (the server "
+		    "is not capturing): no sequence is issued. Try again "
+		    "later.");
+		return 0;
+	}
+	if (r->age > MAX_AGE) {
+		reply_add(rp, "That request is %u seconds old and has "
+		    "expired: ask again.", r->age);
+		return 0;
+	}
+	if ((svc = generate_service(r, rp)) == -1)
+		return 0;
+	if (r->argv[1][0] != '\0' && addr_parse(r->argv[1], &af, addr) ==
+	    -1) {
+		reply_add(rp, "Not an IPv4 or IPv6 address: %s", r->argv[1]);
+		return 0;
+	}
+	if ((s = seq_generate(r->origin, svc, r->user, r->chat, r->user_name,
+	    af, addr)) == NULL) {
+		reply_add(rp, "No sequence could be made right now; tell your "
+		    "administrator.");
+		return 0;
+	}
+	/* UTC: the server's zone means nothing to the reader */
+	gmtime_r(&s->expires, &tm);
+	strftime(exp, sizeof(exp), "%H:%M:%S UTC", &tm);
+	reply_add(rp, "One-time sequence for ");
+	reply_style(rp, STYLE_BOLD);
+	reply_add(rp, "%s", env->conf->services[svc].name);
+	reply_style(rp, STYLE_PLAIN);
+	reply_add(rp, ", valid until %s", exp);
+	if (af != 0)
+		reply_add(rp, " from %s only", r->argv[1]);
+	reply_add(rp, ":\n\n");
+	reply_style(rp, STYLE_CODE);
+	reply_add(rp, "pks-knock %s", knock_host());
+	for (i = 0; i < s->seq.len; i++)
+		reply_add(rp, " %u%s", s->seq.ports[i],
+		    s->seq.proto == IPPROTO_UDP ? ":udp" : "");
+	reply_style(rp, STYLE_PLAIN);
+	reply_add(rp, "\n\nThen connect within %u seconds.",
+	    env->conf->services[svc].open_for);
+	if (env->conf->services[svc].port == 22) {
+		reply_add(rp, " To knock and connect in one go, add ");
+		reply_style(rp, STYLE_CODE);
+		reply_add(rp, "-- ssh you@host");
+		reply_style(rp, STYLE_PLAIN);
+		reply_add(rp, " to that line.");
+	}
+	if (r->private)
+		return 0;
+	/* in a group: the sequence goes to the requester privately */
+	snprintf(hint, sizeof(hint), "%s, please open a private chat with "
+	    "me and press Start, then ask again.", r->user_name[0] ?
+	    r->user_name : "You");
+	snprintf(what, sizeof(what), "a sequence for %s",
+	    env->conf->services[svc].name);
+	return pending_add(r, rp, hint, s->seq.id, what);
+}
+
+/* 1 if the request stays pending (a group: delivery not known yet) */
+static int
+cmd_status(const struct request *r, struct reply *rp)
+{
+	const struct sequence	*q;
+	const struct window	*w;
+	time_t			 now = time(NULL);
+	char			 a[INET6_ADDRSTRLEN];
+	int			 n = 0;
+
+	for (q = NULL; (q = seq_each(q, r->user)) != NULL; n++)
+		reply_add(rp, "Sequence for %s: %lld s left\n", q->svcname,
+		    (long long)(q->expires - now));
+	for (w = NULL; (w = win_each(w, r->user, 0)) != NULL; n++)
+		reply_add(rp, "Window: %s open for %s, %lld s left\n",
+		    w->svcname, addr_str(w->w.af, w->w.addr, a, sizeof(a)),
+		    win_left(w, now));
+	if (n == 0)
+		reply_add(rp, "You have no live sequence and no open window.");
+	if (r->private)
+		return 0;
+	/* it names addresses and services: never in the group */
+	return pending_add(r, rp, "Your status names addresses: please open "
+	    "a private chat with me and press Start, then ask again.", 0,
+	    "your status");
+}
+
+static void
+cmd_revoke(const struct request *r, struct reply *rp)
+{
+	int	n;
+
+	n = seq_revoke_user(r->user, 0);
+	log_info("%s (user %lld) revoked %d sequence(s)", r->user_name,
+	    (long long)r->user, n);
+	reply_add(rp, "Revoked %d live sequence%s.", n, n == 1 ? "" : "s");
+}
+
+/* A request, checked by the origin's dispatch: decide and answer. */
+void
+request_handle(const struct request *r)
+{
+	struct reply	rp, nt;
+	int		later = 0;
+
+	reply_init(&rp);
+	reply_init(&nt);
+	if (r->user == 0) {
+		/* an anonymous admin, a channel, a bot: no one to answer */
+		log_info("refused a command sent on behalf of a chat or by a "
+		    "bot, in chat %lld", (long long)r->chat);
+		reply_add(&rp, "This was sent on behalf of a chat (anonymous "
+		    "admin, or as a channel), not by a person: I act only for "
+		    "people. Please send it as yourself.");
+		r->origin->reply(r, &rp);
+		r->origin->done(r);
+		return;
+	}
+	switch (r->cmd) {
+	case REQ_HELP:
+		cmd_help(r, &rp);
+		break;
+	case REQ_WHOAMI:
+		cmd_whoami(r, &rp);
+		break;
+	case REQ_GENERATE:
+		later = cmd_generate(r, &rp);
+		break;
+	case REQ_STATUS:
+		later = cmd_status(r, &rp);
+		break;
+	case REQ_REVOKE:
+		cmd_revoke(r, &rp);
+		break;
+	default:
+		if (admin_is_command(r->cmd))
+			admin_handle(r, &rp, &nt);
+		else
+			reply_add(&rp, "Unknown command. Try /help.");
+		break;
+	}
+	r->origin->reply(r, &rp);
+	if (nt.t.len > 0)
+		r->origin->notify(r->user, &nt);
+	if (!later)
+		r->origin->done(r);
+}
+
+/*
+ * The delivery of a pending request's private message is known (ok:
+ * delivered, to where): privately delivered, the group gets a neutral
+ * line; otherwise nobody got the sequence and it must not stay live.
+ */
+void
+request_delivered(const struct origin *o, uint32_t id, int ok, int64_t where,
+    int status)
+{
+	struct pending	**pp, *p;
+	struct sequence	 *q;
+	struct reply	  rp;
+
+	for (pp = &env->pending; (p = *pp) != NULL; pp = &p->next)
+		if (p->req.origin == o && p->req.id == id)
+			break;
+	if (p == NULL)
+		return;
+	*pp = p->next;
+	/* after a refusal the origin may have told the group instead */
+	if (ok && where != p->req.chat) {
+		reply_init(&rp);
+		reply_add(&rp, "Sent you %s in private.", p->what);
+		o->reply(&p->req, &rp);
+	} else if (p->seq_id != 0 && (q = seq_find(p->seq_id)) != NULL) {
+		log_info("sequence %u could not be delivered (%d): revoked",
+		    q->seq.id, status);
+		seq_remove(q);
+	}
+	o->done(&p->req);
+	free(p);
+}
+
+/* An origin restarted: it numbers its requests anew. */
+void
+request_origin_gone(const struct origin *o)
+{
+	struct pending	**pp, *p;
+
+	for (pp = &env->pending; (p = *pp) != NULL;) {
+		if (p->req.origin == o) {
+			*pp = p->next;
+			free(p);
+		} else
+			pp = &p->next;
+	}
+}
