@@ -191,7 +191,7 @@ cmd_grant(const struct request *r, size_t ci, struct reply *rp,
 	snprintf(g.service, sizeof(g.service), "%s",
 	    env->conf->services[svc].name);
 	g.since = time(NULL);
-	g.until = secs ? g.since + secs : 0;
+	g.until = secs ? mono_now() + secs : 0;
 	g.by = r->user;
 	snprintf(g.name, sizeof(g.name), "%s", name);
 	if ((o = state_find(&env->state, g.user, g.service)) != NULL) {
@@ -215,7 +215,7 @@ cmd_grant(const struct request *r, size_t ci, struct reply *rp,
 		return;
 	}
 	if (g.until)
-		when(g.until, until, sizeof(until));
+		when(mono_to_wall(g.until), until, sizeof(until));
 	else
 		snprintf(until, sizeof(until), "ungranted");
 	log_info("admin %s (%lld) granted %s to %lld%s%s until %s",
@@ -319,8 +319,8 @@ cmd_users(struct reply *rp)
 		reply_who(rp, g->name, g->user);
 		reply_add(rp, ": %s, by %lld, ", g->service, (long long)g->by);
 		if (g->until)
-			reply_add(rp, "until %s", when(g->until, buf,
-			    sizeof(buf)));
+			reply_add(rp, "until %s", when(mono_to_wall(g->until),
+			    buf, sizeof(buf)));
 		else
 			reply_add(rp, "until ungranted");
 		if (conf_service_index(conf, g->service) == -1)
@@ -339,7 +339,7 @@ static void
 cmd_windows(struct reply *rp)
 {
 	const struct window	*w;
-	time_t			 now = time(NULL);
+	time_t			 now = mono_now();
 	char			 a[INET6_ADDRSTRLEN];
 	int			 n = 0;
 

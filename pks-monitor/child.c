@@ -195,7 +195,7 @@ child_start(enum pks_proc id)
 	c->fd = sv[0];
 	c->ready = 0;
 	c->planned = 0;
-	c->started = time(NULL);
+	c->started = mono_now();
 	c->restart_at = 0;
 	imsgbuf_init(&c->ibuf, sv[0]);
 	log_debug("started %s, pid %ld", proc_name(id), (long)pid);
@@ -225,7 +225,7 @@ static void
 child_gone(struct child *c, int status)
 {
 	const char	*name = proc_name(c->id);
-	time_t		 now = time(NULL);
+	time_t		 now = mono_now();
 	int		 sig;
 
 	if (WIFSIGNALED(status)) {

@@ -174,7 +174,7 @@ ctl_status(int fd)
 {
 	const struct sequence	*q;
 	const struct window	*w;
-	time_t			 now = time(NULL);
+	time_t			 now = mono_now();
 	char			 up[32];
 	int			 i, ns = 0, nw = 0;
 
@@ -204,7 +204,7 @@ ctl_status(int fd)
 	out(fd, "sequences %d, windows %d, configuration %s\n", ns, nw,
 	    env->conf_path);
 	if (env->state.lockdown) {
-		fmt_dur(up, sizeof(up), now - env->state.lock_since);
+		fmt_dur(up, sizeof(up), time(NULL) - env->state.lock_since);
 		out(fd, "lockdown ON for %s, by %lld\n", up,
 		    (long long)env->state.lock_by);
 	} else
@@ -221,7 +221,7 @@ static void
 ctl_grants(int fd)
 {
 	const struct grant	*g;
-	time_t			 now = time(NULL);
+	time_t			 now = mono_now();
 	char			 left[32];
 	size_t			 i;
 
@@ -245,7 +245,7 @@ static void
 ctl_sequences(int fd, int verbose)
 {
 	const struct sequence	*q;
-	time_t			 now = time(NULL);
+	time_t			 now = mono_now();
 	char			 left[32];
 	int			 i;
 
@@ -266,7 +266,7 @@ static void
 ctl_windows(int fd)
 {
 	const struct window	*w;
-	time_t			 now = time(NULL);
+	time_t			 now = mono_now();
 	char			 a[INET6_ADDRSTRLEN], left[32];
 
 	out(fd, "%-39s %-12s %-20s %s\n", "ADDRESS", "SERVICE", "OWNER",
@@ -367,7 +367,7 @@ ctl_accept(void)
 		if (ctl_conn[i].fd == -1) {
 			ctl_conn[i].fd = fd;
 			ctl_conn[i].len = 0;
-			ctl_conn[i].since = time(NULL);
+			ctl_conn[i].since = mono_now();
 			return;
 		}
 	close(fd);		/* busy */
@@ -406,7 +406,7 @@ ctl_read(struct ctl_conn *c)
 void
 control_dispatch(struct pollfd *pfd, int n)
 {
-	time_t	now = time(NULL);
+	time_t	now = mono_now();
 	int	i;
 
 	if (n == 0)

@@ -18,6 +18,28 @@
 #define EXPIRED_MAX	64	/* grants logged per expiry round */
 
 /*
+ * Grants end on the monotonic clock in the monitor, at a date in the
+ * file: convert every end to a date (to_wall) or back, with one offset
+ * so that the round trip is exact.  An end already past stays past.
+ */
+static void
+grants_clock(struct pks_state *st, int to_wall)
+{
+	time_t	off = mono_to_wall(0);
+	size_t	i;
+
+	for (i = 0; i < st->ngrants; i++) {
+		struct grant	*g = &st->grants[i];
+
+		if (g->until == 0)
+			continue;
+		g->until = to_wall ? g->until + off : g->until - off;
+		if (g->until <= 0)
+			g->until = 1;
+	}
+}
+
+/*
  * Save the state.  A file refused at load is first moved aside, so a
  * write never destroys what an admin may want to look at.
  */
@@ -38,8 +60,10 @@ grants_save(void)
 		    env->conf->state_file, aside);
 		env->state_refused = 0;
 	}
+	grants_clock(&env->state, 1);
 	rc = state_save(env->conf->state_file, &env->state, ebuf,
 	    sizeof(ebuf));
+	grants_clock(&env->state, 0);
 	if (rc == -1) {
 		log_warnx("state file %s: cannot write it: %s",
 		    env->conf->state_file, ebuf);
@@ -94,6 +118,7 @@ grants_load(int start)
 		memset(&env->state, 0, sizeof(env->state));
 		return;
 	}
+	grants_clock(&st, 0);
 	state_clear(&env->state);
 	env->state = st;
 	env->state_refused = 0;
@@ -108,7 +133,7 @@ grants_load(int start)
 	if (st.lockdown)
 		seq_revoke_user(0, 1);
 	/* grants that ended while the monitor was not running */
-	grants_expire(time(NULL));
+	grants_expire(mono_now());
 }
 
 void

@@ -20,6 +20,7 @@
  *	child.c		children: start, feed, supervise
  *	reply.c		replies: words and markup, rendered per origin
  *	state.c		the state file's format (pure)
+ *	clock.c		expiries on CLOCK_MONOTONIC, dates for messages
  *	text.c		text buffers, addresses, user ids
  */
 #ifndef PKS_MONITOR_H
@@ -57,7 +58,7 @@ struct sequence {
 	int64_t		 user_id;
 	int64_t		 chat_id;	/* where it was asked for */
 	char		 user_name[64];
-	time_t		 expires;
+	time_t		 expires;	/* monotonic (clock.c) */
 };
 
 enum win_state {
@@ -75,7 +76,7 @@ struct window {
 	char		 svcname[PKS_NAME_MAX];
 	int64_t		 user_id;
 	char		 user_name[64];
-	time_t		 expires;	/* while OPENING or OPEN */
+	time_t		 expires;	/* while OPENING or OPEN; monotonic */
 	int		 notified;	/* owner told it opened */
 	time_t		 retry_at;	/* CLOSING: a refused close is asked
 					   again then, 0: not refused */
@@ -85,7 +86,8 @@ struct window {
 struct grant {
 	int64_t		 user;
 	char		 service[PKS_NAME_MAX];
-	time_t		 until;		/* 0: until ungranted */
+	time_t		 until;		/* 0: until ungranted; in the file
+					   a date, in the monitor monotonic */
 	int64_t		 by;		/* the admin who granted it */
 	time_t		 since;
 	char		 name[64];	/* display name, may be "" */
@@ -132,6 +134,11 @@ struct monitor {
 };
 
 extern struct monitor	*env;
+
+/* clock.c */
+time_t	 mono_now(void);
+time_t	 mono_to_wall(time_t);
+time_t	 wall_to_mono(time_t);
 
 /* text.c */
 struct text {

@@ -93,8 +93,8 @@ shutdown_all(int sfd)
 	log_info("stopping: closing all windows");
 	win_close_all();
 	child_flush_all();
-	end = time(NULL) + 5;
-	while (fw->fd != -1 && env->windows != NULL && time(NULL) < end) {
+	end = mono_now() + 5;
+	while (fw->fd != -1 && env->windows != NULL && mono_now() < end) {
 		pfd[0].fd = fw->fd;
 		pfd[0].events = POLLIN;
 		pfd[1].fd = sfd;
@@ -107,7 +107,7 @@ shutdown_all(int sfd)
 	if (env->windows != NULL)
 		log_warnx("pks-fw did not confirm the close of every window");
 	child_stop_all(SIGTERM);
-	end = time(NULL) + 5;
+	end = mono_now() + 5;
 	for (;;) {
 		int	i, alive = 0;
 
@@ -117,9 +117,9 @@ shutdown_all(int sfd)
 				alive = 1;
 		if (!alive)
 			break;
-		if (time(NULL) >= end) {
+		if (mono_now() >= end) {
 			child_stop_all(SIGKILL);
-			end = time(NULL) + 5;
+			end = mono_now() + 5;
 		}
 		poll(NULL, 0, 20);
 	}
@@ -248,7 +248,7 @@ main_loop(void)
 
 	for (;;) {
 		child_flush_all();
-		now = time(NULL);
+		now = mono_now();
 		pfd[0].fd = sfd;
 		pfd[0].events = POLLIN;
 		for (i = 1; i < PROC_MAX; i++) {
@@ -289,7 +289,7 @@ main_loop(void)
 			    (pfd[i].revents & (POLLIN | POLLHUP | POLLERR)));
 		}
 		control_dispatch(pfd + PROC_MAX, n > 0 ? nctl : 0);
-		now = time(NULL);
+		now = mono_now();
 		seq_expire(now);
 		win_expire(now);
 		grants_expire(now);
@@ -363,7 +363,7 @@ main(int argc, char *argv[])
 	if (control_init(env->conf->control_socket) == -1)
 		exit(1);
 	pidfile_write();
-	env->started = time(NULL);
+	env->started = mono_now();
 	child_init_all();
 	grants_init();
 #ifdef PKS_TESTHOOKS

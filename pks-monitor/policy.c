@@ -31,7 +31,7 @@ policy_allowed(int64_t user, int64_t chat, int svc)
 	if (svc < 0 || svc >= conf->nservices)
 		return 0;
 	if (user != 0 && state_allows(&env->state, user,
-	    conf->services[svc].name, time(NULL)))
+	    conf->services[svc].name, mono_now()))
 		return 1;
 	for (i = 0; i < conf->ngrants; i++) {
 		const struct conf_grant	*g = &conf->grants[i];

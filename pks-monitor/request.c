@@ -163,6 +163,7 @@ cmd_generate(const struct request *r, struct reply *rp)
 	uint8_t		 addr[16];
 	char		 exp[16], hint[160], what[64];
 	struct tm	 tm;
+	time_t		 until;
 	int		 svc, af = 0, i;
 
 	if (policy_locked()) {
@@ -200,7 +201,8 @@ cmd_generate(const struct request *r, struct reply *rp)
 		return 0;
 	}
 	/* UTC: the server's zone means nothing to the reader */
-	gmtime_r(&s->expires, &tm);
+	until = mono_to_wall(s->expires);
+	gmtime_r(&until, &tm);
 	strftime(exp, sizeof(exp), "%H:%M:%S UTC", &tm);
 	reply_add(rp, "One-time sequence for ");
 	reply_style(rp, STYLE_BOLD);
@@ -242,7 +244,7 @@ cmd_status(const struct request *r, struct reply *rp)
 {
 	const struct sequence	*q;
 	const struct window	*w;
-	time_t			 now = time(NULL);
+	time_t			 now = mono_now();
 	char			 a[INET6_ADDRSTRLEN];
 	int			 n = 0;
 

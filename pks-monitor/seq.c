@@ -198,7 +198,7 @@ seq_generate(const struct origin *origin, int svc, int64_t user, int64_t chat,
 	s->user_id = user;
 	s->chat_id = chat;
 	snprintf(s->user_name, sizeof(s->user_name), "%s", name);
-	s->expires = time(NULL) + env->conf->seq_lifetime;
+	s->expires = mono_now() + env->conf->seq_lifetime;
 	s->next = env->seqs;
 	env->seqs = s;
 	child_send(PROC_SNIFFER, IMSG_SEQ_ADD, -1, &s->seq, sizeof(s->seq));
@@ -338,7 +338,7 @@ seq_knock_done(const struct pks_knock *k)
 		log_info("knock from %s for a sequence that is not live", a);
 		return;
 	}
-	if (s->expires <= time(NULL)) {
+	if (s->expires <= mono_now()) {
 		log_info("knock from %s for expired sequence %u", a,
 		    s->seq.id);
 		seq_remove(s);

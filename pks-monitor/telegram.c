@@ -121,13 +121,15 @@ tg_window(const struct window *w, enum win_event ev)
 	struct text	 html;
 	struct tm	 tm;
 	char		 a[INET6_ADDRSTRLEN], t[16];
+	time_t		 until;
 
 	addr_str(w->w.af, w->w.addr, a, sizeof(a));
 	reply_init(&rp);
 	if (ev == WIN_EV_CLOSED)
 		reply_add(&rp, "%s closed for %s", w->svcname, a);
 	else {
-		gmtime_r(&w->expires, &tm);
+		until = mono_to_wall(w->expires);
+		gmtime_r(&until, &tm);
 		strftime(t, sizeof(t), "%H:%M:%S UTC", &tm);
 		reply_add(&rp, "%s open for %s until %s", w->svcname, a, t);
 	}

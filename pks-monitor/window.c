@@ -63,7 +63,7 @@ win_free(struct window *w)
 static void
 win_send_open(struct window *w)
 {
-	time_t	now = time(NULL);
+	time_t	now = mono_now();
 
 	w->w.timeout = w->expires > now ? w->expires - now : 1;
 	child_send(PROC_FW, IMSG_FW_OPEN, -1, &w->w, sizeof(w->w));
@@ -74,10 +74,12 @@ win_event(struct window *w, enum win_event ev)
 {
 	char		 a[INET6_ADDRSTRLEN], t[16];
 	struct tm	 tm;
+	time_t		 until;
 
 	addr_str(w->w.af, w->w.addr, a, sizeof(a));
 	if (ev == WIN_EV_OPENED) {
-		gmtime_r(&w->expires, &tm);
+		until = mono_to_wall(w->expires);
+		gmtime_r(&until, &tm);
 		strftime(t, sizeof(t), "%H:%M:%S UTC", &tm);
 		log_info("window opened: %s for %s (%s) until %s", w->svcname,
 		    a, w->user_name, t);
@@ -122,7 +124,7 @@ win_open(const struct sequence *s, int af, const uint8_t *addr)
 	memcpy(w->svcname, s->svcname, sizeof(w->svcname));
 	w->user_id = s->user_id;
 	memcpy(w->user_name, s->user_name, sizeof(w->user_name));
-	w->expires = time(NULL) + svc->open_for;
+	w->expires = mono_now() + svc->open_for;
 	win_send_open(w);
 	if (w->state == WIN_OPEN)
 		log_info("window for %s on %s extended",
@@ -181,7 +183,7 @@ win_fw_result(const struct pks_fw_result *r)
 			 * and the close is asked again shortly */
 			log_warnx("pks-fw could not close window %u: %s; "
 			    "retrying", r->id, strerror(r->error));
-			w->retry_at = time(NULL) + CLOSE_RETRY;
+			w->retry_at = mono_now() + CLOSE_RETRY;
 			return;
 		}
 		win_event(w, WIN_EV_CLOSED);

@@ -1,0 +1,59 @@
+/*
+ * clock.c: the monitor's two clocks.
+ *
+ * Every expiry (sequence, window, grant, restart back-off) runs on
+ * CLOCK_MONOTONIC, which a step of the wall clock (an NTP correction, a
+ * spoofed NTP reply, an admin's date(1)) does not move.  Wall-clock
+ * dates appear only in messages and in the state file, converted here.
+ *
+ * Monotonic times are shifted by MONO_BASE so that they are never 0,
+ * which callers use for "none".
+ */
+#include <sys/types.h>
+
+#include <time.h>
+
+#include "log.h"
+#include "monitor.h"
+
+#define MONO_BASE	((time_t)1000000000)
+
+time_t
+mono_now(void)
+{
+	struct timespec	ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		fatal("clock_gettime");
+	return ts.tv_sec + MONO_BASE;
+}
+
+/* wall minus monotonic, rounded: constant while the clock is not stepped */
+static time_t
+offset(void)
+{
+	struct timespec	mo, rt;
+	long long	ns;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &mo) == -1 ||
+	    clock_gettime(CLOCK_REALTIME, &rt) == -1)
+		fatal("clock_gettime");
+	ns = ((long long)rt.tv_sec - mo.tv_sec) * 1000000000LL +
+	    (rt.tv_nsec - mo.tv_nsec) + 500000000LL;
+	return (time_t)(ns >= 0 ? ns / 1000000000LL :
+	    -((-ns + 999999999LL) / 1000000000LL)) - MONO_BASE;
+}
+
+/* the wall-clock date of a monotonic time, for messages */
+time_t
+mono_to_wall(time_t m)
+{
+	return m + offset();
+}
+
+/* the monotonic time of a wall-clock date (from the state file) */
+time_t
+wall_to_mono(time_t w)
+{
+	return w - offset();
+}
