@@ -27,6 +27,10 @@
 #include "privsep.h"
 #include "proc.h"
 
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS	83	/* Linux 6.16: refuse SCM_RIGHTS */
+#endif
+
 #define BACKOFF_MAX	60	/* seconds */
 #define STABLE_AFTER	60	/* a child up this long restarts at once */
 
@@ -191,6 +195,12 @@ child_start(enum pks_proc id)
 	close(sv[1]);
 	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) == -1)
 		fatal("fcntl");
+	/* no child sends descriptors: the kernel refuses them here (their
+	 * last close could block us, see child_get()) */
+	if (setsockopt(sv[0], SOL_SOCKET, SO_PASSRIGHTS, &(int){ 0 },
+	    sizeof(int)) == -1)
+		log_debug("%s: SO_PASSRIGHTS: %s", proc_name(id),
+		    strerror(errno));
 	c->pid = pid;
 	c->fd = sv[0];
 	c->ready = 0;
@@ -489,6 +499,11 @@ child_get(enum pks_proc id, struct imsg *im)
 		return 0;
 	if ((r = imsg_get(&c->ibuf, im)) == 1) {
 		if (im->fd != -1) {
+			/* a socket with unsent data and SO_LINGER would
+			 * block this close (ours may be the last): reset
+			 * it instead of lingering */
+			(void)setsockopt(im->fd, SOL_SOCKET, SO_LINGER,
+			    &(struct linger){ 1, 0 }, sizeof(struct linger));
 			close(im->fd);
 			im->fd = -1;
 			imsg_free(im);
