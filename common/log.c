@@ -141,13 +141,28 @@ log_emit(int prio, const char *msg, size_t len)
 	log_syslog(log_name, getpid(), prio, msg, len);
 }
 
-/* Replace control characters: a log line is one line. */
+/*
+ * Replace control characters: a log line is one line, and a terminal
+ * reading it takes no command from it.  C0 and DEL, and C1 (U+0080 to
+ * U+009F, 0xc2 0x80..0x9f in UTF-8), each become one '?'.
+ */
 static void
 log_clean(char *s)
 {
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '?';
+	char	*d = s;
+
+	for (; *s; s++, d++) {
+		if ((unsigned char)s[0] == 0xc2 &&
+		    (unsigned char)s[1] >= 0x80 &&
+		    (unsigned char)s[1] <= 0x9f) {
+			*d = '?';
+			s++;
+		} else if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*d = '?';
+		else
+			*d = *s;
+	}
+	*d = '\0';
 }
 
 void

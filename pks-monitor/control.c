@@ -217,12 +217,20 @@ ctl_status(int fd)
 	    "iptables" : "(not set up yet)");
 }
 
+/* a name from Telegram, for a terminal: no control character (C0, C1) */
+static const char *
+clean(const char *s, char *buf, size_t len)
+{
+	text_clean(buf, len, s, strlen(s));
+	return buf;
+}
+
 static void
 ctl_grants(int fd)
 {
 	const struct grant	*g;
 	time_t			 now = mono_now();
-	char			 left[32];
+	char			 left[32], nm[64];
 	size_t			 i;
 
 	out(fd, "%-16s %-20s %-12s %-16s %s\n", "USER-ID", "NAME", "SERVICE",
@@ -234,7 +242,8 @@ ctl_grants(int fd)
 		else
 			fmt_dur(left, sizeof(left), g->until - now);
 		out(fd, "%-16lld %-20.20s %-12s %-16lld %s%s\n",
-		    (long long)g->user, g->name[0] ? g->name : "-",
+		    (long long)g->user, g->name[0] ? clean(g->name, nm,
+		    sizeof(nm)) : "-",
 		    g->service, (long long)g->by, left,
 		    conf_service_index(env->conf, g->service) == -1 ?
 		    " (no such service)" : "");
@@ -246,7 +255,7 @@ ctl_sequences(int fd, int verbose)
 {
 	const struct sequence	*q;
 	time_t			 now = mono_now();
-	char			 left[32];
+	char			 left[32], nm[64];
 	int			 i;
 
 	out(fd, "%-8s %-20s %-16s %-12s %s%s\n", "ID", "OWNER", "USER-ID",
@@ -254,7 +263,8 @@ ctl_sequences(int fd, int verbose)
 	for (q = NULL; (q = seq_each(q, 0)) != NULL;) {
 		fmt_dur(left, sizeof(left), q->expires - now);
 		out(fd, "%-8u %-20.20s %-16lld %-12s %-7s", q->seq.id,
-		    q->user_name, (long long)q->user_id, q->svcname, left);
+		    clean(q->user_name, nm, sizeof(nm)), (long long)q->user_id,
+		    q->svcname, left);
 		if (verbose)
 			for (i = 0; i < q->seq.len; i++)
 				out(fd, " %u", q->seq.ports[i]);
@@ -267,7 +277,7 @@ ctl_windows(int fd)
 {
 	const struct window	*w;
 	time_t			 now = mono_now();
-	char			 a[INET6_ADDRSTRLEN], left[32];
+	char			 a[INET6_ADDRSTRLEN], left[32], nm[64];
 
 	out(fd, "%-39s %-12s %-20s %s\n", "ADDRESS", "SERVICE", "OWNER",
 	    "LEFT");
@@ -278,7 +288,7 @@ ctl_windows(int fd)
 			fmt_dur(left, sizeof(left), win_left(w, now));
 		out(fd, "%-39s %-12s %-20.20s %s\n",
 		    addr_str(w->w.af, w->w.addr, a, sizeof(a)), w->svcname,
-		    w->user_name, left);
+		    clean(w->user_name, nm, sizeof(nm)), left);
 	}
 }
 
