@@ -78,6 +78,8 @@ struct window {
 	char		 user_name[64];
 	time_t		 expires;	/* while OPENING or OPEN; monotonic */
 	int		 notified;	/* owner told it opened */
+	int		 reopen;	/* CLOSING: knocked again meanwhile,
+					   open again once the close is done */
 	time_t		 retry_at;	/* CLOSING: a refused close is asked
 					   again then, 0: not refused */
 };

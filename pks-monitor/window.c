@@ -3,8 +3,10 @@
  *
  * A window is OPENING until pks-fw confirms, OPEN until it expires,
  * then CLOSING until pks-fw confirms the close (a refused close is asked
- * again after CLOSE_RETRY).  The origin of the sequence that opened a
- * window tells its owner when it opens and closes.
+ * again after CLOSE_RETRY).  A knock that completes while the close is
+ * in flight opens the window again once the close is done.  The origin
+ * of the sequence that opened a window tells its owner when it opens
+ * and closes.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -117,7 +119,7 @@ win_open(const struct sequence *s, int af, const uint8_t *addr)
 		w->next = env->windows;
 		env->windows = w;
 	} else if (w->state == WIN_CLOSING)
-		w->state = WIN_OPENING;
+		w->reopen = 1;	/* the close is in flight */
 	/* the same address knocking again extends its window */
 	w->origin = s->origin;
 	w->service = s->service;
@@ -125,16 +127,29 @@ win_open(const struct sequence *s, int af, const uint8_t *addr)
 	w->user_id = s->user_id;
 	memcpy(w->user_name, s->user_name, sizeof(w->user_name));
 	w->expires = mono_now() + svc->open_for;
-	win_send_open(w);
+	if (!w->reopen)		/* else once the close is done */
+		win_send_open(w);
 	if (w->state == WIN_OPEN)
 		log_info("window for %s on %s extended",
 		    addr_str(af, addr, a, sizeof(a)), svc->name);
 	return 0;
 }
 
+/* a window whose close was in flight when it was knocked again */
+static void
+win_reopen(struct window *w)
+{
+	w->reopen = 0;
+	w->retry_at = 0;
+	w->notified = 0;
+	w->state = WIN_OPENING;
+	win_send_open(w);
+}
+
 static void
 win_close(struct window *w)
 {
+	w->reopen = 0;
 	if (w->state == WIN_CLOSING)
 		return;		/* close already asked */
 	w->state = WIN_CLOSING;
@@ -187,7 +202,10 @@ win_fw_result(const struct pks_fw_result *r)
 			return;
 		}
 		win_event(w, WIN_EV_CLOSED);
-		win_free(w);
+		if (w->reopen && w->expires > mono_now())
+			win_reopen(w);
+		else
+			win_free(w);
 	}
 }
 
@@ -236,7 +254,10 @@ win_push_all(void)
 
 	for (w = env->windows; w != NULL; w = nw) {
 		nw = w->next;
-		if (w->state != WIN_CLOSING) {
+		if (w->state != WIN_CLOSING || (w->reopen &&
+		    w->expires > mono_now())) {
+			w->reopen = 0;
+			w->retry_at = 0;
 			w->state = WIN_OPENING;
 			win_send_open(w);
 		} else {
@@ -263,7 +284,7 @@ win_close_addr(int af, const uint8_t *addr)
 
 	for (w = env->windows; w != NULL; w = w->next)
 		if (w->w.af == af && memcmp(w->w.addr, addr, alen) == 0 &&
-		    w->state != WIN_CLOSING) {
+		    (w->state != WIN_CLOSING || w->reopen)) {
 			win_close(w);
 			n++;
 		}
@@ -278,7 +299,7 @@ win_close_every(void)
 	int		 n = 0;
 
 	for (w = env->windows; w != NULL; w = w->next)
-		if (w->state != WIN_CLOSING)
+		if (w->state != WIN_CLOSING || w->reopen)
 			n += win_close_addr(w->w.af, w->w.addr);
 	return n;
 }
