@@ -31,6 +31,8 @@ struct conf_grant {
 	uint64_t	services;	/* bit i: services[i] */
 };
 
+#define CONF_EXCLUDE_MAX	64	/* knock-exclude lines */
+
 struct pks_conf {
 	char			user[64];
 	char			chroot[256];
@@ -42,6 +44,11 @@ struct pks_conf {
 	uint32_t		seq_lifetime;
 	uint32_t		knock_timeout;
 	uint32_t		max_sources;
+	uint32_t		max_sequences;	/* live, in all */
+	uint32_t		max_seq_chat;	/* live, asked in one group */
+	uint16_t		exclude[CONF_EXCLUDE_MAX][2];	/* ports
+					   never drawn: LO, HI */
+	int			nexclude;
 	char			control_socket[108];
 	char			state_file[256];
 	uint8_t			firewall;	/* enum pks_fw_kind */

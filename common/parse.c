@@ -39,6 +39,10 @@ static const struct setting globals[] = {
 	{ "sequence-lifetime",	V_NUM,	CF(seq_lifetime), 10, 86400 },
 	{ "knock-timeout",	V_NUM,	CF(knock_timeout), 1, 300 },
 	{ "max-sources",	V_NUM,	CF(max_sources), 16, 1048576 },
+	{ "max-sequences",	V_NUM,	CF(max_sequences), 1,
+	    PKS_SEQUENCES_MAX },
+	{ "max-sequences-per-chat", V_NUM, CF(max_seq_chat), 1,
+	    PKS_SEQUENCES_MAX },
 	{ "control-socket",	V_PATH,	CF(control_socket), 0, 0 },
 	{ "state-file",		V_PATH,	CF(state_file), 0, 0 },
 	{ "firewall",		V_FIREWALL, CF(firewall), 0, 0 },
@@ -62,6 +66,7 @@ static const struct setting svcsettings[] = {
 _Static_assert(sizeof(((struct pks_conf *)0)->control_socket) <=
     sizeof(((struct sockaddr_un *)0)->sun_path), "control_socket too long");
 _Static_assert(PKS_SERVICES_MAX <= 64, "services bitmask is 64 bits");
+_Static_assert(NSET(globals) <= SET_MAX, "SET_MAX too small for the globals");
 
 /* an "allow" statement, resolved at the end of the file */
 struct allow {
@@ -99,6 +104,7 @@ static int	name_item(struct lexer *, const char *, struct token *,
 static int	parse_macro(struct parser *, struct token *);
 static int	parse_interface(struct parser *, struct token *);
 static int	parse_knockports(struct parser *, struct token *);
+static int	parse_exclude(struct parser *, struct token *);
 static int	parse_telegram(struct parser *, struct token *);
 static int	parse_service(struct parser *, struct token *);
 static int	parse_allow(struct parser *, struct token *);
@@ -113,6 +119,7 @@ static void	finish(struct parser *);
 static const struct kwhandler handlers[] = {
 	{ "interface",		parse_interface },
 	{ "knock-ports",	parse_knockports },
+	{ "knock-exclude",	parse_exclude },
 	{ "telegram",		parse_telegram },
 	{ "service",		parse_service },
 	{ "allow",		parse_allow },
@@ -258,12 +265,65 @@ parse_interface(struct parser *p, struct token *kw)
 	return (0);
 }
 
+/* LO-HI (or PORT alone, if single) after keyword kw */
+static int
+parse_range(struct parser *p, struct token *kw, int single, long long *l,
+    long long *h)
+{
+	struct token	 v, lo, hi;
+	char		*dash;
+
+	if (cf_get_value(&p->lx, kw->s, &v) == -1)
+		return (-1);
+	if (single && strchr(v.s, '-') == NULL) {
+		if (cf_get_number(&p->lx, kw->s, &v, 1, 65535, l) == -1)
+			return (-1);
+		*h = *l;
+		return (0);
+	}
+	if ((dash = strchr(v.s, '-')) == NULL || dash == v.s) {
+		conf_error(&p->lx, v.line, "%s: expected LO-HI, got \"%s\"",
+		    kw->s, v.s);
+		return (-1);
+	}
+	lo = hi = v;
+	lo.s[dash - v.s] = '\0';
+	memcpy(hi.s, dash + 1, strlen(dash + 1) + 1);
+	if (cf_get_number(&p->lx, kw->s, &lo, 1, 65535, l) == -1 ||
+	    cf_get_number(&p->lx, kw->s, &hi, 1, 65535, h) == -1)
+		return (-1);
+	if (*l >= *h) {
+		conf_error(&p->lx, v.line, "%s: %lld-%lld: the low port must "
+		    "be below the high one", kw->s, *l, *h);
+		return (-1);
+	}
+	return (0);
+}
+
+/* knock-exclude PORT|LO-HI: never drawn, repeatable */
+static int
+parse_exclude(struct parser *p, struct token *kw)
+{
+	struct pks_conf	*c = p->conf;
+	long long	 l, h;
+
+	if (parse_range(p, kw, 1, &l, &h) == -1)
+		return (-1);
+	if (c->nexclude >= CONF_EXCLUDE_MAX) {
+		conf_error(&p->lx, kw->line, "knock-exclude: at most %d lines",
+		    CONF_EXCLUDE_MAX);
+		return (-1);
+	}
+	c->exclude[c->nexclude][0] = l;
+	c->exclude[c->nexclude][1] = h;
+	c->nexclude++;
+	return (0);
+}
+
 /* knock-ports LO-HI */
 static int
 parse_knockports(struct parser *p, struct token *kw)
 {
-	struct token	 v, lo, hi;
-	char		*dash;
 	long long	 l, h;
 
 	if (p->knock_line) {
@@ -271,24 +331,8 @@ parse_knockports(struct parser *p, struct token *kw)
 		    "at line %d)", p->knock_line);
 		return (-1);
 	}
-	if (cf_get_value(&p->lx, kw->s, &v) == -1)
+	if (parse_range(p, kw, 0, &l, &h) == -1)
 		return (-1);
-	if ((dash = strchr(v.s, '-')) == NULL || dash == v.s) {
-		conf_error(&p->lx, v.line, "knock-ports: expected LO-HI, got "
-		    "\"%s\"", v.s);
-		return (-1);
-	}
-	lo = hi = v;
-	lo.s[dash - v.s] = '\0';
-	memcpy(hi.s, dash + 1, strlen(dash + 1) + 1);
-	if (cf_get_number(&p->lx, kw->s, &lo, 1, 65535, &l) == -1 ||
-	    cf_get_number(&p->lx, kw->s, &hi, 1, 65535, &h) == -1)
-		return (-1);
-	if (l >= h) {
-		conf_error(&p->lx, v.line, "knock-ports: %lld-%lld: the low "
-		    "port must be below the high one", l, h);
-		return (-1);
-	}
 	p->conf->knock_lo = l;
 	p->conf->knock_hi = h;
 	p->knock_line = kw->line;
@@ -646,6 +690,8 @@ conf_parse_buffer(const char *file, const char *buf, size_t len)
 	c->seq_lifetime = 300;
 	c->knock_timeout = 10;
 	c->max_sources = 65536;
+	c->max_sequences = 10000;
+	c->max_seq_chat = 1000;
 	snprintf(c->control_socket, sizeof(c->control_socket),
 	    "/run/pks/pks.sock");
 	snprintf(c->state_file, sizeof(c->state_file), "/var/lib/pks/state");

@@ -76,7 +76,7 @@ struct setting {
 	long long	 hi;
 };
 
-#define SET_MAX		9		/* settings in one table */
+#define SET_MAX		16		/* settings in one table */
 
 typedef int	(*cf_item_fn)(struct lexer *, const char *, struct token *,
 		    void *);

@@ -19,6 +19,9 @@
 #define PKS_GUARD		16	/* guard ports either side of a knock port */
 #define PKS_ARGS_MAX		3	/* words of an admin command */
 #define PKS_WINDOW_MAX		86400	/* longest window (open-for), seconds */
+#define PKS_SEQUENCES_MAX	50000	/* highest max-sequences: the live set
+					   pushed to a new sniffer fits its
+					   queue (pks-monitor/seq.c) */
 #define PKS_ID_LIMIT		(INT64_C(1) << 53)	/* Telegram ids: 52 bits */
 
 /* children, in the order the monitor starts them */

@@ -252,8 +252,14 @@ const struct window *win_each(const struct window *, int64_t, int);
 long long win_left(const struct window *, time_t);
 
 /* seq.c */
+enum {
+	SEQ_OK,
+	SEQ_FULL,		/* max-sequences live */
+	SEQ_CHAT_FULL,		/* max-sequences-per-chat asked in the chat */
+	SEQ_FAILED		/* no room in the range, no memory: logged */
+};
 struct sequence *seq_generate(const struct origin *, int, int64_t, int64_t,
-	    const char *, int, const uint8_t *);
+	    const char *, int, const uint8_t *, int *);
 void	 seq_remove(struct sequence *);
 int	 seq_revoke_user(int64_t, int);
 int	 seq_revoke_unallowed(int64_t);

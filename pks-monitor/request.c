@@ -164,7 +164,7 @@ cmd_generate(const struct request *r, struct reply *rp)
 	char		 exp[16], hint[160], what[64];
 	struct tm	 tm;
 	time_t		 until;
-	int		 svc, af = 0, i;
+	int		 svc, af = 0, i, why;
 
 	if (policy_locked()) {
 		log_info("refused /generate from %s (user %lld): locked down",
@@ -195,9 +195,17 @@ cmd_generate(const struct request *r, struct reply *rp)
 		return 0;
 	}
 	if ((s = seq_generate(r->origin, svc, r->user, r->chat, r->user_name,
-	    af, addr)) == NULL) {
-		reply_add(rp, "No sequence could be made right now; tell your "
-		    "administrator.");
+	    af, addr, &why)) == NULL) {
+		if (why == SEQ_FULL)
+			reply_add(rp, "Too many sequences are live on this "
+			    "host right now: ask again in a few minutes.");
+		else if (why == SEQ_CHAT_FULL)
+			reply_add(rp, "Too many sequences asked for in this "
+			    "chat are live right now: ask again in a few "
+			    "minutes, or in a private chat with me.");
+		else
+			reply_add(rp, "No sequence could be made right now; "
+			    "tell your administrator.");
 		return 0;
 	}
 	/* UTC: the server's zone means nothing to the reader */

@@ -4,9 +4,10 @@
  * A sequence is drawn with getrandom(2): distinct ports from the
  * configured range, far enough apart that their guard ranges do not
  * touch (so a sweep always trips a guard), and never on or near a
- * protected port or a port something listens on.  It is consumed by its
- * first completion.  The monitor checks a completion again before it
- * asks pks-fw to open: still live, not expired, bound address.
+ * protected port, a knock-exclude port or a port root listens on.  It
+ * is consumed by its first completion.  The monitor checks a completion
+ * again before it asks pks-fw to open: still live, not expired, bound
+ * address.
  */
 #include <sys/types.h>
 #include <sys/random.h>
@@ -24,7 +25,6 @@
 #include "log.h"
 #include "monitor.h"
 
-#define LISTEN_MAX	4096
 
 static uint32_t
 rnd_uniform(uint32_t n)
@@ -40,37 +40,63 @@ rnd_uniform(uint32_t n)
 	return v % n;
 }
 
-/* ports in use on the host: TCP listeners and bound UDP sockets */
-static size_t
-listening_ports(uint16_t *out, size_t max)
+/*
+ * What a draw avoids, with PKS_GUARD ports either side: the protected
+ * ports, the knock-exclude ranges, and the ports root's TCP listeners
+ * and UDP sockets hold.  Only root's: a local user who binds sockets
+ * must not steer the draw (issue 13, H2).  Sockets of the monitor's
+ * network namespace, read from /proc/net.
+ */
+static void
+exclude(uint8_t *map, unsigned int lo, unsigned int hi)
+{
+	unsigned int	p;
+
+	lo = lo > PKS_GUARD ? lo - PKS_GUARD : 0;
+	hi = hi + PKS_GUARD < 65536 ? hi + PKS_GUARD : 65535;
+	for (p = lo; p <= hi; p++)
+		map[p / 8] |= 1 << (p % 8);
+}
+
+static int
+excluded(const uint8_t *map, unsigned int p)
+{
+	return (map[p / 8] >> (p % 8)) & 1;
+}
+
+static void
+exclude_root_sockets(uint8_t *map)
 {
 	static const char *const files[] = {
 		"/proc/net/tcp", "/proc/net/tcp6",
 		"/proc/net/udp", "/proc/net/udp6"
 	};
 	char		 line[512];
-	size_t		 i, n = 0;
+	size_t		 i;
 	FILE		*f;
 
 	for (i = 0; i < 4; i++) {
 		if ((f = fopen(files[i], "re")) == NULL)
 			continue;
-		while (fgets(line, sizeof(line), f) != NULL && n < max) {
-			unsigned int	port, st;
+		while (fgets(line, sizeof(line), f) != NULL) {
+			unsigned int	port, st, uid;
 			char		local[64];
 
-			if (sscanf(line, " %*u: %63[0-9A-Fa-f]:%x %*s %x",
-			    local, &port, &st) != 3)
+			/* sl local rem st tx:rx tr:when retrnsmt uid ... */
+			if (sscanf(line, " %*u: %63[0-9A-Fa-f]:%x %*s %x %*s "
+			    "%*s %*s %u", local, &port, &st, &uid) != 4)
 				continue;
 			/* tcp: LISTEN (0x0A) only; udp: every bound port */
-			if (i < 2 && st != 0x0A)
+			if ((i < 2 && st != 0x0A) || uid != 0)
 				continue;
-			out[n++] = port;
+			exclude(map, port, port);
 		}
 		fclose(f);
 	}
-	return n;
 }
+
+#define EXCLUDED_SHARE	4	/* refuse to draw when more than 1/4 of
+				   the range is excluded */
 
 static int
 too_close(uint16_t p, const uint16_t *set, size_t n, int dist)
@@ -84,37 +110,53 @@ too_close(uint16_t p, const uint16_t *set, size_t n, int dist)
 }
 
 /*
- * Draw a sequence for service svc.  Returns NULL (logged) if the range
- * cannot hold one.
+ * Draw a sequence for service svc, uniformly among the ports no
+ * exclusion covers.  -1 (logged) if the range cannot hold one, or if
+ * the exclusions cover so much of it that a draw would be predictable.
  */
 static int
 seq_draw(struct pks_seq *s, int svc)
 {
 	struct pks_conf	*conf = env->conf;
-	static uint16_t	 busy[LISTEN_MAX + PKS_SERVICES_MAX];
-	static size_t	 nlisten;
-	static time_t	 listen_at;	/* when busy[] was read */
-	size_t		 nbusy, i;
+	static uint8_t	 map[65536 / 8];
+	static uint32_t	 nex;
+	static time_t	 map_at;	/* when map was made, and for */
+	static const struct pks_conf *map_conf;	/* which configuration */
 	uint32_t	 span = conf->knock_hi - conf->knock_lo + 1;
+	unsigned int	 p;
+	size_t		 i;
 	int		 tries;
 
 	/* /proc/net/tcp walks the whole connection hash (~10 ms on a
 	 * large host): once a second is enough for a burst of draws */
-	if (listen_at != time(NULL)) {
-		nlisten = listening_ports(busy, LISTEN_MAX);
-		listen_at = time(NULL);
+	if (map_at != mono_now() || map_conf != conf) {
+		map_at = mono_now();
+		map_conf = conf;
+		memset(map, 0, sizeof(map));
+		for (i = 0; i < (size_t)conf->nservices; i++)
+			exclude(map, conf->services[i].port,
+			    conf->services[i].port);
+		for (i = 0; i < (size_t)conf->nexclude; i++)
+			exclude(map, conf->exclude[i][0],
+			    conf->exclude[i][1]);
+		exclude_root_sockets(map);
+		for (nex = 0, p = conf->knock_lo; p <= conf->knock_hi; p++)
+			nex += excluded(map, p);
 	}
-	nbusy = nlisten;
-	for (i = 0; i < (size_t)conf->nservices; i++)
-		busy[nbusy++] = conf->services[i].port;
-
+	if (nex * EXCLUDED_SHARE > span) {
+		log_warnx("knock-ports %u-%u: %u of its %u ports are excluded "
+		    "(protected ports, knock-exclude, root's listening "
+		    "sockets, each with %d guard ports either side): more "
+		    "than 1/%d, no sequence is drawn", conf->knock_lo,
+		    conf->knock_hi, nex, span, PKS_GUARD, EXCLUDED_SHARE);
+		return -1;
+	}
 	s->len = conf->seq_len;
 	s->proto = conf->services[svc].knock_proto;
 	for (i = 0; i < s->len; i++) {
 		for (tries = 0; tries < 10000; tries++) {
-			uint16_t p = conf->knock_lo + rnd_uniform(span);
-
-			if (too_close(p, busy, nbusy, PKS_GUARD) ||
+			p = conf->knock_lo + rnd_uniform(span);
+			if (excluded(map, p) ||
 			    too_close(p, s->ports, i, 2 * PKS_GUARD + 1))
 				continue;
 			s->ports[i] = p;
@@ -159,13 +201,65 @@ seq_remove(struct sequence *s)
 		}
 }
 
+/* the whole live set, pushed to a new sniffer, fits its queue */
+_Static_assert((size_t)PKS_SEQUENCES_MAX * (sizeof(struct pks_seq) +
+    IMSG_HEADER_SIZE) + 65536 <= IMSG_MAX_QUEUED,
+    "PKS_SEQUENCES_MAX live sequences overflow IMSG_MAX_QUEUED");
+
+/*
+ * The caps: max-sequences in all, max-sequences-per-chat asked in one
+ * group (a person holds at most one per service: a new one replaces
+ * it).  A refusal is logged, at most once every LOG_EVERY seconds with
+ * the count since, so a flood of requests cannot flood the log.
+ */
+#define LOG_EVERY	10
+
+static int
+seq_capped(int64_t user, int64_t chat)
+{
+	static time_t		 last[2];	/* per cap */
+	static unsigned int	 refused[2];
+	const struct sequence	*q;
+	size_t			 n = 0, nchat = 0;
+	time_t			 now = mono_now();
+	int			 c;
+
+	for (q = env->seqs; q != NULL; q = q->next) {
+		n++;
+		if (chat != user && q->chat_id == chat)
+			nchat++;
+	}
+	if (n >= env->conf->max_sequences)
+		c = 0;
+	else if (chat != user && nchat >= env->conf->max_seq_chat)
+		c = 1;
+	else
+		return SEQ_OK;
+	refused[c]++;
+	if (last[c] != 0 && now - last[c] < LOG_EVERY)
+		return c == 0 ? SEQ_FULL : SEQ_CHAT_FULL;
+	if (c == 0)
+		log_warnx("sequence refused to %lld: %zu live, the "
+		    "max-sequences cap (%u refused since the last such line)",
+		    (long long)user, n, refused[c]);
+	else
+		log_warnx("sequence refused to %lld: %zu live asked in chat "
+		    "%lld, the max-sequences-per-chat cap (%u refused since "
+		    "the last such line)", (long long)user, nchat,
+		    (long long)chat, refused[c]);
+	last[c] = now;
+	refused[c] = 0;
+	return c == 0 ? SEQ_FULL : SEQ_CHAT_FULL;
+}
+
 /*
  * A new sequence for user on service svc, optionally bound to an
  * address.  It replaces the user's previous one for that service.
+ * NULL, and *why, if it cannot be had.
  */
 struct sequence *
 seq_generate(const struct origin *origin, int svc, int64_t user, int64_t chat,
-    const char *name, int af, const uint8_t *addr)
+    const char *name, int af, const uint8_t *addr, int *why)
 {
 	struct sequence	*s, *q, *nq;
 
@@ -174,6 +268,9 @@ seq_generate(const struct origin *origin, int svc, int64_t user, int64_t chat,
 		if (q->user_id == user && q->service == svc)
 			seq_remove(q);
 	}
+	if ((*why = seq_capped(user, chat)) != SEQ_OK)
+		return NULL;
+	*why = SEQ_FAILED;
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		log_warn("sequence");
 		return NULL;
@@ -184,6 +281,7 @@ seq_generate(const struct origin *origin, int svc, int64_t user, int64_t chat,
 		free(s);
 		return NULL;
 	}
+	*why = SEQ_OK;
 	do {
 		s->seq.id = ++env->next_seq_id;
 	} while (s->seq.id == 0 || seq_find(s->seq.id) != NULL);

@@ -25,6 +25,7 @@ testhook_seqs(void)
 	char		 name[32], *end;
 	unsigned long	 n, i;
 	unsigned int	 k;
+	int		 why;
 	FILE		*f;
 
 	if (v == NULL)
@@ -38,7 +39,7 @@ testhook_seqs(void)
 	for (i = 1; i <= n; i++) {
 		(void)snprintf(name, sizeof(name), "test%lu", i);
 		if ((s = seq_generate(NULL, 0, (int64_t)i, (int64_t)i, name,
-		    0, NULL)) == NULL)
+		    0, NULL, &why)) == NULL)
 			fatalx("PKS_TEST_SEQS: sequence %lu refused", i);
 		fprintf(f, "%u", s->seq.id);
 		for (k = 0; k < s->seq.len; k++)

@@ -37,7 +37,7 @@ def main():
             tap.ok(old is not None, "%d days: pks-telegram runs" % days)
             # nothing else waits: no sequence, no window, no pksctl
             os.kill(old, signal.SIGKILL)
-            tap.ok(log.wait(r"pks-telegram: restarting in", 5),
+            tap.ok(log.wait(r"pks-telegram: restarting in", 5) is not None,
                    "%d days: its death is noticed" % days, log.text())
             new = [None]
 
