@@ -139,19 +139,14 @@ out(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void
 out(int fd, const char *fmt, ...)
 {
-	char	buf[1024];
-	va_list	ap;
-	int	n;
+	struct text	t = { .len = 0 };
+	va_list		ap;
 
 	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	text_vadd(&t, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(buf))
-		n = sizeof(buf) - 1;
 	/* the client is root and waiting: a short blocking write is fine */
-	(void)!write(fd, buf, n);
+	(void)!write(fd, t.buf, t.len);
 }
 
 static void

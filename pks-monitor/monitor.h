@@ -27,6 +27,7 @@
 #define PKS_MONITOR_H
 
 #include <sys/types.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -153,6 +154,8 @@ struct text {
 };
 void	 text_add(struct text *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
+void	 text_vadd(struct text *, const char *, va_list)
+	    __attribute__((format(printf, 2, 0)));
 void	 text_addn(struct text *, const char *, size_t);
 void	 text_finish(struct text *);
 const char *addr_str(int, const uint8_t *, char *, size_t);

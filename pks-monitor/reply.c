@@ -24,16 +24,10 @@ void
 reply_add(struct reply *r, const char *fmt, ...)
 {
 	va_list	ap;
-	char	buf[PKS_TEXT_MAX];
-	int	n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	text_vadd(&r->t, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	text_addn(&r->t, buf, (size_t)n < sizeof(buf) ? (size_t)n :
-	    sizeof(buf) - 1);
 }
 
 /* the words from here on are in style s */

@@ -44,16 +44,14 @@ text_addn(struct text *t, const char *s, size_t len)
 		t->open_line = s[len - 1] != '\n';
 }
 
+/* append a formatted piece, whole or not at all (text_addn) */
 void
-text_add(struct text *t, const char *fmt, ...)
+text_vadd(struct text *t, const char *fmt, va_list ap)
 {
 	char	piece[PKS_TEXT_MAX];
-	va_list	ap;
 	int	n;
 
-	va_start(ap, fmt);
 	n = vsnprintf(piece, sizeof(piece), fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(piece)) {
@@ -61,6 +59,16 @@ text_add(struct text *t, const char *fmt, ...)
 		n = sizeof(piece) - 1;
 	}
 	text_addn(t, piece, n);
+}
+
+void
+text_add(struct text *t, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	text_vadd(t, fmt, ap);
+	va_end(ap);
 }
 
 /*
