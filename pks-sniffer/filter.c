@@ -2,24 +2,25 @@
  * filter.c: the kernel filters, so that packets which cannot be a knock
  * never reach user space.
  *
- * Each interface has two capture sockets.  The wake socket's filter
+ * Each interface has three capture sockets.  The wake socket's filter
  * admits an unfragmented IPv4 TCP SYN without ACK, or UDP datagram, to
  * the last port of a live sequence, the only knock that can complete
  * one; IPv6 TCP and UDP to the same ports, whatever their flags (parse.c
  * checks them), behind up to three extension headers (hop-by-hop,
  * routing, destination options), which the filter follows.  It wakes the
- * sniffer at once.  The read socket's filter admits the same
- * packets to the whole knock range (every packet of the knock protocol
- * there that advances no knock resets the source: match.c) and to the
- * guard ports (PKS_GUARD either side of each knock port, a few of them
- * outside the range).  None of
+ * sniffer at once.  The read socket's filter admits the same packets to
+ * every knock port and to the guard ports (PKS_GUARD either side of each
+ * knock port).  The range socket's admits them to the whole knock range
+ * (every packet of the knock protocol there that advances no knock
+ * resets the source: match.c); it carries a random-port flood, and a
+ * flood that fills it costs wrong hits unseen, never a knock.  None of
  * those but the last ports has to be judged before the next last knock,
- * so that socket is read, in full, before each wake batch and now and
+ * so those sockets are read, in full, with each wake batch and now and
  * then, but never waited on: a flood over random ports costs the sniffer
  * a wake-up only when it hits the last port of a sequence.  The last
- * ports are in both filters so that a port that becomes a last port is
- * never in neither while the filters change; pks-sniffer.c judges each
- * port from one socket only.
+ * ports are in every filter so that a port that becomes a last port is
+ * never in none while the filters change; pks-sniffer.c judges each
+ * packet once, whichever sockets caught it.
  *
  * Classic BPF stops at 4096 instructions and each port range costs a
  * few.  When the live set is too large, the ranges closest to each
@@ -41,8 +42,8 @@
 
 static uint16_t	 span_lo, span_hi;	/* the knock range, read whole */
 
-/* the read filter admits every port of lo..hi (0 0: only the knock
- * ports and guards): a guess anywhere in it is a wrong hit (match.c) */
+/* the range filter admits every port of lo..hi: a guess anywhere in it
+ * is a wrong hit (match.c) */
 void
 filter_set_range(uint16_t lo, uint16_t hi)
 {
@@ -112,7 +113,7 @@ filter_ranges(const uint16_t *ports, size_t n, size_t nlast, int which,
 		for (p = lo; p <= hi; p++)
 			BIT_SET(on, p);
 	}
-	for (p = span_lo; span_hi != 0 && p <= span_hi && which == FILTER_READ;
+	for (p = span_lo; span_hi != 0 && p <= span_hi && which == FILTER_RANGE;
 	    p++)
 		BIT_SET(on, p);
 	for (i = 0; i < nlast && i < n && which == FILTER_WAKE; i++)

@@ -7,19 +7,21 @@
  * only listens: to the monitor, which sends the live sequences, and to
  * the captured packets, which are hostile.  The kernel filters follow
  * the live set (attaching one needs no privilege), so what reaches
- * user space is already about a knock port or a guard port.
+ * user space is already about the knock range.
  *
- * Each interface has two captures (filter.c says why): the wake one,
+ * Each interface has three captures (filter.c says why): the wake one,
  * for the last ports of live sequences, wakes the loop; the read one,
- * for every knock port and the guards, is only read, never waited on:
- * in full whenever the wake one is read, and on a timer that keeps its
- * ring from filling.  The frames of both are judged together in the
- * order they were captured (drain()), so whatever came before a last
- * knock is judged before it and a knock whose ports are split between
- * the two is seen in its order.  Each port is judged from one capture
- * only, as the last filters attached say (wake_set), and each frame at
- * the time it was captured.  Every knock the matcher refuses is said at
- * -v (on_refusal()).
+ * for every knock port and the guards, and the range one, for the whole
+ * knock range (wrong hits: a random-port flood lands there, and can
+ * fill it without costing a knock), are only read, never waited on: in
+ * full whenever the wake one is read, and on a timer that keeps their
+ * rings from filling.  The frames of all three are judged together in
+ * the order they were captured (drain()), each packet once whichever
+ * captures caught it (the kernel stamps it once), so whatever came
+ * before a last knock is judged before it, a knock whose ports are split
+ * between captures is seen in its order, and a filter change never
+ * loses a frame.  Each frame is judged at the time it was captured.
+ * Every knock the matcher refuses is said at -v (on_refusal()).
  */
 #include <sys/types.h>
 #include <sys/random.h>
@@ -45,11 +47,13 @@
 #include "sniffer.h"
 
 #define SNIFF_BATCH	256	/* wake frames per pcap_dispatch() */
+#define WAKE_BATCHES	16	/* of them per pass, at most */
 #define READ_BATCH	16384	/* read frames, more than its ring holds */
 #define NPORTS		65536
 #define TICK_MS		1000	/* source expiry */
 #define RING_WAKE	(512 * 1024)	/* capture buffers, bytes */
-#define RING_READ	(4 * 1024 * 1024)	/* the whole knock range */
+#define RING_READ	(512 * 1024)
+#define RING_RANGE	(4 * 1024 * 1024)	/* the whole knock range */
 #define READ_MIN_MS	5	/* timed reads of the read capture: how */
 #define READ_MAX_MS	TICK_MS	/* long without a read, at most */
 #define READ_TARGET	256	/* frames waiting at a timed read (the
@@ -62,6 +66,7 @@ struct iface {
 	char		 name[sizeof(((struct pks_iface *)0)->name)];
 	pcap_t		*p;		/* last ports, polled */
 	pcap_t		*g;		/* every knock port and guards, read */
+	pcap_t		*r;		/* the knock range, read */
 	int		 fd;
 	int		 dlt;
 	int		 failed;	/* closed at the end of the pass */
@@ -74,11 +79,17 @@ static int			 have_conf;
 static struct match		*matcher;
 static uint64_t			 mono_ms;	/* when the batch was read */
 static int64_t			 read_ns;	/* the same, by the wall clock */
-static uint64_t			 wake_set[NPORTS / 64];	/* the wake filter's
-							 * ports */
+/* frames judged lately, by capture time: the same packet caught by two
+ * captures is judged once (the kernel stamps a packet once) */
+#define SEEN_SLOTS	4096
+static struct {
+	int64_t		 ns;
+	struct pkt	 pkt;
+}				 seen[SEEN_SLOTS];
 static uint64_t			 read_due;	/* next timed read, ms */
 static uint64_t			 read_last;	/* the last read, ms */
-static unsigned long long	 lost_wake, lost_read;
+static unsigned long long	 lost_wake, lost_read, lost_range;
+static uint64_t			 lost_range_next;
 static uint64_t			 lost_next;	/* next report, ms */
 static unsigned long long	 wrong_hits, wrong_limited;
 static uint64_t			 wrong_since, wrong_next;	/* ms */
@@ -174,7 +185,8 @@ sniff_conf(struct imsg *im)
 				return (-1);
 			}
 		memcpy(ifaces[nifaces].name, pi.name, sizeof(pi.name));
-		ifaces[nifaces].p = ifaces[nifaces].g = NULL;
+		ifaces[nifaces].p = ifaces[nifaces].g = ifaces[nifaces].r =
+		    NULL;
 		ifaces[nifaces].failed = 0;
 		ifaces[nifaces].fd = -1;
 		nifaces++;
@@ -228,8 +240,18 @@ iface_open(struct iface *ifc)
 {
 	int	 dlt;
 
+	struct bpf_program	 prog;
+
 	ifc->g = capture_open(ifc, RING_READ);
 	dlt = ifc->dlt;
+	ifc->r = capture_open(ifc, RING_RANGE);
+	if (ifc->dlt != dlt)
+		fatalx("%s: link type changed while opening", ifc->name);
+	/* the range never changes */
+	if (filter_compile(NULL, 0, 0, FILTER_RANGE, &prog) == -1 ||
+	    filter_attach(pcap_fileno(ifc->r), &prog) == -1)
+		fatal("%s: range filter", ifc->name);
+	pcap_freecode(&prog);
 	ifc->p = capture_open(ifc, RING_WAKE);
 	if (ifc->dlt != dlt)
 		fatalx("%s: link type changed while opening", ifc->name);
@@ -250,6 +272,7 @@ iface_close(int i)
 			frames[k].ifc--;
 	pcap_close(ifaces[i].p);
 	pcap_close(ifaces[i].g);
+	pcap_close(ifaces[i].r);
 	memmove(&ifaces[i], &ifaces[i + 1],
 	    (nifaces - i - 1) * sizeof(ifaces[0]));
 	if (--nifaces == 0)
@@ -272,7 +295,7 @@ refilter(void)
 {
 	struct bpf_program	 wake, rd;
 	uint16_t		*ports;
-	size_t			 n, nlast, i;
+	size_t			 n, nlast;
 	int			 k;
 
 	refilter_due = 0;
@@ -290,9 +313,6 @@ refilter(void)
 	for (k = 0; k < nifaces; k++)
 		if (filter_attach(pcap_fileno(ifaces[k].g), &rd) == -1)
 			fatal("%s: attach filter", ifaces[k].name);
-	memset(wake_set, 0, sizeof(wake_set));
-	for (i = 0; i < nlast; i++)
-		BIT_SET(wake_set, ports[i]);
 	log_debug("filters for %zu knock ports, %u + %u instructions", n,
 	    wake.bf_len, rd.bf_len);
 	pcap_freecode(&wake);
@@ -437,32 +457,43 @@ collect(const struct iface *ifc, const struct pcap_pkthdr *h,
 	f->ifc = ifc - ifaces;
 }
 
-/* a frame of the wake capture: a last port; anything else a widened
- * filter let in is the read capture's */
+/* a frame of any capture: the wake one (last ports), the read one
+ * (knock ports and guards), the range one (the knock range) */
+static void
+on_frame(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
+{
+	const struct iface	*ifc = (const struct iface *)arg;
+	struct pkt		 pkt;
+
+	memset(&pkt, 0, sizeof(pkt));	/* compared whole: seen_before() */
+	if (parse_frame(ifc->dlt, bytes, h->caplen, &pkt) == 0)
+		collect(ifc, h, &pkt);
+}
+
+/* the wake capture's: the newest of them bounds what is judged */
 static void
 on_wake(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
 {
-	const struct iface	*ifc = (const struct iface *)arg;
-	struct pkt		 pkt;
+	size_t	 n = nframes;
 
-	if (parse_frame(ifc->dlt, bytes, h->caplen, &pkt) == -1 ||
-	    !BIT_ISSET(wake_set, pkt.dport))
-		return;
-	collect(ifc, h, &pkt);
-	if (frames[nframes - 1].ns > wake_newest)
-		wake_newest = frames[nframes - 1].ns;
+	on_frame(arg, h, bytes);
+	if (nframes > n && frames[n].ns > wake_newest)
+		wake_newest = frames[n].ns;
 }
 
-/* a frame of the read capture; a last port is the wake capture's */
-static void
-on_read(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
+/* 1 if this packet was judged already, from another capture */
+static int
+seen_before(const struct frame *f)
 {
-	const struct iface	*ifc = (const struct iface *)arg;
-	struct pkt		 pkt;
+	size_t	 i;
 
-	if (parse_frame(ifc->dlt, bytes, h->caplen, &pkt) == 0 &&
-	    !BIT_ISSET(wake_set, pkt.dport))
-		collect(ifc, h, &pkt);
+	i = ((uint64_t)f->ns * 0x9e3779b97f4a7c15ULL >> 52) % SEEN_SLOTS;
+	if (seen[i].ns == f->ns &&
+	    memcmp(&seen[i].pkt, &f->pkt, sizeof(f->pkt)) == 0)
+		return (1);
+	seen[i].ns = f->ns;
+	seen[i].pkt = f->pkt;
+	return (0);
 }
 
 static void
@@ -481,18 +512,21 @@ batch_clock(void)
  * end of the loop pass (a callback of its other capture may be running).
  */
 static int
-dispatch(int i, int rd)
+dispatch(int i, int which)
 {
+	static pcap_handler const cb[] = { on_wake, on_frame, on_frame };
+	pcap_t	*h;
 	int	 n;
 
 	if (ifaces[i].failed)
 		return (-1);
-	n = pcap_dispatch(rd ? ifaces[i].g : ifaces[i].p,
-	    rd ? READ_BATCH : SNIFF_BATCH, rd ? on_read : on_wake,
-	    (u_char *)&ifaces[i]);
+	h = which == FILTER_WAKE ? ifaces[i].p : which == FILTER_READ ?
+	    ifaces[i].g : ifaces[i].r;
+	n = pcap_dispatch(h, which == FILTER_WAKE ? SNIFF_BATCH : READ_BATCH,
+	    cb[which], (u_char *)&ifaces[i]);
 	if (n == PCAP_ERROR) {
 		log_warnx("%s: %s; no longer capturing there", ifaces[i].name,
-		    pcap_geterr(rd ? ifaces[i].g : ifaces[i].p));
+		    pcap_geterr(h));
 		ifaces[i].failed = 1;
 		return (-1);
 	}
@@ -540,18 +574,30 @@ drain(void)
 	batch_clock();
 	cut = read_ns;
 	wake_newest = INT64_MIN;
+	/* the wake rings first, all of it unless a flood keeps them full */
 	for (i = 0; i < (size_t)nifaces; i++)
-		if (dispatch(i, 0) == SNIFF_BATCH)
-			full = 1;
-	for (i = 0; i < (size_t)nifaces; i++)
-		if ((n = dispatch(i, 1)) > 0)
+		for (k = 0; k < WAKE_BATCHES; k++) {
+			if (dispatch(i, FILTER_WAKE) != SNIFF_BATCH)
+				break;
+			if (k == WAKE_BATCHES - 1)
+				full = 1;
+		}
+	for (i = 0; i < (size_t)nifaces; i++) {
+		if ((n = dispatch(i, FILTER_READ)) > 0)
 			total += n;
-	/* wake frames left in a full ring: nothing newer than those read */
+		if ((n = dispatch(i, FILTER_RANGE)) > 0)
+			total += n;
+	}
+	/* wake frames left in a full ring: nothing newer than those read;
+	 * but what waits never outgrows a pass (frames_cap): judged */
 	if (full || wake_newest > cut)
 		cut = wake_newest;
+	if (nframes >= frames_cap / 2)
+		cut = INT64_MAX;
 	frames_sort(frames, frames_tmp, nframes);
 	for (i = 0; i < nframes && frames[i].ns <= cut; i++)
-		judge(&frames[i]);
+		if (!seen_before(&frames[i]))
+			judge(&frames[i]);
 	for (k = 0; i < nframes; )
 		frames[k++] = frames[i++];
 	nframes = k;
@@ -582,6 +628,13 @@ lost_report(uint64_t now)
 	for (i = 0; i < nifaces; i++) {
 		lost_wake += ring_drops(ifaces[i].fd);
 		lost_read += ring_drops(pcap_fileno(ifaces[i].g));
+		lost_range += ring_drops(pcap_fileno(ifaces[i].r));
+	}
+	if (lost_range > 0 && now >= lost_range_next) {
+		log_warnx("range capture full: %llu packets lost; wrong hits "
+		    "went unseen", lost_range);
+		lost_range = 0;
+		lost_range_next = now + LOST_LOG_MS;
 	}
 	if (lost_wake + lost_read == 0 || now < lost_next)
 		return;
@@ -701,7 +754,8 @@ main(int argc, char *argv[])
 	for (i = 0; i < nifaces; i++)
 		iface_open(&ifaces[i]);
 	/* a pass, and what an earlier one carried over */
-	frames_cap = 2 * (size_t)nifaces * (READ_BATCH + SNIFF_BATCH);
+	frames_cap = 2 * (size_t)nifaces * (2 * READ_BATCH +
+	    WAKE_BATCHES * SNIFF_BATCH);
 	if ((frames = calloc(frames_cap, sizeof(*frames))) == NULL ||
 	    (frames_tmp = calloc(frames_cap, sizeof(*frames))) == NULL)
 		fatal("frames");

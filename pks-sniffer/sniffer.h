@@ -86,6 +86,7 @@ struct filter_range {
 };
 #define FILTER_WAKE	0	/* the last ports of live sequences */
 #define FILTER_READ	1	/* the other knock ports, and the guards */
+#define FILTER_RANGE	2	/* the whole knock range (wrong hits) */
 size_t	filter_ranges(const uint16_t *, size_t, size_t, int,
 	    struct filter_range **);
 size_t	filter_merge(struct filter_range *, size_t, size_t);
