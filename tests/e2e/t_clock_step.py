@@ -26,6 +26,13 @@ ADA, BOB = 6123456789, 6123456791
 SERVICE = "service ssh {\n\tport 2222\n\tprotocol tcp\n\topen-for 4\n}"
 
 
+def preload(so):
+    """so for LD_PRELOAD; under AddressSanitizer its runtime comes first."""
+    r = pkstest.run(["ldd", pkstest.binpath("pks-monitor")], check=False)
+    asan = re.search(r"(\S*libasan\.so\S*) => (\S+)", r.stdout)
+    return asan.group(2) + ":" + so if asan else so
+
+
 def main():
     pkstest.require_root()
     pkstest.ensure_user()
@@ -55,7 +62,7 @@ def main():
                           "state-file \"%s\"\n" % (ADA, ADA, state))
         s.bot.start()
         saved = dict(os.environ)
-        os.environ.update(LD_PRELOAD=so, FAKECLOCK_FILE=step)
+        os.environ.update(LD_PRELOAD=preload(so), FAKECLOCK_FILE=step)
         try:
             s.monitor = pkstest.Monitor(net, s.conf_text).start()
         finally:
