@@ -186,5 +186,11 @@ main(void)
 		cmocka_unit_test(test_nftables),
 	};
 
+	if (getenv("PKS_VALGRIND") != NULL) {
+		/* valgrind cannot load a seccomp filter (seccomp_init fails);
+		 * cmocka's own TAP skip reads as a failure */
+		printf("1..0 # SKIP seccomp under valgrind (t_valgrind)\n");
+		return 0;
+	}
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
