@@ -49,10 +49,19 @@ def verify(path, manpath):
 def unit_tests(tmp):
     unit = open(os.path.join(DOC, "pks.service")).read()
     text = substitute(unit, pkstest.BUILD, "/etc")
-    tap.ok("@" not in re.sub(r"#.*", "", text),
+    tap.ok(not re.search(r"@[A-Z_]+@", text),
            "only @SBINDIR@ and @SYSCONFDIR@ are placeholders in the unit")
-    for want in (r"^Type=simple$", r"^ExecStart=\S+/pks-monitor -d\b",
-                 r"^Restart=on-failure$",
+    for want in (r"^Type=notify$", r"^NotifyAccess=main$",
+                 r"^ExecStart=\S+/pks-monitor -d\b",
+                 r"^Restart=on-failure$", r"^RestartPreventExitStatus=78$",
+                 r"^Wants=network-online.target$",
+                 r"^After=network-online.target$",
+                 r"^ExecCondition=/bin/sh -c 'test -e /etc/pks/pks.conf "
+                 r"\|\| \{ echo .*does not exist.*exit 1; \}'$",
+                 r"^ExecStartPre=-\+/sbin/modprobe -q -a nf_tables "
+                 r"ip_tables ip6_tables$",
+                 r"^SystemCallFilter=@system-service chroot seccomp$",
+                 r"^ProtectProc=invisible$", r"^ProcSubset=pid$",
                  r"^ExecReload=/bin/kill -HUP \$MAINPID$",
                  r"^ProtectSystem=strict$", r"^ProtectHome=yes$",
                  r"^PrivateTmp=yes$", r"^RuntimeDirectory=pks$",
@@ -89,6 +98,62 @@ def unit_tests(tmp):
         f.write(text.replace("[Service]\n", "[Service]\nBogusKey=1\n"))
     rc, out = verify(bad, man)
     tap.ok(out != "", "and it does see a wrong key", out)
+    exec_condition(text, tmp)
+    security(path)
+
+
+# the bound the unit meets, and the figure written in its comment
+SECURITY_MAX = 2.7
+
+
+def security(path):
+    r = subprocess.run(["systemd-analyze", "security", "--offline=yes",
+                        "--no-pager", path], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=60)
+    m = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", r.stdout)
+    if m is None and "--offline" in r.stdout:
+        skip("systemd-analyze security", "no --offline here")
+        return
+    score = float(m.group(1)) if m else 99
+    tap.ok(score <= SECURITY_MAX, "systemd-analyze security: %.1f, at most "
+           "%.1f" % (score, SECURITY_MAX), r.stdout[-3000:])
+    unit = open(path).read()
+    tap.ok("systemd-analyze security: %.1f" % score in unit,
+           "the unit's comment gives that figure")
+    # every exposure left names its reason in the unit's comments
+    for key, why in ((r"User=", r"User=root"),
+                     (r"CAP_NET_ADMIN", r"CAP_NET_ADMIN, CAP_NET_RAW"),
+                     (r"PrivateNetwork=", r"No PrivateNetwork="),
+                     (r"AF_PACKET", r"keeps AF_PACKET"),
+                     (r"@mount", r"adds chroot and seccomp")):
+        bad = re.search(u"^\u2717 \\S*%s.*$" % re.escape(key), r.stdout,
+                        re.M)
+        tap.ok(bad is None or re.search(r"^#.*%s" % re.escape(why), unit,
+                                         re.M),
+               "exposure %s is explained in the unit" % key,
+               bad.group(0) if bad else None)
+
+
+def exec_condition(text, tmp):
+    """The ExecCondition= line, run as systemd would: exit 1 and one
+    clear line without the file, exit 0 with it."""
+    m = re.search(r"^ExecCondition=/bin/sh -c '(.*)'$", text, re.M)
+    if not m:
+        tap.ok(False, "ExecCondition runs")
+        return
+    etc = os.path.join(tmp, "cond-etc")
+    cmd = m.group(1).replace("/etc/", etc + "/")
+    r = subprocess.run(["/bin/sh", "-c", cmd], stderr=subprocess.PIPE,
+                       text=True)
+    tap.ok(r.returncode == 1 and "%s/pks/pks.conf does not exist" % etc
+           in r.stderr, "no pks.conf: the start is skipped (exit 1) "
+           "with a clear line", r.stderr)
+    os.makedirs(os.path.join(etc, "pks"))
+    open(os.path.join(etc, "pks", "pks.conf"), "w").close()
+    r = subprocess.run(["/bin/sh", "-c", cmd], stderr=subprocess.PIPE,
+                       text=True)
+    tap.ok(r.returncode == 0 and r.stderr == "",
+           "with it, the start goes on", r.stderr)
 
 
 class CappedMonitor(pkstest.Monitor):
