@@ -3,7 +3,8 @@
  *
  * Foreground (-d): "name: message" on stderr.  Daemon: the monitor
  * writes RFC 3164 lines to /dev/log itself, reconnecting when syslog
- * restarts; children set a sink that hands each line to the monitor.
+ * restarts; each child writes on a /dev/log socket it connected before
+ * its chroot, and once that fails, hands its lines to the monitor.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -27,6 +28,9 @@ static int		 log_foreground = 1;
 static int		 log_verbose;
 static log_sink_fn	 log_sink;
 static int		 log_fd = -1;	/* /dev/log */
+static int		 log_direct;	/* child: log_fd opened before chroot */
+static pid_t		 log_pid;	/* its pid: getpid() is not in every
+					   sandbox */
 
 void
 log_init(const char *name, int foreground, int verbose)
@@ -87,6 +91,67 @@ log_connect(void)
 }
 
 /*
+ * A child, before its chroot: keep a socket connected to /dev/log, so
+ * that its lines reach syslog from its own process (the journal then
+ * shows its own PID).  write(2) on it is all it needs in its sandbox; if
+ * syslog goes away, the lines go to the sink (the monitor) instead.
+ */
+int
+log_open_syslog(void)
+{
+	if (log_connect() == -1)
+		return -1;
+	tzset();	/* the time stamp: read /etc/localtime while we can */
+	log_pid = getpid();
+	log_direct = 1;
+	return 0;
+}
+
+static int
+log_format(char *line, size_t size, const char *name, pid_t pid, int prio,
+    const char *msg, size_t len)
+{
+	char		 stamp[32];
+	struct tm	 tm;
+	time_t		 now;
+	int		 n;
+
+	now = time(NULL);
+	localtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
+	if (len > LOG_LINE_MAX)
+		len = LOG_LINE_MAX;
+	n = snprintf(line, size, "<%d>%s %s[%ld]: %.*s",
+	    LOG_DAEMON | (prio & LOG_PRIMASK), stamp, name, (long)pid,
+	    (int)len, msg);
+	if (n < 0)
+		return -1;
+	if ((size_t)n >= size)
+		n = size - 1;
+	return n;
+}
+
+/* A child's own line on its own socket; -1: hand it to the sink. */
+static int
+log_write_direct(int prio, const char *msg, size_t len)
+{
+	char	line[LOG_LINE_MAX + 128];
+	int	n, saved = errno;
+
+	if (!log_direct || log_fd == -1)
+		return -1;
+	n = log_format(line, sizeof(line), log_name, log_pid, prio, msg,
+	    len);
+	if (n == -1 || write(log_fd, line, n) != n) {
+		log_direct = 0;		/* no reconnecting from a chroot */
+		errno = saved;
+		return -1;
+	}
+	errno = saved;
+	return 0;
+}
+
+/*
  * Write one line to syslog under the given name and pid.  Used by the
  * monitor for its own lines and for the lines its children relay.
  */
@@ -95,23 +160,11 @@ log_syslog(const char *name, pid_t pid, int prio, const char *msg,
     size_t len)
 {
 	char		 line[LOG_LINE_MAX + 128];
-	char		 stamp[32];
-	struct tm	 tm;
-	time_t		 now;
 	int		 n, try;
 
-	now = time(NULL);
-	localtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
-	if (len > LOG_LINE_MAX)
-		len = LOG_LINE_MAX;
-	n = snprintf(line, sizeof(line), "<%d>%s %s[%ld]: %.*s",
-	    LOG_DAEMON | (prio & LOG_PRIMASK), stamp, name, (long)pid,
-	    (int)len, msg);
-	if (n < 0)
+	if ((n = log_format(line, sizeof(line), name, pid, prio, msg,
+	    len)) == -1)
 		return;
-	if ((size_t)n >= sizeof(line))
-		n = sizeof(line) - 1;
 	for (try = 0; try < 2; try++) {
 		if (log_connect() == -1)
 			return;
@@ -127,7 +180,8 @@ static void
 log_emit(int prio, const char *msg, size_t len)
 {
 	if (log_sink != NULL) {
-		log_sink(prio, msg, len);
+		if (log_write_direct(prio, msg, len) == -1)
+			log_sink(prio, msg, len);
 		return;
 	}
 	if (log_foreground) {

@@ -1,8 +1,9 @@
 /*
  * log.h: logging under the process's own name.  Foreground: stderr.
- * Otherwise the monitor writes to syslog itself and children hand their
- * lines to it (IMSG_LOG), so a chroot or a syslog restart cannot silence
- * them.
+ * Otherwise the monitor writes to syslog itself; each child writes to a
+ * /dev/log socket it connected before its chroot (so its own PID is on
+ * its lines) and, once that fails, hands its lines to the monitor
+ * (IMSG_LOG), so a chroot or a syslog restart cannot silence it.
  */
 #ifndef PKS_LOG_H
 #define PKS_LOG_H
@@ -21,6 +22,7 @@ void	log_setverbose(int);
 int	log_getverbose(void);
 void	log_setsink(log_sink_fn);
 void	log_syslog(const char *, pid_t, int, const char *, size_t);
+int	log_open_syslog(void);
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -124,8 +124,10 @@ proc_read_conf(proc_conf_fn fn)
 				proc_conf.chroot[sizeof(proc_conf.chroot) - 1]
 				    = '\0';
 				log_setverbose(proc_conf.verbose);
-				if (!proc_conf.foreground)
+				if (!proc_conf.foreground) {
 					log_setsink(proc_log_sink);
+					(void)log_open_syslog();
+				}
 				got_proc = 1;
 				break;
 			case IMSG_CONF_END:

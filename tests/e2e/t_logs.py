@@ -257,12 +257,17 @@ exec ip netns exec {ns} {mon} -f {conf}
         mpid = int(m.group(2)) if m else None
         tap.ok(m and int(m.group(1)) == (3 << 3) | 6,
                "with the daemon facility, level info")
+        st = pkstest.pksctl(os.path.join(s.dir, "pks.sock"), "status")
+        pids = dict((n, int(p)) for n, p in
+                    re.findall(r"^(pks-\w+)\s+(\d+)", st.stdout, re.M))
         for name, rx in (("pks-fw", r"^chain PKS ready"),
                          ("pks-sniffer", r"^capturing on 1 interface"),
                          ("pks-telegram", r"^polling for updates")):
             c = log.wait(name, rx, 10)
-            tap.ok(c and int(c.group(2)) != mpid,
-                   "%s logs under its own name and pid" % name)
+            tap.ok(c and int(c.group(2)) != mpid and
+                   int(c.group(2)) == pids.get(name),
+                   "%s logs under its own name and pid" % name,
+                   "%s, pksctl status: %s" % (c and c.group(0), pids))
         log.restart()
         s.echod()
         ports, _ = s.generate(ADA, first_name="Ada")
