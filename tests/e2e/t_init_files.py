@@ -62,7 +62,7 @@ def unit_tests(tmp):
                  r"ip_tables ip6_tables$",
                  r"^SystemCallFilter=@system-service chroot seccomp$",
                  r"^ProtectProc=invisible$", r"^ProcSubset=pid$",
-                 r"^ExecReload=/bin/kill -HUP \$MAINPID$",
+                 r"^ExecReload=/bin/sh -c 'kill -HUP \"\$MAINPID\"'$",
                  r"^ProtectSystem=strict$", r"^ProtectHome=yes$",
                  r"^PrivateTmp=yes$", r"^RuntimeDirectory=pks$",
                  r"^StateDirectory=pks pks/empty$", r"^KillMode=mixed$"):
