@@ -11,6 +11,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,13 +95,24 @@ log_connect(void)
  * A child, before its chroot: keep a socket connected to /dev/log, so
  * that its lines reach syslog from its own process (the journal then
  * shows its own PID).  write(2) on it is all it needs in its sandbox; if
- * syslog goes away, the lines go to the sink (the monitor) instead.
+ * syslog goes away, the lines go to the sink (the monitor) instead.  The
+ * socket is moved to fd, if that is free, so that an allow-list can name
+ * it.
  */
 int
-log_open_syslog(void)
+log_open_syslog(int fd)
 {
+	if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+		return -1;		/* taken: keep relaying */
 	if (log_connect() == -1)
 		return -1;
+	if (dup3(log_fd, fd, O_CLOEXEC) == -1) {
+		close(log_fd);
+		log_fd = -1;
+		return -1;
+	}
+	close(log_fd);
+	log_fd = fd;
 	tzset();	/* the time stamp: read /etc/localtime while we can */
 	log_pid = getpid();
 	log_direct = 1;

@@ -22,7 +22,7 @@ void	log_setverbose(int);
 int	log_getverbose(void);
 void	log_setsink(log_sink_fn);
 void	log_syslog(const char *, pid_t, int, const char *, size_t);
-int	log_open_syslog(void);
+int	log_open_syslog(int);
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -126,7 +126,7 @@ proc_read_conf(proc_conf_fn fn)
 				log_setverbose(proc_conf.verbose);
 				if (!proc_conf.foreground) {
 					log_setsink(proc_log_sink);
-					(void)log_open_syslog();
+					(void)log_open_syslog(PROC_LOG_FD);
 				}
 				got_proc = 1;
 				break;

@@ -12,6 +12,9 @@
 #include "sandbox.h"
 
 #define PROC_FD		3
+/* daemon mode: the child's own /dev/log socket (a fixed number, so an
+ * allow-list can name it) */
+#define PROC_LOG_FD	4
 
 /* called for each configuration message other than CONF_PROC/CONF_END;
  * returns -1 if the message is malformed */

@@ -26,6 +26,8 @@ const struct sandbox_rule sandbox_fw[] = {
 
 	/* Logging in foreground mode (-d): unbuffered stderr, only */
 	SB_ARG(write, 0, STDERR_FILENO),
+	/* Daemon mode: its own /dev/log socket, connected before chroot */
+	SB_ARG(write, 0, PROC_LOG_FD),
 
 	/* Memory: malloc(); large blocks (libiptc's tables) are mmap()ed,
 	 * readable and writable, never executable */
