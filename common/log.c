@@ -106,13 +106,15 @@ log_open_syslog(int fd)
 		return -1;		/* taken: keep relaying */
 	if (log_connect() == -1)
 		return -1;
-	if (dup3(log_fd, fd, O_CLOEXEC) == -1) {
+	if (log_fd != fd) {	/* socket(2) may have returned fd itself */
+		if (dup3(log_fd, fd, O_CLOEXEC) == -1) {
+			close(log_fd);
+			log_fd = -1;
+			return -1;
+		}
 		close(log_fd);
-		log_fd = -1;
-		return -1;
+		log_fd = fd;
 	}
-	close(log_fd);
-	log_fd = fd;
 	tzset();	/* the time stamp: read /etc/localtime while we can */
 	log_pid = getpid();
 	log_direct = 1;

@@ -14,6 +14,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import threading
@@ -161,6 +162,7 @@ class Syslog:
     def __init__(self, path):
         self.path = path
         self.lines = []
+        self.senders = {}	# line -> pid of the process that sent it
         self.cv = threading.Condition()
         self.sock = None
         self.open()
@@ -169,6 +171,8 @@ class Syslog:
         if os.path.exists(self.path):
             os.unlink(self.path)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        # the sender's credentials, as journald reads them (_PID)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         self.sock.bind(self.path)
         os.chmod(self.path, 0o666)
         threading.Thread(target=self._pump, args=(self.sock,),
@@ -181,11 +185,18 @@ class Syslog:
     def _pump(self, sock):
         while True:
             try:
-                data = sock.recv(4096)
+                data, anc, _, _ = sock.recvmsg(4096, socket.CMSG_SPACE(12))
             except OSError:
                 return
+            sender = None
+            for level, kind, cred in anc:
+                if (level == socket.SOL_SOCKET and
+                        kind == socket.SCM_CREDENTIALS and len(cred) >= 4):
+                    sender = struct.unpack("i", cred[:4])[0]
             with self.cv:
-                self.lines.append(data.decode("utf-8", "replace"))
+                line = data.decode("utf-8", "replace")
+                self.lines.append(line)
+                self.senders[line] = sender
                 self.cv.notify_all()
 
     def wait(self, tag, rx, timeout=10):
@@ -268,6 +279,9 @@ exec ip netns exec {ns} {mon} -f {conf}
                    int(c.group(2)) == pids.get(name),
                    "%s logs under its own name and pid" % name,
                    "%s, pksctl status: %s" % (c and c.group(0), pids))
+            sender = log.senders.get(c.group(0)) if c else None
+            tap.ok(sender == pids.get(name),
+                   "and sends it itself, as journald sees it (%s)" % sender)
         log.restart()
         s.echod()
         ports, _ = s.generate(ADA, first_name="Ada")
