@@ -55,8 +55,10 @@ const struct sandbox_rule sniffer_rules[] = {
 	SB_ALLOW(munmap),
 	SB_ALLOW(mremap),		/* realloc() of large blocks */
 
-	/* Logging: stderr in the foreground (-d), only; else IMSG_LOG */
+	/* Logging: stderr in the foreground (-d), only; else its own
+	 * /dev/log socket (connected before chroot), or IMSG_LOG */
 	SB_ARG(write, 0, STDERR_FILENO),
+	SB_ARG(write, 0, PROC_LOG_FD),
 };
 
 const size_t sniffer_nrules = sizeof(sniffer_rules) / sizeof(sniffer_rules[0]);

@@ -33,6 +33,7 @@ const struct sandbox_rule tg_sandbox_rules[] = {
 	/* The monitor's socket, logs */
 	SB_ALLOW(read),
 	SB_ARG(write, 0, STDERR_FILENO),	/* stderr in the foreground */
+	SB_ARG(write, 0, PROC_LOG_FD),	/* else its own /dev/log socket */
 	SB_ARG(recvmsg, 0, PROC_FD),	/* imsg, with SCM_RIGHTS */
 	SB_ARG(sendmsg, 0, PROC_FD),	/* imsg, IMSG_LOG lines; HTTPS goes
 					 * out with sendto() */
