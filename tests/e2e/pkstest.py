@@ -755,6 +755,10 @@ def base_config(chroot, extra="", telegram=None, iface="veth-s"):
     tg = ""
     if telegram:
         tg = telegram
+    # never the host's /var/lib/pks/state: the test's own, unless the
+    # test names one
+    state = "" if "state-file" in extra else \
+        'state-file "%s/state"\n' % os.path.dirname(chroot)
     return """\
 user "_pks"
 chroot "%s"
@@ -765,11 +769,11 @@ sequence-lifetime 300
 knock-timeout 10
 max-sources 1024
 control-socket "%s/pks.sock"
-%s%s
+%s%s%s
 %s
 %s
-""" % (chroot, iface, os.path.dirname(chroot), firewall_conf(), tg, SSH,
-       extra)
+""" % (chroot, iface, os.path.dirname(chroot), firewall_conf(), state, tg,
+       SSH, extra)
 
 
 def wait_for(fn, timeout=10, step=0.05):

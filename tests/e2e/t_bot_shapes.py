@@ -264,7 +264,8 @@ def main():
             "allow chat %d to web\n" % (ADA, ADA, ADA, GROUP,
                                          OLD_GROUP)))
         state = os.path.join(s.dir, "state")
-        s.conf_text += 'state-file "%s"\n' % state
+        s.conf_text = re.sub(r'(?m)^state-file .*$',
+                             'state-file "%s"' % state, s.conf_text)
         write_state(state)
         s.start()
         menus(s)

@@ -106,7 +106,7 @@ def foreground(net):
     once.expect("pks-fw", r"window \d+: opened %s tcp/2222$" %
                 re.escape(CLI4), "rule added")
     once.expect("pks-monitor", r"window opened: ssh for %s \(Ada\) until "
-                r"\d\d:\d\d:\d\d$" % re.escape(CLI4), "window opened")
+                r"\d\d:\d\d:\d\d UTC$" % re.escape(CLI4), "window opened")
     once.expect("pks-fw", r"window \d+: closed %s tcp/2222$" %
                 re.escape(CLI4), "rule removed", timeout=10)
     once.expect("pks-monitor", r"window closed: ssh for %s \(Ada\)$" %
