@@ -758,6 +758,7 @@ poll_done(struct tg_call *c, int code, long status, const char *body,
 		if (status != 200 || !rp.ok)
 			log_warnx("deleteWebhook: %ld %s", status, rp.desc);
 		phase = PH_COMMANDS;
+		menu_step = 0;		/* every menu again, from the first */
 		break;
 	case PH_COMMANDS:
 		/* a menu refused (an admin who never started the bot: "chat

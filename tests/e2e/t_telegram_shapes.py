@@ -139,6 +139,27 @@ def migration(bot, w):
            "a send to the old id: 400, and the new id told again", (s, mm))
 
 
+def webhook_menus(bot, w):
+    """After a webhook 409 the worker deletes it and sets its menus again,
+    each with a scope Telegram takes."""
+    log = bot.log()
+    since = log[-1]["seq"] if log else 0
+    bot.set_webhook(url="https://example.invalid/hook")
+    c = bot.wait_log(method="getUpdates", status=409, since=since,
+                     timeout=20)
+    push(bot, "/whoami")
+    r = w.request(30)
+    if r:
+        w.done(r["reqid"])
+    menus = bot.sent(method="setMyCommands", since=c["seq"] if c else 0)
+    tap.ok(r and menus and all(m["status"] == 200 for m in menus) and
+           [m["params"]["scope"]["type"] for m in menus] ==
+           ["all_private_chats", "all_group_chats"],
+           "after a webhook 409: the menus set again, all accepted",
+           (r, c, [(m["status"], m["params"].get("scope"))
+                   for m in menus]))
+
+
 def per_chat_429(bot, w):
     uid = push(bot, "/status")
     r = w.request()
@@ -218,6 +239,7 @@ def main():
     topics(bot, w)
     no_person(bot, w)
     migration(bot, w)
+    webhook_menus(bot, w)
     per_chat_429(bot, w)
     tap.ok(not w.log.grep("SIGSYS|sandbox violation") and
            w.proc.poll() is None, "no sandbox violation, still running",
