@@ -51,8 +51,8 @@
 #define READ_BATCH	16384	/* read frames, more than its ring holds */
 #define NPORTS		65536
 #define TICK_MS		1000	/* source expiry */
-#define RING_WAKE	(512 * 1024)	/* capture buffers, bytes */
-#define RING_READ	(512 * 1024)
+#define RING_WAKE	(2 * 1024 * 1024)	/* capture buffers, bytes */
+#define RING_READ	(4 * 1024 * 1024)
 #define RING_RANGE	(4 * 1024 * 1024)	/* the whole knock range */
 #define READ_MIN_MS	5	/* timed reads of the read capture: how */
 #define READ_MAX_MS	TICK_MS	/* long without a read, at most */
