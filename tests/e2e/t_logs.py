@@ -271,7 +271,8 @@ exec ip netns exec {ns} {mon} -f {conf}
         st = pkstest.pksctl(os.path.join(s.dir, "pks.sock"), "status")
         pids = dict((n, int(p)) for n, p in
                     re.findall(r"^(pks-\w+)\s+(\d+)", st.stdout, re.M))
-        for name, rx in (("pks-fw", r"^chain PKS ready"),
+        for name, rx in (("pks-fw",
+                          r"^(?:chain PKS|table inet pks) ready"),
                          ("pks-sniffer", r"^capturing on 1 interface"),
                          ("pks-telegram", r"^polling for updates")):
             c = log.wait(name, rx, 10)
