@@ -543,7 +543,6 @@ static void
 mon_teardown(void)
 {
 	struct pks_fw_result	 r;
-	struct pending		*p;
 	int			 i;
 
 	for (i = 1; i < PROC_MAX; i++) {
@@ -567,10 +566,7 @@ mon_teardown(void)
 	memset(&r, 0, sizeof(r));
 	r.type = IMSG_FW_CLOSE_ALL;
 	win_fw_result(&r);
-	while ((p = env->pending) != NULL) {
-		env->pending = p->next;
-		free(p);
-	}
+	request_origin_gone(&telegram_origin);
 }
 
 static void
@@ -597,7 +593,7 @@ monitor(const uint8_t *data, size_t size)
 				w += n;
 			else if (n == -1 && errno != EAGAIN)
 				break;
-			child_dispatch(id);
+			monitor_dispatch_imsg(id, 1);
 			child_flush_all();
 			for (i = 1; i < PROC_MAX; i++)
 				mon_drain(i);
@@ -611,7 +607,7 @@ monitor(const uint8_t *data, size_t size)
 		if (peers[i].fd != -1)
 			shutdown(peers[i].fd, SHUT_WR);
 		for (tries = 0; env->child[i].fd != -1 && tries < 64; tries++) {
-			child_dispatch(i);
+			monitor_dispatch_imsg(i, 1);
 			child_flush_all();
 			for (w = 1; w < PROC_MAX; w++)
 				mon_drain(w);
