@@ -16,7 +16,7 @@ import time
 import pkstest
 from pkstest import tap, run, CLI4, CLI4_B, ADA
 
-OPEN_FOR = 10
+OPEN_FOR = 20		# long enough for the checks below on a loaded machine
 SERVICE = ("service ssh {\n\tport 2222\n\tprotocol tcp\n\topen-for %d\n}\n"
            "service dns {\n\tport 5353\n\tprotocol udp\n\topen-for %d\n}"
            % (OPEN_FOR, OPEN_FOR))
