@@ -79,6 +79,9 @@ enum imsg_type {
 	IMSG_TG_SENT,		/* struct pks_tg_sent: outcome of a TG_SEND */
 	IMSG_TG_MIGRATED,	/* struct pks_tg_migrated: a group's new id */
 
+	/* pks-sniffer -> monitor (last: the numbers above stay) */
+	IMSG_SNIFF_STATS,	/* struct pks_sniff_stats */
+
 	IMSG_MAX
 };
 
@@ -127,6 +130,19 @@ struct pks_knock {
 	uint8_t		af;		/* AF_INET or AF_INET6 */
 	uint8_t		pad[3];
 	uint8_t		addr[16];	/* network order; v4 in first 4 */
+};
+
+/*
+ * IMSG_SNIFF_STATS: the sniffer's counters since it started, sent at
+ * most once a second when they changed, and once after start; none goes
+ * backwards within one sniffer's life
+ */
+struct pks_sniff_stats {
+	uint64_t	wrong;		/* wrong hits: into knock-ports,
+					   advancing no knock */
+	uint64_t	refused;	/* knock starts refused to prefixes
+					   over the wrong-hit rate */
+	uint64_t	lost;		/* packets the captures lost */
 };
 
 /* firewall auto|nftables|iptables (pks.conf) */

@@ -201,6 +201,13 @@ child_start(enum pks_proc id)
 	    sizeof(int)) == -1)
 		log_debug("%s: SO_PASSRIGHTS: %s", proc_name(id),
 		    strerror(errno));
+	if (id == PROC_SNIFFER) {
+		/* a new sniffer counts from 0: keep what the last one said */
+		env->sniff_past.wrong += env->sniff_now.wrong;
+		env->sniff_past.refused += env->sniff_now.refused;
+		env->sniff_past.lost += env->sniff_now.lost;
+		memset(&env->sniff_now, 0, sizeof(env->sniff_now));
+	}
 	c->pid = pid;
 	c->fd = sv[0];
 	c->ready = 0;

@@ -210,6 +210,11 @@ ctl_status(int fd)
 	out(fd, "firewall %s\n", env->fw_backend.backend == PKS_FW_NFTABLES ?
 	    "nftables" : env->fw_backend.backend == PKS_FW_IPTABLES ?
 	    "iptables" : "(not set up yet)");
+	out(fd, "wrong hits %llu (refused starts %llu, capture lost %llu)\n",
+	    (unsigned long long)(env->sniff_past.wrong + env->sniff_now.wrong),
+	    (unsigned long long)(env->sniff_past.refused +
+	    env->sniff_now.refused),
+	    (unsigned long long)(env->sniff_past.lost + env->sniff_now.lost));
 }
 
 /* a name from Telegram, for a terminal: no control character (C0, C1) */

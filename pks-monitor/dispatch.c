@@ -126,6 +126,7 @@ static int
 sniffer_dispatch_imsg(struct imsg *im)
 {
 	struct pks_knock	k;
+	struct pks_sniff_stats	st;
 
 	switch (im->hdr.type) {
 	case IMSG_KNOCK_DONE:
@@ -135,6 +136,17 @@ sniffer_dispatch_imsg(struct imsg *im)
 		if (k.af != AF_INET && k.af != AF_INET6)
 			return -1;
 		seq_knock_done(&k);
+		return 0;
+	case IMSG_SNIFF_STATS:
+		if (im->len != sizeof(st))
+			return -1;
+		memcpy(&st, im->data, sizeof(st));
+		/* counters since this sniffer started: never backwards */
+		if (st.wrong < env->sniff_now.wrong ||
+		    st.refused < env->sniff_now.refused ||
+		    st.lost < env->sniff_now.lost)
+			return -1;
+		env->sniff_now = st;
 		return 0;
 	default:
 		return any_dispatch_imsg(PROC_SNIFFER, im);

@@ -129,6 +129,8 @@ struct monitor {
 	uint32_t	 next_win_id;
 	time_t		 started;
 	struct pks_fw_conf fw_backend;	/* what pks-fw reported */
+	struct pks_sniff_stats sniff_now;  /* the running sniffer's */
+	struct pks_sniff_stats sniff_past; /* the sum of the earlier ones' */
 	int		 stopping;
 	struct pending	*pending;	/* answered later (request.c) */
 	struct pks_state state;		/* grants and lockdown (state.c) */

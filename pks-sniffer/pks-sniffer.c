@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <pcap/pcap.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +94,13 @@ static uint64_t			 lost_range_next;
 static uint64_t			 lost_next;	/* next report, ms */
 static unsigned long long	 wrong_hits, wrong_limited;
 static uint64_t			 wrong_since, wrong_next;	/* ms */
+/* the counters since start, for pksctl status; sent once a second when
+ * they changed, and once after start */
+static struct pks_sniff_stats	 stats, stats_sent;
+static int			 stats_said;
+#ifdef PKS_TESTHOOKS
+static volatile sig_atomic_t	 stats_forge;	/* SIGUSR1: a short one */
+#endif
 
 /* frames of one pass over both captures, judged in capture order */
 struct frame {
@@ -623,12 +631,16 @@ ring_drops(int fd)
 static void
 lost_report(uint64_t now)
 {
-	int	 i;
+	unsigned long long	 n;
+	int			 i;
 
 	for (i = 0; i < nifaces; i++) {
-		lost_wake += ring_drops(ifaces[i].fd);
-		lost_read += ring_drops(pcap_fileno(ifaces[i].g));
-		lost_range += ring_drops(pcap_fileno(ifaces[i].r));
+		lost_wake += n = ring_drops(ifaces[i].fd);
+		stats.lost += n;
+		lost_read += n = ring_drops(pcap_fileno(ifaces[i].g));
+		stats.lost += n;
+		lost_range += n = ring_drops(pcap_fileno(ifaces[i].r));
+		stats.lost += n;
 	}
 	if (lost_range > 0 && now >= lost_range_next) {
 		log_warnx("range capture full: %llu packets lost; wrong hits "
@@ -656,6 +668,8 @@ wrong_report(uint64_t now)
 		wrong_since = now;
 	wrong_hits += w;
 	wrong_limited += l;
+	stats.wrong += w;
+	stats.refused += l;
 	if (wrong_hits + wrong_limited == 0 || now < wrong_next)
 		return;
 	log_info("%llu wrong hits in %llu s (packets into knock-ports that "
@@ -666,6 +680,34 @@ wrong_report(uint64_t now)
 	wrong_hits = wrong_limited = 0;
 	wrong_next = now + WRONG_LOG_MS;
 }
+
+/* once a second: the counters to the monitor, if they changed */
+static void
+stats_report(void)
+{
+#ifdef PKS_TESTHOOKS
+	if (stats_forge) {
+		/* test builds: a malformed one, the monitor must kill us */
+		stats_forge = 0;
+		proc_compose(IMSG_SNIFF_STATS, -1, &stats, sizeof(stats) - 1);
+		return;
+	}
+#endif
+	if (stats_said && memcmp(&stats, &stats_sent, sizeof(stats)) == 0)
+		return;
+	proc_compose(IMSG_SNIFF_STATS, -1, &stats, sizeof(stats));
+	stats_sent = stats;
+	stats_said = 1;
+}
+
+#ifdef PKS_TESTHOOKS
+static void
+stats_forge_sig(int sig)
+{
+	(void)sig;
+	stats_forge = 1;
+}
+#endif
 
 /*
  * After every read, timed or before a wake batch, n frames in all: the
@@ -735,6 +777,7 @@ sniff_loop(void)
 			match_expire(matcher, now);
 			lost_report(now);
 			wrong_report(now);
+			stats_report();
 			tick = now + TICK_MS;
 		}
 	}
@@ -760,6 +803,9 @@ main(int argc, char *argv[])
 	    (frames_tmp = calloc(frames_cap, sizeof(*frames))) == NULL)
 		fatal("frames");
 	match_on_refusal(matcher, on_refusal);
+#ifdef PKS_TESTHOOKS
+	signal(SIGUSR1, stats_forge_sig);
+#endif
 	proc_confine(NULL, 0, sniffer_rules, sniffer_nrules);
 	log_info("capturing on %d interface%s, up to %u sources", nifaces,
 	    nifaces > 1 ? "s" : "", sconf.max_sources);

@@ -64,6 +64,7 @@ STRUCTS = {
     "pks_iface": ("<16s", 16),
     "pks_seq": ("<IBBBB16H16s", 56),
     "pks_knock": ("<IB3x16s", 24),
+    "pks_sniff_stats": ("<QQQ", 24),
     "pks_fw_service": ("<BxH", 4),
     "pks_window": ("<IBBH16sI", 28),
     "pks_fw_conf": ("<I", 4),

@@ -201,6 +201,14 @@ knock(uint32_t id, int af, uint8_t last)
 }
 
 static void
+stats(uint64_t wrong, uint64_t refused, uint64_t lost)
+{
+	struct pks_sniff_stats	st = { wrong, refused, lost };
+
+	msg(IMSG_SNIFF_STATS, 0, &st, sizeof(st), 0);
+}
+
+static void
 fwres(uint32_t id, uint32_t type, int32_t err)
 {
 	struct pks_fw_result	r = { id, type, err };
@@ -355,6 +363,8 @@ main(int argc, char *argv[])
 	knock(2, AF_INET, 2);
 	knock(1, AF_INET, 2);
 	knock(77, AF_INET6, 2);
+	stats(0, 0, 0);
+	stats(48210, 3, 0);
 	rec_end();
 	rec(PROC_FW);
 	fwres(1, IMSG_FW_OPEN, 0);
@@ -440,6 +450,10 @@ main(int argc, char *argv[])
 	sel(R_MONITOR);
 	rec(PROC_SNIFFER);
 	knock(1, 99, 2);
+	rec_end();
+	rec(PROC_SNIFFER);
+	stats(10, 1, 0);
+	stats(9, 1, 0);		/* backwards */
 	rec_end();
 	rec(PROC_FW);
 	msg(IMSG_LOG, 0, "\3\0\0", 3, 0);
