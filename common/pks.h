@@ -73,6 +73,8 @@ enum imsg_type {
 				   command menu of their private chat */
 	IMSG_TG_SEND,		/* struct pks_tg_send + text */
 	IMSG_TG_DONE,		/* uint32_t request id: may confirm the update */
+	IMSG_TG_EDIT,		/* struct pks_tg_edit + text: rewrite a
+				   message the bot sent */
 
 	/* pks-telegram -> monitor */
 	IMSG_TG_REQUEST,	/* struct pks_tg_req */
@@ -268,6 +270,18 @@ struct pks_tg_sent {
 	int32_t		status;		/* HTTP status; 0: the API never
 					   answered */
 	int64_t		chat_id;
+	int64_t		message_id;	/* of the message sent (status 200),
+					   else 0 */
+};
+
+/* IMSG_TG_EDIT: new text for a message the bot sent (editMessageText) */
+struct pks_tg_edit {
+	int64_t		chat_id;
+	int64_t		message_id;	/* 1..INT32_MAX */
+	uint16_t	textlen;	/* bytes of HTML text that follow */
+	uint16_t	pad;
+	uint32_t	pad2;
+	/* followed by the text, not NUL-terminated */
 };
 
 /*

@@ -105,6 +105,10 @@ telegram_dispatch_imsg(struct imsg *im)
 		if (im->len != sizeof(sent))
 			return -1;
 		memcpy(&sent, im->data, sizeof(sent));
+		/* a message id only for a message sent, Telegram's int32 */
+		if (sent.message_id < 0 || sent.message_id > INT32_MAX ||
+		    (sent.status != 200 && sent.message_id != 0))
+			return -1;
 		telegram_sent(&sent);
 		return 0;
 	case IMSG_TG_MIGRATED:

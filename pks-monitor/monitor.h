@@ -60,6 +60,9 @@ struct sequence {
 	int64_t		 chat_id;	/* where it was asked for */
 	char		 user_name[64];
 	time_t		 expires;	/* monotonic (clock.c) */
+	int64_t		 msg_id;	/* the origin's message holding it, 0 */
+	time_t		 used_at;	/* knocked: when (a date), and from */
+	char		 used_from[46];	/* where */
 };
 
 enum win_state {
@@ -336,11 +339,14 @@ struct origin {
 	void	(*notify)(int64_t, const struct reply *);
 	/* a window of a sequence this origin asked for opened or closed */
 	void	(*window)(const struct window *, enum win_event);
+	/* a sequence with a message (msg_id) is gone: used, expired or
+	   revoked; its message must say so, without the ports */
+	void	(*seq_gone)(const struct sequence *);
 };
 
 void	 request_handle(const struct request *);
 void	 request_delivered(const struct origin *, uint32_t, int, int64_t,
-	    int);
+	    int, int64_t);
 void	 request_origin_gone(const struct origin *);
 void	 admin_handle(const struct request *, struct reply *,
 	    struct reply *);

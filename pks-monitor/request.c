@@ -25,7 +25,7 @@
 
 #define MAX_AGE		60	/* seconds: older commands are stale */
 
-/* a group request whose private answer is on its way */
+/* a request whose private answer is on its way */
 struct pending {
 	struct pending	*next;
 	struct request	 req;
@@ -34,9 +34,9 @@ struct pending {
 };
 
 /*
- * A group request answered in private: the group hears of it ("Sent you
- * WHAT in private") once the delivery is known, and the request is done
- * then (request_delivered).  Returns 1 if it waits, 0 if it could not.
+ * A request answered in private: once the delivery is known, a group
+ * hears of it ("Sent you WHAT in private"), a sequence keeps its message
+ * id, and the request is done then (request_delivered).  Returns 1 if it waits, 0 if it could not.
  */
 static int
 pending_add(const struct request *r, struct reply *rp, const char *hint,
@@ -155,7 +155,7 @@ generate_service(const struct request *r, struct reply *rp)
 	return svc;
 }
 
-/* 1 if the request stays pending (a group: delivery not known yet) */
+/* 1 if the request stays pending (delivery not known yet) */
 static int
 cmd_generate(const struct request *r, struct reply *rp)
 {
@@ -235,9 +235,11 @@ cmd_generate(const struct request *r, struct reply *rp)
 		reply_style(rp, STYLE_PLAIN);
 		reply_add(rp, " to that line.");
 	}
-	if (r->private)
-		return 0;
-	/* in a group: the sequence goes to the requester privately */
+	/*
+	 * Pending in a private chat too: the delivery brings the id of the
+	 * message, rewritten once the sequence is gone (request_delivered).
+	 * In a group the sequence goes to the requester privately.
+	 */
 	snprintf(hint, sizeof(hint), "%s, please open a private chat with "
 	    "me and press Start, then ask again.", r->user_name[0] ?
 	    r->user_name : "You");
@@ -336,16 +338,18 @@ request_handle(const struct request *r)
 
 /*
  * The delivery of a pending request's private message is known (ok:
- * delivered, to where): privately delivered, the group gets a neutral
- * line; otherwise nobody got the sequence and it must not stay live.
+ * delivered, to where, as the origin's message msg): privately delivered,
+ * a group gets a neutral line and a sequence keeps msg; otherwise nobody
+ * got the sequence and it must not stay live.
  */
 void
 request_delivered(const struct origin *o, uint32_t id, int ok, int64_t where,
-    int status)
+    int status, int64_t msg)
 {
 	struct pending	**pp, *p;
 	struct sequence	 *q;
 	struct reply	  rp;
+	int		  delivered;
 
 	for (pp = &env->pending; (p = *pp) != NULL; pp = &p->next)
 		if (p->req.origin == o && p->req.id == id)
@@ -354,11 +358,16 @@ request_delivered(const struct origin *o, uint32_t id, int ok, int64_t where,
 		return;
 	*pp = p->next;
 	/* after a refusal the origin may have told the group instead */
-	if (ok && where != p->req.chat) {
+	delivered = ok && (p->req.private || where != p->req.chat);
+	q = p->seq_id != 0 ? seq_find(p->seq_id) : NULL;
+	if (delivered && !p->req.private) {
 		reply_init(&rp);
 		reply_add(&rp, "Sent you %s in private.", p->what);
 		o->reply(&p->req, &rp);
-	} else if (p->seq_id != 0 && (q = seq_find(p->seq_id)) != NULL) {
+	}
+	if (delivered && q != NULL)
+		q->msg_id = msg;	/* its message, edited when it is gone */
+	else if (!delivered && q != NULL) {
 		log_info("sequence %u could not be delivered (%d): revoked",
 		    q->seq.id, status);
 		seq_remove(q);

@@ -195,6 +195,9 @@ seq_remove(struct sequence *s)
 		if (*pp == s) {
 			*pp = s->next;
 			seq_send_del(s->seq.id);
+			if (s->msg_id != 0 && s->origin != NULL &&
+			    s->origin->seq_gone != NULL)
+				s->origin->seq_gone(s);
 			explicit_bzero(s, sizeof(*s));
 			free(s);
 			return;
@@ -457,5 +460,7 @@ seq_knock_done(const struct pks_knock *k)
 	log_info("knock completed from %s: sequence %u of %s for %s", a,
 	    s->seq.id, s->user_name, env->conf->services[s->service].name);
 	win_open(s, k->af, k->addr);
+	s->used_at = mono_to_wall(mono_now());
+	snprintf(s->used_from, sizeof(s->used_from), "%s", a);
 	seq_remove(s);		/* one-time */
 }

@@ -143,12 +143,56 @@ tg_window(const struct window *w, enum win_event ev)
 	tg_notify(w->user_id, &rp);
 }
 
+/*
+ * A sequence is gone: its message must not look usable.  It is
+ * rewritten (editMessageText) to say it was used, when and from where,
+ * that it expired, or that it was revoked; the ports go with it.
+ */
+static void
+tg_seq_gone(const struct sequence *q)
+{
+	struct pks_tg_edit	 e;
+	struct reply		 rp;
+	struct text		 html;
+	struct iovec		 iov[2];
+	struct tm		 tm;
+	char			 when[16];
+	time_t			 at;
+
+	reply_init(&rp);
+	reply_add(&rp, "Sequence for ");
+	reply_style(&rp, STYLE_BOLD);
+	reply_add(&rp, "%s", q->svcname);
+	reply_style(&rp, STYLE_PLAIN);
+	at = q->used_at != 0 ? q->used_at : mono_to_wall(q->expires);
+	gmtime_r(&at, &tm);
+	strftime(when, sizeof(when), "%H:%M:%S UTC", &tm);
+	if (q->used_at != 0)
+		reply_add(&rp, ": used at %s from %s.", when, q->used_from);
+	else if (q->expires <= mono_now())
+		reply_add(&rp, ": expired at %s, unused.", when);
+	else
+		reply_add(&rp, ": revoked, unused.");
+	reply_add(&rp, " Ask again with /generate.");
+	reply_html(&rp, &html);
+	memset(&e, 0, sizeof(e));
+	e.chat_id = q->user_id;
+	e.message_id = q->msg_id;
+	e.textlen = html.len;
+	iov[0].iov_base = &e;
+	iov[0].iov_len = sizeof(e);
+	iov[1].iov_base = html.buf;
+	iov[1].iov_len = html.len;
+	child_sendv(PROC_TELEGRAM, IMSG_TG_EDIT, iov, 2);
+}
+
 const struct origin telegram_origin = {
 	.name = "telegram",
 	.reply = tg_reply,
 	.done = tg_done,
 	.notify = tg_notify,
-	.window = tg_window
+	.window = tg_window,
+	.seq_gone = tg_seq_gone
 };
 
 static enum req_cmd
@@ -225,7 +269,7 @@ void
 telegram_sent(const struct pks_tg_sent *s)
 {
 	request_delivered(&telegram_origin, s->reqid, s->status == 200,
-	    s->chat_id, s->status);
+	    s->chat_id, s->status, s->message_id);
 }
 
 /*

@@ -651,6 +651,22 @@ tg_build_commands(enum tg_menu which, int64_t chat)
 	return json_out(o);
 }
 
+/* editMessageText: new HTML text for a message the bot sent */
+char *
+tg_build_edit(int64_t chat, int64_t mid, const char *text, size_t len)
+{
+	json_object	*o;
+
+	o = json_object_new_object();
+	json_object_object_add(o, "chat_id", json_object_new_int64(chat));
+	json_object_object_add(o, "message_id", json_object_new_int64(mid));
+	json_object_object_add(o, "text",
+	    json_object_new_string_len(text, (int)len));
+	json_object_object_add(o, "parse_mode",
+	    json_object_new_string("HTML"));
+	return json_out(o);
+}
+
 char *
 tg_build_answer(const char *id)
 {

@@ -71,6 +71,7 @@ struct pending {
 struct out {
 	TAILQ_ENTRY(out) entry;
 	int		 answer;	/* answerCallbackQuery, else send */
+	int64_t		 edit;		/* editMessageText of this message */
 	uint32_t	 reqid;
 	uint32_t	 flags;
 	int64_t		 chat;
@@ -412,7 +413,7 @@ out_uncount(struct out *o)
 }
 
 static void
-out_finish(struct out *o, int status)
+out_finish(struct out *o, int status, int64_t mid)
 {
 	struct pks_tg_sent	 sent;
 	size_t			 i;
@@ -422,11 +423,12 @@ out_finish(struct out *o, int status)
 		for (i = 0; i < nbatch; i++)
 			if (strcmp(batch[i].cbq_id, o->cbq_id) == 0)
 				pend[i].answer = 0;
-	} else {
+	} else if (!o->edit) {
 		memset(&sent, 0, sizeof(sent));
 		sent.reqid = o->reqid;
 		sent.status = status;
 		sent.chat_id = o->chat;
+		sent.message_id = status == 200 ? mid : 0;
 		proc_compose(IMSG_TG_SENT, -1, &sent, sizeof(sent));
 		out_uncount(o);
 	}
@@ -513,7 +515,7 @@ send_done(struct tg_call *c, int code, long status, const char *body,
 		if (o->tries >= SEND_TRIES) {
 			log_warnx("%s: giving up after %d tries",
 			    tg_call_method(c), o->tries);
-			out_finish(o, o->last);
+			out_finish(o, o->last, 0);
 			return;
 		}
 		backoff_fail(&sendb, 0);
@@ -529,7 +531,7 @@ send_done(struct tg_call *c, int code, long status, const char *body,
 	o->last = (int)status;
 	if (status == 200 && rp.ok) {
 		backoff_ok(&sendb);
-		out_finish(o, 200);
+		out_finish(o, 200, tg_parse_sent(body, len));
 		return;
 	}
 	if (status == 401)
@@ -554,7 +556,7 @@ send_done(struct tg_call *c, int code, long status, const char *body,
 		if (++o->tries >= SEND_TRIES) {
 			log_warnx("%s: giving up after %d tries",
 			    tg_call_method(c), o->tries);
-			out_finish(o, (int)status);
+			out_finish(o, (int)status, 0);
 		} else if (status == 429 && !o->answer) {
 			/* Telegram's limits are per chat: hold this one */
 			rate_hold(o->chat, rp.retry_after > 0 ?
@@ -572,7 +574,7 @@ send_done(struct tg_call *c, int code, long status, const char *body,
 	log_warnx("%s to chat %lld failed: %ld %s", tg_call_method(c),
 	    (long long)o->chat, status, rp.desc);
 	backoff_ok(&sendb);
-	out_finish(o, (int)status);
+	out_finish(o, (int)status, 0);
 }
 
 /* the first queued item allowed out now; *wait: ms until one is */
@@ -613,6 +615,8 @@ send_next(void)
 		rate_sent(o->chat);
 	if (o->answer) {
 		body = tg_build_answer(o->cbq_id);
+	} else if (o->edit) {
+		body = tg_build_edit(o->chat, o->edit, o->text, o->tlen);
 	} else {
 		kb = (o->flags & TG_SEND_KEYBOARD) != 0;
 		memset(&m, 0, sizeof(m));
@@ -631,7 +635,8 @@ send_next(void)
 	}
 	if (body == NULL ||
 	    tg_call_start(sendc, o->answer ? "answerCallbackQuery" :
-	    "sendMessage", body, SEND_TIMEOUT, send_done, o) == -1) {
+	    o->edit ? "editMessageText" : "sendMessage", body, SEND_TIMEOUT,
+	    send_done, o) == -1) {
 		log_warnx("cannot start a call");
 		backoff_fail(&sendb, 0);
 	}
@@ -690,6 +695,32 @@ recv_send(struct imsg *im)
 	return 0;
 }
 
+/* IMSG_TG_EDIT: struct pks_tg_edit, text */
+static int
+recv_edit(struct imsg *im)
+{
+	struct pks_tg_edit	 e;
+	struct out		*o;
+
+	if (im->len < sizeof(e) || im->fd != -1)
+		return -1;
+	memcpy(&e, im->data, sizeof(e));
+	if (im->len != sizeof(e) + e.textlen || e.textlen == 0 ||
+	    e.textlen > PKS_TEXT_MAX || e.chat_id == 0 ||
+	    e.message_id <= 0 || e.message_id > INT32_MAX)
+		return -1;
+	if ((o = calloc(1, sizeof(*o))) == NULL ||
+	    (o->text = malloc(e.textlen)) == NULL)
+		fatal("recv_edit");
+	o->chat = e.chat_id;
+	o->edit = e.message_id;
+	o->flags = TG_SEND_HTML;
+	memcpy(o->text, (const char *)im->data + sizeof(e), e.textlen);
+	o->tlen = e.textlen;
+	TAILQ_INSERT_TAIL(&outq, o, entry);
+	return 0;
+}
+
 static int
 dispatch(struct imsg *im)
 {
@@ -699,6 +730,8 @@ dispatch(struct imsg *im)
 	switch (im->hdr.type) {
 	case IMSG_TG_SEND:
 		return recv_send(im);
+	case IMSG_TG_EDIT:
+		return recv_edit(im);
 	case IMSG_TG_DONE:
 		if (im->len != sizeof(reqid) || im->fd != -1)
 			return -1;

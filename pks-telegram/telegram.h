@@ -65,6 +65,7 @@ int	tg_parse_updates(const char *, size_t, const char *, time_t,
 	    struct tg_update *, size_t, size_t *);
 int	tg_parse_reply(const char *, size_t, struct tg_reply *);
 int	tg_parse_getme(const char *, size_t, char *, size_t);
+int64_t	tg_parse_sent(const char *, size_t);
 int	tg_valid_addr(const char *);
 int	tg_valid_token(const char *);
 int	tg_utf16_to_bytes(const char *, size_t, size_t, size_t *);
@@ -95,6 +96,7 @@ char		*tg_build_msg(const struct tg_msg *);
 char		*tg_build_getupdates(int64_t, int);
 char		*tg_build_commands(enum tg_menu, int64_t);
 char		*tg_build_answer(const char *);
+char		*tg_build_edit(int64_t, int64_t, const char *, size_t);
 int		 tg_resolve(const char *, char *, size_t, int *);
 
 /* sandbox.c */

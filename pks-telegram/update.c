@@ -770,6 +770,23 @@ tg_parse_reply(const char *json, size_t len, struct tg_reply *rp)
 	return 0;
 }
 
+/* sendMessage's reply: the id of the message sent; 0 if none */
+int64_t
+tg_parse_sent(const char *json, size_t len)
+{
+	json_object	*root, *res;
+	int64_t		 id = 0;
+
+	if ((root = parse_json(json, len)) == NULL)
+		return 0;
+	if ((res = member(root, "result", json_type_object)) == NULL ||
+	    member_id(res, "message_id", &id) == -1 || id <= 0 ||
+	    id > INT32_MAX)
+		id = 0;
+	json_object_put(root);
+	return id;
+}
+
 /* getMe: the bot's username, needed to tell /cmd@us from /cmd@them */
 int
 tg_parse_getme(const char *json, size_t len, char *name, size_t namesz)

@@ -72,7 +72,8 @@ STRUCTS = {
     "pks_tg_conf": ("<256sI", 260),
     "pks_tg_req": ("<IIIIqq64s64s64sIIq64s64s64s64s", 496),
     "pks_tg_send": ("<IIqqHHI", 32),
-    "pks_tg_sent": ("<Iiq", 16),
+    "pks_tg_sent": ("<Iiqq", 24),
+    "pks_tg_edit": ("<qqHHI", 24),
     "pks_tg_migrated": ("<qq", 16),
 }
 S = {}
@@ -132,8 +133,15 @@ def tg_migrated(payload):
 
 
 def tg_sent(payload):
-    reqid, status, chat_id = S["pks_tg_sent"].unpack(payload)
-    return {"reqid": reqid, "status": status, "chat_id": chat_id}
+    reqid, status, chat_id, mid = S["pks_tg_sent"].unpack(payload)
+    return {"reqid": reqid, "status": status, "chat_id": chat_id,
+            "message_id": mid}
+
+
+def tg_edit(chat_id, message_id, text):
+    text = text.encode() if isinstance(text, str) else text
+    return S["pks_tg_edit"].pack(chat_id, message_id, len(text), 0, 0) + \
+        text
 
 
 # ---------------------------------------------------------------- channel

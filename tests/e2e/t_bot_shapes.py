@@ -161,6 +161,31 @@ def ssh_hint(s):
            "its expiry is said in UTC", t)
 
 
+def sequences_do_not_linger(s):
+    """A sequence's message is rewritten once it is used or revoked."""
+    since = last_sent_seq(s)
+    ports, msg = s.generate(ADA, "/generate ssh")
+    rec = [r for r in s.bot.sent(chat_id=ADA, method="sendMessage")
+           if r["seq"] > since and "pks-knock" in r["params"]["text"]]
+    mid = rec[-1]["result"]["message_id"] if rec else None
+    s.knock(ports or [1, 2, 3])
+    ed = s.bot.wait_sent(chat_id=ADA, method="editMessageText",
+                         since=since, text=r"used at", timeout=10)
+    txt = ed and ed["result"].get("text", "")
+    tap.ok(ports and ed and ed["params"].get("message_id") == mid and
+           re.search(r"used at \d\d:\d\d:\d\d UTC from 198\.18\.", txt)
+           and not re.search(r"\b%d\b" % ports[0], txt),
+           "a used sequence's message says when and from where, without "
+           "its ports", (mid, ed))
+    since = last_sent_seq(s)
+    ports, msg = s.generate(ADA, "/generate ssh")
+    t = ask(s, ADA, "/revoke", expect=r"Revoked")
+    ed = s.bot.wait_sent(chat_id=ADA, method="editMessageText",
+                         since=since, text=r"revoked", timeout=10)
+    tap.ok(ports and ed and "revoked" in ed["result"].get("text", ""),
+           "a revoked sequence's message says so", (t, ed))
+
+
 def group_clarity(s):
     """The group's lines reply to the request; a user who must start the
     bot gets a button that does it (a t.me deep link)."""
@@ -274,6 +299,7 @@ def main():
         no_person(s)
         topics(s)
         ssh_hint(s)
+        sequences_do_not_linger(s)
         group_clarity(s)
         hostile_names(s)
         status_private(s)

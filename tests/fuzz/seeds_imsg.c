@@ -391,16 +391,19 @@ main(int argc, char *argv[])
 	ts.reqid = 1;
 	ts.status = 200;
 	ts.chat_id = 1;
+	ts.message_id = 42;	/* edited when the sequence is gone */
 	msg(IMSG_TG_SENT, 0, &ts, sizeof(ts), 0);
 	req(mkreq(2, TG_CMD_GENERATE, 9, -100, TG_CHAT_GROUP, "", ""));
 	req(mkreq(3, TG_CMD_GENERATE, 1, -100, TG_CHAT_GROUP, "", ""));
 	ts.reqid = 3;
 	ts.status = 403;
 	ts.chat_id = -100;
+	ts.message_id = 0;
 	msg(IMSG_TG_SENT, 0, &ts, sizeof(ts), 0);
 	req(mkreq(4, TG_CMD_UNKNOWN, 1, 1, TG_CHAT_PRIVATE, "", ""));
 	req(mkreq(5, TG_CMD_GENERATE, 1, 1, TG_CHAT_PRIVATE, "nope",
 	    "not-an-address"));
+	req(mkreq(6, TG_CMD_REVOKE, 1, 1, TG_CHAT_PRIVATE, "", ""));
 	rec_end();
 	save(d, "monitor-group");
 

@@ -522,6 +522,27 @@ migration(void **state)
 	assert_true(rp.migrate_to == 0);
 }
 
+/* the id of a message sent, to edit it later; 0 when absent or odd */
+static void
+sent_message_id(void **state)
+{
+	static const char *const zero[] = {
+		"{\"ok\":true,\"result\":true}", "{\"ok\":true}", "x",
+		"{\"ok\":true,\"result\":{\"message_id\":0}}",
+		"{\"ok\":true,\"result\":{\"message_id\":-4}}",
+		"{\"ok\":true,\"result\":{\"message_id\":4294967296}}",
+		"{\"ok\":true,\"result\":{\"message_id\":\"7\"}}",
+	};
+	const char	*s;
+	size_t		 i;
+
+	(void)state;
+	s = "{\"ok\":true,\"result\":{\"message_id\":77,\"chat\":{}}}";
+	assert_true(tg_parse_sent(s, strlen(s)) == 77);
+	for (i = 0; i < sizeof(zero) / sizeof(zero[0]); i++)
+		assert_true(tg_parse_sent(zero[i], strlen(zero[i])) == 0);
+}
+
 static void
 envelope(void **state)
 {
@@ -644,6 +665,7 @@ main(void)
 		cmocka_unit_test(forum_topics),
 		cmocka_unit_test(no_person),
 		cmocka_unit_test(migration),
+		cmocka_unit_test(sent_message_id),
 		cmocka_unit_test(envelope),
 		cmocka_unit_test(getme),
 		cmocka_unit_test(validators),
