@@ -32,9 +32,16 @@ def main():
         tap.ok(not s.windows(CLI4),
                "a revoked sequence opens nothing")
 
+        since = max([x["seq"] for x in s.bot.sent()] or [0])
         ports, _ = s.generate(ADA)
         tap.ok(s.monitor.log.wait(r"sequence \d+ of Ada expired", 15)
                is not None, "the sequence expires after its lifetime")
+        ed = s.bot.wait_sent(chat_id=ADA, method="editMessageText",
+                             since=since, timeout=10)
+        txt = ed and ed["params"].get("text", "")
+        tap.ok(ed and "expired at" in txt and "unused" in txt and
+               not any(str(p) in txt for p in ports),
+               "its message then says it expired, without its ports", ed)
         s.knock(ports)
         s.barrier()
         tap.ok(not s.windows(CLI4),

@@ -7,7 +7,8 @@ them (anonymous admins, "send as channel", automatic forwards, channel
 posts), a group that becomes a supergroup (IMSG_TG_MIGRATED, from the
 service message and from an error reply), a 429 for one chat that holds
 neither the other chats nor getUpdates, and a local Bot API server
-speaking plain http:// on loopback.
+speaking plain http:// on loopback; a sent message's id (IMSG_TG_SENT) and
+its rewriting (IMSG_TG_EDIT, editMessageText), malformed edits refused.
 """
 
 import os
@@ -201,6 +202,44 @@ def malformed_thread(bot):
     w.stop()
 
 
+def edits(bot, w):
+    """IMSG_TG_SENT says which message was sent; IMSG_TG_EDIT rewrites it."""
+    w.send(0, USER, "to be rewritten")
+    s = sent_to(w, USER)
+    rec = bot.wait_sent(chat_id=USER, text="to be rewritten", timeout=10)
+    mid = rec and rec["result"]["message_id"]
+    tap.ok(s and mid and s["message_id"] == mid,
+           "IMSG_TG_SENT carries the id of the message sent", (s, rec))
+    w.ch.send(pm.IMSG_TG_EDIT, pm.tg_edit(USER, mid or 1, "<b>gone</b>"))
+    ed = bot.wait_sent(chat_id=USER, method="editMessageText", text="gone",
+                       timeout=10)
+    tap.ok(ed and ed["params"].get("message_id") == mid and
+           ed["params"].get("parse_mode") == "HTML",
+           "IMSG_TG_EDIT becomes editMessageText of that message", ed)
+
+
+def malformed_edit(bot):
+    """An IMSG_TG_EDIT that breaks its rules is refused, nothing edited."""
+    good = pm.tg_edit(USER, 5, "x")
+    for what, data in (("message id 0", pm.tg_edit(USER, 0, "x")),
+                       ("message id above INT32_MAX",
+                        pm.tg_edit(USER, 2 ** 31, "x")),
+                       ("chat 0", pm.tg_edit(0, 5, "x")),
+                       ("no text", pm.tg_edit(USER, 5, "")),
+                       ("a length that is not the text's", good[:-1]),
+                       ("shorter than its header", good[:10])):
+        since = max([x["seq"] for x in bot.sent()] or [0])
+        w = Worker(bot.url, bot.ca_file).start()
+        bot.wait_polling(timeout=15)
+        w.ch.send(pm.IMSG_TG_EDIT, data)
+        w.proc.wait(10)
+        tap.ok(w.proc.returncode not in (None, 0) and
+               not bot.sent(method="editMessageText", since=since),
+               "IMSG_TG_EDIT with %s: refused" % what,
+               w.log.text()[-800:])
+        w.stop()
+
+
 def plain_http():
     d = tempfile.mkdtemp(prefix="pks-fakebot-plain-")
     bot = fakebot.FakeBot(dir=d, token=TOKEN, plain=True).start()
@@ -241,11 +280,13 @@ def main():
     migration(bot, w)
     webhook_menus(bot, w)
     per_chat_429(bot, w)
+    edits(bot, w)
     tap.ok(not w.log.grep("SIGSYS|sandbox violation") and
            w.proc.poll() is None, "no sandbox violation, still running",
            w.log.text()[-1500:])
     w.stop()
     malformed_thread(bot)
+    malformed_edit(bot)
     bot.stop()
     plain_http()
     tap.done()
