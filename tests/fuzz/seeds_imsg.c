@@ -464,6 +464,20 @@ main(int argc, char *argv[])
 	rec(PROC_TELEGRAM);
 	msg(IMSG_READY, 0x80000000U, NULL, 0, 0);
 	rec_end();
+	/* a message id on a failed send, one outside Telegram's int32 */
+	memset(&ts, 0, sizeof(ts));
+	ts.reqid = 1;
+	ts.status = 403;
+	ts.chat_id = 1;
+	ts.message_id = 7;
+	rec(PROC_TELEGRAM);
+	msg(IMSG_TG_SENT, 0, &ts, sizeof(ts), 0);
+	rec_end();
+	ts.status = 200;
+	ts.message_id = -1;
+	rec(PROC_TELEGRAM);
+	msg(IMSG_TG_SENT, 0, &ts, sizeof(ts), 0);
+	rec_end();
 	save(d, "monitor-bad-fields");
 	return 0;
 }
