@@ -331,21 +331,29 @@ fw_lock_open(const char *path)
 	return 0;
 }
 
+/* The xtables lock if it is free now: 0, EWOULDBLOCK or an errno value */
+static int
+fw_trylock(void)
+{
+	if (fw_lockfd == -1)
+		return EBADF;
+	while (flock(fw_lockfd, LOCK_EX | LOCK_NB) == -1)
+		if (errno != EINTR)
+			return errno;
+	return 0;
+}
+
 /* Wait for the xtables lock, a bounded time: a hung iptables(8) must
  * not make us deaf to the monitor. */
 static int
 fw_lock(void)
 {
 	struct timespec	ts = { 0, 10 * 1000 * 1000 };
-	int		waited = 0;
+	int		waited = 0, err;
 
-	if (fw_lockfd == -1)
-		return EBADF;
-	while (flock(fw_lockfd, LOCK_EX | LOCK_NB) == -1) {
-		if (errno == EINTR)
-			continue;
-		if (errno != EWOULDBLOCK)
-			return errno;
+	while ((err = fw_trylock()) != 0) {
+		if (err != EWOULDBLOCK)
+			return err;
 		if (waited >= FW_LOCK_WAIT_MS) {
 			log_warnx("xtables lock held by another process for "
 			    "%d ms, giving up", waited);
@@ -512,7 +520,9 @@ iptc_intact(const struct fw_family *f)
 	for (want = 2 * nsvcs, i = 0; i < nrules; i++)
 		if (rules[i].key.af == f->af)
 			want++;
-	if (fw_lock() != 0)
+	/* never wait for it: a close due meanwhile must not wait behind a
+	 * look that can be had next time */
+	if (fw_trylock() != 0)
 		return 1;	/* busy: look again next time */
 	if ((h = f->init(FW_TABLE)) == NULL) {
 		fw_unlock();
