@@ -38,6 +38,15 @@ def binpath(name):
     return os.path.join(BUILD, name)
 
 
+def sanitized():
+    """Whether the build under test is a sanitizer build (make SANITIZE=1):
+    its allow-lists admit executable mappings, which ASan makes."""
+    r = subprocess.run(["ldd", binpath("pks-monitor")],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                       text=True)
+    return "libasan" in r.stdout
+
+
 # ---------------------------------------------------------------- TAP
 
 class Tap:
