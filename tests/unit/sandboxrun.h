@@ -88,4 +88,21 @@ sandbox_run(const struct sandbox_rule *rules, size_t n, void (*before)(void),
 	return (-1);
 }
 
+/* each SB_TRY_* call this build forbids, under the rules: how many of
+ * them were not killed by SIGSYS (0: every one was) */
+static inline int
+sandbox_run_tries(const struct sandbox_rule *rules, size_t n)
+{
+	int	 missed = 0;
+
+	for (sbr_try = 0; sbr_try <= SB_TRY_MAX; sbr_try++)
+		if (sbr_try_holds(sbr_try) &&
+		    sandbox_run(rules, n, NULL, sbr_forbidden) != 1) {
+			fprintf(stderr, "# SB_TRY %d was not killed\n",
+			    sbr_try);
+			missed++;
+		}
+	return (missed);
+}
+
 #endif /* PKS_SANDBOXRUN_H */
