@@ -59,6 +59,17 @@ struct pks_conf {
 	char			ca_file[256];
 	char			knock_host[256]; /* shown in pks-knock lines */
 
+	int			has_fleet;	/* a fleet block was given */
+	char			fleet_broker[256]; /* mqtts://HOST[:PORT] */
+	char			fleet_ca[256];
+	char			fleet_cert[256];
+	char			fleet_key[256];	/* secret: root, 0600 */
+	char			fleet_password[256]; /* secret: root, 0600 */
+	char			fleet_name[PKS_NAME_MAX]; /* this host's */
+	uint8_t			fleet_role;	/* enum pks_fleet_role */
+	uint32_t		fleet_timeout;	/* seconds a front waits for
+						   a host's answer */
+
 	struct conf_service	services[PKS_SERVICES_MAX];
 	int			nservices;
 	struct conf_grant	*grants;
@@ -96,5 +107,6 @@ struct pks_conf	*conf_parse_buffer(const char *, const char *, size_t);
 void		 conf_free(struct pks_conf *);
 int		 conf_service_index(const struct pks_conf *, const char *);
 int		 conf_check_secret_file(const char *);
+int		 conf_check_secret(const char *, const char *);
 
 #endif /* PKS_CONF_H */

@@ -55,6 +55,17 @@ static const struct setting tgsettings[] = {
 	{ "knock-host",		V_STR,	CF(knock_host), 0, 0 },
 };
 
+static const struct setting fleetsettings[] = {
+	{ "broker",		V_BROKER, CF(fleet_broker), 0, 0 },
+	{ "ca-file",		V_PATH,	CF(fleet_ca), 0, 0 },
+	{ "cert-file",		V_PATH,	CF(fleet_cert), 0, 0 },
+	{ "key-file",		V_PATH,	CF(fleet_key), 0, 0 },
+	{ "password-file",	V_PATH,	CF(fleet_password), 0, 0 },
+	{ "name",		V_STR,	CF(fleet_name), 0, 0 },
+	{ "role",		V_ROLE,	CF(fleet_role), 0, 0 },
+	{ "timeout",		V_NUM,	CF(fleet_timeout), 1, 60 },
+};
+
 static const struct setting svcsettings[] = {
 	{ "port",		V_NUM,	SF(port), 1, 65535 },
 	{ "protocol",		V_PROTO, SF(proto), 0, 0 },
@@ -85,6 +96,7 @@ struct parser {
 	int		 knock_line;
 	int		 seq_line;
 	int		 tg_line;
+	int		 fleet_line;
 	int		 nservice_stmts;
 	int		 svc_line[PKS_SERVICES_MAX];
 	struct allow	*allows;
@@ -106,6 +118,7 @@ static int	parse_interface(struct parser *, struct token *);
 static int	parse_knockports(struct parser *, struct token *);
 static int	parse_exclude(struct parser *, struct token *);
 static int	parse_telegram(struct parser *, struct token *);
+static int	parse_fleet(struct parser *, struct token *);
 static int	parse_service(struct parser *, struct token *);
 static int	parse_allow(struct parser *, struct token *);
 static int	parse_userlist(struct parser *, struct token *);
@@ -114,6 +127,7 @@ static void	parse_top(struct parser *);
 static int	cmp_grant(const void *, const void *);
 static int	cmp_id(const void *, const void *);
 static size_t	uniq_ids(int64_t *, size_t);
+static void	finish_fleet(struct parser *);
 static void	finish(struct parser *);
 
 static const struct kwhandler handlers[] = {
@@ -121,6 +135,7 @@ static const struct kwhandler handlers[] = {
 	{ "knock-ports",	parse_knockports },
 	{ "knock-exclude",	parse_exclude },
 	{ "telegram",		parse_telegram },
+	{ "fleet",		parse_fleet },
 	{ "service",		parse_service },
 	{ "allow",		parse_allow },
 	{ "admin",		parse_userlist },
@@ -339,18 +354,34 @@ parse_knockports(struct parser *p, struct token *kw)
 	return (0);
 }
 
+/* a block given once: telegram { } or fleet { } */
+static int
+parse_once(struct parser *p, struct token *kw, int *line, int *has,
+    const struct setting *tab, size_t ntab)
+{
+	if (*line) {
+		conf_error(&p->lx, kw->line, "%s block given twice (first at "
+		    "line %d)", kw->s, *line);
+		return (-1);
+	}
+	*line = kw->line;
+	*has = 1;
+	return (cf_parse_block(&p->lx, kw, tab, ntab, p->conf, kw->s));
+}
+
 static int
 parse_telegram(struct parser *p, struct token *kw)
 {
-	if (p->tg_line) {
-		conf_error(&p->lx, kw->line, "telegram block given twice "
-		    "(first at line %d)", p->tg_line);
-		return (-1);
-	}
-	p->tg_line = kw->line;
-	p->conf->has_telegram = 1;
-	return (cf_parse_block(&p->lx, kw, tgsettings, NSET(tgsettings),
-	    p->conf, "telegram"));
+	return (parse_once(p, kw, &p->tg_line, &p->conf->has_telegram,
+	    tgsettings, NSET(tgsettings)));
+}
+
+/* fleet { ... }: what the whole block must hold is checked in finish() */
+static int
+parse_fleet(struct parser *p, struct token *kw)
+{
+	return (parse_once(p, kw, &p->fleet_line, &p->conf->has_fleet,
+	    fleetsettings, NSET(fleetsettings)));
 }
 
 static int
@@ -598,6 +629,39 @@ uniq_ids(int64_t *v, size_t n)
 	return (j + 1);
 }
 
+/* a fleet block: a broker, a CA, this host's name, a way to log in */
+static void
+finish_fleet(struct parser *p)
+{
+	struct pks_conf	*c = p->conf;
+	int		 line = p->fleet_line;
+
+	if (c->fleet_broker[0] == '\0')
+		conf_error(&p->lx, line, "fleet: no broker given");
+	if (c->fleet_ca[0] == '\0')
+		conf_error(&p->lx, line, "fleet: no ca-file given (the "
+		    "broker's certificate is always checked)");
+	if (c->fleet_name[0] == '\0')
+		conf_error(&p->lx, line, "fleet: no name given (this host's "
+		    "name in the fleet)");
+	else if (!conf_valid_name(c->fleet_name))
+		conf_error(&p->lx, line, "fleet: name \"%s\" is not 1 to %d "
+		    "letters, digits, '-' or '_'", c->fleet_name,
+		    PKS_NAME_MAX - 1);
+	else if (strcmp(c->fleet_name, "all") == 0)
+		conf_error(&p->lx, line, "fleet: \"all\" names every host, "
+		    "not one");
+	if ((c->fleet_cert[0] == '\0') != (c->fleet_key[0] == '\0'))
+		conf_error(&p->lx, line, "fleet: cert-file and key-file go "
+		    "together");
+	if (c->fleet_cert[0] == '\0' && c->fleet_password[0] == '\0')
+		conf_error(&p->lx, line, "fleet: no credentials (cert-file "
+		    "and key-file, or password-file)");
+	if (c->fleet_role == PKS_FLEET_FRONT && !c->has_telegram)
+		conf_error(&p->lx, line, "fleet: role front needs a telegram "
+		    "block (the front runs the bot)");
+}
+
 /* what needs the whole file: service references, grants, defaults */
 static void
 finish(struct parser *p)
@@ -654,6 +718,8 @@ finish(struct parser *p)
 		memcpy(c->ifaces[0], "any", sizeof("any"));
 		c->nifaces = 1;
 	}
+	if (c->has_fleet)
+		finish_fleet(p);
 	/* each knock port needs its guard ports free on either side */
 	need = c->seq_len * (2 * PKS_GUARD + 1);
 	if ((unsigned int)(c->knock_hi - c->knock_lo) + 1 < need)
@@ -699,6 +765,7 @@ conf_parse_buffer(const char *file, const char *buf, size_t len)
 	snprintf(c->api_url, sizeof(c->api_url), "https://api.telegram.org");
 	snprintf(c->ca_file, sizeof(c->ca_file),
 	    "/etc/ssl/certs/ca-certificates.crt");
+	c->fleet_timeout = 5;
 
 	p->conf = c;
 	lex_init(&p->lx, file, buf, len);
@@ -772,8 +839,13 @@ conf_load(const char *path)
 	close(fd);
 	c = conf_parse_buffer(path, buf, len);
 	free(buf);
-	if (c != NULL && c->has_telegram &&
-	    conf_check_secret_file(c->token_file) == -1) {
+	if (c != NULL && ((c->has_telegram &&
+	    conf_check_secret_file(c->token_file) == -1) ||
+	    (c->fleet_key[0] != '\0' &&
+	    conf_check_secret("fleet key-file", c->fleet_key) == -1) ||
+	    (c->fleet_password[0] != '\0' &&
+	    conf_check_secret("fleet password-file", c->fleet_password) ==
+	    -1))) {
 		conf_free(c);
 		return (NULL);
 	}
@@ -804,38 +876,45 @@ conf_service_index(const struct pks_conf *c, const char *name)
 	return (-1);
 }
 
-/*
- * The bot token: a regular file (not a link someone could point
- * elsewhere), owned by root, no access for group or others.
- */
 int
 conf_check_secret_file(const char *path)
+{
+	return (conf_check_secret("token file", path));
+}
+
+/*
+ * A secret (the bot token, a fleet key or password): a regular file (not
+ * a link someone could point elsewhere), owned by root, no access for
+ * group or others.
+ */
+int
+conf_check_secret(const char *what, const char *path)
 {
 	struct stat	st;
 
 	if (lstat(path, &st) == -1) {
 		if (errno == ENOENT)
-			log_warnx("token file %s not found", path);
+			log_warnx("%s %s not found", what, path);
 		else
-			log_warn("token file %s", path);
+			log_warn("%s %s", what, path);
 		return (-1);
 	}
 	if (S_ISLNK(st.st_mode)) {
-		log_warnx("token file %s must not be a symbolic link", path);
+		log_warnx("%s %s must not be a symbolic link", what, path);
 		return (-1);
 	}
 	if (!S_ISREG(st.st_mode)) {
-		log_warnx("token file %s is not a regular file", path);
+		log_warnx("%s %s is not a regular file", what, path);
 		return (-1);
 	}
 	if (st.st_uid != 0) {
-		log_warnx("token file %s must be owned by root (owner uid %u)",
+		log_warnx("%s %s must be owned by root (owner uid %u)", what,
 		    path, (unsigned int)st.st_uid);
 		return (-1);
 	}
 	if (st.st_mode & 077) {
-		log_warnx("token file %s must not be readable by group or "
-		    "others (mode %04o)", path,
+		log_warnx("%s %s must not be readable by group or others "
+		    "(mode %04o)", what, path,
 		    (unsigned int)(st.st_mode & 07777));
 		return (-1);
 	}

@@ -63,7 +63,9 @@ enum vtype {
 	V_URL,			/* api-url: https, or http to this host */
 	V_NUM,			/* unsigned, stored by size (2 or 4 bytes) */
 	V_PROTO,		/* tcp or udp, stored as a uint8_t */
-	V_FIREWALL		/* auto, nftables or iptables, as a uint8_t */
+	V_FIREWALL,		/* auto, nftables or iptables, as a uint8_t */
+	V_BROKER,		/* mqtts://HOST[:PORT] */
+	V_ROLE			/* front or host, as a uint8_t */
 };
 
 /* "keyword value", stored at off in the struct a block fills */

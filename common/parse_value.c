@@ -19,6 +19,7 @@
 #define NELEM(t)	(sizeof(t) / sizeof((t)[0]))
 
 static const char *check_url(const char *);
+static const char *check_broker(const char *);
 
 /* a statement ends at a newline, the end of the file or a block's '}' */
 int
@@ -163,7 +164,47 @@ check_url(const char *u)
 	    "[::1] or localhost)");
 }
 
-/* the words a V_PROTO or V_FIREWALL value may be, and what each stores */
+/* NULL if u is an MQTT-over-TLS address, mqtts://HOST[:PORT], else why
+ * not; HOST a name, an IPv4 address or [an IPv6 one] */
+static const char *
+check_broker(const char *u)
+{
+	const char	*h, *s;
+	long		 port = 0;
+
+	if (strncmp(u, "mqtts://", 8) != 0)
+		return ("must start with mqtts:// (MQTT over TLS)");
+	h = u + 8;
+	if (*h == '[') {
+		if ((s = strchr(h, ']')) == NULL || s == h + 1)
+			return ("has an unclosed or empty [IPv6 address]");
+		for (h++; h < s; h++)
+			if (!((*h >= '0' && *h <= '9') || (*h >= 'a' &&
+			    *h <= 'f') || (*h >= 'A' && *h <= 'F') ||
+			    *h == ':' || *h == '.'))
+				return ("has a bad [IPv6 address]");
+		s++;
+	} else {
+		for (s = h; (*s >= 'a' && *s <= 'z') || (*s >= 'A' &&
+		    *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '.' ||
+		    *s == '-'; s++)
+			;
+		if (s == h)
+			return ("has no host");
+	}
+	if (*s == ':') {
+		for (s++; *s >= '0' && *s <= '9' && port <= 65535; s++)
+			port = port * 10 + (*s - '0');
+		if (port < 1 || port > 65535)
+			return ("has a port out of 1..65535");
+	}
+	if (*s != '\0')
+		return ("must be mqtts://HOST[:PORT], nothing after");
+	return (NULL);
+}
+
+/* the words a V_PROTO, V_FIREWALL or V_ROLE value may be, and what each
+ * stores */
 static const struct {
 	int		 type;
 	const char	*word;
@@ -174,6 +215,8 @@ static const struct {
 	{ V_FIREWALL,	"auto",		PKS_FW_AUTO },
 	{ V_FIREWALL,	"nftables",	PKS_FW_NFTABLES },
 	{ V_FIREWALL,	"iptables",	PKS_FW_IPTABLES },
+	{ V_ROLE,	"front",	PKS_FLEET_FRONT },
+	{ V_ROLE,	"host",		PKS_FLEET_HOST },
 };
 
 /* one of the words of s's type, stored as a uint8_t at dst */
@@ -228,6 +271,7 @@ cf_set_setting(struct lexer *lx, const struct setting *tab, int *seen,
 	case V_STR:
 	case V_PATH:
 	case V_URL:
+	case V_BROKER:
 		if (v.s[0] == '\0') {
 			conf_error(lx, v.line, "%s: empty value", s->name);
 			return (-1);
@@ -247,6 +291,11 @@ cf_set_setting(struct lexer *lx, const struct setting *tab, int *seen,
 			    v.s, why);
 			return (-1);
 		}
+		if (s->type == V_BROKER && (why = check_broker(v.s)) != NULL) {
+			conf_error(lx, v.line, "%s: \"%s\" %s", s->name,
+			    v.s, why);
+			return (-1);
+		}
 		memcpy(dst, v.s, strlen(v.s) + 1);
 		break;
 	case V_NUM:
@@ -262,6 +311,7 @@ cf_set_setting(struct lexer *lx, const struct setting *tab, int *seen,
 		break;
 	case V_PROTO:
 	case V_FIREWALL:
+	case V_ROLE:
 		if (word_value(lx, s, &v, dst) == -1)
 			return (-1);
 		break;

@@ -154,6 +154,12 @@ enum pks_fw_kind {
 	PKS_FW_IPTABLES
 };
 
+/* fleet { role front|host } (pks.conf) */
+enum pks_fleet_role {
+	PKS_FLEET_HOST = 0,
+	PKS_FLEET_FRONT
+};
+
 /* IMSG_FW_CONF: what pks.conf asks; IMSG_FW_BACKEND: what pks-fw chose */
 struct pks_fw_conf {
 	uint32_t	backend;	/* enum pks_fw_kind */

@@ -234,6 +234,13 @@ def check_example(ex):
         conf = os.path.join(d, "pks.conf")
         text = ex.replace('"/etc/pks/token"', '"%s"' % tok)
         tap.ok(text != ex, "the example names /etc/pks/token")
+        # the fleet block's secrets, made real the same way
+        for name in ("fleet.key", "fleet-password"):
+            path = os.path.join(d, name)
+            with open(path, "w") as f:
+                f.write("secret\n")
+            os.chmod(path, 0o600)
+            text = text.replace('"/etc/pks/%s"' % name, '"%s"' % path)
         with open(conf, "w") as f:
             f.write(text)
         r = subprocess.run([mon, "-n", "-f", conf], stdout=subprocess.PIPE,

@@ -20,6 +20,9 @@
 #define FILE_NAME	"t.conf"
 #define SVC		"service ssh {\n\tport 22\n}\n"
 #define NLOGS		64
+/* the rest of a valid fleet block, after its broker line */
+#define FLEET_REST	"\tca-file \"/etc/pks/ca.pem\"\n\tname web1\n" \
+			"\tpassword-file \"/etc/pks/fleet-pw\"\n"
 
 static char	logs[NLOGS][1200];
 static int	nlogs;
@@ -272,7 +275,7 @@ static const struct ecase ecases[] = {
 	    1 },
 	{ "api_url_without_host_is_refused",
 	    "telegram {\n\tapi-url \"https://\"\n}\n" SVC, 2,
-	    "api-url: \"https://\" has no host", 1 },
+	    "api-url: \"https://\" has no host", 2 },
 	{ "relative_path_is_refused", "chroot \"var/empty\"\n" SVC, 1,
 	    "chroot: \"var/empty\" is not an absolute path", 1 },
 	{ "empty_string_is_refused", "user \"\"\n" SVC, 1,
@@ -287,6 +290,61 @@ static const struct ecase ecases[] = {
 	    "unexpected '{'", 1 },
 	{ "control_character_is_refused", "user \"a\x01\"\n" SVC, 1,
 	    "control character 0x01 in file", 1 },
+	/* fleet { }: every piece checked, the block's line named; a bad
+	 * broker is also a missing one */
+	{ "fleet_broker_must_be_mqtts",
+	    "fleet {\n\tbroker \"https://b.example\"\n" FLEET_REST "}\n" SVC,
+	    2, "broker: \"https://b.example\" must start with mqtts://", 2 },
+	{ "fleet_broker_port_is_checked",
+	    "fleet {\n\tbroker \"mqtts://b:70000\"\n" FLEET_REST "}\n" SVC,
+	    2, "broker: \"mqtts://b:70000\" has a port out of 1..65535", 2 },
+	{ "fleet_broker_needs_a_host",
+	    "fleet {\n\tbroker \"mqtts://:8883\"\n" FLEET_REST "}\n" SVC,
+	    2, "broker: \"mqtts://:8883\" has no host", 2 },
+	{ "fleet_broker_nothing_after",
+	    "fleet {\n\tbroker \"mqtts://b/x\"\n" FLEET_REST "}\n" SVC,
+	    2, "broker: \"mqtts://b/x\" must be mqtts://HOST[:PORT]", 2 },
+	{ "fleet_role_is_front_or_host",
+	    "fleet {\n\tbroker \"mqtts://b\"\n\trole boss\n" FLEET_REST
+	    "}\n" SVC, 3, "role: \"boss\" is not front or host", 1 },
+	{ "fleet_needs_a_broker", "fleet {\n" FLEET_REST "}\n" SVC, 1,
+	    "fleet: no broker given", 1 },
+	{ "fleet_needs_a_name",
+	    "fleet {\n\tbroker \"mqtts://b\"\n\tca-file \"/c\"\n"
+	    "\tpassword-file \"/p\"\n}\n" SVC, 1,
+	    "fleet: no name given", 1 },
+	{ "fleet_name_is_a_name",
+	    "fleet {\n\tbroker \"mqtts://b\"\n\tca-file \"/c\"\n"
+	    "\tpassword-file \"/p\"\n\tname \"a/b\"\n}\n" SVC, 1,
+	    "fleet: name \"a/b\" is not 1 to 31 letters", 1 },
+	{ "fleet_name_all_is_reserved",
+	    "fleet {\n\tbroker \"mqtts://b\"\n\tca-file \"/c\"\n"
+	    "\tpassword-file \"/p\"\n\tname all\n}\n" SVC, 1,
+	    "fleet: \"all\" names every host", 1 },
+	{ "fleet_needs_credentials",
+	    "fleet {\n\tbroker \"mqtts://b\"\n\tca-file \"/c\"\n"
+	    "\tname web1\n}\n" SVC, 1, "fleet: no credentials", 1 },
+	{ "fleet_cert_needs_key",
+	    "fleet {\n\tbroker \"mqtts://b\"\n\tca-file \"/c\"\n"
+	    "\tname web1\n\tcert-file \"/x\"\n}\n" SVC, 1,
+	    "fleet: cert-file and key-file go together", 1 },
+	{ "fleet_needs_a_ca",
+	    "fleet {\n\tbroker \"mqtts://b\"\n\tname web1\n"
+	    "\tpassword-file \"/p\"\n}\n" SVC, 1, "fleet: no ca-file given",
+	    1 },
+	{ "fleet_front_needs_telegram",
+	    "fleet {\n\tbroker \"mqtts://b\"\n\trole front\n" FLEET_REST
+	    "}\n" SVC, 1, "fleet: role front needs a telegram block", 1 },
+	{ "fleet_timeout_is_bounded",
+	    "fleet {\n\tbroker \"mqtts://b\"\n\ttimeout 61\n" FLEET_REST
+	    "}\n" SVC, 3, "timeout: 61 is out of range (1..60)", 1 },
+	{ "fleet_block_given_twice",
+	    "fleet {\n\tbroker \"mqtts://b\"\n" FLEET_REST "}\n"
+	    "fleet {\n}\n" SVC, 7, "fleet block given twice (first at "
+	    "line 1)", 1 },
+	{ "fleet_unknown_keyword",
+	    "fleet {\n\tbroker \"mqtts://b\"\n\ttopic x\n" FLEET_REST
+	    "}\n" SVC, 3, "fleet: unknown keyword \"topic\"", 1 },
 };
 #define NECASES	(sizeof(ecases) / sizeof(ecases[0]))
 
@@ -639,6 +697,41 @@ test_line_too_long(void **state)
 	free(buf);
 }
 
+/* a fleet block: every setting lands where it should */
+static void
+test_fleet_block(void **state)
+{
+	struct pks_conf	*c;
+
+	(void)state;
+	c = parse_ok("telegram {\n}\nfleet {\n"
+	    "\tbroker \"mqtts://[fd00::1]:8883\"\n"
+	    "\tca-file \"/etc/pks/fleet-ca.pem\"\n"
+	    "\tcert-file \"/etc/pks/front.pem\"\n"
+	    "\tkey-file \"/etc/pks/front.key\"\n"
+	    "\tname front-1\n\trole front\n\ttimeout 9\n}\n" SVC);
+	assert_int_equal(c->has_fleet, 1);
+	assert_string_equal(c->fleet_broker, "mqtts://[fd00::1]:8883");
+	assert_string_equal(c->fleet_ca, "/etc/pks/fleet-ca.pem");
+	assert_string_equal(c->fleet_cert, "/etc/pks/front.pem");
+	assert_string_equal(c->fleet_key, "/etc/pks/front.key");
+	assert_string_equal(c->fleet_password, "");
+	assert_string_equal(c->fleet_name, "front-1");
+	assert_int_equal(c->fleet_role, PKS_FLEET_FRONT);
+	assert_int_equal(c->fleet_timeout, 9);
+	conf_free(c);
+	/* the defaults: a host, 5 s */
+	c = parse_ok("fleet {\n\tbroker \"mqtts://broker.example\"\n"
+	    FLEET_REST "}\n" SVC);
+	assert_int_equal(c->fleet_role, PKS_FLEET_HOST);
+	assert_int_equal(c->fleet_timeout, 5);
+	assert_string_equal(c->fleet_name, "web1");
+	conf_free(c);
+	c = parse_ok(SVC);
+	assert_int_equal(c->has_fleet, 0);
+	conf_free(c);
+}
+
 static void
 test_nul_byte(void **state)
 {
@@ -744,6 +837,7 @@ static const struct CMUnitTest ftests[] = {
 	T(test_sixty_four_services),
 	T(test_too_many_interfaces),
 	T(test_line_too_long),
+	T(test_fleet_block),
 	T(test_nul_byte),
 	T(test_file_too_large),
 	T(test_macro_bomb_is_bounded),
