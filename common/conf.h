@@ -32,6 +32,15 @@ struct conf_grant {
 };
 
 #define CONF_EXCLUDE_MAX	64	/* knock-exclude lines */
+#define CONF_ALWAYS_MAX		64	/* allow-always lines */
+
+/* allow-always PREFIX to { services } */
+struct conf_always {
+	uint8_t		af;
+	uint8_t		plen;
+	uint8_t		addr[16];	/* host bits zero */
+	uint64_t	services;	/* bit i: services[i] */
+};
 
 struct pks_conf {
 	char			user[64];
@@ -52,6 +61,9 @@ struct pks_conf {
 	char			control_socket[108];
 	char			state_file[256];
 	uint8_t			firewall;	/* enum pks_fw_kind */
+	uint8_t			mode;		/* enum pks_fw_modes */
+	struct conf_always	always[CONF_ALWAYS_MAX];
+	int			nalways;
 
 	int			has_telegram;	/* a telegram block was given */
 	char			token_file[256];

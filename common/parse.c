@@ -46,6 +46,7 @@ static const struct setting globals[] = {
 	{ "control-socket",	V_PATH,	CF(control_socket), 0, 0 },
 	{ "state-file",		V_PATH,	CF(state_file), 0, 0 },
 	{ "firewall",		V_FIREWALL, CF(firewall), 0, 0 },
+	{ "mode",		V_MODE,	CF(mode), 0, 0 },
 };
 
 static const struct setting tgsettings[] = {
@@ -79,10 +80,12 @@ _Static_assert(sizeof(((struct pks_conf *)0)->control_socket) <=
 _Static_assert(PKS_SERVICES_MAX <= 64, "services bitmask is 64 bits");
 _Static_assert(NSET(globals) <= SET_MAX, "SET_MAX too small for the globals");
 
-/* an "allow" statement, resolved at the end of the file */
+/* an "allow" or "allow-always" statement, resolved at the end of the
+ * file */
 struct allow {
-	int		  kind;
+	int		  kind;		/* 0: allow-always */
 	int		  line;
+	int		  always;	/* its index in conf->always */
 	int64_t		 *ids;
 	size_t		  nids, idcap;
 	char		(*names)[PKS_NAME_MAX];
@@ -121,6 +124,7 @@ static int	parse_telegram(struct parser *, struct token *);
 static int	parse_fleet(struct parser *, struct token *);
 static int	parse_service(struct parser *, struct token *);
 static int	parse_allow(struct parser *, struct token *);
+static int	parse_always(struct parser *, struct token *);
 static int	parse_userlist(struct parser *, struct token *);
 static int	parse_global(struct parser *, struct token *);
 static void	parse_top(struct parser *);
@@ -138,6 +142,7 @@ static const struct kwhandler handlers[] = {
 	{ "fleet",		parse_fleet },
 	{ "service",		parse_service },
 	{ "allow",		parse_allow },
+	{ "allow-always",	parse_always },
 	{ "admin",		parse_userlist },
 	{ "notify",		parse_userlist },
 };
@@ -440,6 +445,39 @@ parse_service(struct parser *p, struct token *kw)
 	return (0);
 }
 
+/* "to NAME|{ NAME ... }" ending an allow statement a, kept (or freed) */
+static int
+allow_to(struct parser *p, struct token *kw, const char *what,
+    struct allow *a)
+{
+	struct token	 t;
+	char		 buf[64];
+	void		*np;
+
+	lex_next(&p->lx, &t);
+	if (t.type != T_WORD || strcmp(t.s, "to") != 0) {
+		if (t.type != T_ERROR)
+			conf_error(&p->lx, t.line, "%s: expected \"to\", got "
+			    "%s", what, lex_tokdesc(&t, buf, sizeof(buf)));
+		lex_unget(&p->lx, &t);
+		goto fail;
+	}
+	if (cf_parse_list(&p->lx, what, name_item, a) == -1)
+		goto fail;
+	if ((np = grow(p->allows, &p->allowcap, p->nallows, sizeof(*a))) ==
+	    NULL) {
+		conf_error(&p->lx, kw->line, "out of memory");
+		goto fail;
+	}
+	p->allows = np;
+	p->allows[p->nallows++] = *a;
+	return (0);
+ fail:
+	free(a->ids);
+	free(a->names);
+	return (-1);
+}
+
 /* allow user|chat ID|{ ID ... } to NAME|{ NAME ... } */
 static int
 parse_allow(struct parser *p, struct token *kw)
@@ -448,7 +486,6 @@ parse_allow(struct parser *p, struct token *kw)
 	struct token	 t;
 	char		 buf[64];
 	const char	*what;
-	void		*np;
 
 	memset(&a, 0, sizeof(a));
 	a.line = kw->line;
@@ -468,28 +505,31 @@ parse_allow(struct parser *p, struct token *kw)
 	}
 	if (cf_parse_list(&p->lx, what, id_item, &a) == -1)
 		goto fail;
-	lex_next(&p->lx, &t);
-	if (t.type != T_WORD || strcmp(t.s, "to") != 0) {
-		if (t.type != T_ERROR)
-			conf_error(&p->lx, t.line, "%s: expected \"to\", got "
-			    "%s", what, lex_tokdesc(&t, buf, sizeof(buf)));
-		lex_unget(&p->lx, &t);
-		goto fail;
-	}
-	if (cf_parse_list(&p->lx, what, name_item, &a) == -1)
-		goto fail;
-	if ((np = grow(p->allows, &p->allowcap, p->nallows, sizeof(a))) ==
-	    NULL) {
-		conf_error(&p->lx, kw->line, "out of memory");
-		goto fail;
-	}
-	p->allows = np;
-	p->allows[p->nallows++] = a;
-	return (0);
+	return (allow_to(p, kw, what, &a));
  fail:
 	free(a.ids);
 	free(a.names);
 	return (-1);
+}
+
+/* allow-always PREFIX to NAME|{ NAME ... } */
+static int
+parse_always(struct parser *p, struct token *kw)
+{
+	struct pks_conf	*c = p->conf;
+	struct allow	 a;
+
+	memset(&a, 0, sizeof(a));
+	a.line = kw->line;
+	if (c->nalways >= CONF_ALWAYS_MAX) {
+		conf_error(&p->lx, kw->line, "allow-always: at most %d lines",
+		    CONF_ALWAYS_MAX);
+		return (-1);
+	}
+	if (cf_get_prefix(&p->lx, kw->s, &c->always[c->nalways]) == -1)
+		return (-1);
+	a.always = c->nalways++;
+	return (allow_to(p, kw, kw->s, &a));
 }
 
 /* admin user ID|{ ... }, notify user ID|{ ... } */
@@ -669,7 +709,7 @@ finish(struct parser *p)
 	struct pks_conf	*c = p->conf;
 	struct allow	*a;
 	uint64_t	 mask;
-	size_t		 i, j, n;
+	size_t		 i, j, n, pairs = 0;
 	unsigned int	 need;
 	int		 idx, bad;
 
@@ -685,11 +725,16 @@ finish(struct parser *p)
 		bad = 0;
 		for (j = 0; j < a->nnames; j++) {
 			if ((idx = conf_service_index(c, a->names[j])) == -1) {
-				conf_error(&p->lx, a->line, "allow: service "
-				    "\"%s\" is not defined", a->names[j]);
+				conf_error(&p->lx, a->line, "%s: service "
+				    "\"%s\" is not defined", a->kind == 0 ?
+				    "allow-always" : "allow", a->names[j]);
 				bad = 1;
 			} else
 				mask |= 1ULL << idx;
+		}
+		if (a->kind == 0) {
+			c->always[a->always].services = mask;
+			pairs += __builtin_popcountll(mask);
 		}
 		for (j = 0; j < a->nids && !bad; j++) {
 			c->grants[c->ngrants].kind = a->kind;
@@ -697,6 +742,9 @@ finish(struct parser *p)
 			c->grants[c->ngrants++].services = mask;
 		}
 	}
+	if (pairs > PKS_ALLOW_MAX)
+		conf_error(&p->lx, p->lx.line, "allow-always: %zu prefix and "
+		    "service pairs, at most %d", pairs, PKS_ALLOW_MAX);
 	/* one grant per user or chat, holding all its services */
 	if (c->ngrants > 0) {
 		qsort(c->grants, c->ngrants, sizeof(*c->grants), cmp_grant);

@@ -65,7 +65,8 @@ enum vtype {
 	V_PROTO,		/* tcp or udp, stored as a uint8_t */
 	V_FIREWALL,		/* auto, nftables or iptables, as a uint8_t */
 	V_BROKER,		/* mqtts://HOST[:PORT] */
-	V_ROLE			/* front or host, as a uint8_t */
+	V_ROLE,			/* front or host, as a uint8_t */
+	V_MODE			/* observe or enforce, as a uint8_t */
 };
 
 /* "keyword value", stored at off in the struct a block fills */
@@ -107,5 +108,7 @@ int	cf_set_setting(struct lexer *, const struct setting *, int *, size_t,
 int	cf_parse_block(struct lexer *, const struct token *,
 	    const struct setting *, size_t, void *, const char *);
 int	cf_parse_list(struct lexer *, const char *, cf_item_fn, void *);
+struct conf_always;
+int	cf_get_prefix(struct lexer *, const char *, struct conf_always *);
 
 #endif /* PKS_PARSE_PRIV_H */

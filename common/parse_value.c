@@ -4,7 +4,10 @@
  * and the blocks made of them.  Each reports its errors with the line
  * and leaves a token that ends the statement for cf_skip_stmt().
  */
+#include <sys/socket.h>
+
 #include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <stdint.h>
@@ -126,6 +129,57 @@ cf_get_number(struct lexer *lx, const char *what, const struct token *t,
 	return (0);
 }
 
+/*
+ * ADDRESS or ADDRESS/LEN (LEN 1..32 or 1..128), host bits zero, into
+ * p->af, p->plen and p->addr (IPv4 in the first 4 bytes).
+ */
+int
+cf_get_prefix(struct lexer *lx, const char *what, struct conf_always *p)
+{
+	struct token	 v, len;
+	char		*slash;
+	long long	 n;
+	int		 max, i;
+
+	if (cf_get_value(lx, what, &v) == -1)
+		return (-1);
+	len = v;
+	if ((slash = strchr(len.s, '/')) != NULL)
+		*slash = '\0';
+	memset(p->addr, 0, sizeof(p->addr));
+	if (inet_pton(AF_INET, len.s, p->addr) == 1) {
+		p->af = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, len.s, p->addr) == 1) {
+		p->af = AF_INET6;
+		max = 128;
+	} else {
+		conf_error(lx, v.line, "%s: \"%.60s\" is not an IPv4 or IPv6 "
+		    "address or prefix", what, v.s);
+		return (-1);
+	}
+	n = max;
+	if (slash != NULL) {
+		memmove(len.s, slash + 1, strlen(slash + 1) + 1);
+		if (strcmp(len.s, "0") == 0) {
+			conf_error(lx, v.line, "%s: %s would let every address "
+			    "in (mode observe is the way to try PKS without "
+			    "locking anyone out)", what, v.s);
+			return (-1);
+		}
+		if (cf_get_number(lx, what, &len, 1, max, &n) == -1)
+			return (-1);
+	}
+	for (i = n; i < max; i++)
+		if (p->addr[i / 8] & (0x80 >> (i % 8))) {
+			conf_error(lx, v.line, "%s: %s has host bits set "
+			    "beyond /%lld", what, v.s, n);
+			return (-1);
+		}
+	p->plen = n;
+	return (0);
+}
+
 /* NULL if the Bot API may be reached at u, else why not */
 static const char *
 check_url(const char *u)
@@ -203,8 +257,8 @@ check_broker(const char *u)
 	return (NULL);
 }
 
-/* the words a V_PROTO, V_FIREWALL or V_ROLE value may be, and what each
- * stores */
+/* the words a V_PROTO, V_FIREWALL, V_ROLE or V_MODE value may be, and
+ * what each stores */
 static const struct {
 	int		 type;
 	const char	*word;
@@ -217,6 +271,8 @@ static const struct {
 	{ V_FIREWALL,	"iptables",	PKS_FW_IPTABLES },
 	{ V_ROLE,	"front",	PKS_FLEET_FRONT },
 	{ V_ROLE,	"host",		PKS_FLEET_HOST },
+	{ V_MODE,	"observe",	PKS_MODE_OBSERVE },
+	{ V_MODE,	"enforce",	PKS_MODE_ENFORCE },
 };
 
 /* one of the words of s's type, stored as a uint8_t at dst */
@@ -312,6 +368,7 @@ cf_set_setting(struct lexer *lx, const struct setting *tab, int *seen,
 	case V_PROTO:
 	case V_FIREWALL:
 	case V_ROLE:
+	case V_MODE:
 		if (word_value(lx, s, &v, dst) == -1)
 			return (-1);
 		break;

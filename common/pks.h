@@ -84,6 +84,13 @@ enum imsg_type {
 	/* pks-sniffer -> monitor (last: the numbers above stay) */
 	IMSG_SNIFF_STATS,	/* struct pks_sniff_stats */
 
+	/* monitor -> pks-fw, after the services, before CONF_END */
+	IMSG_FW_MODE,		/* struct pks_fw_mode */
+	IMSG_FW_ALLOW,		/* struct pks_fw_allow: allow-always */
+
+	/* pks-fw -> monitor, mode observe */
+	IMSG_FW_OBSERVED,	/* struct pks_fw_observed */
+
 	IMSG_MAX
 };
 
@@ -163,6 +170,48 @@ enum pks_fleet_role {
 /* IMSG_FW_CONF: what pks.conf asks; IMSG_FW_BACKEND: what pks-fw chose */
 struct pks_fw_conf {
 	uint32_t	backend;	/* enum pks_fw_kind */
+};
+
+/* mode observe|enforce (pks.conf) */
+enum pks_fw_modes {
+	PKS_MODE_ENFORCE = 0,	/* what no window admits is dropped */
+	PKS_MODE_OBSERVE	/* nothing dropped: counted instead */
+};
+
+/* IMSG_FW_MODE */
+struct pks_fw_mode {
+	uint32_t	mode;		/* enum pks_fw_modes */
+};
+
+#define PKS_ALLOW_MAX		256	/* allow-always prefix, service pairs */
+#define PKS_OBSERVED_MAX	1024	/* sources (with service) counted in
+					   mode observe; beyond, one count
+					   per service */
+#define PKS_NFLOG_GROUP		7161	/* pks-fw's NFLOG group, mode observe */
+
+/* IMSG_FW_ALLOW: a prefix that reaches a service without a knock */
+struct pks_fw_allow {
+	uint8_t		af;		/* AF_INET or AF_INET6 */
+	uint8_t		plen;		/* 1..32 or 1..128 */
+	uint8_t		proto;		/* a service's */
+	uint8_t		pad;
+	uint16_t	port;		/* host order */
+	uint16_t	pad2;
+	uint8_t		addr[16];	/* host bits zero; v4 in first 4 */
+};
+
+/*
+ * IMSG_FW_OBSERVED: mode observe, a count that changed: new connections
+ * from addr to a service that mode enforce would have dropped, since
+ * pks-fw started.  af 0 (addr zero): sources beyond PKS_OBSERVED_MAX.
+ */
+struct pks_fw_observed {
+	uint8_t		af;		/* AF_INET, AF_INET6 or 0 */
+	uint8_t		proto;
+	uint16_t	port;		/* host order */
+	uint32_t	pad;
+	uint8_t		addr[16];
+	uint64_t	count;		/* never goes backwards */
 };
 
 /* IMSG_FW_SERVICE: a protected port, closed unless a window is open */

@@ -191,6 +191,35 @@ static const struct ecase ecases[] = {
 	{ "duplicate_firewall_is_refused",
 	    "firewall nftables\nfirewall iptables\n" SVC, 2,
 	    "firewall given twice (first at line 1)", 1 },
+	{ "unknown_mode_is_refused", "mode enforcing\n" SVC, 1,
+	    "mode: \"enforcing\" is not observe or enforce", 1 },
+	{ "duplicate_mode_is_refused", "mode observe\nmode enforce\n" SVC,
+	    2, "mode given twice (first at line 1)", 1 },
+	{ "always_host_bits_are_refused",
+	    SVC "allow-always 198.18.0.5/24 to { ssh }\n", 4,
+	    "allow-always: 198.18.0.5/24 has host bits set beyond /24", 1 },
+	{ "always_v6_host_bits_are_refused",
+	    SVC "allow-always fd00::1/64 to ssh\n", 4,
+	    "allow-always: fd00::1/64 has host bits set beyond /64", 1 },
+	{ "always_not_an_address_is_refused",
+	    SVC "allow-always mgmt.example to { ssh }\n", 4,
+	    "allow-always: \"mgmt.example\" is not an IPv4 or IPv6 address "
+	    "or prefix", 1 },
+	{ "always_zero_prefix_is_refused",
+	    SVC "allow-always 0.0.0.0/0 to { ssh }\n", 4,
+	    "allow-always: 0.0.0.0/0 would let every address in", 1 },
+	{ "always_prefix_too_long_is_refused",
+	    SVC "allow-always 198.18.0.0/33 to { ssh }\n", 4,
+	    "allow-always: 33 is out of range (1..32)", 1 },
+	{ "always_prefix_not_a_number_is_refused",
+	    SVC "allow-always 198.18.0.0/x to { ssh }\n", 4,
+	    "allow-always: \"x\" is not a number", 1 },
+	{ "always_unknown_service_is_refused",
+	    SVC "allow-always 198.18.0.0/24 to { ssh web }\n", 4,
+	    "allow-always: service \"web\" is not defined", 1 },
+	{ "always_without_to_is_refused",
+	    SVC "allow-always 198.18.0.0/24 { ssh }\n", 4,
+	    "allow-always: expected \"to\", got '{'", 1 },
 	{ "duplicate_keyword_in_block_is_refused",
 	    "service ssh {\n\tport 22\n\tport 23\n}\n", 3,
 	    "port given twice (first at line 2)", 1 },
@@ -547,6 +576,83 @@ test_firewall_backends(void **state)
 }
 
 static void
+test_mode_and_always(void **state)
+{
+	struct pks_conf	*c;
+	uint8_t		 v6[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 0x01 };
+
+	(void)state;
+	c = parse_ok(SVC "service web {\n\tport 80\n}\n"
+	    "net = \"10.1.0.0/16\"\n"
+	    "allow-always $net to { ssh web }\n"
+	    "allow-always 198.18.0.3 to ssh\n"
+	    "allow-always fd00:0:0:1::/64 to web\n"
+	    "mode observe\n");
+	assert_int_equal(c->mode, PKS_MODE_OBSERVE);
+	assert_int_equal(c->nalways, 3);
+	assert_int_equal(c->always[0].af, AF_INET);
+	assert_int_equal(c->always[0].plen, 16);
+	assert_memory_equal(c->always[0].addr, "\x0a\x01\0\0", 4);
+	assert_int_equal(c->always[0].services, 3);
+	assert_int_equal(c->always[1].plen, 32);
+	assert_memory_equal(c->always[1].addr, "\xc6\x12\0\x03", 4);
+	assert_int_equal(c->always[1].services, 1);
+	assert_int_equal(c->always[2].af, AF_INET6);
+	assert_int_equal(c->always[2].plen, 64);
+	assert_memory_equal(c->always[2].addr, v6, 16);
+	assert_int_equal(c->always[2].services, 2);
+	conf_free(c);
+	c = parse_ok(SVC);
+	assert_int_equal(c->mode, PKS_MODE_ENFORCE);
+	assert_int_equal(c->nalways, 0);
+	conf_free(c);
+}
+
+/* 6 services, CONF_ALWAYS_MAX allow-always lines to the first n+1 */
+static size_t
+always_lines(char *buf, size_t size, int n)
+{
+	static const char	*to[] = { "ssh", "ssh s0", "ssh s0 s1",
+				    "ssh s0 s1 s2", "ssh s0 s1 s2 s3" };
+	size_t			 len;
+	int			 i;
+
+	len = snprintf(buf, size, "%s", SVC);
+	for (i = 0; i < 5; i++)
+		len += snprintf(buf + len, size - len,
+		    "service s%d {\n\tport %d\n}\n", i, 100 + i);
+	for (i = 0; i < CONF_ALWAYS_MAX; i++)
+		len += snprintf(buf + len, size - len,
+		    "allow-always 10.0.%d.0/24 to { %s }\n", i, to[n]);
+	return len;
+}
+
+/* allow-always: CONF_ALWAYS_MAX lines, PKS_ALLOW_MAX pairs */
+static void
+test_always_limits(void **state)
+{
+	static char	 buf[64 * 1024];
+	struct pks_conf	*c;
+	size_t		 len;
+
+	(void)state;
+	len = always_lines(buf, sizeof(buf), 2);
+	c = parse_ok(buf);
+	assert_int_equal(c->nalways, CONF_ALWAYS_MAX);
+	conf_free(c);
+	snprintf(buf + len, sizeof(buf) - len,
+	    "allow-always 10.1.0.0/24 to ssh\n");
+	assert_null(parse(buf));
+	assert_logged_text("allow-always: at most 64 lines");
+	/* 64 lines of 5 services: more pairs than pks-fw takes */
+	nlogs = 0;
+	(void)always_lines(buf, sizeof(buf), 4);
+	assert_null(parse(buf));
+	assert_logged_text("allow-always: 320 prefix and service pairs, at "
+	    "most 256");
+}
+
+static void
 test_local_api_urls(void **state)
 {
 	const char	*ok[] = {
@@ -831,6 +937,8 @@ static const struct CMUnitTest ftests[] = {
 	T(test_defaults),
 	T(test_every_setting),
 	T(test_firewall_backends),
+	T(test_mode_and_always),
+	T(test_always_limits),
 	T(test_local_api_urls),
 	T(test_macros),
 	T(test_grants_merge),
