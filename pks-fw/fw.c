@@ -35,6 +35,9 @@ static struct fw_win		 fw_wins[FW_WINDOWS_MAX];
 static size_t			 fw_nwins;
 static struct fw_rule		 fw_rule[FW_WINDOWS_MAX];
 static size_t			 fw_nrule;
+static struct pks_fw_allow	 fw_allow[PKS_ALLOW_MAX];
+static size_t			 fw_nallow;
+static uint32_t			 fw_mode = PKS_MODE_ENFORCE;
 
 /* ---------------------------------------------------------- checks */
 
@@ -93,6 +96,31 @@ fw_check(const struct pks_window *w)
 	if (w->proto != IPPROTO_TCP && w->proto != IPPROTO_UDP)
 		return EINVAL;
 	if (w->port == 0 || !fw_is_service(w->proto, w->port))
+		return EINVAL;
+	return 0;
+}
+
+/*
+ * An allow-always pair: a prefix (host bits zero, not /0) and one of
+ * the services.
+ */
+int
+fw_check_allow(const struct pks_fw_allow *a)
+{
+	size_t	max, i;
+
+	if (a->af == AF_INET)
+		max = 32;
+	else if (a->af == AF_INET6)
+		max = 128;
+	else
+		return EINVAL;
+	if (a->plen == 0 || a->plen > max || a->pad != 0 || a->pad2 != 0)
+		return EINVAL;
+	for (i = a->plen; i < 128; i++)
+		if (a->addr[i / 8] & (0x80 >> (i % 8)))
+			return EINVAL;
+	if (!fw_is_service(a->proto, a->port))
 		return EINVAL;
 	return 0;
 }
@@ -191,6 +219,49 @@ fw_nrules(int af)
 }
 
 /* ---------------------------------------------------------- operations */
+
+/* mode observe or enforce, before fw_setup() */
+int
+fw_mode_set(uint32_t mode)
+{
+	if (mode != PKS_MODE_ENFORCE && mode != PKS_MODE_OBSERVE)
+		return EINVAL;
+	fw_mode = mode;
+	return 0;
+}
+
+int
+fw_observing(void)
+{
+	return fw_mode == PKS_MODE_OBSERVE;
+}
+
+/*
+ * An allow-always pair, before fw_setup() and after the services it
+ * names; a second copy is ignored.
+ */
+int
+fw_allow_add(const struct pks_fw_allow *a)
+{
+	size_t	i;
+
+	if (fw_check_allow(a) != 0)
+		return EINVAL;
+	for (i = 0; i < fw_nallow; i++)
+		if (memcmp(&fw_allow[i], a, sizeof(*a)) == 0)
+			return 0;
+	if (fw_nallow >= PKS_ALLOW_MAX)
+		return ENOSPC;
+	fw_allow[fw_nallow++] = *a;
+	return 0;
+}
+
+const struct pks_fw_allow *
+fw_allows(size_t *n)
+{
+	*n = fw_nallow;
+	return fw_allow;
+}
 
 /* A protected service, before fw_setup(); a second copy is ignored. */
 int

@@ -7,7 +7,8 @@
  * protocol and port) and undoes its own change when the backend fails.
  * A backend only makes the kernel hold that state: it is told which
  * rule appeared or went away and reads the whole state with
- * fw_services() and fw_rules() when it needs it.  Functions return 0
+ * fw_services(), fw_allows(), fw_observing() and fw_rules() when it
+ * needs it.  Functions return 0
  * or an errno value.
  */
 #ifndef PKS_FW_FW_H
@@ -67,6 +68,11 @@ struct fw_backend {
 int	fw_check_service(const struct pks_fw_service *);
 int	fw_check(const struct pks_window *);
 int	fw_service_add(const struct pks_fw_service *);
+int	fw_check_allow(const struct pks_fw_allow *);
+int	fw_allow_add(const struct pks_fw_allow *);
+int	fw_mode_set(uint32_t);
+int	fw_observing(void);
+const struct pks_fw_allow	*fw_allows(size_t *);
 int	fw_setup(const struct fw_backend *);
 int	fw_init(const struct fw_backend *, const struct pks_fw_service *,
 	    size_t);
@@ -94,6 +100,19 @@ extern void	(*fw_precommit_hook)(int af, int attempt);
 
 /* nft.c */
 extern const struct fw_backend	fw_nft;
+
+/* observe.c: mode observe, the NFLOG group the backends log to */
+#define FW_NFLOG_RANGE	40	/* bytes of a packet copied: its source */
+#define FW_OBSERVE_MS	1000	/* changed counts sent this often */
+int	observe_prepare(void);
+int	observe_fd(void);
+const char	*observe_prefix(const struct pks_fw_service *, char *, size_t);
+int	observe_read(void);
+int	observe_input(const void *, size_t);
+int	observe_next(struct pks_fw_observed *);
+int	observe_flush_in(void);
+extern struct sandbox_rule	observe_sandbox[];
+extern const size_t		observe_sandbox_len;
 
 /* sandbox.c: what pks-fw needs whatever the backend, beside its rules */
 extern const struct sandbox_rule	sandbox_fw[];

@@ -6,7 +6,13 @@
  * rule and holds, in this order:
  *	per service:	-p P --dport N -m conntrack --ctstate ESTABLISHED -j ACCEPT
  *	per window:	-s ADDR/32|128 -p P --dport N -j ACCEPT
- *	per service:	-p P --dport N -j DROP
+ *	per allow-always prefix and service:
+ *			-s NET/LEN -p P --dport N
+ *			    -m comment --comment "pks allow-always" -j ACCEPT
+ *	per service:	-p P --dport N -j DROP			(mode enforce)
+ *			-p P --dport N -m conntrack --ctstate NEW
+ *			    -j NFLOG --nflog-group G --nflog-prefix ...
+ *			    --nflog-size R				(mode observe)
  *
  * The state (services, open windows) lives in fw.c; the kernel is made
  * to match it.  Each change rebuilds the whole PKS chain of one family in
@@ -41,6 +47,8 @@
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/xt_conntrack.h>
 #include <linux/netfilter/xt_tcpudp.h>
+#include <linux/netfilter/xt_NFLOG.h>
+#include <linux/netfilter/xt_comment.h>
 
 #include "log.h"
 #include "pks.h"
@@ -49,6 +57,7 @@
 #define FW_TABLE	"filter"
 #define FW_INPUT	"INPUT"
 #define FW_ENTRY_MAX	1024	/* one rule, matches and target included */
+#define FW_ALWAYS_COMMENT "pks allow-always"
 
 #ifdef PKS_TESTHOOKS
 void	(*fw_precommit_hook)(int, int);
@@ -58,7 +67,9 @@ enum fw_kind {
 	R_ESTAB,	/* -p P --dport N -m conntrack --ctstate ... -j ACCEPT */
 	R_WINDOW,	/* -s A -p P --dport N -j ACCEPT */
 	R_DROP,		/* -p P --dport N -j DROP */
-	R_JUMP		/* -j PKS */
+	R_JUMP,		/* -j PKS */
+	R_ALLOW,	/* -s NET/LEN -p P --dport N -m comment ... -j ACCEPT */
+	R_OBSERVE	/* -p P --dport N -m conntrack --ctstate NEW -j NFLOG */
 };
 
 union fw_entry {
@@ -243,14 +254,53 @@ fw_match_port(unsigned char *p, uint8_t proto, uint16_t port)
  * without a window (issue 13, L4).
  */
 static size_t
-fw_match_estab(unsigned char *p)
+fw_match_ctstate(unsigned char *p, unsigned int state)
 {
 	struct xt_conntrack_mtinfo3	ct;
 
 	memset(&ct, 0, sizeof(ct));
 	ct.match_flags = XT_CONNTRACK_STATE;
-	ct.state_mask = XT_CONNTRACK_STATE_BIT(IP_CT_ESTABLISHED);
+	ct.state_mask = XT_CONNTRACK_STATE_BIT(state);
 	return fw_match(p, "conntrack", 3, &ct, sizeof(ct));
+}
+
+/*
+ * -m comment --comment "pks allow-always": a /32 prefix and a window
+ * look alike otherwise, to an admin and to the check
+ */
+static size_t
+fw_match_comment(unsigned char *p, const char *text)
+{
+	struct xt_comment_info	c;
+
+	memset(&c, 0, sizeof(c));
+	snprintf((char *)c.comment, sizeof(c.comment), "%s", text);
+	return fw_match(p, "comment", 0, &c, sizeof(c));
+}
+
+/* mode observe: -j NFLOG to pks-fw's group, the service as prefix */
+static size_t
+fw_target_nflog(unsigned char *p, uint8_t proto, uint16_t port)
+{
+	struct xt_entry_target	*t = (struct xt_entry_target *)p;
+	struct xt_nflog_info	 info;
+	struct pks_fw_service	 s;
+	size_t			 sz;
+
+	memset(&info, 0, sizeof(info));
+	memset(&s, 0, sizeof(s));
+	s.proto = proto;
+	s.port = port;
+	info.len = FW_NFLOG_RANGE;
+	info.group = PKS_NFLOG_GROUP;
+	info.flags = XT_NFLOG_F_COPY_LEN;
+	observe_prefix(&s, info.prefix, sizeof(info.prefix));
+	sz = XT_ALIGN(sizeof(*t)) + XT_ALIGN(sizeof(info));
+	memset(p, 0, sz);
+	t->u.user.target_size = sz;
+	snprintf(t->u.user.name, sizeof(t->u.user.name), "NFLOG");
+	memcpy(t->data, &info, sizeof(info));
+	return sz;
 }
 
 /*
@@ -271,22 +321,34 @@ fw_target(unsigned char *p, const char *name)
 	return sz;
 }
 
-/* Lay out one rule of the given kind in e. */
+/* the first plen bits of len bytes set (all of them if plen is more) */
+static void
+fw_mask(uint8_t *m, size_t len, int plen)
+{
+	int	i;
+
+	memset(m, 0, len);
+	for (i = 0; i < plen && i < (int)len * 8; i++)
+		m[i / 8] |= 0x80 >> (i % 8);
+}
+
+/* Lay out one rule of the given kind in e; addr/plen: R_WINDOW, R_ALLOW */
 static void
 fw_entry(union fw_entry *e, int af, enum fw_kind kind, uint8_t proto,
-    uint16_t port, const uint8_t *addr)
+    uint16_t port, const uint8_t *addr, int plen)
 {
 	unsigned char	*p;
 	size_t		 off, toff;
+	int		 src = kind == R_WINDOW || kind == R_ALLOW;
 
 	memset(e, 0, sizeof(*e));
 	if (af == AF_INET) {
 		off = sizeof(e->e4);
 		if (kind != R_JUMP)
 			e->e4.ip.proto = proto;
-		if (kind == R_WINDOW) {
+		if (src) {
 			memcpy(&e->e4.ip.src, addr, 4);
-			memset(&e->e4.ip.smsk, 0xff, 4);
+			fw_mask((uint8_t *)&e->e4.ip.smsk, 4, plen);
 		}
 	} else {
 		off = sizeof(e->e6);
@@ -294,19 +356,26 @@ fw_entry(union fw_entry *e, int af, enum fw_kind kind, uint8_t proto,
 			e->e6.ipv6.proto = proto;
 			e->e6.ipv6.flags = IP6T_F_PROTO;
 		}
-		if (kind == R_WINDOW) {
+		if (src) {
 			memcpy(&e->e6.ipv6.src, addr, 16);
-			memset(&e->e6.ipv6.smsk, 0xff, 16);
+			fw_mask((uint8_t *)&e->e6.ipv6.smsk, 16, plen);
 		}
 	}
 	p = e->buf;
 	if (kind != R_JUMP)
 		off += fw_match_port(p + off, proto, port);
+	if (kind == R_ALLOW)
+		off += fw_match_comment(p + off, FW_ALWAYS_COMMENT);
 	if (kind == R_ESTAB)
-		off += fw_match_estab(p + off);
+		off += fw_match_ctstate(p + off, IP_CT_ESTABLISHED);
+	if (kind == R_OBSERVE)
+		off += fw_match_ctstate(p + off, IP_CT_NEW);
 	toff = off;
-	off += fw_target(p + off, kind == R_JUMP ? FW_CHAIN :
-	    kind == R_DROP ? IPTC_LABEL_DROP : IPTC_LABEL_ACCEPT);
+	if (kind == R_OBSERVE)
+		off += fw_target_nflog(p + off, proto, port);
+	else
+		off += fw_target(p + off, kind == R_JUMP ? FW_CHAIN :
+		    kind == R_DROP ? IPTC_LABEL_DROP : IPTC_LABEL_ACCEPT);
 	if (af == AF_INET) {
 		e->e4.target_offset = toff;
 		e->e4.next_offset = off;
@@ -403,7 +472,7 @@ fw_fix_jump(const struct fw_family *f, struct xtc_handle *h)
 	}
 	if (first)
 		return 1;
-	fw_entry(&e, f->af, R_JUMP, 0, 0, NULL);
+	fw_entry(&e, f->af, R_JUMP, 0, 0, NULL, 0);
 	return f->insert(FW_INPUT, &e, 0, h);
 }
 
@@ -415,14 +484,16 @@ fw_sync_once(const struct fw_family *f, int attempt)
 	union fw_entry		 e;
 	size_t			 i;
 	const struct pks_fw_service *svcs;
+	const struct pks_fw_allow *allows;
 	const struct fw_rule	*rules;
-	size_t			 nsvcs, nrules;
+	size_t			 nsvcs, nrules, nallows;
 	const char		*what;
 	int			 err;
 
 	(void)attempt;
 	svcs = fw_services(&nsvcs);
 	rules = fw_rules(&nrules);
+	allows = fw_allows(&nallows);
 	if ((h = f->init(FW_TABLE)) == NULL) {
 		err = errno ? errno : EPROTO;
 		log_warnx("%s filter table: %s", f->name, f->error(errno));
@@ -437,7 +508,7 @@ fw_sync_once(const struct fw_family *f, int attempt)
 	what = "append rule";
 	for (i = 0; i < nsvcs; i++) {
 		fw_entry(&e, f->af, R_ESTAB, svcs[i].proto, svcs[i].port,
-		    NULL);
+		    NULL, 0);
 		if (!f->append(FW_CHAIN, &e, h))
 			goto fail;
 	}
@@ -445,13 +516,21 @@ fw_sync_once(const struct fw_family *f, int attempt)
 		if (rules[i].key.af != f->af)
 			continue;
 		fw_entry(&e, f->af, R_WINDOW, rules[i].key.proto,
-		    rules[i].key.port, rules[i].key.addr);
+		    rules[i].key.port, rules[i].key.addr, 128);
+		if (!f->append(FW_CHAIN, &e, h))
+			goto fail;
+	}
+	for (i = 0; i < nallows; i++) {
+		if (allows[i].af != f->af)
+			continue;
+		fw_entry(&e, f->af, R_ALLOW, allows[i].proto, allows[i].port,
+		    allows[i].addr, allows[i].plen);
 		if (!f->append(FW_CHAIN, &e, h))
 			goto fail;
 	}
 	for (i = 0; i < nsvcs; i++) {
-		fw_entry(&e, f->af, R_DROP, svcs[i].proto, svcs[i].port,
-		    NULL);
+		fw_entry(&e, f->af, fw_observing() ? R_OBSERVE : R_DROP,
+		    svcs[i].proto, svcs[i].port, NULL, 0);
 		if (!f->append(FW_CHAIN, &e, h))
 			goto fail;
 	}
@@ -512,13 +591,19 @@ iptc_intact(const struct fw_family *f)
 	struct xtc_handle	*h;
 	const void		*r;
 	size_t			 n = 0, want, nsvcs, nrules, i, jumps = 0;
+	size_t			 nallows;
 	const struct fw_rule	*rules;
+	const struct pks_fw_allow *allows;
 	int			 ok, first = 0;
 
 	(void)fw_services(&nsvcs);
 	rules = fw_rules(&nrules);
+	allows = fw_allows(&nallows);
 	for (want = 2 * nsvcs, i = 0; i < nrules; i++)
 		if (rules[i].key.af == f->af)
+			want++;
+	for (i = 0; i < nallows; i++)
+		if (allows[i].af == f->af)
 			want++;
 	/* never wait for it: a close due meanwhile must not wait behind a
 	 * look that can be had next time */

@@ -14,9 +14,13 @@
  *			type filter hook input priority -10; policy accept;
  *			ip saddr . meta l4proto . th dport @win4 accept
  *			ip6 saddr . meta l4proto . th dport @win6 accept
+ *			per allow-always prefix and service:
+ *			ip saddr NET/LEN meta l4proto P th dport N accept
  *			per service:
  *			meta l4proto P th dport N ct state established accept
- *			meta l4proto P th dport N drop
+ *			meta l4proto P th dport N drop		(mode enforce)
+ *			meta l4proto P th dport N ct state new
+ *			    log prefix "pks-observe P/N" group G (mode observe)
  *		}
  *	}
  *
@@ -38,7 +42,8 @@
  * run.  Without persist the table gets no flag at all.  At start the
  * table is rebuilt in one atomic batch: a previous run's table (and
  * elements the monitor no longer knows) goes, the new one comes, and
- * packets see one or the other.
+ * packets see one or the other.  A reload restarts pks-fw, so a new
+ * mode or allow-always list replaces the old one in that same batch.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -269,12 +274,12 @@ x_service(struct nftnl_rule *r, const struct pks_fw_service *s)
 	x_cmp(r, NFT_CMP_EQ, &port, sizeof(port));
 }
 
-/* ct state established (not related: L4 of the security issue) */
+/* ct state established (not related: L4 of the security issue), or
+ * ct state new */
 static void
-x_established(struct nftnl_rule *r)
+x_ctstate(struct nftnl_rule *r, uint32_t mask)
 {
 	struct nftnl_expr	*e;
-	uint32_t		 mask = NF_CT_STATE_BIT(IP_CT_ESTABLISHED);
 	uint32_t		 zero = 0;
 
 	if ((e = expr(r, "ct")) == NULL)
@@ -289,6 +294,51 @@ x_established(struct nftnl_rule *r)
 	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, sizeof(mask));
 	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, sizeof(zero));
 	x_cmp(r, NFT_CMP_NEQ, &zero, sizeof(zero));
+}
+
+/* ip saddr NET/LEN (or ip6 saddr) */
+static void
+x_prefix(struct nftnl_rule *r, const struct pks_fw_allow *a)
+{
+	struct nftnl_expr	*e;
+	uint8_t			 nfproto = a->af == AF_INET ? NFPROTO_IPV4 :
+				    NFPROTO_IPV6;
+	uint8_t			 mask[16], zero[16];
+	uint32_t		 alen = a->af == AF_INET ? 4 : 16, i;
+
+	memset(mask, 0, sizeof(mask));
+	memset(zero, 0, sizeof(zero));
+	for (i = 0; i < a->plen; i++)
+		mask[i / 8] |= 0x80 >> (i % 8);
+	x_meta(r, NFT_META_NFPROTO, NFT_REG_1);
+	x_cmp(r, NFT_CMP_EQ, &nfproto, sizeof(nfproto));
+	x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, a->af == AF_INET ? 12 : 8,
+	    alen, NFT_REG_1);
+	if (a->plen < alen * 8) {
+		if ((e = expr(r, "bitwise")) == NULL)
+			return;
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, alen);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, alen);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, alen);
+	}
+	x_cmp(r, NFT_CMP_EQ, a->addr, alen);
+}
+
+/* log group PKS_NFLOG_GROUP prefix "pks-observe P/N" snaplen ... */
+static void
+x_log(struct nftnl_rule *r, const struct pks_fw_service *s)
+{
+	struct nftnl_expr	*e;
+	char			 prefix[32];
+
+	if ((e = expr(r, "log")) == NULL)
+		return;
+	nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, observe_prefix(s,
+	    prefix, sizeof(prefix)));
+	nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, PKS_NFLOG_GROUP);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOG_SNAPLEN, FW_NFLOG_RANGE);
 }
 
 /*
@@ -450,8 +500,33 @@ static void
 rule_estab(struct nftnl_rule *r, const void *svc)
 {
 	x_service(r, svc);
-	x_established(r);
+	x_ctstate(r, NF_CT_STATE_BIT(IP_CT_ESTABLISHED));
 	x_verdict(r, NF_ACCEPT);
+}
+
+/* allow-always: ip saddr NET/LEN meta l4proto P th dport N accept */
+static void
+rule_allow(struct nftnl_rule *r, const void *allow)
+{
+	const struct pks_fw_allow	*a = allow;
+	struct pks_fw_service		 s;
+
+	memset(&s, 0, sizeof(s));
+	s.proto = a->proto;
+	s.port = a->port;
+	x_prefix(r, a);
+	x_service(r, &s);
+	x_verdict(r, NF_ACCEPT);
+}
+
+/* mode observe: what mode enforce drops (a new connection) is logged
+ * to pks-fw and passes */
+static void
+rule_observe(struct nftnl_rule *r, const void *svc)
+{
+	x_service(r, svc);
+	x_ctstate(r, NF_CT_STATE_BIT(IP_CT_NEW));
+	x_log(r, svc);
 }
 
 static void
@@ -576,11 +651,13 @@ static int
 table_build(int replace, uint32_t flags)
 {
 	const struct pks_fw_service	*svcs;
+	const struct pks_fw_allow	*allows;
 	struct batch			 bt;
-	size_t				 i, n;
+	size_t				 i, n, na;
 	int				 err;
 
 	svcs = fw_services(&n);
+	allows = fw_allows(&na);
 	batch_start(&bt);
 	if ((replace && (err = put_table(&bt, NFT_MSG_DELTABLE, 0)) != 0) ||
 	    (err = put_table(&bt, NFT_MSG_NEWTABLE, flags)) != 0 ||
@@ -590,9 +667,13 @@ table_build(int replace, uint32_t flags)
 	    (err = put_rule(&bt, rule_window4, NULL)) != 0 ||
 	    (err = put_rule(&bt, rule_window6, NULL)) != 0)
 		goto fail;
+	for (i = 0; i < na; i++)
+		if ((err = put_rule(&bt, rule_allow, &allows[i])) != 0)
+			goto fail;
 	for (i = 0; i < n; i++)
 		if ((err = put_rule(&bt, rule_estab, &svcs[i])) != 0 ||
-		    (err = put_rule(&bt, rule_drop, &svcs[i])) != 0)
+		    (err = put_rule(&bt, fw_observing() ? rule_observe :
+		    rule_drop, &svcs[i])) != 0)
 			goto fail;
 	return batch_commit(&bt, "set-up");
  fail:

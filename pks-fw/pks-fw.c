@@ -61,8 +61,42 @@ fw_conf_backend(struct imsg *im)
 	return 0;
 }
 
-/* IMSG_FW_CONF, IMSG_FW_SERVICE, before CONF_END; anything else is
- * malformed */
+/* IMSG_FW_MODE, IMSG_FW_ALLOW (after the services it names) */
+static int
+fw_conf_mode(struct imsg *im)
+{
+	struct pks_fw_mode	m;
+	struct pks_fw_allow	a;
+	int			err;
+
+	if (im->hdr.type == IMSG_FW_MODE) {
+		if (im->len != sizeof(m)) {
+			log_warnx("IMSG_FW_MODE: wrong length %zu", im->len);
+			return -1;
+		}
+		memcpy(&m, im->data, sizeof(m));
+		if (fw_mode_set(m.mode) != 0) {
+			log_warnx("IMSG_FW_MODE: unknown mode %u", m.mode);
+			return -1;
+		}
+		return 0;
+	}
+	if (im->len != sizeof(a)) {
+		log_warnx("IMSG_FW_ALLOW: wrong length %zu", im->len);
+		return -1;
+	}
+	memcpy(&a, im->data, sizeof(a));
+	if ((err = fw_allow_add(&a)) != 0) {
+		log_warnx("IMSG_FW_ALLOW: %s (af %u, /%u, proto %u, port %u)",
+		    err == ENOSPC ? "too many" : "bad prefix or service",
+		    a.af, a.plen, a.proto, a.port);
+		return -1;
+	}
+	return 0;
+}
+
+/* IMSG_FW_CONF, IMSG_FW_SERVICE, IMSG_FW_MODE, IMSG_FW_ALLOW, before
+ * CONF_END; anything else is malformed */
 static int
 fw_conf(struct imsg *im)
 {
@@ -76,6 +110,8 @@ fw_conf(struct imsg *im)
 	}
 	if (im->hdr.type == IMSG_FW_CONF)
 		return fw_conf_backend(im);
+	if (im->hdr.type == IMSG_FW_MODE || im->hdr.type == IMSG_FW_ALLOW)
+		return fw_conf_mode(im);
 	if (im->hdr.type != IMSG_FW_SERVICE) {
 		log_warnx("unexpected configuration message %u", im->hdr.type);
 		return -1;
@@ -254,18 +290,56 @@ fw_check_in(const struct fw_backend *be)
 	return FW_CHECK_MS;
 }
 
-/* sandbox_fw, then the backend's own rules */
+/* sandbox_fw, then the backend's own rules, then observe.c's if used */
 static void
 fw_confine(const struct fw_backend *be)
 {
 	static struct sandbox_rule	rules[SANDBOX_MAX];
 	size_t				n = sandbox_fw_len;
+	size_t				no = fw_observing() ?
+					    observe_sandbox_len : 0;
 
-	if (n + be->sandbox_len > SANDBOX_MAX)
+	if (n + be->sandbox_len + no > SANDBOX_MAX)
 		fatalx("%s: seccomp allow-list too long", be->name);
 	memcpy(rules, sandbox_fw, n * sizeof(rules[0]));
 	memcpy(rules + n, be->sandbox, be->sandbox_len * sizeof(rules[0]));
-	proc_confine(be->caps, be->ncaps, rules, n + be->sandbox_len);
+	n += be->sandbox_len;
+	memcpy(rules + n, observe_sandbox, no * sizeof(rules[0]));
+	proc_confine(be->caps, be->ncaps, rules, n + no);
+}
+
+/*
+ * Mode observe: what the NFLOG socket holds, and the counts that
+ * changed to the monitor when they are due.  Returns the poll timeout
+ * it needs (ms, -1: none) or -2 on a socket error.
+ */
+static int
+fw_observe(int readable)
+{
+	struct pks_fw_observed	o;
+	int			err, ms;
+
+	if (readable && (err = observe_read()) != 0) {
+		log_warnx("mode observe: reading the log: %s",
+		    strerror(err));
+		return -2;
+	}
+	if ((ms = observe_flush_in()) != 0)
+		return ms;
+	while (observe_next(&o))
+		proc_compose(IMSG_FW_OBSERVED, -1, &o, sizeof(o));
+	return -1;
+}
+
+/* the earlier of two poll timeouts, -1 meaning none */
+static int
+fw_earlier(int a, int b)
+{
+	if (a == -1)
+		return b;
+	if (b == -1)
+		return a;
+	return a < b ? a : b;
 }
 
 int
@@ -274,14 +348,18 @@ main(int argc, char *argv[])
 	const struct fw_backend	*be;
 	struct pks_fw_conf	 used;
 	struct sigaction	 sa;
-	struct pollfd		 pfd;
-	size_t			 nsvcs;
-	int			 err;
+	struct pollfd		 pfd[2];
+	size_t			 nsvcs, nallows;
+	int			 err, ms, oms = -1;
 
 	proc_start("pks-fw", argc, argv);
 	proc_read_conf(fw_conf);
 
 	be = fw_choose(want == -1 ? PKS_FW_AUTO : want);
+	if (fw_observing() && (err = observe_prepare()) != 0)
+		fatalx("mode observe: cannot bind NFLOG group %d: %s%s",
+		    PKS_NFLOG_GROUP, strerror(err), err == EBUSY ?
+		    " (another process uses it)" : "");
 	if ((err = be->prepare()) != 0 || (err = fw_setup(be)) != 0)
 		fatalx("cannot set up the %s firewall: %s (does the kernel "
 		    "have it? see \"firewall %s\" in pks.conf(5))", be->name,
@@ -299,21 +377,34 @@ main(int argc, char *argv[])
 
 	fw_confine(be);
 	(void)fw_services(&nsvcs);
-	log_info("%s ready, %zu service%s", be == &fw_nft ?
-	    "table inet pks" : "chain " FW_CHAIN, nsvcs, nsvcs == 1 ? "" : "s");
+	(void)fw_allows(&nallows);
+	log_info("%s ready, %zu service%s, %zu allow-always, mode %s",
+	    be == &fw_nft ? "table inet pks" : "chain " FW_CHAIN, nsvcs,
+	    nsvcs == 1 ? "" : "s", nallows, fw_observing() ? "observe" :
+	    "enforce");
 
-	pfd.fd = proc_ibuf->fd;
+	pfd[0].fd = proc_ibuf->fd;
+	pfd[1].fd = observe_fd();	/* -1 unless mode observe */
+	pfd[1].events = POLLIN;
+	pfd[1].revents = 0;
 	while (!quit) {
-		pfd.events = POLLIN;
+		pfd[0].events = POLLIN;
+		ms = fw_check_in(be);
+		if (pfd[1].fd != -1 &&
+		    (oms = fw_observe(pfd[1].revents & POLLIN)) == -2)
+			break;
+		if (pfd[1].fd != -1)
+			ms = fw_earlier(ms, oms);
 		if (imsgbuf_pending(proc_ibuf))
-			pfd.events |= POLLOUT;
-		if (poll(&pfd, 1, fw_check_in(be)) == -1) {
+			pfd[0].events |= POLLOUT;
+		if (poll(pfd, 2, ms) == -1) {
+			pfd[1].revents = 0;
 			if (errno == EINTR)
 				continue;
 			log_warn("poll");
 			break;
 		}
-		if ((pfd.revents & (POLLIN | POLLHUP | POLLERR)) &&
+		if ((pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) &&
 		    fw_read() == -1)
 			break;
 		if (imsgbuf_write(proc_ibuf) == -1) {
