@@ -54,6 +54,30 @@ child_wanted(enum pks_proc id)
 	return id != PROC_TELEGRAM || env->conf->has_telegram;
 }
 
+/* pks-fw's mode, and each allow-always prefix once per service */
+static void
+child_send_fw_mode(struct child *c)
+{
+	const struct pks_conf	*conf = env->conf;
+	struct pks_fw_mode	 m = { conf->mode };
+	struct pks_fw_allow	 a;
+	int			 i, j;
+
+	child_send(c->id, IMSG_FW_MODE, -1, &m, sizeof(m));
+	for (i = 0; i < conf->nalways; i++)
+		for (j = 0; j < conf->nservices; j++) {
+			if (!(conf->always[i].services & (1ULL << j)))
+				continue;
+			memset(&a, 0, sizeof(a));
+			a.af = conf->always[i].af;
+			a.plen = conf->always[i].plen;
+			memcpy(a.addr, conf->always[i].addr, sizeof(a.addr));
+			a.proto = conf->services[j].proto;
+			a.port = conf->services[j].port;
+			child_send(c->id, IMSG_FW_ALLOW, -1, &a, sizeof(a));
+		}
+}
+
 static void
 child_send_conf(struct child *c)
 {
@@ -104,6 +128,7 @@ child_send_conf(struct child *c)
 			child_send(c->id, IMSG_FW_SERVICE, -1, &fs,
 			    sizeof(fs));
 		}
+		child_send_fw_mode(c);
 		break;
 	}
 	case PROC_TELEGRAM: {

@@ -164,6 +164,70 @@ fmt_dur(char *buf, size_t len, long s)
 		snprintf(buf, len, "%lds", s);
 }
 
+/* most new connections first */
+static int
+cmp_observed(const void *a, const void *b)
+{
+	const struct pks_fw_observed	*x = a, *y = b;
+
+	return x->count < y->count ? 1 : x->count > y->count ? -1 : 0;
+}
+
+/* the name of the service on proto/port, into buf */
+static const char *
+svc_name(uint8_t proto, uint16_t port, char *buf, size_t len)
+{
+	const struct pks_conf	*c = env->conf;
+	int			 i;
+
+	for (i = 0; i < c->nservices; i++)
+		if (c->services[i].proto == proto &&
+		    c->services[i].port == port)
+			return c->services[i].name;
+	snprintf(buf, len, "%s/%u", proto == IPPROTO_TCP ? "tcp" : "udp",
+	    port);
+	return buf;
+}
+
+/* the mode, what mode observe counted, the allow-always prefixes */
+static void
+ctl_mode(int fd)
+{
+	static struct pks_fw_observed	 o[sizeof(env->observed) /
+					    sizeof(env->observed[0])];
+	const struct pks_conf		*c = env->conf;
+	char				 a[INET6_ADDRSTRLEN], b[16];
+	unsigned long long		 total = 0;
+	size_t				 i, n = env->nobserved;
+	int				 j;
+
+	if (c->mode == PKS_MODE_OBSERVE) {
+		memcpy(o, env->observed, n * sizeof(o[0]));
+		qsort(o, n, sizeof(o[0]), cmp_observed);
+		for (i = 0; i < n; i++)
+			total += o[i].count;
+		out(fd, "mode observe: nothing dropped, %llu new connection%s "
+		    "mode enforce would drop\n", total, total == 1 ? "" : "s");
+		if (n > 0)
+			out(fd, "%-39s %-12s %s\n", "WOULD-DROP SOURCE",
+			    "SERVICE", "NEW");
+		for (i = 0; i < n; i++)
+			out(fd, "%-39s %-12s %llu\n", o[i].af == 0 ?
+			    "(other sources)" : addr_str(o[i].af, o[i].addr, a,
+			    sizeof(a)), svc_name(o[i].proto, o[i].port, b,
+			    sizeof(b)), (unsigned long long)o[i].count);
+	} else
+		out(fd, "mode enforce\n");
+	for (i = 0; i < (size_t)c->nalways; i++) {
+		out(fd, "allow-always %s/%u to", addr_str(c->always[i].af,
+		    c->always[i].addr, a, sizeof(a)), c->always[i].plen);
+		for (j = 0; j < c->nservices; j++)
+			if (c->always[i].services & (1ULL << j))
+				out(fd, " %s", c->services[j].name);
+		out(fd, "\n");
+	}
+}
+
 static void
 ctl_status(int fd)
 {
@@ -210,6 +274,7 @@ ctl_status(int fd)
 	out(fd, "firewall %s\n", env->fw_backend.backend == PKS_FW_NFTABLES ?
 	    "nftables" : env->fw_backend.backend == PKS_FW_IPTABLES ?
 	    "iptables" : "(not set up yet)");
+	ctl_mode(fd);
 	out(fd, "wrong hits %llu (refused starts %llu, capture lost %llu)\n",
 	    (unsigned long long)(env->sniff_past.wrong + env->sniff_now.wrong),
 	    (unsigned long long)(env->sniff_past.refused +

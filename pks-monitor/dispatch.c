@@ -157,11 +157,63 @@ sniffer_dispatch_imsg(struct imsg *im)
 	}
 }
 
+/*
+ * IMSG_FW_OBSERVED: a count of pks-fw's, kept for pksctl status.  A
+ * source beyond pks-fw's cap, a count going backwards or a bad field is
+ * malformed; a service no longer configured (a reload under way) is
+ * left out.
+ */
+static int
+fw_observed(const struct pks_fw_observed *o)
+{
+	static const uint8_t	 zero[16];
+	struct pks_fw_observed	*t = env->observed;
+	size_t			 i, pairs = 0, alen;
+	int			 known = 0;
+
+	if (o->af == AF_INET)
+		alen = 4;
+	else if (o->af == AF_INET6)
+		alen = 16;
+	else if (o->af == 0)
+		alen = 0;
+	else
+		return -1;
+	if ((o->proto != IPPROTO_TCP && o->proto != IPPROTO_UDP) ||
+	    o->port == 0 || o->pad != 0 || o->count == 0 ||
+	    memcmp(o->addr + alen, zero, 16 - alen) != 0)
+		return -1;
+	for (i = 0; i < (size_t)env->conf->nservices; i++)
+		if (env->conf->services[i].proto == o->proto &&
+		    env->conf->services[i].port == o->port)
+			known = 1;
+	if (!known)
+		return 0;
+	for (i = 0; i < env->nobserved; i++) {
+		if (t[i].af == o->af && t[i].proto == o->proto &&
+		    t[i].port == o->port && memcmp(t[i].addr, o->addr, 16) == 0)
+			break;
+		if (t[i].af != 0)
+			pairs++;
+	}
+	if (i < env->nobserved) {
+		if (o->count < t[i].count)
+			return -1;
+	} else if (i >= sizeof(env->observed) / sizeof(env->observed[0]) ||
+	    (o->af != 0 && pairs >= PKS_OBSERVED_MAX))
+		return -1;
+	else
+		env->nobserved++;
+	t[i] = *o;
+	return 0;
+}
+
 static int
 fw_dispatch_imsg(struct imsg *im)
 {
 	struct pks_fw_result	r;
 	struct pks_fw_conf	fc;
+	struct pks_fw_observed	o;
 
 	switch (im->hdr.type) {
 	case IMSG_FW_RESULT:
@@ -184,6 +236,11 @@ fw_dispatch_imsg(struct imsg *im)
 			return -1;
 		env->fw_backend = fc;
 		return 0;
+	case IMSG_FW_OBSERVED:
+		if (im->len != sizeof(o))
+			return -1;
+		memcpy(&o, im->data, sizeof(o));
+		return fw_observed(&o);
 	default:
 		return any_dispatch_imsg(PROC_FW, im);
 	}

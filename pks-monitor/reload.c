@@ -16,8 +16,10 @@ monitor_started(unsigned int started)
 {
 	if (started & CHILD_BIT(PROC_SNIFFER))
 		seq_push_all();
-	if (started & CHILD_BIT(PROC_FW))
+	if (started & CHILD_BIT(PROC_FW)) {
+		env->nobserved = 0;	/* a new pks-fw counts from 0 */
 		win_push_all();
+	}
 }
 
 int
