@@ -204,6 +204,10 @@ class Net:
 
 # the firewall backend under test: PKS_TEST_FIREWALL=nftables|iptables
 FIREWALL = os.environ.get("PKS_TEST_FIREWALL", "iptables")
+# pks-fw's NFLOG group in mode observe (common/pks.h)
+with open(os.path.join(TOP, "common", "pks.h")) as _f:
+    NFLOG_GROUP = int(re.search(r"#define PKS_NFLOG_GROUP\s+(\d+)",
+                                _f.read()).group(1))
 
 
 def fw_backend():
@@ -228,24 +232,34 @@ class FwState:
       PKS once, first; nftables: the base chain hooks input);
     other: sorted tuple of what else PKS's table holds, in the backend's
       words (a service closed for one family only, a rule the view does
-      not know): () when PKS holds exactly windows and services."""
+      not know): () when PKS holds exactly windows and services;
+    always: frozenset of (prefix, protocol, port) allow-always rules,
+      prefix "ADDRESS/LEN", after the windows and before the services';
+    observed: frozenset of (protocol, port) services in mode observe:
+      new connections logged to pks-fw's NFLOG group, not dropped."""
 
-    __slots__ = ("windows", "services", "hooked", "other")
+    __slots__ = ("windows", "services", "hooked", "other", "always",
+                 "observed")
 
-    def __init__(self, windows=(), services=(), hooked=False, other=()):
+    def __init__(self, windows=(), services=(), hooked=False, other=(),
+                 always=(), observed=()):
         self.windows = frozenset(windows)
         self.services = frozenset(services)
         self.hooked = hooked
         self.other = tuple(sorted(other))
+        self.always = frozenset(always)
+        self.observed = frozenset(observed)
 
     def __eq__(self, o):
         return isinstance(o, FwState) and all(
             getattr(self, k) == getattr(o, k) for k in self.__slots__)
 
     def __repr__(self):
-        return "FwState(windows=%s, services=%s, hooked=%s, other=%s)" % (
-            sorted(self.windows), sorted(self.services), self.hooked,
-            list(self.other))
+        return ("FwState(windows=%s, services=%s, hooked=%s, other=%s, "
+                "always=%s, observed=%s)" % (
+                    sorted(self.windows), sorted(self.services),
+                    self.hooked, list(self.other), sorted(self.always),
+                    sorted(self.observed)))
 
 
 class FirewallView(abc.ABC):
@@ -322,6 +336,13 @@ WINDOW_RX = re.compile(r"^-A PKS -s (\S+?)/(?:32|128) -p (\w+) -m \w+ "
 KEEP_RX = re.compile(r"^-A PKS -p (\w+) -m \w+ --dport (\d+) -m conntrack "
                      r"--ctstate ESTABLISHED -j ACCEPT$")
 DROP_RX = re.compile(r"^-A PKS -p (\w+) -m \w+ --dport (\d+) -j DROP$")
+ALWAYS_RX = re.compile(r"^-A PKS -s (\S+?/\d+) -p (\w+) -m \w+ --dport (\d+) "
+                       r"-m comment --comment \"pks allow-always\" "
+                       r"-j ACCEPT$")
+OBSERVE_RX = re.compile(r"^-A PKS -p (\w+) -m \w+ --dport (\d+) -m conntrack "
+                        r"--ctstate NEW -j NFLOG --nflog-prefix "
+                        r"\"pks-observe (\w+)/(\d+)\" --nflog-group %d "
+                        r"--nflog-size 40$" % NFLOG_GROUP)
 
 
 class IptablesView(FirewallView):
@@ -337,12 +358,19 @@ class IptablesView(FirewallView):
         if rules is None:
             return None
         windows, keep, other = set(), set(), []
-        closed = set()
+        closed, always, observed = set(), set(), set()
         for r in rules:
             m = WINDOW_RX.match(r)
             k = KEEP_RX.match(r)
             d = DROP_RX.match(r)
-            if m:
+            a = ALWAYS_RX.match(r)
+            o = OBSERVE_RX.match(r)
+            if a and not closed and not observed:
+                always.add((a.group(1), a.group(2), int(a.group(3))))
+            elif o and (o.group(1), int(o.group(2))) in keep and \
+                    o.group(1, 2) == o.group(3, 4):
+                observed.add((o.group(1), int(o.group(2))))
+            elif m:
                 key = (m.group(2), int(m.group(3)))
                 if key in closed:	# a window after the DROP is dead
                     other.append(r)
@@ -355,13 +383,13 @@ class IptablesView(FirewallView):
             else:
                 other.append(r)
         other += ["%s: no DROP after: %s" % ("ip6" if v6 else "ip4", x)
-                  for x in sorted(keep - closed)]
+                  for x in sorted(keep - closed - observed)]
         hooked = None
         if hook:
             inp = self.net.iptables("-S", "INPUT", v6=v6).stdout.splitlines()
             hooked = inp[1:2] == ["-A INPUT -j PKS"] and \
                 sum(1 for l in inp if l.endswith("-j PKS")) == 1
-        return windows, closed, hooked, other
+        return windows, closed, hooked, other, always, observed
 
     def read(self):
         f4, f6 = self._family(False), self._family(True)
@@ -369,8 +397,11 @@ class IptablesView(FirewallView):
             return None
         services = f4[1] & f6[1]
         other = f4[3] + f6[3] + ["closed for one family only: %s %d" % x
-                                 for x in sorted(f4[1] ^ f6[1])]
-        return FwState(f4[0] | f6[0], services, f4[2] and f6[2], other)
+                                 for x in sorted(f4[1] ^ f6[1])] + \
+            ["observed for one family only: %s %d" % x
+             for x in sorted(f4[5] ^ f6[5])]
+        return FwState(f4[0] | f6[0], services, f4[2] and f6[2], other,
+                       f4[4] | f6[4], f4[5] & f6[5])
 
     def read_windows(self):
         # half the reads of read(): ChainWatch samples this in a loop,
@@ -392,8 +423,18 @@ class IptablesView(FirewallView):
 
 def _nft_rule(expr):
     """One rule of inet pks, from nft -j: ("window", "ip"|"ip6", set),
-    ("keep", proto, port), ("drop", proto, port), or None (unknown)."""
+    ("keep", proto, port), ("drop", proto, port), ("always", prefix,
+    proto, port), ("observe", proto, port), or None (unknown)."""
     e = expr
+    a = _nft_always(e)
+    if a:
+        return a
+    if len(e) == 3 and e[1] == {"match": {"op": "in", "left": {
+            "ct": {"key": "state"}}, "right": "new"}} and \
+            _nft_dport(e[0]) and e[2] == {"log": {
+                "prefix": "pks-observe %s/%d" % _nft_dport(e[0]),
+                "group": NFLOG_GROUP, "snaplen": 40}}:
+        return ("observe",) + _nft_dport(e[0])
     if len(e) == 2 and "accept" in e[1] and "match" in e[0]:
         m = e[0]["match"]
         parts = m.get("left", {}).get("concat") if isinstance(
@@ -407,14 +448,9 @@ def _nft_rule(expr):
                     m["right"].startswith("@"):
                 return ("window", fam, m["right"][1:])
     if len(e) in (2, 3) and "match" in e[0]:
-        m = e[0]["match"]
-        left = m.get("left", {})
-        pl = left.get("payload", {}) if isinstance(left, dict) else {}
-        if m.get("op") != "==" or pl.get("field") != "dport" or \
-                pl.get("protocol") not in ("tcp", "udp") or \
-                not isinstance(m.get("right"), int):
+        key = _nft_dport(e[0])
+        if key is None:
             return None
-        key = (pl["protocol"], m["right"])
         if len(e) == 2 and "drop" in e[1]:
             return ("drop",) + key
         if len(e) == 3 and "accept" in e[2] and e[1] == {"match": {
@@ -422,6 +458,39 @@ def _nft_rule(expr):
                 "right": "established"}}:
             return ("keep",) + key
     return None
+
+
+def _nft_dport(e):
+    """(proto, port) of a "tcp|udp dport N" match, else None."""
+    m = e.get("match", {})
+    left = m.get("left", {})
+    pl = left.get("payload", {}) if isinstance(left, dict) else {}
+    if m.get("op") != "==" or pl.get("field") != "dport" or \
+            pl.get("protocol") not in ("tcp", "udp") or \
+            not isinstance(m.get("right"), int):
+        return None
+    return (pl["protocol"], m["right"])
+
+
+def _nft_always(e):
+    """("always", "ADDRESS/LEN", proto, port) for an allow-always rule
+    (ip|ip6 saddr PREFIX tcp|udp dport N accept), else None."""
+    if len(e) != 3 or "accept" not in e[2] or "match" not in e[0]:
+        return None
+    m = e[0]["match"]
+    pl = m.get("left", {}).get("payload", {}) if isinstance(
+        m.get("left"), dict) else {}
+    if m.get("op") != "==" or pl.get("field") != "saddr" or \
+            pl.get("protocol") not in ("ip", "ip6") or not _nft_dport(e[1]):
+        return None
+    r = m.get("right")
+    if isinstance(r, str):
+        prefix = "%s/%d" % (r, 32 if pl["protocol"] == "ip" else 128)
+    elif isinstance(r, dict) and "prefix" in r:
+        prefix = "%s/%d" % (r["prefix"]["addr"], r["prefix"]["len"])
+    else:
+        return None
+    return ("always", prefix) + _nft_dport(e[1])
 
 
 class NftablesView(FirewallView):
@@ -476,11 +545,18 @@ class NftablesView(FirewallView):
                     "timeout" not in st.get("flags", []):
                 other.append("set %s" % json.dumps(st, sort_keys=True))
         lookups, keep, closed = set(), set(), set()
+        always, observed = set(), set()
         for r in rules:
             k = _nft_rule(r.get("expr", []))
             if k is None:
                 other.append("rule %s" % json.dumps(r.get("expr"),
                                                     sort_keys=True))
+            elif k[0] == "always" and lookups == set(self.SETS) and \
+                    not keep:
+                always.add(k[1:])
+            elif k[0] == "observe" and k[1:] in keep and \
+                    lookups == set(self.SETS):
+                observed.add(k[1:])
             elif k[0] == "window" and (k[2], k[1]) in (
                     ("win4", "ip"), ("win6", "ip6")) and not keep:
                 lookups.add(k[2])
@@ -491,8 +567,10 @@ class NftablesView(FirewallView):
                 closed.add(k[1:])
             else:
                 other.append("misplaced %s" % (k,))
-        other += ["no drop after: %s %d" % x for x in sorted(keep - closed)]
-        return FwState(self._elements(sets), closed, hooked, other)
+        other += ["no drop after: %s %d" % x
+                  for x in sorted(keep - closed - observed)]
+        return FwState(self._elements(sets), closed, hooked, other, always,
+                       observed)
 
     def flush(self):
         run(["nft", "flush", "table", "inet", "pks"], ns=self.net.srv,
