@@ -47,7 +47,8 @@ endif
 FW_TESTS	:= $(addprefix tests/e2e/,t_fw_traffic.py t_knock_opens.py \
 		   t_ipv6.py t_window_expiry.py t_sequence_refused.py \
 		   t_two_users.py t_replay.py t_bound_address.py t_confinement.py \
-		   t_fault_alloc.py t_fault_kill.py t_admin_expiry.py t_sweeps.py)
+		   t_fault_alloc.py t_fault_kill.py t_admin_expiry.py t_sweeps.py \
+		   t_fw_observe.py)
 
 run-tests: unit fuzz-replay
 	$(TEST_ENV) CMOCKA_MESSAGE_OUTPUT=TAP PKS_BUILD=$(abspath $(BUILD)) \

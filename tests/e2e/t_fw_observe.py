@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""mode observe and allow-always, on the backend under test.
+
+In mode observe nothing is dropped: a connection nobody knocked for goes
+through, and pksctl status counts it for its source and service; a source
+of an allow-always prefix passes without a knock and is not counted.
+Malformed mode and allow-always lines are file:line errors of
+pks-monitor -n, and a reload with one changes nothing.  A reload to mode
+enforce closes the port to everyone but windows and the allow-always
+prefix; a connection made before it goes on; a knock still opens a
+window.  A reload without the prefix closes the port to it too."""
+import os
+import re
+import threading
+
+import pkstest
+from pkstest import tap, run, binpath, CLI4, CLI4_B, ADA
+
+SSH = ("tcp", 2222)
+ALWAYS = ("allow-always %s to { ssh }\nallow-always fd00:0:0:9::/64 to ssh\n"
+          % CLI4_B)
+BAD = [
+    ("allow-always 198.18.0.5/24 to { ssh }",
+     "allow-always: 198.18.0.5/24 has host bits set beyond /24"),
+    ("allow-always 198.18.0.0/24 to { ssh nosuch }",
+     "allow-always: service \"nosuch\" is not defined"),
+    ("allow-always 0.0.0.0/0 to { ssh }",
+     "allow-always: 0.0.0.0/0 would let every address in"),
+    ("allow-always fd00::/129 to { ssh }",
+     "allow-always: 129 is out of range (1..128)"),
+    ("allow-always mgmt to { ssh }",
+     "allow-always: \"mgmt\" is not an IPv4 or IPv6 address or prefix"),
+    ("mode enforcing", "mode: \"enforcing\" is not observe or enforce"),
+]
+
+
+def status(s):
+    return pkstest.pksctl(os.path.join(s.dir, "pks.sock"), "status").stdout
+
+
+def count_line(src, n):
+    return re.compile(r"^%s\s+ssh\s+%d$" % (re.escape(src), n), re.M)
+
+
+def reload(s, text, mode):
+    """Write the configuration, pksctl reload, wait for the new pks-fw.
+    Returns whether it worked, and every state of the firewall read
+    meanwhile (one read after another, from before the reload to after
+    the new pks-fw's set-up)."""
+    seen, stop = [], threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            seen.append(s.fw.read())
+
+    t = threading.Thread(target=sample)
+    t.start()
+    pkstest.write_config(s.monitor.conf, text)
+    start = s.monitor.log.mark()
+    r = pkstest.pksctl(os.path.join(s.dir, "pks.sock"), "reload")
+    ready = s.monitor.log.wait(r"pks-fw: (chain PKS|table inet pks) ready, "
+                               r".* mode %s" % mode, 15, start)
+    stop.set()
+    t.join()
+    seen.append(s.fw.read())
+    return r.stdout.strip() == "reloaded" and ready is not None, seen
+
+
+def never_open(seen):
+    """Each state read during a reload protects ssh: closed, or counted
+    in mode observe; no table without it, nothing half-built."""
+    bad = [x for x in seen if x is None or x.other or
+           (SSH not in x.services and SSH not in x.observed)]
+    return not bad, bad[:3]
+
+
+def main():
+    with pkstest.running(extra="mode observe\n" + ALWAYS) as s:
+        conf = s.conf_text
+        st = s.fw.read()
+        tap.ok(st is not None and st.observed == {SSH} and
+               st.services == set() and st.hooked and st.other == (),
+               "mode observe: the service is logged, not dropped", st)
+        tap.ok(st is not None and st.always == {
+            (CLI4_B + "/32",) + SSH, ("fd00:0:0:9::/64",) + SSH},
+            "each allow-always prefix has its rule", st)
+
+        tap.ok(s.can_connect() and s.can_connect(),
+               "without a knock, a connection goes through (twice)")
+        tap.ok(s.can_connect(src=CLI4_B),
+               "and one from the allow-always address")
+        out = pkstest.wait_for(
+            lambda: (lambda t: t if count_line(CLI4, 2).search(t) else
+                     None)(status(s)), 10) or status(s)
+        tap.ok(count_line(CLI4, 2).search(out),
+               "pksctl status counts the source's new connections to ssh",
+               out)
+        tap.ok(re.search(r"^mode observe: nothing dropped, 2 new "
+                         r"connections mode enforce would drop$", out,
+                         re.M), "and their total", out)
+        tap.ok(CLI4_B not in out.split("allow-always")[0],
+               "the allow-always address is not counted", out)
+        tap.ok("allow-always %s/32 to ssh\n" % CLI4_B in out and
+               "allow-always fd00:0:0:9::/64 to ssh\n" in out,
+               "pksctl status lists the allow-always prefixes", out)
+
+        sess, up = s.session()
+        tap.ok(up, "a session is opened in mode observe")
+
+        # malformed lines: file:line from -n, and a reload keeps the rules
+        for line, msg in BAD:
+            text = conf.replace("mode observe\n", "") + line + "\n"
+            n = text.count("\n")
+            path = os.path.join(s.dir, "bad.conf")
+            pkstest.write_config(path, text)
+            r = run([binpath("pks-monitor"), "-n", "-f", path], check=False)
+            tap.ok(r.returncode != 0 and "%s:%d: %s" % (path, n, msg) in
+                   r.stderr, "pks-monitor -n refuses '%s' at its line" %
+                   line, r.stderr)
+        pkstest.write_config(s.monitor.conf, conf + BAD[0][0] + "\n")
+        r = pkstest.pksctl(os.path.join(s.dir, "pks.sock"), "reload")
+        now = s.fw.read()
+        tap.ok(r.returncode != 0 and r.stderr.startswith("error:") and
+               now == st and
+               "mode observe" in status(s),
+               "a reload with a malformed line changes nothing",
+               "%s\n%s\n%s" % (r.stderr, now, st))
+
+        # mode enforce, same prefixes
+        enforce = conf.replace("mode observe\n", "mode enforce\n")
+        ok, seen = reload(s, enforce, "enforce")
+        tap.ok(ok, "reload to mode enforce")
+        ok, bad = never_open(seen)
+        tap.ok(ok, "each of %d reads during it: the old rules or the new"
+               % len(seen), bad)
+        tap.ok([x.always for x in seen] == [seen[0].always] * len(seen),
+               "and the allow-always rules throughout")
+        st = s.fw.read()
+        tap.ok(st is not None and st.services == {SSH} and
+               st.observed == set() and st.other == () and
+               len(st.always) == 2, "mode enforce: the service is closed, "
+               "the prefixes stay", st)
+        tap.ok(not s.can_connect(), "without a knock, no connection")
+        tap.ok(s.can_connect(src=CLI4_B),
+               "the allow-always address needs no knock")
+        sess.stdin.write("still\n")
+        sess.stdin.flush()
+        tap.ok(sess.stdout.readline().strip() == "echo still",
+               "the session opened in mode observe goes on")
+        sess.kill()
+        sess.wait()
+        out = status(s)
+        tap.ok(re.search(r"^mode enforce$", out, re.M) and
+               "WOULD-DROP" not in out, "pksctl status: mode enforce, "
+               "no counts", out)
+        ports, opened = s.open_window(ADA)
+        tap.ok(opened == {(CLI4,) + SSH} and s.can_connect(),
+               "a knock opens a window beside the allow-always rules",
+               opened)
+
+        # the prefixes removed
+        plain = enforce.replace(ALWAYS, "")
+        ok, seen = reload(s, plain, "enforce")
+        tap.ok(ok, "reload without allow-always")
+        tap.ok(all(x and x.services == {SSH} and x.windows <= {(CLI4,) + SSH}
+                   and x.other == () for x in seen),
+               "each of %d reads during it: ssh closed, nothing else "
+               "open" % len(seen), [x for x in seen if not x or
+                                    x.services != {SSH}][:3])
+        st = s.fw.read()
+        tap.ok(st is not None and st.always == set() and
+               st.services == {SSH} and st.other == (),
+               "no allow-always rule is left", st)
+        tap.ok(not s.can_connect(src=CLI4_B),
+               "the address is refused without a knock")
+        tap.ok(pkstest.wait_for(lambda: s.windows(CLI4), 5) and
+               s.can_connect(), "the window came back with the new pks-fw")
+        tap.ok("allow-always" not in status(s),
+               "pksctl status lists no prefix")
+    tap.done()
+
+
+if __name__ == "__main__":
+    main()
