@@ -59,7 +59,7 @@ def unit_tests(tmp):
                  r"^ExecCondition=/bin/sh -c 'test -e /etc/pks/pks.conf "
                  r"\|\| \{ echo .*does not exist.*exit 1; \}'$",
                  r"^ExecStartPre=-\+/sbin/modprobe -q -a nf_tables "
-                 r"ip_tables ip6_tables$",
+                 r"ip_tables ip6_tables nfnetlink_log$",
                  r"^SystemCallFilter=@system-service chroot seccomp$",
                  r"^ProtectProc=invisible$", r"^ProcSubset=pid$",
                  r"^ExecReload=/bin/sh -c 'kill -HUP \"\$MAINPID\"'$",
