@@ -12,7 +12,7 @@
  *	  sniffer  match_seq_check() and a live matcher: IMSG_SEQ_ADD,
  *		   IMSG_SEQ_DEL, and payloads typed IMSG_KNOCK_DONE fed to
  *		   it as packets (struct pkt, then 2 bytes of elapsed ms)
- *	  fw	   fw_check_service(), fw_check()
+ *	  fw	   fw_check_service(), fw_check(), fw_check_allow()
  *	  worker   the IMSG_TG_SEND layout, then tg_build_send(), whose
  *		   JSON must give the text back unchanged
  *   R_MONITOR: the rest is records, [child][length, 2 bytes LE][bytes]:
@@ -343,9 +343,18 @@ fw_msg(struct imsg *im, void *arg)
 {
 	struct pks_fw_service	 fs;
 	struct pks_window	 w;
+	struct pks_fw_allow	 a;
 
 	(void)arg;
 	switch (im->hdr.type) {
+	case IMSG_FW_ALLOW:
+		if (im->len != sizeof(a))
+			return;
+		memcpy(&a, im->data, sizeof(a));
+		/* no service is configured here: every pair is refused */
+		if (fw_check_allow(&a) != EINVAL)
+			abort();
+		break;
 	case IMSG_FW_SERVICE:
 		if (im->len != sizeof(fs))
 			return;
@@ -442,6 +451,7 @@ mon_drain(enum pks_proc id)
 	struct pks_seq		 q;
 	struct pks_window	 w;
 	struct pks_tg_send	 ts;
+	struct pks_tg_edit	 te;
 	struct pks_fw_service	 fs;
 	ssize_t			 n;
 	int			 r, ok;
@@ -493,6 +503,20 @@ mon_drain(enum pks_proc id)
 			case IMSG_TG_DONE:
 				ok = ok && id == PROC_TELEGRAM &&
 				    im.len == sizeof(uint32_t);
+				break;
+			case IMSG_TG_EDIT:
+				/* pks-telegram's recv_edit() rules */
+				ok = ok && id == PROC_TELEGRAM &&
+				    im.len >= sizeof(te);
+				if (ok) {
+					memcpy(&te, im.data, sizeof(te));
+					ok = im.len == sizeof(te) + te.textlen &&
+					    te.textlen > 0 &&
+					    te.textlen <= PKS_TEXT_MAX &&
+					    te.chat_id != 0 &&
+					    te.message_id > 0 &&
+					    te.message_id <= INT32_MAX;
+				}
 				break;
 			default:
 				ok = 0;
@@ -561,6 +585,7 @@ mon_teardown(void)
 		c->pid = -1;
 	}
 	/* with every child gone, this state leaves no trace */
+	env->nobserved = 0;
 	while (env->seqs != NULL)
 		seq_remove(env->seqs);
 	memset(&r, 0, sizeof(r));

@@ -208,6 +208,26 @@ stats(uint64_t wrong, uint64_t refused, uint64_t lost)
 	msg(IMSG_SNIFF_STATS, 0, &st, sizeof(st), 0);
 }
 
+/* a count of mode observe, from 198.18.0.LAST (af 0: other sources) */
+static void
+observed(uint8_t af, uint16_t port, uint8_t last, uint64_t count)
+{
+	struct pks_fw_observed	o;
+
+	memset(&o, 0, sizeof(o));
+	o.af = af;
+	o.proto = IPPROTO_TCP;
+	o.port = port;
+	if (af == AF_INET) {
+		o.addr[0] = 198; o.addr[1] = 18; o.addr[3] = last;
+	} else if (af == AF_INET6) {
+		o.addr[0] = 0xfd;
+		o.addr[15] = last;
+	}
+	o.count = count;
+	msg(IMSG_FW_OBSERVED, 0, &o, sizeof(o), 0);
+}
+
 static void
 fwres(uint32_t id, uint32_t type, int32_t err)
 {
@@ -225,6 +245,7 @@ main(int argc, char *argv[])
 	struct pks_fw_service	 fs;
 	struct pks_window	 w;
 	struct pks_tg_sent	 ts;
+	struct pks_fw_allow	 al;
 	uint32_t		 u;
 
 	if (argc != 2) {
@@ -337,6 +358,20 @@ main(int argc, char *argv[])
 	msg(IMSG_FW_CLOSE, 0, &w, sizeof(w), 0);
 	msg(IMSG_FW_CLOSE_ALL, 0, NULL, 0, 0);
 	save(d, "fw-requests");
+	sel(R_FW);
+	u = PKS_MODE_OBSERVE;
+	msg(IMSG_FW_MODE, 0, &u, sizeof(u), 0);
+	memset(&al, 0, sizeof(al));
+	al.af = AF_INET;
+	al.plen = 24;
+	al.proto = IPPROTO_TCP;
+	al.port = 22;
+	al.addr[0] = 198; al.addr[1] = 18;
+	msg(IMSG_FW_ALLOW, 0, &al, sizeof(al), 0);
+	al.addr[3] = 1;			/* host bits */
+	msg(IMSG_FW_ALLOW, 0, &al, sizeof(al), 0);
+	msg(IMSG_FW_ALLOW, 0, &al, sizeof(al) - 1, 0);
+	save(d, "fw-mode-allow");
 
 	/* pks-telegram */
 	sel(R_WORKER);
@@ -437,6 +472,23 @@ main(int argc, char *argv[])
 	}
 	rec_end();
 	save(d, "monitor-admin");
+
+	/* mode observe: counts from pks-fw, then ones it must not send */
+	sel(R_MONITOR);
+	rec(PROC_FW);
+	observed(AF_INET, 22, 2, 1);
+	observed(AF_INET, 22, 2, 3);
+	observed(AF_INET6, 22, 2, 1);
+	observed(0, 22, 0, 7);
+	observed(AF_INET, 9, 2, 1);	/* not a service: left out */
+	rec_end();
+	rec(PROC_FW);
+	observed(AF_INET, 22, 2, 2);	/* backwards */
+	rec_end();
+	rec(PROC_FW);
+	observed(3, 22, 2, 1);	/* no such family */
+	rec_end();
+	save(d, "monitor-observed");
 
 	/* what makes the monitor kill a child */
 	sel(R_MONITOR);
