@@ -8,13 +8,17 @@ Malformed mode and allow-always lines are file:line errors of
 pks-monitor -n, and a reload with one changes nothing.  A reload to mode
 enforce closes the port to everyone but windows and the allow-always
 prefix; a connection made before it goes on; a knock still opens a
-window.  A reload without the prefix closes the port to it too."""
+window.  A reload without the prefix closes the port to it too.  pks-fw
+alone refuses a malformed mode or allow-always message and changes
+nothing."""
 import os
 import re
+import signal
+import socket
 import threading
 
 import pkstest
-from pkstest import tap, run, binpath, CLI4, CLI4_B, ADA
+from pkstest import tap, run, binpath, CLI4, CLI4_B, CLI6, SRV6, ADA
 
 SSH = ("tcp", 2222)
 ALWAYS = ("allow-always %s to { ssh }\nallow-always fd00:0:0:9::/64 to ssh\n"
@@ -84,8 +88,52 @@ def never_open(seen):
     return not bad, bad[:3]
 
 
+def allow_msg(addr, plen, port=2222, af=socket.AF_INET, pad=0):
+    import pksimsg as pm
+    return pm.S["pks_fw_allow"].pack(af, plen, socket.IPPROTO_TCP, pad,
+                                     port, 0, socket.inet_pton(af, addr))
+
+
+def lone_refusals(s):
+    """pks-fw alone, configured with one bad mode or allow-always
+    message each: it refuses its configuration, says why, and the
+    firewall is as it was."""
+    import pksimsg as pm
+    svc = (pm.IMSG_FW_SERVICE, pm.S["pks_fw_service"].pack(
+        socket.IPPROTO_TCP, 2222))
+    bad = [
+        ("IMSG_FW_ALLOW: bad prefix", allow_msg("198.18.0.5", 24)),
+        ("IMSG_FW_ALLOW: bad prefix", allow_msg("0.0.0.0", 0)),
+        ("IMSG_FW_ALLOW: bad prefix", allow_msg("198.18.0.0", 33)),
+        ("IMSG_FW_ALLOW: bad prefix", allow_msg("198.18.0.0", 24,
+                                                port=22)),
+        ("IMSG_FW_ALLOW: bad prefix", allow_msg("fd00::", 64,
+                                                af=socket.AF_INET6, pad=1)),
+        ("IMSG_FW_ALLOW: wrong length", allow_msg("198.18.0.0", 24)[:-1]),
+    ]
+    parts = [[(pm.IMSG_FW_ALLOW, p)] for _, p in bad]
+    bad += [("IMSG_FW_MODE: unknown mode", b""),
+            ("IMSG_FW_MODE: wrong length", b"\x01\0\0")]
+    parts += [[(pm.IMSG_FW_MODE, pm.S["pks_fw_mode"].pack(2))],
+              [(pm.IMSG_FW_MODE, b"\x01\0\0")]]
+    before = s.fw.read()
+    for (why, _), extra in zip(bad, parts):
+        c = pkstest.LoneChild("pks-fw", ns=s.net.srv)
+        c.configure(s.chroot, [svc] + extra, refusal=True)
+        try:
+            c.proc.wait(10)
+        except pkstest.subprocess.TimeoutExpired:
+            pass
+        rc = c.stop(signal.SIGKILL)
+        tap.ok(rc not in (0, -signal.SIGKILL) and why in c.log.text(),
+               "pks-fw alone refuses %s (exit %s)" % (why, rc),
+               c.log.text())
+    tap.ok(s.fw.read() == before, "and the firewall is as it was",
+           s.fw.dump())
+
+
 def main():
-    with pkstest.running(extra="mode observe\n" + ALWAYS) as s:
+    with pkstest.running(extra="mode observe\n" + ALWAYS, echod=False) as s:
         conf = s.conf_text
         st = s.fw.read()
         tap.ok(st is not None and st.observed == {SSH} and
@@ -95,17 +143,21 @@ def main():
             (CLI4_B + "/32",) + SSH, ("fd00:0:0:9::/64",) + SSH},
             "each allow-always prefix has its rule", st)
 
+        echo = s.echod(v6=True)		# both families
         tap.ok(s.can_connect() and s.can_connect(),
                "without a knock, a connection goes through (twice)")
+        tap.ok(s.can_connect(host=SRV6), "over IPv6 too")
         tap.ok(s.can_connect(src=CLI4_B),
                "and one from the allow-always address")
         out = pkstest.wait_for(
-            lambda: (lambda t: t if count_line(CLI4, 2).search(t) else
-                     None)(status(s)), 10) or status(s)
+            lambda: (lambda t: t if count_line(CLI4, 2).search(t) and
+                     count_line(CLI6, 1).search(t) else None)(status(s)),
+            10) or status(s)
         tap.ok(count_line(CLI4, 2).search(out),
                "pksctl status counts the source's new connections to ssh",
                out)
-        tap.ok(re.search(r"^mode observe: nothing dropped, 2 new "
+        tap.ok(count_line(CLI6, 1).search(out), "and the IPv6 one's", out)
+        tap.ok(re.search(r"^mode observe: nothing dropped, 3 new "
                          r"connections mode enforce would drop$", out,
                          re.M), "and their total", out)
         tap.ok(CLI4_B not in out.split("allow-always")[0],
@@ -187,6 +239,9 @@ def main():
                s.can_connect(), "the window came back with the new pks-fw")
         tap.ok("allow-always" not in status(s),
                "pksctl status lists no prefix")
+        echo.kill()
+        echo.wait()
+        lone_refusals(s)
     tap.done()
 
 
