@@ -164,13 +164,23 @@ fmt_dur(char *buf, size_t len, long s)
 		snprintf(buf, len, "%lds", s);
 }
 
-/* most new connections first */
-static int
-cmp_observed(const void *a, const void *b)
+/*
+ * Most new connections first.  An insertion sort, not qsort(3): glibc's
+ * asks sysinfo(2) for the memory size past 1 KB of data, a call a
+ * confined monitor need not make for a status line.
+ */
+static void
+sort_observed(struct pks_fw_observed *o, size_t n)
 {
-	const struct pks_fw_observed	*x = a, *y = b;
+	struct pks_fw_observed	t;
+	size_t			i, j;
 
-	return x->count < y->count ? 1 : x->count > y->count ? -1 : 0;
+	for (i = 1; i < n; i++) {
+		t = o[i];
+		for (j = i; j > 0 && o[j - 1].count < t.count; j--)
+			o[j] = o[j - 1];
+		o[j] = t;
+	}
 }
 
 /* the name of the service on proto/port, into buf */
@@ -203,7 +213,7 @@ ctl_mode(int fd)
 
 	if (c->mode == PKS_MODE_OBSERVE) {
 		memcpy(o, env->observed, n * sizeof(o[0]));
-		qsort(o, n, sizeof(o[0]), cmp_observed);
+		sort_observed(o, n);
 		for (i = 0; i < n; i++)
 			total += o[i].count;
 		out(fd, "mode observe: nothing dropped, %llu new connection%s "

@@ -144,9 +144,10 @@ def main():
             "each allow-always prefix has its rule", st)
 
         echo = s.echod(v6=True)		# both families
+        tap.ok(s.can_connect(host=SRV6),
+               "without a knock, a connection goes through (IPv6)")
         tap.ok(s.can_connect() and s.can_connect(),
-               "without a knock, a connection goes through (twice)")
-        tap.ok(s.can_connect(host=SRV6), "over IPv6 too")
+               "and twice over IPv4")
         tap.ok(s.can_connect(src=CLI4_B),
                "and one from the allow-always address")
         out = pkstest.wait_for(
@@ -157,6 +158,10 @@ def main():
                "pksctl status counts the source's new connections to ssh",
                out)
         tap.ok(count_line(CLI6, 1).search(out), "and the IPv6 one's", out)
+        tap.ok(count_line(CLI4, 2).search(out) and count_line(
+            CLI4, 2).search(out).start() < count_line(CLI6, 1).search(
+                out).start() if count_line(CLI6, 1).search(out) else False,
+            "most first", out)
         tap.ok(re.search(r"^mode observe: nothing dropped, 3 new "
                          r"connections mode enforce would drop$", out,
                          re.M), "and their total", out)
