@@ -55,6 +55,8 @@ struct pks_conf {
 	uint32_t		max_sources;
 	uint32_t		max_sequences;	/* live, in all */
 	uint32_t		max_seq_chat;	/* live, asked in one group */
+	uint32_t		recovery_valid;	/* seconds a recovery sequence
+						   lives */
 	uint16_t		exclude[CONF_EXCLUDE_MAX][2];	/* ports
 					   never drawn: LO, HI */
 	int			nexclude;

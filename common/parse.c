@@ -43,6 +43,8 @@ static const struct setting globals[] = {
 	    PKS_SEQUENCES_MAX },
 	{ "max-sequences-per-chat", V_NUM, CF(max_seq_chat), 1,
 	    PKS_SEQUENCES_MAX },
+	{ "recovery-valid",	V_DURATION, CF(recovery_valid), 3600,
+	    365 * 86400 },
 	{ "control-socket",	V_PATH,	CF(control_socket), 0, 0 },
 	{ "state-file",		V_PATH,	CF(state_file), 0, 0 },
 	{ "firewall",		V_FIREWALL, CF(firewall), 0, 0 },
@@ -806,6 +808,7 @@ conf_parse_buffer(const char *file, const char *buf, size_t len)
 	c->max_sources = 65536;
 	c->max_sequences = 10000;
 	c->max_seq_chat = 1000;
+	c->recovery_valid = 90 * 86400;
 	snprintf(c->control_socket, sizeof(c->control_socket),
 	    "/run/pks/pks.sock");
 	snprintf(c->state_file, sizeof(c->state_file), "/var/lib/pks/state");

@@ -62,6 +62,7 @@ enum vtype {
 	V_PATH,			/* absolute path */
 	V_URL,			/* api-url: https, or http to this host */
 	V_NUM,			/* unsigned, stored by size (2 or 4 bytes) */
+	V_DURATION,		/* seconds, or N with s m h d w: 4 bytes */
 	V_PROTO,		/* tcp or udp, stored as a uint8_t */
 	V_FIREWALL,		/* auto, nftables or iptables, as a uint8_t */
 	V_BROKER,		/* mqtts://HOST[:PORT] */

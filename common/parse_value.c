@@ -303,6 +303,32 @@ word_value(struct lexer *lx, const struct setting *s, const struct token *v,
 	return (-1);
 }
 
+/* "90d": a number with a unit (s m h d w), or seconds; within lo..hi */
+static int
+duration(struct lexer *lx, const struct setting *s, struct token *v,
+    uint32_t *secs)
+{
+	static const char	 units[] = "smhdw";
+	static const long long	 mul[] = { 1, 60, 3600, 86400, 604800 };
+	size_t			 len = strlen(v->s);
+	const char		*u;
+	long long		 n, m = 1;
+
+	if (len > 1 && (u = strchr(units, v->s[len - 1])) != NULL) {
+		m = mul[u - units];
+		v->s[len - 1] = '\0';
+	}
+	if (cf_get_number(lx, s->name, v, 1, s->hi, &n) == -1)
+		return (-1);
+	if (n * m < s->lo || n * m > s->hi) {
+		conf_error(lx, v->line, "%s: out of range (%llds..%llds, "
+		    "like 90d)", s->name, s->lo, s->hi);
+		return (-1);
+	}
+	*secs = (uint32_t)(n * m);
+	return (0);
+}
+
 /* "keyword value" from a table; seen[] holds the line of each one given */
 int
 cf_set_setting(struct lexer *lx, const struct setting *tab, int *seen,
@@ -353,6 +379,11 @@ cf_set_setting(struct lexer *lx, const struct setting *tab, int *seen,
 			return (-1);
 		}
 		memcpy(dst, v.s, strlen(v.s) + 1);
+		break;
+	case V_DURATION:
+		if (duration(lx, s, &v, &u32) == -1)
+			return (-1);
+		memcpy(dst, &u32, sizeof(u32));
 		break;
 	case V_NUM:
 		if (cf_get_number(lx, s->name, &v, s->lo, s->hi, &n) == -1)

@@ -22,6 +22,8 @@
 #define PKS_SEQUENCES_MAX	50000	/* highest max-sequences: the live set
 					   pushed to a new sniffer fits its
 					   queue (pks-monitor/seq.c) */
+#define PKS_RECOVERY_MAX	1000	/* live recovery sequences, beside
+					   max-sequences (issue 16) */
 #define PKS_ID_LIMIT		(INT64_C(1) << 53)	/* Telegram ids: 52 bits */
 
 /* children, in the order the monitor starts them */
@@ -263,6 +265,7 @@ enum pks_tg_cmd {
 	TG_CMD_REVOKE_USER,	/* /revoke USER_ID|all */
 	TG_CMD_LOCKDOWN,
 	TG_CMD_UNLOCK,
+	TG_CMD_RECOVERY,	/* [USER_ID SERVICE [COUNT] | revoke ID|all] */
 	TG_CMD_MAX
 };
 

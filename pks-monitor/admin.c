@@ -49,6 +49,10 @@ static const struct {
 	{ REQ_REVOKE_USER, "revoke", "/revoke USER_ID|all" },
 	{ REQ_LOCKDOWN, "lockdown", "/lockdown" },
 	{ REQ_UNLOCK, "unlock", "/unlock" },
+	{ REQ_RECOVERY, "recovery", "/recovery USER_ID SERVICE [COUNT] "
+	    "(1 to 10 break-glass sequences, shown once: keep them offline), "
+	    "/recovery revoke ID|all, or /recovery alone to list them; in "
+	    "a private chat with me only" },
 };
 #define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
 
@@ -67,17 +71,6 @@ int
 admin_is_command(enum req_cmd cmd)
 {
 	return cmd_index(cmd) != NCMDS;
-}
-
-static const char *
-when(time_t t, char *buf, size_t len)
-{
-	struct tm	tm;
-
-	/* UTC: the server's zone means nothing to the reader */
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm);
-	return buf;
 }
 
 /* admin action: "ada (6123) granted ssh to 777 ..." for notify users */
@@ -215,7 +208,7 @@ cmd_grant(const struct request *r, size_t ci, struct reply *rp,
 		return;
 	}
 	if (g.until)
-		when(mono_to_wall(g.until), until, sizeof(until));
+		clock_date(mono_to_wall(g.until), until, sizeof(until));
 	else
 		snprintf(until, sizeof(until), "ungranted");
 	log_info("admin %s (%lld) granted %s to %lld%s%s until %s",
@@ -289,7 +282,7 @@ cmd_users(struct reply *rp)
 	reply_add(rp, ": ");
 	if (env->state.lockdown)
 		reply_add(rp, "ON since %s, by %lld\n",
-		    when(env->state.lock_since, buf, sizeof(buf)),
+		    clock_date(env->state.lock_since, buf, sizeof(buf)),
 		    (long long)env->state.lock_by);
 	else
 		reply_add(rp, "off\n");
@@ -319,7 +312,7 @@ cmd_users(struct reply *rp)
 		reply_who(rp, g->name, g->user);
 		reply_add(rp, ": %s, by %lld, ", g->service, (long long)g->by);
 		if (g->until)
-			reply_add(rp, "until %s", when(mono_to_wall(g->until),
+			reply_add(rp, "until %s", clock_date(mono_to_wall(g->until),
 			    buf, sizeof(buf)));
 		else
 			reply_add(rp, "until ungranted");
@@ -415,7 +408,7 @@ cmd_lockdown(const struct request *r, size_t ci, struct reply *rp,
 	}
 	if (env->state.lockdown) {
 		reply_add(rp, "Already locked down, since %s by %lld.",
-		    when(env->state.lock_since, buf, sizeof(buf)),
+		    clock_date(env->state.lock_since, buf, sizeof(buf)),
 		    (long long)env->state.lock_by);
 		return;
 	}
@@ -522,6 +515,10 @@ admin_handle(const struct request *r, struct reply *rp, struct reply *nt)
 		break;
 	case REQ_UNLOCK:
 		cmd_unlock(r, ci, rp, nt);
+		break;
+	case REQ_RECOVERY:
+		if (recovery_command(r, rp, nt) == -1)
+			usage(rp, ci);
 		break;
 	default:
 		break;

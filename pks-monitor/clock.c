@@ -51,6 +51,17 @@ mono_to_wall(time_t m)
 	return m + offset();
 }
 
+/* a date for messages: UTC, the server's zone means nothing to a reader */
+const char *
+clock_date(time_t wall, char *buf, size_t len)
+{
+	struct tm	tm;
+
+	gmtime_r(&wall, &tm);
+	strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm);
+	return buf;
+}
+
 /* the monotonic time of a wall-clock date (from the state file) */
 time_t
 wall_to_mono(time_t w)

@@ -368,17 +368,96 @@ ctl_windows(int fd)
 }
 
 static void
+ctl_recovery_list(int fd)
+{
+	const struct sequence	*q;
+	time_t			 now = mono_now();
+	char			 left[32], since[32];
+	struct tm		 tm;
+
+	out(fd, "%-10s %-16s %-12s %-6s %-9s %-17s %s\n", "ID", "USER-ID",
+	    "SERVICE", "PORTS", "LEFT", "ISSUED", "BY");
+	for (q = NULL; (q = seq_each_recovery(q)) != NULL;) {
+		fmt_dur(left, sizeof(left), q->expires - now);
+		gmtime_r(&q->since, &tm);
+		strftime(since, sizeof(since), "%Y-%m-%dT%H:%MZ", &tm);
+		out(fd, "%-10u %-16lld %-12s %-6u %-9s %-17s ", q->seq.id,
+		    (long long)q->user_id, q->svcname, q->seq.len, left, since);
+		if (q->by == 0)
+			out(fd, "pksctl\n");
+		else
+			out(fd, "%lld\n", (long long)q->by);
+	}
+}
+
+/*
+ * pksctl recovery: list; USER-ID SERVICE [COUNT]: issue; revoke ID|all.
+ * The admins who follow admin actions hear of an issue or a revocation.
+ */
+static void
+ctl_recovery(int fd, int argc, char **argv)
+{
+	struct reply	 rp, nt;
+	struct text	 t;
+	int64_t		 user, v = 1;
+	int		 rc;
+
+	reply_init(&rp);
+	reply_init(&nt);
+	if (argc == 1) {
+		ctl_recovery_list(fd);
+		return;
+	}
+	if (strcmp(argv[1], "revoke") == 0) {
+		if (argc != 3 || (strcmp(argv[2], "all") != 0 &&
+		    num_parse(argv[2], 1, UINT32_MAX, &v) == -1)) {
+			out(fd, "error: recovery revoke ID|all\n");
+			return;
+		}
+		if (strcmp(argv[2], "all") == 0)
+			v = 0;
+		rc = recovery_revoke((uint32_t)v, 0, NULL, &rp, &nt);
+	} else {
+		if (argc > 4 || argc < 3) {
+			out(fd, "error: recovery [USER-ID SERVICE [COUNT] | "
+			    "revoke ID|all]\n");
+			return;
+		}
+		if (user_id_parse(argv[1], &user) == -1) {
+			out(fd, "error: recovery: \"%s\" is not a user id\n",
+			    argv[1]);
+			return;
+		}
+		if (argc == 4 && num_parse(argv[3], 1, INT32_MAX, &v) == -1) {
+			out(fd, "error: recovery: COUNT \"%s\" is not a "
+			    "positive number\n", argv[3]);
+			return;
+		}
+		rc = recovery_issue(user, argv[2], (unsigned int)v, 0, NULL,
+		    &rp, &nt);
+	}
+	reply_plain(&rp, &t);
+	out(fd, "%s%.*s\n", rc == -1 ? "error: " : "", (int)t.len, t.buf);
+	if (nt.t.len > 0)
+		telegram_origin.notify(0, &nt);
+}
+
+static void
 ctl_request(int fd, char *req)
 {
-	char		*argv[4], *p;
+	char		*argv[5], *p;
 	int		 argc = 0, n;
 	int64_t		 id;
 	uint8_t		 addr[16];
 	int		 af;
 
-	for (p = strtok(req, " \t"); p != NULL && argc < 4;
+	for (p = strtok(req, " \t"); p != NULL && argc < 5;
 	    p = strtok(NULL, " \t"))
 		argv[argc++] = p;
+	if (p != NULL) {
+		out(fd, "error: too many words\n");
+		return;
+	}
 	if (argc == 0) {
 		out(fd, "error: empty request\n");
 		return;
@@ -394,6 +473,8 @@ ctl_request(int fd, char *req)
 		ctl_windows(fd);
 	else if (strcmp(argv[0], "grants") == 0 && argc == 1)
 		ctl_grants(fd);
+	else if (strcmp(argv[0], "recovery") == 0)
+		ctl_recovery(fd, argc, argv);
 	else if (strcmp(argv[0], "revoke") == 0 && argc == 2) {
 		if (strcmp(argv[1], "all") == 0)
 			n = seq_revoke_user(0, 1);

@@ -139,7 +139,8 @@ sniffer_dispatch_imsg(struct imsg *im)
 		memcpy(&k, im->data, sizeof(k));
 		if (k.af != AF_INET && k.af != AF_INET6)
 			return -1;
-		seq_knock_done(&k);
+		if (!recovery_knock(&k))
+			seq_knock_done(&k);
 		return 0;
 	case IMSG_SNIFF_STATS:
 		if (im->len != sizeof(st))

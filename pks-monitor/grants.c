@@ -1,6 +1,7 @@
 /*
  * grants.c: grants and lockdown in force, and the life cycle of the
- * state file that keeps them (its format is state.c's).
+ * state file that keeps them and the recovery sequences (its format is
+ * state.c's).
  *
  * Loaded at start and at SIGHUP, never fatal: a refused file leaves the
  * configuration's rights only, and is moved aside before the next
@@ -9,6 +10,7 @@
 #include <sys/types.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -37,6 +39,42 @@ grants_clock(struct pks_state *st, int to_wall)
 		if (g->until <= 0)
 			g->until = 1;
 	}
+	for (i = 0; i < st->nrecov; i++) {
+		struct recov	*r = &st->recov[i];
+
+		r->until = to_wall ? r->until + off : r->until - off;
+		if (r->until <= 0)
+			r->until = 1;
+	}
+}
+
+/* the live recovery sequences, for the file (the live set is seq.c's) */
+static int
+recov_collect(struct pks_state *st)
+{
+	const struct sequence	*q;
+	struct recov		 rv;
+
+	for (q = NULL; (q = seq_each_recovery(q)) != NULL;) {
+		memset(&rv, 0, sizeof(rv));
+		rv.seq = q->seq;
+		rv.user = q->user_id;
+		snprintf(rv.service, sizeof(rv.service), "%s", q->svcname);
+		rv.until = q->expires;
+		rv.by = q->by;
+		rv.since = q->since;
+		if (state_recov_add(st, &rv) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+recov_drop(struct pks_state *st)
+{
+	free(st->recov);
+	st->recov = NULL;
+	st->nrecov = 0;
 }
 
 /*
@@ -60,10 +98,18 @@ grants_save(void)
 		    env->conf->state_file, aside);
 		env->state_refused = 0;
 	}
+	env->state_dirty = 0;
+	if (recov_collect(&env->state) == -1) {
+		recov_drop(&env->state);
+		log_warnx("state file %s: out of memory",
+		    env->conf->state_file);
+		return -1;
+	}
 	grants_clock(&env->state, 1);
 	rc = state_save(env->conf->state_file, &env->state, ebuf,
 	    sizeof(ebuf));
 	grants_clock(&env->state, 0);
+	recov_drop(&env->state);
 	if (rc == -1) {
 		log_warnx("state file %s: cannot write it: %s",
 		    env->conf->state_file, ebuf);
@@ -74,6 +120,50 @@ grants_save(void)
 	log_debug("state file %s written (%zu grants, lockdown %d)",
 	    env->conf->state_file, env->state.ngrants, env->state.lockdown);
 	return 0;
+}
+
+/*
+ * Write the state file if a recovery sequence left the live set since
+ * the last write (expired, its owner lost the right, a reload): once,
+ * a failure is logged and the next change tries again.
+ */
+void
+grants_sync(void)
+{
+	if (env->state_dirty)
+		grants_save();
+}
+
+/*
+ * The recovery sequences the file kept, made live again at start.  At a
+ * reload the running set is kept: a knock may have used one since the
+ * file was written, and the monitor is the file's only writer.
+ */
+static void
+recov_restore(struct recov *rv, size_t n)
+{
+	struct sequence	*s;
+	const char	*why;
+	time_t		 now = mono_now();
+	size_t		 i;
+	int		 svc;
+
+	for (i = 0; i < n; i++) {
+		svc = conf_service_index(env->conf, rv[i].service);
+		if (rv[i].until <= now)
+			why = "it expired";
+		else if (svc == -1)
+			why = "no such service";
+		else if ((s = seq_recovery_add(svc, rv[i].user, rv[i].until,
+		    rv[i].by, rv[i].since, &rv[i].seq, &why)) != NULL)
+			continue;
+		log_warnx("recovery sequence %u of %lld for %s dropped: %s",
+		    rv[i].seq.id, (long long)rv[i].user, rv[i].service, why);
+		env->state_dirty = 1;
+	}
+	if (n > 0)
+		log_info("state file %s: %zu recovery sequence(s) read",
+		    env->conf->state_file, n);
 }
 
 static void
@@ -100,6 +190,8 @@ static void
 grants_load(int start)
 {
 	struct pks_state	st;
+	struct recov		*rv;
+	size_t			 nrv;
 	char			ebuf[256];
 	int			rc;
 
@@ -119,9 +211,16 @@ grants_load(int start)
 		return;
 	}
 	grants_clock(&st, 0);
+	rv = st.recov;
+	nrv = st.nrecov;
+	st.recov = NULL;
+	st.nrecov = 0;
 	state_clear(&env->state);
 	env->state = st;
 	env->state_refused = 0;
+	if (start)
+		recov_restore(rv, nrv);
+	free(rv);
 	if (rc == 1 && start)
 		log_info("state file %s: none yet, empty state",
 		    env->conf->state_file);

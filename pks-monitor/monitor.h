@@ -12,6 +12,7 @@
  *	telegram.c	the Telegram origin: requests in, HTML out
  *	request.c	requests of any origin: user commands, pending work
  *	admin.c		admin commands
+ *	recovery.c	recovery (break-glass) sequences: issue, use, revoke
  *	grants.c	grants and lockdown: the state file's life cycle
  *	testhook.c	test builds only: sequences made at start
  *	seq.c		one-time sequences
@@ -63,6 +64,11 @@ struct sequence {
 	int64_t		 msg_id;	/* the origin's message holding it, 0 */
 	time_t		 used_at;	/* knocked: when (a date), and from */
 	char		 used_from[46];	/* where */
+	int		 recovery;	/* a recovery sequence (recovery.c):
+					   kept in the state file */
+	int64_t		 by;		/* recovery: the admin who issued it,
+					   0: pksctl */
+	time_t		 since;		/* recovery: issued then (a date) */
 };
 
 enum win_state {
@@ -99,17 +105,32 @@ struct grant {
 	char		 name[64];	/* display name, may be "" */
 };
 
+/* a recovery sequence as the state file keeps it */
+struct recov {
+	struct pks_seq	 seq;		/* id, ports, protocol; never bound */
+	int64_t		 user;
+	char		 service[PKS_NAME_MAX];
+	time_t		 until;		/* a date in the file, monotonic in
+					   the monitor, like a grant's */
+	int64_t		 by;		/* 0: pksctl */
+	time_t		 since;
+};
+
 struct pks_state {
 	int		 lockdown;
 	int64_t		 lock_by;
 	time_t		 lock_since;
 	struct grant	*grants;
 	size_t		 ngrants;
+	struct recov	*recov;		/* read at start, written at each
+					   save: the live set is seq.c's */
+	size_t		 nrecov;
 };
 
 #define STATE_GRANTS_MAX	1024
 #define STATE_FILE_MAX		(1024 * 1024)
 #define STATE_DURATION_MAX	(365 * 86400)	/* longest grant, seconds */
+#define STATE_RECOV_MAX		PKS_RECOVERY_MAX
 
 #define CTL_MAX_CONN		8	/* pksctl clients at once */
 #define CONTROL_NFDS		(1 + CTL_MAX_CONN)	/* listener + them */
@@ -142,6 +163,8 @@ struct monitor {
 	struct pks_state state;		/* grants and lockdown (state.c) */
 	int		 state_refused;	/* the file was refused at load: move
 					   it aside before writing over it */
+	int		 state_dirty;	/* a recovery sequence left: the
+					   file must be written (grants.c) */
 };
 
 extern struct monitor	*env;
@@ -150,6 +173,7 @@ extern struct monitor	*env;
 time_t	 mono_now(void);
 time_t	 mono_to_wall(time_t);
 time_t	 wall_to_mono(time_t);
+const char *clock_date(time_t, char *, size_t);
 
 /* text.c */
 struct text {
@@ -209,6 +233,7 @@ int	 state_duration(const char *, uint32_t *);
 struct grant *state_find(struct pks_state *, int64_t, const char *);
 int	 state_grant(struct pks_state *, const struct grant *);
 int	 state_ungrant(struct pks_state *, int64_t, const char *);
+int	 state_recov_add(struct pks_state *, const struct recov *);
 size_t	 state_expire(struct pks_state *, time_t, struct grant *, size_t);
 int	 state_allows(const struct pks_state *, int64_t, const char *,
 	    time_t);
@@ -276,6 +301,11 @@ int	 seq_revoke_user(int64_t, int);
 int	 seq_revoke_unallowed(int64_t);
 struct sequence *seq_find(uint32_t);
 const struct sequence *seq_each(const struct sequence *, int64_t);
+const struct sequence *seq_each_recovery(const struct sequence *);
+int	 seq_recovery_len(const struct pks_conf *);
+struct sequence *seq_recovery_add(int, int64_t, time_t, int64_t, time_t,
+	    const struct pks_seq *, const char **);
+void	 seq_reply_knock(struct reply *, const struct pks_seq *);
 void	 seq_push_all(void);
 void	 seq_expire(time_t);
 time_t	 seq_next_deadline(void);
@@ -287,6 +317,7 @@ void	 grants_init(void);
 void	 grants_reload(void);
 int	 grants_save(void);
 void	 grants_expire(time_t);
+void	 grants_sync(void);
 time_t	 grants_next_deadline(void);
 
 /* request.c, admin.c: requests of any origin */
@@ -307,7 +338,8 @@ enum req_cmd {
 	REQ_CLOSE,
 	REQ_REVOKE_USER,
 	REQ_LOCKDOWN,
-	REQ_UNLOCK
+	REQ_UNLOCK,
+	REQ_RECOVERY
 };
 
 struct request {
@@ -355,6 +387,16 @@ void	 admin_handle(const struct request *, struct reply *,
 	    struct reply *);
 int	 admin_is_command(enum req_cmd);
 void	 admin_help(struct reply *);
+
+/* recovery.c */
+void	 recovery_init(const struct origin *);
+int	 recovery_issue(int64_t, const char *, unsigned int, int64_t,
+	    const char *, struct reply *, struct reply *);
+int	 recovery_revoke(uint32_t, int64_t, const char *, struct reply *,
+	    struct reply *);
+int	 recovery_knock(const struct pks_knock *);
+int	 recovery_command(const struct request *, struct reply *,
+	    struct reply *);
 
 /* telegram.c */
 extern const struct origin telegram_origin;

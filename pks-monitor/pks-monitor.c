@@ -293,6 +293,7 @@ main_loop(void)
 		seq_expire(now);
 		win_expire(now);
 		grants_expire(now);
+		grants_sync();
 		reap();
 		monitor_started(child_restart_due(now));
 	}
@@ -365,6 +366,7 @@ main(int argc, char *argv[])
 	pidfile_write();
 	env->started = mono_now();
 	child_init_all();
+	recovery_init(&telegram_origin);
 	grants_init();
 #ifdef PKS_TESTHOOKS
 	testhook_seqs();

@@ -17,7 +17,7 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: pksctl [-s socket] command [argument]\n"
+	    "usage: pksctl [-s socket] command [argument ...]\n"
 	    "commands:\n"
 	    "  status               children, pids, uptime, restarts,\n"
 	    "                       lockdown, grants\n"
@@ -26,8 +26,21 @@ usage(void)
 	    "  grants               grants made by admins from Telegram\n"
 	    "  revoke USER-ID|all   revoke live sequences\n"
 	    "  close ADDRESS        close the windows of an address\n"
-	    "  reload               reload the configuration\n");
+	    "  reload               reload the configuration\n"
+	    "  recovery             recovery sequences, without their ports\n"
+	    "  recovery USER-ID SERVICE [COUNT]\n"
+	    "                       issue COUNT (1) recovery sequences:\n"
+	    "                       shown once, keep them offline\n"
+	    "  recovery revoke ID|all\n"
+	    "                       revoke recovery sequences\n");
 	exit(1);
+}
+
+/* a word of a request: not empty, no blank (the line is split on them) */
+static int
+word_ok(const char *w)
+{
+	return w[0] != '\0' && strcspn(w, " \t\r\n") == strlen(w);
 }
 
 /* the request line, checked here so a typo gets usage, not a round trip */
@@ -35,7 +48,7 @@ static int
 build_request(int argc, char **argv, char *buf, size_t len)
 {
 	const char	*cmd = argv[0];
-	int		 n;
+	int		 n, i;
 
 	if ((strcmp(cmd, "status") == 0 || strcmp(cmd, "windows") == 0 ||
 	    strcmp(cmd, "grants") == 0 || strcmp(cmd, "reload") == 0) &&
@@ -45,10 +58,19 @@ build_request(int argc, char **argv, char *buf, size_t len)
 	    (argc == 2 && strcmp(argv[1], "-v") == 0)))
 		n = snprintf(buf, len, "%s%s\n", cmd, argc == 2 ? " -v" : "");
 	else if ((strcmp(cmd, "revoke") == 0 || strcmp(cmd, "close") == 0) &&
-	    argc == 2 && argv[1][0] != '\0' &&
-	    strcspn(argv[1], " \t\r\n") == strlen(argv[1]))
+	    argc == 2 && word_ok(argv[1]))
 		n = snprintf(buf, len, "%s %s\n", cmd, argv[1]);
-	else
+	else if (strcmp(cmd, "recovery") == 0 && argc <= 4) {
+		/* the monitor checks the words and says what is wrong */
+		n = snprintf(buf, len, "%s", cmd);
+		for (i = 1; i < argc && n > 0 && (size_t)n < len; i++) {
+			if (!word_ok(argv[i]))
+				return -1;
+			n += snprintf(buf + n, len - n, " %s", argv[i]);
+		}
+		if (n > 0 && (size_t)n < len)
+			n += snprintf(buf + n, len - n, "\n");
+	} else
 		return -1;
 	return n > 0 && (size_t)n < len ? 0 : -1;
 }

@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "log.h"
 #include "monitor.h"
@@ -70,18 +69,6 @@ allowed_list(const struct request *r, struct text *names)
 			n++;
 		}
 	return n;
-}
-
-static const char *
-knock_host(void)
-{
-	static char	host[256];
-
-	if (env->conf->knock_host[0] != '\0')
-		return env->conf->knock_host;
-	if (gethostname(host, sizeof(host) - 1) == -1)
-		return "HOST";
-	return host;
 }
 
 static void
@@ -164,7 +151,7 @@ cmd_generate(const struct request *r, struct reply *rp)
 	char		 exp[16], hint[160], what[64];
 	struct tm	 tm;
 	time_t		 until;
-	int		 svc, af = 0, i, why;
+	int		 svc, af = 0, why;
 
 	if (policy_locked()) {
 		log_info("refused /generate from %s (user %lld): locked down",
@@ -220,12 +207,7 @@ cmd_generate(const struct request *r, struct reply *rp)
 	if (af != 0)
 		reply_add(rp, " from %s only", r->argv[1]);
 	reply_add(rp, ":\n\n");
-	reply_style(rp, STYLE_CODE);
-	reply_add(rp, "pks-knock %s", knock_host());
-	for (i = 0; i < s->seq.len; i++)
-		reply_add(rp, " %u%s", s->seq.ports[i],
-		    s->seq.proto == IPPROTO_UDP ? ":udp" : "");
-	reply_style(rp, STYLE_PLAIN);
+	seq_reply_knock(rp, &s->seq);
 	reply_add(rp, "\n\nThen connect within %u seconds.",
 	    env->conf->services[svc].open_for);
 	if (env->conf->services[svc].port == 22) {

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "monitor.h"
@@ -115,7 +116,7 @@ too_close(uint16_t p, const uint16_t *set, size_t n, int dist)
  * the exclusions cover so much of it that a draw would be predictable.
  */
 static int
-seq_draw(struct pks_seq *s, int svc)
+seq_draw(struct pks_seq *s, int svc, unsigned int len)
 {
 	struct pks_conf	*conf = env->conf;
 	static uint8_t	 map[65536 / 8];
@@ -151,7 +152,7 @@ seq_draw(struct pks_seq *s, int svc)
 		    conf->knock_hi, nex, span, PKS_GUARD, EXCLUDED_SHARE);
 		return -1;
 	}
-	s->len = conf->seq_len;
+	s->len = len;
 	s->proto = conf->services[svc].knock_proto;
 	for (i = 0; i < s->len; i++) {
 		for (tries = 0; tries < 10000; tries++) {
@@ -195,6 +196,8 @@ seq_remove(struct sequence *s)
 		if (*pp == s) {
 			*pp = s->next;
 			seq_send_del(s->seq.id);
+			if (s->recovery)
+				env->state_dirty = 1;
 			if (s->msg_id != 0 && s->origin != NULL &&
 			    s->origin->seq_gone != NULL)
 				s->origin->seq_gone(s);
@@ -205,9 +208,17 @@ seq_remove(struct sequence *s)
 }
 
 /* the whole live set, pushed to a new sniffer, fits its queue */
-_Static_assert((size_t)PKS_SEQUENCES_MAX * (sizeof(struct pks_seq) +
-    IMSG_HEADER_SIZE) + 65536 <= IMSG_MAX_QUEUED,
+_Static_assert((size_t)(PKS_SEQUENCES_MAX + PKS_RECOVERY_MAX) *
+    (sizeof(struct pks_seq) + IMSG_HEADER_SIZE) + 65536 <= IMSG_MAX_QUEUED,
     "PKS_SEQUENCES_MAX live sequences overflow IMSG_MAX_QUEUED");
+
+static void
+seq_new_id(struct sequence *s)
+{
+	do {
+		s->seq.id = ++env->next_seq_id;
+	} while (s->seq.id == 0 || seq_find(s->seq.id) != NULL);
+}
 
 /*
  * The caps: max-sequences in all, max-sequences-per-chat asked in one
@@ -228,6 +239,8 @@ seq_capped(int64_t user, int64_t chat)
 	int			 c;
 
 	for (q = env->seqs; q != NULL; q = q->next) {
+		if (q->recovery)
+			continue;	/* capped on their own (recovery.c) */
 		n++;
 		if (chat != user && q->chat_id == chat)
 			nchat++;
@@ -268,7 +281,7 @@ seq_generate(const struct origin *origin, int svc, int64_t user, int64_t chat,
 
 	for (q = env->seqs; q != NULL; q = nq) {
 		nq = q->next;
-		if (q->user_id == user && q->service == svc)
+		if (q->user_id == user && q->service == svc && !q->recovery)
 			seq_remove(q);
 	}
 	if ((*why = seq_capped(user, chat)) != SEQ_OK)
@@ -278,16 +291,14 @@ seq_generate(const struct origin *origin, int svc, int64_t user, int64_t chat,
 		log_warn("sequence");
 		return NULL;
 	}
-	if (seq_draw(&s->seq, svc) == -1) {
+	if (seq_draw(&s->seq, svc, env->conf->seq_len) == -1) {
 		log_warnx("knock-ports %u-%u cannot hold another sequence",
 		    env->conf->knock_lo, env->conf->knock_hi);
 		free(s);
 		return NULL;
 	}
 	*why = SEQ_OK;
-	do {
-		s->seq.id = ++env->next_seq_id;
-	} while (s->seq.id == 0 || seq_find(s->seq.id) != NULL);
+	seq_new_id(s);
 	if (af != 0) {
 		s->seq.bound_af = af;
 		memcpy(s->seq.bound_addr, addr, af == AF_INET ? 4 : 16);
@@ -311,7 +322,143 @@ seq_generate(const struct origin *origin, int svc, int64_t user, int64_t chat,
 	return s;
 }
 
-/* Revoke a user's sequences (all users if all); returns how many. */
+/* the host pks-knock lines name: knock-host, or this host's name */
+static const char *
+knock_host(void)
+{
+	static char	host[256];
+
+	if (env->conf->knock_host[0] != '\0')
+		return env->conf->knock_host;
+	if (gethostname(host, sizeof(host) - 1) == -1)
+		return "HOST";
+	return host;
+}
+
+/* the line that knocks q, "pks-knock HOST PORT ...", as code */
+void
+seq_reply_knock(struct reply *rp, const struct pks_seq *q)
+{
+	int	i;
+
+	reply_style(rp, STYLE_CODE);
+	reply_add(rp, "pks-knock %s", knock_host());
+	for (i = 0; i < q->len; i++)
+		reply_add(rp, " %u%s", q->ports[i],
+		    q->proto == IPPROTO_UDP ? ":udp" : "");
+	reply_style(rp, STYLE_PLAIN);
+}
+
+/*
+ * The length of a recovery sequence.  It lives recovery-valid, not
+ * sequence-lifetime: a blind guesser has that many times longer, so it
+ * is longer by the fewest ports k with R^k >= recovery-valid /
+ * sequence-lifetime (R: the ports of knock-ports), which makes guessing
+ * it within its life no likelier than guessing a normal one within
+ * its own.  May exceed PKS_SEQ_MAX: the caller refuses then.
+ */
+int
+seq_recovery_len(const struct pks_conf *conf)
+{
+	uint64_t	span = conf->knock_hi - conf->knock_lo + 1, r = 1;
+	uint64_t	ratio;
+	int		k = 0;
+
+	ratio = (conf->recovery_valid + conf->seq_lifetime - 1) /
+	    conf->seq_lifetime;
+	while (r < ratio && k <= PKS_SEQ_MAX) {
+		r *= span;
+		k++;
+	}
+	return conf->seq_len + k;
+}
+
+/*
+ * May a recovery sequence kept from before (the state file, a reload)
+ * stay live for service svc: its ports inside knock-ports, the service's
+ * knock protocol, and never shorter than a normal sequence.
+ */
+static int
+recovery_fits(const struct pks_seq *q, int svc)
+{
+	const struct pks_conf	*conf = env->conf;
+	int			 i;
+
+	if (q->len < conf->seq_len ||
+	    q->proto != conf->services[svc].knock_proto)
+		return 0;
+	for (i = 0; i < q->len; i++)
+		if (q->ports[i] < conf->knock_lo ||
+		    q->ports[i] > conf->knock_hi)
+			return 0;
+	return 1;
+}
+
+/*
+ * A recovery sequence of user for service svc, ending at until
+ * (monotonic), issued by by (0: pksctl) at since (a date): drawn anew,
+ * or, with given, one the state file kept (its id and ports).  NULL and
+ * *why if it cannot be had.  Its owner must be allowed svc by user id
+ * (a configuration line or a grant): a chat's membership cannot be
+ * checked while Telegram is away.
+ */
+struct sequence *
+seq_recovery_add(int svc, int64_t user, time_t until, int64_t by,
+    time_t since, const struct pks_seq *given, const char **why)
+{
+	const struct sequence	*q;
+	struct sequence		*s;
+	int			 n = 0, len = seq_recovery_len(env->conf);
+
+	for (q = NULL; (q = seq_each_recovery(q)) != NULL;)
+		n++;
+	*why = NULL;
+	if (!policy_allowed(user, user, svc))
+		*why = "the user may not open that service (by an allow user "
+		    "line or a grant)";
+	else if (n >= PKS_RECOVERY_MAX)
+		*why = "too many recovery sequences live";
+	else if (given != NULL && (!recovery_fits(given, svc) ||
+	    seq_find(given->id) != NULL))
+		*why = "it no longer fits the configuration (knock-ports, "
+		    "sequence-length, knock protocol)";
+	else if (given == NULL && len > PKS_SEQ_MAX)
+		*why = "recovery sequences would need more than 16 ports: "
+		    "widen knock-ports or shorten recovery-valid";
+	if (*why != NULL)
+		return NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		*why = "out of memory";
+		return NULL;
+	}
+	if (given != NULL)
+		s->seq = *given;
+	else if (seq_draw(&s->seq, svc, len) == -1) {
+		*why = "knock-ports cannot hold one (see the log)";
+		free(s);
+		return NULL;
+	} else
+		seq_new_id(s);
+	s->recovery = 1;
+	s->service = svc;
+	snprintf(s->svcname, sizeof(s->svcname), "%s",
+	    env->conf->services[svc].name);
+	s->user_id = user;
+	s->chat_id = user;
+	s->expires = until;
+	s->by = by;
+	s->since = since;
+	s->next = env->seqs;
+	env->seqs = s;
+	child_send(PROC_SNIFFER, IMSG_SEQ_ADD, -1, &s->seq, sizeof(s->seq));
+	child_send(PROC_SNIFFER, IMSG_SEQ_COMMIT, -1, NULL, 0);
+	return s;
+}
+
+/*
+ * Revoke a user's sequences (all users if all); returns how many.
+ * Recovery sequences stay: only recovery.c revokes them.
+ */
 int
 seq_revoke_user(int64_t user, int all)
 {
@@ -320,7 +467,7 @@ seq_revoke_user(int64_t user, int all)
 
 	for (q = env->seqs; q != NULL; q = nq) {
 		nq = q->next;
-		if (all || q->user_id == user) {
+		if (!q->recovery && (all || q->user_id == user)) {
 			seq_remove(q);
 			n++;
 		}
@@ -347,11 +494,15 @@ seq_expire(time_t now)
 
 	for (q = env->seqs; q != NULL; q = nq) {
 		nq = q->next;
-		if (q->expires <= now) {
+		if (q->expires > now)
+			continue;
+		if (q->recovery)
+			log_info("recovery sequence %u of %lld for %s expired",
+			    q->seq.id, (long long)q->user_id, q->svcname);
+		else
 			log_info("sequence %u of %s expired", q->seq.id,
 			    q->user_name);
-			seq_remove(q);
-		}
+		seq_remove(q);
 	}
 }
 
@@ -381,7 +532,15 @@ seq_reconf(void)
 	for (q = env->seqs; q != NULL; q = nq) {
 		nq = q->next;
 		i = conf_service_index(env->conf, q->svcname);
-		if (i == -1 || !policy_allowed(q->user_id, q->chat_id, i)) {
+		if (q->recovery && (i == -1 || !recovery_fits(&q->seq, i) ||
+		    !policy_allowed(q->user_id, q->chat_id, i))) {
+			log_warnx("recovery sequence %u of %lld for %s revoked "
+			    "by the new configuration (service, right, "
+			    "knock-ports, sequence-length or knock protocol)",
+			    q->seq.id, (long long)q->user_id, q->svcname);
+			seq_remove(q);
+		} else if (i == -1 || !policy_allowed(q->user_id, q->chat_id,
+		    i)) {
 			log_info("sequence %u of %s revoked by the new "
 			    "configuration", q->seq.id, q->user_name);
 			seq_remove(q);
@@ -401,8 +560,14 @@ seq_revoke_unallowed(int64_t user)
 		nq = q->next;
 		if ((user == 0 || q->user_id == user) &&
 		    !policy_allowed(q->user_id, q->chat_id, q->service)) {
-			log_info("sequence %u of %s revoked: no longer "
-			    "allowed %s", q->seq.id, q->user_name, q->svcname);
+			if (q->recovery)
+				log_info("recovery sequence %u of %lld "
+				    "revoked: no longer allowed %s", q->seq.id,
+				    (long long)q->user_id, q->svcname);
+			else
+				log_info("sequence %u of %s revoked: no longer "
+				    "allowed %s", q->seq.id, q->user_name,
+				    q->svcname);
 			seq_remove(q);
 			n++;
 		}
@@ -417,7 +582,19 @@ seq_each(const struct sequence *prev, int64_t user)
 	const struct sequence	*q;
 
 	for (q = prev ? prev->next : env->seqs; q != NULL; q = q->next)
-		if (user == 0 || q->user_id == user)
+		if (!q->recovery && (user == 0 || q->user_id == user))
+			return q;
+	return NULL;
+}
+
+/* The recovery sequences, after prev: never shown with their ports. */
+const struct sequence *
+seq_each_recovery(const struct sequence *prev)
+{
+	const struct sequence	*q;
+
+	for (q = prev ? prev->next : env->seqs; q != NULL; q = q->next)
+		if (q->recovery)
 			return q;
 	return NULL;
 }

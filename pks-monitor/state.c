@@ -1,6 +1,6 @@
 /*
- * state.c: the monitor's state file: grants made from Telegram and the
- * lockdown flag.
+ * state.c: the monitor's state file: grants made from Telegram, the
+ * lockdown flag and the recovery sequences.
  *
  * Pure functions and plain file I/O only (no reference to the running
  * monitor), so the unit tests drive them directly.  The format is small
@@ -9,17 +9,23 @@
  *	pks-state 1
  *	lockdown 1 BY SINCE		(or "lockdown 0")
  *	grant USER SERVICE UNTIL BY SINCE [NAME]
- *	end NGRANTS
+ *	recovery ID USER SERVICE UNTIL BY SINCE tcp|udp PORT PORT PORT ...
+ *	end NGRANTS [NRECOVERY]
  *
- * Times are seconds since the epoch, UNTIL 0 meaning "until ungranted".
- * The "end" line, with the number of grants, must be the last line: a
- * file cut anywhere is refused.  A file is written whole to a temporary
- * file in the same directory, synced, renamed over the old one, and the
- * directory synced: a crash leaves the old or the new file, never part
- * of one.
+ * Times are seconds since the epoch, UNTIL 0 meaning "until ungranted"
+ * (a recovery sequence always ends; BY 0: issued with pksctl).  The
+ * "end" line, with the number of grants and of recovery sequences (left
+ * out when there is none, so a file without any reads as before), must
+ * be the last line: a file cut anywhere is refused.  The file holds the
+ * ports of the recovery sequences: it is the monitor's, mode 0600.  A
+ * file is written whole to a temporary file in the same directory,
+ * synced, renamed over the old one, and the directory synced: a crash
+ * leaves the old or the new file, never part of one.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
+
+#include <netinet/in.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -58,6 +64,7 @@ void
 state_clear(struct pks_state *st)
 {
 	free(st->grants);
+	free(st->recov);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -180,6 +187,44 @@ state_ungrant(struct pks_state *st, int64_t user, const char *svc)
 }
 
 /*
+ * Add a recovery sequence; -1 if the state is full, if it is not
+ * well-formed, or if its id is taken.  Its ports obey the sniffer's rules
+ * (pks-sniffer/match.c), and it is never bound to an address.
+ */
+int
+state_recov_add(struct pks_state *st, const struct recov *rv)
+{
+	const struct pks_seq	*q = &rv->seq;
+	struct recov		*n;
+	size_t			 i;
+	int			 j;
+
+	if (q->id == 0 || q->len < PKS_SEQ_MIN || q->len > PKS_SEQ_MAX ||
+	    (q->proto != IPPROTO_TCP && q->proto != IPPROTO_UDP) ||
+	    q->bound_af != 0 || rv->user <= 0 || rv->user >= PKS_ID_LIMIT ||
+	    !conf_valid_name(rv->service) || rv->until <= 0 ||
+	    rv->until >= TIME_LIMIT || rv->since < 0 ||
+	    rv->since >= TIME_LIMIT || rv->by < 0 || rv->by >= PKS_ID_LIMIT)
+		return -1;
+	for (i = 0; i < q->len; i++) {
+		if (q->ports[i] == 0)
+			return -1;
+		for (j = 0; j < (int)i; j++)
+			if (abs(q->ports[i] - q->ports[j]) <= 2 * PKS_GUARD + 1)
+				return -1;
+	}
+	for (i = 0; i < st->nrecov; i++)
+		if (st->recov[i].seq.id == q->id)
+			return -1;
+	if (st->nrecov >= STATE_RECOV_MAX || (n = reallocarray(st->recov,
+	    st->nrecov + 1, sizeof(*n))) == NULL)
+		return -1;
+	st->recov = n;
+	n[st->nrecov++] = *rv;
+	return 0;
+}
+
+/*
  * Remove the grants whose time is up; each is copied to out (up to
  * max) first, for the caller to log.  Returns how many were removed.
  */
@@ -251,6 +296,63 @@ words(char *line, char **w, int max, char **rest)
 	return n;
 }
 
+/* "recovery ID USER SERVICE UNTIL BY SINCE tcp|udp PORT..." */
+static int
+parse_recov(struct pks_state *st, char *line, char *ebuf, size_t elen)
+{
+	char		*w[8 + PKS_SEQ_MAX], *rest;
+	struct recov	 rv;
+	int64_t		 v;
+	int		 n, i;
+
+	if (line[strlen(line) - 1] == ' ')
+		return err(ebuf, elen, "empty field");
+	n = words(line, w, 8 + PKS_SEQ_MAX, &rest);
+	for (i = 0; i < n; i++)
+		if (w[i][0] == '\0')
+			return err(ebuf, elen, "empty field");
+	if (rest != NULL || n < 8 + PKS_SEQ_MIN)
+		return err(ebuf, elen, "a recovery line needs ID USER SERVICE "
+		    "UNTIL BY SINCE PROTOCOL and %d to %d ports", PKS_SEQ_MIN,
+		    PKS_SEQ_MAX);
+	memset(&rv, 0, sizeof(rv));
+	if (num_parse(w[1], 1, UINT32_MAX, &v) == -1)
+		return err(ebuf, elen, "bad recovery id");
+	rv.seq.id = (uint32_t)v;
+	if (num_parse(w[2], 1, PKS_ID_LIMIT - 1, &rv.user) == -1)
+		return err(ebuf, elen, "bad user id");
+	if (!conf_valid_name(w[3]))
+		return err(ebuf, elen, "bad service name");
+	snprintf(rv.service, sizeof(rv.service), "%s", w[3]);
+	if (num_parse(w[4], 1, TIME_LIMIT - 1, &v) == -1)
+		return err(ebuf, elen, "bad end time");
+	rv.until = v;
+	if (num_parse(w[5], 0, PKS_ID_LIMIT - 1, &rv.by) == -1)
+		return err(ebuf, elen, "bad issuing admin id");
+	if (num_parse(w[6], 0, TIME_LIMIT - 1, &v) == -1)
+		return err(ebuf, elen, "bad start time");
+	rv.since = v;
+	if (strcmp(w[7], "tcp") == 0)
+		rv.seq.proto = IPPROTO_TCP;
+	else if (strcmp(w[7], "udp") == 0)
+		rv.seq.proto = IPPROTO_UDP;
+	else
+		return err(ebuf, elen, "protocol neither tcp nor udp");
+	rv.seq.len = n - 8;
+	for (i = 8; i < n; i++) {
+		if (num_parse(w[i], 1, 65535, &v) == -1)
+			return err(ebuf, elen, "bad port");
+		rv.seq.ports[i - 8] = (uint16_t)v;
+	}
+	if (st->nrecov >= STATE_RECOV_MAX)
+		return err(ebuf, elen, "more than %d recovery sequences",
+		    STATE_RECOV_MAX);
+	if (state_recov_add(st, &rv) == -1)
+		return err(ebuf, elen, "recovery sequence %u: ports within "
+		    "each other's guards, or its id given twice", rv.seq.id);
+	return 0;
+}
+
 static int
 parse_line(struct pks_state *st, char *line, int *seen_lock, char *ebuf,
     size_t elen)
@@ -260,6 +362,8 @@ parse_line(struct pks_state *st, char *line, int *seen_lock, char *ebuf,
 	int64_t		 v;
 	int		 n, i;
 
+	if (strncmp(line, "recovery ", 9) == 0)
+		return parse_recov(st, line, ebuf, elen);
 	n = words(line, w, 6, &rest);
 	for (i = 0; i < n; i++)
 		if (w[i][0] == '\0')
@@ -316,6 +420,24 @@ parse_line(struct pks_state *st, char *line, int *seen_lock, char *ebuf,
 	if (state_grant(st, &g) == -1)
 		return err(ebuf, elen, "out of memory");
 	return 0;
+}
+
+/* " NGRANTS [NRECOVERY]": the second only when there are some */
+static int
+end_line(const struct pks_state *st, char *rest)
+{
+	char	*w[2], *more;
+	int64_t	 g, r = 0;
+	int	 n;
+
+	if (*rest++ != ' ')
+		return -1;
+	n = words(rest, w, 2, &more);
+	if (more != NULL || n < 1 ||
+	    num_parse(w[0], 0, STATE_GRANTS_MAX, &g) == -1 ||
+	    (n == 2 && num_parse(w[1], 1, STATE_RECOV_MAX, &r) == -1))
+		return -1;
+	return (size_t)g == st->ngrants && (size_t)r == st->nrecov ? 0 : -1;
 }
 
 /*
@@ -379,12 +501,11 @@ state_parse(struct pks_state *st, const char *buf, size_t len, char *ebuf,
 		}
 		if (strncmp(line, "end", 3) == 0 && (line[3] == ' ' ||
 		    line[3] == '\0')) {
-			if (num_parse(line + 3 + (line[3] == ' '), 0,
-			    STATE_GRANTS_MAX, &v) == -1 ||
-			    (size_t)v != st->ngrants) {
+			if (end_line(st, line + 3) == -1) {
 				err(ebuf, elen, "line %d: the end line does "
-				    "not match the %zu grants read", lineno,
-				    st->ngrants);
+				    "not match the %zu grants and %zu recovery "
+				    "sequences read", lineno, st->ngrants,
+				    st->nrecov);
 				goto fail;
 			}
 			done = 1;
@@ -413,11 +534,11 @@ state_format(const struct pks_state *st, size_t *lenp)
 	size_t	 cap, len = 0, i;
 	int	 n;
 
-	cap = 256 + st->ngrants * 160;
+	cap = 256 + st->ngrants * 160 + st->nrecov * 256;
 	if ((buf = malloc(cap)) == NULL)
 		return NULL;
-	n = snprintf(buf, cap, "# PKS state, written by pks-monitor: grants "
-	    "and lockdown; see pks-monitor(8)\npks-state %d\n",
+	n = snprintf(buf, cap, "# PKS state, written by pks-monitor: grants, "
+	    "lockdown, recovery sequences; see pks-monitor(8)\npks-state %d\n",
 	    STATE_VERSION);
 	len += n;
 	if (st->lockdown)
@@ -439,7 +560,26 @@ state_format(const struct pks_state *st, size_t *lenp)
 		}
 		len += n;
 	}
-	n = snprintf(buf + len, cap - len, "end %zu\n", st->ngrants);
+	for (i = 0; i < st->nrecov; i++) {
+		const struct recov	*rv = &st->recov[i];
+		int			 k;
+
+		n = snprintf(buf + len, cap - len, "recovery %u %lld %s %lld "
+		    "%lld %lld %s", rv->seq.id, (long long)rv->user,
+		    rv->service, (long long)rv->until, (long long)rv->by,
+		    (long long)rv->since, rv->seq.proto == IPPROTO_UDP ?
+		    "udp" : "tcp");
+		len += n;
+		for (k = 0; k < rv->seq.len; k++)
+			len += snprintf(buf + len, cap - len, " %u",
+			    rv->seq.ports[k]);
+		buf[len++] = '\n';
+	}
+	if (st->nrecov > 0)
+		n = snprintf(buf + len, cap - len, "end %zu %zu\n", st->ngrants,
+		    st->nrecov);
+	else
+		n = snprintf(buf + len, cap - len, "end %zu\n", st->ngrants);
 	if (n < 0 || (size_t)n >= cap - len) {
 		free(buf);
 		return NULL;

@@ -226,6 +226,8 @@ tg_cmd(uint32_t cmd)
 		return REQ_LOCKDOWN;
 	case TG_CMD_UNLOCK:
 		return REQ_UNLOCK;
+	case TG_CMD_RECOVERY:
+		return REQ_RECOVERY;
 	default:
 		return REQ_UNKNOWN;
 	}

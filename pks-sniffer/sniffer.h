@@ -29,7 +29,7 @@
 					 * (IMSG_MAX_QUEUED), and the size
 					 * test_sniffer_sandbox runs at */
 #define FILTER_INSNS_MAX	4096	/* classic BPF: BPF_MAXINSNS */
-_Static_assert(PKS_SEQUENCES_MAX <= SNIFF_SEQS_MAX,
+_Static_assert(PKS_SEQUENCES_MAX + PKS_RECOVERY_MAX <= SNIFF_SEQS_MAX,
     "max-sequences must fit in the sniffer's table");
 
 /* what a frame that may be a knock boils down to */

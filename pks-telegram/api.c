@@ -617,6 +617,8 @@ static const struct {
 	{ "close", "ADDRESS: close its windows now", NULL, 1 },
 	{ "lockdown", "revoke everything, issue nothing", NULL, 1 },
 	{ "unlock", "lift the lockdown", NULL, 1 },
+	{ "recovery", "[USER_ID SERVICE [COUNT]]: break-glass sequences",
+	    NULL, 1 },
 };
 
 char *

@@ -67,6 +67,7 @@ static const struct {
 	{ "close",	TG_CMD_CLOSE },
 	{ "lockdown",	TG_CMD_LOCKDOWN },
 	{ "unlock",	TG_CMD_UNLOCK },
+	{ "recovery",	TG_CMD_RECOVERY },
 };
 
 static json_object *
@@ -368,6 +369,7 @@ parse_args(struct pks_tg_req *r, const char *rest)
 	case TG_CMD_CLOSE:
 	case TG_CMD_LOCKDOWN:
 	case TG_CMD_UNLOCK:
+	case TG_CMD_RECOVERY:
 		admin_args(r, rest, 0);
 		return 1;
 	default:

@@ -144,6 +144,14 @@ static const struct ecase ecases[] = {
 	    "sequence-length: 2 is out of range (3..16)", 1 },
 	{ "sequence_lifetime_out_of_range", "sequence-lifetime 9\n" SVC, 1,
 	    "sequence-lifetime: 9 is out of range (10..86400)", 1 },
+	{ "recovery_valid_unit", "recovery-valid 2y\n" SVC, 1,
+	    "recovery-valid: \"2y\" is not a number", 1 },
+	{ "recovery_valid_too_short", "recovery-valid 59m\n" SVC, 1,
+	    "recovery-valid: out of range (3600s..31536000s, like 90d)", 1 },
+	{ "recovery_valid_too_long", "recovery-valid 366d\n" SVC, 1,
+	    "recovery-valid: out of range (3600s..31536000s, like 90d)", 1 },
+	{ "recovery_valid_zero", "recovery-valid 0d\n" SVC, 1,
+	    "recovery-valid: 0 is out of range (1..31536000)", 1 },
 	{ "knock_timeout_negative", "knock-timeout -5\n" SVC, 1,
 	    "knock-timeout: -5 is out of range (1..300)", 1 },
 	{ "max_sources_too_small", "max-sources 15\n" SVC, 1,
@@ -440,6 +448,7 @@ test_design_example_parses(void **state)
 	assert_int_equal(c->seq_lifetime, 300);
 	assert_int_equal(c->knock_timeout, 10);
 	assert_int_equal(c->max_sources, 65536);
+	assert_int_equal(c->recovery_valid, 90 * 86400);
 	assert_string_equal(c->control_socket, "/run/pks/pks.sock");
 	assert_int_equal(c->has_telegram, 1);
 	assert_string_equal(c->token_file, "/etc/pks/token");
@@ -514,6 +523,7 @@ test_every_setting(void **state)
 	    "sequence-lifetime 86400\n"
 	    "knock-timeout 300\n"
 	    "max-sources 1048576\n"
+	    "recovery-valid 2w\n"
 	    "control-socket \"/tmp/p.sock\"\n"
 	    "state-file \"/tmp/state\"\n"
 	    "firewall iptables\n"
@@ -532,6 +542,7 @@ test_every_setting(void **state)
 	assert_int_equal(c->seq_lifetime, 86400);
 	assert_int_equal(c->knock_timeout, 300);
 	assert_int_equal(c->max_sources, 1048576);
+	assert_int_equal(c->recovery_valid, 14 * 86400);
 	assert_string_equal(c->control_socket, "/tmp/p.sock");
 	assert_string_equal(c->state_file, "/tmp/state");
 	assert_int_equal(c->firewall, PKS_FW_IPTABLES);

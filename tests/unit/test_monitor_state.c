@@ -6,6 +6,8 @@
 #include <sys/types.h>
 #include <sys/stat.h>
 
+#include <netinet/in.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -162,6 +164,109 @@ corrupt_files_are_refused(void **unused)
 	/* a NUL inside */
 	assert_int_equal(state_parse(&st, "pks-state 1\n\0end 0\n", 19, e,
 	    sizeof(e)), -1);
+}
+
+static const char good_recov[] =
+    "pks-state 1\n"
+    "lockdown 0\n"
+    "grant 778 web 1700003600 6123456789 1700000000\n"
+    "recovery 7 777 ssh 1707776000 0 1700000000 tcp 20000 30000 40000 "
+    "50000\n"
+    "recovery 8 777 web 1707776000 6123456789 1700000000 udp 20000 20034 "
+    "20068\n"
+    "end 1 2\n";
+
+/* recovery sequences: read, written back the same, and kept apart */
+static void
+recovery_lines_are_read(void **unused)
+{
+	struct pks_state	st, st2;
+	char			e[256], *buf;
+	size_t			len;
+
+	(void)unused;
+	assert_int_equal(parse(&st, good_recov, e, sizeof(e)), 0);
+	assert_int_equal(st.ngrants, 1);
+	assert_int_equal(st.nrecov, 2);
+	assert_int_equal(st.recov[0].seq.id, 7);
+	assert_int_equal(st.recov[0].user, 777);
+	assert_string_equal(st.recov[0].service, "ssh");
+	assert_int_equal(st.recov[0].until, 1707776000);
+	assert_int_equal(st.recov[0].by, 0);
+	assert_int_equal(st.recov[0].seq.len, 4);
+	assert_int_equal(st.recov[0].seq.ports[3], 50000);
+	assert_int_equal(st.recov[0].seq.proto, IPPROTO_TCP);
+	assert_int_equal(st.recov[1].seq.proto, IPPROTO_UDP);
+	assert_int_equal(st.recov[1].by, 6123456789LL);
+	buf = state_format(&st, &len);
+	assert_non_null(buf);
+	assert_non_null(strstr(buf, "\npks-state "));
+	assert_string_equal(strstr(buf, "\npks-state ") + 1, good_recov);
+	free(buf);
+	/* a file without any ends as before: "end N" */
+	free(st.recov);
+	st.recov = NULL;
+	st.nrecov = 0;
+	buf = state_format(&st, &len);
+	assert_non_null(strstr(buf, "\nend 1\n"));
+	assert_int_equal(state_parse(&st2, buf, len, e, sizeof(e)), 0);
+	assert_int_equal(st2.nrecov, 0);
+	free(buf);
+	state_clear(&st);
+	state_clear(&st2);
+}
+
+static void
+bad_recovery_lines_are_refused(void **unused)
+{
+	static const char *const bad[] = {
+		"recovery 7 777 ssh 1707776000 0 1 tcp 20000 30000\nend 0 1\n",
+		"recovery 7 777 ssh 1707776000 0 1 tcp 20000 20033 30000\n"
+		    "end 0 1\n",				/* guards */
+		"recovery 7 777 ssh 1707776000 0 1 icmp 20000 30000 40000\n"
+		    "end 0 1\n",
+		"recovery 0 777 ssh 1707776000 0 1 tcp 20000 30000 40000\n"
+		    "end 0 1\n",
+		"recovery 7 0 ssh 1707776000 0 1 tcp 20000 30000 40000\n"
+		    "end 0 1\n",
+		"recovery 7 777 ssh 0 0 1 tcp 20000 30000 40000\nend 0 1\n",
+		"recovery 7 777 ssh 1707776000 -1 1 tcp 20000 30000 40000\n"
+		    "end 0 1\n",
+		"recovery 7 777 s$h 1707776000 0 1 tcp 20000 30000 40000\n"
+		    "end 0 1\n",
+		"recovery 7 777 ssh 1707776000 0 1 tcp 20000 30000 0\n"
+		    "end 0 1\n",
+		"recovery 7 777 ssh 1707776000 0 1 tcp 20000 30000 65536\n"
+		    "end 0 1\n",
+		"recovery 7 777 ssh 1707776000 0 1 tcp 20000 30000 40000 \n"
+		    "end 0 1\n",				/* empty field */
+		"recovery 7 777 ssh 1707776000 0 1 tcp 1000 2000 3000 4000 "
+		    "5000 6000 7000 8000 9000 10000 11000 12000 13000 14000 "
+		    "15000 16000 17000\nend 0 1\n",		/* 17 ports */
+		"recovery 7 777 ssh 1707776000 0 1 tcp 20000 30000 40000\n"
+		    "recovery 7 777 ssh 1707776000 0 1 tcp 21000 31000 41000\n"
+		    "end 0 2\n",				/* id twice */
+		"recovery 7 777 ssh 1707776000 0 1 tcp 20000 30000 40000\n"
+		    "end 0\n",					/* count */
+		"recovery 7 777 ssh 1707776000 0 1 tcp 20000 30000 40000\n"
+		    "end 0 2\n",
+		"end 0 0\n",
+		"end 0 1 2\n",
+	};
+	struct pks_state	st;
+	char			e[256], text[512];
+	size_t			i;
+
+	(void)unused;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "pks-state 1\n%s", bad[i]);
+		e[0] = '\0';
+		if (parse(&st, text, e, sizeof(e)) != -1)
+			fail_msg("accepted: %s", text);
+		assert_true(e[0] != '\0');
+		assert_int_equal(st.nrecov, 0);
+		assert_null(st.recov);
+	}
 }
 
 static void
@@ -369,6 +474,8 @@ main(void)
 		cmocka_unit_test(format_then_parse_is_identity),
 		cmocka_unit_test(truncated_files_are_refused),
 		cmocka_unit_test(corrupt_files_are_refused),
+		cmocka_unit_test(recovery_lines_are_read),
+		cmocka_unit_test(bad_recovery_lines_are_refused),
 		cmocka_unit_test(durations),
 		cmocka_unit_test(grants_expire_and_allow),
 		cmocka_unit_test(grants_are_bounded),

@@ -148,7 +148,7 @@ other_bodies(void **state)
 	json_object_put(o);
 	o = body(tg_build_commands(TG_MENU_ADMIN, 6123456789));
 	assert_true(json_object_object_get_ex(o, "commands", &a));
-	assert_int_equal(json_object_array_length(a), 12);
+	assert_int_equal(json_object_array_length(a), 13);
 	assert_true(json_object_object_get_ex(o, "scope", &a));
 	assert_string_equal(str(a, "type"), "chat");
 	assert_string_equal(str(a, "chat_id"), "6123456789");

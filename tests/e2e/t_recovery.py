@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""Recovery (break-glass) sequences, end to end, with one set-up.  pksctl
+issues them (shown once: longer than a normal sequence, kept in the state
+file, mode 0600), lists them without their ports, and pksctl sequences
+never shows them; a knock with one opens its own service, once: a second
+knock of it opens nothing, the use is logged and told to the admins.
+They survive a restart of the monitor; a revoked one, and one whose time
+is up (at start or while running), opens nothing.  They are bound to a
+user allowed the service by user id: refused to others, gone when the
+right goes.  Malformed pksctl requests get a clear error and change
+nothing.  /recovery works for an admin in a private chat only."""
+import os
+import re
+import signal
+import time
+
+import pkstest
+from pkstest import tap, ask
+
+ADA, BOB, CAROL, NOTE = 6123456789, 6123456791, 6123456792, 5550001
+GROUP = -1001234567890
+CLI4 = pkstest.CLI4
+KNOCK_LINE = re.compile(r"(?m)^(\d+): (?:<code>)?pks-knock 198\.18\.0\.1"
+                        r"((?: \d+)+)")
+# kept by the test in the file before the start: one already ended, one
+# that ends while the monitor runs
+OLD = (900, [30000, 31000, 32000, 33000])
+ENDING = (901, [40000, 41000, 42000, 43000])
+ENDING_IN = 20		# seconds: more than a start takes on a loaded host
+
+
+def shows_port(text, seqs):
+    """Does text name a port of seqs ({id: ports}) as a word?"""
+    return any(re.search(r"\b%d\b" % p, text) for ps in seqs.values()
+               for p in ps)
+
+
+def ctl(s, *args):
+    return pkstest.pksctl(os.path.join(s.dir, "pks.sock"), *args)
+
+
+def issued(out):
+    """{id: ports} of what pksctl recovery USER SERVICE printed."""
+    return {int(m.group(1)): [int(p) for p in m.group(2).split()]
+            for m in KNOCK_LINE.finditer(out)}
+
+
+def listed(s):
+    r = ctl(s, "recovery")
+    return r, {int(l.split()[0]): l.split() for l in
+               r.stdout.splitlines()[1:] if l.strip()}
+
+
+def window_gone(s, src=CLI4):
+    ctl(s, "close", src)
+    return pkstest.wait_for(lambda: not s.windows(src), 10)
+
+
+def knocks_nothing(s, ports, name):
+    """Knock ports from CLI4; after a barrier, CLI4 has no window.
+    Returns the barrier's line in the log."""
+    s.knock(ports)
+    i = s.barrier()
+    tap.ok(not s.windows(CLI4), name, s.windows(CLI4))
+    return i
+
+
+def write_state(path):
+    now = int(time.time())
+    with open(path, "w") as f:
+        f.write("pks-state 1\nlockdown 0\n")
+        for (i, ports), until in ((OLD, now - 10), (ENDING, now + ENDING_IN)):
+            f.write("recovery %d %d ssh %d 0 %d tcp %s\n" % (
+                i, ADA, until, now - 100, " ".join(map(str, ports))))
+        f.write("end 0 2\n")
+    os.chmod(path, 0o600)
+
+
+def main():
+    state = pkstest.state_file()
+    write_state(state)
+    services = pkstest.SSH + "\n" + pkstest.WEB
+    extra = (pkstest.admin(ADA, state) + "notify user %d\n" % NOTE +
+             pkstest.allow(ADA, ("ssh", "web")))
+    with pkstest.running(allowed=None, extra=extra, services=services,
+                         barrier=True) as s:
+        log = s.monitor.log
+        tap.ok(log.wait(r"recovery sequence 900 of %d for ssh dropped: it "
+                        r"expired" % ADA, 10) is not None,
+               "a recovery sequence that ended while down is dropped at "
+               "start", log.text()[:3000])
+
+        # ---- issue, list without ports
+        r = ctl(s, "recovery", str(ADA), "ssh", "3")
+        seqs = issued(r.stdout)
+        tap.ok(r.returncode == 0 and len(seqs) == 3 and
+               "shown only now" in r.stdout,
+               "pksctl recovery USER SERVICE 3 issues three", r.stdout +
+               r.stderr)
+        tap.ok(seqs and all(len(p) == 4 for p in seqs.values()),
+               "a recovery sequence is one port longer than "
+               "sequence-length 3 (R=40001 >= 90d/300s)", seqs)
+        if len(seqs) != 3:
+            tap.done()
+        a, b, c = sorted(seqs)
+        tap.ok(log.wait(r"recovery: 3 sequence\(s\) of %d for ssh issued by "
+                        r"pksctl" % ADA, 5) is not None, "the issue is logged")
+        tap.ok(not shows_port("\n".join(l for l in log.text().splitlines()
+                                        if "recovery" in l), seqs),
+               "no port of them in the log lines about them")
+        text = open(state).read()
+        tap.ok(all(re.search(r"(?m)^recovery %d %d ssh .* tcp %s$" %
+                             (i, ADA, " ".join(map(str, ps))), text)
+                   for i, ps in seqs.items()) and
+               (os.stat(state).st_mode & 0o777) == 0o600,
+               "they are in the state file, mode 0600", text)
+        r, rows = listed(s)
+        tap.ok(r.returncode == 0 and r.stdout.split("\n")[0].split() ==
+               ["ID", "USER-ID", "SERVICE", "PORTS", "LEFT", "ISSUED", "BY"]
+               and {a, b, c} <= set(rows) <= {a, b, c, ENDING[0]} and
+               rows[a][1:4] == [str(ADA), "ssh", "4"] and
+               rows[a][-1] == "pksctl",
+               "pksctl recovery lists them", r.stdout + r.stderr)
+        tap.ok(not shows_port(r.stdout, seqs), "the list shows no port",
+               r.stdout)
+        r = ctl(s, "sequences", "-v")
+        tap.ok(r.returncode == 0 and not shows_port(r.stdout, seqs),
+               "pksctl sequences -v does not show them", r.stdout)
+
+        # ---- a knock opens, once; the admins are told
+        since = pkstest.last_sent_seq(s)
+        s.knock(seqs[a])
+        tap.ok(pkstest.wait_for(lambda: s.windows(CLI4), 10) ==
+               {(CLI4, "tcp", 2222)}, "a knock with one opens ssh",
+               s.windows(CLI4))
+        tap.ok(log.wait(r"recovery sequence %d of %d for ssh knocked from "
+                        r"%s .*opening" % (a, ADA, CLI4), 5) is not None,
+               "the use is logged")
+        rec = s.bot.wait_sent(chat_id=NOTE, since=since, timeout=10,
+                              text=r"Recovery sequence %d of %d for ssh was "
+                              r"knocked from %s; \d+ left" % (a, ADA, CLI4))
+        tap.ok(rec, "the admins are told of the use")
+        tap.ok(not re.search(r"(?m)^recovery %d " % a, open(state).read()),
+               "the used one is gone from the state file")
+        tap.ok(window_gone(s), "the window closed with pksctl close")
+        mark = log.mark()
+        end = knocks_nothing(s, seqs[a], "a second knock of the same one "
+                             "opens nothing")
+        tap.ok(log.lacks(r"recovery sequence %d " % a, mark, end),
+               "and the monitor never hears of it again")
+
+        # ---- revoke
+        r = ctl(s, "recovery", "revoke", str(b))
+        tap.ok(r.returncode == 0 and "Revoked 1 recovery sequence" in
+               r.stdout, "pksctl recovery revoke ID", r.stdout + r.stderr)
+        knocks_nothing(s, seqs[b], "a revoked one opens nothing")
+
+        # ---- malformed requests: clear errors, nothing changes
+        before = open(state).read()
+        for args, err in (
+                (("abc", "ssh"), r"error: recovery: \"abc\" is not a user "
+                 r"id"),
+                ((str(ADA), "nosuch"), r"error: No service \"nosuch\""),
+                ((str(ADA), "ssh", "0"), r"COUNT \"0\" is not a positive"),
+                ((str(ADA), "ssh", "11"), r"COUNT must be 1 to 10"),
+                ((str(ADA), "ssh", "x"), r"COUNT \"x\" is not a positive"),
+                ((str(ADA),), r"error: recovery \[USER-ID SERVICE"),
+                (("revoke",), r"error: recovery revoke ID\|all"),
+                (("revoke", "x"), r"error: recovery revoke ID\|all"),
+                (("revoke", "99999"), r"error: No recovery sequence 99999"),
+                ((str(CAROL), "ssh"), r"error: No recovery sequence issued: "
+                 r"the user may not open that service"),
+                ((str(ADA), "ssh", "1", "more"), r"usage: pksctl"),
+                ((str(ADA), "ssh", ""), r"usage: pksctl")):
+            r = ctl(s, "recovery", *args)
+            tap.ok(r.returncode == 1 and re.search(err, r.stderr) and
+                   not r.stdout, "pksctl recovery %s: a clear error"
+                   % " ".join(args), r.stdout + r.stderr)
+        tap.ok(open(state).read() == before and
+               set(listed(s)[1]) - {ENDING[0]} == {c}, "and nothing changed")
+
+        # ---- bound to the service
+        r = ctl(s, "recovery", str(ADA), "web")
+        web = issued(r.stdout)
+        s.knock(list(web.values())[0] if web else [1, 2, 3])
+        tap.ok(pkstest.wait_for(lambda: s.windows(CLI4), 10) ==
+               {(CLI4, "tcp", 8080)}, "a recovery sequence for web opens "
+               "web only", s.windows(CLI4))
+        window_gone(s)
+
+        # ---- Telegram: /recovery for an admin in a private chat only
+        n = len(listed(s)[1])
+        t = ask(s, ADA, "/recovery %d ssh" % ADA, chat_id=GROUP,
+                chat_type="supergroup", first_name="Ada")
+        tap.ok(t and "only in a private chat" in t and "pks-knock" not in t,
+               "/recovery in a group is refused", t)
+        t = ask(s, BOB, "/recovery %d ssh" % BOB, "administrators|.",
+                first_name="Bob")
+        tap.ok(t and "for administrators only" in t,
+               "/recovery from a non-admin is refused", t)
+        tap.ok(len(listed(s)[1]) == n, "neither issued anything")
+        ask(s, ADA, "/grant %d ssh" % BOB, "Granted", first_name="Ada")
+        t = ask(s, ADA, "/recovery %d ssh 2" % BOB,
+                r"recovery sequence|Usage", first_name="Ada")
+        tg = issued(t or "")
+        tap.ok(len(tg) == 2, "an admin's /recovery in private issues", t)
+        rows = listed(s)[1]
+        tap.ok(all(rows.get(i, [""])[1] == str(BOB) and
+                   rows[i][-1] == str(ADA) for i in tg),
+               "listed as issued by the admin", rows)
+        t = ask(s, ADA, "/recovery", r"ports, until|No recovery",
+                first_name="Ada")
+        tap.ok(t and all("%d: %d, ssh, 4 ports" % (i, BOB) in t for i in tg)
+               and not shows_port(t, tg), "/recovery lists them without "
+               "ports", t)
+        ask(s, ADA, "/ungrant %d ssh" % BOB, "Ungranted", first_name="Ada")
+        tap.ok(all(log.wait(r"recovery sequence %d of %d revoked: no longer "
+                            r"allowed ssh" % (i, BOB), 5) is not None
+                   for i in tg) and
+               not set(tg) & set(listed(s)[1]),
+               "bound to the user: gone with the right")
+
+        # ---- one that ends while the monitor runs
+        tap.ok(log.wait(r"recovery sequence %d of %d for ssh expired" %
+                        (ENDING[0], ADA), ENDING_IN + 10) is not None,
+               "a recovery sequence expires while the monitor runs")
+        knocks_nothing(s, ENDING[1], "an expired one opens nothing")
+
+        # ---- a restart keeps the rest
+        s.monitor.stop(signal.SIGTERM)
+        s.monitor.start()
+        tap.ok(log is not s.monitor.log and
+               s.monitor.log.wait(r"1 recovery sequence\(s\) read", 10)
+               is not None and set(listed(s)[1]) == {c},
+               "after a restart the unused ones are back", listed(s)[0].stdout)
+        s.knock(seqs[c])
+        tap.ok(pkstest.wait_for(lambda: s.windows(CLI4), 10) ==
+               {(CLI4, "tcp", 2222)}, "one issued before the restart opens",
+               s.windows(CLI4))
+    tap.done()
+
+
+main()
