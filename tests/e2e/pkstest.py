@@ -1304,7 +1304,8 @@ def last_sent_seq(s):
 
 def read_state(path):
     """A state file as {"lockdown": 0|1, "grants": {(user, service):
-    until}}; ValueError if it is not a complete, well-formed file."""
+    until}, "recovery": {id: (user, service, until, ports)}}; ValueError
+    if it is not a complete, well-formed file."""
     with open(path, "rb") as f:
         data = f.read()
     if not data.endswith(b"\n"):
@@ -1313,8 +1314,8 @@ def read_state(path):
              if l and not l.startswith("#")]
     if not lines or lines[0] != "pks-state 1":
         raise ValueError("no version line")
-    st = {"lockdown": 0, "grants": {}}
-    m = re.fullmatch(r"end (\d+)", lines[-1])
+    st = {"lockdown": 0, "grants": {}, "recovery": {}}
+    m = re.fullmatch(r"end (\d+)(?: (\d+))?", lines[-1])
     if not m:
         raise ValueError("no end line")
     for l in lines[1:-1]:
@@ -1323,9 +1324,14 @@ def read_state(path):
             st["lockdown"] = int(w[1])
         elif w[0] == "grant" and len(w) >= 6:
             st["grants"][(int(w[1]), w[2])] = int(w[3])
+        elif w[0] == "recovery" and len(w) >= 11:
+            # id: (user, service, until, ports)
+            st["recovery"][int(w[1])] = (int(w[2]), w[3], int(w[4]),
+                                         [int(p) for p in w[8:]])
         else:
             raise ValueError("bad line %r" % l)
-    if int(m.group(1)) != len(st["grants"]):
+    if int(m.group(1)) != len(st["grants"]) or \
+            int(m.group(2) or 0) != len(st["recovery"]):
         raise ValueError("count does not match")
     return st
 
