@@ -1,17 +1,18 @@
 /*
  * benchnet: the packet side of make bench.
  *
- *   benchnet probe SRVNS
+ *   benchnet probe SRVNS [SVCPORT]
  *	Knock and time.  Reads "SRC PORT... TIMEOUT_MS" lines on stdin.
  *	For each, sends one TCP SYN from SRC to every PORT, then SYNs to
- *	the protected port until the server answers one with a SYN-ACK,
+ *	the protected port (SVCPORT, 2222 by default) until the server
+ *	answers one with a SYN-ACK,
  *	and prints "ok NS PROBES" (NS: from the last knock SYN entering
  *	the server's interface to the SYN-ACK leaving it, both stamped by
  *	the kernel) or "timeout PROBES".  The capture runs in SRVNS.
  *
  *   benchnet flood SRVNS ports|spoof MAXPKTS MAXSECS [PORT...]
  *	A SYN flood, bounded by packet count and by time: "ports" sends
- *	from the client address to random ports (never the protected
+ *	from the client address to random ports (never a protected
  *	one), "spoof" from random addresses of 198.18.1.0-198.18.255.255
  *	to random ports of the list.  Prints "sent N SECS".
  *
@@ -51,6 +52,7 @@
 #define SRV_ADDR	"198.18.0.1"
 #define CLI_ADDR	"198.18.0.2"
 #define SVC_PORT	2222
+#define SVC2_PORT	2223		/* the scale rows' second service */
 #define FRAME_LEN	54		/* ethernet + ip + tcp, no options */
 #define BATCH		64
 #define KNOCKS_MAX	32
@@ -62,6 +64,7 @@ static uint8_t		 srv_mac[6], cli_mac[6];
 static int		 txfd = -1;
 static volatile sig_atomic_t stop;
 static uint64_t		 rs = 0x9e3779b97f4a7c15ULL;
+static uint16_t		 svc_port = SVC_PORT;	/* what a probe times */
 
 static void
 on_signal(int sig)
@@ -258,7 +261,7 @@ on_pkt(u_char *arg, const struct pcap_pkthdr *h, const u_char *b)
 		w->t_knock = t;
 		w->have_knock = 1;
 	} else if (dst == w->src && !w->have_synack &&
-	    (th[0] << 8 | th[1]) == SVC_PORT &&
+	    (th[0] << 8 | th[1]) == svc_port &&
 	    (th[13] & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK) &&
 	    (th[2] << 8 | th[3]) == w->probe_sport) {
 		w->t_synack = t;
@@ -274,11 +277,13 @@ open_capture(void)
 	char			 eb[PCAP_ERRBUF_SIZE];
 	struct bpf_program	 prog;
 	pcap_t			*p;
+	char			 flt[256];
+
 	/* knock SYNs from the knockers' range, SYN-ACKs of the service */
-	const char		*flt = "tcp and ((src net 198.19.0.0/16 and "
-	    "tcp[13] & 0x12 = 0x02 and not dst port 2222) or "
-	    "(src port 2222 and dst net 198.19.0.0/16 and "
-	    "tcp[13] & 0x12 = 0x12))";
+	(void)snprintf(flt, sizeof(flt), "tcp and ((src net 198.19.0.0/16 "
+	    "and tcp[13] & 0x12 = 0x02 and not dst port %u) or "
+	    "(src port %u and dst net 198.19.0.0/16 and "
+	    "tcp[13] & 0x12 = 0x12))", svc_port, svc_port);
 
 	if ((p = pcap_create(SRV_IF, eb)) == NULL)
 		errx(1, "%s: %s", SRV_IF, eb);
@@ -335,7 +340,7 @@ knock_one(pcap_t *p, int pfd, uint32_t src, const uint16_t *ports, int n,
 		send1(f);
 	}
 	seq = (uint32_t)rnd();
-	frame(f, src, dst, w.probe_sport, SVC_PORT, seq, 0, TH_SYN);
+	frame(f, src, dst, w.probe_sport, svc_port, seq, 0, TH_SYN);
 	t0 = now = mono_ns();
 	next = now;
 	pf.fd = pfd;
@@ -363,7 +368,7 @@ knock_one(pcap_t *p, int pfd, uint32_t src, const uint16_t *ports, int n,
 		printf("ok %llu %ld\n",
 		    (unsigned long long)(w.t_synack - w.t_knock), probes);
 		/* leave no half-open connection on the server */
-		frame(f, src, dst, w.probe_sport, SVC_PORT, w.synack_ack, 0,
+		frame(f, src, dst, w.probe_sport, svc_port, w.synack_ack, 0,
 		    TH_RST);
 		send1(f);
 	}
@@ -475,7 +480,8 @@ flood(const char *srvns, const char *mode, long maxpkts, double maxsecs,
 				do {
 					dport = 1 + (x >> 40) % 65535;
 					x = rnd();
-				} while (dport == SVC_PORT);
+				} while (dport == SVC_PORT ||
+				    dport == SVC2_PORT);
 			}
 			frame(fr[i], src, dst, 1024 + x % 60000, dport,
 			    (uint32_t)(x >> 16), 0, TH_SYN);
@@ -497,7 +503,7 @@ flood(const char *srvns, const char *mode, long maxpkts, double maxsecs,
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: benchnet probe SRVNS\n"
+	fprintf(stderr, "usage: benchnet probe SRVNS [SVCPORT]\n"
 	    "       benchnet flood SRVNS ports|spoof MAXPKTS MAXSECS "
 	    "[PORT...]\n");
 	exit(2);
@@ -517,8 +523,15 @@ main(int argc, char *argv[])
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	if (argc == 3 && strcmp(argv[1], "probe") == 0)
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "probe") == 0) {
+		if (argc == 4) {
+			v = strtol(argv[3], &ep, 10);
+			if (*ep != '\0' || v < 1 || v > 65535)
+				errx(1, "bad service port %s", argv[3]);
+			svc_port = v;
+		}
 		return probe(argv[2]);
+	}
 	if (argc < 6 || strcmp(argv[1], "flood") != 0)
 		usage();
 	maxpkts = strtol(argv[4], &ep, 10);
