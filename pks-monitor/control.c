@@ -281,6 +281,11 @@ ctl_status(int fd)
 	out(fd, "grants %zu, state file %s%s\n", env->state.ngrants,
 	    env->conf->state_file, env->state_refused ?
 	    " (refused at start: see the log)" : "");
+	for (ns = 0, q = NULL; (q = seq_each_recovery(q)) != NULL;)
+		ns++;
+	fmt_dur(up, sizeof(up), env->conf->recovery_valid);
+	out(fd, "recovery sequences %d (%d ports, valid %s when issued)\n", ns,
+	    seq_recovery_len(env->conf), up);
 	out(fd, "firewall %s\n", env->fw_backend.backend == PKS_FW_NFTABLES ?
 	    "nftables" : env->fw_backend.backend == PKS_FW_IPTABLES ?
 	    "iptables" : "(not set up yet)");

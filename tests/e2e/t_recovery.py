@@ -122,6 +122,13 @@ def main():
                "pksctl recovery lists them", r.stdout + r.stderr)
         tap.ok(not shows_port(r.stdout, seqs), "the list shows no port",
                r.stdout)
+        tap.ok(s.bot.wait_sent(chat_id=NOTE, timeout=10, text=r"pksctl "
+                               r"\(root\) issued 3 recovery sequences of %d "
+                               r"for ssh" % ADA), "the admins are told of it")
+        r = ctl(s, "status")
+        tap.ok(re.search(r"(?m)^recovery sequences [34] \(4 ports, valid "
+                         r"90d00h when issued\)$", r.stdout),
+               "pksctl status counts them", r.stdout)
         r = ctl(s, "sequences", "-v")
         tap.ok(r.returncode == 0 and not shows_port(r.stdout, seqs),
                "pksctl sequences -v does not show them", r.stdout)
@@ -225,7 +232,26 @@ def main():
                "a recovery sequence expires while the monitor runs")
         knocks_nothing(s, ENDING[1], "an expired one opens nothing")
 
-        # ---- a restart keeps the rest
+        # ---- a lockdown keeps them, refuses a knock and uses it up
+        d = issued(ctl(s, "recovery", str(ADA), "ssh").stdout)
+        ask(s, ADA, "/lockdown", "Locked down", first_name="Ada")
+        tap.ok({c} | set(d) <= set(listed(s)[1]), "a lockdown revokes no "
+               "recovery sequence")
+        since = pkstest.last_sent_seq(s)
+        for i, ports in d.items():
+            s.knock(ports)
+            tap.ok(log.wait(r"recovery sequence %d of %d for ssh knocked "
+                            r"from %s .*refused: locked down" %
+                            (i, ADA, CLI4), 10) is not None and
+                   not s.windows(CLI4), "in a lockdown a knock of one is "
+                   "refused", s.windows(CLI4))
+            tap.ok(s.bot.wait_sent(chat_id=NOTE, since=since, timeout=10,
+                                   text=r"Recovery sequence %d .* refused: "
+                                   r"locked down" % i),
+                   "and the admins are told")
+        ask(s, ADA, "/unlock", "Lockdown lifted", first_name="Ada")
+
+        # ---- a restart keeps the rest (not the one knocked in the lockdown)
         s.monitor.stop(signal.SIGTERM)
         s.monitor.start()
         tap.ok(log is not s.monitor.log and
