@@ -32,6 +32,7 @@ enum pks_proc {
 	PROC_TELEGRAM,
 	PROC_SNIFFER,
 	PROC_FW,
+	PROC_FLEET,		/* fleet mode only */
 	PROC_MAX
 };
 
@@ -92,6 +93,29 @@ enum imsg_type {
 
 	/* pks-fw -> monitor, mode observe */
 	IMSG_FW_OBSERVED,	/* struct pks_fw_observed */
+
+	/* monitor -> pks-fleet: configuration */
+	IMSG_FLEET_CONF,	/* struct pks_fleet_conf */
+	IMSG_FLEET_CA,		/* fd of the CA file (SCM_RIGHTS) */
+	IMSG_FLEET_CERT,	/* fd of the client certificate */
+	IMSG_FLEET_KEY,		/* fd of its private key */
+	IMSG_FLEET_PASSWORD,	/* fd of the password file */
+
+	/* pks-fleet -> monitor */
+	IMSG_FLEET_STATE,	/* struct pks_fleet_state: the broker link */
+	IMSG_FLEET_HELLO,	/* struct pks_fleet_hello: a host is there
+				   (front) */
+
+	/* both ways: the front's monitor -> its pks-fleet -> the broker
+	   -> a host's pks-fleet -> that host's monitor, and back */
+	IMSG_FLEET_REQ,		/* struct pks_fleet_req: front to host */
+	IMSG_FLEET_SENT,	/* struct pks_fleet_sent: front to host, the
+				   outcome of a private answer */
+	IMSG_FLEET_REPLY,	/* struct pks_fleet_reply + text + alt:
+				   host to front, an answer to a request */
+	IMSG_FLEET_NOTICE,	/* struct pks_fleet_reply + text + alt:
+				   host to front, a message (msg_id 0) or
+				   the new text of one (an edit) */
 
 	IMSG_MAX
 };
@@ -349,6 +373,93 @@ struct pks_tg_edit {
 struct pks_tg_migrated {
 	int64_t		old_chat;	/* negative, the id that stops working */
 	int64_t		new_chat;	/* negative, the supergroup's id */
+};
+
+/*
+ * Fleet mode (issue 17).  Host names are conf_valid_name() names; a
+ * request id is chosen by the front (1..PKS_FLEET_ID_MAX, fits a JSON
+ * number), its expiry is a wall-clock date (hosts compare it with their
+ * own clock).
+ */
+#define PKS_FLEET_ID_MAX	(INT64_C(1) << 53)
+#define PKS_FLEET_TTL_MAX	120	/* seconds a request may live */
+#define PKS_FLEET_MARKS		32	/* styled spans of a reply */
+
+/* what a front may ask a host */
+enum pks_fleet_cmd {
+	FLEET_CMD_GENERATE = 1,	/* argv[0]: service or "", argv[1]: "" */
+	FLEET_CMD_STATUS,
+	FLEET_CMD_MAX
+};
+
+/* IMSG_FLEET_CONF */
+struct pks_fleet_conf {
+	char		host[256];	/* the broker's name or address */
+	char		addr[64];	/* "" or the broker's address as text
+					   (filled by pks-fleet) */
+	uint16_t	port;
+	uint8_t		role;		/* enum pks_fleet_role */
+	uint8_t		pad;
+	char		name[PKS_NAME_MAX];	/* this host's */
+};
+
+/* IMSG_FLEET_STATE */
+struct pks_fleet_state {
+	uint32_t	connected;	/* 1: the session with the broker is up */
+	int32_t		error;		/* the last failure, a MOSQ_ERR_ or
+					   CONNACK reason code, 0: none */
+	uint64_t	received;	/* broker messages received, refused */
+	uint64_t	refused;
+	int64_t		last;		/* wall date of the last one, 0 */
+};
+
+/* IMSG_FLEET_HELLO */
+struct pks_fleet_hello {
+	char		host[PKS_NAME_MAX];
+	int64_t		at;		/* wall date the host said it */
+};
+
+/* IMSG_FLEET_REQ: what the front asks a host, for a Telegram user */
+struct pks_fleet_req {
+	uint64_t	id;
+	int64_t		expires;	/* wall date */
+	char		host[PKS_NAME_MAX];	/* to (front -> pks-fleet), from
+					   (pks-fleet -> host's monitor) */
+	uint32_t	cmd;		/* enum pks_fleet_cmd */
+	uint32_t	private;	/* asked in the person's private chat */
+	uint32_t	age;		/* seconds since it was asked */
+	uint32_t	nargs;
+	int64_t		user;
+	int64_t		chat;
+	char		user_name[64];
+	char		argv[PKS_ARGS_MAX][64];
+};
+
+/* IMSG_FLEET_SENT */
+struct pks_fleet_sent {
+	uint64_t	id;
+	char		host[PKS_NAME_MAX];
+	int32_t		ok;		/* delivered */
+	int32_t		status;		/* the Bot API's HTTP status */
+	int64_t		where;		/* the chat it went to */
+	int64_t		msg_id;		/* the message, 0 */
+};
+
+/* IMSG_FLEET_REPLY, IMSG_FLEET_NOTICE: words, styles, the second text */
+struct pks_fleet_reply {
+	uint64_t	id;		/* REPLY: the request; NOTICE: 0 */
+	char		host[PKS_NAME_MAX];	/* from */
+	int64_t		chat;		/* NOTICE: to whom */
+	int64_t		msg_id;		/* NOTICE: the message to rewrite, 0 */
+	uint32_t	to;		/* enum reply_to (monitor.h) */
+	uint16_t	textlen;	/* bytes of text that follow */
+	uint16_t	altlen;		/* bytes of the second text after it */
+	uint32_t	nmark;
+	struct {
+		uint16_t	off;
+		uint8_t		style;	/* enum reply_style (monitor.h) */
+		uint8_t		pad;
+	}		mark[PKS_FLEET_MARKS];
 };
 
 #endif /* PKS_H */

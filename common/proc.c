@@ -26,7 +26,7 @@ struct imsgbuf		*proc_ibuf;
 struct pks_conf_proc	 proc_conf;
 
 static const char *const proc_names[PROC_MAX] = {
-	"pks-monitor", "pks-telegram", "pks-sniffer", "pks-fw"
+	"pks-monitor", "pks-telegram", "pks-sniffer", "pks-fw", "pks-fleet"
 };
 
 const char *
@@ -207,6 +207,54 @@ proc_dispatch(proc_conf_fn fn)
 	}
 	if (r == -1)
 		fatalx("malformed message from monitor");
+}
+
+/*
+ * All of fd (at most max bytes) in a new NUL-terminated buffer, or NULL
+ * (errno set; EFBIG: too large).  For the files the monitor hands over
+ * before the chroot: tokens, certificates, keys; a failure wipes what
+ * was read.
+ */
+char *
+proc_read_fd(int fd, size_t max, size_t *lenp)
+{
+	char	*buf, *nb;
+	size_t	 len = 0, cap = 4096;
+	ssize_t	 n;
+
+	if ((buf = malloc(cap)) == NULL)
+		return NULL;
+	for (;;) {
+		if (len + 1 >= cap) {
+			if (cap > max) {
+				errno = EFBIG;
+				goto fail;
+			}
+			if ((nb = realloc(buf, cap * 2)) == NULL)
+				goto fail;
+			buf = nb;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			goto fail;
+		if (n == 0)
+			break;
+		len += n;
+	}
+	if (len > max) {
+		errno = EFBIG;
+		goto fail;
+	}
+	buf[len] = '\0';
+	*lenp = len;
+	return buf;
+ fail:
+	explicit_bzero(buf, cap);
+	free(buf);
+	return NULL;
 }
 
 void

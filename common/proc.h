@@ -38,5 +38,6 @@ void	 proc_dispatch(proc_conf_fn);
 void	 proc_compose(uint32_t, int, const void *, size_t);
 void	 proc_flush(void);
 const char *proc_name(enum pks_proc);
+char	*proc_read_fd(int, size_t, size_t *);
 
 #endif /* PKS_PROC_H */

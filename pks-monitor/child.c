@@ -50,8 +50,73 @@ child_init_all(void)
 static int
 child_wanted(enum pks_proc id)
 {
-	/* without a telegram block there is no bot to run */
-	return id != PROC_TELEGRAM || env->conf->has_telegram;
+	/* without a telegram block there is no bot to run, without a
+	 * fleet block no broker to talk to */
+	if (id == PROC_TELEGRAM)
+		return env->conf->has_telegram;
+	if (id == PROC_FLEET)
+		return env->conf->has_fleet;
+	return 1;
+}
+
+/* a file for a child, opened here (the child cannot); -1: logged */
+static int
+child_send_file(struct child *c, uint32_t type, const char *path,
+    const char *what, int secret)
+{
+	struct stat	st;
+	int		fd;
+
+	if (path[0] == '\0')
+		return 0;
+	/* a secret is checked again on the open file: nothing swapped in */
+	fd = open(path, O_RDONLY | O_CLOEXEC | (secret ? O_NOFOLLOW : 0));
+	if (fd == -1 || (secret && (fstat(fd, &st) == -1 ||
+	    !S_ISREG(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & 077) != 0))) {
+		if (fd == -1)
+			log_warn("%s %s", what, path);
+		else
+			log_warnx("%s %s: not a regular file owned by root "
+			    "with mode 0600", what, path);
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	child_send(c->id, type, fd, NULL, 0);
+	return 0;
+}
+
+/* fleet { }: mqtts://HOST[:PORT] split, the files opened */
+static void
+child_send_fleet(struct child *c)
+{
+	const struct pks_conf	*conf = env->conf;
+	struct pks_fleet_conf	 fc;
+	const char		*h = conf->fleet_broker + strlen("mqtts://");
+	const char		*colon;
+	size_t			 n;
+
+	memset(&fc, 0, sizeof(fc));
+	/* the parser checked the shape: [v6][:port] or host[:port] */
+	colon = strrchr(h, ':');
+	if (colon != NULL && h[0] == '[' && colon < strchr(h, ']'))
+		colon = NULL;
+	n = colon != NULL ? (size_t)(colon - h) : strlen(h);
+	if (n >= sizeof(fc.host))
+		n = sizeof(fc.host) - 1;
+	memcpy(fc.host, h, n);
+	fc.port = colon != NULL ? atoi(colon + 1) : 8883;
+	fc.role = conf->fleet_role;
+	memcpy(fc.name, conf->fleet_name, sizeof(fc.name));
+	child_send(c->id, IMSG_FLEET_CONF, -1, &fc, sizeof(fc));
+	child_send_file(c, IMSG_FLEET_CA, conf->fleet_ca, "fleet ca-file", 0);
+	child_send_file(c, IMSG_FLEET_CERT, conf->fleet_cert,
+	    "fleet cert-file", 0);
+	child_send_file(c, IMSG_FLEET_KEY, conf->fleet_key, "fleet key-file",
+	    1);
+	child_send_file(c, IMSG_FLEET_PASSWORD, conf->fleet_password,
+	    "fleet password-file", 1);
 }
 
 /* pks-fw's mode, and each allow-always prefix once per service */
@@ -163,6 +228,9 @@ child_send_conf(struct child *c)
 		}
 		break;
 	}
+	case PROC_FLEET:
+		child_send_fleet(c);
+		break;
 	default:
 		break;
 	}

@@ -480,6 +480,14 @@ ctl_request(int fd, char *req)
 		ctl_grants(fd);
 	else if (strcmp(argv[0], "recovery") == 0)
 		ctl_recovery(fd, argc, argv);
+	else if (strcmp(argv[0], "fleet") == 0 && argc == 1) {
+		struct text	t;
+
+		memset(&t, 0, sizeof(t));
+		fleet_show(&t);
+		text_finish(&t);
+		out(fd, "%s", t.buf);
+	}
 	else if (strcmp(argv[0], "revoke") == 0 && argc == 2) {
 		if (strcmp(argv[1], "all") == 0)
 			n = seq_revoke_user(0, 1);

@@ -99,7 +99,8 @@ telegram_dispatch_imsg(struct imsg *im)
 		memcpy(&req, im->data, sizeof(req));
 		if (!tg_req_valid(&req))
 			return -1;
-		telegram_request(&req);
+		if (!fleet_tg_request(&req))
+			telegram_request(&req);
 		return 0;
 	case IMSG_TG_SENT:
 		if (im->len != sizeof(sent))
@@ -109,7 +110,8 @@ telegram_dispatch_imsg(struct imsg *im)
 		if (sent.message_id < 0 || sent.message_id > INT32_MAX ||
 		    (sent.status != 200 && sent.message_id != 0))
 			return -1;
-		telegram_sent(&sent);
+		if (!fleet_tg_sent(&sent))
+			telegram_sent(&sent);
 		return 0;
 	case IMSG_TG_MIGRATED:
 		if (im->len != sizeof(mig))
@@ -247,6 +249,110 @@ fw_dispatch_imsg(struct imsg *im)
 	}
 }
 
+static int
+fleet_name_valid(const char *s)
+{
+	return str_valid(s, PKS_NAME_MAX) && conf_valid_name(s);
+}
+
+/* REPLY, NOTICE: the words, in order, within their lengths */
+static int
+fleet_words_valid(const struct imsg *im, struct pks_fleet_reply *r)
+{
+	uint32_t	i;
+
+	if (im->len < sizeof(*r))
+		return 0;
+	memcpy(r, im->data, sizeof(*r));
+	if (im->len != sizeof(*r) + r->textlen + r->altlen ||
+	    r->textlen >= PKS_TEXT_MAX || r->altlen >= PKS_TEXT_MAX ||
+	    r->nmark > PKS_FLEET_MARKS || r->to > REPLY_CHOICE ||
+	    !fleet_name_valid(r->host))
+		return 0;
+	for (i = 0; i < r->nmark; i++)
+		if (r->mark[i].off > r->textlen || r->mark[i].style >
+		    STYLE_CODE || (i > 0 && r->mark[i].off <
+		    r->mark[i - 1].off))
+			return 0;
+	return 1;
+}
+
+static int
+fleet_dispatch_imsg(struct imsg *im)
+{
+	struct pks_fleet_state	st;
+	struct pks_fleet_hello	h;
+	struct pks_fleet_req	fr;
+	struct pks_fleet_sent	fs;
+	struct pks_fleet_reply	rp;
+	char			text[PKS_TEXT_MAX], alt[PKS_TEXT_MAX];
+	uint32_t		i;
+
+	switch (im->hdr.type) {
+	case IMSG_FLEET_STATE:
+		if (im->len != sizeof(st))
+			return -1;
+		memcpy(&st, im->data, sizeof(st));
+		if (st.connected > 1 || st.refused > st.received)
+			return -1;
+		fleet_link(&st);
+		return 0;
+	case IMSG_FLEET_HELLO:
+		if (im->len != sizeof(h))
+			return -1;
+		memcpy(&h, im->data, sizeof(h));
+		if (!fleet_name_valid(h.host) || h.at <= 0)
+			return -1;
+		fleet_hello(&h);
+		return 0;
+	case IMSG_FLEET_REQ:
+		if (im->len != sizeof(fr))
+			return -1;
+		memcpy(&fr, im->data, sizeof(fr));
+		if (fr.id == 0 || fr.id >= PKS_FLEET_ID_MAX ||
+		    fr.cmd == 0 || fr.cmd >= FLEET_CMD_MAX ||
+		    fr.user <= 0 || fr.user >= PKS_ID_LIMIT ||
+		    fr.chat == 0 || fr.chat <= -PKS_ID_LIMIT ||
+		    fr.chat >= PKS_ID_LIMIT || fr.private > 1 ||
+		    (fr.private && fr.chat != fr.user) ||
+		    fr.nargs > PKS_ARGS_MAX || !fleet_name_valid(fr.host) ||
+		    strcmp(fr.host, env->conf->fleet_name) != 0 ||
+		    !str_valid(fr.user_name, sizeof(fr.user_name)))
+			return -1;
+		for (i = 0; i < PKS_ARGS_MAX; i++)
+			if (!str_valid(fr.argv[i], sizeof(fr.argv[i])))
+				return -1;
+		fleet_req(&fr);
+		return 0;
+	case IMSG_FLEET_SENT:
+		if (im->len != sizeof(fs))
+			return -1;
+		memcpy(&fs, im->data, sizeof(fs));
+		if (fs.id == 0 || fs.id >= PKS_FLEET_ID_MAX ||
+		    fs.ok > 1 || fs.ok < 0 || fs.msg_id < 0 ||
+		    fs.msg_id > INT32_MAX || !fleet_name_valid(fs.host))
+			return -1;
+		fleet_sent(&fs);
+		return 0;
+	case IMSG_FLEET_REPLY:
+	case IMSG_FLEET_NOTICE:
+		if (!fleet_words_valid(im, &rp))
+			return -1;
+		memcpy(text, (const char *)im->data + sizeof(rp), rp.textlen);
+		text[rp.textlen] = '\0';
+		memcpy(alt, (const char *)im->data + sizeof(rp) + rp.textlen,
+		    rp.altlen);
+		alt[rp.altlen] = '\0';
+		if (im->hdr.type == IMSG_FLEET_REPLY)
+			fleet_reply(&rp, text, alt);
+		else
+			fleet_notice(&rp, text, alt);
+		return 0;
+	default:
+		return any_dispatch_imsg(PROC_FLEET, im);
+	}
+}
+
 /*
  * Handle what a child sent: read it, then each message.  Also called on
  * each loop pass for messages left over (an allocation failed), since
@@ -270,6 +376,9 @@ monitor_dispatch_imsg(enum pks_proc id, int readable)
 			break;
 		case PROC_FW:
 			rc = fw_dispatch_imsg(&im);
+			break;
+		case PROC_FLEET:
+			rc = fleet_dispatch_imsg(&im);
 			break;
 		default:
 			rc = -1;

@@ -9,6 +9,7 @@
  *	control.c	pksctl's socket: lines in, tables out
  *	ready.c		readiness: systemd, the notify users, interfaces
  *	reload.c	SIGHUP and pksctl reload; state pushed to a new child
+ *	fleet.c		the fleet origin: a front routes, a host answers
  *	telegram.c	the Telegram origin: requests in, HTML out
  *	request.c	requests of any origin: user commands, pending work
  *	admin.c		admin commands
@@ -312,6 +313,10 @@ time_t	 seq_next_deadline(void);
 void	 seq_knock_done(const struct pks_knock *);
 void	 seq_reconf(void);
 
+/* reply.c, continued: words about windows and sequences */
+void	 reply_window(struct reply *, const struct window *, enum win_event);
+void	 reply_seq_gone(struct reply *, const struct sequence *);
+
 /* grants.c */
 void	 grants_init(void);
 void	 grants_reload(void);
@@ -401,8 +406,27 @@ int	 recovery_command(const struct request *, struct reply *,
 /* telegram.c */
 extern const struct origin telegram_origin;
 void	 telegram_request(const struct pks_tg_req *);
+void	 telegram_to_request(const struct pks_tg_req *, struct request *);
+void	 telegram_message(int64_t, const struct reply *);
+void	 telegram_edit(int64_t, int64_t, const struct reply *);
 void	 telegram_sent(const struct pks_tg_sent *);
 void	 telegram_migrated(const struct pks_tg_migrated *);
+
+/* fleet.c */
+int	 fleet_tg_request(const struct pks_tg_req *);
+int	 fleet_tg_sent(const struct pks_tg_sent *);
+void	 fleet_link(const struct pks_fleet_state *);
+void	 fleet_hello(const struct pks_fleet_hello *);
+void	 fleet_req(const struct pks_fleet_req *);
+void	 fleet_sent(const struct pks_fleet_sent *);
+void	 fleet_reply(const struct pks_fleet_reply *, const char *,
+	    const char *);
+void	 fleet_notice(const struct pks_fleet_reply *, const char *,
+	    const char *);
+void	 fleet_child_gone(void);
+void	 fleet_expire(time_t);
+time_t	 fleet_next_deadline(void);
+void	 fleet_show(struct text *);
 
 /* control.c */
 struct pollfd;

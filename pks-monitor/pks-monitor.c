@@ -75,6 +75,8 @@ reap(void)
 			ready_child_down(i);
 	if (gone & CHILD_BIT(PROC_TELEGRAM))
 		request_origin_gone(&telegram_origin);
+	if (gone & CHILD_BIT(PROC_FLEET))
+		fleet_child_gone();
 }
 
 /*
@@ -206,14 +208,15 @@ pidfile_write(void)
 static int
 next_timeout(time_t now)
 {
-	time_t	t[4], next = 0;
+	time_t	t[5], next = 0;
 	int	i;
 
 	t[0] = seq_next_deadline();
 	t[1] = win_next_deadline();
 	t[2] = grants_next_deadline();
 	t[3] = child_next_deadline();
-	for (i = 0; i < 4; i++)
+	t[4] = fleet_next_deadline();
+	for (i = 0; i < 5; i++)
 		if (t[i] != 0 && (next == 0 || t[i] < next))
 			next = t[i];
 	/* wake at least once a second: idle control clients, clocks */
@@ -294,6 +297,7 @@ main_loop(void)
 		win_expire(now);
 		grants_expire(now);
 		grants_sync();
+		fleet_expire(now);
 		reap();
 		monitor_started(child_restart_due(now));
 	}

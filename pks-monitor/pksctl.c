@@ -32,7 +32,8 @@ usage(void)
 	    "                       issue COUNT (1) recovery sequences:\n"
 	    "                       shown once, keep them offline\n"
 	    "  recovery revoke ID|all\n"
-	    "                       revoke recovery sequences\n");
+	    "                       revoke recovery sequences\n"
+	    "  fleet                the fleet's broker link, hosts seen\n");
 	exit(1);
 }
 
@@ -51,7 +52,8 @@ build_request(int argc, char **argv, char *buf, size_t len)
 	int		 n, i;
 
 	if ((strcmp(cmd, "status") == 0 || strcmp(cmd, "windows") == 0 ||
-	    strcmp(cmd, "grants") == 0 || strcmp(cmd, "reload") == 0) &&
+	    strcmp(cmd, "grants") == 0 || strcmp(cmd, "reload") == 0 ||
+	    strcmp(cmd, "fleet") == 0) &&
 	    argc == 1)
 		n = snprintf(buf, len, "%s\n", cmd);
 	else if (strcmp(cmd, "sequences") == 0 && (argc == 1 ||

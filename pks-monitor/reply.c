@@ -8,9 +8,12 @@
  */
 #include <sys/types.h>
 
+#include <netinet/in.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "monitor.h"
 
@@ -98,4 +101,51 @@ void
 reply_plain(const struct reply *r, struct text *out)
 {
 	*out = r->t;
+}
+
+/* "ssh open for 192.0.2.1 until 12:00:30 UTC", "ssh closed for ..." */
+void
+reply_window(struct reply *rp, const struct window *w, enum win_event ev)
+{
+	struct tm	tm;
+	char		a[INET6_ADDRSTRLEN], t[16];
+	time_t		until;
+
+	addr_str(w->w.af, w->w.addr, a, sizeof(a));
+	if (ev == WIN_EV_CLOSED)
+		reply_add(rp, "%s closed for %s", w->svcname, a);
+	else {
+		until = mono_to_wall(w->expires);
+		gmtime_r(&until, &tm);
+		strftime(t, sizeof(t), "%H:%M:%S UTC", &tm);
+		reply_add(rp, "%s open for %s until %s", w->svcname, a, t);
+	}
+}
+
+/*
+ * A sequence is gone: its message must not look usable.  It says it was
+ * used, when and from where, that it expired, or that it was revoked;
+ * the ports go.
+ */
+void
+reply_seq_gone(struct reply *rp, const struct sequence *q)
+{
+	struct tm	tm;
+	char		when[16];
+	time_t		at;
+
+	reply_add(rp, "Sequence for ");
+	reply_style(rp, STYLE_BOLD);
+	reply_add(rp, "%s", q->svcname);
+	reply_style(rp, STYLE_PLAIN);
+	at = q->used_at != 0 ? q->used_at : mono_to_wall(q->expires);
+	gmtime_r(&at, &tm);
+	strftime(when, sizeof(when), "%H:%M:%S UTC", &tm);
+	if (q->used_at != 0)
+		reply_add(rp, ": used at %s from %s.", when, q->used_from);
+	else if (q->expires <= mono_now())
+		reply_add(rp, ": expired at %s, unused.", when);
+	else
+		reply_add(rp, ": revoked, unused.");
+	reply_add(rp, " Ask again with /generate.");
 }

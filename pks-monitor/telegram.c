@@ -56,6 +56,36 @@ tg_send(uint32_t reqid, int64_t chat, uint32_t flags, const struct text *t,
 	child_sendv(PROC_TELEGRAM, IMSG_TG_SEND, iov, 3);
 }
 
+/* a message of its own, not an answer */
+void
+telegram_message(int64_t chat, const struct reply *rp)
+{
+	struct text	html;
+
+	reply_html(rp, &html);
+	tg_send(0, chat, 0, &html, 0, NULL, 0);
+}
+
+/* new words for a message the bot sent (editMessageText) */
+void
+telegram_edit(int64_t chat, int64_t msg, const struct reply *rp)
+{
+	struct pks_tg_edit	 e;
+	struct text		 html;
+	struct iovec		 iov[2];
+
+	reply_html(rp, &html);
+	memset(&e, 0, sizeof(e));
+	e.chat_id = chat;
+	e.message_id = msg;
+	e.textlen = html.len;
+	iov[0].iov_base = &e;
+	iov[0].iov_len = sizeof(e);
+	iov[1].iov_base = html.buf;
+	iov[1].iov_len = html.len;
+	child_sendv(PROC_TELEGRAM, IMSG_TG_EDIT, iov, 2);
+}
+
 /* plain text as HTML */
 static void
 tg_escape(const struct text *plain, struct text *html)
@@ -118,72 +148,29 @@ static void
 tg_window(const struct window *w, enum win_event ev)
 {
 	struct reply	 rp;
-	struct text	 html;
-	struct tm	 tm;
-	char		 a[INET6_ADDRSTRLEN], t[16];
-	time_t		 until;
+	char		 a[INET6_ADDRSTRLEN];
 
-	addr_str(w->w.af, w->w.addr, a, sizeof(a));
 	reply_init(&rp);
-	if (ev == WIN_EV_CLOSED)
-		reply_add(&rp, "%s closed for %s", w->svcname, a);
-	else {
-		until = mono_to_wall(w->expires);
-		gmtime_r(&until, &tm);
-		strftime(t, sizeof(t), "%H:%M:%S UTC", &tm);
-		reply_add(&rp, "%s open for %s until %s", w->svcname, a, t);
-	}
-	reply_html(&rp, &html);
-	tg_send(0, w->user_id, 0, &html, 0, NULL, 0);
+	reply_window(&rp, w, ev);
+	telegram_message(w->user_id, &rp);
 	if (ev != WIN_EV_OPENED || env->conf->nnotify == 0)
 		return;
+	addr_str(w->w.af, w->w.addr, a, sizeof(a));
 	reply_init(&rp);
 	reply_add(&rp, "%s opened %s from %s", w->user_name[0] ?
 	    w->user_name : "someone", w->svcname, a);
 	tg_notify(w->user_id, &rp);
 }
 
-/*
- * A sequence is gone: its message must not look usable.  It is
- * rewritten (editMessageText) to say it was used, when and from where,
- * that it expired, or that it was revoked; the ports go with it.
- */
+/* A sequence is gone: its message is rewritten (reply_seq_gone()). */
 static void
 tg_seq_gone(const struct sequence *q)
 {
-	struct pks_tg_edit	 e;
-	struct reply		 rp;
-	struct text		 html;
-	struct iovec		 iov[2];
-	struct tm		 tm;
-	char			 when[16];
-	time_t			 at;
+	struct reply	rp;
 
 	reply_init(&rp);
-	reply_add(&rp, "Sequence for ");
-	reply_style(&rp, STYLE_BOLD);
-	reply_add(&rp, "%s", q->svcname);
-	reply_style(&rp, STYLE_PLAIN);
-	at = q->used_at != 0 ? q->used_at : mono_to_wall(q->expires);
-	gmtime_r(&at, &tm);
-	strftime(when, sizeof(when), "%H:%M:%S UTC", &tm);
-	if (q->used_at != 0)
-		reply_add(&rp, ": used at %s from %s.", when, q->used_from);
-	else if (q->expires <= mono_now())
-		reply_add(&rp, ": expired at %s, unused.", when);
-	else
-		reply_add(&rp, ": revoked, unused.");
-	reply_add(&rp, " Ask again with /generate.");
-	reply_html(&rp, &html);
-	memset(&e, 0, sizeof(e));
-	e.chat_id = q->user_id;
-	e.message_id = q->msg_id;
-	e.textlen = html.len;
-	iov[0].iov_base = &e;
-	iov[0].iov_len = sizeof(e);
-	iov[1].iov_base = html.buf;
-	iov[1].iov_len = html.len;
-	child_sendv(PROC_TELEGRAM, IMSG_TG_EDIT, iov, 2);
+	reply_seq_gone(&rp, q);
+	telegram_edit(q->user_id, q->msg_id, &rp);
 }
 
 const struct origin telegram_origin = {
@@ -238,6 +225,16 @@ void
 telegram_request(const struct pks_tg_req *tr)
 {
 	struct request	r;
+
+	telegram_to_request(tr, &r);
+	request_handle(&r);
+}
+
+/* what the worker sent, as a request of this origin */
+void
+telegram_to_request(const struct pks_tg_req *tr, struct request *rp)
+{
+	struct request	r;
 	uint32_t	i;
 
 	memset(&r, 0, sizeof(r));
@@ -263,7 +260,7 @@ telegram_request(const struct pks_tg_req *tr)
 		memcpy(r.reply_user_name, tr->reply_user_name,
 		    sizeof(r.reply_user_name));
 	}
-	request_handle(&r);
+	*rp = r;
 }
 
 /* The worker's outcome of a private delivery with a fallback. */

@@ -156,56 +156,13 @@ transport_failed(struct tg_call *c, int code)
 
 /* ------------------------------------------------------------ config */
 
-/* read all of fd (at most max bytes) into a new NUL-terminated buffer */
-static char *
-read_fd(int fd, size_t max, size_t *lenp)
-{
-	char	*buf, *nb;
-	size_t	 len = 0, cap = 4096;
-	ssize_t	 n;
-
-	if ((buf = malloc(cap)) == NULL)
-		return NULL;
-	for (;;) {
-		if (len + 1 >= cap) {
-			if (cap > max) {
-				errno = EFBIG;
-				goto fail;
-			}
-			if ((nb = realloc(buf, cap * 2)) == NULL)
-				goto fail;
-			buf = nb;
-			cap *= 2;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			goto fail;
-		if (n == 0)
-			break;
-		len += n;
-	}
-	if (len > max) {
-		errno = EFBIG;
-		goto fail;
-	}
-	buf[len] = '\0';
-	*lenp = len;
-	return buf;
- fail:
-	explicit_bzero(buf, cap);
-	free(buf);
-	return NULL;
-}
-
 static int
 conf_token(int fd)
 {
 	char	*t;
 	size_t	 len;
 
-	if ((t = read_fd(fd, TOKEN_FILE_MAX - 1, &len)) == NULL) {
+	if ((t = proc_read_fd(fd, TOKEN_FILE_MAX - 1, &len)) == NULL) {
 		log_warn("token file");
 		return -1;
 	}
@@ -269,7 +226,7 @@ tg_conf(struct imsg *im)
 	case IMSG_TG_CA:
 		if (im->len != 0 || im->fd == -1 || ca != NULL)
 			break;
-		if ((ca = read_fd(im->fd, CA_MAX, &calen)) == NULL)
+		if ((ca = proc_read_fd(im->fd, CA_MAX, &calen)) == NULL)
 			log_warn("CA bundle");
 		else if (strstr(ca, "-----BEGIN CERTIFICATE-----") == NULL)
 			log_warnx("CA bundle: no PEM certificate in it");

@@ -350,7 +350,8 @@ all_digits(const char *s)
 }
 
 /*
- * Arguments after a known command: /generate [service [address]],
+ * Arguments after a known command: /generate [service [address]] (or
+ * [host [service]] in fleet mode: the monitor tells them apart),
  * /status and /revoke [service]; the others take none and ignore
  * what follows.  0 if they do not fit.
  */
@@ -400,7 +401,8 @@ parse_args(struct pks_tg_req *r, const char *rest)
 	snprintf(r->arg1, sizeof(r->arg1), "%s", w);
 	if (!next_word(&rest, w, sizeof(w)))
 		return 1;
-	if (maxw < 2 || !tg_valid_addr(w))
+	/* an address, or in fleet mode a service: /generate HOST SERVICE */
+	if (maxw < 2 || !(tg_valid_addr(w) || conf_valid_name(w)))
 		return 0;
 	snprintf(r->arg2, sizeof(r->arg2), "%s", w);
 	return !next_word(&rest, w, sizeof(w));

@@ -21,7 +21,7 @@ from pkstest import tap, TOP
 
 DOC = os.path.join(TOP, "doc")
 PAGES = ["pks-monitor.8", "pks.conf.5", "pksctl.8", "pks-telegram.8",
-         "pks-sniffer.8", "pks-fw.8", "pks-knock.1"]
+         "pks-sniffer.8", "pks-fw.8", "pks-fleet.8", "pks-knock.1"]
 # binary: (source holding its getopt string, its page)
 BINARIES = {
     "pks-monitor": ("pks-monitor/pks-monitor.c", "pks-monitor.8"),

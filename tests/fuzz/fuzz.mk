@@ -36,6 +36,7 @@ FUZZ_MAXLEN_packet	:= 512
 FUZZ_MAXLEN_update	:= 16384
 FUZZ_MAXLEN_ports	:= 1024
 FUZZ_MAXLEN_imsg	:= 40000
+FUZZ_MAXLEN_fleet	:= 20000
 
 fuzz-build: $(FUZZ_BINS)
 

@@ -95,6 +95,11 @@ generate_with_address(void **state)
 	assert_int_equal(ups[0].req.cmd, TG_CMD_GENERATE);
 	assert_string_equal(ups[0].req.arg1, "web-1");
 	assert_string_equal(ups[0].req.arg2, "fd00::2");
+	/* fleet mode: a host, then a service; the monitor tells */
+	msg(PRIV, "/generate web2 ssh", CMD(9));
+	assert_int_equal(ups[0].req.cmd, TG_CMD_GENERATE);
+	assert_string_equal(ups[0].req.arg1, "web2");
+	assert_string_equal(ups[0].req.arg2, "ssh");
 }
 
 static void
@@ -102,7 +107,8 @@ bad_arguments_are_unknown(void **state)
 {
 	static const char *const bad[] = {
 		"/generate ss;h",
-		"/generate ssh nothost",
+		"/generate ssh no/host",
+		"/generate web2 ssh 1.2.3.4",
 		"/generate ssh 1.2.3.4 extra",
 		"/generate aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 		"/generate ssh 1111:2222:3333:4444:5555:6666:7777:8888:9999:"

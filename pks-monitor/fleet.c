@@ -1,0 +1,686 @@
+/*
+ * fleet.c: the fleet origin (issue 17).  pks-fleet relays; this decides.
+ *
+ * On the front, a Telegram /generate HOST [SERVICE] that names another
+ * host of the fleet is not handled here: it is forwarded, with an id and
+ * an expiry, and the host's answer (words and styles, never markup) is
+ * rendered by the Telegram origin like a local one, under the host's
+ * name.  A host that has not answered when the fleet timeout ends gets
+ * "HOST did not answer", and a late answer is dropped: nothing is
+ * answered twice.  The outcome of a private delivery goes back to the
+ * host, which keeps or revokes its sequence as it would locally.
+ *
+ * On a host, a request from the front is one more origin next to
+ * Telegram: the same rules, the same replies.  A request seen before or
+ * past its expiry (a replay from the broker) is refused with a log line
+ * and changes nothing.  Answers, window notices and rewritten sequence
+ * messages go back through the broker for the front to deliver.
+ */
+#include <sys/types.h>
+#include <sys/random.h>
+#include <sys/uio.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "monitor.h"
+
+#define HOSTS_MAX	1024	/* hosts a front remembers */
+#define SEEN_MAX	4096	/* request ids a host remembers */
+#define SENT_WAIT	60	/* seconds a front waits for a delivery */
+#define HOST_GRACE	60	/* seconds past a request's expiry a host
+				   waits for the front's delivery outcome */
+
+/* a front: a request forwarded to a host */
+enum fwd_state {
+	FWD_ASKED,		/* waiting for the host's answer */
+	FWD_SENDING,		/* answered in private: waiting for the
+				   delivery outcome (TG_SENT) */
+	FWD_AFTER		/* done: one more answer may follow (a
+				   group hears "Sent you ... in private") */
+};
+
+struct forward {
+	struct forward	*next;
+	uint64_t	 id;
+	char		 host[PKS_NAME_MAX];
+	struct request	 req;		/* the Telegram request */
+	enum fwd_state	 state;
+	time_t		 deadline;	/* monotonic */
+};
+
+/* a front: a host that said hello */
+struct fhost {
+	char		 name[PKS_NAME_MAX];
+	int64_t		 said;		/* wall date in its hello */
+	time_t		 seen;		/* monotonic, last message */
+};
+
+/* a host: a request of the front being handled */
+struct local {
+	struct local	*next;
+	uint32_t	 lid;		/* struct request's id */
+	uint64_t	 id;		/* the front's */
+	time_t		 deadline;	/* monotonic: revoked if undelivered */
+};
+
+/* a host: an id seen, until its expiry */
+struct seen {
+	uint64_t	 id;
+	int64_t		 expires;	/* wall */
+};
+
+static struct pks_fleet_state	 link_state;
+static int			 link_known;
+static struct forward		*forwards;
+static uint64_t			 next_id;
+static struct fhost		 hosts[HOSTS_MAX];
+static size_t			 nhosts;
+static struct local		*locals;
+static uint32_t			 next_lid;
+static struct seen		 seen[SEEN_MAX];
+static size_t			 nseen;
+
+static const struct origin	 fleet_origin;
+
+static int
+is_front(void)
+{
+	return env->conf->has_fleet &&
+	    env->conf->fleet_role == PKS_FLEET_FRONT;
+}
+
+/* ------------------------------------------------------------- front */
+
+static struct fhost *
+host_find(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < nhosts; i++)
+		if (strcmp(hosts[i].name, name) == 0)
+			return &hosts[i];
+	return NULL;
+}
+
+static void
+host_seen(const char *name, int64_t said)
+{
+	struct fhost	*h;
+
+	if ((h = host_find(name)) == NULL) {
+		if (nhosts == HOSTS_MAX) {
+			log_warnx("fleet: over %d hosts, %s is not "
+			    "remembered", HOSTS_MAX, name);
+			return;
+		}
+		h = &hosts[nhosts++];
+		memcpy(h->name, name, sizeof(h->name));
+		log_info("fleet: host %s is there", name);
+	}
+	if (said != 0)
+		h->said = said;
+	h->seen = mono_now();
+}
+
+static uint64_t
+fwd_id(void)
+{
+	if (next_id == 0 || next_id >= PKS_FLEET_ID_MAX - 1) {
+		if (getrandom(&next_id, sizeof(next_id), 0) !=
+		    sizeof(next_id))
+			fatal("getrandom");
+		/* room for 2^32 requests after the start */
+		next_id = next_id % (PKS_FLEET_ID_MAX / 2) + 1;
+	}
+	return next_id++;
+}
+
+static void
+fwd_free(struct forward *f)
+{
+	struct forward	**pp;
+
+	for (pp = &forwards; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == f) {
+			*pp = f->next;
+			break;
+		}
+	free(f);
+}
+
+static void
+front_say(const struct request *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* a one-line answer of the front itself; the request is done */
+static void
+front_say(const struct request *r, const char *fmt, ...)
+{
+	struct reply	rp;
+	va_list		ap;
+
+	reply_init(&rp);
+	va_start(ap, fmt);
+	text_vadd(&rp.t, fmt, ap);
+	va_end(ap);
+	telegram_origin.reply(r, &rp);
+	telegram_origin.done(r);
+}
+
+/*
+ * A Telegram request on the front: 1 if it was the fleet's to handle
+ * (forwarded, or answered here about the fleet), 0 if the monitor
+ * handles it as a local one.
+ */
+int
+fleet_tg_request(const struct pks_tg_req *tr)
+{
+	struct pks_fleet_req	 fr;
+	struct forward		*f;
+	struct request		 r;
+	const char		*host = tr->arg1;
+
+	if (!is_front() || tr->cmd != TG_CMD_GENERATE || tr->user_id == 0 ||
+	    host[0] == '\0' || conf_service_index(env->conf, host) != -1)
+		return 0;
+	telegram_to_request(tr, &r);
+	if (strcmp(host, env->conf->fleet_name) == 0) {
+		/* this host by name: /generate ME [SERVICE] */
+		memcpy(r.argv[0], tr->arg2, sizeof(r.argv[0]));
+		memset(r.argv[1], 0, sizeof(r.argv[1]));
+		request_handle(&r);
+		return 1;
+	}
+	if (host_find(host) == NULL) {
+		front_say(&r, "%s is neither a service here nor a host of "
+		    "the fleet.", host);
+		return 1;
+	}
+	if (!link_state.connected) {
+		log_info("fleet: /generate for %s from user %lld while the "
+		    "broker is unreachable", host, (long long)r.user);
+		front_say(&r, "The fleet's message broker cannot be reached "
+		    "right now, so %s cannot be asked: nothing was issued. "
+		    "Try again later.", host);
+		return 1;
+	}
+	if (r.age > env->conf->fleet_timeout + PKS_FLEET_TTL_MAX) {
+		front_say(&r, "That request is %u seconds old and has "
+		    "expired: ask again.", r.age);
+		return 1;
+	}
+	if ((f = calloc(1, sizeof(*f))) == NULL) {
+		log_warn("fleet");
+		front_say(&r, "No memory to ask %s right now.", host);
+		return 1;
+	}
+	f->id = fwd_id();
+	memcpy(f->host, host, sizeof(f->host));
+	f->req = r;
+	f->state = FWD_ASKED;
+	/* past the expiry by a whole second of the wall clock, whatever
+	 * the fractions: a host refuses it by the time we say it did not
+	 * answer */
+	f->deadline = mono_now() + env->conf->fleet_timeout + 2;
+	f->next = forwards;
+	forwards = f;
+
+	memset(&fr, 0, sizeof(fr));
+	fr.id = f->id;
+	fr.expires = time(NULL) + env->conf->fleet_timeout;
+	memcpy(fr.host, host, sizeof(fr.host));
+	fr.cmd = FLEET_CMD_GENERATE;
+	fr.private = r.private;
+	fr.age = r.age;
+	fr.user = r.user;
+	fr.chat = r.chat;
+	memcpy(fr.user_name, r.user_name, sizeof(fr.user_name));
+	memcpy(fr.argv[0], tr->arg2, sizeof(fr.argv[0]));
+	fr.nargs = 1;
+	log_info("fleet: /generate %s %s from user %lld sent to %s as "
+	    "request %llu", host, tr->arg2, (long long)r.user, host,
+	    (unsigned long long)f->id);
+	child_send(PROC_FLEET, IMSG_FLEET_REQ, -1, &fr, sizeof(fr));
+	return 1;
+}
+
+static struct forward *
+fwd_find(uint64_t id, const char *host)
+{
+	struct forward	*f;
+
+	for (f = forwards; f != NULL; f = f->next)
+		if (f->id == id && (host == NULL || strcmp(f->host, host) ==
+		    0))
+			return f;
+	return NULL;
+}
+
+/* words of a host, under its name: "web2: ..." */
+static void
+host_words(struct reply *rp, const struct pks_fleet_reply *fr,
+    const char *text, const char *alt)
+{
+	size_t	i, shift;
+
+	reply_init(rp);
+	rp->to = fr->to;
+	reply_style(rp, STYLE_BOLD);
+	reply_add(rp, "%s", fr->host);
+	reply_style(rp, STYLE_PLAIN);
+	reply_add(rp, ": ");
+	shift = rp->t.len;
+	for (i = 0; i < fr->nmark && rp->nmark < REPLY_MARKS; i++) {
+		rp->mark[rp->nmark].off = fr->mark[i].off + shift;
+		rp->mark[rp->nmark++].style = fr->mark[i].style;
+	}
+	text_addn(&rp->t, text, fr->textlen);
+	text_addn(&rp->alt, alt, fr->altlen);
+}
+
+/* A host's answer, checked by dispatch.c. */
+void
+fleet_reply(const struct pks_fleet_reply *fr, const char *text,
+    const char *alt)
+{
+	struct forward	*f;
+	struct reply	 rp;
+
+	host_seen(fr->host, 0);
+	if (!is_front() || (f = fwd_find(fr->id, fr->host)) == NULL ||
+	    f->state == FWD_SENDING) {
+		log_info("fleet: dropped an answer from %s to request %llu: "
+		    "unknown, late or already answered", fr->host,
+		    (unsigned long long)fr->id);
+		return;
+	}
+	host_words(&rp, fr, text, alt);
+	telegram_origin.reply(&f->req, &rp);
+	if (f->state == FWD_AFTER) {
+		fwd_free(f);
+		return;
+	}
+	if (rp.to == REPLY_PRIVATE) {
+		/* the delivery decides whether the host keeps it */
+		f->state = FWD_SENDING;
+		f->deadline = mono_now() + SENT_WAIT;
+		return;
+	}
+	telegram_origin.done(&f->req);
+	fwd_free(f);
+}
+
+/*
+ * The worker's outcome of a message sent: 1 if it was an answer of a
+ * host, whose outcome goes back to that host.
+ */
+int
+fleet_tg_sent(const struct pks_tg_sent *s)
+{
+	struct pks_fleet_sent	 fs;
+	struct forward		*f;
+
+	for (f = forwards; f != NULL; f = f->next)
+		if (f->req.id == s->reqid && f->state == FWD_SENDING)
+			break;
+	if (f == NULL)
+		return 0;
+	memset(&fs, 0, sizeof(fs));
+	fs.id = f->id;
+	memcpy(fs.host, f->host, sizeof(fs.host));
+	fs.ok = s->status == 200;
+	fs.status = s->status;
+	fs.where = s->chat_id;
+	fs.msg_id = s->message_id;
+	child_send(PROC_FLEET, IMSG_FLEET_SENT, -1, &fs, sizeof(fs));
+	telegram_origin.done(&f->req);
+	f->state = FWD_AFTER;
+	f->deadline = mono_now() + env->conf->fleet_timeout;
+	return 1;
+}
+
+/* A host's message: new (msg_id 0), or new words for one it sent. */
+void
+fleet_notice(const struct pks_fleet_reply *fr, const char *text,
+    const char *alt)
+{
+	struct reply	rp;
+
+	host_seen(fr->host, 0);
+	if (!is_front())
+		return;
+	host_words(&rp, fr, text, alt);
+	if (fr->msg_id != 0)
+		telegram_edit(fr->chat, fr->msg_id, &rp);
+	else
+		telegram_message(fr->chat, &rp);
+}
+
+void
+fleet_hello(const struct pks_fleet_hello *h)
+{
+	if (is_front())
+		host_seen(h->host, h->at);
+}
+
+/* -------------------------------------------------------------- host */
+
+static struct local *
+local_find(uint32_t lid)
+{
+	struct local	*l;
+
+	for (l = locals; l != NULL; l = l->next)
+		if (l->lid == lid)
+			return l;
+	return NULL;
+}
+
+/* 0 if id may be handled now, and is remembered; -1 (logged) if not */
+static int
+seen_check(const struct pks_fleet_req *fr)
+{
+	int64_t	now = time(NULL);
+	size_t	i, j;
+
+	if (fr->expires < now) {
+		log_warnx("fleet: refused request %llu from the front: "
+		    "expired %lld s ago (stale or replayed)",
+		    (unsigned long long)fr->id,
+		    (long long)(now - fr->expires));
+		return -1;
+	}
+	if (fr->expires > now + PKS_FLEET_TTL_MAX) {
+		log_warnx("fleet: refused request %llu from the front: it "
+		    "expires in %lld s, over %d", (unsigned long long)fr->id,
+		    (long long)(fr->expires - now), PKS_FLEET_TTL_MAX);
+		return -1;
+	}
+	for (i = j = 0; i < nseen; i++) {
+		if (seen[i].id == fr->id) {
+			log_warnx("fleet: refused request %llu from the "
+			    "front: seen before (replayed)",
+			    (unsigned long long)fr->id);
+			return -1;
+		}
+		if (seen[i].expires >= now)
+			seen[j++] = seen[i];
+	}
+	nseen = j;
+	if (nseen == SEEN_MAX) {
+		log_warnx("fleet: refused request %llu: %d requests live",
+		    (unsigned long long)fr->id, SEEN_MAX);
+		return -1;
+	}
+	seen[nseen].id = fr->id;
+	seen[nseen++].expires = fr->expires;
+	return 0;
+}
+
+/* A request of the front, checked by dispatch.c: one more origin. */
+void
+fleet_req(const struct pks_fleet_req *fr)
+{
+	struct request	 r;
+	struct local	*l;
+
+	if (is_front() || seen_check(fr) == -1)
+		return;
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		log_warn("fleet");
+		return;
+	}
+	if (++next_lid == 0)
+		next_lid = 1;
+	l->lid = next_lid;
+	l->id = fr->id;
+	l->deadline = mono_now() + (fr->expires - time(NULL)) + HOST_GRACE;
+	l->next = locals;
+	locals = l;
+
+	memset(&r, 0, sizeof(r));
+	r.origin = &fleet_origin;
+	r.id = l->lid;
+	r.cmd = fr->cmd == FLEET_CMD_STATUS ? REQ_STATUS : REQ_GENERATE;
+	r.user = fr->user;
+	r.chat = fr->chat;
+	r.private = fr->private;
+	r.age = fr->age;
+	memcpy(r.user_name, fr->user_name, sizeof(r.user_name));
+	memcpy(r.argv[0], fr->argv[0], sizeof(r.argv[0]));
+	r.nargs = 2;
+	log_info("fleet: request %llu from the front: %s for user %lld",
+	    (unsigned long long)fr->id, r.cmd == REQ_STATUS ? "status" :
+	    "generate", (long long)r.user);
+	request_handle(&r);
+}
+
+/* The front's outcome of a private answer of ours. */
+void
+fleet_sent(const struct pks_fleet_sent *s)
+{
+	struct local	*l;
+
+	if (is_front())
+		return;
+	for (l = locals; l != NULL; l = l->next)
+		if (l->id == s->id)
+			break;
+	if (l == NULL) {
+		log_info("fleet: delivery outcome for request %llu, which is "
+		    "not waiting for one", (unsigned long long)s->id);
+		return;
+	}
+	request_delivered(&fleet_origin, l->lid, s->ok, s->where, s->status,
+	    s->msg_id);
+}
+
+static void
+send_words(uint32_t type, uint64_t id, int64_t chat, int64_t msg,
+    const struct reply *rp)
+{
+	struct pks_fleet_reply	fr;
+	struct iovec		iov[3];
+	struct text		t = rp->t, alt = rp->alt;
+	size_t			i;
+
+	text_finish(&t);
+	text_finish(&alt);
+	memset(&fr, 0, sizeof(fr));
+	fr.id = id;
+	memcpy(fr.host, env->conf->fleet_name, sizeof(fr.host));
+	fr.chat = chat;
+	fr.msg_id = msg;
+	fr.to = rp->to;
+	fr.textlen = t.len;
+	fr.altlen = alt.len;
+	for (i = 0; i < rp->nmark && i < PKS_FLEET_MARKS; i++) {
+		fr.mark[i].off = rp->mark[i].off > t.len ? t.len :
+		    rp->mark[i].off;
+		fr.mark[i].style = rp->mark[i].style;
+	}
+	fr.nmark = i;
+	iov[0].iov_base = &fr;
+	iov[0].iov_len = sizeof(fr);
+	iov[1].iov_base = t.buf;
+	iov[1].iov_len = t.len;
+	iov[2].iov_base = alt.buf;
+	iov[2].iov_len = alt.len;
+	child_sendv(PROC_FLEET, type, iov, 3);
+}
+
+static void
+fl_reply(const struct request *r, const struct reply *rp)
+{
+	struct local	*l;
+
+	if ((l = local_find(r->id)) != NULL)
+		send_words(IMSG_FLEET_REPLY, l->id, 0, 0, rp);
+}
+
+static void
+local_drop(uint32_t lid)
+{
+	struct local	**pp, *l;
+
+	for (pp = &locals; (l = *pp) != NULL; pp = &l->next)
+		if (l->lid == lid) {
+			*pp = l->next;
+			free(l);
+			return;
+		}
+}
+
+static void
+fl_done(const struct request *r)
+{
+	local_drop(r->id);
+}
+
+static void
+fl_notify(int64_t except, const struct reply *rp)
+{
+	size_t	i;
+
+	for (i = 0; i < env->conf->nnotify; i++)
+		if (env->conf->notify[i] != except)
+			send_words(IMSG_FLEET_NOTICE, 0, env->conf->notify[i],
+			    0, rp);
+}
+
+static void
+fl_window(const struct window *w, enum win_event ev)
+{
+	struct reply	rp;
+
+	reply_init(&rp);
+	reply_window(&rp, w, ev);
+	send_words(IMSG_FLEET_NOTICE, 0, w->user_id, 0, &rp);
+}
+
+static void
+fl_seq_gone(const struct sequence *q)
+{
+	struct reply	rp;
+
+	reply_init(&rp);
+	reply_seq_gone(&rp, q);
+	send_words(IMSG_FLEET_NOTICE, 0, q->user_id, q->msg_id, &rp);
+}
+
+static const struct origin fleet_origin = {
+	.name = "fleet",
+	.reply = fl_reply,
+	.done = fl_done,
+	.notify = fl_notify,
+	.window = fl_window,
+	.seq_gone = fl_seq_gone
+};
+
+/* ------------------------------------------------------------- both */
+
+void
+fleet_link(const struct pks_fleet_state *s)
+{
+	if (!link_known || s->connected != link_state.connected)
+		log_debug("fleet: broker link %s", s->connected ? "up" :
+		    "down");
+	link_state = *s;
+	link_known = 1;
+}
+
+/* pks-fleet exited: no link until the next one says so */
+void
+fleet_child_gone(void)
+{
+	memset(&link_state, 0, sizeof(link_state));
+	link_known = 0;
+}
+
+void
+fleet_expire(time_t now)
+{
+	struct forward	*f, *fn;
+	struct local	*l, *ln;
+	uint32_t	 lid;
+
+	for (f = forwards; f != NULL; f = fn) {
+		fn = f->next;
+		if (f->deadline > now)
+			continue;
+		if (f->state == FWD_ASKED) {
+			log_info("fleet: %s did not answer request %llu",
+			    f->host, (unsigned long long)f->id);
+			front_say(&f->req, "%s did not answer: nothing was "
+			    "issued there. Try again later.", f->host);
+		} else if (f->state == FWD_SENDING)
+			telegram_origin.done(&f->req);
+		fwd_free(f);
+	}
+	for (l = locals; l != NULL; l = ln) {
+		ln = l->next;
+		if (l->deadline > now)
+			continue;
+		/* the front never said it was delivered: as undelivered,
+		 * which revokes a sequence nobody got (and ends it) */
+		lid = l->lid;
+		request_delivered(&fleet_origin, lid, 0, 0, 0, 0);
+		local_drop(lid);
+	}
+}
+
+time_t
+fleet_next_deadline(void)
+{
+	const struct forward	*f;
+	const struct local	*l;
+	time_t			 t = 0;
+
+	for (f = forwards; f != NULL; f = f->next)
+		if (t == 0 || f->deadline < t)
+			t = f->deadline;
+	for (l = locals; l != NULL; l = l->next)
+		if (t == 0 || l->deadline < t)
+			t = l->deadline;
+	return t;
+}
+
+/* pksctl fleet */
+void
+fleet_show(struct text *t)
+{
+	const struct pks_conf	*c = env->conf;
+	time_t			 now = mono_now();
+	size_t			 i;
+
+	if (!c->has_fleet) {
+		text_add(t, "fleet mode is not configured\n");
+		return;
+	}
+	text_add(t, "fleet host %s, role %s, broker %s\n", c->fleet_name,
+	    c->fleet_role == PKS_FLEET_FRONT ? "front" : "host",
+	    c->fleet_broker);
+	text_add(t, "broker %s", link_state.connected ? "connected" :
+	    "not connected");
+	if (link_state.error != 0)
+		text_add(t, " (last error %d)", link_state.error);
+	text_add(t, "\nmessages received %llu, refused %llu, last %s",
+	    (unsigned long long)link_state.received,
+	    (unsigned long long)link_state.refused,
+	    link_state.last == 0 ? "never" : "");
+	if (link_state.last != 0)
+		text_add(t, "%lld s ago", (long long)(time(NULL) -
+		    link_state.last));
+	text_add(t, "\n");
+	if (!is_front())
+		return;
+	text_add(t, "%-32s %s\n", "HOST", "LAST-SEEN");
+	for (i = 0; i < nhosts; i++)
+		text_add(t, "%-32s %lld s ago\n", hosts[i].name,
+		    (long long)(now - hosts[i].seen));
+}

@@ -1,0 +1,470 @@
+#!/usr/bin/env python3
+"""Fleet mode (issue 17): one bot, many hosts, through a real broker.
+
+One shared set-up: a mosquitto broker with TLS certificates made here
+(openssl) and the ACL file of doc/fleet.md, in a namespace of its own
+joined by a bridge to the server namespace of each PKS suite: a front
+(the fake Bot API in front of it) and three hosts, web1..web3, each a
+full PKS (monitor, sniffer, pks-fw, pks-fleet) with its own namespaces,
+firewall and configuration.  Then, in order:
+
+- /generate web2 ssh, knocked at web2, opens web2 only;
+- a user allowed on web1 only is refused on web2 by web2's monitor;
+- the broker's ACL refuses a host's publish to another host's requests;
+  a request replayed, or past its expiry, is refused by the host;
+- malformed broker messages are refused with a log line, no crash;
+- a host that stops answering: "did not answer" within the timeout;
+- the broker killed: a clear answer meanwhile; restarted: every
+  pks-fleet reconnects by itself, and nothing is answered twice;
+- pks-fleet is confined like every child, and killed on a forbidden call.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pkstest  # noqa: E402
+from pkstest import tap, run, spawn, ADA, BOB  # noqa: E402
+
+BROKER = "198.19.0.1"
+PORT = 8883
+HOSTS = ("web1", "web2", "web3")
+TIMEOUT = 3			# fleet timeout of the front, seconds
+SSH_PORT = 2222
+
+
+def openssl(*args, cwd):
+    run(["openssl"] + list(args), cwd=cwd)
+
+
+def make_pki(d):
+    """A CA, the broker's certificate (its address as the name) and one
+    client certificate per fleet member, CN = its name."""
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
+            "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+            "-subj", "/CN=PKS fleet test CA", "-keyout", "ca.key",
+            "-out", "ca.pem", cwd=d)
+
+    def leaf(name, ext=None):
+        openssl("req", "-newkey", "ec", "-pkeyopt",
+                "ec_paramgen_curve:P-256", "-nodes", "-subj",
+                "/CN=%s" % name, "-keyout", name + ".key", "-out",
+                name + ".csr", cwd=d)
+        extra = []
+        if ext:
+            with open(os.path.join(d, name + ".ext"), "w") as f:
+                f.write(ext)
+            extra = ["-extfile", name + ".ext"]
+        openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem",
+                "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+                "-out", name + ".pem", *extra, cwd=d)
+        os.chmod(os.path.join(d, name + ".key"), 0o600)
+
+    leaf("broker", "subjectAltName=IP:%s\n" % BROKER)
+    for n in ("front",) + HOSTS:
+        leaf(n)
+    # mosquitto runs as the mosquitto user when started as root
+    os.chmod(d, 0o755)
+    shutil.chown(os.path.join(d, "broker.key"), "mosquitto")
+
+
+def doc_acl():
+    """The ACL file of doc/fleet.md, as an admin copies it."""
+    text = open(os.path.join(pkstest.TOP, "doc", "fleet.md")).read()
+    m = re.search(r"```\n(# pks-fleet ACL.*?)```", text, re.S)
+    return m.group(1)
+
+
+class Broker:
+    """mosquitto in its own namespace, a bridge to every server ns."""
+
+    def __init__(self, d, tag):
+        self.d = d
+        self.ns = "pks-brk-" + tag
+        self.proc = None
+        self.log = None
+        self.nlinks = 0
+        run(["ip", "netns", "add", self.ns])
+        run(["ip", "link", "set", "lo", "up"], ns=self.ns)
+        run(["ip", "link", "add", "br0", "type", "bridge"], ns=self.ns)
+        run(["ip", "addr", "add", BROKER + "/24", "dev", "br0"], ns=self.ns)
+        run(["ip", "link", "set", "br0", "up"], ns=self.ns)
+        with open(os.path.join(d, "acl"), "w") as f:
+            f.write(doc_acl())
+        with open(os.path.join(d, "mosquitto.conf"), "w") as f:
+            f.write("per_listener_settings false\n"
+                    "persistence false\n"
+                    "log_dest stderr\n"
+                    "log_type error\nlog_type warning\nlog_type notice\n"
+                    "log_type information\n"
+                    "listener %d %s\n"
+                    "cafile %s/ca.pem\ncertfile %s/broker.pem\n"
+                    "keyfile %s/broker.key\n"
+                    "require_certificate true\n"
+                    "use_identity_as_username true\n"
+                    "acl_file %s/acl\n" % (PORT, BROKER, d, d, d, d))
+
+    def link(self, srv_ns):
+        """A leg from a server namespace to the bridge."""
+        self.nlinks += 1
+        a = "veth-b%d" % self.nlinks
+        run(["ip", "link", "add", "veth-b", "netns", srv_ns, "type",
+             "veth", "peer", "name", a, "netns", self.ns])
+        run(["ip", "link", "set", a, "master", "br0"], ns=self.ns)
+        run(["ip", "link", "set", a, "up"], ns=self.ns)
+        run(["ip", "addr", "add", "198.19.0.%d/24" % (10 + self.nlinks),
+             "dev", "veth-b"], ns=srv_ns)
+        run(["ip", "link", "set", "veth-b", "up"], ns=srv_ns)
+
+    def start(self):
+        self.proc = spawn(["mosquitto", "-c",
+                           os.path.join(self.d, "mosquitto.conf")],
+                          ns=self.ns, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
+        self.log = pkstest.LogWatch(self.proc.stderr)
+        if self.log.wait(r"Opening ipv4 listen socket", 10) is None:
+            raise RuntimeError("mosquitto did not start:\n" +
+                               self.log.text())
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def pub(self, who, topic, payload, qos=1):
+        """mosquitto_pub with who's certificate; its result."""
+        return run(["mosquitto_pub", "-V", "mqttv5", "-h", BROKER, "-p",
+                    str(PORT), "--cafile", os.path.join(self.d, "ca.pem"),
+                    "--cert", os.path.join(self.d, who + ".pem"),
+                    "--key", os.path.join(self.d, who + ".key"),
+                    "-i", "test-" + who, "-q", str(qos), "-t", topic,
+                    "-m", payload], ns=self.ns, check=False, timeout=20)
+
+    def destroy(self):
+        self.stop()
+        subprocess.run(["ip", "netns", "del", self.ns],
+                       stderr=subprocess.DEVNULL)
+
+
+def fleet_block(d, name, role):
+    return ('fleet {\n\tbroker "mqtts://%s:%d"\n\tca-file "%s/ca.pem"\n'
+            '\tcert-file "%s/%s.pem"\n\tkey-file "%s/%s.key"\n'
+            '\tname %s\n\trole %s\n\ttimeout %d\n}\n' %
+            (BROKER, PORT, d, d, name, d, name, name, role, TIMEOUT))
+
+
+def fleet_pid(s):
+    return s.monitor.child_pid("pks-fleet")
+
+
+def wait_reply(front, user, since, pattern, timeout=10):
+    rec = front.bot.wait_sent(chat_id=user, since=since, text=pattern,
+                              timeout=timeout)
+    return rec["params"].get("text", "") if rec else None
+
+
+def last_seq(front):
+    sent = front.bot.sent()
+    return sent[-1]["seq"] if sent else 0
+
+
+def answer_of(host):
+    """A host's answer to a request, not one of its window notices."""
+    return r"<b>%s</b>: (?!\S+ (open|closed) for)" % host
+
+
+def ask(front, user, text, pattern, timeout=10):
+    since = last_seq(front)
+    front.bot.push_message(user_id=user, text=text, chat_id=user,
+                           chat_type="private", first_name="Ada")
+    return wait_reply(front, user, since, pattern, timeout)
+
+
+def ports_of(msg):
+    m = re.search(r"pks-knock \S+((?: \d+(?::udp)?)+)", msg or "")
+    return [int(x.split(":")[0]) for x in m.group(1).split()] if m else None
+
+
+def req_json(id_, exp, user=ADA, name="Ada", service="ssh", **over):
+    o = {"type": "req", "id": id_, "exp": exp, "cmd": "generate",
+         "user": user, "chat": user, "private": True, "age": 0,
+         "name": name, "args": [service]}
+    o.update(over)
+    return json.dumps(o)
+
+
+def main():
+    pkstest.require_root()
+    pkstest.ensure_user()
+    for tool in ("mosquitto", "mosquitto_pub", "openssl"):
+        if shutil.which(tool) is None:
+            tap.skip_all("%s is not installed (tests/packages.txt)" % tool)
+    pkstest.set_deadline(150)
+    tag = "%d" % os.getpid()
+    d = tempfile.mkdtemp(prefix="pks-fleet-")
+    broker = None
+    nets = []
+    suites = {}
+    try:
+        make_pki(d)
+        broker = Broker(d, tag)
+        broker.start()
+        # web1 allows Ada and Bob, web2 and web3 Ada only: each decides
+        rights = {"front": pkstest.allow(ADA),
+                  "web1": pkstest.allow([ADA, BOB]),
+                  "web2": pkstest.allow(ADA),
+                  "web3": pkstest.allow(ADA)}
+        for name in ("front",) + HOSTS:
+            net = pkstest.Net(tag="%s-%s" % (tag, name))
+            net.create()
+            nets.append(net)
+            broker.link(net.srv)
+            s = pkstest.Suite(net, telegram=(name == "front"),
+                              extra=rights[name] + fleet_block(
+                                  d, name, "front" if name == "front"
+                                  else "host"))
+            suites[name] = s
+        for name in ("front",) + HOSTS:
+            suites[name].start()
+            suites[name].echod()
+        front = suites["front"]
+        for name in ("front",) + HOSTS:
+            tap.ok(suites[name].monitor.log.wait(
+                r"pks-fleet: connected to the broker", 15) is not None,
+                "%s: pks-fleet connects to the broker over TLS" % name,
+                suites[name].monitor.log.text()[-1500:])
+        for name in HOSTS:
+            tap.ok(front.monitor.log.wait(r"fleet: host %s is there" %
+                                          name, 10) is not None,
+                   "the front sees %s (its retained hello)" % name,
+                   front.monitor.log.text()[-3000:] + broker.log.text())
+
+        if os.environ.get("FLEET_ONLY_SETUP"):
+            return
+        test_generate_opens_one_host(suites)
+        test_refused_by_host_rights(suites)
+        test_acl_and_replays(suites, broker)
+        test_malformed(suites, broker)
+        test_no_answer(suites)
+        test_broker_restart(suites, broker)
+        test_ctl(suites)
+        test_confinement(suites)
+    finally:
+        for s in suites.values():
+            try:
+                s.stop()
+            except Exception as e:		# noqa: BLE001
+                tap.diag("stop: %s" % e)
+        if broker:
+            broker.destroy()
+        for net in nets:
+            net.destroy()
+        shutil.rmtree(d, True)
+    tap.done()
+
+
+def test_generate_opens_one_host(suites):
+    front, web2 = suites["front"], suites["web2"]
+    msg = ask(front, ADA, "/generate web2 ssh", answer_of("web2"))
+    ports = ports_of(msg)
+    tap.ok(ports and msg.startswith("<b>web2</b>: One-time sequence"),
+           "/generate web2 ssh is "
+           "answered by web2, through the front", msg)
+    if not ports:
+        return
+    web2.knock(ports)
+    opened = pkstest.wait_for(lambda: web2.windows(pkstest.CLI4), 10)
+    tap.ok(opened, "the knock at web2 opens web2",
+           web2.monitor.log.text()[-1500:])
+    tap.ok(web2.can_connect(port=SSH_PORT), "the connection to web2 "
+           "goes through")
+    rec = front.bot.wait_sent(chat_id=ADA, text=r"ssh open for",
+                              timeout=10)
+    tap.ok(rec is not None and "web2" in rec["params"]["text"],
+           "the window notice of web2 reaches Ada through the front",
+           rec)
+    for name in ("web1", "web3", "front"):
+        tap.ok(not suites[name].windows(), "%s opened nothing" % name,
+               suites[name].windows())
+    tap.ok(web2.monitor.log.wait(r"fleet: request \d+ from the front: "
+                                 r"generate for user %d" % ADA, 1),
+           "web2's own monitor decided it")
+
+
+def test_refused_by_host_rights(suites):
+    front, web2 = suites["front"], suites["web2"]
+    msg = ask(front, BOB, "/generate web1 ssh", answer_of("web1"))
+    tap.ok(ports_of(msg), "Bob, allowed on web1, gets a sequence there",
+           msg)
+    msg = ask(front, BOB, "/generate web2 ssh", answer_of("web2"))
+    tap.ok(msg and ports_of(msg) is None and "not allowed" in msg,
+           "Bob is refused on web2, by web2", msg)
+    tap.ok(web2.monitor.log.wait(r"refused /generate .*user %d" % BOB, 2),
+           "web2's monitor logs the refusal")
+
+
+def test_acl_and_replays(suites, broker):
+    web2 = suites["web2"]
+    log = web2.monitor.log
+    start = log.mark()
+    now = int(time.time())
+    # web1's certificate publishing a request to web2: the ACL refuses
+    broker.pub("web1", "pks/web2/req", req_json(7001, now + 30))
+    # the front's own certificate (what the broker would replay): the
+    # first is handled, the copy refused, a stale one refused
+    r = broker.pub("front", "pks/web2/req", req_json(7002, now + 30))
+    tap.ok(r.returncode == 0, "the front may publish requests", r.stderr)
+    i = log.wait(r"fleet: request 7002 from the front", 10, start)
+    tap.ok(i is not None, "web2 handles a request the front published")
+    tap.ok(not log.grep(r"request 7001"), "web1's forged request never "
+           "reached web2 (the broker's ACL)", log.text()[-2000:])
+    broker.pub("front", "pks/web2/req", req_json(7002, now + 30))
+    tap.ok(log.wait(r"refused request 7002 from the front: seen before",
+                    10, start), "the same request again is refused")
+    broker.pub("front", "pks/web2/req", req_json(7003, now - 5))
+    tap.ok(log.wait(r"refused request 7003 from the front: expired", 10,
+                    start), "a request past its expiry is refused")
+    broker.pub("front", "pks/web2/req", req_json(7004, now + 3600))
+    tap.ok(log.wait(r"refused request 7004 from the front: it expires "
+                    r"in", 10, start), "a request expiring too late is "
+                    "refused")
+    tap.ok(len(log.grep(r"fleet: request 700\d from the front")) == 1,
+           "only the first request was handled", log.grep(r"700\d"))
+
+
+def test_malformed(suites, broker):
+    web1 = suites["web1"]
+    pid = fleet_pid(web1)
+    log = web1.monitor.log
+    start = log.mark()
+    now = int(time.time())
+    bad = [
+        ("binary", "\x01\x02\x03\xff"),
+        ("not JSON", "{\"type\": \"req\", "),
+        ("a JSON array", "[1, 2]"),
+        ("an unknown member", req_json(8001, now + 30, extra=1)),
+        ("a name too long", req_json(8002, now + 30, name="x" * 80)),
+        ("a number out of range", req_json(8003, now + 30, user=-5)),
+        ("a chat that is not the user's in private",
+         req_json(8004, now + 30, chat=42)),
+        ("an unknown command", req_json(8005, now + 30, cmd="reboot")),
+        ("too many arguments", req_json(8006, now + 30,
+                                        args=["a", "b", "c", "d"])),
+        ("a type for another topic", json.dumps({"type": "hello",
+                                                 "at": now})),
+        ("a big message", "{\"type\":\"req\",\"x\":\"%s\"}" % ("y" * 20000)),
+    ]
+    for what, payload in bad:
+        broker.pub("front", "pks/web1/req", payload)
+    n = pkstest.wait_for(lambda: len(log.grep(
+        r"pks-fleet: refused a broker message on pks/web1/req")) >=
+        len(bad), 10)
+    tap.ok(n, "each of %d malformed messages is refused with a log line"
+           % len(bad), log.grep(r"refused a broker message"))
+    tap.ok(fleet_pid(web1) == pid and not log.grep(r"pks-fleet: (killed|"
+                                                   r"exited|sandbox)"),
+           "pks-fleet is still the same process")
+    tap.ok(not log.grep(r"fleet: request 800\d"), "none reached the "
+           "monitor")
+    msg = ask(suites["front"], ADA, "/generate web1 ssh",
+              answer_of("web1"))
+    tap.ok(ports_of(msg), "web1 still answers", msg)
+
+
+def test_no_answer(suites):
+    front, web3 = suites["front"], suites["web3"]
+    pid = fleet_pid(web3)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        msg = ask(front, ADA, "/generate web3 ssh",
+                  r"web3 did not answer|" + answer_of("web3"),
+                  timeout=TIMEOUT + 10)
+        took = time.monotonic() - t0
+        tap.ok(msg and "web3 did not answer" in msg and
+               ports_of(msg) is None, "a host that does not answer: "
+               "\"web3 did not answer\", nothing issued", msg)
+        tap.diag("answered after %.1f s (timeout %d s)" % (took, TIMEOUT))
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    # the request reaches web3 late: past its expiry, refused
+    tap.ok(web3.monitor.log.wait(r"refused request \d+ from the front: "
+                                 r"expired", 15),
+           "web3 refuses the request that came after its expiry")
+
+
+def test_broker_restart(suites, broker):
+    front = suites["front"]
+    marks = {n: s.monitor.log.mark() for n, s in suites.items()}
+    broker.stop()
+    for n, s in suites.items():
+        tap.ok(s.monitor.log.wait(r"pks-fleet: lost the broker", 15,
+                                  marks[n]), "%s notices the broker is "
+               "gone" % n)
+    msg = ask(front, ADA, "/generate web2 ssh", r"broker|<b>web2</b>: ")
+    tap.ok(msg and "cannot be reached" in msg and ports_of(msg) is None,
+           "a request during the outage gets a clear answer", msg)
+    msg = ask(front, ADA, "/generate ssh", r"pks-knock|not")
+    tap.ok(ports_of(msg), "the front's own /generate still works", msg)
+    broker.start()
+    for n, s in suites.items():
+        tap.ok(s.monitor.log.wait(r"pks-fleet: connected to the broker",
+                                  40, marks[n]), "%s reconnects by "
+               "itself" % n)
+    since = last_seq(front)
+    msg = ask(front, ADA, "/generate web2 ssh", answer_of("web2"))
+    tap.ok(ports_of(msg), "web2 answers again after the restart", msg)
+    # nothing answered twice: each request got exactly one answer
+    n = [r for r in front.bot.sent() if r["seq"] > since and
+         r["params"].get("chat_id") == ADA and
+         "pks-knock" in r["params"].get("text", "")]
+    tap.ok(len(n) == 1, "one answer for one request", n)
+
+
+def test_ctl(suites):
+    front = suites["front"]
+    r = run([pkstest.binpath("pksctl"), "-s",
+             os.path.join(os.path.dirname(front.chroot), "pks.sock"),
+             "fleet"], ns=front.net.srv, check=False)
+    out = r.stdout
+    tap.ok(r.returncode == 0 and "role front" in out and
+           "broker connected" in out and all(h in out for h in HOSTS),
+           "pksctl fleet: the link and the hosts seen", out)
+    web1 = suites["web1"]
+    r = run([pkstest.binpath("pksctl"), "-s",
+             os.path.join(os.path.dirname(web1.chroot), "pks.sock"),
+             "fleet"], ns=web1.net.srv, check=False)
+    m = re.search(r"received (\d+), refused (\d+)", r.stdout)
+    tap.ok(m and int(m.group(2)) >= 11, "pksctl fleet on a host counts "
+           "the refused messages", r.stdout)
+
+
+def test_confinement(suites):
+    web1 = suites["web1"]
+    pid = fleet_pid(web1)
+    st = pkstest.proc_status(pid)
+    uid = int(run(["id", "-u", "_pks"]).stdout)
+    tap.ok(st and st["Uid"].split() == [str(uid)] * 4,
+           "pks-fleet runs as _pks", st and st["Uid"])
+    tap.ok(st and st["NoNewPrivs"] == "1", "NoNewPrivs 1")
+    tap.ok(st and st["Seccomp"] == "2", "Seccomp 2 (filter)")
+    tap.ok(st and st["CapEff"] == "0000000000000000", "no capability")
+    tap.ok(os.readlink("/proc/%d/root" % pid) == web1.chroot,
+           "chrooted into the empty directory")
+    start = web1.monitor.log.mark()
+    os.kill(pid, signal.SIGUSR2)
+    tap.ok(web1.monitor.log.wait(r"pks-fleet: sandbox violation", 10,
+                                 start), "a forbidden call kills it "
+           "(SIGSYS), the monitor says so")
+    tap.ok(web1.monitor.log.wait(r"pks-fleet: connected to the broker",
+                                 20, start), "restarted, it reconnects")
+
+
+if __name__ == "__main__":
+    main()
