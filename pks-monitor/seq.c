@@ -425,6 +425,10 @@ seq_recovery_add(int svc, int64_t user, time_t until, int64_t by,
 	else if (given == NULL && len > PKS_SEQ_MAX)
 		*why = "recovery sequences would need more than 16 ports: "
 		    "widen knock-ports or shorten recovery-valid";
+	else if (given == NULL && (unsigned int)len * (2 * PKS_GUARD + 1) >
+	    (unsigned int)(env->conf->knock_hi - env->conf->knock_lo) + 1)
+		*why = "knock-ports is too narrow for recovery sequences of "
+		    "their length (see recovery-valid in pks.conf(5))";
 	if (*why != NULL)
 		return NULL;
 	if ((s = calloc(1, sizeof(*s))) == NULL) {

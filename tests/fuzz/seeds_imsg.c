@@ -473,6 +473,36 @@ main(int argc, char *argv[])
 	rec_end();
 	save(d, "monitor-admin");
 
+	/* /recovery: issue (refused: the range is too narrow), list, revoke,
+	   in a group, from a non-admin, words of no form */
+	sel(R_MONITOR);
+	rec(PROC_TELEGRAM);
+	{
+		static const char *const words[][3] = {
+			{ "1", "ssh", "2" }, { "revoke", "all", "" },
+			{ "revoke", "5", "" }, { "1", "nope", "" },
+			{ "x", "ssh", "" }, { "1", "ssh", "11" },
+		};
+		struct pks_tg_req	r;
+		uint32_t		i, k;
+
+		for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+			r = mkreq(i + 1, TG_CMD_RECOVERY, 7, 7,
+			    TG_CHAT_PRIVATE, "", "");
+			for (k = 0; k < 3 && words[i][k][0] != '\0'; k++)
+				snprintf(r.argv[k], sizeof(r.argv[k]), "%s",
+				    words[i][k]);
+			r.nargs = k;
+			req(r);
+		}
+		req(mkreq(7, TG_CMD_RECOVERY, 7, 7, TG_CHAT_PRIVATE, "", ""));
+		req(mkreq(8, TG_CMD_RECOVERY, 7, -100, TG_CHAT_GROUP, "",
+		    ""));
+		req(mkreq(9, TG_CMD_RECOVERY, 1, 1, TG_CHAT_PRIVATE, "", ""));
+	}
+	rec_end();
+	save(d, "monitor-recovery");
+
 	/* mode observe: counts from pks-fw, then ones it must not send */
 	sel(R_MONITOR);
 	rec(PROC_FW);
