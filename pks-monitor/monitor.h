@@ -304,6 +304,7 @@ struct sequence *seq_find(uint32_t);
 const struct sequence *seq_each(const struct sequence *, int64_t);
 const struct sequence *seq_each_recovery(const struct sequence *);
 int	 seq_recovery_len(const struct pks_conf *);
+const char *seq_recovery_refused(const struct pks_conf *);
 struct sequence *seq_recovery_add(int, int64_t, time_t, int64_t, time_t,
 	    const struct pks_seq *, const char **);
 void	 seq_reply_knock(struct reply *, const struct pks_seq *);

@@ -307,6 +307,7 @@ int
 main(int argc, char *argv[])
 {
 	static struct monitor	 m;
+	const char		*why;
 	int			 ch, check = 0;
 
 	env = &m;
@@ -352,6 +353,9 @@ main(int argc, char *argv[])
 	if ((env->conf = conf_load(env->conf_path)) == NULL)
 		exit(check ? 1 : EXIT_CONFIG);
 	ready_check_ifaces(env->conf);
+	if ((why = seq_recovery_refused(env->conf)) != NULL)
+		log_warnx("%s: %s (%d ports): pksctl recovery will refuse",
+		    env->conf_path, why, seq_recovery_len(env->conf));
 	if (check) {
 		fprintf(stderr, "configuration OK\n");
 		exit(0);

@@ -373,6 +373,22 @@ seq_recovery_len(const struct pks_conf *conf)
 	return conf->seq_len + k;
 }
 
+/* why conf lets no recovery sequence be drawn, or NULL */
+const char *
+seq_recovery_refused(const struct pks_conf *conf)
+{
+	unsigned int	len = seq_recovery_len(conf);
+
+	if (len > PKS_SEQ_MAX)
+		return "recovery sequences would need more than 16 ports: "
+		    "widen knock-ports or shorten recovery-valid";
+	if (len * (2 * PKS_GUARD + 1) > (unsigned int)(conf->knock_hi -
+	    conf->knock_lo) + 1)
+		return "knock-ports is too narrow for recovery sequences of "
+		    "their length: widen it or shorten recovery-valid";
+	return NULL;
+}
+
 /*
  * May a recovery sequence kept from before (the state file, a reload)
  * stay live for service svc: its ports inside knock-ports, the service's
@@ -422,13 +438,8 @@ seq_recovery_add(int svc, int64_t user, time_t until, int64_t by,
 	    seq_find(given->id) != NULL))
 		*why = "it no longer fits the configuration (knock-ports, "
 		    "sequence-length, knock protocol)";
-	else if (given == NULL && len > PKS_SEQ_MAX)
-		*why = "recovery sequences would need more than 16 ports: "
-		    "widen knock-ports or shorten recovery-valid";
-	else if (given == NULL && (unsigned int)len * (2 * PKS_GUARD + 1) >
-	    (unsigned int)(env->conf->knock_hi - env->conf->knock_lo) + 1)
-		*why = "knock-ports is too narrow for recovery sequences of "
-		    "their length (see recovery-valid in pks.conf(5))";
+	else if (given == NULL)
+		*why = seq_recovery_refused(env->conf);
 	if (*why != NULL)
 		return NULL;
 	if ((s = calloc(1, sizeof(*s))) == NULL) {

@@ -76,7 +76,24 @@ def write_state(path):
     os.chmod(path, 0o600)
 
 
+def check_warns():
+    """pks-monitor -n says when recovery sequences cannot be drawn."""
+    conf = os.path.join(os.path.dirname(pkstest.state_file()), "pks.conf")
+    for rng, warns in (("20000-20100", True), ("20000-21000", False)):
+        with open(conf, "w") as f:
+            f.write("knock-ports %s\nrecovery-valid 365d\n%s\n" %
+                    (rng, pkstest.SSH))
+        r = pkstest.run([pkstest.binpath("pks-monitor"), "-n", "-f", conf],
+                        check=False)
+        tap.ok(r.returncode == 0 and bool(re.search(
+            r"knock-ports is too narrow for recovery sequences .*\(6 ports\)"
+            r": pksctl recovery will refuse", r.stderr)) == warns,
+            "pks-monitor -n %s about recovery sequences with knock-ports %s"
+            % ("warns" if warns else "is quiet", rng), r.stderr)
+
+
 def main():
+    check_warns()
     state = pkstest.state_file()
     write_state(state)
     services = pkstest.SSH + "\n" + pkstest.WEB
