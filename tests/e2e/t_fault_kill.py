@@ -2,7 +2,7 @@
 """kill -9 of each child and of the monitor at random moments while windows
 are open, many times over.
 
-Every round opens three short windows (3 or 6 s) for three users from
+Every round opens three short windows (3, 6 or 10 s) for three users from
 distinct client addresses (IPv4 and IPv6), waits a random time, kills one
 process with SIGKILL, and reads the PKS chains of both families in a loop
 meanwhile.  Whatever was killed:
@@ -31,9 +31,10 @@ check = pkstest.tap_ok
 ADA, BOB, CAROL, DAN = 6123456789, 6123456790, 6123456791, 6123456792
 USERS = (ADA, BOB, CAROL)
 SERVICES = (pkstest.service("ssh", 2222, open_for=6) + "\n" +
-            pkstest.service("web", 8080, open_for=3))
-PORT = {"ssh": 2222, "web": 8080}
-OPEN_FOR = {"ssh": 6, "web": 3}
+            pkstest.service("web", 8080, open_for=3) + "\n" +
+            pkstest.service("long", 2223, open_for=10))
+PORT = {"ssh": 2222, "web": 8080, "long": 2223}
+OPEN_FOR = {"ssh": 6, "web": 3, "long": 10}
 GRACE = 1.5		# a rule may outlive its window by this much
 EARLY = 1.1		# the monitor counts whole seconds: a window may end
 			# up to 1 s before open-for after the knock
@@ -137,11 +138,12 @@ def main():
     windows = 0
     with pkstest.Net() as net:
         pkstest.add_client_addrs(net, MORE4 + MORE6)
-        allow = "allow user { %d %d %d %d } to { ssh web }\n" % (
+        allow = "allow user { %d %d %d %d } to { ssh web long }\n" % (
             ADA, BOB, CAROL, DAN)
         s = pkstest.Suite(net, extra=allow, services=SERVICES).start()
         s.echod(2222, v6=True)		# "::" takes IPv4 too
         s.echod(8080, v6=True)
+        s.echod(2223, v6=True)
         watch = pkstest.ChainWatch(net).start()
         oldlogs = []
 
@@ -151,10 +153,10 @@ def main():
             srcs = rnd.sample(SOURCES, 4)
             svcs = ["ssh"] + [rnd.choice(("ssh", "web")) for _ in range(2)]
             if victim == "pks-fw":
-                # the longer windows only: on a loaded machine the
-                # restart can outlast a 3 s window, leaving nothing to
-                # put back
-                svcs = ["ssh"] * 3
+                # 10 s windows: on a loaded machine (load 10) the
+                # restart and the connects outlasted even 6 s windows,
+                # leaving nothing to put back
+                svcs = ["long"] * 3
             spare = None
             if victim == "pks-sniffer":
                 spare, _ = s.generate(DAN, text="/generate ssh")
