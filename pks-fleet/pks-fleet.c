@@ -46,6 +46,7 @@
 #define KEEPALIVE	30		/* seconds, MQTT keep-alive */
 #define BACKOFF_MAX	10		/* seconds between reconnects, at most */
 #define QOS		1
+#define CONNECT_WAIT	5		/* seconds a connection may take */
 
 static struct pks_fleet_conf	 conf;
 static int			 have_conf;
@@ -54,7 +55,9 @@ static size_t			 calen, certlen, keylen;
 static struct mosquitto		*mosq;
 static struct pks_fleet_state	 st;
 static int			 linked;	/* TCP+TLS+MQTT session up */
-static time_t			 retry_at;	/* monotonic; 0: connecting */
+static time_t			 attempt_at;	/* monotonic: a connection is
+						   being made since; 0: none */
+static time_t			 retry_at;	/* monotonic: the next try */
 static unsigned int		 backoff;
 
 static time_t
@@ -336,6 +339,7 @@ on_connect(struct mosquitto *m, void *arg, int rc, int flags,
 		return;		/* it disconnects: on_disconnect */
 	}
 	linked = 1;
+	attempt_at = 0;
 	backoff = 0;
 	st.error = 0;
 	log_info("connected to the broker %s:%u as %s", conf.host, conf.port,
@@ -353,17 +357,15 @@ on_connect(struct mosquitto *m, void *arg, int rc, int flags,
 	state_send();
 }
 
+/* the session ended, or a try failed: the next try after a back-off */
 static void
-on_disconnect(struct mosquitto *m, void *arg, int rc,
-    const mosquitto_property *props)
+link_down(int rc)
 {
-	(void)m;
-	(void)arg;
-	(void)props;
 	if (linked)
 		log_warnx("lost the broker: %s", rc == 0 ? "closed" :
 		    mosquitto_strerror(rc));
 	linked = 0;
+	attempt_at = 0;
 	if (rc != 0)
 		st.error = rc;
 	backoff = backoff == 0 ? 1 : backoff * 2;
@@ -371,6 +373,16 @@ on_disconnect(struct mosquitto *m, void *arg, int rc,
 		backoff = BACKOFF_MAX;
 	retry_at = mono() + backoff;
 	state_send();
+}
+
+static void
+on_disconnect(struct mosquitto *m, void *arg, int rc,
+    const mosquitto_property *props)
+{
+	(void)m;
+	(void)arg;
+	(void)props;
+	link_down(rc);
 }
 
 static void
@@ -515,26 +527,22 @@ dispatch(struct imsg *im)
 	}
 }
 
+/* a try; reconnect_async closes what is left of the last one first */
 static void
 mqtt_connect(int first)
 {
 	int	rc;
 
-	retry_at = 0;
+	attempt_at = mono();
 	if (first)
 		rc = mosquitto_connect_async(mosq, conf.addr, conf.port,
 		    KEEPALIVE);
 	else
 		rc = mosquitto_reconnect_async(mosq);
 	if (rc != MOSQ_ERR_SUCCESS) {
-		if (rc == MOSQ_ERR_ERRNO)
-			log_debug("connect to the broker: %s",
-			    strerror(errno));
-		else
-			log_debug("connect to the broker: %s",
-			    mosquitto_strerror(rc));
-		st.error = rc;
-		on_disconnect(mosq, NULL, rc, NULL);
+		log_debug("connect to the broker: %s", rc == MOSQ_ERR_ERRNO ?
+		    strerror(errno) : mosquitto_strerror(rc));
+		link_down(rc);
 	}
 }
 
@@ -563,19 +571,20 @@ main(int argc, char *argv[])
 
 	for (;;) {
 		now = mono();
-		if (!linked && mosquitto_socket(mosq) == -1) {
-			/* a link that closed without a word: as a loss */
-			if (!first && retry_at == 0)
-				on_disconnect(mosq, NULL, MOSQ_ERR_NO_CONN,
-				    NULL);
-			if (first || now >= retry_at) {
-				if (!first)
-					log_debug("reconnecting to the broker");
-				mqtt_connect(first);
-				first = 0;
-			}
+		/* a try that did not become a session in time, or whose
+		 * socket is gone: failed (libmosquitto may leave a refused
+		 * socket open until its keep-alive) */
+		if (!linked && attempt_at != 0 && (now - attempt_at >=
+		    CONNECT_WAIT || mosquitto_socket(mosq) == -1))
+			link_down(MOSQ_ERR_NO_CONN);
+		if (!linked && attempt_at == 0 && now >= retry_at) {
+			if (!first)
+				log_debug("reconnecting to the broker");
+			mqtt_connect(first);
+			first = 0;
 		}
-		sock = mosquitto_socket(mosq);
+		/* between tries the old socket is not watched */
+		sock = linked || attempt_at != 0 ? mosquitto_socket(mosq) : -1;
 		pfd[0].fd = PROC_FD;
 		pfd[0].events = POLLIN |
 		    (imsgbuf_pending(proc_ibuf) ? POLLOUT : 0);
@@ -586,13 +595,20 @@ main(int argc, char *argv[])
 			fatal("poll");
 		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
 			proc_dispatch(dispatch);
+		if (sock != -1 && !linked && (pfd[1].revents & (POLLHUP |
+		    POLLERR)) && !(pfd[1].revents & POLLIN)) {
+			/* refused or reset while connecting */
+			link_down(MOSQ_ERR_CONN_REFUSED);
+			continue;
+		}
 		if (sock != -1 && (pfd[1].revents & (POLLIN | POLLHUP |
 		    POLLERR)))
 			mosquitto_loop_read(mosq, 64);
-		if (mosquitto_socket(mosq) != -1 && (pfd[1].revents & POLLOUT ||
-		    mosquitto_want_write(mosq)))
+		if (sock != -1 && mosquitto_socket(mosq) != -1 &&
+		    (pfd[1].revents & POLLOUT || mosquitto_want_write(mosq)))
 			mosquitto_loop_write(mosq, 64);
-		mosquitto_loop_misc(mosq);
+		if (linked || attempt_at != 0)
+			mosquitto_loop_misc(mosq);
 		if (imsgbuf_pending(proc_ibuf))
 			proc_flush();
 	}
