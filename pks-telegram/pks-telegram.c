@@ -459,12 +459,34 @@ rate_hold(int64_t chat, int secs)
 	    (long long)chat, secs);
 }
 
+/*
+ * Seconds to hold a chat for a "Too Many Requests" that is not a 429
+ * (slow mode has been seen answered 400): its retry_after, the "retry
+ * after N" of its text, or a back-off by tries; 0 if it is no such.
+ */
+static int
+too_many(const struct tg_reply *rp, int tries)
+{
+	const char	*p;
+	int		 n;
+
+	if (strcasestr(rp->desc, "too many requests") == NULL)
+		return 0;
+	if (rp->retry_after > 0)
+		return rp->retry_after;
+	if ((p = strcasestr(rp->desc, "retry after ")) != NULL &&
+	    (n = atoi(p + strlen("retry after "))) > 0)
+		return n > 3600 ? 3600 : n;
+	return tries >= 4 ? 60 : 5 << tries;
+}
+
 static void
 send_done(struct tg_call *c, int code, long status, const char *body,
     size_t len, void *arg)
 {
 	struct out	*o = arg;
 	struct tg_reply	 rp;
+	int		 slow;
 
 	if (code != CURLE_OK) {
 		transport_failed(c, code);
@@ -508,8 +530,16 @@ send_done(struct tg_call *c, int code, long status, const char *body,
 		o->tries = 0;
 		return;
 	}
-	if (status == 429 || status >= 500 || (status == 200 && !rp.ok)) {
+	if (status != 429 && (slow = too_many(&rp, o->tries)) > 0) {
+		/* slow mode may come as a 400 "Too Many Requests" */
+		log_warnx("%s: %ld %s: taken as a 429", tg_call_method(c),
+		    status, rp.desc);
+		status = 429;
+		rp.retry_after = slow;
+	} else if (status == 429 || status >= 500 ||
+	    (status == 200 && !rp.ok))
 		log_warnx("%s: %ld %s", tg_call_method(c), status, rp.desc);
+	if (status == 429 || status >= 500 || (status == 200 && !rp.ok)) {
 		if (++o->tries >= SEND_TRIES) {
 			log_warnx("%s: giving up after %d tries",
 			    tg_call_method(c), o->tries);
@@ -528,8 +558,20 @@ send_done(struct tg_call *c, int code, long status, const char *body,
 	if (rp.migrate_to != 0 && o->chat < 0 && !o->answer)
 		migrated(o->chat, rp.migrate_to);
 	/* 400 (e.g. an HTML parse error), 403 without fallback, ...: final */
-	log_warnx("%s to chat %lld failed: %ld %s", tg_call_method(c),
-	    (long long)o->chat, status, rp.desc);
+	if (o->answer)
+		log_warnx("answerCallbackQuery failed: %ld %s (the button "
+		    "press is handled all the same)", status, rp.desc);
+	else if (o->edit && strstr(rp.desc, "not modified") != NULL)
+		log_info("editMessageText of message %lld in chat %lld: it "
+		    "already says that", (long long)o->edit,
+		    (long long)o->chat);
+	else if (o->edit)
+		log_warnx("editMessageText of message %lld in chat %lld "
+		    "failed: %ld %s (the message stays as it was)",
+		    (long long)o->edit, (long long)o->chat, status, rp.desc);
+	else
+		log_warnx("%s to chat %lld failed: %ld %s", tg_call_method(c),
+		    (long long)o->chat, status, rp.desc);
 	backoff_ok(&sendb);
 	out_finish(o, (int)status, 0);
 }

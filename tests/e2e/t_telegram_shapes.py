@@ -11,6 +11,7 @@ speaking plain http:// on loopback; a sent message's id (IMSG_TG_SENT) and
 its rewriting (IMSG_TG_EDIT, editMessageText), malformed edits refused.
 """
 
+import json
 import os
 import sys
 import tempfile
@@ -29,6 +30,7 @@ OLD_GROUP = -4012345678
 NEW_GROUP = -1009876543210
 CHANNEL = -1001000000001
 FRIEND = 7000000001
+SLOW = -1002000000002
 
 
 def push(bot, text, user=USER, chat_id=None, chat_type="private", **kw):
@@ -188,6 +190,87 @@ def per_chat_429(bot, w):
     tap.ok(confirmed(bot, uid2), "later updates confirmed", bot.state())
 
 
+def refusals(bot, w):
+    """Telegram refusing: the 403 variants, slow mode (a 429 with
+    retry_after, a 400 "Too Many Requests" without), a callback query
+    that expired, edits refused.  Each a clear log line; what can still
+    be delivered is; the worker goes on."""
+    push(bot, "/whoami@PksTestBot", chat_id=SLOW, chat_type="supergroup")
+    r = w.request()
+    w.done(r["reqid"])
+    for why, chat, desc in (
+            ("blocked", FRIEND, "bot was blocked by the user"),
+            ("deactivated", FRIEND, "user is deactivated"),
+            ("kicked", SLOW, "bot was kicked from the supergroup chat")):
+        bot.set_forbidden(chat_id=chat, why=why)
+        mark = w.log.mark()
+        w.send(0, chat, "to a chat that refuses")
+        s = sent_to(w, chat)
+        tap.ok(s and s["status"] == 403 and w.log.has(
+            "sendMessage to chat %d failed: 403 Forbidden: %s$"
+            % (chat, desc), 5, mark), "403 \"%s\": IMSG_TG_SENT 403, "
+            "a clear log line" % desc, (s, w.log.text()[-600:]))
+        bot.set_forbidden(chat_id=chat, why=None)
+    bot.set_forbidden(chat_id=FRIEND, why="blocked")
+    w.send(0, FRIEND, "a sequence", flags=pm.TG_SEND_FALLBACK,
+           fallback_chat=SLOW, text2="press Start")
+    s = sent_to(w, SLOW)
+    rec = bot.wait_sent(chat_id=SLOW, text="press Start", timeout=10)
+    tap.ok(s and s["status"] == 200 and rec and "url" in json.dumps(
+        rec["params"].get("reply_markup")), "a user who blocked the bot: "
+        "the group gets the hint with a start button instead", (s, rec))
+    bot.set_forbidden(chat_id=FRIEND, why=None)
+    for shape, logged in (("429", r"chat %d: held for \d+ s \(429\)"
+                           % SLOW),
+                          ("400", r"sendMessage: 400 Bad Request: Too Many "
+                           r"Requests: taken as a 429")):
+        bot.set_slow_mode(chat_id=SLOW, seconds=5, shape=shape)
+        mark = w.log.mark()
+        w.send(0, SLOW, "slow one")
+        w.send(0, SLOW, "slow two")
+        a, b = sent_to(w, SLOW, 20), sent_to(w, SLOW, 30)
+        tap.ok(a and b and a["status"] == b["status"] == 200 and
+               w.log.has(logged, 1, mark), "slow mode (%s): the chat "
+               "held, both messages delivered" % shape,
+               (a, b, w.log.text()[-600:]))
+    bot.set_slow_mode(chat_id=SLOW, seconds=0)
+    # a button press whose query Telegram no longer waits for
+    w.send(0, USER, "Which service?", flags=pm.TG_SEND_KEYBOARD,
+           text2="ssh web")
+    s = sent_to(w, USER)
+    mark = w.log.mark()
+    uid = bot.push_callback(user_id=USER, message_id=s["message_id"],
+                            data="g:web", life=0)["update_id"]
+    r = w.request()
+    if r:
+        w.done(r["reqid"])
+    tap.ok(r and r["cmd"] == pm.TG_CMD_GENERATE and r["arg1"] == "web" and
+           confirmed(bot, uid) and w.log.has(
+               "answerCallbackQuery failed: 400 Bad Request: query is too "
+               "old.*handled all the same", 5, mark),
+           "an expired callback query: the press still handled, the "
+           "answer's 400 logged clearly", (r, w.log.text()[-600:]))
+    # edits: the same text again; a message too old to edit
+    w.send(0, USER, "news")
+    mid = sent_to(w, USER)["message_id"]
+    mark = w.log.mark()
+    w.ch.send(pm.IMSG_TG_EDIT, pm.tg_edit(USER, mid, "news"))
+    tap.ok(w.log.has("editMessageText of message %d in chat %d: it already "
+                     "says that" % (mid, USER), 10, mark),
+           "\"message is not modified\": no failure", w.log.text()[-600:])
+    bot.age_message(chat_id=USER, message_id=mid, seconds=49 * 3600)
+    w.ch.send(pm.IMSG_TG_EDIT, pm.tg_edit(USER, mid, "later news"))
+    tap.ok(w.log.has("editMessageText of message %d in chat %d failed: 400 "
+                     "Bad Request: message can't be edited \\(the message "
+                     "stays" % (mid, USER), 10, mark),
+           "a message too old to edit: a clear log line",
+           w.log.text()[-600:])
+    w.send(0, USER, "still here")
+    s = sent_to(w, USER)
+    tap.ok(s and s["status"] == 200 and w.proc.poll() is None,
+           "and the worker goes on delivering", w.log.text()[-600:])
+
+
 def malformed_thread(bot):
     """A topic for a private chat from the monitor: malformed, refused."""
     w = Worker(bot.url, bot.ca_file).start()
@@ -281,6 +364,7 @@ def main():
     webhook_menus(bot, w)
     per_chat_429(bot, w)
     edits(bot, w)
+    refusals(bot, w)
     tap.ok(not w.log.grep("SIGSYS|sandbox violation") and
            w.proc.poll() is None, "no sandbox violation, still running",
            w.log.text()[-1500:])

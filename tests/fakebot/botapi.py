@@ -25,6 +25,11 @@ ANON_ADMIN = {"id": 1087968824, "is_bot": True, "first_name": "Group",
 CHANNEL_BOT = {"id": 136817688, "is_bot": True, "first_name": "Channel",
                "username": "Channel_Bot"}
 SERVICE_USER = {"id": 777000, "is_bot": False, "first_name": "Telegram"}
+# why a chat refuses the bot (403), as Telegram words it
+FORBIDDEN = {"blocked": "bot was blocked by the user",
+             "deactivated": "user is deactivated",
+             "kicked": "bot was kicked from the %s chat"}
+EDIT_LIFE = 48 * 3600		# a message older than this can't be edited
 NOT_MODIFIED = ("Bad Request: message is not modified: specified new "
                 "message content and reply markup are exactly the same as "
                 "a current content and reply markup of the message")
@@ -151,6 +156,8 @@ class Api:
             self.started = None		# None: every user has started us
             self.webhook = ""
             self.commands = {}		# scope key -> commands
+            self.forbidden = {}		# chat id -> "blocked", ...
+            self.slow = {}		# chat id -> [seconds, shape, last]
             self.log = []
             self.sent = []
             self.seq = 0
@@ -320,6 +327,11 @@ class Api:
         if v in self.migrated:
             raise ApiError(400, "Bad Request: group chat was upgraded to "
                            "a supergroup chat", migrate_to=self.migrated[v])
+        if v in self.forbidden:
+            why = FORBIDDEN[self.forbidden[v]]
+            if "%s" in why:
+                why %= self.chats.get(v, {}).get("type", "group")
+            raise ApiError(403, "Forbidden: " + why)
         chat = self.chats.get(v)
         if v > 0:
             if self.started is not None and v not in self.started:
@@ -423,6 +435,7 @@ class Api:
                 reply = self.msgs.get((chat["id"], reply_id))
                 if reply is None and not allow:
                     raise bad("message to be replied not found")
+            self._slow_mode(chat["id"])
             msg = {"message_id": self._new_msg_id(chat["id"]),
                    "from": self._bot_user(), "chat": dict(chat),
                    "date": int(time.time()), "text": text}
@@ -441,6 +454,23 @@ class Api:
             self.cv.notify_all()
             return copy.deepcopy(msg)
 
+    def _slow_mode(self, cid):
+        """A chat in slow mode takes one message per its delay; an
+        earlier one is refused: 429 with retry_after, or (shape "400")
+        400 without it."""
+        sm = self.slow.get(cid)
+        if sm is None:
+            return
+        now = time.monotonic()
+        left = sm[2] + sm[0] - now
+        if left > 0:
+            if sm[1] == "400":
+                raise bad("Too Many Requests")
+            n = int(left) + 1
+            raise ApiError(429, "Too Many Requests: retry after %d" % n,
+                           retry_after=n)
+        sm[2] = now
+
     def m_editmessagetext(self, params, ctx):
         with self.cv:
             if params.get("inline_message_id"):
@@ -454,7 +484,8 @@ class Api:
             msg = self.msgs.get((chat["id"], mid))
             if msg is None:
                 raise bad("message to edit not found")
-            if msg.get("from", {}).get("id") != self.me["id"]:
+            if msg.get("from", {}).get("id") != self.me["id"] or \
+                    msg["date"] < time.time() - EDIT_LIFE:
                 raise bad("message can't be edited")
             if msg.get("text") == text and msg.get("entities", []) == ents \
                     and msg.get("reply_markup") == markup:
@@ -474,7 +505,9 @@ class Api:
         qid = params.get("callback_query_id")
         text = params.get("text") or ""
         with self.cv:
-            if not isinstance(qid, str) or self.queries.get(qid) is not False:
+            q = self.queries.get(qid) if isinstance(qid, str) else None
+            if q is not False and (not isinstance(q, float) or
+                                   q < time.monotonic()):
                 raise bad("query is too old and response timeout expired "
                           "or query ID is invalid")
             if len(text) > 200:
@@ -624,7 +657,7 @@ class Api:
     def push_callback(self, **a):
         unknown = set(a) - {"user_id", "first_name", "last_name",
                             "username", "language_code", "chat_id",
-                            "message_id", "data"}
+                            "message_id", "data", "life"}
         if unknown:
             raise CtlError("unknown argument(s): %s"
                            % " ".join(sorted(unknown)))
@@ -639,7 +672,13 @@ class Api:
                                % (mid, cid))
             self.query_id += 1
             qid = "%d%07d" % (self.me["id"], self.query_id)
-            self.queries[qid] = False
+            life = a.get("life")
+            if life is not None and (not isinstance(life, (int, float)) or
+                                     life < 0):
+                raise CtlError("life must be a number >= 0")
+            # False: answerable for ever; a float: until then
+            self.queries[qid] = False if life is None else \
+                time.monotonic() + life
             q = {"id": qid, "from": user, "message": copy.deepcopy(msg),
                  "chat_instance": str(abs(cid) * 7 + 3), "data": data}
             return self._push({"callback_query": q})
@@ -743,6 +782,47 @@ class Api:
             m2 = self._service_msg(new, user, migrate_from_chat_id=chat_id)
             self._push({"message": copy.deepcopy(m1)})
             return self._push({"message": copy.deepcopy(m2)})
+
+    def set_forbidden(self, chat_id=None, why=None):
+        """The bot may no longer write to chat_id (403): "blocked" or
+        "deactivated" (a user), "kicked" (a group); None: it may."""
+        _check_int(chat_id, "chat_id")
+        if why is not None and (why not in FORBIDDEN or
+                                (why == "kicked") != (chat_id < 0)):
+            raise CtlError("why must be blocked or deactivated for a user,"
+                           " kicked for a group, or null")
+        with self.cv:
+            if why is None:
+                self.forbidden.pop(chat_id, None)
+            else:
+                self.forbidden[chat_id] = why
+
+    def set_slow_mode(self, chat_id=None, seconds=0, shape="429"):
+        """Group chat_id takes one message every seconds (0: off); an
+        earlier one gets a 429 with retry_after, or with shape "400" a
+        400 "Too Many Requests" without it."""
+        _check_int(chat_id, "chat_id", hi=-1)
+        _check_int(seconds, "seconds", 0, 3600)
+        if shape not in ("429", "400"):
+            raise CtlError('shape must be "429" or "400"')
+        with self.cv:
+            if seconds == 0:
+                self.slow.pop(chat_id, None)
+            else:
+                self.slow[chat_id] = [seconds, shape, -float(seconds)]
+
+    def age_message(self, chat_id=None, message_id=None, seconds=0):
+        """Make a message seconds older (its date), e.g. too old to be
+        edited (48 h)."""
+        _check_int(seconds, "seconds", 0)
+        with self.cv:
+            msg = self.msgs.get((_check_int(chat_id, "chat_id"),
+                                 _check_int(message_id, "message_id", 1)))
+            if msg is None:
+                raise CtlError("no message %d in chat %d"
+                               % (message_id, chat_id))
+            msg["date"] -= seconds
+            return msg["date"]
 
     def set_started(self, users=None):
         if users is not None:

@@ -46,7 +46,9 @@ OPS = {"ping": None, "info": None, "reset": "reset",
        "set_conflict_mode": "set_conflict_mode", "state": "state",
        "create_topic": "create_topic",
        "push_channel_post": "push_channel_post",
-       "push_auto_forward": "push_auto_forward", "migrate": "migrate"}
+       "push_auto_forward": "push_auto_forward", "migrate": "migrate",
+       "set_forbidden": "set_forbidden", "set_slow_mode": "set_slow_mode",
+       "age_message": "age_message"}
 
 
 class FakeBotError(Exception):
