@@ -18,6 +18,8 @@
 #define PKS_TEXT_MAX		4096	/* Telegram message text, bytes */
 #define PKS_GUARD		16	/* guard ports either side of a knock port */
 #define PKS_ARGS_MAX		3	/* words of an admin command */
+#define PKS_REQ_MAX_AGE		60	/* seconds a /generate stays good, and
+					   the service picker it brought */
 #define PKS_WINDOW_MAX		86400	/* longest window (open-for), seconds */
 #define PKS_SEQUENCES_MAX	50000	/* highest max-sequences: the live set
 					   pushed to a new sniffer fits its
@@ -116,6 +118,10 @@ enum imsg_type {
 	IMSG_FLEET_NOTICE,	/* struct pks_fleet_reply + text + alt:
 				   host to front, a message (msg_id 0) or
 				   the new text of one (an edit) */
+
+	/* monitor -> pks-telegram (last: the numbers above stay) */
+	IMSG_TG_GROUP,		/* int64_t: a group of "allow chat", where
+				   each admin gets the admin menu */
 
 	IMSG_MAX
 };

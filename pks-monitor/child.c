@@ -215,10 +215,17 @@ child_send_conf(struct child *c)
 				close(fd);
 		} else
 			child_send(c->id, IMSG_TG_TOKEN, fd, NULL, 0);
-		/* admins see the admin commands in their menu */
+		/* admins see the admin commands in their menu, in their
+		 * private chat and in each allowed group */
 		for (i = 0; (size_t)i < conf->nadmins; i++)
 			child_send(c->id, IMSG_TG_ADMIN, -1, &conf->admins[i],
 			    sizeof(conf->admins[i]));
+		for (i = 0; (size_t)i < conf->ngrants; i++)
+			if (conf->grants[i].kind == GRANT_CHAT &&
+			    conf->grants[i].id < 0)
+				child_send(c->id, IMSG_TG_GROUP, -1,
+				    &conf->grants[i].id,
+				    sizeof(conf->grants[i].id));
 		if (conf->ca_file[0] != '\0') {
 			if ((fd = open(conf->ca_file, O_RDONLY | O_CLOEXEC))
 			    == -1)

@@ -22,7 +22,7 @@
 #include "log.h"
 #include "monitor.h"
 
-#define MAX_AGE		60	/* seconds: older commands are stale */
+#define MAX_AGE		PKS_REQ_MAX_AGE	/* older commands are stale */
 
 /* a request whose private answer is on its way */
 struct pending {
@@ -345,6 +345,18 @@ request_delivered(const struct origin *o, uint32_t id, int ok, int64_t where,
 	if (delivered && !p->req.private) {
 		reply_init(&rp);
 		reply_add(&rp, "Sent you %s in private.", p->what);
+		o->reply(&p->req, &rp);
+	} else if (!ok && !p->req.private && where != p->req.chat) {
+		/* refused for another reason than "never started": say so,
+		 * in the group, without what it held */
+		reply_init(&rp);
+		reply_add(&rp, "I could not send you %s in private (", p->what);
+		if (status != 0)
+			reply_add(&rp, "Telegram answered %d", status);
+		else
+			reply_add(&rp, "Telegram did not answer");
+		reply_add(&rp, ")%s. Please try again later.", q != NULL ?
+		    "; it was revoked" : "");
 		o->reply(&p->req, &rp);
 	}
 	if (delivered && q != NULL)

@@ -497,13 +497,19 @@ keyboard(const char *kb, size_t kblen)
  * whose start parameter ([A-Za-z0-9_-], up to 64) the bot sees as
  * "/start pks"; our /start answers it like any other.
  */
+static void
+start_url(char *url, size_t sz, const char *bot)
+{
+	snprintf(url, sz, "https://t.me/%s?start=pks", bot);
+}
+
 static json_object *
 start_button(const char *bot)
 {
 	json_object	*mk, *rows, *row, *b;
 	char		 url[128];
 
-	snprintf(url, sizeof(url), "https://t.me/%s?start=pks", bot);
+	start_url(url, sizeof(url), bot);
 	mk = json_object_new_object();
 	rows = json_object_new_array();
 	row = json_object_new_array();
@@ -592,14 +598,15 @@ tg_build_getupdates(int64_t offset, int timeout)
 /*
  * The command menus (setMyCommands), each fitted to where it is shown:
  * private chats, groups (where the answers come in private), and an
- * admin's private chat, which also lists the admin commands.  Which
- * commands an admin may use is still the monitor's call.
+ * admin's own menus, in their private chat and in each allowed group,
+ * which also list the admin commands.  Which commands an admin may use
+ * is still the monitor's call.
  */
 static const struct {
 	const char	*name;
 	const char	*priv;		/* description in a private chat */
 	const char	*group;		/* in a group; NULL: not listed */
-	int		 admin;		/* only in an admin's menu */
+	int		 admin;		/* only in an admin's menus */
 } menu[] = {
 	{ "generate", "a one-time knock sequence: /generate [service] "
 	    "[address]", "a one-time knock sequence, sent to you in private",
@@ -610,29 +617,38 @@ static const struct {
 	    "revoke your live sequences", 0 },
 	{ "whoami", "your user id", "your user id and this group's id", 0 },
 	{ "help", "how to use this bot", "how to use this bot", 0 },
-	{ "grant", "USER_ID SERVICE [DURATION]: grant a service", NULL, 1 },
-	{ "ungrant", "USER_ID SERVICE: take a grant back", NULL, 1 },
-	{ "users", "who may open what", NULL, 1 },
-	{ "windows", "the open windows", NULL, 1 },
-	{ "close", "ADDRESS: close its windows now", NULL, 1 },
-	{ "lockdown", "revoke everything, issue nothing", NULL, 1 },
-	{ "unlock", "lift the lockdown", NULL, 1 },
+	{ "grant", "USER_ID SERVICE [DURATION]: grant a service",
+	    "SERVICE [DURATION], replying to someone: grant it to them", 1 },
+	{ "ungrant", "USER_ID SERVICE: take a grant back",
+	    "SERVICE, replying to someone: take their grant back", 1 },
+	{ "users", "who may open what", "who may open what, in private", 1 },
+	{ "windows", "the open windows", "the open windows, in private", 1 },
+	{ "close", "ADDRESS: close its windows now",
+	    "ADDRESS: close its windows now", 1 },
+	{ "lockdown", "revoke everything, issue nothing",
+	    "revoke everything, issue nothing", 1 },
+	{ "unlock", "lift the lockdown", "lift the lockdown", 1 },
+	/* break-glass sequences: in a private chat only */
 	{ "recovery", "[USER_ID SERVICE [COUNT]]: break-glass sequences",
 	    NULL, 1 },
 };
 
+/* chat: the admin's (TG_MENU_ADMIN) or the group (TG_MENU_GROUP_ADMIN) */
 char *
-tg_build_commands(enum tg_menu which, int64_t chat)
+tg_build_commands(enum tg_menu which, int64_t chat, int64_t admin)
 {
 	json_object	*o, *a, *e, *sc;
 	const char	*d;
 	size_t		 i;
+	int		 group, adm;
 
+	group = which == TG_MENU_GROUP || which == TG_MENU_GROUP_ADMIN;
+	adm = which == TG_MENU_ADMIN || which == TG_MENU_GROUP_ADMIN;
 	o = json_object_new_object();
 	a = json_object_new_array();
 	for (i = 0; i < sizeof(menu) / sizeof(menu[0]); i++) {
-		d = which == TG_MENU_GROUP ? menu[i].group : menu[i].priv;
-		if (d == NULL || (menu[i].admin && which != TG_MENU_ADMIN))
+		d = group ? menu[i].group : menu[i].priv;
+		if (d == NULL || (menu[i].admin && !adm))
 			continue;
 		e = json_object_new_object();
 		json_object_object_add(e, "command",
@@ -645,10 +661,15 @@ tg_build_commands(enum tg_menu which, int64_t chat)
 	sc = json_object_new_object();
 	json_object_object_add(sc, "type", json_object_new_string(
 	    which == TG_MENU_GROUP ? "all_group_chats" :
-	    which == TG_MENU_ADMIN ? "chat" : "all_private_chats"));
-	if (which == TG_MENU_ADMIN)
+	    which == TG_MENU_ADMIN ? "chat" :
+	    which == TG_MENU_GROUP_ADMIN ? "chat_member" :
+	    "all_private_chats"));
+	if (adm)
 		json_object_object_add(sc, "chat_id",
 		    json_object_new_int64(chat));
+	if (which == TG_MENU_GROUP_ADMIN)
+		json_object_object_add(sc, "user_id",
+		    json_object_new_int64(admin));
 	json_object_object_add(o, "scope", sc);
 	return json_out(o);
 }
@@ -669,13 +690,22 @@ tg_build_edit(int64_t chat, int64_t mid, const char *text, size_t len)
 	return json_out(o);
 }
 
+/* answerCallbackQuery: a text to show, a private chat to open, or none */
 char *
-tg_build_answer(const char *id)
+tg_build_answer(const char *id, const char *text, const char *start_bot)
 {
 	json_object	*o;
+	char		 url[128];
 
 	o = json_object_new_object();
 	json_object_object_add(o, "callback_query_id",
 	    json_object_new_string(id));
+	if (text != NULL)
+		json_object_object_add(o, "text",
+		    json_object_new_string(text));
+	if (start_bot != NULL && *start_bot != '\0') {
+		start_url(url, sizeof(url), start_bot);
+		json_object_object_add(o, "url", json_object_new_string(url));
+	}
 	return json_out(o);
 }

@@ -50,6 +50,15 @@
 #define SEND_TIMEOUT	20		/* seconds, for calls but getUpdates */
 #define DONE_TIMEOUT	300		/* seconds the monitor has per request */
 #define ADMINS_MAX	64		/* admins who get their own menu */
+#define GROUPS_MAX	64		/* groups where admins get theirs */
+#define GROUP_MENUS_MAX	256		/* admin menus in groups, in all */
+/*
+ * A button press is answered (answerCallbackQuery) once its request's
+ * outcome is known, so that a user who never started the bot gets the
+ * link to do so; Telegram shows a spinner meanwhile, so not later than
+ * this after the press.
+ */
+#define ANSWER_WAIT	5000		/* ms */
 
 enum phase { PH_GETME, PH_WEBHOOK, PH_COMMANDS, PH_POLL };
 
@@ -87,6 +96,9 @@ struct out {
 	char		*text2;		/* fallback text or keyboard */
 	size_t		 t2len;
 	char		 cbq_id[TG_CBQ_ID_MAX];
+	const char	*atext;		/* the answer's text, or NULL */
+	int		 url;		/* the answer opens a private chat */
+	int64_t		 since;		/* ms: when the answer was queued */
 	int		 tries;
 	int		 last;		/* last status, 0 if no reply */
 };
@@ -100,6 +112,8 @@ static size_t			 calen;
 static char			 botname[TG_BOTNAME_MAX];
 static int64_t			 admins[ADMINS_MAX];
 static size_t			 nadmins;
+static int64_t			 groups[GROUPS_MAX];
+static size_t			 ngroups;
 static size_t			 menu_step;	/* setMyCommands done so far */
 
 static struct tg_api		*api;
@@ -184,6 +198,8 @@ conf_token(int fd)
 static int
 tg_conf(struct imsg *im)
 {
+	int64_t	id;
+	size_t	i;
 	int	rc = -1;
 
 	switch (im->hdr.type) {
@@ -222,6 +238,24 @@ tg_conf(struct imsg *im)
 			log_warnx("over %d admins: the last ones get the "
 			    "common menu", ADMINS_MAX - 1);
 		rc = 0;
+		break;
+	case IMSG_TG_GROUP:
+		if (im->len != sizeof(int64_t) || im->fd != -1)
+			break;
+		memcpy(&id, im->data, sizeof(id));
+		if (id >= 0 || id <= -PKS_ID_LIMIT)
+			break;
+		rc = 0;
+		for (i = 0; i < ngroups; i++)
+			if (groups[i] == id)
+				break;
+		if (i < ngroups)
+			break;		/* in several "allow chat" lines */
+		if (ngroups < GROUPS_MAX)
+			groups[ngroups++] = id;
+		else
+			log_warnx("over %d groups: the admins' menu is not "
+			    "set in the last ones", GROUPS_MAX);
 		break;
 	case IMSG_TG_CA:
 		if (im->len != 0 || im->fd == -1 || ca != NULL)
@@ -324,6 +358,10 @@ batch_start(size_t n)
 		    (o = calloc(1, sizeof(*o))) != NULL) {
 			o->answer = 1;
 			o->reqid = pend[i].reqid;
+			o->since = now_ms();
+			if (batch[i].expired)
+				o->atext = "This menu has expired: send "
+				    "/generate again.";
 			memcpy(o->cbq_id, batch[i].cbq_id, sizeof(o->cbq_id));
 			pend[i].answer = 1;
 			TAILQ_INSERT_TAIL(&outq, o, entry);
@@ -459,6 +497,35 @@ rate_hold(int64_t chat, int secs)
 	    (long long)chat, secs);
 }
 
+/* ms (monotonic) from which a callback answer may go */
+static int64_t
+answer_at(const struct out *o)
+{
+	const struct pending	*p;
+
+	if (o->reqid == 0 || o->url ||
+	    (p = pending_find(o->reqid)) == NULL || p->done)
+		return 0;
+	return o->since + ANSWER_WAIT;
+}
+
+/*
+ * The private chat of a button press's request is not started: its
+ * answer opens it (the url of answerCallbackQuery), and goes now.
+ */
+static void
+answer_start(uint32_t reqid)
+{
+	struct out	*o;
+
+	TAILQ_FOREACH(o, &outq, entry)
+		if (o->answer && reqid != 0 && o->reqid == reqid) {
+			o->url = 1;
+			o->atext = "Open a private chat with me, press Start, "
+			    "then ask again.";
+		}
+}
+
 /*
  * Seconds to hold a chat for a "Too Many Requests" that is not a 429
  * (slow mode has been seen answered 400): its retry_after, the "retry
@@ -528,6 +595,7 @@ send_done(struct tg_call *c, int code, long status, const char *body,
 		o->flags &= ~TG_SEND_FALLBACK;
 		o->start = 1;
 		o->tries = 0;
+		answer_start(o->reqid);
 		return;
 	}
 	if (status != 429 && (slow = too_many(&rp, o->tries)) > 0) {
@@ -585,9 +653,10 @@ send_pick(int64_t *wait)
 
 	TAILQ_FOREACH(o, &outq, entry) {
 		/* cppcheck-suppress uninitvar */
-		if (o->answer)
-			return o;	/* callback answers are not messages */
-		t = rate_next(o->chat);
+		if (o->answer)		/* callback answers are not messages */
+			t = answer_at(o);
+		else
+			t = rate_next(o->chat);
 		if (t <= now)
 			return o;
 		if (best == -1 || t - now < best)
@@ -613,7 +682,8 @@ send_next(void)
 	if (!o->answer)
 		rate_sent(o->chat);
 	if (o->answer) {
-		body = tg_build_answer(o->cbq_id);
+		body = tg_build_answer(o->cbq_id, o->atext,
+		    o->url ? botname : NULL);
 	} else if (o->edit) {
 		body = tg_build_edit(o->chat, o->edit, o->text, o->tlen);
 	} else {
@@ -751,6 +821,38 @@ dispatch(struct imsg *im)
 
 /* ------------------------------------------------------------ poll */
 
+/*
+ * The menus, in the order they are set: private chats, groups, each
+ * admin's private chat, then each admin in each allowed group (as many
+ * as GROUP_MENUS_MAX: each is one call before the polling starts).
+ */
+static size_t
+menus(void)
+{
+	size_t	n = nadmins * ngroups;
+
+	return 2 + nadmins + (n > GROUP_MENUS_MAX ? GROUP_MENUS_MAX : n);
+}
+
+static char *
+menu_body(size_t step)
+{
+	size_t	j;
+
+	if (step == 0)
+		return tg_build_commands(TG_MENU_PRIVATE, 0, 0);
+	if (step == 1)
+		return tg_build_commands(TG_MENU_GROUP, 0, 0);
+	if (step < 2 + nadmins)
+		return tg_build_commands(TG_MENU_ADMIN, admins[step - 2], 0);
+	j = step - 2 - nadmins;
+	if (j == 0 && nadmins * ngroups > GROUP_MENUS_MAX)
+		log_warnx("%zu admins in %zu groups: only the first %d get "
+		    "their menu there", nadmins, ngroups, GROUP_MENUS_MAX);
+	return tg_build_commands(TG_MENU_GROUP_ADMIN, groups[j / nadmins],
+	    admins[j % nadmins]);
+}
+
 static void
 poll_done(struct tg_call *c, int code, long status, const char *body,
     size_t len, void *arg)
@@ -797,7 +899,7 @@ poll_done(struct tg_call *c, int code, long status, const char *body,
 		 * not found") is no reason not to serve */
 		if (status != 200 || !rp.ok)
 			log_warnx("setMyCommands: %ld %s", status, rp.desc);
-		if (++menu_step < 2 + nadmins)
+		if (++menu_step < menus())
 			break;
 		phase = PH_POLL;
 		log_info("polling for updates");
@@ -857,9 +959,7 @@ poll_next(void)
 		break;
 	case PH_COMMANDS:
 		m = "setMyCommands";
-		body = tg_build_commands(menu_step == 0 ? TG_MENU_PRIVATE :
-		    menu_step == 1 ? TG_MENU_GROUP : TG_MENU_ADMIN,
-		    menu_step >= 2 ? admins[menu_step - 2] : 0);
+		body = menu_body(menu_step);
 		break;
 	default:
 		m = "getUpdates";

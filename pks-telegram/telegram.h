@@ -25,6 +25,8 @@ struct tg_update {
 	int			has_cmd;	/* req below is filled */
 	struct pks_tg_req	req;		/* reqid left 0 */
 	char			cbq_id[TG_CBQ_ID_MAX]; /* "" if none */
+	int			expired;	/* a press on an expired
+						   service picker */
 	int64_t			msg_id;		/* the command's message */
 	int64_t			migrate_from;	/* a group that became */
 	int64_t			migrate_to;	/* a supergroup; else 0 */
@@ -48,7 +50,8 @@ struct tg_msg {
 enum tg_menu {
 	TG_MENU_PRIVATE,	/* every private chat */
 	TG_MENU_GROUP,		/* every group */
-	TG_MENU_ADMIN		/* one admin's private chat */
+	TG_MENU_ADMIN,		/* one admin's private chat */
+	TG_MENU_GROUP_ADMIN	/* one admin in one group */
 };
 
 /* the envelope of every Bot API reply */
@@ -94,8 +97,8 @@ char		*tg_build_send(int64_t, uint32_t, const char *, size_t,
 int		 tg_url_ok(const char *);
 char		*tg_build_msg(const struct tg_msg *);
 char		*tg_build_getupdates(int64_t, int);
-char		*tg_build_commands(enum tg_menu, int64_t);
-char		*tg_build_answer(const char *);
+char		*tg_build_commands(enum tg_menu, int64_t, int64_t);
+char		*tg_build_answer(const char *, const char *, const char *);
 char		*tg_build_edit(int64_t, int64_t, const char *, size_t);
 int		 tg_resolve(const char *, char *, size_t, int *);
 

@@ -14,7 +14,8 @@
  *  - in a group, an unknown command only when addressed to us
  *    (/foo@ThisBot): "/foo" alone may be meant for another bot;
  *  - a callback_query whose data is TG_CB_PREFIX and a service name
- *    (a button of our inline keyboard): TG_CMD_GENERATE;
+ *    (a button of our inline keyboard): TG_CMD_GENERATE, unless the
+ *    keyboard is older than the command it answered may be;
  *  - an admin command (/grant, /ungrant, /users, /windows, /close,
  *    /lockdown, /unlock, and /revoke USER_ID|all): its words in argv[],
  *    each of a harmless shape or "", and their number; for /grant and
@@ -646,12 +647,19 @@ parse_message(struct tg_update *u, json_object *msg, const char *bot,
 	return parse_command(r, msg, text, tlen, bot);
 }
 
+/*
+ * A press on a button of our service picker: /generate of that service.
+ * The picker expires with the command that brought it: a press on a
+ * picker older than PKS_REQ_MAX_AGE (or one Telegram no longer shows,
+ * dated 0) asks for nothing, and its answer says so (u->expired).
+ */
 static int
-parse_callback(struct tg_update *u, json_object *cbq)
+parse_callback(struct tg_update *u, json_object *cbq, time_t now)
 {
 	struct pks_tg_req	*r = &u->req;
 	const char		*id, *data;
 	size_t			 len;
+	int64_t			 date;
 
 	if ((id = member_str(cbq, "id", &len)) == NULL || len == 0 ||
 	    len >= sizeof(u->cbq_id) || strlen(id) != len) {
@@ -674,8 +682,16 @@ parse_callback(struct tg_update *u, json_object *cbq)
 		    (long long)u->update_id);
 		return 0;
 	}
+	if (member_id(member(cbq, "message", json_type_object), "date",
+	    &date) == -1 || date <= 0 || now - date > PKS_REQ_MAX_AGE) {
+		log_info("update %lld: a press on an expired service picker",
+		    (long long)u->update_id);
+		u->expired = 1;
+		return 0;
+	}
 	r->cmd = TG_CMD_GENERATE;
-	r->age = 0;	/* a button press is now */
+	/* the picker stands for the command: the monitor checks its age */
+	r->age = date >= now ? 0 : (uint32_t)(now - date);
 	snprintf(r->arg1, sizeof(r->arg1), "%s", data + strlen(TG_CB_PREFIX));
 	return 1;
 }
@@ -692,7 +708,7 @@ parse_update(struct tg_update *u, json_object *o, const char *bot,
 		log_info("update %lld: a channel post, ignored: it carries no "
 		    "person", (long long)u->update_id);
 	else if ((v = member(o, "callback_query", json_type_object)) != NULL)
-		u->has_cmd = parse_callback(u, v);
+		u->has_cmd = parse_callback(u, v, now);
 	else
 		log_debug("update %lld: kind not handled, ignored",
 		    (long long)u->update_id);

@@ -7,7 +7,9 @@ message sent as a channel gets "send it as yourself" and nothing is
 issued or granted; hostile first names are escaped in every HTML
 answer; /status in a group answers in private and says so in the group;
 a group that becomes a supergroup is logged with the configuration line
-to add and told to the notify users."""
+to add and told to the notify users; the service picker expires with its
+command and, pressed by a user who never started the bot, opens that
+chat; a private send refused for another reason is told in the group."""
 import os
 import re
 import time
@@ -133,19 +135,35 @@ def long_answer(s):
 
 def menus(s):
     """Menus by role: the admin's private chat lists the admin commands,
-    the common private and group menus do not."""
-    got = {}
+    the common private and group menus do not; in each allowed group
+    the admin's own menu (chat_member) lists them, worded for a group."""
+    got, status = {}, {}
     s.bot.wait_polling(timeout=15)	# the menus are set before polling
     for r in s.bot.sent(method="setMyCommands"):
         sc = r["params"].get("scope") or {}
-        key = (sc.get("type"), sc.get("chat_id"))
-        got[key] = [c["command"] for c in r["params"]["commands"]]
-    adm = got.get(("chat", ADA), [])
+        key = (sc.get("type"), sc.get("chat_id"), sc.get("user_id"))
+        got[key] = r["params"]["commands"]
+        status[key] = r["status"]
+    names = {k: [c["command"] for c in v] for k, v in got.items()}
+    adm = names.get(("chat", ADA, None), [])
     tap.ok("grant" in adm and "generate" in adm and
-           "grant" not in got.get(("all_private_chats", None), ["grant"]) and
-           "grant" not in got.get(("all_group_chats", None), ["grant"]),
+           "grant" not in names.get(("all_private_chats", None, None),
+                                    ["grant"]) and
+           "grant" not in names.get(("all_group_chats", None, None),
+                                    ["grant"]),
            "setMyCommands by scope: admin commands only in the admin's "
-           "menu", got or "no setMyCommands")
+           "menu", names or "no setMyCommands")
+    key = ("chat_member", GROUP, ADA)
+    desc = {c["command"]: c["description"] for c in got.get(key, [])}
+    tap.ok(status.get(key) == 200 and "replying to someone" in
+           desc.get("grant", "") and "in private" in desc.get("generate",
+                                                              ""),
+           "and in the allowed group, the admin's own menu has them, "
+           "worded for the group", (status.get(key), desc))
+    tap.ok(("chat_member", OLD_GROUP, ADA) in status and
+           ("chat_member", GROUP, BOB) not in status,
+           "one per admin and allowed group, none for others",
+           sorted(status, key=str))
 
 
 def ssh_hint(s):
@@ -213,6 +231,65 @@ def group_clarity(s):
                "id") == BOB, "the never-started user's hint replies to "
            "them, with a button to start the bot", grp)
     s.bot.set_started(users=None)
+
+
+def picker(s):
+    """The service picker: a press by a user who never started the bot
+    is answered with the link that starts it (answerCallbackQuery url);
+    a press on a picker older than its command may be gets a clear
+    answer and issues nothing."""
+    since = last_sent_seq(s)
+    s.bot.push_message(user_id=ADA, chat_id=GROUP, chat_type="supergroup",
+                       text="/generate@PksTestBot", first_name="Ada")
+    pk = s.bot.wait_sent(chat_id=GROUP, since=since, text=r"Which service",
+                         timeout=10)
+    mid = pk and pk["result"]["message_id"]
+    s.bot.set_started(users=[BOB])
+    since = last_sent_seq(s)
+    s.bot.push_callback(user_id=ADA, chat_id=GROUP, message_id=mid or 1,
+                        data="g:shell", first_name="Ada")
+    ans = s.bot.wait_sent(method="answerCallbackQuery", since=since,
+                          timeout=15)
+    tap.ok(ans and ans["params"].get("url") ==
+           "https://t.me/PksTestBot?start=pks",
+           "a press by a user who never started the bot: the answer "
+           "opens the private chat (url)", ans)
+    s.bot.set_started(users=None)
+    n0 = issued(s)
+    s.bot.age_message(chat_id=GROUP, message_id=mid or 1, seconds=120)
+    since = last_sent_seq(s)
+    s.bot.push_callback(user_id=ADA, chat_id=GROUP, message_id=mid or 1,
+                        data="g:shell", first_name="Ada")
+    ans = s.bot.wait_sent(method="answerCallbackQuery", since=since,
+                          timeout=15)
+    tap.ok(ans and "expired" in ans["params"].get("text", "") and
+           "/generate" in ans["params"]["text"] and
+           s.monitor.log.has(r"a press on an expired service picker", 5),
+           "a press on an expired picker: answered so", ans)
+    tap.ok(issued(s) == n0 and not s.bot.sent(chat_id=ADA, since=since),
+           "and nothing is issued", issued(s) - n0)
+
+
+def delivery_failed(s):
+    """A sequence refused in private for another reason than "never
+    started" (here 400): the group is told, without the ports, and the
+    sequence is revoked."""
+    since = last_sent_seq(s)
+    s.bot.fail(method="sendMessage", kind="status", status=400,
+               description="Bad Request: chat not found", chat_id=ADA)
+    s.bot.push_message(user_id=ADA, chat_id=GROUP, chat_type="supergroup",
+                       text="/generate@PksTestBot ssh", first_name="Ada")
+    grp = s.bot.wait_sent(chat_id=GROUP, since=since,
+                          text=r"could not send you", timeout=10)
+    t = grp and grp["params"]["text"]
+    tap.ok(t and "a sequence for ssh" in t and "400" in t and
+           "revoked" in t and "pks-knock" not in t and
+           grp["result"].get("reply_to_message", {}).get("from", {}).get(
+               "id") == ADA and s.monitor.log.has(
+                   r"could not be delivered \(400\): revoked", 5),
+           "a private send refused with a 400: the group is told, in a "
+           "reply, without the ports; the sequence revoked", grp)
+    s.bot.clear_failures()
 
 
 def hostile_names(s):
@@ -292,7 +369,12 @@ def main():
         s.conf_text = re.sub(r'(?m)^state-file .*$',
                              'state-file "%s"' % state, s.conf_text)
         write_state(state)
-        s.start()
+        # the bot is in the group before it starts (Telegram has no
+        # admin menu for a chat the bot is not in)
+        s.bot.start()
+        s.bot.push_message(user_id=ADA, chat_id=GROUP, first_name="Ada",
+                           chat_type="supergroup", text="hello")
+        s.monitor = pkstest.Monitor(s.net, s.conf_text).start()
         menus(s)
         long_answer(s)
         channel_post(s)
@@ -302,6 +384,8 @@ def main():
         sequences_do_not_linger(s)
         group_clarity(s)
         hostile_names(s)
+        picker(s)
+        delivery_failed(s)
         status_private(s)
         migration(s)
         tap.ok(not s.monitor.log.grep(r"malformed|killed"),

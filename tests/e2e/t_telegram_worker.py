@@ -240,11 +240,11 @@ def main():
     r = w.request(20)		# a poll may still be in flight from the hang
     tap.ok(r and r["cmd"] == pm.TG_CMD_GENERATE and r["arg1"] == "web",
            "button press becomes /generate web", r)
+    if r:
+        w.done(r["reqid"])	# the answer waits for the outcome
     ans = bot.wait_sent(method="answerCallbackQuery", timeout=10)
     tap.ok(ans and ans["params"].get("callback_query_id") ==
            cb["callback_query"]["id"], "callback query answered", ans)
-    if r:
-        w.done(r["reqid"])
 
     # ------------------------------------------ restart loses nothing
     uid = push(bot, "/status ssh")

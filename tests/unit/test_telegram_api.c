@@ -136,26 +136,47 @@ other_bodies(void **state)
 	o = body(tg_build_getupdates(INT64_C(900000001), 5));
 	assert_string_equal(str(o, "offset"), "900000001");
 	json_object_put(o);
-	o = body(tg_build_answer("4382bfd\"x"));
+	o = body(tg_build_answer("4382bfd\"x", NULL, NULL));
 	assert_string_equal(str(o, "callback_query_id"), "4382bfd\"x");
+	assert_false(json_object_object_get_ex(o, "text", &a));
+	assert_false(json_object_object_get_ex(o, "url", &a));
 	json_object_put(o);
-	o = body(tg_build_commands(TG_MENU_PRIVATE, 0));
+	/* a user who never started the bot: the press opens its chat */
+	o = body(tg_build_answer("7", "Open it", "PksBot"));
+	assert_string_equal(str(o, "text"), "Open it");
+	assert_string_equal(str(o, "url"), "https://t.me/PksBot?start=pks");
+	json_object_put(o);
+	o = body(tg_build_commands(TG_MENU_PRIVATE, 0, 0));
 	assert_true(json_object_object_get_ex(o, "commands", &a));
 	assert_int_equal(json_object_array_length(a), 5);
 	assert_null(strstr(json_object_to_json_string(a), "grant"));
 	assert_true(json_object_object_get_ex(o, "scope", &a));
 	assert_string_equal(str(a, "type"), "all_private_chats");
 	json_object_put(o);
-	o = body(tg_build_commands(TG_MENU_ADMIN, 6123456789));
+	o = body(tg_build_commands(TG_MENU_ADMIN, 6123456789, 0));
 	assert_true(json_object_object_get_ex(o, "commands", &a));
 	assert_int_equal(json_object_array_length(a), 13);
 	assert_true(json_object_object_get_ex(o, "scope", &a));
 	assert_string_equal(str(a, "type"), "chat");
 	assert_string_equal(str(a, "chat_id"), "6123456789");
 	json_object_put(o);
-	o = body(tg_build_commands(TG_MENU_GROUP, 0));
+	o = body(tg_build_commands(TG_MENU_GROUP, 0, 0));
+	assert_true(json_object_object_get_ex(o, "commands", &a));
+	assert_null(strstr(json_object_to_json_string(a), "grant"));
 	assert_true(json_object_object_get_ex(o, "scope", &a));
 	assert_string_equal(str(a, "type"), "all_group_chats");
+	json_object_put(o);
+	/* an admin in a group: the admin commands, worded for the group */
+	o = body(tg_build_commands(TG_MENU_GROUP_ADMIN,
+	    INT64_C(-1001234567890), 6123456789));
+	assert_true(json_object_object_get_ex(o, "commands", &a));
+	assert_int_equal(json_object_array_length(a), 12);
+	assert_non_null(strstr(json_object_to_json_string(a),
+	    "replying to someone"));
+	assert_true(json_object_object_get_ex(o, "scope", &a));
+	assert_string_equal(str(a, "type"), "chat_member");
+	assert_string_equal(str(a, "chat_id"), "-1001234567890");
+	assert_string_equal(str(a, "user_id"), "6123456789");
 	json_object_put(o);
 }
 

@@ -297,21 +297,44 @@ huge_ids(void **state)
 	assert_int_equal(ups[0].update_id, 12);
 }
 
+/* a press on a service picker sent at date: has_cmd */
+static int
+picker_press(long long date)
+{
+	char	buf[512];
+
+	snprintf(buf, sizeof(buf), "{\"update_id\":13,\"callback_query\":"
+	    "{\"id\":\"9\",\"from\":{\"id\":5},\"message\":{\"message_id\":"
+	    "2,\"chat\":" PRIV ",\"date\":%lld},\"data\":\"g:ssh\"}}", date);
+	parse(buf);
+	return ups[0].has_cmd;
+}
+
 static void
 callback_query(void **state)
 {
 	(void)state;
 	parse("{\"update_id\":11,\"callback_query\":{\"id\":\"4382bfdwdsb323b2d9\","
 	    "\"from\":{\"id\":6123456789,\"first_name\":\"Ann\"},\"message\":"
-	    "{\"message_id\":3,\"chat\":" GROUP ",\"date\":1,\"text\":\"x\"},"
-	    "\"chat_instance\":\"1\",\"data\":\"g:ssh\"}}");
+	    "{\"message_id\":3,\"chat\":" GROUP ",\"date\":1700000095,"
+	    "\"text\":\"x\"},\"chat_instance\":\"1\",\"data\":\"g:ssh\"}}");
 	assert_true(ups[0].has_cmd);
+	assert_false(ups[0].expired);
 	assert_string_equal(ups[0].cbq_id, "4382bfdwdsb323b2d9");
 	assert_int_equal(ups[0].req.cmd, TG_CMD_GENERATE);
 	assert_string_equal(ups[0].req.arg1, "ssh");
 	assert_true(ups[0].req.chat_id == INT64_C(-1001234567890));
 	assert_string_equal(ups[0].req.user_name, "Ann");
-	assert_int_equal(ups[0].req.age, 0);
+	assert_int_equal(ups[0].req.age, 5);	/* the picker's age */
+	/* the picker expires with its command; inaccessible ones are dated 0 */
+	assert_int_equal(picker_press(NOW - PKS_REQ_MAX_AGE), 1);
+	assert_int_equal(ups[0].req.age, PKS_REQ_MAX_AGE);
+	assert_int_equal(picker_press(NOW - PKS_REQ_MAX_AGE - 1), 0);
+	assert_true(ups[0].expired);
+	assert_string_equal(ups[0].cbq_id, "9");
+	assert_int_equal(ups[0].req.cmd, TG_CMD_NONE);
+	assert_int_equal(picker_press(0), 0);
+	assert_true(ups[0].expired);
 	/* not our data: answered (id kept) but no command */
 	parse("{\"update_id\":12,\"callback_query\":{\"id\":\"77\",\"from\":"
 	    "{\"id\":5},\"message\":{\"chat\":" PRIV "},\"data\":\"x:ssh\"}}");
