@@ -30,6 +30,10 @@ struct tg_update {
 	int64_t			msg_id;		/* the command's message */
 	int64_t			migrate_from;	/* a group that became */
 	int64_t			migrate_to;	/* a supergroup; else 0 */
+#ifdef PKS_TESTHOOKS
+	struct pks_tg_sent	forge;		/* /forge_sent STATUS ID */
+	int			forged;
+#endif
 };
 
 /* a sendMessage call */

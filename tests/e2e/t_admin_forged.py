@@ -4,13 +4,45 @@ pks-telegram turns "/forge_grant WORDS" into a TG_CMD_GRANT request with
 the words copied unchecked, as a compromised worker could send it: for a
 non-admin it is refused by the monitor (no grant, a log line), and from an
 admin, words the real worker would never pass (an undefined service, a
-duration out of range, markup, a negative id) are refused too."""
+duration out of range, markup, a negative id) are refused too.  The same
+build forges an IMSG_TG_SENT on "/forge_sent STATUS ID": a message id out
+of Telegram's range, or one with a failed delivery, gets the worker killed
+as compromised (and restarted); a well-formed one does not."""
 import os
 
 import pkstest
 import pksimsg
 from pkstest import tap, ask, ADA, EVE
 
+
+
+def forged_sent(s):
+    """The forged IMSG_TG_SENT goes once its update is confirmed, i.e.
+    when the next update (the /whoami) arrives: that one is answered by
+    the same worker (well-formed) or by its restarted successor."""
+    log = s.monitor.log
+    for status, mid, bad in ((200, 5, False), (200, -1, True),
+                             (200, 2 ** 31, True), (403, 7, True)):
+        pid = s.monitor.child_pid("pks-telegram")
+        mark = log.mark()
+        s.bot.push_message(user_id=ADA, first_name="Ada",
+                           text="/forge_sent %d %d" % (status, mid))
+        t = ask(s, ADA, "/whoami", timeout=30)
+        forged = log.has(r"test hook: a forged IMSG_TG_SENT", 5, mark)
+        what = "IMSG_TG_SENT with status %d, message id %d" % (status, mid)
+        # the monitor reads the forged message before the /whoami: the
+        # answer came from the same worker only if it was not killed
+        if bad:
+            tap.ok(t and forged and log.has(
+                r"pks-telegram: malformed message \(type %d, 24 bytes\)"
+                % pksimsg.IMSG_TG_SENT, 5, mark) and
+                s.monitor.child_pid("pks-telegram") != pid,
+                "%s: the monitor kills the worker as compromised, it "
+                "comes back" % what, log.text()[-1500:])
+        else:
+            tap.ok(t and forged and
+                   s.monitor.child_pid("pks-telegram") == pid,
+                   "%s: taken" % what, log.text()[-1500:])
 
 
 def main():
@@ -46,6 +78,7 @@ def main():
         # the reply with markup was delivered, so it was escaped
         tap.ok(not [r for r in s.bot.sent(chat_id=ADA)
                     if r["status"] != 200], "every reply was delivered")
+        forged_sent(s)
     tap.done()
 
 
