@@ -508,6 +508,67 @@ def test_edit_and_callback():
     drain()
 
 
+def test_refusals():
+    """The 403 variants, slow mode, callback queries that expire, a
+    message too old to edit: as Telegram words them."""
+    drain()
+    bot.push_message(user_id=ALICE, chat_id=GROUP, chat_type="supergroup",
+                     text="hi")
+    for why, chat, desc in (
+            ("blocked", ALICE, "Forbidden: bot was blocked by the user"),
+            ("deactivated", ALICE, "Forbidden: user is deactivated"),
+            ("kicked", GROUP, "Forbidden: bot was kicked from the "
+             "supergroup chat")):
+        bot.set_forbidden(chat_id=chat, why=why)
+        r = call("sendMessage", {"chat_id": chat, "text": "x"})
+        bot.set_forbidden(chat_id=chat, why=None)
+        tap.ok(is_error(r, 403, desc) and
+               call("sendMessage", {"chat_id": chat, "text": "x"})[0] ==
+               200, "set_forbidden %s: 403 \"%s\", then allowed again"
+               % (why, desc), r[2])
+    try:
+        bot.set_forbidden(chat_id=GROUP, why="blocked")
+        tap.ok(False, "a group cannot block the bot")
+    except fakebot.FakeBotError:
+        tap.ok(True, "a group cannot block the bot")
+    bot.set_slow_mode(chat_id=GROUP, seconds=60)
+    r1 = call("sendMessage", {"chat_id": GROUP, "text": "1"})
+    r2 = call("sendMessage", {"chat_id": GROUP, "text": "2"})
+    bot.set_slow_mode(chat_id=GROUP, seconds=60, shape="400")
+    r3 = call("sendMessage", {"chat_id": GROUP, "text": "3"})
+    r4 = call("sendMessage", {"chat_id": GROUP, "text": "4"})
+    bot.set_slow_mode(chat_id=GROUP, seconds=0)
+    tap.ok(r1[0] == 200 and r2[0] == 429 and
+           r2[1]["description"].startswith("Too Many Requests: retry "
+                                           "after ") and
+           50 <= r2[1]["parameters"]["retry_after"] <= 60,
+           "slow mode: one message, then 429 with retry_after", r2[1])
+    tap.ok(r3[0] == 200 and is_error(r4, 400, "Bad Request: Too Many "
+                                     "Requests"), "slow mode, shape 400: "
+           "a 400 without retry_after", r4[1])
+    m = result("sendMessage", {"chat_id": ALICE, "text": "Pick",
+                               "reply_markup": {"inline_keyboard": [[
+                                   {"text": "SSH", "callback_data": "g:ssh"}
+                               ]]}})
+    q1 = bot.push_callback(user_id=ALICE, message_id=m["message_id"],
+                           data="g:ssh", life=0)["callback_query"]
+    q2 = bot.push_callback(user_id=ALICE, message_id=m["message_id"],
+                           data="g:ssh", life=60)["callback_query"]
+    tap.ok(err_starts(call("answerCallbackQuery",
+                           {"callback_query_id": q1["id"]}), 400,
+                      "Bad Request: query is too old") and
+           call("answerCallbackQuery", {"callback_query_id": q2["id"]})[0]
+           == 200, "a query past its life: 400; within it: answered")
+    d = bot.age_message(chat_id=ALICE, message_id=m["message_id"],
+                        seconds=49 * 3600)
+    tap.ok(d < time.time() - 48 * 3600 and
+           is_error(call("editMessageText", {"chat_id": ALICE, "message_id":
+                                             m["message_id"], "text": "y"}),
+                    400, "Bad Request: message can't be edited"),
+           "a message older than 48 h can't be edited")
+    drain()
+
+
 # ---------------------------------------------------------------- control
 
 def test_control():
@@ -726,7 +787,8 @@ def main():
     CTX = ssl.create_default_context(cafile=bot.ca_file)
     for t in (test_tls, test_shapes, test_entities, test_long_poll,
               test_offsets, test_allowed_updates, test_conflict, test_send,
-              test_edit_and_callback, test_control, test_failures,
+              test_edit_and_callback, test_refusals, test_control,
+              test_failures,
               test_token_never_logged, test_cli_errors,
               test_in_process_ipv6):
         try:

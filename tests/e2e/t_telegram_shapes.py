@@ -31,6 +31,7 @@ NEW_GROUP = -1009876543210
 CHANNEL = -1001000000001
 FRIEND = 7000000001
 SLOW = -1002000000002
+SLOW_400 = -1002000000003
 
 
 def push(bot, text, user=USER, chat_id=None, chat_type="private", **kw):
@@ -195,13 +196,16 @@ def refusals(bot, w):
     retry_after, a 400 "Too Many Requests" without), a callback query
     that expired, edits refused.  Each a clear log line; what can still
     be delivered is; the worker goes on."""
-    push(bot, "/whoami@PksTestBot", chat_id=SLOW, chat_type="supergroup")
-    r = w.request()
-    w.done(r["reqid"])
+    for g in (GROUP, SLOW, SLOW_400):
+        push(bot, "/whoami@PksTestBot", chat_id=g, chat_type="supergroup")
+        r = w.request()
+        w.done(r["reqid"])
+    # each group its own: the worker spaces messages to a group by 3 s
     for why, chat, desc in (
             ("blocked", FRIEND, "bot was blocked by the user"),
             ("deactivated", FRIEND, "user is deactivated"),
-            ("kicked", SLOW, "bot was kicked from the supergroup chat")):
+            ("kicked", NEW_GROUP, "bot was kicked from the supergroup "
+             "chat")):
         bot.set_forbidden(chat_id=chat, why=why)
         mark = w.log.mark()
         w.send(0, chat, "to a chat that refuses")
@@ -213,27 +217,29 @@ def refusals(bot, w):
         bot.set_forbidden(chat_id=chat, why=None)
     bot.set_forbidden(chat_id=FRIEND, why="blocked")
     w.send(0, FRIEND, "a sequence", flags=pm.TG_SEND_FALLBACK,
-           fallback_chat=SLOW, text2="press Start")
-    s = sent_to(w, SLOW)
-    rec = bot.wait_sent(chat_id=SLOW, text="press Start", timeout=10)
+           fallback_chat=GROUP, text2="press Start")
+    s = sent_to(w, GROUP)
+    rec = bot.wait_sent(chat_id=GROUP, text="press Start", timeout=10)
     tap.ok(s and s["status"] == 200 and rec and "url" in json.dumps(
         rec["params"].get("reply_markup")), "a user who blocked the bot: "
         "the group gets the hint with a start button instead", (s, rec))
     bot.set_forbidden(chat_id=FRIEND, why=None)
-    for shape, logged in (("429", r"chat %d: held for \d+ s \(429\)"
-                           % SLOW),
-                          ("400", r"sendMessage: 400 Bad Request: Too Many "
-                           r"Requests: taken as a 429")):
-        bot.set_slow_mode(chat_id=SLOW, seconds=5, shape=shape)
-        mark = w.log.mark()
-        w.send(0, SLOW, "slow one")
-        w.send(0, SLOW, "slow two")
-        a, b = sent_to(w, SLOW, 20), sent_to(w, SLOW, 30)
+    # slow mode, both shapes at once, a group each
+    mark = w.log.mark()
+    for g, shape in ((SLOW, "429"), (SLOW_400, "400")):
+        bot.set_slow_mode(chat_id=g, seconds=5, shape=shape)
+        w.send(0, g, "slow one")
+        w.send(0, g, "slow two")
+    for g, shape, logged in (
+            (SLOW, "429", r"chat %d: held for \d+ s \(429\)" % SLOW),
+            (SLOW_400, "400", r"sendMessage: 400 Bad Request: Too Many "
+             r"Requests: taken as a 429")):
+        a, b = sent_to(w, g, 20), sent_to(w, g, 30)
         tap.ok(a and b and a["status"] == b["status"] == 200 and
                w.log.has(logged, 1, mark), "slow mode (%s): the chat "
                "held, both messages delivered" % shape,
                (a, b, w.log.text()[-600:]))
-    bot.set_slow_mode(chat_id=SLOW, seconds=0)
+        bot.set_slow_mode(chat_id=g, seconds=0)
     # a button press whose query Telegram no longer waits for
     w.send(0, USER, "Which service?", flags=pm.TG_SEND_KEYBOARD,
            text2="ssh web")
