@@ -1127,7 +1127,13 @@ def write_doc(rs, ss, when, mach, plotted, mins):
         "scale": table_md(SCALE_HEAD, scale_rows(ss),
                           ["---"] + ["--:"] * len(ss) + [":-:"]),
         "snotes": "\n".join(notes_scale(ss))}
-    with open(os.path.join(DOC, "benchmarks.md"), "w") as f:
+    path = os.path.join(DOC, "benchmarks.md")
+    # the fleet section is tests/bench/fleet.py's (make bench-fleet)
+    old = open(path).read() if os.path.exists(path) else ""
+    m = re.search(r"<!-- fleet:.*?<!-- /fleet -->", old, re.S)
+    if m:
+        text = text.rstrip() + "\n\n" + m.group(0) + "\n"
+    with open(path, "w") as f:
         f.write(text)
 
 

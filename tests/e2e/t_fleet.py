@@ -23,145 +23,17 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fleetnet  # noqa: E402
 import pkstest  # noqa: E402
-from pkstest import tap, run, spawn, ADA, BOB  # noqa: E402
+from pkstest import tap, run, ADA, BOB  # noqa: E402
 
-BROKER = "198.19.0.1"
-PORT = 8883
 HOSTS = ("web1", "web2", "web3")
 TIMEOUT = 2			# fleet timeout of the front, seconds
 SSH_PORT = 2222
-
-
-def openssl(*args, cwd):
-    run(["openssl"] + list(args), cwd=cwd)
-
-
-def make_pki(d):
-    """A CA, the broker's certificate (its address as the name) and one
-    client certificate per fleet member, CN = its name."""
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
-            "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-            "-subj", "/CN=PKS fleet test CA", "-keyout", "ca.key",
-            "-out", "ca.pem", cwd=d)
-
-    def leaf(name, ext=None):
-        openssl("req", "-newkey", "ec", "-pkeyopt",
-                "ec_paramgen_curve:P-256", "-nodes", "-subj",
-                "/CN=%s" % name, "-keyout", name + ".key", "-out",
-                name + ".csr", cwd=d)
-        extra = []
-        if ext:
-            with open(os.path.join(d, name + ".ext"), "w") as f:
-                f.write(ext)
-            extra = ["-extfile", name + ".ext"]
-        openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem",
-                "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
-                "-out", name + ".pem", *extra, cwd=d)
-        os.chmod(os.path.join(d, name + ".key"), 0o600)
-
-    leaf("broker", "subjectAltName=IP:%s\n" % BROKER)
-    for n in ("front",) + HOSTS:
-        leaf(n)
-    # mosquitto runs as the mosquitto user when started as root
-    os.chmod(d, 0o755)
-    shutil.chown(os.path.join(d, "broker.key"), "mosquitto")
-
-
-def doc_acl():
-    """The ACL file of doc/fleet.md, as an admin copies it."""
-    text = open(os.path.join(pkstest.TOP, "doc", "fleet.md")).read()
-    m = re.search(r"```\n(# pks-fleet ACL.*?)```", text, re.S)
-    return m.group(1)
-
-
-class Broker:
-    """mosquitto in its own namespace, a bridge to every server ns."""
-
-    def __init__(self, d, tag):
-        self.d = d
-        self.ns = "pks-brk-" + tag
-        self.proc = None
-        self.log = None
-        self.nlinks = 0
-        run(["ip", "netns", "add", self.ns])
-        run(["ip", "link", "set", "lo", "up"], ns=self.ns)
-        run(["ip", "link", "add", "br0", "type", "bridge"], ns=self.ns)
-        run(["ip", "addr", "add", BROKER + "/24", "dev", "br0"], ns=self.ns)
-        run(["ip", "link", "set", "br0", "up"], ns=self.ns)
-        with open(os.path.join(d, "acl"), "w") as f:
-            f.write(doc_acl())
-        with open(os.path.join(d, "mosquitto.conf"), "w") as f:
-            f.write("per_listener_settings false\n"
-                    "persistence false\n"
-                    "log_dest stderr\n"
-                    "log_type error\nlog_type warning\nlog_type notice\n"
-                    "log_type information\n"
-                    "listener %d %s\n"
-                    "cafile %s/ca.pem\ncertfile %s/broker.pem\n"
-                    "keyfile %s/broker.key\n"
-                    "require_certificate true\n"
-                    "use_identity_as_username true\n"
-                    "acl_file %s/acl\n" % (PORT, BROKER, d, d, d, d))
-
-    def link(self, srv_ns):
-        """A leg from a server namespace to the bridge."""
-        self.nlinks += 1
-        a = "veth-b%d" % self.nlinks
-        run(["ip", "link", "add", "veth-b", "netns", srv_ns, "type",
-             "veth", "peer", "name", a, "netns", self.ns])
-        run(["ip", "link", "set", a, "master", "br0"], ns=self.ns)
-        run(["ip", "link", "set", a, "up"], ns=self.ns)
-        run(["ip", "addr", "add", "198.19.0.%d/24" % (10 + self.nlinks),
-             "dev", "veth-b"], ns=srv_ns)
-        run(["ip", "link", "set", "veth-b", "up"], ns=srv_ns)
-
-    def start(self):
-        self.proc = spawn(["mosquitto", "-c",
-                           os.path.join(self.d, "mosquitto.conf")],
-                          ns=self.ns, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True)
-        self.log = pkstest.LogWatch(self.proc.stderr)
-        if self.log.wait(r"Opening ipv4 listen socket", 10) is None:
-            raise RuntimeError("mosquitto did not start:\n" +
-                               self.log.text())
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def pub(self, who, topic, payload, qos=1):
-        """mosquitto_pub with who's certificate; its result.  A list of
-        payloads goes as one message per line, over one connection."""
-        args = ["mosquitto_pub", "-V", "mqttv5", "-h", BROKER, "-p",
-                str(PORT), "--cafile", os.path.join(self.d, "ca.pem"),
-                "--cert", os.path.join(self.d, who + ".pem"),
-                "--key", os.path.join(self.d, who + ".key"),
-                "-i", "test-" + who, "-q", str(qos), "-t", topic]
-        if isinstance(payload, list):
-            return run(args + ["-l"], ns=self.ns, check=False, timeout=20,
-                       input="".join(p + "\n" for p in payload))
-        return run(args + ["-m", payload], ns=self.ns, check=False,
-                   timeout=20)
-
-    def destroy(self):
-        self.stop()
-        subprocess.run(["ip", "netns", "del", self.ns],
-                       stderr=subprocess.DEVNULL)
-
-
-def fleet_block(d, name, role):
-    return ('fleet {\n\tbroker "mqtts://%s:%d"\n\tca-file "%s/ca.pem"\n'
-            '\tcert-file "%s/%s.pem"\n\tkey-file "%s/%s.key"\n'
-            '\tname %s\n\trole %s\n\ttimeout %d\n}\n' %
-            (BROKER, PORT, d, d, name, d, name, name, role, TIMEOUT))
 
 
 def fleet_pid(s):
@@ -211,41 +83,17 @@ def main():
         if shutil.which(tool) is None:
             tap.skip_all("%s is not installed (tests/packages.txt)" % tool)
     pkstest.set_deadline(150)
-    tag = "%d" % os.getpid()
-    d = tempfile.mkdtemp(prefix="pks-fleet-")
-    broker = None
-    nets = []
-    suites = {}
+    # web1 allows Ada and Bob, web2 and web3 Ada only: each decides
+    fleet = fleetnet.Fleet(HOSTS, {"front": pkstest.allow(ADA),
+                                   "web1": pkstest.allow([ADA, BOB]),
+                                   "web2": pkstest.allow(ADA),
+                                   "web3": pkstest.allow(ADA)},
+                           timeout=TIMEOUT)
     try:
-        make_pki(d)
-        broker = Broker(d, tag)
-        broker.start()
-        # web1 allows Ada and Bob, web2 and web3 Ada only: each decides
-        rights = {"front": pkstest.allow(ADA),
-                  "web1": pkstest.allow([ADA, BOB]),
-                  "web2": pkstest.allow(ADA),
-                  "web3": pkstest.allow(ADA)}
-        for name in ("front",) + HOSTS:
-            net = pkstest.Net(tag="%s-%s" % (tag, name))
-            net.create()
-            nets.append(net)
-            broker.link(net.srv)
-            s = pkstest.Suite(net, telegram=(name == "front"),
-                              extra=rights[name] + fleet_block(
-                                  d, name, "front" if name == "front"
-                                  else "host"))
-            suites[name] = s
-        # started side by side, then each waited for
-        for name in ("front",) + HOSTS:
-            suites[name].start(wait_ready=False)
-        for name in ("front",) + HOSTS:
-            log = suites[name].monitor.log
-            if log.wait(r"pks-monitor: all children ready", 30) is None:
-                raise RuntimeError("%s did not start:\n%s" %
-                                   (name, log.text()))
-            suites[name].echod()
+        fleet.start()
+        suites, broker = fleet.suites, fleet.broker
         front = suites["front"]
-        for name in ("front",) + HOSTS:
+        for name in fleet.names:
             tap.ok(suites[name].monitor.log.wait(
                 r"pks-fleet: connected to the broker", 15) is not None,
                 "%s: pks-fleet connects to the broker over TLS" % name,
@@ -255,9 +103,6 @@ def main():
                                           name, 10) is not None,
                    "the front sees %s (its retained hello)" % name,
                    front.monitor.log.text()[-3000:] + broker.log.text())
-
-        if os.environ.get("FLEET_ONLY_SETUP"):
-            return
         test_generate_opens_one_host(suites)
         test_refused_by_host_rights(suites)
         test_acl_and_replays(suites, broker)
@@ -267,26 +112,7 @@ def main():
         test_ctl(suites)
         test_confinement(suites)
     finally:
-        # every monitor closes its windows at once, then each is waited
-        for s in suites.values():
-            if s.monitor and s.monitor.proc.poll() is None:
-                s.monitor.proc.send_signal(signal.SIGTERM)
-        for s in suites.values():
-            if s.monitor:
-                try:
-                    s.monitor.proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    pass
-        for s in suites.values():
-            try:
-                s.stop()
-            except Exception as e:		# noqa: BLE001
-                tap.diag("stop: %s" % e)
-        if broker:
-            broker.destroy()
-        for net in nets:
-            net.destroy()
-        shutil.rmtree(d, True)
+        fleet.stop()
     tap.done()
 
 

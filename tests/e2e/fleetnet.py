@@ -1,0 +1,209 @@
+"""fleetnet: a fleet of PKS suites around a real mosquitto broker, for
+tests/e2e/t_fleet.py, the fleet demo and the fleet benchmark.
+
+A broker namespace with a bridge; each fleet member a pkstest.Suite (its
+own server and client namespaces) with a leg to the bridge.  TLS
+certificates are made here with openssl; the broker's ACL is the block
+of doc/fleet.md, as an admin copies it.
+"""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+
+import pkstest
+from pkstest import run, spawn
+
+BROKER = "198.19.0.1"
+PORT = 8883
+
+
+def openssl(*args, cwd):
+    run(["openssl"] + list(args), cwd=cwd)
+
+
+def make_pki(d, names):
+    """A CA, the broker's certificate (its address as the name) and one
+    client certificate per fleet member, CN = its name."""
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
+            "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+            "-subj", "/CN=PKS fleet test CA", "-keyout", "ca.key",
+            "-out", "ca.pem", cwd=d)
+
+    def leaf(name, ext=None):
+        openssl("req", "-newkey", "ec", "-pkeyopt",
+                "ec_paramgen_curve:P-256", "-nodes", "-subj",
+                "/CN=%s" % name, "-keyout", name + ".key", "-out",
+                name + ".csr", cwd=d)
+        extra = []
+        if ext:
+            with open(os.path.join(d, name + ".ext"), "w") as f:
+                f.write(ext)
+            extra = ["-extfile", name + ".ext"]
+        openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem",
+                "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+                "-out", name + ".pem", *extra, cwd=d)
+        os.chmod(os.path.join(d, name + ".key"), 0o600)
+
+    leaf("broker", "subjectAltName=IP:%s\n" % BROKER)
+    for n in names:
+        leaf(n)
+    # mosquitto runs as the mosquitto user when started as root
+    os.chmod(d, 0o755)
+    shutil.chown(os.path.join(d, "broker.key"), "mosquitto")
+
+
+def doc_acl():
+    """The ACL file of doc/fleet.md, as an admin copies it."""
+    text = open(os.path.join(pkstest.TOP, "doc", "fleet.md")).read()
+    m = re.search(r"```\n(# pks-fleet ACL.*?)```", text, re.S)
+    return m.group(1)
+
+
+class Broker:
+    """mosquitto in its own namespace, a bridge to every server ns."""
+
+    def __init__(self, d, tag):
+        self.d = d
+        self.ns = "pks-brk-" + tag
+        self.proc = None
+        self.log = None
+        self.nlinks = 0
+        run(["ip", "netns", "add", self.ns])
+        run(["ip", "link", "set", "lo", "up"], ns=self.ns)
+        run(["ip", "link", "add", "br0", "type", "bridge"], ns=self.ns)
+        run(["ip", "addr", "add", BROKER + "/24", "dev", "br0"], ns=self.ns)
+        run(["ip", "link", "set", "br0", "up"], ns=self.ns)
+        with open(os.path.join(d, "acl"), "w") as f:
+            f.write(doc_acl())
+        with open(os.path.join(d, "mosquitto.conf"), "w") as f:
+            f.write("per_listener_settings false\n"
+                    "persistence false\n"
+                    "log_dest stderr\n"
+                    "log_type error\nlog_type warning\nlog_type notice\n"
+                    "log_type information\n"
+                    "listener %d %s\n"
+                    "cafile %s/ca.pem\ncertfile %s/broker.pem\n"
+                    "keyfile %s/broker.key\n"
+                    "require_certificate true\n"
+                    "use_identity_as_username true\n"
+                    "acl_file %s/acl\n" % (PORT, BROKER, d, d, d, d))
+
+    def link(self, srv_ns):
+        """A leg from a server namespace to the bridge."""
+        self.nlinks += 1
+        a = "veth-b%d" % self.nlinks
+        run(["ip", "link", "add", "veth-b", "netns", srv_ns, "type",
+             "veth", "peer", "name", a, "netns", self.ns])
+        run(["ip", "link", "set", a, "master", "br0"], ns=self.ns)
+        run(["ip", "link", "set", a, "up"], ns=self.ns)
+        run(["ip", "addr", "add", "198.19.0.%d/24" % (10 + self.nlinks),
+             "dev", "veth-b"], ns=srv_ns)
+        run(["ip", "link", "set", "veth-b", "up"], ns=srv_ns)
+
+    def start(self):
+        self.proc = spawn(["mosquitto", "-c",
+                           os.path.join(self.d, "mosquitto.conf")],
+                          ns=self.ns, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
+        self.log = pkstest.LogWatch(self.proc.stderr)
+        if self.log.wait(r"Opening ipv4 listen socket", 10) is None:
+            raise RuntimeError("mosquitto did not start:\n" +
+                               self.log.text())
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def pub(self, who, topic, payload, qos=1):
+        """mosquitto_pub with who's certificate; its result.  A list of
+        payloads goes as one message per line, over one connection."""
+        args = ["mosquitto_pub", "-V", "mqttv5", "-h", BROKER, "-p",
+                str(PORT), "--cafile", os.path.join(self.d, "ca.pem"),
+                "--cert", os.path.join(self.d, who + ".pem"),
+                "--key", os.path.join(self.d, who + ".key"),
+                "-i", "test-" + who, "-q", str(qos), "-t", topic]
+        if isinstance(payload, list):
+            return run(args + ["-l"], ns=self.ns, check=False, timeout=20,
+                       input="".join(p + "\n" for p in payload))
+        return run(args + ["-m", payload], ns=self.ns, check=False,
+                   timeout=20)
+
+    def destroy(self):
+        self.stop()
+        subprocess.run(["ip", "netns", "del", self.ns],
+                       stderr=subprocess.DEVNULL)
+
+
+def fleet_block(d, name, role, timeout):
+    return ('fleet {\n\tbroker "mqtts://%s:%d"\n\tca-file "%s/ca.pem"\n'
+            '\tcert-file "%s/%s.pem"\n\tkey-file "%s/%s.key"\n'
+            '\tname %s\n\trole %s\n\ttimeout %d\n}\n' %
+            (BROKER, PORT, d, d, name, d, name, name, role, timeout))
+
+
+
+
+class Fleet:
+    """A broker, a front (with the fake Bot API) and hosts; rights maps a
+    member's name to its allow lines.  start() brings everything up side
+    by side, stop() takes it all down, whatever state it is in."""
+
+    def __init__(self, hosts, rights, timeout=5, tag=None):
+        self.tag = tag or "%d" % os.getpid()
+        self.names = ("front",) + tuple(hosts)
+        self.d = tempfile.mkdtemp(prefix="pks-fleet-")
+        self.rights = rights
+        self.timeout = timeout
+        self.broker = None
+        self.nets = []
+        self.suites = {}
+
+    def start(self):
+        make_pki(self.d, self.names)
+        self.broker = Broker(self.d, self.tag)
+        self.broker.start()
+        for name in self.names:
+            net = pkstest.Net(tag="%s-%s" % (self.tag, name))
+            net.create()
+            self.nets.append(net)
+            self.broker.link(net.srv)
+            self.suites[name] = pkstest.Suite(
+                net, telegram=(name == "front"),
+                extra=self.rights.get(name, "") + fleet_block(
+                    self.d, name, "front" if name == "front" else "host",
+                    self.timeout))
+        for name in self.names:
+            self.suites[name].start(wait_ready=False)
+        for name in self.names:
+            log = self.suites[name].monitor.log
+            if log.wait(r"pks-monitor: all children ready", 60) is None:
+                raise RuntimeError("%s did not start:\n%s" %
+                                   (name, log.text()))
+            self.suites[name].echod()
+        return self
+
+    def stop(self):
+        # every monitor closes its windows at once, then each is waited
+        for s in self.suites.values():
+            if s.monitor and s.monitor.proc.poll() is None:
+                s.monitor.proc.send_signal(signal.SIGTERM)
+        for s in self.suites.values():
+            if s.monitor:
+                try:
+                    s.monitor.proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pass
+        for s in self.suites.values():
+            try:
+                s.stop()
+            except Exception as e:		# noqa: BLE001
+                pkstest.tap.diag("stop: %s" % e)
+        if self.broker:
+            self.broker.destroy()
+        for net in self.nets:
+            net.destroy()
+        shutil.rmtree(self.d, True)
