@@ -7,8 +7,10 @@ knock of it opens nothing, the use is logged and told to the admins.
 They survive a restart of the monitor; a revoked one, and one whose time
 is up (at start or while running), opens nothing.  They are bound to a
 user allowed the service by user id: refused to others, gone when the
-right goes.  Malformed pksctl requests get a clear error and change
-nothing.  /recovery works for an admin in a private chat only."""
+right goes.  A lockdown keeps them but refuses a knock of one, which uses
+it up.  Malformed pksctl requests get a clear error and change nothing.
+/recovery works for an admin in a private chat only.  pks-monitor -n warns
+when knock-ports cannot hold them."""
 import os
 import re
 import signal
