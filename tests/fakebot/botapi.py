@@ -222,6 +222,7 @@ class Api:
             self.poll_id += 1
             me = self.poll_id
             self.polls[me] = False
+            self.cv.notify_all()	# wait_polling() sees it at once
             try:
                 return self._poll(me, offset, limit, timeout, allowed, ctx)
             finally:
@@ -860,9 +861,11 @@ class Api:
                     else sorted(self.started)}
 
     def wait_polling(self, timeout=5):
+        """Until a getUpdates has been answered and the next one waits."""
         end = time.monotonic() + float(timeout)
         with self.cv:
-            while not self.polls:
+            while not (self.polls and any(r.get("method") == "getUpdates"
+                                          for r in self.log)):
                 left = end - time.monotonic()
                 if left <= 0 or self.stopping:
                     return False
