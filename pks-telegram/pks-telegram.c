@@ -334,6 +334,24 @@ migrated(int64_t old, int64_t new)
 	proc_compose(IMSG_TG_MIGRATED, -1, &m, sizeof(m));
 }
 
+#define PICKER_EXPIRED	"This menu has expired: send /generate again."
+
+/* an expired service picker loses its buttons: its text is rewritten */
+static void
+picker_expired(int64_t chat, int64_t mid)
+{
+	struct out	*o;
+
+	if ((o = calloc(1, sizeof(*o))) == NULL ||
+	    (o->text = strdup(PICKER_EXPIRED)) == NULL)
+		fatal("picker_expired");
+	o->chat = chat;
+	o->edit = mid;
+	o->flags = TG_SEND_HTML;
+	o->tlen = strlen(o->text);
+	TAILQ_INSERT_TAIL(&outq, o, entry);
+}
+
 static void
 batch_start(size_t n)
 {
@@ -368,12 +386,13 @@ batch_start(size_t n)
 			o->reqid = pend[i].reqid;
 			o->since = now_ms();
 			if (batch[i].expired)
-				o->atext = "This menu has expired: send "
-				    "/generate again.";
+				o->atext = PICKER_EXPIRED;
 			memcpy(o->cbq_id, batch[i].cbq_id, sizeof(o->cbq_id));
 			pend[i].answer = 1;
 			TAILQ_INSERT_TAIL(&outq, o, entry);
 		}
+		if (batch[i].expired_chat != 0)
+			picker_expired(batch[i].expired_chat, batch[i].msg_id);
 	}
 	batch_check();
 }

@@ -27,7 +27,10 @@ struct tg_update {
 	char			cbq_id[TG_CBQ_ID_MAX]; /* "" if none */
 	int			expired;	/* a press on an expired
 						   service picker */
-	int64_t			msg_id;		/* the command's message */
+	int64_t			expired_chat;	/* its chat, if it can be
+						   edited (msg_id) */
+	int64_t			msg_id;		/* the command's message, or
+						   the expired picker */
 	int64_t			migrate_from;	/* a group that became */
 	int64_t			migrate_to;	/* a supergroup; else 0 */
 #ifdef PKS_TESTHOOKS

@@ -661,7 +661,9 @@ parse_message(struct tg_update *u, json_object *msg, const char *bot,
  * A press on a button of our service picker: /generate of that service.
  * The picker expires with the command that brought it: a press on a
  * picker older than PKS_REQ_MAX_AGE (or one Telegram no longer shows,
- * dated 0) asks for nothing, and its answer says so (u->expired).
+ * dated 0) asks for nothing, and its answer says so (u->expired);
+ * the picker, where it can still be edited, loses its buttons
+ * (expired_chat, msg_id).
  */
 static int
 parse_callback(struct tg_update *u, json_object *cbq, time_t now)
@@ -669,7 +671,7 @@ parse_callback(struct tg_update *u, json_object *cbq, time_t now)
 	struct pks_tg_req	*r = &u->req;
 	const char		*id, *data;
 	size_t			 len;
-	int64_t			 date;
+	int64_t			 date = 0;
 
 	if ((id = member_str(cbq, "id", &len)) == NULL || len == 0 ||
 	    len >= sizeof(u->cbq_id) || strlen(id) != len) {
@@ -697,6 +699,12 @@ parse_callback(struct tg_update *u, json_object *cbq, time_t now)
 		log_info("update %lld: a press on an expired service picker",
 		    (long long)u->update_id);
 		u->expired = 1;
+		if (date > 0 && member_id(member(cbq, "message",
+		    json_type_object), "message_id", &u->msg_id) == 0 &&
+		    u->msg_id > 0 && u->msg_id <= INT32_MAX)
+			u->expired_chat = r->chat_id;
+		else
+			u->msg_id = 0;
 		return 0;
 	}
 	r->cmd = TG_CMD_GENERATE;

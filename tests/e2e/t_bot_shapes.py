@@ -268,6 +268,11 @@ def picker(s):
            "a press on an expired picker: answered so", ans)
     tap.ok(issued(s) == n0 and not s.bot.sent(chat_id=ADA, since=since),
            "and nothing is issued", issued(s) - n0)
+    ed = s.bot.wait_sent(chat_id=GROUP, method="editMessageText",
+                         since=since, text=r"expired", timeout=10)
+    tap.ok(ed and ed["params"].get("message_id") == mid and
+           "reply_markup" not in ed["result"],
+           "and the picker loses its buttons", ed)
 
 
 def delivery_failed(s):

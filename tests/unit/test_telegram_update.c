@@ -333,8 +333,12 @@ callback_query(void **state)
 	assert_true(ups[0].expired);
 	assert_string_equal(ups[0].cbq_id, "9");
 	assert_int_equal(ups[0].req.cmd, TG_CMD_NONE);
+	/* the picker to strip of its buttons */
+	assert_true(ups[0].expired_chat == INT64_C(6123456789));
+	assert_int_equal(ups[0].msg_id, 2);
 	assert_int_equal(picker_press(0), 0);
 	assert_true(ups[0].expired);
+	assert_true(ups[0].expired_chat == 0);	/* too old to edit */
 	/* not our data: answered (id kept) but no command */
 	parse("{\"update_id\":12,\"callback_query\":{\"id\":\"77\",\"from\":"
 	    "{\"id\":5},\"message\":{\"chat\":" PRIV "},\"data\":\"x:ssh\"}}");
