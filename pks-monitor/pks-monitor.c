@@ -67,8 +67,15 @@ find_libexec(void)
 static void
 reap(void)
 {
-	unsigned int	gone = child_reap();
+	unsigned int	gone;
 	int		i;
+
+	/* a child's last words first (pks-fw's last counts of mode
+	 * observe): child_reap() closes the socket of one that exited */
+	for (i = 1; i < PROC_MAX; i++)
+		if (env->child[i].fd != -1)
+			monitor_dispatch_imsg(i, 1);
+	gone = child_reap();
 
 	for (i = 1; i < PROC_MAX; i++)
 		if (gone & CHILD_BIT(i))
