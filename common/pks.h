@@ -8,6 +8,10 @@
 #ifndef PKS_H
 #define PKS_H
 
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
 #include <stdint.h>
 
 #define PKS_NAME_MAX		32	/* service names, incl. NUL */
@@ -233,9 +237,11 @@ struct pks_fw_allow {
 };
 
 /*
- * IMSG_FW_OBSERVED: mode observe, a count that changed: new connections
- * from addr to a service that mode enforce would have dropped, since
- * pks-fw started.  af 0 (addr zero): sources beyond PKS_OBSERVED_MAX.
+ * IMSG_FW_OBSERVED: mode observe, new connections from addr to a service
+ * that mode enforce would have dropped.  pks-fw -> monitor: a count that
+ * changed; monitor -> pks-fw (before CONF_END): a count an earlier pks-fw
+ * reached, to go on from.  af 0 (addr zero): sources beyond
+ * PKS_OBSERVED_MAX.
  */
 struct pks_fw_observed {
 	uint8_t		af;		/* AF_INET, AF_INET6 or 0 */
@@ -245,6 +251,28 @@ struct pks_fw_observed {
 	uint8_t		addr[16];
 	uint64_t	count;		/* never goes backwards */
 };
+
+/* the fields of a pks_fw_observed, whoever receives it (not the port:
+ * the receiver knows its services) */
+static inline int
+pks_fw_observed_ok(const struct pks_fw_observed *o)
+{
+	int	i, alen;
+
+	if (o->af == AF_INET)
+		alen = 4;
+	else if (o->af == AF_INET6)
+		alen = 16;
+	else if (o->af == 0)
+		alen = 0;
+	else
+		return 0;
+	for (i = alen; i < 16; i++)
+		if (o->addr[i] != 0)
+			return 0;
+	return (o->proto == IPPROTO_TCP || o->proto == IPPROTO_UDP) &&
+	    o->port != 0 && o->pad == 0 && o->count != 0;
+}
 
 /* IMSG_FW_SERVICE: a protected port, closed unless a window is open */
 struct pks_fw_service {

@@ -109,6 +109,7 @@ int	observe_fd(void);
 const char	*observe_prefix(const struct pks_fw_service *, char *, size_t);
 int	observe_read(void);
 int	observe_input(const void *, size_t);
+int	observe_seed(const struct pks_fw_observed *);
 int	observe_next(struct pks_fw_observed *);
 int	observe_flush_in(void);
 extern struct sandbox_rule	observe_sandbox[];

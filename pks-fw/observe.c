@@ -9,7 +9,9 @@
  * service: PKS_OBSERVED_MAX pairs at most, then one count per service
  * for every other source, so a flood of spoofed sources costs a bounded
  * table.  A count that changed goes to the monitor (IMSG_FW_OBSERVED)
- * at most once every FW_OBSERVE_MS, for pksctl status.
+ * at most once every FW_OBSERVE_MS, for pksctl status; the monitor
+ * gives the counts back to the next pks-fw (a reload, a restart), which
+ * goes on from them.
  *
  * The kernel sends what it logs; when our socket buffer is full it
  * drops log messages, never packets: then counts are low, and the
@@ -108,6 +110,9 @@ observe_prepare(void)
 	mode.copy_range = htonl(FW_NFLOG_RANGE);
 	mode.copy_mode = NFULNL_COPY_PACKET;
 	mnl_attr_put(nh, NFULA_CFG_MODE, sizeof(mode), &mode);
+	/* each packet at once: the kernel's default batches up to 100 for
+	 * a second, which a pks-fw stopping (a reload) would lose */
+	mnl_attr_put_u32(nh, NFULA_CFG_QTHRESH, htonl(1));
 	if (mnl_socket_sendto(nflog, nh, nh->nlmsg_len) == -1)
 		return errno;
 	if ((n = mnl_socket_recvfrom(nflog, b, sizeof(b))) == -1)
@@ -185,6 +190,40 @@ obs_count(int af, const uint8_t *addr, const struct pks_fw_service *s)
 	o->o.count++;
 	o->dirty = 1;
 	obs_dirty = 1;
+}
+
+/*
+ * A count the monitor kept from an earlier pks-fw (part of the
+ * configuration, mode observe): counting goes on from it.  0, EINVAL
+ * (malformed, a service not ours, given twice) or ENOSPC (past the cap).
+ */
+int
+observe_seed(const struct pks_fw_observed *o)
+{
+	const struct pks_fw_service	*svcs;
+	size_t				 i, n;
+
+	if (!fw_observing() || !pks_fw_observed_ok(o))
+		return EINVAL;
+	svcs = fw_services(&n);
+	for (i = 0; i < n; i++)
+		if (svcs[i].proto == o->proto && svcs[i].port == o->port)
+			break;
+	if (i == n)
+		return EINVAL;
+	for (i = 0; i < nobs; i++)
+		if (obs[i].o.af == o->af && obs[i].o.proto == o->proto &&
+		    obs[i].o.port == o->port &&
+		    memcmp(obs[i].o.addr, o->addr, sizeof(o->addr)) == 0)
+			return EINVAL;
+	if ((o->af != 0 && npairs >= PKS_OBSERVED_MAX) ||
+	    nobs >= sizeof(obs) / sizeof(obs[0]))
+		return ENOSPC;
+	obs[nobs].o = *o;
+	obs[nobs++].dirty = 0;
+	if (o->af != 0)
+		npairs++;
+	return 0;
 }
 
 /* one NFLOG packet message: counted if it is ours and well formed */

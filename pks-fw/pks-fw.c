@@ -2,15 +2,18 @@
  * pks-fw: the only process that changes netfilter.
  *
  * Started by pks-monitor with its socketpair on PROC_FD.  It reads the
- * protected services, sets up its backend (fw.h: the iptables chain,
- * flushing what a previous run left), keeps the capabilities the
+ * protected services, the mode and the allow-always prefixes, sets up
+ * its backend (fw.h: the nftables table or the iptables chain,
+ * replacing what a previous run left), keeps the capabilities the
  * backend names, enters its sandbox and then does what the monitor
  * asks: open a window, close one, close them all.  The state and every
- * check of a request are in fw.c, written once above the backends.  Every request gets an IMSG_FW_RESULT.  A
- * malformed request is refused (EINVAL) and changes nothing: the
- * monitor decides what to do with a child that sends nonsense.  On
- * SIGTERM (also the parent-death signal) or when the monitor goes
- * away, every window is closed before exit.
+ * check of a request are in fw.c, written once above the backends.
+ * Every request gets an IMSG_FW_RESULT.  A malformed request is
+ * refused (EINVAL) and changes nothing: the monitor decides what to do
+ * with a child that sends nonsense.  In mode observe it also reads its
+ * NFLOG group and sends the counts (observe.c).  On SIGTERM (also the
+ * parent-death signal) or when the monitor goes away, every window is
+ * closed before exit.
  */
 #include <sys/types.h>
 
@@ -61,14 +64,31 @@ fw_conf_backend(struct imsg *im)
 	return 0;
 }
 
-/* IMSG_FW_MODE, IMSG_FW_ALLOW (after the services it names) */
+/* IMSG_FW_MODE, IMSG_FW_ALLOW, IMSG_FW_OBSERVED (after the services
+ * they name, the last after the mode) */
 static int
 fw_conf_mode(struct imsg *im)
 {
 	struct pks_fw_mode	m;
 	struct pks_fw_allow	a;
+	struct pks_fw_observed	o;
 	int			err;
 
+	if (im->hdr.type == IMSG_FW_OBSERVED) {
+		if (im->len != sizeof(o)) {
+			log_warnx("IMSG_FW_OBSERVED: wrong length %zu",
+			    im->len);
+			return -1;
+		}
+		memcpy(&o, im->data, sizeof(o));
+		if ((err = observe_seed(&o)) != 0) {
+			log_warnx("IMSG_FW_OBSERVED: %s (af %u, proto %u, "
+			    "port %u)", err == ENOSPC ? "too many" :
+			    "bad count", o.af, o.proto, o.port);
+			return -1;
+		}
+		return 0;
+	}
 	if (im->hdr.type == IMSG_FW_MODE) {
 		if (im->len != sizeof(m)) {
 			log_warnx("IMSG_FW_MODE: wrong length %zu", im->len);
@@ -95,8 +115,8 @@ fw_conf_mode(struct imsg *im)
 	return 0;
 }
 
-/* IMSG_FW_CONF, IMSG_FW_SERVICE, IMSG_FW_MODE, IMSG_FW_ALLOW, before
- * CONF_END; anything else is malformed */
+/* IMSG_FW_CONF, IMSG_FW_SERVICE, IMSG_FW_MODE, IMSG_FW_ALLOW,
+ * IMSG_FW_OBSERVED, before CONF_END; anything else is malformed */
 static int
 fw_conf(struct imsg *im)
 {
@@ -110,7 +130,8 @@ fw_conf(struct imsg *im)
 	}
 	if (im->hdr.type == IMSG_FW_CONF)
 		return fw_conf_backend(im);
-	if (im->hdr.type == IMSG_FW_MODE || im->hdr.type == IMSG_FW_ALLOW)
+	if (im->hdr.type == IMSG_FW_MODE || im->hdr.type == IMSG_FW_ALLOW ||
+	    im->hdr.type == IMSG_FW_OBSERVED)
 		return fw_conf_mode(im);
 	if (im->hdr.type != IMSG_FW_SERVICE) {
 		log_warnx("unexpected configuration message %u", im->hdr.type);
@@ -348,6 +369,7 @@ main(int argc, char *argv[])
 	const struct fw_backend	*be;
 	struct pks_fw_conf	 used;
 	struct sigaction	 sa;
+	struct pks_fw_observed	 o;
 	struct pollfd		 pfd[2];
 	size_t			 nsvcs, nallows;
 	int			 err, ms, oms = -1;
@@ -413,6 +435,12 @@ main(int argc, char *argv[])
 		}
 	}
 
+	/* counts not sent yet: the monitor gives them to the next pks-fw */
+	if (fw_observing()) {
+		(void)observe_read();
+		while (observe_next(&o))
+			proc_compose(IMSG_FW_OBSERVED, -1, &o, sizeof(o));
+	}
 	/* fail closed: no window outlives us */
 	if ((err = fw_close_all()) != 0)
 		log_warnx("closing windows: %s", strerror(err));

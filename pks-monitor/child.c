@@ -119,16 +119,34 @@ child_send_fleet(struct child *c)
 	    "fleet password-file", 1);
 }
 
-/* pks-fw's mode, and each allow-always prefix once per service */
+/*
+ * pks-fw's mode; in mode observe the counts earlier pks-fws reached, of
+ * the services still configured; each allow-always prefix once per
+ * service.
+ */
 static void
 child_send_fw_mode(struct child *c)
 {
 	const struct pks_conf	*conf = env->conf;
 	struct pks_fw_mode	 m = { conf->mode };
 	struct pks_fw_allow	 a;
+	size_t			 k, n;
 	int			 i, j;
 
 	child_send(c->id, IMSG_FW_MODE, -1, &m, sizeof(m));
+	for (k = n = 0; conf->mode == PKS_MODE_OBSERVE &&
+	    k < env->nobserved; k++)
+		for (i = 0; i < conf->nservices; i++)
+			if (conf->services[i].proto == env->observed[k].proto &&
+			    conf->services[i].port == env->observed[k].port) {
+				env->observed[n] = env->observed[k];
+				child_send(c->id, IMSG_FW_OBSERVED, -1,
+				    &env->observed[n++],
+				    sizeof(env->observed[0]));
+				break;
+			}
+	if (conf->mode == PKS_MODE_OBSERVE)
+		env->nobserved = n;
 	for (i = 0; i < conf->nalways; i++)
 		for (j = 0; j < conf->nservices; j++) {
 			if (!(conf->always[i].services & (1ULL << j)))

@@ -207,6 +207,8 @@ ctl_mode(int fd)
 					    sizeof(env->observed[0])];
 	const struct pks_conf		*c = env->conf;
 	char				 a[INET6_ADDRSTRLEN], b[16];
+	char				 since[32];
+	struct tm			*tm;
 	unsigned long long		 total = 0;
 	size_t				 i, n = env->nobserved;
 	int				 j;
@@ -217,7 +219,12 @@ ctl_mode(int fd)
 		for (i = 0; i < n; i++)
 			total += o[i].count;
 		out(fd, "mode observe: nothing dropped, %llu new connection%s "
-		    "mode enforce would drop\n", total, total == 1 ? "" : "s");
+		    "mode enforce would drop", total, total == 1 ? "" : "s");
+		if (n > 0 && (tm = gmtime(&env->observed_since)) != NULL &&
+		    strftime(since, sizeof(since), "%Y-%m-%d %H:%M UTC",
+		    tm) > 0)
+			out(fd, " since %s", since);
+		out(fd, "\n");
 		if (n > 0)
 			out(fd, "%-39s %-12s %s\n", "WOULD-DROP SOURCE",
 			    "SERVICE", "NEW");

@@ -169,22 +169,11 @@ sniffer_dispatch_imsg(struct imsg *im)
 static int
 fw_observed(const struct pks_fw_observed *o)
 {
-	static const uint8_t	 zero[16];
 	struct pks_fw_observed	*t = env->observed;
-	size_t			 i, pairs = 0, alen;
+	size_t			 i, pairs = 0;
 	int			 known = 0;
 
-	if (o->af == AF_INET)
-		alen = 4;
-	else if (o->af == AF_INET6)
-		alen = 16;
-	else if (o->af == 0)
-		alen = 0;
-	else
-		return -1;
-	if ((o->proto != IPPROTO_TCP && o->proto != IPPROTO_UDP) ||
-	    o->port == 0 || o->pad != 0 || o->count == 0 ||
-	    memcmp(o->addr + alen, zero, 16 - alen) != 0)
+	if (!pks_fw_observed_ok(o))
 		return -1;
 	for (i = 0; i < (size_t)env->conf->nservices; i++)
 		if (env->conf->services[i].proto == o->proto &&
@@ -205,8 +194,11 @@ fw_observed(const struct pks_fw_observed *o)
 	} else if (i >= sizeof(env->observed) / sizeof(env->observed[0]) ||
 	    (o->af != 0 && pairs >= PKS_OBSERVED_MAX))
 		return -1;
-	else
+	else {
+		if (env->nobserved == 0)
+			env->observed_since = time(NULL);
 		env->nobserved++;
+	}
 	t[i] = *o;
 	return 0;
 }

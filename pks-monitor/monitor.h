@@ -154,9 +154,11 @@ struct monitor {
 	uint32_t	 next_win_id;
 	time_t		 started;
 	struct pks_fw_conf fw_backend;	/* what pks-fw reported */
-	/* mode observe: pks-fw's counts since it started (dispatch.c) */
+	/* mode observe: pks-fw's counts (dispatch.c), given back to the
+	   next pks-fw (child.c) until a reload to mode enforce */
 	struct pks_fw_observed observed[PKS_OBSERVED_MAX + PKS_SERVICES_MAX];
 	size_t		 nobserved;
+	time_t		 observed_since;	/* the first, a date */
 	struct pks_sniff_stats sniff_now;  /* the running sniffer's */
 	struct pks_sniff_stats sniff_past; /* the sum of the earlier ones' */
 	int		 stopping;

@@ -16,10 +16,8 @@ monitor_started(unsigned int started)
 {
 	if (started & CHILD_BIT(PROC_SNIFFER))
 		seq_push_all();
-	if (started & CHILD_BIT(PROC_FW)) {
-		env->nobserved = 0;	/* a new pks-fw counts from 0 */
+	if (started & CHILD_BIT(PROC_FW))
 		win_push_all();
-	}
 }
 
 int
@@ -45,6 +43,8 @@ monitor_reload(void)
 	env->gid = gid;
 	conf_free(env->conf);
 	env->conf = nconf;
+	if (nconf->mode != PKS_MODE_OBSERVE)
+		env->nobserved = 0;	/* a later observe counts anew */
 	grants_reload();
 	seq_reconf();
 	win_reconf();

@@ -8,7 +8,9 @@ Malformed mode and allow-always lines are file:line errors of
 pks-monitor -n, and a reload with one changes nothing.  A reload to mode
 enforce closes the port to everyone but windows and the allow-always
 prefix; a connection made before it goes on; a knock still opens a
-window.  A reload without the prefix closes the port to it too.  pks-fw
+window.  A reload without the prefix closes the port to it too.  A
+reload in mode observe keeps the counts: the new pks-fw goes on from
+them.  pks-fw
 alone refuses a malformed mode or allow-always message and changes
 nothing."""
 import os
@@ -163,8 +165,8 @@ def main():
                 out).start() if count_line(CLI6, 1).search(out) else False,
             "most first", out)
         tap.ok(re.search(r"^mode observe: nothing dropped, 3 new "
-                         r"connections mode enforce would drop$", out,
-                         re.M), "and their total", out)
+                         r"connections mode enforce would drop since ",
+                         out, re.M), "and their total", out)
         tap.ok(CLI4_B not in out.split("allow-always")[0],
                "the allow-always address is not counted", out)
         tap.ok("allow-always %s/32 to ssh\n" % CLI4_B in out and
@@ -173,6 +175,23 @@ def main():
 
         sess, up = s.session()
         tap.ok(up, "a session is opened in mode observe")
+        # a reload in mode observe: the counts go on
+        ok, _ = reload(s, conf, "observe")
+        out = status(s)
+        tap.ok(ok and count_line(CLI4, 3).search(out) and
+               count_line(CLI6, 1).search(out) and
+               re.search(r"^mode observe: .* since \d{4}-\d\d-\d\d "
+                         r"\d\d:\d\d UTC$", out, re.M),
+               "a reload in mode observe keeps the counts, and since when",
+               out)
+        tap.ok(s.can_connect(), "one more connection")
+        out = pkstest.wait_for(
+            lambda: (lambda t: t if count_line(CLI4, 4).search(t) else
+                     None)(status(s)), 10) or status(s)
+        tap.ok(count_line(CLI4, 4).search(out) and
+               not s.monitor.log.grep(r"pks-fw.*(malformed|killed|"
+                                      r"refuse)"),
+               "the new pks-fw counts on from them", out)
 
         # malformed lines: file:line from -n, and a reload keeps the rules
         for line, msg in BAD:

@@ -191,6 +191,63 @@ test_malformed_messages_are_skipped(void **state)
 	assert_int_equal(take(o, 8), 0);
 }
 
+static struct pks_fw_observed
+count_of(int af, const char *src, uint8_t proto, uint16_t port,
+    uint64_t count)
+{
+	struct pks_fw_observed	o;
+
+	memset(&o, 0, sizeof(o));
+	o.af = af;
+	o.proto = proto;
+	o.port = port;
+	o.count = count;
+	if (af != 0)
+		assert_int_equal(inet_pton(af, src, o.addr), 1);
+	return o;
+}
+
+/* counts an earlier pks-fw reached: counting goes on from them */
+static void
+test_seeds_go_on(void **state)
+{
+	struct pks_fw_observed	o[8], bad;
+	size_t			n;
+
+	(void)state;
+	services();
+	(void)take(o, 8);
+	o[0] = count_of(AF_INET6, "fd00::9", IPPROTO_UDP, 53, 5);
+	assert_int_equal(observe_seed(&o[0]), EINVAL);	/* mode enforce */
+	assert_int_equal(fw_mode_set(PKS_MODE_OBSERVE), 0);
+	assert_int_equal(observe_seed(&o[0]), 0);
+	assert_int_equal(observe_seed(&o[0]), EINVAL);	/* twice */
+	o[1] = count_of(0, NULL, IPPROTO_TCP, 22, 40);
+	assert_int_equal(observe_seed(&o[1]), 0);
+	assert_int_equal(observe_next(&o[2]), 0);	/* nothing to send */
+	/* each malformed one refused */
+	bad = count_of(AF_INET, "10.9.0.1", IPPROTO_TCP, 23, 1);  /* port */
+	assert_int_equal(observe_seed(&bad), EINVAL);
+	bad = count_of(AF_INET, "10.9.0.1", IPPROTO_TCP, 22, 0);  /* zero */
+	assert_int_equal(observe_seed(&bad), EINVAL);
+	bad = count_of(AF_INET, "10.9.0.1", IPPROTO_TCP, 22, 1);
+	bad.addr[4] = 1;
+	assert_int_equal(observe_seed(&bad), EINVAL);
+	bad = count_of(AF_INET, "10.9.0.1", IPPROTO_TCP, 22, 1);
+	bad.pad = 1;
+	assert_int_equal(observe_seed(&bad), EINVAL);
+	bad = count_of(0, NULL, IPPROTO_TCP, 22, 1);
+	bad.af = 1;
+	assert_int_equal(observe_seed(&bad), EINVAL);
+	/* a new connection adds to the seed */
+	put_packet(NFPROTO_IPV6, PKS_NFLOG_GROUP, "pks-observe udp/53", 1, 6,
+	    "fd00::9", FW_NFLOG_RANGE);
+	assert_int_equal(input(), 1);
+	n = take(o, 8);
+	assert_int_equal(n, 1);
+	assert_int_equal(taken(o, n, AF_INET6, "fd00::9", 53), 6);
+}
+
 /* PKS_OBSERVED_MAX sources, then one count per service for the rest */
 static void
 test_sources_are_capped(void **state)
@@ -210,9 +267,9 @@ test_sources_are_capped(void **state)
 		assert_int_equal(input(), 1);
 	}
 	n = take(o, PKS_OBSERVED_MAX + 8);
-	/* the earlier tests' 2 sources, these, and one "other sources" */
-	assert_int_equal(n, PKS_OBSERVED_MAX - 2 + 1);
-	assert_int_equal(taken(o, n, 0, NULL, 53), 102);
+	/* the earlier tests' 3 sources, these, and one "other sources" */
+	assert_int_equal(n, PKS_OBSERVED_MAX - 3 + 1);
+	assert_int_equal(taken(o, n, 0, NULL, 53), 103);
 	assert_int_equal(taken(o, n, AF_INET, "10.0.0.1", 53), 1);
 	/* a known source still counts as itself */
 	put_packet(NFPROTO_IPV4, PKS_NFLOG_GROUP, "pks-observe udp/53", 1, 4,
@@ -221,6 +278,9 @@ test_sources_are_capped(void **state)
 	n = take(o, 8);
 	assert_int_equal(n, 1);
 	assert_int_equal(taken(o, n, AF_INET, "10.0.0.1", 53), 2);
+	/* no seed past the cap */
+	o[0] = count_of(AF_INET, "10.200.0.1", IPPROTO_UDP, 53, 1);
+	assert_int_equal(observe_seed(&o[0]), ENOSPC);
 }
 
 static void
@@ -313,7 +373,8 @@ static void
 test_mode_is_checked(void **state)
 {
 	(void)state;
-	assert_int_equal(fw_observing(), 0);	/* enforce by default */
+	assert_int_equal(fw_mode_set(PKS_MODE_ENFORCE), 0);
+	assert_int_equal(fw_observing(), 0);
 	assert_int_equal(fw_mode_set(PKS_MODE_OBSERVE), 0);
 	assert_int_equal(fw_observing(), 1);
 	assert_int_equal(fw_mode_set(2), EINVAL);
@@ -329,6 +390,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_packets_are_counted),
 		cmocka_unit_test(test_malformed_messages_are_skipped),
+		cmocka_unit_test(test_seeds_go_on),
 		cmocka_unit_test(test_sources_are_capped),
 		cmocka_unit_test(test_prefix_names_the_service),
 		cmocka_unit_test(test_allow_is_checked),
