@@ -312,7 +312,7 @@ static const struct ecase ecases[] = {
 	    1 },
 	{ "api_url_without_host_is_refused",
 	    "telegram {\n\tapi-url \"https://\"\n}\n" SVC, 2,
-	    "api-url: \"https://\" has no host", 2 },
+	    "api-url: \"https://\" has no host", 1 },
 	{ "relative_path_is_refused", "chroot \"var/empty\"\n" SVC, 1,
 	    "chroot: \"var/empty\" is not an absolute path", 1 },
 	{ "empty_string_is_refused", "user \"\"\n" SVC, 1,
