@@ -404,6 +404,10 @@ main(int argc, char *argv[])
 	    be == &fw_nft ? "table inet pks" : "chain " FW_CHAIN, nsvcs,
 	    nsvcs == 1 ? "" : "s", nallows, fw_observing() ? "observe" :
 	    "enforce");
+	if (fw_observing())
+		log_warnx("mode observe: the protected ports are not closed, "
+		    "new connections are counted (pksctl status); \"mode "
+		    "enforce\" closes them");
 
 	pfd[0].fd = proc_ibuf->fd;
 	pfd[1].fd = observe_fd();	/* -1 unless mode observe */

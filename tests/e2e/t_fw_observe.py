@@ -163,6 +163,9 @@ def main():
         tap.ok(st is not None and st.observed == {SSH} and
                st.services == set() and st.hooked and st.other == (),
                "mode observe: the service is logged, not dropped", st)
+        tap.ok(s.monitor.log.grep(r"pks-fw: mode observe: the protected "
+                                  r"ports are not closed"),
+               "pks-fw warns that nothing is closed")
         tap.ok(st is not None and st.always == {
             (CLI4_B + "/32",) + SSH, ("fd00:0:0:9::/64",) + SSH},
             "each allow-always prefix has its rule", st)
