@@ -354,7 +354,7 @@ request_delivered(const struct origin *o, uint32_t id, int ok, int64_t where,
 		if (status != 0)
 			reply_add(&rp, "Telegram answered %d", status);
 		else
-			reply_add(&rp, "Telegram did not answer");
+			reply_add(&rp, "no answer came");
 		reply_add(&rp, ")%s. Please try again later.", q != NULL ?
 		    "; it was revoked" : "");
 		o->reply(&p->req, &rp);
