@@ -324,6 +324,7 @@ enum pks_tg_cmd {
 	TG_CMD_LOCKDOWN,
 	TG_CMD_UNLOCK,
 	TG_CMD_RECOVERY,	/* [USER_ID SERVICE [COUNT] | revoke ID|all] */
+	TG_CMD_HOSTS,		/* fleet mode: the hosts and when seen */
 	TG_CMD_MAX
 };
 

@@ -172,6 +172,36 @@ front_say(const struct request *r, const char *fmt, ...)
 	telegram_origin.done(r);
 }
 
+/* /hosts: the hosts of the fleet, when each was last heard from */
+static void
+fleet_hosts(const struct request *r)
+{
+	struct reply	rp;
+	time_t		now = mono_now();
+	size_t		i;
+
+	reply_init(&rp);
+	reply_add(&rp, "This bot serves %s", env->conf->fleet_name);
+	if (nhosts == 0)
+		reply_add(&rp, " only: no other host has been heard from.");
+	else
+		reply_add(&rp, " and %zu more host%s (/generate HOST "
+		    "[SERVICE]):", nhosts, nhosts == 1 ? "" : "s");
+	for (i = 0; i < nhosts; i++) {
+		reply_add(&rp, "\n");
+		reply_style(&rp, STYLE_BOLD);
+		reply_add(&rp, "%s", hosts[i].name);
+		reply_style(&rp, STYLE_PLAIN);
+		reply_add(&rp, ": last heard from %lld s ago",
+		    (long long)(now - hosts[i].seen));
+	}
+	if (!link_state.connected)
+		reply_add(&rp, "\nThe message broker cannot be reached right "
+		    "now.");
+	telegram_origin.reply(r, &rp);
+	telegram_origin.done(r);
+}
+
 /*
  * A Telegram request on the front: 1 if it was the fleet's to handle
  * (forwarded, or answered here about the fleet), 0 if the monitor
@@ -185,8 +215,15 @@ fleet_tg_request(const struct pks_tg_req *tr)
 	struct request		 r;
 	const char		*host = tr->arg1;
 
-	if (!is_front() || tr->cmd != TG_CMD_GENERATE || tr->user_id == 0 ||
-	    host[0] == '\0' || conf_service_index(env->conf, host) != -1)
+	if (!is_front() || tr->user_id == 0)
+		return 0;
+	if (tr->cmd == TG_CMD_HOSTS) {
+		telegram_to_request(tr, &r);
+		fleet_hosts(&r);
+		return 1;
+	}
+	if (tr->cmd != TG_CMD_GENERATE || host[0] == '\0' ||
+	    conf_service_index(env->conf, host) != -1)
 		return 0;
 	telegram_to_request(tr, &r);
 	if (strcmp(host, env->conf->fleet_name) == 0) {

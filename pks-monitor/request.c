@@ -81,6 +81,10 @@ cmd_help(const struct request *r, struct reply *rp)
 	    "privately\n/status - your live sequences and open windows\n"
 	    "/revoke - cancel your live sequences\n"
 	    "/whoami - your ids, for the administrator\n\n");
+	if (env->conf->has_fleet && env->conf->fleet_role == PKS_FLEET_FRONT)
+		reply_add(rp, "This bot serves a fleet: /generate HOST "
+		    "[SERVICE] asks another host, /hosts lists them. Here is "
+		    "%s.\n\n", env->conf->fleet_name);
 	if (allowed_list(r, &names) > 0)
 		reply_add(rp, "Services you may open: %s", names.buf);
 	else

@@ -61,6 +61,7 @@ static const struct {
 	{ "status",	TG_CMD_STATUS },
 	{ "revoke",	TG_CMD_REVOKE },
 	{ "whoami",	TG_CMD_WHOAMI },
+	{ "hosts",	TG_CMD_HOSTS },		/* fleet mode */
 	/* admin commands: the monitor checks who may use them */
 	{ "grant",	TG_CMD_GRANT },
 	{ "ungrant",	TG_CMD_UNGRANT },

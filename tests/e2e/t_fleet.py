@@ -104,6 +104,7 @@ def main():
                    "the front sees %s (its retained hello)" % name,
                    front.monitor.log.text()[-3000:] + broker.log.text())
         test_generate_opens_one_host(suites)
+        test_hosts_and_help(suites)
         test_refused_by_host_rights(suites)
         test_acl_and_replays(suites, broker)
         test_malformed(suites, broker)
@@ -142,6 +143,17 @@ def test_generate_opens_one_host(suites):
     tap.ok(web2.monitor.log.wait(r"fleet: request \d+ from the front: "
                                  r"generate for user %d" % ADA, 1),
            "web2's own monitor decided it")
+
+
+def test_hosts_and_help(suites):
+    front = suites["front"]
+    msg = ask(front, BOB, "/hosts", r"This bot serves")
+    tap.ok(msg and all(re.search(r"<b>%s</b>: last heard from \d+ s ago"
+                                 % h, msg) for h in HOSTS),
+           "/hosts lists every host and when it was heard from", msg)
+    msg = ask(front, ADA, "/help", r"one-time")
+    tap.ok(msg and "/generate HOST [SERVICE]" in msg, "/help on the front "
+           "tells how to ask another host", msg)
 
 
 def test_refused_by_host_rights(suites):

@@ -38,7 +38,9 @@ check(const struct tg_update *u)
 		abort();
 	if (r->arg1[0] != '\0' && !conf_valid_name(r->arg1))
 		abort();
-	if (r->arg2[0] != '\0' && !tg_valid_addr(r->arg2))
+	/* an address, or a service after a fleet host's name */
+	if (r->arg2[0] != '\0' && !tg_valid_addr(r->arg2) &&
+	    !conf_valid_name(r->arg2))
 		abort();
 }
 
