@@ -17,7 +17,8 @@ import pkstest
 from pkstest import run, spawn
 
 BROKER = "198.19.0.1"
-PORT = 8883
+PORT = 8883			# client certificates
+PW_PORT = 8884			# password-file (the same ACL)
 
 
 def openssl(*args, cwd):
@@ -89,7 +90,13 @@ class Broker:
                     "keyfile %s/broker.key\n"
                     "require_certificate true\n"
                     "use_identity_as_username true\n"
-                    "acl_file %s/acl\n" % (PORT, BROKER, d, d, d, d))
+                    # hosts that log in with a password-file instead
+                    "listener %d %s\n"
+                    "cafile %s/ca.pem\ncertfile %s/broker.pem\n"
+                    "keyfile %s/broker.key\n"
+                    "password_file %s/passwd\n"
+                    "acl_file %s/acl\n" % (PORT, BROKER, d, d, d,
+                                           PW_PORT, BROKER, d, d, d, d, d))
 
     def link(self, srv_ns):
         """A leg from a server namespace to the bridge."""
@@ -138,11 +145,25 @@ class Broker:
                        stderr=subprocess.DEVNULL)
 
 
-def fleet_block(d, name, role, timeout):
+def fleet_block(d, name, role, timeout, password=False):
+    """A fleet block: name logs in with its certificate, or with a
+    password (made here, in the broker's password file too)."""
+    if password:
+        pw = os.path.join(d, name + ".password")
+        with open(pw, "w") as f:
+            f.write("pw-of-%s-%d\n" % (name, os.getpid()))
+        os.chmod(pw, 0o600)
+        run(["mosquitto_passwd", "-b", os.path.join(d, "passwd"), name,
+             "pw-of-%s-%d" % (name, os.getpid())])
+        shutil.chown(os.path.join(d, "passwd"), "mosquitto")
+        login, port = '\tpassword-file "%s"\n' % pw, PW_PORT
+    else:
+        login = '\tcert-file "%s/%s.pem"\n\tkey-file "%s/%s.key"\n' % (
+            d, name, d, name)
+        port = PORT
     return ('fleet {\n\tbroker "mqtts://%s:%d"\n\tca-file "%s/ca.pem"\n'
-            '\tcert-file "%s/%s.pem"\n\tkey-file "%s/%s.key"\n'
-            '\tname %s\n\trole %s\n\ttimeout %d\n}\n' %
-            (BROKER, PORT, d, d, name, d, name, name, role, timeout))
+            '%s\tname %s\n\trole %s\n\ttimeout %d\n}\n' %
+            (BROKER, port, d, login, name, role, timeout))
 
 
 
@@ -152,18 +173,26 @@ class Fleet:
     member's name to its allow lines.  start() brings everything up side
     by side, stop() takes it all down, whatever state it is in."""
 
-    def __init__(self, hosts, rights, timeout=5, tag=None):
+    def __init__(self, hosts, rights, timeout=5, tag=None, password=()):
         self.tag = tag or "%d" % os.getpid()
         self.names = ("front",) + tuple(hosts)
         self.d = tempfile.mkdtemp(prefix="pks-fleet-")
         self.rights = rights
         self.timeout = timeout
+        self.password = password	# hosts that log in with a password
         self.broker = None
         self.nets = []
         self.suites = {}
 
     def start(self):
         make_pki(self.d, self.names)
+        # the broker's password file, before it starts (one dummy entry)
+        run(["mosquitto_passwd", "-c", "-b", os.path.join(self.d, "passwd"),
+             "nobody-%s" % self.tag, "x"])
+        shutil.chown(os.path.join(self.d, "passwd"), "mosquitto")
+        blocks = {n: fleet_block(self.d, n, "front" if n == "front" else
+                                 "host", self.timeout, n in self.password)
+                  for n in self.names}
         self.broker = Broker(self.d, self.tag)
         self.broker.start()
         for name in self.names:
@@ -173,9 +202,7 @@ class Fleet:
             self.broker.link(net.srv)
             self.suites[name] = pkstest.Suite(
                 net, telegram=(name == "front"),
-                extra=self.rights.get(name, "") + fleet_block(
-                    self.d, name, "front" if name == "front" else "host",
-                    self.timeout))
+                extra=self.rights.get(name, "") + blocks[name])
         for name in self.names:
             self.suites[name].start(wait_ready=False)
         for name in self.names:

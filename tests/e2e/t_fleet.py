@@ -88,7 +88,7 @@ def main():
                                    "web1": pkstest.allow([ADA, BOB]),
                                    "web2": pkstest.allow(ADA),
                                    "web3": pkstest.allow(ADA)},
-                           timeout=TIMEOUT)
+                           timeout=TIMEOUT, password=("web3",))
     try:
         fleet.start()
         suites, broker = fleet.suites, fleet.broker
@@ -96,7 +96,9 @@ def main():
         for name in fleet.names:
             tap.ok(suites[name].monitor.log.wait(
                 r"pks-fleet: connected to the broker", 15) is not None,
-                "%s: pks-fleet connects to the broker over TLS" % name,
+                "%s: pks-fleet connects to the broker over TLS%s" %
+                (name, " with its password-file" if name == "web3" else
+                 ", with its certificate"),
                 suites[name].monitor.log.text()[-1500:])
         for name in HOSTS:
             tap.ok(front.monitor.log.wait(r"fleet: host %s is there" %
@@ -106,6 +108,7 @@ def main():
         test_generate_opens_one_host(suites)
         test_hosts_and_help(suites)
         test_refused_by_host_rights(suites)
+        test_password_login(broker)
         test_acl_and_replays(suites, broker)
         test_malformed(suites, broker)
         test_no_answer(suites)
@@ -154,6 +157,24 @@ def test_hosts_and_help(suites):
     msg = ask(front, ADA, "/help", r"one-time")
     tap.ok(msg and "/generate HOST [SERVICE]" in msg, "/help on the front "
            "tells how to ask another host", msg)
+
+
+def test_password_login(broker):
+    """The password listener checks passwords: web3's is taken, a wrong
+    one is not (so web3's connection above did use its own)."""
+    def pub(password):
+        return run(["mosquitto_pub", "-V", "mqttv5", "-h", fleetnet.BROKER,
+                    "-p", str(fleetnet.PW_PORT), "--cafile",
+                    os.path.join(broker.d, "ca.pem"), "-u", "web3", "-P",
+                    password, "-i", "test-pw", "-q", "1", "-t",
+                    "pks/web3/hello", "-m", json.dumps(
+                        {"type": "hello", "at": int(time.time())})],
+                   ns=broker.ns, check=False, timeout=20)
+    pw = open(os.path.join(broker.d, "web3.password")).read().strip()
+    tap.ok(pub("wrong-" + pw).returncode != 0, "the broker refuses web3 "
+           "with a wrong password")
+    r = pub(pw)
+    tap.ok(r.returncode == 0, "and takes its password-file's", r.stderr)
 
 
 def test_refused_by_host_rights(suites):
