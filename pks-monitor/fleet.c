@@ -44,13 +44,23 @@ enum fwd_state {
 				   group hears "Sent you ... in private") */
 };
 
+struct gather;
+
 struct forward {
 	struct forward	*next;
+	struct gather	*gather;	/* a /status over every host, or NULL */
 	uint64_t	 id;
 	char		 host[PKS_NAME_MAX];
 	struct request	 req;		/* the Telegram request */
 	enum fwd_state	 state;
 	time_t		 deadline;	/* monotonic */
+};
+
+/* a front: a /status asked of every host, answered as one message */
+struct gather {
+	struct request	 req;		/* the Telegram request */
+	struct reply	 out;
+	int		 waiting;	/* hosts still to answer */
 };
 
 /* a front: a host that said hello */
@@ -86,6 +96,9 @@ static struct seen		 seen[SEEN_MAX];
 static size_t			 nseen;
 
 static const struct origin	 fleet_origin;
+
+static void	words_add(struct reply *, const char *, const struct reply *);
+static void	gather_end(struct gather *);
 
 static int
 is_front(void)
@@ -172,6 +185,129 @@ front_say(const struct request *r, const char *fmt, ...)
 	telegram_origin.done(r);
 }
 
+/* r asked of host (cmd, service arg); -1: no memory */
+static int
+fwd_send(const struct request *r, const char *host, uint32_t cmd,
+    const char *arg, struct gather *g)
+{
+	struct pks_fleet_req	 fr;
+	struct forward		*f;
+
+	if ((f = calloc(1, sizeof(*f))) == NULL) {
+		log_warn("fleet");
+		return -1;
+	}
+	f->id = fwd_id();
+	f->gather = g;
+	memcpy(f->host, host, sizeof(f->host));
+	f->req = *r;
+	f->state = FWD_ASKED;
+	/* past the expiry by a whole second of the wall clock, whatever
+	 * the fractions: a host refuses it by the time we say it did not
+	 * answer */
+	f->deadline = mono_now() + env->conf->fleet_timeout + 2;
+	f->next = forwards;
+	forwards = f;
+
+	memset(&fr, 0, sizeof(fr));
+	fr.id = f->id;
+	fr.expires = time(NULL) + env->conf->fleet_timeout;
+	memcpy(fr.host, host, sizeof(fr.host));
+	fr.cmd = cmd;
+	fr.private = r->private;
+	fr.age = r->age;
+	fr.user = r->user;
+	fr.chat = r->chat;
+	memcpy(fr.user_name, r->user_name, sizeof(fr.user_name));
+	snprintf(fr.argv[0], sizeof(fr.argv[0]), "%s", arg);
+	fr.nargs = 1;
+	log_info("fleet: %s %s from user %lld sent to %s as request %llu",
+	    cmd == FLEET_CMD_STATUS ? "/status" : "/generate", arg,
+	    (long long)r->user, host, (unsigned long long)f->id);
+	child_send(PROC_FLEET, IMSG_FLEET_REQ, -1, &fr, sizeof(fr));
+	return 0;
+}
+
+/* the gathering /status: this host's answer goes into it */
+static struct gather	*gathering;
+
+static void
+ga_reply(const struct request *r, const struct reply *rp)
+{
+	(void)r;
+	if (gathering != NULL)
+		words_add(&gathering->out, env->conf->fleet_name, rp);
+}
+
+static void
+ga_none(const struct request *r)
+{
+	(void)r;
+}
+
+/* a status makes no notice, window or sequence: nothing to say */
+static void
+ga_notify(int64_t except, const struct reply *rp)
+{
+	(void)except;
+	(void)rp;
+}
+
+static void
+ga_window(const struct window *w, enum win_event ev)
+{
+	(void)w;
+	(void)ev;
+}
+
+static void
+ga_seq_gone(const struct sequence *q)
+{
+	(void)q;
+}
+
+static const struct origin gather_origin = {
+	.name = "fleet-status",
+	.reply = ga_reply,
+	.done = ga_none,
+	.notify = ga_notify,
+	.window = ga_window,
+	.seq_gone = ga_seq_gone
+};
+
+/*
+ * /status in a private chat, on the front: this host's, and every host's
+ * heard from, in one message once all answered or the time is up.
+ */
+static void
+fleet_status(const struct request *tr)
+{
+	struct gather	*g;
+	struct request	 r = *tr;
+	size_t		 i;
+
+	if ((g = calloc(1, sizeof(*g))) == NULL) {
+		log_warn("fleet");
+		request_handle(tr);
+		return;
+	}
+	g->req = *tr;
+	reply_init(&g->out);
+	r.origin = &gather_origin;
+	gathering = g;
+	request_handle(&r);
+	gathering = NULL;
+	if (!link_state.connected && nhosts > 0)
+		reply_add(&g->out, "\nThe fleet's message broker cannot be "
+		    "reached right now: no other host was asked.");
+	g->waiting = 1;		/* until every host is asked */
+	for (i = 0; link_state.connected && i < nhosts; i++)
+		if (fwd_send(tr, hosts[i].name, FLEET_CMD_STATUS, "", g) == 0)
+			g->waiting++;
+	if (--g->waiting == 0)
+		gather_end(g);
+}
+
 /* /hosts: the hosts of the fleet, when each was last heard from */
 static void
 fleet_hosts(const struct request *r)
@@ -210,8 +346,6 @@ fleet_hosts(const struct request *r)
 int
 fleet_tg_request(const struct pks_tg_req *tr)
 {
-	struct pks_fleet_req	 fr;
-	struct forward		*f;
 	struct request		 r;
 	const char		*host = tr->arg1;
 
@@ -220,6 +354,12 @@ fleet_tg_request(const struct pks_tg_req *tr)
 	if (tr->cmd == TG_CMD_HOSTS) {
 		telegram_to_request(tr, &r);
 		fleet_hosts(&r);
+		return 1;
+	}
+	if (tr->cmd == TG_CMD_STATUS && tr->chat_type == TG_CHAT_PRIVATE &&
+	    tr->arg1[0] == '\0') {
+		telegram_to_request(tr, &r);
+		fleet_status(&r);
 		return 1;
 	}
 	if (tr->cmd != TG_CMD_GENERATE || host[0] == '\0' ||
@@ -251,38 +391,8 @@ fleet_tg_request(const struct pks_tg_req *tr)
 		    "expired: ask again.", r.age);
 		return 1;
 	}
-	if ((f = calloc(1, sizeof(*f))) == NULL) {
-		log_warn("fleet");
+	if (fwd_send(&r, host, FLEET_CMD_GENERATE, tr->arg2, NULL) == -1)
 		front_say(&r, "No memory to ask %s right now.", host);
-		return 1;
-	}
-	f->id = fwd_id();
-	memcpy(f->host, host, sizeof(f->host));
-	f->req = r;
-	f->state = FWD_ASKED;
-	/* past the expiry by a whole second of the wall clock, whatever
-	 * the fractions: a host refuses it by the time we say it did not
-	 * answer */
-	f->deadline = mono_now() + env->conf->fleet_timeout + 2;
-	f->next = forwards;
-	forwards = f;
-
-	memset(&fr, 0, sizeof(fr));
-	fr.id = f->id;
-	fr.expires = time(NULL) + env->conf->fleet_timeout;
-	memcpy(fr.host, host, sizeof(fr.host));
-	fr.cmd = FLEET_CMD_GENERATE;
-	fr.private = r.private;
-	fr.age = r.age;
-	fr.user = r.user;
-	fr.chat = r.chat;
-	memcpy(fr.user_name, r.user_name, sizeof(fr.user_name));
-	memcpy(fr.argv[0], tr->arg2, sizeof(fr.argv[0]));
-	fr.nargs = 1;
-	log_info("fleet: /generate %s %s from user %lld sent to %s as "
-	    "request %llu", host, tr->arg2, (long long)r.user, host,
-	    (unsigned long long)f->id);
-	child_send(PROC_FLEET, IMSG_FLEET_REQ, -1, &fr, sizeof(fr));
 	return 1;
 }
 
@@ -298,26 +408,73 @@ fwd_find(uint64_t id, const char *host)
 	return NULL;
 }
 
+/* dst += "\nHOST: " and the words of src, their styles kept */
+static void
+words_add(struct reply *dst, const char *host, const struct reply *src)
+{
+	size_t	i, shift;
+
+	if (dst->t.len > 0)
+		reply_add(dst, "\n");
+	reply_style(dst, STYLE_BOLD);
+	reply_add(dst, "%s", host);
+	reply_style(dst, STYLE_PLAIN);
+	reply_add(dst, ": ");
+	shift = dst->t.len;
+	for (i = 0; i < src->nmark && dst->nmark < REPLY_MARKS; i++) {
+		dst->mark[dst->nmark].off = src->mark[i].off + shift;
+		dst->mark[dst->nmark++].style = src->mark[i].style;
+	}
+	text_addn(&dst->t, src->t.buf, src->t.len);
+	/* what follows is plain again */
+	reply_style(dst, STYLE_PLAIN);
+}
+
 /* words of a host, under its name: "web2: ..." */
 static void
 host_words(struct reply *rp, const struct pks_fleet_reply *fr,
     const char *text, const char *alt)
 {
-	size_t	i, shift;
+	struct reply	src;
+	size_t		i;
 
+	reply_init(&src);
+	text_addn(&src.t, text, fr->textlen);
+	for (i = 0; i < fr->nmark && i < REPLY_MARKS; i++) {
+		src.mark[i].off = fr->mark[i].off;
+		src.mark[i].style = fr->mark[i].style;
+	}
+	src.nmark = i;
 	reply_init(rp);
 	rp->to = fr->to;
-	reply_style(rp, STYLE_BOLD);
-	reply_add(rp, "%s", fr->host);
-	reply_style(rp, STYLE_PLAIN);
-	reply_add(rp, ": ");
-	shift = rp->t.len;
-	for (i = 0; i < fr->nmark && rp->nmark < REPLY_MARKS; i++) {
-		rp->mark[rp->nmark].off = fr->mark[i].off + shift;
-		rp->mark[rp->nmark++].style = fr->mark[i].style;
-	}
-	text_addn(&rp->t, text, fr->textlen);
+	words_add(rp, fr->host, &src);
 	text_addn(&rp->alt, alt, fr->altlen);
+}
+
+/* every host answered, or the time is up: one message */
+static void
+gather_end(struct gather *g)
+{
+	telegram_origin.reply(&g->req, &g->out);
+	telegram_origin.done(&g->req);
+	free(g);
+}
+
+/* a host's part: its answer (rp), or NULL: it did not answer */
+static void
+gather_part(struct forward *f, const struct reply *rp)
+{
+	struct gather	*g = f->gather;
+	struct reply	 none;
+
+	if (rp == NULL) {
+		reply_init(&none);
+		reply_add(&none, "did not answer.");
+		rp = &none;
+	}
+	words_add(&g->out, f->host, rp);
+	if (--g->waiting == 0)
+		gather_end(g);
 }
 
 /* A host's answer, checked by dispatch.c. */
@@ -337,6 +494,14 @@ fleet_reply(const struct pks_fleet_reply *fr, const char *text,
 		return;
 	}
 	host_words(&rp, fr, text, alt);
+	if (f->gather != NULL) {
+		/* the words without the host's name: gather_part adds it */
+		reply_init(&rp);
+		text_addn(&rp.t, text, fr->textlen);
+		gather_part(f, &rp);
+		fwd_free(f);
+		return;
+	}
 	telegram_origin.reply(&f->req, &rp);
 	if (f->state == FWD_AFTER) {
 		fwd_free(f);
@@ -650,7 +815,9 @@ fleet_expire(time_t now)
 		fn = f->next;
 		if (f->deadline > now)
 			continue;
-		if (f->state == FWD_ASKED) {
+		if (f->state == FWD_ASKED && f->gather != NULL)
+			gather_part(f, NULL);
+		else if (f->state == FWD_ASKED) {
 			log_info("fleet: %s did not answer request %llu",
 			    f->host, (unsigned long long)f->id);
 			front_say(&f->req, "%s did not answer: nothing was "

@@ -108,6 +108,7 @@ def main():
         test_generate_opens_one_host(suites)
         test_hosts_and_help(suites)
         test_refused_by_host_rights(suites)
+        test_status_everywhere(suites)
         test_password_login(broker)
         test_acl_and_replays(suites, broker)
         test_malformed(suites, broker)
@@ -175,6 +176,20 @@ def test_password_login(broker):
            "with a wrong password")
     r = pub(pw)
     tap.ok(r.returncode == 0, "and takes its password-file's", r.stderr)
+
+
+def test_status_everywhere(suites):
+    """/status on the front: the front's own and every host's, in one
+    message (Ada has a sequence on web2 and one on the front)."""
+    front = suites["front"]
+    ask(front, ADA, "/generate ssh", r"pks-knock")
+    msg = ask(front, ADA, "/status", r"<b>front</b>: ", timeout=15)
+    parts = dict(re.findall(r"<b>(\w+)</b>: ([^\n]*)", msg or ""))
+    tap.ok(set(parts) == {"front"} | set(HOSTS), "/status covers the "
+           "front and every host", msg)
+    tap.ok("Sequence for ssh" in parts.get("front", "") and
+           "no live sequence" in parts.get("web3", ""),
+           "each part is that host's own", msg)
 
 
 def test_refused_by_host_rights(suites):
