@@ -270,6 +270,16 @@ heading(struct reply *rp, const char *h)
 	reply_style(rp, STYLE_PLAIN);
 }
 
+/* who set the lockdown: an admin's id, or "pksctl" (0: the console) */
+static void
+reply_lock_by(struct reply *rp)
+{
+	if (env->state.lock_by == 0)
+		reply_add(rp, "pksctl");
+	else
+		reply_add(rp, "%lld", (long long)env->state.lock_by);
+}
+
 static void
 cmd_users(struct reply *rp)
 {
@@ -280,11 +290,12 @@ cmd_users(struct reply *rp)
 
 	heading(rp, "Lockdown");
 	reply_add(rp, ": ");
-	if (env->state.lockdown)
-		reply_add(rp, "ON since %s, by %lld\n",
-		    clock_date(env->state.lock_since, buf, sizeof(buf)),
-		    (long long)env->state.lock_by);
-	else
+	if (env->state.lockdown) {
+		reply_add(rp, "ON since %s, by ",
+		    clock_date(env->state.lock_since, buf, sizeof(buf)));
+		reply_lock_by(rp);
+		reply_add(rp, "\n");
+	} else
 		reply_add(rp, "off\n");
 	heading(rp, "Admins");
 	reply_add(rp, ":");
@@ -395,66 +406,64 @@ cmd_revoke_user(const struct request *r, size_t ci, struct reply *rp,
 	    r->argv[0]);
 }
 
-static void
-cmd_lockdown(const struct request *r, size_t ci, struct reply *rp,
+/*
+ * Set (on) or lift the lockdown, for an admin of any origin or for the
+ * console (by 0: pksctl, as root).  The answer in rp, a line for the
+ * notify users in nt.  -1 if it was asked and could not be done.
+ */
+int
+admin_lockdown(int on, int64_t by, const char *by_name, struct reply *rp,
     struct reply *nt)
 {
-	char	buf[32];
+	char	who[96], date[32];
 	int	ns, nw, saved;
 
-	if (r->nargs != 0) {
-		usage(rp, ci);
-		return;
+	actor_str(by, by_name, who, sizeof(who));
+	if (on && env->state.lockdown) {
+		reply_add(rp, "Already locked down, since %s by ",
+		    clock_date(env->state.lock_since, date, sizeof(date)));
+		reply_lock_by(rp);
+		reply_add(rp, ".");
+		return 0;
 	}
-	if (env->state.lockdown) {
-		reply_add(rp, "Already locked down, since %s by %lld.",
-		    clock_date(env->state.lock_since, buf, sizeof(buf)),
-		    (long long)env->state.lock_by);
-		return;
+	if (!on && !env->state.lockdown) {
+		reply_add(rp, "Not locked down.");
+		return 0;
+	}
+	if (!on) {
+		env->state.lockdown = 0;
+		if (grants_save() == -1) {
+			env->state.lockdown = 1;
+			reply_add(rp, "Still locked down: the state file "
+			    "cannot be written (see the log).");
+			return -1;
+		}
+		env->state.lock_by = 0;
+		env->state.lock_since = 0;
+		log_warnx("%s lifted the lockdown", who);
+		reply_add(rp, "Lockdown lifted: sequences are issued again.");
+		reply_actor(nt, by, by_name);
+		reply_add(nt, " lifted the lockdown");
+		return 0;
 	}
 	env->state.lockdown = 1;
-	env->state.lock_by = r->user;
+	env->state.lock_by = by;
 	env->state.lock_since = time(NULL);
 	saved = grants_save() == 0;
 	ns = seq_revoke_user(0, 1);
 	nw = win_close_every();
-	log_warnx("admin %s (%lld) locked everything down: %d sequence(s) "
-	    "revoked, %d window(s) closing", r->user_name,
-	    (long long)r->user, ns, nw);
+	log_warnx("%s locked everything down: %d sequence(s) revoked, %d "
+	    "window(s) closing", who, ns, nw);
 	reply_add(rp, "Locked down: %d live sequence%s revoked, %d window%s "
-	    "closing. No sequence is issued or accepted until /unlock.",
-	    ns, ns == 1 ? "" : "s", nw, nw == 1 ? "" : "s");
+	    "closing. No sequence is issued or accepted until /unlock or "
+	    "pksctl lockdown off.", ns, ns == 1 ? "" : "s", nw,
+	    nw == 1 ? "" : "s");
 	if (!saved)
 		reply_add(rp, " The state file cannot be written (see the "
 		    "log): a restart would lift the lockdown.");
-	note(nt, r, "locked everything down");
-}
-
-static void
-cmd_unlock(const struct request *r, size_t ci, struct reply *rp,
-    struct reply *nt)
-{
-	if (r->nargs != 0) {
-		usage(rp, ci);
-		return;
-	}
-	if (!env->state.lockdown) {
-		reply_add(rp, "Not locked down.");
-		return;
-	}
-	env->state.lockdown = 0;
-	if (grants_save() == -1) {
-		env->state.lockdown = 1;
-		reply_add(rp, "Still locked down: the state file cannot be "
-		    "written (see the log).");
-		return;
-	}
-	env->state.lock_by = 0;
-	env->state.lock_since = 0;
-	log_warnx("admin %s (%lld) lifted the lockdown", r->user_name,
-	    (long long)r->user);
-	reply_add(rp, "Lockdown lifted: sequences are issued again.");
-	note(nt, r, "lifted the lockdown");
+	reply_actor(nt, by, by_name);
+	reply_add(nt, " locked everything down");
+	return 0;
 }
 
 /* An admin command: the reply in rp, a line for notify users in nt. */
@@ -511,10 +520,12 @@ admin_handle(const struct request *r, struct reply *rp, struct reply *nt)
 		cmd_revoke_user(r, ci, rp, nt);
 		break;
 	case REQ_LOCKDOWN:
-		cmd_lockdown(r, ci, rp, nt);
-		break;
 	case REQ_UNLOCK:
-		cmd_unlock(r, ci, rp, nt);
+		if (r->nargs != 0)
+			usage(rp, ci);
+		else
+			admin_lockdown(r->cmd == REQ_LOCKDOWN, r->user,
+			    r->user_name, rp, nt);
 		break;
 	case REQ_RECOVERY:
 		if (recovery_command(r, rp, nt) == -1)

@@ -245,6 +245,24 @@ ctl_mode(int fd)
 	}
 }
 
+/* "lockdown off", or for how long and by whom it is ON */
+static void
+ctl_lockdown_show(int fd)
+{
+	char	for_[32];
+
+	if (!env->state.lockdown) {
+		out(fd, "lockdown off\n");
+		return;
+	}
+	fmt_dur(for_, sizeof(for_), time(NULL) - env->state.lock_since);
+	if (env->state.lock_by == 0)
+		out(fd, "lockdown ON for %s, by pksctl\n", for_);
+	else
+		out(fd, "lockdown ON for %s, by %lld\n", for_,
+		    (long long)env->state.lock_by);
+}
+
 static void
 ctl_status(int fd)
 {
@@ -279,12 +297,7 @@ ctl_status(int fd)
 		nw++;
 	out(fd, "sequences %d, windows %d, configuration %s\n", ns, nw,
 	    env->conf_path);
-	if (env->state.lockdown) {
-		fmt_dur(up, sizeof(up), time(NULL) - env->state.lock_since);
-		out(fd, "lockdown ON for %s, by %lld\n", up,
-		    (long long)env->state.lock_by);
-	} else
-		out(fd, "lockdown off\n");
+	ctl_lockdown_show(fd);
 	out(fd, "grants %zu, state file %s%s\n", env->state.ngrants,
 	    env->conf->state_file, env->state_refused ?
 	    " (refused at start: see the log)" : "");
@@ -403,6 +416,21 @@ ctl_recovery_list(int fd)
 }
 
 /*
+ * The answer of a change made from the console (rc -1: refused), and
+ * the line for the admins who follow admin actions, told by Telegram.
+ */
+static void
+ctl_answer(int fd, int rc, const struct reply *rp, const struct reply *nt)
+{
+	struct text	t;
+
+	reply_plain(rp, &t);
+	out(fd, "%s%.*s\n", rc == -1 ? "error: " : "", (int)t.len, t.buf);
+	if (nt->t.len > 0)
+		telegram_origin.notify(0, nt);
+}
+
+/*
  * pksctl recovery: list; USER-ID SERVICE [COUNT]: issue; revoke ID|all.
  * The admins who follow admin actions hear of an issue or a revocation.
  */
@@ -410,7 +438,6 @@ static void
 ctl_recovery(int fd, int argc, char **argv)
 {
 	struct reply	 rp, nt;
-	struct text	 t;
 	int64_t		 user, v = 1;
 	int		 rc;
 
@@ -448,10 +475,37 @@ ctl_recovery(int fd, int argc, char **argv)
 		rc = recovery_issue(user, argv[2], (unsigned int)v, 0, NULL,
 		    &rp, &nt);
 	}
-	reply_plain(&rp, &t);
-	out(fd, "%s%.*s\n", rc == -1 ? "error: " : "", (int)t.len, t.buf);
-	if (nt.t.len > 0)
-		telegram_origin.notify(0, &nt);
+	ctl_answer(fd, rc, &rp, &nt);
+}
+
+/*
+ * pksctl lockdown: show; on: set; off: lift.  The same change as an
+ * admin's /lockdown and /unlock (admin.c), made by the console: for when
+ * Telegram or the bot token is not there to lift one.
+ */
+static void
+ctl_lockdown(int fd, int argc, char **argv)
+{
+	struct reply	 rp, nt;
+	int		 on;
+
+	if (argc == 1) {
+		ctl_lockdown_show(fd);
+		return;
+	}
+	if (argc != 2) {
+		out(fd, "error: lockdown [on|off]\n");
+		return;
+	}
+	if (strcmp(argv[1], "on") != 0 && strcmp(argv[1], "off") != 0) {
+		out(fd, "error: lockdown: \"%s\" is neither on nor off\n",
+		    argv[1]);
+		return;
+	}
+	on = strcmp(argv[1], "on") == 0;
+	reply_init(&rp);
+	reply_init(&nt);
+	ctl_answer(fd, admin_lockdown(on, 0, "", &rp, &nt), &rp, &nt);
 }
 
 static void
@@ -487,6 +541,8 @@ ctl_request(int fd, char *req)
 		ctl_grants(fd);
 	else if (strcmp(argv[0], "recovery") == 0)
 		ctl_recovery(fd, argc, argv);
+	else if (strcmp(argv[0], "lockdown") == 0)
+		ctl_lockdown(fd, argc, argv);
 	else if (strcmp(argv[0], "fleet") == 0 && argc == 1) {
 		struct text	t;
 

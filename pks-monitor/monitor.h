@@ -194,6 +194,7 @@ void	 text_vadd(struct text *, const char *, va_list)
 void	 text_addn(struct text *, const char *, size_t);
 void	 text_finish(struct text *);
 const char *addr_str(int, const uint8_t *, char *, size_t);
+const char *actor_str(int64_t, const char *, char *, size_t);
 int	 addr_parse(const char *, int *, uint8_t *);
 int	 num_parse(const char *, int64_t, int64_t, int64_t *);
 int	 user_id_parse(const char *, int64_t *);
@@ -227,6 +228,7 @@ void	 reply_add(struct reply *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 reply_style(struct reply *, enum reply_style);
 void	 reply_who(struct reply *, const char *, int64_t);
+void	 reply_actor(struct reply *, int64_t, const char *);
 void	 reply_html(const struct reply *, struct text *);
 void	 reply_plain(const struct reply *, struct text *);
 
@@ -395,6 +397,8 @@ void	 admin_handle(const struct request *, struct reply *,
 	    struct reply *);
 int	 admin_is_command(enum req_cmd);
 void	 admin_help(struct reply *);
+int	 admin_lockdown(int, int64_t, const char *, struct reply *,
+	    struct reply *);
 
 /* recovery.c */
 void	 recovery_init(const struct origin *);

@@ -33,6 +33,7 @@ usage(void)
 	    "                       shown once, keep them offline\n"
 	    "  recovery revoke ID|all\n"
 	    "                       revoke recovery sequences\n"
+	    "  lockdown [on|off]    show, set or lift the lockdown\n"
 	    "  fleet                the fleet's broker link, hosts seen\n");
 	exit(1);
 }
@@ -62,7 +63,8 @@ build_request(int argc, char **argv, char *buf, size_t len)
 	else if ((strcmp(cmd, "revoke") == 0 || strcmp(cmd, "close") == 0) &&
 	    argc == 2 && word_ok(argv[1]))
 		n = snprintf(buf, len, "%s %s\n", cmd, argv[1]);
-	else if (strcmp(cmd, "recovery") == 0 && argc <= 4) {
+	else if ((strcmp(cmd, "recovery") == 0 && argc <= 4) ||
+	    (strcmp(cmd, "lockdown") == 0 && argc <= 2)) {
 		/* the monitor checks the words and says what is wrong */
 		n = snprintf(buf, len, "%s", cmd);
 		for (i = 1; i < argc && n > 0 && (size_t)n < len; i++) {

@@ -36,17 +36,6 @@ recovery_init(const struct origin *o)
 	notes = o;
 }
 
-/* "pksctl" or "ada (6123456789)": who did it, for log lines */
-static const char *
-who(int64_t by, const char *name, char *buf, size_t len)
-{
-	if (by == 0)
-		snprintf(buf, len, "pksctl");
-	else
-		snprintf(buf, len, "admin %s (%lld)", name, (long long)by);
-	return buf;
-}
-
 static int
 live_of(int64_t user, int svc)
 {
@@ -111,7 +100,7 @@ recovery_issue(int64_t user, const char *svcname, unsigned int count,
 	clock_date(mono_to_wall(end), until, sizeof(until));
 	log_warnx("recovery: %u sequence(s) of %lld for %s issued by %s, "
 	    "valid until %s (ids %u to %u)", count, (long long)user, svcname,
-	    who(by, by_name, byw, sizeof(byw)), until, made[0]->seq.id,
+	    actor_str(by, by_name, byw, sizeof(byw)), until, made[0]->seq.id,
 	    made[count - 1]->seq.id);
 	reply_add(rp, "%u recovery sequence%s of %lld for ", count,
 	    count == 1 ? "" : "s", (long long)user);
@@ -126,9 +115,10 @@ recovery_issue(int64_t user, const char *svcname, unsigned int count,
 		reply_add(rp, "\n%u: ", s->seq.id);
 		seq_reply_knock(rp, &s->seq);
 	}
-	reply_add(nt, "%s issued %u recovery sequence%s of %lld for %s, "
-	    "valid until %s.", by == 0 ? "pksctl (root)" : by_name, count,
-	    count == 1 ? "" : "s", (long long)user, svcname, until);
+	reply_actor(nt, by, by_name);
+	reply_add(nt, " issued %u recovery sequence%s of %lld for %s, "
+	    "valid until %s.", count, count == 1 ? "" : "s", (long long)user,
+	    svcname, until);
 	return 0;
 }
 
@@ -158,19 +148,18 @@ recovery_revoke(uint32_t id, int64_t by, const char *by_name,
 			reply_add(rp, "No recovery sequence %u.", id);
 		return -1;
 	}
-	log_warnx("recovery: %s revoked %d sequence(s)%s", who(by, by_name,
-	    byw, sizeof(byw)), n, id == 0 ? ", all of them" : "");
+	log_warnx("recovery: %s revoked %d sequence(s)%s", actor_str(by,
+	    by_name, byw, sizeof(byw)), n, id == 0 ? ", all of them" : "");
 	reply_add(rp, "Revoked %d recovery sequence%s.", n, n == 1 ? "" : "s");
 	if (grants_save() == -1)
 		reply_add(rp, " The state file cannot be written (see the "
 		    "log): a restart would bring %s back.", n == 1 ? "it" :
 		    "them");
+	reply_actor(nt, by, by_name);
 	if (id == 0)
-		reply_add(nt, "%s revoked every recovery sequence (%d).",
-		    by == 0 ? "pksctl (root)" : by_name, n);
+		reply_add(nt, " revoked every recovery sequence (%d).", n);
 	else
-		reply_add(nt, "%s revoked recovery sequence %u.",
-		    by == 0 ? "pksctl (root)" : by_name, id);
+		reply_add(nt, " revoked recovery sequence %u.", id);
 	return 0;
 }
 

@@ -54,6 +54,16 @@ reply_who(struct reply *r, const char *name, int64_t id)
 		reply_add(r, "%lld", (long long)id);
 }
 
+/* who did an admin action, for the notify users: by 0 is the console */
+void
+reply_actor(struct reply *r, int64_t by, const char *name)
+{
+	if (by == 0)
+		reply_add(r, "pksctl (root)");
+	else
+		reply_who(r, name, by);
+}
+
 static const char *const html_open[] = { "", "<b>", "<code>" };
 static const char *const html_close[] = { "", "</b>", "</code>" };
 

@@ -13,7 +13,8 @@
  *	end NGRANTS [NRECOVERY]
  *
  * Times are seconds since the epoch, UNTIL 0 meaning "until ungranted"
- * (a recovery sequence always ends; BY 0: issued with pksctl).  The
+ * (a recovery sequence always ends; BY 0: issued with pksctl, or the
+ * lockdown set with it).  The
  * "end" line, with the number of grants and of recovery sequences (left
  * out when there is none, so a file without any reads as before), must
  * be the last line: a file cut anywhere is refused.  The file holds the
@@ -376,7 +377,7 @@ parse_line(struct pks_state *st, char *line, int *seen_lock, char *ebuf,
 		if (n != 4 || rest != NULL || strcmp(w[1], "1") != 0)
 			return err(ebuf, elen, "expected \"lockdown 0\" or "
 			    "\"lockdown 1 BY SINCE\"");
-		if (num_parse(w[2], 1, PKS_ID_LIMIT - 1, &st->lock_by) == -1 ||
+		if (num_parse(w[2], 0, PKS_ID_LIMIT - 1, &st->lock_by) == -1 ||
 		    num_parse(w[3], 0, TIME_LIMIT - 1, &v) == -1)
 			return err(ebuf, elen, "bad lockdown fields");
 		st->lockdown = 1;

@@ -134,6 +134,20 @@ addr_str(int af, const uint8_t *addr, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * Who did an admin action, for a log line: "admin ada (6123456789)", or
+ * "pksctl" for the console (by 0: root on the control socket).
+ */
+const char *
+actor_str(int64_t by, const char *name, char *buf, size_t len)
+{
+	if (by == 0)
+		snprintf(buf, len, "pksctl");
+	else
+		snprintf(buf, len, "admin %s (%lld)", name, (long long)by);
+	return buf;
+}
+
 /* an IPv4 or IPv6 address: 0 and *af, addr (16 bytes) set, or -1 */
 int
 addr_parse(const char *s, int *af, uint8_t *addr)

@@ -7,13 +7,17 @@ knock of it opens nothing, the use is logged and told to the admins.
 They survive a restart of the monitor; a revoked one, and one whose time
 is up (at start or while running), opens nothing.  They are bound to a
 user allowed the service by user id: refused to others, gone when the
-right goes.  A lockdown keeps them but refuses a knock of one, which uses
-it up.  Malformed pksctl requests get a clear error and change nothing.
+right goes.  The console's lockdown (pksctl lockdown on|off, for when
+Telegram is away) is logged, told to the admins, kept in the state file
+over a restart; it keeps them but refuses a knock of one, which uses it
+up, and a sequence from before it opens nothing.  Malformed pksctl
+requests get a clear error and change nothing.
 /recovery works for an admin in a private chat only.  pks-monitor -n warns
 when knock-ports cannot hold them."""
 import os
 import re
 import signal
+import socket
 import time
 
 import pkstest
@@ -65,6 +69,23 @@ def knocks_nothing(s, ports, name):
     i = s.barrier()
     tap.ok(not s.windows(CLI4), name, s.windows(CLI4))
     return i
+
+
+def raw_request(s, data):
+    """The monitor's answer to data on the control socket, past pksctl's
+    own checks."""
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.settimeout(5)
+    c.connect(os.path.join(s.dir, "pks.sock"))
+    c.sendall(data)
+    out = b""
+    while True:
+        b = c.recv(4096)
+        if not b:
+            break
+        out += b
+    c.close()
+    return out.decode(errors="replace")
 
 
 def write_state(path):
@@ -255,9 +276,59 @@ def main():
                "a recovery sequence expires while the monitor runs")
         knocks_nothing(s, ENDING[1], "an expired one opens nothing")
 
-        # ---- a lockdown keeps them, refuses a knock and uses it up
+        # ---- the console's lockdown (pksctl lockdown), for when Telegram
+        # is not there: malformed requests change nothing
+        r = ctl(s, "lockdown")
+        tap.ok(r.returncode == 0 and r.stdout == "lockdown off\n",
+               "pksctl lockdown shows it off", r.stdout + r.stderr)
+        before = open(state).read()
+        for args, err in ((("maybe",), r"error: lockdown: \"maybe\" is "
+                           r"neither on nor off"),
+                          (("ON",), r"\"ON\" is neither on nor off"),
+                          (("on", "now"), r"usage: pksctl"),
+                          (("",), r"usage: pksctl")):
+            r = ctl(s, "lockdown", *args)
+            tap.ok(r.returncode == 1 and re.search(err, r.stderr) and
+                   not r.stdout, "pksctl lockdown %s: a clear error" %
+                   " ".join(args), r.stdout + r.stderr)
+        out = raw_request(s, b"lockdown on now\n")
+        tap.ok(out == "error: lockdown [on|off]\n", "a raw request with "
+               "a word too many: an error", out)
+        tap.ok(open(state).read() == before and
+               ctl(s, "lockdown").stdout == "lockdown off\n",
+               "and nothing changed")
+
+        # ---- it keeps recovery sequences, refuses a knock of one and
+        # uses it up; a sequence from before it stays dead
+        norm, msg = s.generate(ADA, "/generate ssh", first_name="Ada")
+        tap.ok(norm, "a sequence issued before the lockdown", msg)
         d = issued(ctl(s, "recovery", str(ADA), "ssh").stdout)
-        ask(s, ADA, "/lockdown", "Locked down", first_name="Ada")
+        since = pkstest.last_sent_seq(s)
+        r = ctl(s, "lockdown", "on")
+        tap.ok(r.returncode == 0 and r.stdout.startswith("Locked down: ") and
+               "pksctl lockdown off" in r.stdout, "pksctl lockdown on",
+               r.stdout + r.stderr)
+        tap.ok(log.wait(r"pksctl locked everything down: [1-9]\d* "
+                        r"sequence\(s\) revoked", 5) is not None,
+               "the console's lockdown is logged", log.grep("locked"))
+        tap.ok(s.bot.wait_sent(chat_id=NOTE, since=since, timeout=10,
+                               text=r"^pksctl \(root\) locked everything "
+                               r"down$"), "the admins are told of it")
+        tap.ok(re.search(r"(?m)^lockdown 1 0 \d+$", open(state).read()),
+               "it is in the state file, set by pksctl (0)")
+        r = ctl(s, "lockdown")
+        tap.ok(re.match(r"lockdown ON for \S+, by pksctl\n$", r.stdout),
+               "pksctl lockdown shows it on, by pksctl", r.stdout)
+        r = ctl(s, "lockdown", "on")
+        tap.ok(r.returncode == 0 and "Already locked down" in r.stdout and
+               "by pksctl" in r.stdout, "a second pksctl lockdown on",
+               r.stdout + r.stderr)
+        t = ask(s, ADA, "/users", "Lockdown", first_name="Ada")
+        tap.ok(t and re.search(r"Lockdown</b>: ON since .*, by pksctl", t),
+               "/users names the console", t)
+        t = ask(s, ADA, "/generate", r"locked|pks-knock", first_name="Ada")
+        tap.ok(t and "locked everything down" in t, "/generate is refused",
+               t)
         tap.ok({c} | set(d) <= set(listed(s)[1]), "a lockdown revokes no "
                "recovery sequence")
         since = pkstest.last_sent_seq(s)
@@ -272,15 +343,43 @@ def main():
                                    text=r"Recovery sequence %d .* refused: "
                                    r"locked down" % i),
                    "and the admins are told")
-        ask(s, ADA, "/unlock", "Lockdown lifted", first_name="Ada")
 
-        # ---- a restart keeps the rest (not the one knocked in the lockdown)
+        # ---- a restart keeps the lockdown and the rest (not the one
+        # knocked in the lockdown); the console lifts it
         s.monitor.stop(signal.SIGTERM)
         s.monitor.start()
-        tap.ok(log is not s.monitor.log and
-               s.monitor.log.wait(r"1 recovery sequence\(s\) read", 10)
+        log = s.monitor.log
+        tap.ok(log.wait(r"state file %s: \d+ grant\(s\), lockdown ON" %
+                        state, 10) is not None and
+               re.match(r"lockdown ON for \S+, by pksctl\n$",
+                        ctl(s, "lockdown").stdout),
+               "after a restart the console's lockdown holds")
+        tap.ok(log.wait(r"1 recovery sequence\(s\) read", 10)
                is not None and set(listed(s)[1]) == {c},
                "after a restart the unused ones are back", listed(s)[0].stdout)
+        mark = log.mark()
+        s.knock(norm or [1, 2, 3])
+        since = pkstest.last_sent_seq(s)
+        r = ctl(s, "lockdown", "off")
+        tap.ok(r.returncode == 0 and r.stdout == "Lockdown lifted: sequences "
+               "are issued again.\n", "pksctl lockdown off", r.stdout +
+               r.stderr)
+        tap.ok(log.wait(r"pksctl lifted the lockdown", 5) is not None,
+               "the console's unlock is logged")
+        tap.ok(s.bot.wait_sent(chat_id=NOTE, since=since, timeout=10,
+                               text=r"^pksctl \(root\) lifted the "
+                               r"lockdown$"), "the admins are told of it")
+        tap.ok(pkstest.read_state(state)["lockdown"] == 0 and
+               ctl(s, "lockdown").stdout == "lockdown off\n",
+               "it is off in the state file and for pksctl")
+        r = ctl(s, "lockdown", "off")
+        tap.ok(r.returncode == 0 and r.stdout == "Not locked down.\n",
+               "a second pksctl lockdown off", r.stdout + r.stderr)
+        end = s.barrier()
+        tap.ok(not s.windows(CLI4) and
+               log.lacks(r"knock completed from %s" % re.escape(CLI4), mark,
+                         end), "a sequence from before the lockdown, knocked "
+               "in it, opened nothing", s.windows(CLI4))
         s.knock(seqs[c])
         tap.ok(pkstest.wait_for(lambda: s.windows(CLI4), 10) ==
                {(CLI4, "tcp", 2222)}, "one issued before the restart opens",

@@ -73,6 +73,9 @@ format_then_parse_is_identity(void **unused)
 	snprintf(g.service, sizeof(g.service), "ssh");
 	g.by = 1;
 	g.since = 5;
+	/* a lockdown set with pksctl: by 0 */
+	st.lockdown = 1;
+	st.lock_since = 1700000000;
 	/* control characters in a name are made harmless, not written */
 	snprintf(g.name, sizeof(g.name), "Bad\nName\r\x7f");
 	assert_int_equal(state_grant(&st, &g), 0);
@@ -84,7 +87,9 @@ format_then_parse_is_identity(void **unused)
 	assert_non_null(buf2);
 	assert_int_equal(len, len2);
 	assert_memory_equal(buf, buf2, len);
-	assert_int_equal(st2.lockdown, 0);
+	assert_int_equal(st2.lockdown, 1);
+	assert_int_equal(st2.lock_by, 0);
+	assert_int_equal(st2.lock_since, 1700000000);
 	free(buf);
 	free(buf2);
 	state_clear(&st);
@@ -127,6 +132,8 @@ corrupt_files_are_refused(void **unused)
 		"pks-state 1\nlockdown 2\nend 0\n",
 		"pks-state 1\nlockdown 1\nend 0\n",
 		"pks-state 1\nlockdown 1 x 5\nend 0\n",
+		"pks-state 1\nlockdown 1 -1 5\nend 0\n",
+		"pks-state 1\nlockdown 1 00 5\nend 0\n",
 		"pks-state 1\nlockdown 0\nlockdown 0\nend 0\n",
 		"pks-state 1\ngrant 777 ssh 0 1\nend 1\n",	/* short */
 		"pks-state 1\ngrant -7 ssh 0 1 0\nend 1\n",
