@@ -65,11 +65,11 @@ HOOKS = os.environ.get("PKS_BENCH_HOOKS") or os.path.join(TOP, "build",
 N_IDLE = int(os.environ.get("PKS_BENCH_KNOCKS", "50" if QUICK else "200"))
 FLOOD_SECS = float(os.environ.get("PKS_BENCH_FLOOD_SECS",
                                   "5" if QUICK else "20"))
-FLOOD0_SECS = 5 if QUICK else 20	# the flood alone, for its CPU cost:
-					# ~0.1 s of CPU, noisy over less
+FLOOD0_SECS = 5 if QUICK else 10	# the flood alone, for its CPU cost
+					# (PKS: ~0.2 s of CPU per 1e6 packets)
 FLOOD_MAX = 40000000		# packets: the count bound of every flood
 TIMEOUT_MS = 2000		# a knock that opens nothing by then failed
-OPEN_FOR = 10			# window (PKS) and Cmd_Timeout (knockd), s
+OPEN_FOR = 5			# window (PKS) and Cmd_Timeout (knockd), s
 MAX_SOURCES = 16384		# PKS's cap; the spoofed flood uses ~65000
 USERS = 25			# Telegram users drawing sequences at once
 DECOYS = 5			# live sequences the spoofed flood aims at
@@ -85,6 +85,9 @@ BACKENDS = ("iptables", "nftables")
 LIVE = (10, 1000, 10000)	# live sequences (the test hook issues them)
 SCALE_KNOCKS = 30 if QUICK else 100	# timed knocks per live-set size
 SCALE_BATCH = 5			# of sequences drawn through the bot at once
+SCALE_GAP = 0.1			# s before each of those knocks: every draw
+				# and knock changes the kernel filters, and
+				# back to back a knock waits for the last
 SCALE_FLOOD_SECS = 5 if QUICK else 15	# each flood with 10,000 live
 N_USERS = 200 if QUICK else 1000	# draw, knock, hold a window each
 WIN_BAND = 25			# knocks timed around each count of windows
@@ -463,13 +466,19 @@ def knock_batch(probe, srcs, seqs, lat, tried, failed):
             failed.append((src, probe.last))
 
 
-def knocks(d, probe, srcs, n, batch):
-    """n timed knocks of sequences d draws batch at a time."""
+def knocks(d, probe, srcs, n, batch, gap=0):
+    """n timed knocks of sequences d draws batch at a time (gap s after
+    each draw and each knock); and the sniffer's CPU across them."""
     lat, tried, failed = [], [], []
+    c0 = cpu_secs(d.pid)
     while len(tried) < n:
-        knock_batch(probe, srcs, d.sequences(min(batch, n - len(tried))),
-                    lat, tried, failed)
-    return {"lat": lat, "tried": len(tried), "failed": failed}
+        seqs = d.sequences(min(batch, n - len(tried)))
+        for ports in seqs:
+            time.sleep(gap)
+            knock_batch(probe, srcs, [ports], lat, tried, failed)
+    c1 = cpu_secs(d.pid)
+    return {"lat": lat, "tried": len(tried), "failed": failed,
+            "cpu": c1 - c0 if None not in (c0, c1) else None}
 
 
 def flood_phase(d, exe, net, probe, srcs, label, mode, secs, batch):
@@ -529,11 +538,8 @@ def run_daemon(name, make, exe):
         res["hwm0"] = mem_kb(d.pid, "VmHWM")
 
         log("%s: (a) %d knocks, idle" % (name, N_IDLE))
-        c0 = cpu_secs(d.pid)
-        batch = USERS if isinstance(d, Pks) else 1
-        res["a"] = knocks(d, probe, srcs, N_IDLE, batch)
-        c1 = cpu_secs(d.pid)
-        res["a"]["cpu"] = c1 - c0 if None not in (c0, c1) else None
+        res["a"] = knocks(d, probe, srcs, N_IDLE,
+                          USERS if isinstance(d, Pks) else 1)
         # let the windows of (a) close, as they would between bursts
         time.sleep(OPEN_FOR + 1)
 
@@ -597,7 +603,8 @@ def run_scale(backend, exe):
             st = d.status()
             log("%s: %d live sequences, %d timed knocks" % (
                 d.name, st["seqs"], SCALE_KNOCKS))
-            ph = knocks(d, probe, srcs, SCALE_KNOCKS, SCALE_BATCH)
+            ph = knocks(d, probe, srcs, SCALE_KNOCKS, SCALE_BATCH,
+                        SCALE_GAP)
             ph["seqs"] = st["seqs"]
             res["live"][live] = ph
             if live == LIVE[-1]:
@@ -635,9 +642,15 @@ def scale_load(d, exe, net, probe, desk, srcs, res):
     # windows, not the backlog
     time.sleep(SETTLE)
     win = {"lat": [], "tried": 0, "failed": []}
+    timed = set()
+    for level in win_levels():		# the knocks the table shows
+        hi = max(level, WIN_BAND)
+        timed.update(range(hi - WIN_BAND, hi))
     for u in users:
         if u not in got:
             continue
+        if win["tried"] in timed:
+            time.sleep(SCALE_GAP)	# as the live-set rows: alone
         src = srcs.next()
         ms = desk.knock(src, got[u])
         win["lat"].append(ms)		# in order: None if it failed
@@ -799,6 +812,9 @@ def scale_rows(ss):
             add("%s live: latency %s, ms" % ("{:,}".format(live), nm),
                 lambda s: lat_stats(s["live"][live])[i], fms,
                 "< 1" if (live, i) == (lo, 0) else "-")
+        add("%s live: sniffer CPU per knock, ms" % "{:,}".format(live),
+            lambda s: 1000 * s["live"][live]["cpu"] /
+            s["live"][live]["tried"], fnum("%.2f"))
     for i, nm in ((0, "median"), (1, "p99")):
         add("%s live vs %s: latency %s" % ("{:,}".format(hi),
                                            "{:,}".format(lo), nm),
@@ -1083,16 +1099,25 @@ sequences at start through the same code as `/generate`). Two services:
   with that many issued at start (`max-sequences` raised above them,
   `sequence-lifetime 3600`), then %(sknocks)d timed knocks of sequences
   drawn through the fake Bot API %(sbatch)d at a time (so the live set is
-  that size plus at most %(sbatch)d).
-- **Flood with %(hi)s live.** The random-port flood of (b), %(sfsecs)g s alone, then
-  %(sfsecs)g s with knocks; with %(hi)s live sequences their guard ranges
-  cover most of the knock range.
+  that size plus at most %(sbatch)d), each knock %(gap)g s after the one
+  before. Each new and each used sequence makes the sniffer compile new
+  kernel filters, whose size grows with the live set: its CPU per knock
+  shows that cost; back to back (as in the main rows) a knock would wait
+  for the filters of the one before.
+- **Flood with %(hi)s live.** The random-port flood of (b), %(sfsecs)g s
+  alone, then %(sfsecs)g s with knocks; with %(hi)s live sequences their
+  guard ranges cover most of the knock range, and a quarter of it is last
+  ports, whose packets wake the sniffer at once, one pass each (the
+  immediate mode that makes a knock register in microseconds): under this
+  flood most of the sniffer's CPU goes to those wake-ups (profiled with
+  perf(1): half of its time in the switch back from poll(2)).
 - **%(nusers)s users.** Then, in the same monitor, %(nusers)s users (each
   allowed `desk`) send `/generate` at once; the time is until the fake Bot
   API has the last sequence. Each then knocks from an address of its own
   and keeps its window (`open-for %(deskfor)d`): the knock-to-open latency
   is shown for the first %(band)d windows and the %(band)d up to the 100th and the
-  %(nusers)s-th. Then the peak memory (`VmHWM`) of every process, with
+  %(nusers)s-th (each of these %(gap)g s after the knock before; the others
+  back to back). Then the peak memory (`VmHWM`) of every process, with
   %(hi)s live sequences and %(nusers)s windows.
 - **pks-fw alone.** `tests/bench/fw_windows.py` (also `make bench-fw`):
   pks-fw on a socketpair, the time from `IMSG_FW_OPEN` to its result (the
@@ -1120,7 +1145,7 @@ def write_doc(rs, ss, when, mach, plotted, mins):
         if plotted else "(gnuplot was not found: no plot)",
         "short": SHORT_FOR, "desk": DESK_PORT, "deskfor": DESK_FOR,
         "live": ", ".join("{:,}".format(l) for l in LIVE),
-        "sknocks": SCALE_KNOCKS, "sbatch": SCALE_BATCH,
+        "sknocks": SCALE_KNOCKS, "sbatch": SCALE_BATCH, "gap": SCALE_GAP,
         "hi": "{:,}".format(LIVE[-1]), "sfsecs": SCALE_FLOOD_SECS,
         "nusers": "{:,}".format(N_USERS), "band": WIN_BAND,
         "fwprobes": fw_windows.PROBES,
