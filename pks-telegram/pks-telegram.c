@@ -73,8 +73,24 @@ struct pending {
 	int		done;		/* IMSG_TG_DONE came */
 	int		nsends;		/* messages for it not yet finished */
 	int		answer;		/* callback answer not yet finished */
+	int		held;		/* a message of it waits for its
+					   chat's 429: DONE is not waited for */
 	int64_t		deadline;	/* ms: give up waiting for DONE */
 };
+
+/*
+ * Requests of confirmed batches still answered: a message held by its
+ * chat's 429 (up to an hour) does not hold every later update, so the
+ * batch is confirmed without its DONE; what the monitor sends for the
+ * request later still replies to its command.
+ */
+#define RELEASED_MAX	32
+static struct {
+	uint32_t	reqid;
+	int64_t		chat;		/* where the command came from */
+	int64_t		msg;		/* and its message */
+} released[RELEASED_MAX];
+static size_t	released_next;
 
 /* a message to deliver, or a callback query to answer */
 struct out {
@@ -294,6 +310,18 @@ pending_find(uint32_t reqid)
 	return NULL;
 }
 
+/* the released request reqid, or -1 */
+static int
+released_find(uint32_t reqid)
+{
+	size_t	i;
+
+	for (i = 0; reqid != 0 && i < RELEASED_MAX; i++)
+		if (released[i].reqid == reqid)
+			return (int)i;
+	return -1;
+}
+
 /* Confirm the batch once everything in it is finished. */
 static void
 batch_check(void)
@@ -303,9 +331,18 @@ batch_check(void)
 	if (nbatch == 0)
 		return;
 	for (i = 0; i < nbatch; i++)
-		if ((pend[i].reqid != 0 && !pend[i].done) ||
+		if ((pend[i].reqid != 0 && !pend[i].done && !pend[i].held) ||
 		    pend[i].nsends > 0 || pend[i].answer)
 			return;
+	for (i = 0; i < nbatch; i++)
+		if (pend[i].held && !pend[i].done) {
+			released[released_next].reqid = pend[i].reqid;
+			released[released_next].chat = batch[i].req.chat_id;
+			released[released_next].msg = batch[i].msg_id;
+			released_next = (released_next + 1) % RELEASED_MAX;
+			log_info("request %u: confirmed while its message "
+			    "waits for its chat", pend[i].reqid);
+		}
 	offset = batch[nbatch - 1].update_id + 1;
 	log_debug("updates up to %lld handled",
 	    (long long)batch[nbatch - 1].update_id);
@@ -579,6 +616,7 @@ send_done(struct tg_call *c, int code, long status, const char *body,
     size_t len, void *arg)
 {
 	struct out	*o = arg;
+	struct pending	*p;
 	struct tg_reply	 rp;
 	int		 slow;
 
@@ -643,6 +681,8 @@ send_done(struct tg_call *c, int code, long status, const char *body,
 			/* Telegram's limits are per chat: hold this one */
 			rate_hold(o->chat, rp.retry_after > 0 ?
 			    rp.retry_after : 1);
+			if (o->counted && (p = pending_find(o->reqid)) != NULL)
+				p->held = 1;
 			out_uncount(o);
 			batch_check();
 		} else
@@ -746,6 +786,7 @@ recv_send(struct imsg *im)
 	struct pks_tg_send	 s;
 	struct pending		*p;
 	struct out		*o;
+	int			 i;
 	const char		*d = im->data;
 	uint32_t		 known = TG_SEND_HTML | TG_SEND_FALLBACK |
 				    TG_SEND_KEYBOARD;
@@ -784,7 +825,10 @@ recv_send(struct imsg *im)
 		o->req_chat = batch[p - pend].req.chat_id;
 		o->req_msg = batch[p - pend].msg_id;
 	}
-	else if (s.reqid != 0)
+	else if ((i = released_find(s.reqid)) != -1) {
+		o->req_chat = released[i].chat;
+		o->req_msg = released[i].msg;
+	} else if (s.reqid != 0)
 		log_warnx("message for request %u, which is not pending",
 		    s.reqid);
 	TAILQ_INSERT_TAIL(&outq, o, entry);
@@ -822,6 +866,7 @@ dispatch(struct imsg *im)
 {
 	struct pending	*p;
 	uint32_t	 reqid;
+	int		 i;
 
 	switch (im->hdr.type) {
 	case IMSG_TG_SEND:
@@ -832,6 +877,10 @@ dispatch(struct imsg *im)
 		if (im->len != sizeof(reqid) || im->fd != -1)
 			return -1;
 		memcpy(&reqid, im->data, sizeof(reqid));
+		if ((i = released_find(reqid)) != -1) {
+			released[i].reqid = 0;	/* its DONE came: forgotten */
+			return 0;
+		}
 		if ((p = pending_find(reqid)) == NULL || p->done) {
 			log_warnx("IMSG_TG_DONE for request %u, which is not "
 			    "pending", reqid);

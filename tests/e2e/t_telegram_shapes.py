@@ -277,6 +277,42 @@ def refusals(bot, w):
            "and the worker goes on delivering", w.log.text()[-600:])
 
 
+def held_request(bot, w):
+    """A group /generate whose private message is held by a 429: the
+    monitor's DONE waits for the delivery, the update's confirmation
+    does not; what follows still replies to the command."""
+    up = bot.push_message(user_id=USER, chat_id=GROUP, first_name="Ann",
+                          chat_type="supergroup",
+                          text="/generate@PksTestBot")
+    uid, cmd = up["update_id"], up["message"]["message_id"]
+    r = w.request()
+    bot.fail(method="sendMessage", kind="429", retry_after=6,
+             chat_id=USER)
+    mark = w.log.mark()
+    w.send(r["reqid"], USER, "a held sequence", flags=pm.TG_SEND_FALLBACK,
+           fallback_chat=GROUP, text2="press Start")
+    tap.ok(confirmed(bot, uid, 5) and w.log.has(
+        "request %d: confirmed while its message waits" % r["reqid"], 1,
+        mark), "a request whose private message is held by a 429: its "
+        "update confirmed before its DONE", bot.state())
+    s = sent_to(w, USER, 20)
+    w.send(r["reqid"], GROUP, "Sent you a sequence in private.")
+    w.done(r["reqid"])
+    rec = bot.wait_sent(chat_id=GROUP, text="Sent you a sequence",
+                        timeout=10)
+    tap.ok(s and s["status"] == 200 and rec and
+           rec["params"].get("reply_parameters", {}).get("message_id") ==
+           cmd, "then delivered, and the group's line still replies to "
+           "the command", (s, rec))
+    push(bot, "/whoami")
+    r2 = w.request()
+    if r2:
+        w.done(r2["reqid"])
+    tap.ok(r2 and w.log.lacks("not pending", mark, w.log.wait(
+        "request %d" % r2["reqid"], 5, mark)), "its late message and "
+        "DONE are expected, not warned about", w.log.text()[-800:])
+
+
 def malformed_thread(bot):
     """A topic for a private chat from the monitor: malformed, refused."""
     w = Worker(bot.url, bot.ca_file).start()
@@ -369,6 +405,7 @@ def main():
     migration(bot, w)
     webhook_menus(bot, w)
     per_chat_429(bot, w)
+    held_request(bot, w)
     edits(bot, w)
     refusals(bot, w)
     tap.ok(not w.log.grep("SIGSYS|sandbox violation") and
