@@ -424,6 +424,15 @@ struct pks_tg_migrated {
 enum pks_fleet_cmd {
 	FLEET_CMD_GENERATE = 1,	/* argv[0]: service or "", argv[1]: "" */
 	FLEET_CMD_STATUS,
+	/* admin commands, their words in argv[] (the host's name taken
+	   off): the host checks who is an admin */
+	FLEET_CMD_WINDOWS,
+	FLEET_CMD_USERS,
+	FLEET_CMD_LOCKDOWN,
+	FLEET_CMD_UNLOCK,
+	FLEET_CMD_CLOSE,
+	FLEET_CMD_GRANT,
+	FLEET_CMD_UNGRANT,
 	FLEET_CMD_MAX
 };
 

@@ -74,6 +74,13 @@ static const struct {
 static const char *const cmds[FLEET_CMD_MAX] = {
 	[FLEET_CMD_GENERATE] = "generate",
 	[FLEET_CMD_STATUS] = "status",
+	[FLEET_CMD_WINDOWS] = "windows",
+	[FLEET_CMD_USERS] = "users",
+	[FLEET_CMD_LOCKDOWN] = "lockdown",
+	[FLEET_CMD_UNLOCK] = "unlock",
+	[FLEET_CMD_CLOSE] = "close",
+	[FLEET_CMD_GRANT] = "grant",
+	[FLEET_CMD_UNGRANT] = "ungrant",
 };
 
 /* pks/HOST/what; -1 if it does not fit or HOST is not a name */

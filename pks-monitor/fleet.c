@@ -97,8 +97,28 @@ static size_t			 nseen;
 
 static const struct origin	 fleet_origin;
 
+/* what a front forwards, and what a host makes of it */
+static const struct {
+	uint32_t	 tg;		/* enum pks_tg_cmd */
+	uint32_t	 fleet;		/* enum pks_fleet_cmd */
+	enum req_cmd	 req;
+} fcmds[] = {
+	{ TG_CMD_GENERATE,	FLEET_CMD_GENERATE,	REQ_GENERATE },
+	{ TG_CMD_STATUS,	FLEET_CMD_STATUS,	REQ_STATUS },
+	{ TG_CMD_WINDOWS,	FLEET_CMD_WINDOWS,	REQ_WINDOWS },
+	{ TG_CMD_USERS,		FLEET_CMD_USERS,	REQ_USERS },
+	{ TG_CMD_LOCKDOWN,	FLEET_CMD_LOCKDOWN,	REQ_LOCKDOWN },
+	{ TG_CMD_UNLOCK,	FLEET_CMD_UNLOCK,	REQ_UNLOCK },
+	{ TG_CMD_CLOSE,		FLEET_CMD_CLOSE,	REQ_CLOSE },
+	{ TG_CMD_GRANT,		FLEET_CMD_GRANT,	REQ_GRANT },
+	{ TG_CMD_UNGRANT,	FLEET_CMD_UNGRANT,	REQ_UNGRANT },
+};
+#define NFCMDS	(sizeof(fcmds) / sizeof(fcmds[0]))
+
 static void	words_add(struct reply *, const char *, const struct reply *);
 static void	gather_end(struct gather *);
+static int	fwd_sendv(const struct request *, const char *, uint32_t,
+		    struct gather *);
 
 static int
 is_front(void)
@@ -190,6 +210,20 @@ static int
 fwd_send(const struct request *r, const char *host, uint32_t cmd,
     const char *arg, struct gather *g)
 {
+	struct request	rr = *r;
+
+	memset(rr.argv, 0, sizeof(rr.argv));
+	snprintf(rr.argv[0], sizeof(rr.argv[0]), "%s", arg);
+	rr.nargs = 1;
+	return fwd_sendv(&rr, host, cmd, g);
+}
+
+/* r (its argv, nargs words) asked of host as cmd; -1: no memory */
+static int
+fwd_sendv(const struct request *r, const char *host, uint32_t cmd,
+    struct gather *g)
+{
+	uint32_t	i;
 	struct pks_fleet_req	 fr;
 	struct forward		*f;
 
@@ -219,11 +253,12 @@ fwd_send(const struct request *r, const char *host, uint32_t cmd,
 	fr.user = r->user;
 	fr.chat = r->chat;
 	memcpy(fr.user_name, r->user_name, sizeof(fr.user_name));
-	snprintf(fr.argv[0], sizeof(fr.argv[0]), "%s", arg);
-	fr.nargs = 1;
-	log_info("fleet: %s %s from user %lld sent to %s as request %llu",
-	    cmd == FLEET_CMD_STATUS ? "/status" : "/generate", arg,
-	    (long long)r->user, host, (unsigned long long)f->id);
+	for (i = 0; i < PKS_ARGS_MAX; i++)
+		memcpy(fr.argv[i], r->argv[i], sizeof(fr.argv[i]));
+	fr.nargs = r->nargs > PKS_ARGS_MAX ? PKS_ARGS_MAX : r->nargs;
+	log_info("fleet: command %u %s from user %lld sent to %s as request "
+	    "%llu", cmd, r->argv[0], (long long)r->user, host,
+	    (unsigned long long)f->id);
 	child_send(PROC_FLEET, IMSG_FLEET_REQ, -1, &fr, sizeof(fr));
 	return 0;
 }
@@ -280,7 +315,7 @@ static const struct origin gather_origin = {
  * heard from, in one message once all answered or the time is up.
  */
 static void
-fleet_status(const struct request *tr)
+fleet_gather(const struct request *tr, uint32_t cmd)
 {
 	struct gather	*g;
 	struct request	 r = *tr;
@@ -302,10 +337,55 @@ fleet_status(const struct request *tr)
 		    "reached right now: no other host was asked.");
 	g->waiting = 1;		/* until every host is asked */
 	for (i = 0; link_state.connected && i < nhosts; i++)
-		if (fwd_send(tr, hosts[i].name, FLEET_CMD_STATUS, "", g) == 0)
+		if (fwd_sendv(tr, hosts[i].name, cmd, g) == 0)
 			g->waiting++;
 	if (--g->waiting == 0)
 		gather_end(g);
+}
+
+/* an admin command whose first word names a host or "all": its fleet
+ * command, else 0 */
+static uint32_t
+admin_cmd(const struct pks_tg_req *tr)
+{
+	size_t	i;
+
+	if (tr->nargs == 0 || tr->nargs > PKS_ARGS_MAX ||
+	    (strcmp(tr->argv[0], "all") != 0 &&
+	    strcmp(tr->argv[0], env->conf->fleet_name) != 0 &&
+	    host_find(tr->argv[0]) == NULL))
+		return 0;
+	for (i = 0; i < NFCMDS; i++)
+		if (fcmds[i].tg == tr->cmd && fcmds[i].req != REQ_GENERATE &&
+		    fcmds[i].req != REQ_STATUS)
+			return fcmds[i].fleet;
+	return 0;
+}
+
+/* /lockdown all, /windows web2: the first word says where */
+static int
+fleet_admin(const struct request *tr, uint32_t cmd)
+{
+	struct request	r = *tr;
+	char		where[sizeof(tr->argv[0])];
+	uint32_t	i;
+
+	snprintf(where, sizeof(where), "%s", r.argv[0]);
+	for (i = 0; i + 1 < PKS_ARGS_MAX; i++)
+		memcpy(r.argv[i], r.argv[i + 1], sizeof(r.argv[i]));
+	memset(r.argv[PKS_ARGS_MAX - 1], 0, sizeof(r.argv[0]));
+	r.nargs--;
+	if (strcmp(where, env->conf->fleet_name) == 0)
+		request_handle(&r);
+	else if (strcmp(where, "all") == 0)
+		fleet_gather(&r, cmd);
+	else if (!link_state.connected)
+		front_say(&r, "The fleet's message broker cannot be reached "
+		    "right now, so %s cannot be asked. Try again later.",
+		    where);
+	else if (fwd_sendv(&r, where, cmd, NULL) == -1)
+		front_say(&r, "No memory to ask %s right now.", where);
+	return 1;
 }
 
 /* /hosts: the hosts of the fleet, when each was last heard from */
@@ -347,6 +427,7 @@ int
 fleet_tg_request(const struct pks_tg_req *tr)
 {
 	struct request		 r;
+	uint32_t		 cmd;
 	const char		*host = tr->arg1;
 
 	if (!is_front() || tr->user_id == 0)
@@ -359,8 +440,14 @@ fleet_tg_request(const struct pks_tg_req *tr)
 	if (tr->cmd == TG_CMD_STATUS && tr->chat_type == TG_CHAT_PRIVATE &&
 	    tr->arg1[0] == '\0') {
 		telegram_to_request(tr, &r);
-		fleet_status(&r);
+		memset(r.argv, 0, sizeof(r.argv));
+		r.nargs = 0;
+		fleet_gather(&r, FLEET_CMD_STATUS);
 		return 1;
+	}
+	if ((cmd = admin_cmd(tr)) != 0) {
+		telegram_to_request(tr, &r);
+		return fleet_admin(&r, cmd);
 	}
 	if (tr->cmd != TG_CMD_GENERATE || host[0] == '\0' ||
 	    conf_service_index(env->conf, host) != -1)
@@ -630,6 +717,7 @@ fleet_req(const struct pks_fleet_req *fr)
 {
 	struct request	 r;
 	struct local	*l;
+	size_t		 i;
 
 	if (is_front() || seen_check(fr) == -1)
 		return;
@@ -648,17 +736,27 @@ fleet_req(const struct pks_fleet_req *fr)
 	memset(&r, 0, sizeof(r));
 	r.origin = &fleet_origin;
 	r.id = l->lid;
-	r.cmd = fr->cmd == FLEET_CMD_STATUS ? REQ_STATUS : REQ_GENERATE;
+	r.cmd = REQ_UNKNOWN;
+	for (i = 0; i < NFCMDS; i++)
+		if (fcmds[i].fleet == fr->cmd)
+			r.cmd = fcmds[i].req;
 	r.user = fr->user;
 	r.chat = fr->chat;
 	r.private = fr->private;
 	r.age = fr->age;
 	memcpy(r.user_name, fr->user_name, sizeof(r.user_name));
-	memcpy(r.argv[0], fr->argv[0], sizeof(r.argv[0]));
-	r.nargs = 2;
+	if (r.cmd == REQ_GENERATE) {
+		/* service, address ("": none from the fleet) */
+		memcpy(r.argv[0], fr->argv[0], sizeof(r.argv[0]));
+		r.nargs = 2;
+	} else {
+		memcpy(r.argv, fr->argv, sizeof(r.argv));
+		r.nargs = fr->nargs;
+	}
 	log_info("fleet: request %llu from the front: %s for user %lld",
 	    (unsigned long long)fr->id, r.cmd == REQ_STATUS ? "status" :
-	    "generate", (long long)r.user);
+	    r.cmd == REQ_GENERATE ? "generate" : "an admin command",
+	    (long long)r.user);
 	request_handle(&r);
 }
 

@@ -84,9 +84,11 @@ def main():
             tap.skip_all("%s is not installed (tests/packages.txt)" % tool)
     pkstest.set_deadline(150)
     # web1 allows Ada and Bob, web2 and web3 Ada only: each decides
-    fleet = fleetnet.Fleet(HOSTS, {"front": pkstest.allow(ADA),
-                                   "web1": pkstest.allow([ADA, BOB]),
-                                   "web2": pkstest.allow(ADA),
+    # Ada is an admin on the front, web1 and web2, not on web3
+    adm = "admin user %d\n" % ADA
+    fleet = fleetnet.Fleet(HOSTS, {"front": pkstest.allow(ADA) + adm,
+                                   "web1": pkstest.allow([ADA, BOB]) + adm,
+                                   "web2": pkstest.allow(ADA) + adm,
                                    "web3": pkstest.allow(ADA)},
                            timeout=TIMEOUT, password=("web3",))
     try:
@@ -109,6 +111,7 @@ def main():
         test_hosts_and_help(suites)
         test_refused_by_host_rights(suites)
         test_status_everywhere(suites)
+        test_admin_everywhere(suites)
         test_password_login(broker)
         test_acl_and_replays(suites, broker)
         test_malformed(suites, broker)
@@ -190,6 +193,29 @@ def test_status_everywhere(suites):
     tap.ok("Sequence for ssh" in parts.get("front", "") and
            "no live sequence" in parts.get("web3", ""),
            "each part is that host's own", msg)
+
+
+def test_admin_everywhere(suites):
+    """/lockdown all: each host's own admin list decides; a locked host
+    refuses /generate; /windows web2 is web2's; /unlock all."""
+    front = suites["front"]
+    msg = ask(front, ADA, "/lockdown all", r"<b>front</b>: ", timeout=15)
+    parts = dict(re.findall(r"<b>(\w+)</b>: ([^\n]*)", msg or ""))
+    tap.ok(set(parts) == {"front"} | set(HOSTS), "/lockdown all is "
+           "answered by the front and every host", msg)
+    tap.ok(all("lock" in parts.get(h, "").lower() and "not" not in
+               parts.get(h, "") for h in ("front", "web1", "web2")) and
+           "admin" in parts.get("web3", ""), "locked where Ada is an "
+           "admin, refused by web3 where she is not", msg)
+    msg = ask(front, ADA, "/generate web2 ssh", answer_of("web2"))
+    tap.ok(msg and "locked" in msg and ports_of(msg) is None,
+           "web2, locked down, issues nothing", msg)
+    msg = ask(front, ADA, "/windows web2", answer_of("web2"))
+    tap.ok(msg and "window" in msg.lower(), "/windows web2 is web2's "
+           "answer", msg)
+    msg = ask(front, ADA, "/unlock all", r"<b>front</b>: ", timeout=15)
+    msg = ask(front, ADA, "/generate web2 ssh", answer_of("web2"))
+    tap.ok(ports_of(msg), "/unlock all: web2 issues again", msg)
 
 
 def test_refused_by_host_rights(suites):
