@@ -38,8 +38,6 @@
 
 #include "sniffer.h"
 
-#define NPORTS		65536
-
 static uint16_t	 span_lo, span_hi;	/* the knock range, read whole */
 
 /* the range filter admits every port of lo..hi: a guess anywhere in it

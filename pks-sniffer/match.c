@@ -36,7 +36,6 @@
 
 #include "sniffer.h"
 
-#define NPORTS		65536
 #define SEQ_BUCKETS	65536
 #define NONE		0	/* indexes below are index + 1; 0 is none */
 #define KIND_PREFIX	0x80	/* in src.af: the entry of an IPv6 /64 */

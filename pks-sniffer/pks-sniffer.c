@@ -50,7 +50,6 @@
 #define SNIFF_BATCH	256	/* wake frames per pcap_dispatch() */
 #define WAKE_BATCHES	16	/* of them per pass, at most */
 #define READ_BATCH	16384	/* read frames, more than its ring holds */
-#define NPORTS		65536
 #define TICK_MS		1000	/* source expiry */
 #define RING_WAKE	(2 * 1024 * 1024)	/* capture buffers, bytes */
 #define RING_READ	(4 * 1024 * 1024)

@@ -28,6 +28,7 @@
 					 * restarted sniffer can be sent
 					 * (IMSG_MAX_QUEUED), and the size
 					 * test_sniffer_sandbox runs at */
+#define NPORTS			65536	/* TCP and UDP ports: 0 to 65535 */
 #define FILTER_INSNS_MAX	4096	/* classic BPF: BPF_MAXINSNS */
 _Static_assert(PKS_SEQUENCES_MAX + PKS_RECOVERY_MAX <= SNIFF_SEQS_MAX,
     "max-sequences must fit in the sniffer's table");
