@@ -7,10 +7,11 @@ through; /windows and /close; ungrant kills the live sequence; /revoke;
 windows, revokes sequences and refuses /generate until /unlock; notify
 users hear of windows and admin actions; each action is logged."""
 import os
+import re
 import tempfile
 
 import pkstest
-from pkstest import tap, ask
+from pkstest import tap, ask, CLI4
 
 ADA, BOB, EVE, NOTE = 6123456789, 6123456791, 666, 5550001
 GROUP = -1001234567890
@@ -19,6 +20,16 @@ REFUSED = r"for administrators only"
 ADMIN_CMDS = ["/grant %d ssh" % BOB, "/ungrant %d ssh" % BOB, "/users",
               "/windows", "/close 198.18.0.2", "/revoke all",
               "/revoke %d" % BOB, "/lockdown", "/unlock"]
+
+
+def barrier(s):
+    """Suite.barrier(), then its window closed: the window counts below
+    are Bob's."""
+    end = s.barrier()
+    pkstest.pksctl(os.path.join(s.dir, "pks.sock"), "close",
+                   pkstest.BARRIER_SRC)
+    pkstest.wait_for(lambda: not s.windows(pkstest.BARRIER_SRC), 5)
+    return end
 
 
 def gen(s, user, name):
@@ -32,9 +43,13 @@ def main():
     state = os.path.join(d, "state", "state")
     with pkstest.Net() as net:
         s = pkstest.Suite(net, extra="admin user %d\nnotify user %d\n"
-                          "state-file \"%s\"\n" % (ADA, NOTE, state)).start()
+                          "state-file \"%s\"\n" % (ADA, NOTE, state),
+                          barrier=True).start()
         s.echod()
         log = s.monitor.log
+        # Bob's knocks come from CLI4; a knock that opens nothing is
+        # proved by the barrier: no completion before it
+        knocked = r"knock completed from %s:" % re.escape(CLI4)
 
         # ---- a non-admin gets a refusal and a log line for each
         for c in ADMIN_CMDS:
@@ -113,9 +128,11 @@ def main():
         t = ask(s, ADA, "/ungrant %d ssh" % BOB, first_name="Ada")
         tap.ok(t and "Ungranted ssh" in t and "1 live sequence revoked" in t,
                "admin: /ungrant revokes the live sequence", t)
+        mark = log.mark()
         s.knock(ports)
-        tap.ok(not pkstest.wait_for(lambda: s.windows(), 2),
-               "the revoked sequence opens nothing")
+        end = barrier(s)
+        tap.ok(not s.windows(CLI4) and log.lacks(knocked, mark, end),
+               "the revoked sequence opens nothing", s.windows(CLI4))
         p2, msg = gen(s, BOB, "Bob")
         tap.ok(p2 is None, "Bob has no right any more", msg)
         tap.ok((BOB, "ssh") not in pkstest.read_state(state)["grants"],
@@ -176,9 +193,8 @@ def main():
                "a notify user hears of the lockdown")
         tap.ok(pkstest.read_state(state)["lockdown"] == 1,
                "the lockdown is in the state file")
-        s.knock(live)
-        tap.ok(not pkstest.wait_for(lambda: s.windows(), 2),
-               "a sequence issued before the lockdown opens nothing")
+        mark = log.mark()
+        s.knock(live)		# judged before the barrier after /unlock
         t = ask(s, BOB, "/generate", r"locked|pks-knock", first_name="Bob")
         tap.ok(t and "locked everything down" in t,
                "no sequence is issued while locked down", t)
@@ -192,6 +208,10 @@ def main():
                "the state file says so")
         ports, msg = gen(s, BOB, "Bob")
         tap.ok(ports, "sequences are issued again", msg)
+        end = barrier(s)
+        tap.ok(not s.windows(CLI4) and log.lacks(knocked, mark, end),
+               "a sequence issued before the lockdown, knocked in it, "
+               "opens nothing", s.windows(CLI4))
         t = ask(s, ADA, "/unlock", first_name="Ada")
         tap.ok(t and "Not locked down" in t, "a second /unlock", t)
 
