@@ -280,13 +280,15 @@ ga_none(const struct request *r)
 	(void)r;
 }
 
-/* a status makes no notice, window or sequence: nothing to say */
+/* an admin action on the front (/lockdown all): its notify users hear
+ * of it as of a local one */
 static void
 ga_notify(int64_t except, const struct reply *rp)
 {
-	(void)except;
-	(void)rp;
+	telegram_origin.notify(except, rp);
 }
+
+/* a status or an admin command makes no window or sequence */
 
 static void
 ga_window(const struct window *w, enum win_event ev)
