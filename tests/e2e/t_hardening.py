@@ -32,7 +32,7 @@ import pkstest
 from pkstest import tap, TOP, BUILD                   
 
 PROGS = ["pks-monitor", "pksctl", "pks-telegram", "pks-sniffer", "pks-fw",
-         "pks-knock"]
+         "pks-fleet", "pks-knock"]
 PROPS = ["pie", "relro", "bindnow", "stack-protector", "fortify",
          "nx-stack", "no-textrel"]
 
