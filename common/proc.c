@@ -155,15 +155,6 @@ proc_read_conf(proc_conf_fn fn)
 		fatal("fcntl");
 }
 
-#ifdef PKS_TESTHOOKS
-/* SIGUSR2: a call no allow-list has; SIGRTMIN + n: SB_TRY_n */
-static void
-proc_violate(int sig)
-{
-	sandbox_test_violation(sig == SIGUSR2 ? SB_TRY_PTRACE : sig - SIGRTMIN);
-}
-#endif
-
 void
 proc_confine(const int *caps, size_t ncaps, const struct sandbox_rule *rules,
     size_t nrules)
@@ -172,9 +163,7 @@ proc_confine(const int *caps, size_t ncaps, const struct sandbox_rule *rules,
 #ifdef PKS_TESTHOOKS
 	/* test builds: SIGUSR2 (or SIGRTMIN + SB_TRY_*) makes a forbidden
 	 * call */
-	signal(SIGUSR2, proc_violate);
-	for (int k = 1; k <= SB_TRY_MAX; k++)
-		signal(SIGRTMIN + k, proc_violate);
+	sandbox_test_signals();
 #endif
 	sandbox_apply(rules, nrules);
 	proc_compose(IMSG_READY, -1, NULL, 0);

@@ -5,6 +5,9 @@
  * die of SIGSYS and logs a sandbox violation.  A debug build
  * (PKS_SANDBOX_DEBUG) traps instead, logs the syscall number and then
  * dies of SIGSYS all the same: a missing entry is a one-line fix.
+ * A learning build (PKS_SANDBOX_LEARN) kills nothing: what a list lacks
+ * is written to the kernel's audit log ("type=1326 ... syscall=N" in
+ * dmesg), so one run of the workload shows every missing entry.
  */
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -76,6 +79,10 @@ add_rules(scmp_filter_ctx ctx, const struct sandbox_rule *r, size_t n)
 			rc = seccomp_rule_add(ctx, act, r[i].nr, 2,
 			    SCMP_CMP(r[i].argi, SCMP_CMP_EQ, r[i].val),
 			    SCMP_CMP(r[i].argj, SCMP_CMP_EQ, r[i].val2));
+		else if (r[i].argc == 1 && r[i].mask != 0)
+			rc = seccomp_rule_add(ctx, act, r[i].nr, 1,
+			    SCMP_CMP(r[i].argi, SCMP_CMP_MASKED_EQ, r[i].mask,
+			    r[i].val));
 		else if (r[i].argc == 1)
 			rc = seccomp_rule_add(ctx, act, r[i].nr, 1,
 			    SCMP_CMP(r[i].argi, SCMP_CMP_EQ, r[i].val));
@@ -103,6 +110,9 @@ sandbox_apply(const struct sandbox_rule *rules, size_t n)
 	if (sigaction(SIGSYS, &sa, NULL) == -1)
 		fatal("sigaction SIGSYS");
 	def = SCMP_ACT_TRAP;
+#endif
+#ifdef PKS_SANDBOX_LEARN
+	def = SCMP_ACT_LOG;
 #endif
 	if ((ctx = seccomp_init(def)) == NULL)
 		fatalx("seccomp_init failed");
@@ -152,4 +162,26 @@ sandbox_test_violation(int what)
 	}
 	/* not reached under the filter */
 	_exit(99);
+}
+
+static void
+sandbox_violate(int sig)
+{
+	sandbox_test_violation(sig == SIGUSR2 ? SB_TRY_PTRACE :
+	    sig - SIGRTMIN);
+}
+
+/*
+ * Test builds: SIGUSR2 makes the process try a call no allow-list has,
+ * SIGRTMIN + n the call SB_TRY_n names (t_confinement,
+ * t_monitor_sandbox).
+ */
+void
+sandbox_test_signals(void)
+{
+	int	k;
+
+	signal(SIGUSR2, sandbox_violate);
+	for (k = 1; k <= SB_TRY_MAX; k++)
+		signal(SIGRTMIN + k, sandbox_violate);
 }

@@ -19,12 +19,15 @@ struct sandbox_rule {
 	unsigned long	 val;
 	unsigned int	 argj;
 	unsigned long	 val2;
+	unsigned long	 mask;		/* argc 1, not 0: allow only if
+					 * (arg[argi] & mask) == val */
 };
 
-#define SB_ALLOW(s)		{ SCMP_SYS(s), #s, 0, 0, 0, 0, 0, 0 }
-#define SB_ERRNO(s, e)		{ SCMP_SYS(s), #s, (e), 0, 0, 0, 0, 0 }
-#define SB_ARG(s, i, v)		{ SCMP_SYS(s), #s, 0, 1, (i), (v), 0, 0 }
-#define SB_ARG2(s, i, v, j, w)	{ SCMP_SYS(s), #s, 0, 2, (i), (v), (j), (w) }
+#define SB_ALLOW(s)		{ SCMP_SYS(s), #s, 0, 0, 0, 0, 0, 0, 0 }
+#define SB_ERRNO(s, e)		{ SCMP_SYS(s), #s, (e), 0, 0, 0, 0, 0, 0 }
+#define SB_ARG(s, i, v)		{ SCMP_SYS(s), #s, 0, 1, (i), (v), 0, 0, 0 }
+#define SB_ARG2(s, i, v, j, w)	{ SCMP_SYS(s), #s, 0, 2, (i), (v), (j), (w), 0 }
+#define SB_MASK(s, i, m, v)	{ SCMP_SYS(s), #s, 0, 1, (i), (v), 0, 0, (m) }
 
 /* sandbox.c */
 void	sandbox_apply(const struct sandbox_rule *, size_t);
@@ -37,5 +40,6 @@ void	sandbox_apply(const struct sandbox_rule *, size_t);
 #define SB_TRY_LINGER	5	/* setsockopt(SO_LINGER) (issue 13, M1) */
 #define SB_TRY_MAX	5
 void	sandbox_test_violation(int);
+void	sandbox_test_signals(void);
 
 #endif /* PKS_SANDBOX_H */
