@@ -327,6 +327,7 @@ child_start(enum pks_proc id)
 		memset(&env->sniff_now, 0, sizeof(env->sniff_now));
 	}
 	c->pid = pid;
+	c->uid = env->uid;
 	c->fd = sv[0];
 	c->ready = 0;
 	c->planned = 0;
@@ -339,6 +340,37 @@ child_start(enum pks_proc id)
 	return 0;
 }
 
+/*
+ * Send sig to a running child.  Once dropped it runs as the
+ * unprivileged user, and the monitor has no CAP_KILL under the unit
+ * (a root process without it cannot signal another user's): the
+ * signal then goes as that user, which one user's processes may send
+ * each other.  A child not yet dropped is still root's.
+ */
+int
+child_signal(enum pks_proc id, int sig)
+{
+	struct child	*c = &env->child[id];
+	int		 r, e;
+
+	if (c->pid == -1)
+		return 0;
+	if ((r = kill(c->pid, sig)) == -1 && errno == EPERM) {
+		if (seteuid(c->uid) == -1) {
+			log_warn("%s: seteuid %ld", proc_name(id), (long)c->uid);
+			return -1;
+		}
+		r = kill(c->pid, sig);
+		e = errno;
+		if (seteuid(0) == -1)
+			fatal("seteuid back to root");
+		errno = e;
+	}
+	if (r == -1)
+		log_warn("%s: kill", proc_name(id));
+	return r;
+}
+
 /* Kill a child we no longer trust; child_reap() restarts it. */
 void
 child_kill(enum pks_proc id, const char *why)
@@ -348,7 +380,7 @@ child_kill(enum pks_proc id, const char *why)
 	if (c->pid == -1)
 		return;
 	log_warnx("%s: %s: killing it", proc_name(id), why);
-	kill(c->pid, SIGKILL);
+	(void)child_signal(id, SIGKILL);
 	if (c->fd != -1) {
 		imsgbuf_clear(&c->ibuf);
 		close(c->fd);
@@ -538,8 +570,7 @@ child_stop_all(int sig)
 	int	i;
 
 	for (i = 1; i < PROC_MAX; i++)
-		if (env->child[i].pid != -1)
-			kill(env->child[i].pid, sig);
+		(void)child_signal(i, sig);
 }
 
 /*

@@ -40,6 +40,7 @@
 struct child {
 	enum pks_proc	 id;
 	pid_t		 pid;		/* -1: not running */
+	uid_t		 uid;		/* the user it drops to */
 	int		 fd;
 	struct imsgbuf	 ibuf;
 	int		 ready;
@@ -254,6 +255,7 @@ int	 state_keep_aside(const char *, char *, size_t, char *, size_t);
 void	 child_init_all(void);
 int	 child_start(enum pks_proc);
 void	 child_stop_all(int);
+int	 child_signal(enum pks_proc, int);
 unsigned int child_reap(void);
 unsigned int child_restart_due(time_t);
 time_t	 child_next_deadline(void);

@@ -54,7 +54,7 @@ monitor_reload(void)
 
 		if (c->pid != -1) {
 			c->planned = 1;
-			kill(c->pid, SIGTERM);
+			(void)child_signal(i, SIGTERM);
 		} else if (c->restart_at == 0 && child_start(i) == 0)
 			monitor_started(CHILD_BIT(i));
 	}

@@ -45,7 +45,7 @@ INCLUDE = ("systemd,systemd-sysv,dbus,iproute2,iptables,nftables,kmod,"
            "libpcap0.8,libcurl4,libjson-c5,libseccomp2,libip4tc2,"
            "libip6tc2,libnftnl11,libmnl0,ca-certificates,adduser,passwd")
 MIRROR = os.environ.get("PKS_DEBIAN_MIRROR", "http://deb.debian.org/debian")
-SECURITY_MAX = 2.7		# the figure pks.service states
+SECURITY_MAX = 2.6		# the figure pks.service states
 ADA = 6123456789
 IFACE = "pks0"
 SRV4, CLI4 = pkstest.SRV4, pkstest.CLI4
