@@ -5,6 +5,7 @@
  * below it, never one above; tests/unit/monitor_layers.sh checks it):
  *
  *	pks-monitor.c	main loop, signals, the next deadline
+ *	sandbox.c	the monitor's own seccomp allow-list
  *	dispatch.c	one *_dispatch_imsg() per child: checks, then calls
  *	control.c	pksctl's socket: lines in, tables out
  *	ready.c		readiness: systemd, the notify users, interfaces
@@ -36,6 +37,7 @@
 #include "conf.h"
 #include "imsg.h"
 #include "pks.h"
+#include "sandbox.h"
 
 struct child {
 	enum pks_proc	 id;
@@ -450,6 +452,11 @@ int	 ready_check_ifaces(const struct pks_conf *);
 void	 ready_child_up(enum pks_proc);
 void	 ready_child_down(enum pks_proc);
 void	 ready_stopping(void);
+
+/* sandbox.c */
+extern const struct sandbox_rule	monitor_rules[];
+extern const size_t			monitor_nrules;
+void	 monitor_sandbox(void);
 
 #ifdef PKS_TESTHOOKS
 /* testhook.c */

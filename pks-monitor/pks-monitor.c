@@ -26,6 +26,7 @@
 #include "monitor.h"
 #include "privsep.h"
 #include "proc.h"
+#include "sandbox.h"
 
 struct monitor	*env;
 
@@ -385,7 +386,12 @@ main(int argc, char *argv[])
 	grants_init();
 #ifdef PKS_TESTHOOKS
 	testhook_seqs();
+	/* SIGUSR2: a forbidden call, as the children's (t_monitor_sandbox) */
+	sandbox_test_signals();
 #endif
+	/* started: from here on, only what the monitor and its children
+	 * need (sandbox.c) */
+	monitor_sandbox();
 	log_info("starting, configuration %s", env->conf_path);
 	main_loop();
 	conf_free(env->conf);
