@@ -279,7 +279,28 @@ fleet_dispatch_imsg(struct imsg *im)
 	struct pks_fleet_reply	rp;
 	char			text[PKS_TEXT_MAX], alt[PKS_TEXT_MAX];
 	uint32_t		i;
+	int			front;
 
+	/* no pks-fleet runs without a fleet block; a front is sent
+	 * answers and hellos, a host requests and delivery outcomes */
+	if (!env->conf->has_fleet)
+		return -1;
+	front = env->conf->fleet_role == PKS_FLEET_FRONT;
+	switch (im->hdr.type) {
+	case IMSG_FLEET_HELLO:
+	case IMSG_FLEET_REPLY:
+	case IMSG_FLEET_NOTICE:
+		if (!front)
+			return -1;
+		break;
+	case IMSG_FLEET_REQ:
+	case IMSG_FLEET_SENT:
+		if (front)
+			return -1;
+		break;
+	default:
+		break;
+	}
 	switch (im->hdr.type) {
 	case IMSG_FLEET_STATE:
 		if (im->len != sizeof(st))
