@@ -351,6 +351,12 @@ fleet_dispatch_imsg(struct imsg *im)
 	case IMSG_FLEET_NOTICE:
 		if (!fleet_words_valid(im, &rp))
 			return -1;
+		/* a notice goes to a chat, maybe over a message: pks-telegram
+		 * dies of a chat 0 or a message id out of Telegram's range */
+		if (im->hdr.type == IMSG_FLEET_NOTICE && (rp.chat == 0 ||
+		    rp.chat <= -PKS_ID_LIMIT || rp.chat >= PKS_ID_LIMIT ||
+		    rp.msg_id < 0 || rp.msg_id > INT32_MAX))
+			return -1;
 		memcpy(text, (const char *)im->data + sizeof(rp), rp.textlen);
 		text[rp.textlen] = '\0';
 		memcpy(alt, (const char *)im->data + sizeof(rp) + rp.textlen,

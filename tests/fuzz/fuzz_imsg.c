@@ -82,7 +82,11 @@
 	"service dns {\n\tport 53\n\tprotocol udp\n\topen-for 5\n}\n" \
 	"allow user 1 to { ssh dns }\n" \
 	"allow chat -100 to { ssh }\n" \
-	"admin user 7\n"
+	"admin user 7\n" \
+	"fleet {\n\tbroker \"mqtts://localhost\"\n" \
+	"\tca-file \"/nonexistent/ca\"\n" \
+	"\tpassword-file \"/nonexistent/password\"\n" \
+	"\tname front\n\trole front\n}\n"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -517,6 +521,16 @@ mon_drain(enum pks_proc id)
 					    te.message_id > 0 &&
 					    te.message_id <= INT32_MAX;
 				}
+				break;
+			case IMSG_FLEET_REQ:
+			case IMSG_FLEET_SENT:
+				/* pks-fleet's rules on a front */
+				ok = ok && id == PROC_FLEET && im.len ==
+				    (im.hdr.type == IMSG_FLEET_REQ ?
+				    sizeof(struct pks_fleet_req) :
+				    sizeof(struct pks_fleet_sent)) &&
+				    memchr(im.data, '\0', 8 + PKS_NAME_MAX) !=
+				    NULL;
 				break;
 			default:
 				ok = 0;
