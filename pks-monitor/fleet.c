@@ -32,6 +32,8 @@
 #define HOSTS_MAX	1024	/* hosts a front remembers */
 #define SEEN_MAX	4096	/* request ids a host remembers */
 #define SENT_WAIT	60	/* seconds a front waits for a delivery */
+#define OWNED_MAX	4096	/* messages sent for hosts, that they may
+				   rewrite (the oldest forgotten first) */
 #define HOST_GRACE	60	/* seconds past a request's expiry a host
 				   waits for the front's delivery outcome */
 
@@ -94,6 +96,14 @@ static struct local		*locals;
 static uint32_t			 next_lid;
 static struct seen		 seen[SEEN_MAX];
 static size_t			 nseen;
+
+/* a front: a host's answer delivered in private, its to rewrite */
+static struct owned {
+	char		host[PKS_NAME_MAX];
+	int64_t		chat;
+	int64_t		msg;
+}				 owned[OWNED_MAX];
+static size_t			 nowned;	/* all time: next slot */
 
 static const struct origin	 fleet_origin;
 
@@ -628,6 +638,13 @@ fleet_tg_sent(const struct pks_tg_sent *s)
 	fs.status = s->status;
 	fs.where = s->chat_id;
 	fs.msg_id = s->message_id;
+	if (fs.ok && fs.msg_id != 0) {
+		struct owned	*o = &owned[nowned++ % OWNED_MAX];
+
+		memcpy(o->host, f->host, sizeof(o->host));
+		o->chat = fs.where;
+		o->msg = fs.msg_id;
+	}
 	child_send(PROC_FLEET, IMSG_FLEET_SENT, -1, &fs, sizeof(fs));
 	telegram_origin.done(&f->req);
 	f->state = FWD_AFTER;
@@ -641,10 +658,24 @@ fleet_notice(const struct pks_fleet_reply *fr, const char *text,
     const char *alt)
 {
 	struct reply	rp;
+	size_t		i, n = nowned < OWNED_MAX ? nowned : OWNED_MAX;
 
 	host_seen(fr->host, 0);
 	if (!is_front())
 		return;
+	/* a host rewrites only what was sent for it, never the front's
+	 * messages or another host's */
+	for (i = 0; fr->msg_id != 0 && i < n; i++)
+		if (owned[i].msg == fr->msg_id && owned[i].chat == fr->chat &&
+		    strcmp(owned[i].host, fr->host) == 0)
+			break;
+	if (fr->msg_id != 0 && i == n) {
+		log_warnx("fleet: %s asked to rewrite message %lld in chat "
+		    "%lld, which was not sent for it (or not since the "
+		    "front started): dropped", fr->host,
+		    (long long)fr->msg_id, (long long)fr->chat);
+		return;
+	}
 	host_words(&rp, fr, text, alt);
 	if (fr->msg_id != 0)
 		telegram_edit(fr->chat, fr->msg_id, &rp);

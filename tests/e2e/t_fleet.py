@@ -114,6 +114,7 @@ def main():
         test_admin_everywhere(suites)
         test_password_login(broker)
         test_acl_and_replays(suites, broker)
+        test_notice_rewrites_its_own_only(suites, broker)
         test_malformed(suites, broker)
         test_no_answer(suites)
         test_broker_restart(suites, broker)
@@ -257,6 +258,34 @@ def test_acl_and_replays(suites, broker):
                     "refused")
     tap.ok(len(log.grep(r"fleet: request 700\d from the front")) == 1,
            "only the first request was handled", log.grep(r"700\d"))
+
+
+def test_notice_rewrites_its_own_only(suites, broker):
+    """A host rewrites the messages sent for it (its sequence, once
+    knocked), never the front's: the front checks, whatever the host
+    says."""
+    front = suites["front"]
+    rec = front.bot.wait_sent(chat_id=ADA, method="editMessageText",
+                              text=r"^<b>web2</b>: ", timeout=10)
+    tap.ok(rec is not None, "web2 rewrote the message of its sequence, "
+           "once knocked", front.monitor.log.text()[-1500:])
+    ask(front, ADA, "/hosts", r"This bot serves")
+    rec = front.bot.wait_sent(chat_id=ADA, text=r"This bot serves",
+                              timeout=5)
+    mid = rec["result"]["message_id"] if rec else 0
+    log = front.monitor.log
+    start = log.mark()
+    broker.pub("web1", "pks/web1/reply", json.dumps(
+        {"type": "notice", "chat": ADA, "msg": mid, "text": "forged",
+         "alt": "", "marks": []}))
+    tap.ok(log.wait(r"fleet: web1 asked to rewrite message %d in chat %d, "
+                    r"which was not sent for it" % (mid, ADA), 10, start),
+           "web1's notice over the front's /hosts answer is dropped",
+           log.text()[-1500:])
+    # the log line stands where the edit would have been queued
+    tap.ok(front.bot.wait_sent(method="editMessageText", text="forged",
+                               timeout=0) is None,
+           "the front's message is not rewritten")
 
 
 def test_malformed(suites, broker):
