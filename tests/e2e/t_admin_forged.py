@@ -25,8 +25,12 @@ def forged_sent(s):
                              (200, 2 ** 31, True), (403, 7, True)):
         pid = s.monitor.child_pid("pks-telegram")
         mark = log.mark()
-        s.bot.push_message(user_id=ADA, first_name="Ada",
-                           text="/forge_sent %d %d" % (status, mid))
+        uid = s.bot.push_message(user_id=ADA, first_name="Ada",
+                                 text="/forge_sent %d %d" %
+                                 (status, mid))["update_id"]
+        # the /whoami in a later batch than the forge: with both in one,
+        # the forge waited for the next poll's end (up to 50 s)
+        pkstest.wait_for(lambda: s.bot.state()["offset"] > uid, 30)
         t = ask(s, ADA, "/whoami", timeout=30)
         forged = log.has(r"test hook: a forged IMSG_TG_SENT", 5, mark)
         what = "IMSG_TG_SENT with status %d, message id %d" % (status, mid)

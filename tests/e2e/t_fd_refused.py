@@ -71,7 +71,12 @@ def main():
     os.chmod(fake, 0o755)
     pkstest.BUILD = bindir
     with pkstest.Net() as net:
-        s = pkstest.Suite(net).start()
+        # the stand-in is Python, whose start needs calls no PKS child
+        # makes (gettid...), and the monitor's own filter bounds every
+        # child: left out here (test builds only); what this test looks
+        # at is the monitor's socket handling, not its filter
+        s = pkstest.Suite(net).start(
+            wrap=["env", "PKS_TEST_NO_MONITOR_SANDBOX=1"])
         tap.ok(pkstest.wait_for(lambda: os.path.exists(marker), 10),
                "the stand-in tried to pass a socket")
         what = open(marker).read().strip() if os.path.exists(marker) \
