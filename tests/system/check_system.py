@@ -43,7 +43,8 @@ DEBS = os.path.join(TOP, "build", "deb")
 # what the packages need, installed once into the cached root file system
 INCLUDE = ("systemd,systemd-sysv,dbus,iproute2,iptables,nftables,kmod,"
            "libpcap0.8,libcurl4,libjson-c5,libseccomp2,libip4tc2,"
-           "libip6tc2,libnftnl11,libmnl0,ca-certificates,adduser,passwd")
+           "libip6tc2,libnftnl11,libmnl0,libmosquitto1,libssl3,"
+           "ca-certificates,adduser,passwd")
 MIRROR = os.environ.get("PKS_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 SECURITY_MAX = 2.6		# the figure pks.service states
 ADA = 6123456789
@@ -59,10 +60,14 @@ def sh(argv, check=False, timeout=300, **kw):
 
 
 def make_rootfs():
-    """The cached Debian 12 root file system, made once."""
+    """The cached Debian 12 root file system, made again when INCLUDE
+    changes (a new library of the packages)."""
+    stamp = ROOTFS + ".include"
     if os.path.exists(os.path.join(ROOTFS, "usr", "lib", "systemd",
                                    "systemd")):
-        return True
+        if os.path.exists(stamp) and open(stamp).read() == INCLUDE:
+            return True
+        shutil.rmtree(ROOTFS, True)
     tmp = ROOTFS + ".tmp"
     shutil.rmtree(tmp, True)
     os.makedirs(SYS, exist_ok=True)
@@ -72,6 +77,8 @@ def make_rootfs():
         tap.diag(r.stdout[-3000:])
         return False
     os.rename(tmp, ROOTFS)
+    with open(stamp, "w") as f:
+        f.write(INCLUDE)
     return True
 
 
