@@ -489,6 +489,23 @@ struct pks_fleet_sent {
 	int64_t		msg_id;		/* the message, 0 */
 };
 
+/*
+ * A delivery outcome as the front makes it: ok is the Bot API's 200, a
+ * message id (Telegram's int32) only when delivered, the chat a Telegram
+ * id.  pks-fleet refuses any other from the broker; the host's monitor
+ * kills a pks-fleet that passes one on.
+ */
+static inline int
+pks_fleet_sent_valid(const struct pks_fleet_sent *s)
+{
+	return s->id > 0 && s->id < (uint64_t)PKS_FLEET_ID_MAX &&
+	    (s->ok == 0 || s->ok == 1) && s->status >= 0 &&
+	    s->status <= 999 && s->ok == (s->status == 200) &&
+	    s->msg_id >= 0 && s->msg_id <= INT32_MAX &&
+	    (s->ok || s->msg_id == 0) && s->where > -PKS_ID_LIMIT &&
+	    s->where < PKS_ID_LIMIT;
+}
+
 /* IMSG_FLEET_REPLY, IMSG_FLEET_NOTICE: words, styles, the second text */
 struct pks_fleet_reply {
 	uint64_t	id;		/* REPLY: the request; NOTICE: 0 */

@@ -337,12 +337,11 @@ decode_sent(json_object *o, struct pks_fleet_sent *s)
 	s->ok = json_object_get_boolean(get(o, "ok"));
 	s->where = get_int(o, "where");
 	s->msg_id = get_int(o, "msg");
-	if (!id_ok((int64_t)s->id) || get_int(o, "status") < 0 ||
-	    get_int(o, "status") > 999 || !tgid_ok(s->where) ||
-	    s->msg_id < 0 || s->msg_id > INT32_MAX ||
-	    (!s->ok && s->msg_id != 0))
+	if (get_int(o, "status") < 0 || get_int(o, "status") > 999)
 		return "a number out of range";
 	s->status = (int32_t)get_int(o, "status");
+	if (!pks_fleet_sent_valid(s))
+		return "a number out of range";
 	return NULL;
 }
 

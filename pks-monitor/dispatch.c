@@ -341,9 +341,8 @@ fleet_dispatch_imsg(struct imsg *im)
 		if (im->len != sizeof(fs))
 			return -1;
 		memcpy(&fs, im->data, sizeof(fs));
-		if (fs.id == 0 || fs.id >= PKS_FLEET_ID_MAX ||
-		    fs.ok > 1 || fs.ok < 0 || fs.msg_id < 0 ||
-		    fs.msg_id > INT32_MAX || !fleet_name_valid(fs.host))
+		if (!pks_fleet_sent_valid(&fs) || !fleet_name_valid(fs.host) ||
+		    strcmp(fs.host, env->conf->fleet_name) != 0)
 			return -1;
 		fleet_sent(&fs);
 		return 0;
