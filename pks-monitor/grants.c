@@ -210,6 +210,10 @@ grants_load(int start)
 		memset(&env->state, 0, sizeof(env->state));
 		return;
 	}
+	if (ebuf[0] != '\0')
+		log_warnx("state file %s %s; if someone else could read it, "
+		    "revoke them and issue new ones (pksctl recovery revoke "
+		    "all)", env->conf->state_file, ebuf);
 	grants_clock(&st, 0);
 	rv = st.recov;
 	nrv = st.nrecov;

@@ -593,7 +593,10 @@ state_format(const struct pks_state *st, size_t *lenp)
 /*
  * Read the state file.  0: read; 1: there is none (an empty state);
  * -1: refused, st empty, ebuf says why.  A file that others could have
- * written is refused like a corrupt one: it could widen rights.
+ * written is refused like a corrupt one: it could widen rights.  One
+ * that others could read is read (refusing it would drop a lockdown),
+ * made 0600 at once, and ebuf says so with 0: its recovery sequences'
+ * ports may have been read.
  */
 int
 state_load(const char *path, struct pks_state *st, char *ebuf, size_t elen)
@@ -605,6 +608,8 @@ state_load(const char *path, struct pks_state *st, char *ebuf, size_t elen)
 	int		 fd, rc;
 
 	memset(st, 0, sizeof(*st));
+	if (elen > 0)
+		ebuf[0] = '\0';
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
 		if (errno == ENOENT)
 			return 1;
@@ -619,6 +624,13 @@ state_load(const char *path, struct pks_state *st, char *ebuf, size_t elen)
 		close(fd);
 		return err(ebuf, elen, "not a regular file owned by uid %ld "
 		    "and writable by it only", (long)geteuid());
+	}
+	if ((sb.st_mode & (S_IRGRP | S_IROTH)) && fchmod(fd, 0600) == -1) {
+		rc = err(ebuf, elen, "readable by group or others (mode "
+		    "%04o), and not made 0600: %s", (unsigned int)(sb.st_mode &
+		    07777), strerror(errno));
+		close(fd);
+		return rc;
 	}
 	if (sb.st_size > STATE_FILE_MAX) {
 		close(fd);
@@ -643,6 +655,11 @@ state_load(const char *path, struct pks_state *st, char *ebuf, size_t elen)
 		}
 	}
 	rc = state_parse(st, buf, len, ebuf, elen);
+	if (rc == 0 && (sb.st_mode & (S_IRGRP | S_IROTH)))
+		snprintf(ebuf, elen, "was readable by group or others (mode "
+		    "%04o), now 0600: the ports of its %zu recovery "
+		    "sequence(s) may have been read", (unsigned int)(sb.st_mode &
+		    07777), st->nrecov);
  out:
 	free(buf);
 	close(fd);

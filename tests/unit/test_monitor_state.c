@@ -450,6 +450,7 @@ static void
 unsafe_files_are_refused(void **unused)
 {
 	struct pks_state	st;
+	struct stat		sb;
 	char			path[128], link[128], aside[256], e[256];
 
 	(void)unused;
@@ -459,6 +460,20 @@ unsafe_files_are_refused(void **unused)
 	assert_non_null(strstr(e, "writable"));
 	write_file(path, good, 0600);
 	assert_int_equal(state_load(path, &st, e, sizeof(e)), 0);
+	assert_string_equal(e, "");
+	state_clear(&st);
+	/* readable by others: read (a lockdown is kept), made 0600, and
+	 * said, since its recovery ports may have been read */
+	write_file(path, good, 0644);
+	assert_int_equal(state_load(path, &st, e, sizeof(e)), 0);
+	assert_non_null(strstr(e, "readable by group or others (mode 0644)"));
+	assert_true(st.lockdown);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0600);
+	state_clear(&st);
+	write_file(path, good, 0640);
+	assert_int_equal(state_load(path, &st, e, sizeof(e)), 0);
+	assert_non_null(strstr(e, "(mode 0640), now 0600"));
 	state_clear(&st);
 	snprintf(link, sizeof(link), "%s/state3", dir);
 	assert_int_equal(symlink(path, link), 0);
