@@ -21,7 +21,8 @@
 #define PKS_IFACES_MAX		16
 #define PKS_TEXT_MAX		4096	/* Telegram message text, bytes */
 #define PKS_GUARD		16	/* guard ports either side of a knock port */
-#define PKS_ARGS_MAX		3	/* words of an admin command */
+#define PKS_ARGS_MAX		4	/* words of an admin command: in fleet
+					   mode HOST USER_ID SERVICE DURATION */
 #define PKS_REQ_MAX_AGE		60	/* seconds a /generate stays good, and
 					   the service picker it brought */
 #define PKS_WINDOW_MAX		86400	/* longest window (open-for), seconds */
@@ -303,6 +304,8 @@ struct pks_fw_result {
 struct pks_tg_conf {
 	char		api_url[256];
 	uint32_t	poll_timeout;	/* getUpdates timeout, seconds */
+	uint32_t	front;		/* 1: the front of a fleet (its menu
+					   lists /hosts), else 0 */
 };
 
 enum pks_tg_cmd {
@@ -433,6 +436,8 @@ enum pks_fleet_cmd {
 	FLEET_CMD_CLOSE,
 	FLEET_CMD_GRANT,
 	FLEET_CMD_UNGRANT,
+	FLEET_CMD_REVOKE_USER,	/* USER_ID|all */
+	FLEET_CMD_REVOKE,	/* the person's own sequences there */
 	FLEET_CMD_MAX
 };
 

@@ -81,6 +81,8 @@ static const char *const cmds[FLEET_CMD_MAX] = {
 	[FLEET_CMD_CLOSE] = "close",
 	[FLEET_CMD_GRANT] = "grant",
 	[FLEET_CMD_UNGRANT] = "ungrant",
+	[FLEET_CMD_REVOKE_USER] = "revoke-user",
+	[FLEET_CMD_REVOKE] = "revoke",
 };
 
 /* pks/HOST/what; -1 if it does not fit or HOST is not a name */

@@ -221,6 +221,8 @@ child_send_conf(struct child *c)
 		memset(&tc, 0, sizeof(tc));
 		snprintf(tc.api_url, sizeof(tc.api_url), "%s", conf->api_url);
 		tc.poll_timeout = 50;
+		tc.front = conf->has_fleet &&
+		    conf->fleet_role == PKS_FLEET_FRONT;
 		child_send(c->id, IMSG_TG_CONF, -1, &tc, sizeof(tc));
 		/* checked again on the open file: nothing swapped in */
 		fd = open(conf->token_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);

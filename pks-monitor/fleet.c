@@ -122,6 +122,8 @@ static const struct {
 	{ TG_CMD_CLOSE,		FLEET_CMD_CLOSE,	REQ_CLOSE },
 	{ TG_CMD_GRANT,		FLEET_CMD_GRANT,	REQ_GRANT },
 	{ TG_CMD_UNGRANT,	FLEET_CMD_UNGRANT,	REQ_UNGRANT },
+	{ TG_CMD_REVOKE_USER,	FLEET_CMD_REVOKE_USER,	REQ_REVOKE_USER },
+	{ TG_CMD_REVOKE,	FLEET_CMD_REVOKE,	REQ_REVOKE },
 };
 #define NFCMDS	(sizeof(fcmds) / sizeof(fcmds[0]))
 
@@ -362,14 +364,16 @@ admin_cmd(const struct pks_tg_req *tr)
 {
 	size_t	i;
 
+	/* /revoke all and /revoke USER_ID stay here: a host is named
+	 * before the target, /revoke web2 all */
 	if (tr->nargs == 0 || tr->nargs > PKS_ARGS_MAX ||
+	    (tr->cmd == TG_CMD_REVOKE_USER && tr->nargs < 2) ||
 	    (strcmp(tr->argv[0], "all") != 0 &&
 	    strcmp(tr->argv[0], env->conf->fleet_name) != 0 &&
 	    host_find(tr->argv[0]) == NULL))
 		return 0;
 	for (i = 0; i < NFCMDS; i++)
-		if (fcmds[i].tg == tr->cmd && fcmds[i].req != REQ_GENERATE &&
-		    fcmds[i].req != REQ_STATUS)
+		if (fcmds[i].tg == tr->cmd && admin_is_command(fcmds[i].req))
 			return fcmds[i].fleet;
 	return 0;
 }
@@ -461,12 +465,13 @@ fleet_tg_request(const struct pks_tg_req *tr)
 		telegram_to_request(tr, &r);
 		return fleet_admin(&r, cmd);
 	}
-	if (tr->cmd != TG_CMD_GENERATE || host[0] == '\0' ||
-	    conf_service_index(env->conf, host) != -1)
+	if ((tr->cmd != TG_CMD_GENERATE && tr->cmd != TG_CMD_REVOKE) ||
+	    host[0] == '\0' || conf_service_index(env->conf, host) != -1)
 		return 0;
 	telegram_to_request(tr, &r);
+	cmd = tr->cmd == TG_CMD_REVOKE ? FLEET_CMD_REVOKE : FLEET_CMD_GENERATE;
 	if (strcmp(host, env->conf->fleet_name) == 0) {
-		/* this host by name: /generate ME [SERVICE] */
+		/* this host by name: /generate ME [SERVICE], /revoke ME */
 		memcpy(r.argv[0], tr->arg2, sizeof(r.argv[0]));
 		memset(r.argv[1], 0, sizeof(r.argv[1]));
 		request_handle(&r);
@@ -478,11 +483,13 @@ fleet_tg_request(const struct pks_tg_req *tr)
 		return 1;
 	}
 	if (!link_state.connected) {
-		log_info("fleet: /generate for %s from user %lld while the "
-		    "broker is unreachable", host, (long long)r.user);
+		log_info("fleet: /%s for %s from user %lld while the "
+		    "broker is unreachable", cmd == FLEET_CMD_REVOKE ?
+		    "revoke" : "generate", host, (long long)r.user);
 		front_say(&r, "The fleet's message broker cannot be reached "
-		    "right now, so %s cannot be asked: nothing was issued. "
-		    "Try again later.", host);
+		    "right now, so %s cannot be asked: %s Try again later.",
+		    host, cmd == FLEET_CMD_REVOKE ? "nothing was revoked "
+		    "there." : "nothing was issued.");
 		return 1;
 	}
 	if (r.age > env->conf->fleet_timeout + PKS_FLEET_TTL_MAX) {
@@ -490,7 +497,7 @@ fleet_tg_request(const struct pks_tg_req *tr)
 		    "expired: ask again.", r.age);
 		return 1;
 	}
-	if (fwd_send(&r, host, FLEET_CMD_GENERATE, tr->arg2, NULL) == -1)
+	if (fwd_send(&r, host, cmd, tr->arg2, NULL) == -1)
 		front_say(&r, "No memory to ask %s right now.", host);
 	return 1;
 }
@@ -788,7 +795,8 @@ fleet_req(const struct pks_fleet_req *fr)
 	}
 	log_info("fleet: request %llu from the front: %s for user %lld",
 	    (unsigned long long)fr->id, r.cmd == REQ_STATUS ? "status" :
-	    r.cmd == REQ_GENERATE ? "generate" : "an admin command",
+	    r.cmd == REQ_GENERATE ? "generate" : r.cmd == REQ_REVOKE ?
+	    "revoke" : "an admin command",
 	    (long long)r.user);
 	request_handle(&r);
 }

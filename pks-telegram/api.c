@@ -607,35 +607,44 @@ static const struct {
 	const char	*priv;		/* description in a private chat */
 	const char	*group;		/* in a group; NULL: not listed */
 	int		 admin;		/* only in an admin's menus */
+	int		 front;		/* only on the front of a fleet */
 } menu[] = {
 	{ "generate", "a one-time knock sequence: /generate [service] "
 	    "[address]", "a one-time knock sequence, sent to you in private",
-	    0 },
+	    0, 0 },
+	{ "hosts", "the hosts of the fleet: /generate HOST [SERVICE]",
+	    "the hosts of the fleet: /generate HOST [SERVICE]", 0, 1 },
 	{ "status", "your live sequences and open windows",
-	    "your live sequences and windows, in private", 0 },
+	    "your live sequences and windows, in private", 0, 0 },
 	{ "revoke", "revoke your live sequences",
-	    "revoke your live sequences", 0 },
-	{ "whoami", "your user id", "your user id and this group's id", 0 },
-	{ "help", "how to use this bot", "how to use this bot", 0 },
+	    "revoke your live sequences", 0, 0 },
+	{ "whoami", "your user id", "your user id and this group's id", 0, 0 },
+	{ "help", "how to use this bot", "how to use this bot", 0, 0 },
 	{ "grant", "USER_ID SERVICE [DURATION]: grant a service",
-	    "SERVICE [DURATION], replying to someone: grant it to them", 1 },
+	    "SERVICE [DURATION], replying to someone: grant it to them",
+	    1, 0 },
 	{ "ungrant", "USER_ID SERVICE: take a grant back",
-	    "SERVICE, replying to someone: take their grant back", 1 },
-	{ "users", "who may open what", "who may open what, in private", 1 },
-	{ "windows", "the open windows", "the open windows, in private", 1 },
+	    "SERVICE, replying to someone: take their grant back", 1, 0 },
+	{ "users", "who may open what", "who may open what, in private",
+	    1, 0 },
+	{ "windows", "the open windows", "the open windows, in private",
+	    1, 0 },
 	{ "close", "ADDRESS: close its windows now",
-	    "ADDRESS: close its windows now", 1 },
+	    "ADDRESS: close its windows now", 1, 0 },
 	{ "lockdown", "revoke everything, issue nothing",
-	    "revoke everything, issue nothing", 1 },
-	{ "unlock", "lift the lockdown", "lift the lockdown", 1 },
+	    "revoke everything, issue nothing", 1, 0 },
+	{ "unlock", "lift the lockdown", "lift the lockdown", 1, 0 },
 	/* break-glass sequences: in a private chat only */
 	{ "recovery", "[USER_ID SERVICE [COUNT]]: break-glass sequences",
-	    NULL, 1 },
+	    NULL, 1, 0 },
 };
 
-/* chat: the admin's (TG_MENU_ADMIN) or the group (TG_MENU_GROUP_ADMIN) */
+/*
+ * chat: the admin's (TG_MENU_ADMIN) or the group (TG_MENU_GROUP_ADMIN);
+ * front: this bot is the front of a fleet
+ */
 char *
-tg_build_commands(enum tg_menu which, int64_t chat, int64_t admin)
+tg_build_commands(enum tg_menu which, int64_t chat, int64_t admin, int front)
 {
 	json_object	*o, *a, *e, *sc;
 	const char	*d;
@@ -648,7 +657,8 @@ tg_build_commands(enum tg_menu which, int64_t chat, int64_t admin)
 	a = json_object_new_array();
 	for (i = 0; i < sizeof(menu) / sizeof(menu[0]); i++) {
 		d = group ? menu[i].group : menu[i].priv;
-		if (d == NULL || (menu[i].admin && !adm))
+		if (d == NULL || (menu[i].admin && !adm) ||
+		    (menu[i].front && !front))
 			continue;
 		e = json_object_new_object();
 		json_object_object_add(e, "command",

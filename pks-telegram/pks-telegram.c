@@ -238,6 +238,10 @@ tg_conf(struct imsg *im)
 			    conf.poll_timeout);
 			break;
 		}
+		if (conf.front > 1) {
+			log_warnx("front %u is not 0 or 1", conf.front);
+			break;
+		}
 		have_conf = 1;
 		rc = 0;
 		break;
@@ -916,17 +920,18 @@ menu_body(size_t step)
 	size_t	j;
 
 	if (step == 0)
-		return tg_build_commands(TG_MENU_PRIVATE, 0, 0);
+		return tg_build_commands(TG_MENU_PRIVATE, 0, 0, conf.front);
 	if (step == 1)
-		return tg_build_commands(TG_MENU_GROUP, 0, 0);
+		return tg_build_commands(TG_MENU_GROUP, 0, 0, conf.front);
 	if (step < 2 + nadmins)
-		return tg_build_commands(TG_MENU_ADMIN, admins[step - 2], 0);
+		return tg_build_commands(TG_MENU_ADMIN, admins[step - 2], 0,
+		    conf.front);
 	j = step - 2 - nadmins;
 	if (j == 0 && nadmins * ngroups > GROUP_MENUS_MAX)
 		log_warnx("%zu admins in %zu groups: only the first %d get "
 		    "their menu there", nadmins, ngroups, GROUP_MENUS_MAX);
 	return tg_build_commands(TG_MENU_GROUP_ADMIN, groups[j / nadmins],
-	    admins[j % nadmins]);
+	    admins[j % nadmins], conf.front);
 }
 
 static void

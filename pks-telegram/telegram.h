@@ -104,7 +104,7 @@ char		*tg_build_send(int64_t, uint32_t, const char *, size_t,
 int		 tg_url_ok(const char *);
 char		*tg_build_msg(const struct tg_msg *);
 char		*tg_build_getupdates(int64_t, int);
-char		*tg_build_commands(enum tg_menu, int64_t, int64_t);
+char		*tg_build_commands(enum tg_menu, int64_t, int64_t, int);
 char		*tg_build_answer(const char *, const char *, const char *);
 char		*tg_build_edit(int64_t, int64_t, const char *, size_t);
 int		 tg_resolve(const char *, char *, size_t, int *);

@@ -17,10 +17,11 @@
  *    (a button of our inline keyboard): TG_CMD_GENERATE, unless the
  *    keyboard is older than the command it answered may be;
  *  - an admin command (/grant, /ungrant, /users, /windows, /close,
- *    /lockdown, /unlock, and /revoke USER_ID|all): its words in argv[],
- *    each of a harmless shape or "", and their number; for /grant and
- *    /ungrant, the sender of the message it replies to.  Whether the
- *    sender is an admin and what the words mean is the monitor's call.
+ *    /lockdown, /unlock, and /revoke [HOST] USER_ID|all): its words in
+ *    argv[], each of a harmless shape or "", and their number; for
+ *    /grant and /ungrant, the sender of the message it replies to.
+ *    Whether the sender is an admin and what the words mean is the
+ *    monitor's call.
  *
  * Who asks: a person, or nobody.  Channel posts are not asked for and
  * are ignored if they come: they carry no person.  A message sent on
@@ -352,6 +353,13 @@ all_digits(const char *s)
 	return i > 0 && s[i] == '\0';
 }
 
+/* whose sequences an admin's /revoke cancels: USER_ID or all */
+static int
+revoke_target(const char *w)
+{
+	return strcmp(w, "all") == 0 || all_digits(w);
+}
+
 /*
  * Arguments after a known command: /generate [service [address]] (or
  * [host [service]] in fleet mode: the monitor tells them apart),
@@ -379,9 +387,14 @@ parse_args(struct pks_tg_req *r, const char *rest)
 	default:
 		break;
 	}
-	/* /revoke USER_ID|all is the admin's; /revoke [service] anyone's */
+	/*
+	 * /revoke USER_ID|all is the admin's, and so is /revoke HOST
+	 * USER_ID|all (fleet mode: the monitor tells a host from a
+	 * service); /revoke [service] is anyone's.
+	 */
 	if (r->cmd == TG_CMD_REVOKE && next_word(&p, w, sizeof(w)) &&
-	    (strcmp(w, "all") == 0 || all_digits(w))) {
+	    (revoke_target(w) || (conf_valid_name(w) &&
+	    next_word(&p, w, sizeof(w)) && revoke_target(w)))) {
 		r->cmd = TG_CMD_REVOKE_USER;
 		admin_args(r, rest, 0);
 		return 1;

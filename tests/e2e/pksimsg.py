@@ -72,8 +72,8 @@ STRUCTS = {
     "pks_fw_mode": ("<I", 4),
     "pks_fw_allow": ("<BBBBHH16s", 24),
     "pks_fw_observed": ("<BBHI16sQ", 32),
-    "pks_tg_conf": ("<256sI", 260),
-    "pks_tg_req": ("<IIIIqq64s64s64sIIq64s64s64s64s", 496),
+    "pks_tg_conf": ("<256sII", 264),
+    "pks_tg_req": ("<IIIIqq64s64s64sIIq64s64s64s64s64s", 560),
     "pks_tg_send": ("<IIqqHHI", 32),
     "pks_tg_sent": ("<Iiqq", 24),
     "pks_tg_edit": ("<qqHHI", 24),
@@ -97,8 +97,8 @@ def conf_proc(uid, gid, chroot, verbose=1, foreground=1):
                                    chroot.encode())
 
 
-def tg_conf(api_url, poll_timeout=50):
-    return S["pks_tg_conf"].pack(api_url.encode(), poll_timeout)
+def tg_conf(api_url, poll_timeout=50, front=0):
+    return S["pks_tg_conf"].pack(api_url.encode(), poll_timeout, front)
 
 
 def tg_send(reqid, chat_id, text, flags=0, fallback_chat=0, text2=b"",
@@ -120,14 +120,14 @@ def tg_done(reqid):
 
 def tg_req(payload):
     (reqid, cmd, chat_type, age, user_id, chat_id, name, arg1,
-     arg2, nargs, thread, ruid, rname, a0, a1,
-     a2) = S["pks_tg_req"].unpack(payload)
+     arg2, nargs, thread, ruid, rname, a0, a1, a2,
+     a3) = S["pks_tg_req"].unpack(payload)
     return {"reqid": reqid, "cmd": cmd, "chat_type": chat_type, "age": age,
             "user_id": user_id, "chat_id": chat_id, "user_name": cstr(name),
             "arg1": cstr(arg1), "arg2": cstr(arg2), "nargs": nargs,
             "thread_id": thread,
             "reply_user_id": ruid, "reply_user_name": cstr(rname),
-            "argv": [cstr(a0), cstr(a1), cstr(a2)]}
+            "argv": [cstr(a0), cstr(a1), cstr(a2), cstr(a3)]}
 
 
 def tg_migrated(payload):

@@ -112,6 +112,7 @@ def main():
         test_refused_by_host_rights(suites)
         test_status_everywhere(suites)
         test_admin_everywhere(suites)
+        test_grant_revoke_routed(suites)
         test_password_login(broker)
         test_acl_and_replays(suites, broker)
         test_notice_rewrites_its_own_only(suites, broker)
@@ -219,6 +220,49 @@ def test_admin_everywhere(suites):
     tap.ok(ports_of(msg), "/unlock all: web2 issues again", msg)
 
 
+def test_grant_revoke_routed(suites):
+    """/grant web2 USER_ID SERVICE DURATION, /revoke web2 USER_ID|all and
+    a person's /revoke web2: web2 decides; malformed ones are answered."""
+    front, web2 = suites["front"], suites["web2"]
+    msg = ask(front, ADA, "/grant web2 %d ssh 1h" % BOB, answer_of("web2"))
+    tap.ok(msg and re.search(r"Granted ssh to .*%d.* until \d" % BOB, msg),
+           "/grant web2 USER_ID ssh 1h: web2 grants, with its duration",
+           msg)
+    msg = ask(front, BOB, "/generate web2 ssh", answer_of("web2"))
+    tap.ok(ports_of(msg), "Bob, granted on web2, gets a sequence there",
+           msg)
+    msg = ask(front, ADA, "/revoke web2 %d" % BOB, answer_of("web2"))
+    tap.ok(msg and "Revoked 1 live sequence of %d" % BOB in msg,
+           "/revoke web2 USER_ID: web2 revokes Bob's sequence", msg)
+    ask(front, BOB, "/generate web2 ssh", answer_of("web2"))
+    msg = ask(front, BOB, "/revoke web2", answer_of("web2"))
+    tap.ok(msg and "Revoked 1 live sequence." in msg, "a person's "
+           "/revoke web2 cancels their own sequence on web2", msg)
+    msg = ask(front, BOB, "/revoke web2 all", answer_of("web2"))
+    tap.ok(msg and "for administrators only" in msg, "/revoke web2 all "
+           "from Bob: refused by web2", msg)
+    ask(front, BOB, "/generate web2 ssh", answer_of("web2"))
+    msg = ask(front, ADA, "/revoke web2 all", answer_of("web2"))
+    tap.ok(msg and re.search(r"Revoked [1-9]\d* live sequences? of "
+                             r"everyone", msg), "/revoke web2 all", msg)
+    tap.ok(web2.monitor.log.grep(r"admin .* revoked \d+ sequence\(s\) of "
+                                 r"all"), "logged by web2")
+    bad = [("/grant web2 %d ssh 5y" % BOB, r"Not a duration"),
+           ("/grant web2 %d ssh 1h x" % BOB, r"Usage: /grant"),
+           ("/revoke web2 bob", r"Unknown command"),
+           ("/revoke nohost 5", r"Usage: /revoke")]
+    for text, pat in bad:
+        msg = ask(front, ADA, text, r"<b>web2</b>: |Usage|Unknown")
+        tap.ok(msg and re.search(pat, msg), "%s: %s" % (text, pat), msg)
+    msg = ask(front, ADA, "/ungrant web2 %d ssh" % BOB, answer_of("web2"))
+    msg = ask(front, BOB, "/generate web2 ssh", answer_of("web2"))
+    tap.ok(msg and "not allowed" in msg, "ungranted on web2 again", msg)
+    menus = " ".join(json.dumps(r["params"]) for r in
+                     front.bot.sent(method="setMyCommands"))
+    tap.ok('"command": "hosts"' in menus, "the front's command menus "
+           "list /hosts", menus[:300])
+
+
 def test_refused_by_host_rights(suites):
     front, web2 = suites["front"], suites["web2"]
     msg = ask(front, BOB, "/generate web1 ssh", answer_of("web1"))
@@ -305,7 +349,7 @@ def test_malformed(suites, broker):
          req_json(8004, now + 30, chat=42)),
         ("an unknown command", req_json(8005, now + 30, cmd="reboot")),
         ("too many arguments", req_json(8006, now + 30,
-                                        args=["a", "b", "c", "d"])),
+                                        args=["a", "b", "c", "d", "e"])),
         ("a type for another topic", json.dumps({"type": "hello",
                                                  "at": now})),
         ("a big message", "{\"type\":\"req\",\"x\":\"%s\"}" % ("y" * 20000)),

@@ -146,21 +146,34 @@ other_bodies(void **state)
 	assert_string_equal(str(o, "text"), "Open it");
 	assert_string_equal(str(o, "url"), "https://t.me/PksBot?start=pks");
 	json_object_put(o);
-	o = body(tg_build_commands(TG_MENU_PRIVATE, 0, 0));
+	o = body(tg_build_commands(TG_MENU_PRIVATE, 0, 0, 0));
 	assert_true(json_object_object_get_ex(o, "commands", &a));
 	assert_int_equal(json_object_array_length(a), 5);
 	assert_null(strstr(json_object_to_json_string(a), "grant"));
+	assert_null(strstr(json_object_to_json_string(a), "hosts"));
 	assert_true(json_object_object_get_ex(o, "scope", &a));
 	assert_string_equal(str(a, "type"), "all_private_chats");
 	json_object_put(o);
-	o = body(tg_build_commands(TG_MENU_ADMIN, 6123456789, 0));
+	/* the front of a fleet: /hosts too, in every menu */
+	o = body(tg_build_commands(TG_MENU_PRIVATE, 0, 0, 1));
+	assert_true(json_object_object_get_ex(o, "commands", &a));
+	assert_int_equal(json_object_array_length(a), 6);
+	assert_non_null(strstr(json_object_to_json_string(a),
+	    "\"hosts\""));
+	json_object_put(o);
+	o = body(tg_build_commands(TG_MENU_GROUP_ADMIN,
+	    INT64_C(-1001234567890), 6123456789, 1));
+	assert_true(json_object_object_get_ex(o, "commands", &a));
+	assert_int_equal(json_object_array_length(a), 13);
+	json_object_put(o);
+	o = body(tg_build_commands(TG_MENU_ADMIN, 6123456789, 0, 0));
 	assert_true(json_object_object_get_ex(o, "commands", &a));
 	assert_int_equal(json_object_array_length(a), 13);
 	assert_true(json_object_object_get_ex(o, "scope", &a));
 	assert_string_equal(str(a, "type"), "chat");
 	assert_string_equal(str(a, "chat_id"), "6123456789");
 	json_object_put(o);
-	o = body(tg_build_commands(TG_MENU_GROUP, 0, 0));
+	o = body(tg_build_commands(TG_MENU_GROUP, 0, 0, 0));
 	assert_true(json_object_object_get_ex(o, "commands", &a));
 	assert_null(strstr(json_object_to_json_string(a), "grant"));
 	assert_true(json_object_object_get_ex(o, "scope", &a));
@@ -168,7 +181,7 @@ other_bodies(void **state)
 	json_object_put(o);
 	/* an admin in a group: the admin commands, worded for the group */
 	o = body(tg_build_commands(TG_MENU_GROUP_ADMIN,
-	    INT64_C(-1001234567890), 6123456789));
+	    INT64_C(-1001234567890), 6123456789, 0));
 	assert_true(json_object_object_get_ex(o, "commands", &a));
 	assert_int_equal(json_object_array_length(a), 12);
 	assert_non_null(strstr(json_object_to_json_string(a),

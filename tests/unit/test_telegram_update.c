@@ -102,6 +102,39 @@ generate_with_address(void **state)
 	assert_string_equal(ups[0].req.arg2, "ssh");
 }
 
+/* fleet mode: a host's name first, then the command's own words */
+static void
+fleet_admin_words(void **state)
+{
+	(void)state;
+	msg(PRIV, "/revoke web2 6123456790", CMD(7));
+	assert_int_equal(ups[0].req.cmd, TG_CMD_REVOKE_USER);
+	assert_int_equal(ups[0].req.nargs, 2);
+	assert_string_equal(ups[0].req.argv[0], "web2");
+	assert_string_equal(ups[0].req.argv[1], "6123456790");
+	msg(PRIV, "/revoke all all", CMD(7));
+	assert_int_equal(ups[0].req.cmd, TG_CMD_REVOKE_USER);
+	assert_int_equal(ups[0].req.nargs, 2);
+	/* a host alone: the person's own sequences there */
+	msg(PRIV, "/revoke web2", CMD(7));
+	assert_int_equal(ups[0].req.cmd, TG_CMD_REVOKE);
+	assert_string_equal(ups[0].req.arg1, "web2");
+	/* neither a user id nor all after the host */
+	msg(PRIV, "/revoke web2 bob", CMD(7));
+	assert_int_equal(ups[0].req.cmd, TG_CMD_UNKNOWN);
+	msg(PRIV, "/revoke we;b2 5", CMD(7));
+	assert_int_equal(ups[0].req.cmd, TG_CMD_UNKNOWN);
+	/* /grant HOST USER_ID SERVICE DURATION: four words kept */
+	msg(PRIV, "/grant web2 6123456790 ssh 1h", CMD(6));
+	assert_int_equal(ups[0].req.cmd, TG_CMD_GRANT);
+	assert_int_equal(ups[0].req.nargs, 4);
+	assert_string_equal(ups[0].req.argv[3], "1h");
+	/* a fifth is counted, not kept: the monitor answers the usage */
+	msg(PRIV, "/grant web2 6123456790 ssh 1h x", CMD(6));
+	assert_int_equal(ups[0].req.nargs, 5);
+	assert_string_equal(ups[0].req.argv[3], "1h");
+}
+
 static void
 bad_arguments_are_unknown(void **state)
 {
@@ -684,6 +717,7 @@ main(void)
 		cmocka_unit_test(zero_ids_are_dropped),
 		cmocka_unit_test(generate_with_address),
 		cmocka_unit_test(bad_arguments_are_unknown),
+		cmocka_unit_test(fleet_admin_words),
 		cmocka_unit_test(every_command),
 		cmocka_unit_test(bot_suffix),
 		cmocka_unit_test(other_bot_is_ignored),
