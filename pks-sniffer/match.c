@@ -3,11 +3,14 @@
  * progress.
  *
  * A source is the full address and its family.  Each source holds up
- * to SNIFF_CANDS candidates (a sequence and how far it got).  A packet
- * advances a candidate whose next port it hits, is ignored by one whose
- * last port it repeats (a SYN retransmit), and kills any other
- * candidate of its protocol.  A packet on the first port of a live
- * sequence starts a candidate.  A packet of the knock protocol into the
+ * to SNIFF_CANDS candidates: the ports it knocked so far, held as one
+ * live sequence they begin and how far it got.  A candidate stands for
+ * every live sequence those ports begin (with thousands live, several
+ * share a first port), and moves to another of them when the next
+ * packet follows that one.  A packet advances a candidate whose next
+ * port it hits, is ignored by one whose last port it repeats (a SYN
+ * retransmit), and kills any other candidate of its protocol.  A packet
+ * on the first port of a live sequence starts one candidate.  A packet of the knock protocol into the
  * knock range (match_set_range()), or to a guard port, that neither
  * advanced, repeated nor started anything is a wrong hit: it has reset
  * the source's progress, so blind guessing costs the full entropy, about
@@ -549,13 +552,68 @@ bound_ok(const struct pks_seq *q, const struct pkt *pkt)
 	    pkt->af == AF_INET ? 4 : 16) == 0);
 }
 
-/* start candidates for the sequences whose first port this is */
+/*
+ * A live sequence of protocol proto other than q, open to pkt's source,
+ * that begins with q's first pos ports and goes on with next (0: with
+ * any port); NULL if none.  q may be gone or done: its ports stay in
+ * its slot until the slot is used again.
+ */
+static struct mseq *
+prefix_mate(struct match *m, const struct mseq *q, int pos, int proto,
+    const struct pkt *pkt, uint16_t next)
+{
+	struct mseq	*o;
+	uint32_t	 i;
+
+	for (i = m->port[q->s.ports[0]].first; i != NONE; i = o->next_first) {
+		o = &m->seqs[i - 1];
+		if (o == q || o->done || o->s.proto != proto ||
+		    o->s.len <= pos || !bound_ok(&o->s, pkt) ||
+		    memcmp(o->s.ports, q->s.ports,
+		    pos * sizeof(o->s.ports[0])) != 0)
+			continue;
+		if (next == 0 || o->s.ports[pos] == next)
+			return (o);
+	}
+	return (NULL);
+}
+
+static void
+cand_move(struct match *m, struct cand *c, const struct mseq *o)
+{
+	c->slot = o - m->seqs;
+	c->gen = o->gen;
+}
+
+/*
+ * The sequence candidate c stands for, NULL if none is left: when the
+ * one it held was used (by another source), revoked or expired, another
+ * that its knocked ports begin takes over.  A slot used again holds
+ * other ports: the knock in progress is void.
+ */
+static struct mseq *
+cand_seq(struct match *m, struct cand *c, const struct pkt *pkt)
+{
+	struct mseq	*q = &m->seqs[c->slot], *o;
+
+	if (q->used && q->gen == c->gen && !q->done)
+		return (q);
+	if (q->used && q->gen != c->gen)
+		return (NULL);
+	if ((o = prefix_mate(m, q, c->pos, q->s.proto, pkt, 0)) == NULL)
+		return (NULL);
+	cand_move(m, c, o);
+	return (o);
+}
+
+/* start a candidate for the sequences whose first port this is: one
+ * stands for them all */
 static int
 start(struct match *m, struct src **sp, const struct pkt *pkt,
     uint64_t now)
 {
 	struct src	*s = *sp;
-	struct mseq	*q;
+	struct mseq	*q, *o;
 	struct cand	*c;
 	uint32_t	 i;
 	int		 k, oldest, started = 0, over = -1;
@@ -576,12 +634,21 @@ start(struct match *m, struct src **sp, const struct pkt *pkt,
 			refuse(m, pkt, REFUSE_COOLING, q, 0);
 			continue;
 		}
+		if (started)
+			continue;
 		if (s != NULL) {
-			for (k = 0; k < s->ncand; k++)
-				if (s->cand[k].slot == i - 1)
+			/* a retransmit of the first port: it stands */
+			for (k = 0; k < s->ncand; k++) {
+				o = &m->seqs[s->cand[k].slot];
+				if (s->cand[k].pos == 1 &&
+				    o->s.ports[0] == pkt->dport &&
+				    o->s.proto == pkt->proto)
 					break;
-			if (k < s->ncand)
+			}
+			if (k < s->ncand) {
+				started = -1;
 				continue;
+			}
 		} else
 			s = *sp = src_new(m, pkt->af, pkt->src);
 		if (s->ncand < SNIFF_CANDS)
@@ -595,13 +662,12 @@ start(struct match *m, struct src **sp, const struct pkt *pkt,
 			refuse(m, pkt, REFUSE_EVICTED, &m->seqs[c->slot],
 			    c->pos);
 		}
-		c->slot = i - 1;
-		c->gen = q->gen;
+		cand_move(m, c, q);
 		c->pos = 1;
 		c->last = now;
 		started = 1;
 	}
-	return (started);
+	return (started == 1);
 }
 
 /*
@@ -615,7 +681,7 @@ match_packet(struct match *m, const struct pkt *pkt, uint64_t now,
 {
 	struct src	*s, *p;
 	struct cand	*c;
-	struct mseq	*q;
+	struct mseq	*q, *o;
 	uint64_t	*tat;
 	struct {
 		uint32_t slot;
@@ -631,8 +697,7 @@ match_packet(struct match *m, const struct pkt *pkt, uint64_t now,
 	s = src_find(m, pkt->af, pkt->src);
 	for (i = 0; s != NULL && i < s->ncand; ) {
 		c = &s->cand[i];
-		q = &m->seqs[c->slot];
-		if (!q->used || q->gen != c->gen || q->done) {
+		if ((q = cand_seq(m, c, pkt)) == NULL) {
 			cand_drop(s, i);
 			continue;
 		}
@@ -644,6 +709,15 @@ match_packet(struct match *m, const struct pkt *pkt, uint64_t now,
 		if (q->s.proto != pkt->proto) {
 			i++;
 			continue;
+		}
+		/* the knocked ports begin another sequence, which this
+		 * packet follows */
+		if (pkt->dport != q->s.ports[c->pos] &&
+		    pkt->dport != q->s.ports[c->pos - 1] &&
+		    (o = prefix_mate(m, q, c->pos, q->s.proto, pkt,
+		    pkt->dport)) != NULL) {
+			cand_move(m, c, o);
+			q = o;
 		}
 		if (pkt->dport == q->s.ports[c->pos]) {
 			hit = 1;

@@ -17,7 +17,7 @@
 
 #define SNIFF_SNAPLEN		256	/* headers only: enough for a knock */
 #define SNIFF_V6_EXT_MAX	8	/* extension headers walked, at most */
-#define SNIFF_CANDS		4	/* sequences in progress per source */
+#define SNIFF_CANDS		4	/* knocks in progress per source */
 #define SNIFF_WRONG_RATE	500	/* wrong hits a second per prefix and
 					 * protocol, sustained ... */
 #define SNIFF_WRONG_BURST	256	/* ... and at once; past either, the
@@ -52,7 +52,7 @@ struct match;
 enum match_refusal {
 	REFUSE_RESET,		/* a packet that advanced nothing reset it */
 	REFUSE_TIMEOUT,		/* knock-timeout passed since its last knock */
-	REFUSE_EVICTED,		/* SNIFF_CANDS newer ones pushed it out */
+	REFUSE_EVICTED,		/* SNIFF_CANDS newer knocks pushed it out */
 	REFUSE_COOLING,		/* a first port, its prefix over the rate */
 	REFUSE_BOUND		/* a first port, bound to another address */
 };

@@ -641,6 +641,95 @@ lru_evicts_the_oldest(void **state)
 	}
 }
 
+/*
+ * With thousands live, several sequences share a first port (10,000 in
+ * 40,000 ports: a fifth of the ports start more than one).  A knock of
+ * any of them completes, however many share it: more than SNIFF_CANDS
+ * here, the newest (the one just issued) first in the port's list.
+ */
+static void
+shared_first_port_every_one_completes(void **state)
+{
+	struct match	*m = mk(100);
+	uint16_t	 p[3];
+	uint64_t	 now = T0;
+	uint32_t	 id, n = 3 * SNIFF_CANDS;
+
+	(void)state;
+	for (id = 1; id <= n; id++) {
+		p[0] = 30000;
+		p[1] = 20000 + 100 * id;
+		p[2] = 40000 + 100 * id;
+		add(m, id, TCP, 3, p);
+	}
+	for (id = n; id >= 1; id--) {
+		p[1] = 20000 + 100 * id;
+		p[2] = 40000 + 100 * id;
+		assert_int_equal(knock(m, A + id, TCP, 3, p, &now), id);
+	}
+	/* and two sharing two ports: the third tells them apart */
+	p[1] = 25000;
+	p[2] = 50000;
+	add(m, 101, TCP, 3, p);
+	p[2] = 51000;
+	add(m, 102, TCP, 3, p);
+	assert_int_equal(knock(m, B, TCP, 3, p, &now), 102);
+	p[2] = 50000;
+	assert_int_equal(knock(m, B, TCP, 3, p, &now), 101);
+	/* a wrong port still resets the knock, whichever it held */
+	match_set_range(m, 20000, 60000);
+	add(m, 103, TCP, 3, p);
+	p[2] = 51000;
+	add(m, 104, TCP, 3, p);
+	assert_int_equal(feed(m, v4(B, TCP, 30000), now += 100), 0);
+	assert_int_equal(feed(m, v4(B, TCP, 33333), now += 100), 0);
+	assert_int_equal(feed(m, v4(B, TCP, 25000), now += 100), 0);
+	assert_int_equal(feed(m, v4(B, TCP, 51000), now += 100), 0);
+	match_free(m);
+}
+
+/*
+ * The sequence a knock in progress was held as is used from another
+ * address, or revoked: another live one its knocked ports begin takes
+ * over.  One bound to another address never does.
+ */
+static void
+shared_prefix_outlives_its_mate(void **state)
+{
+	struct match	*m = mk(100);
+	const uint16_t	 a[3] = { 30000, 20000, 40000 };
+	const uint16_t	 b[3] = { 30000, 21000, 41000 };
+	const uint16_t	 c[3] = { 30000, 22000, 42000 };
+	struct pks_seq	 bound;
+	uint64_t	 now = T0;
+
+	(void)state;
+	add(m, 1, TCP, 3, a);
+	add(m, 2, TCP, 3, b);
+	add(m, 3, TCP, 3, c);
+	/* B starts; A uses 3, then 3 is deleted; B goes on with 2 */
+	assert_int_equal(feed(m, v4(B, TCP, 30000), now += 100), 0);
+	assert_int_equal(knock(m, A, TCP, 3, c, &now), 3);
+	assert_int_equal(match_seq_del(m, 3), 0);
+	assert_int_equal(feed(m, v4(B, TCP, b[1]), now += 100), 0);
+	assert_int_equal(match_seq_del(m, 1), 0);
+	assert_int_equal(feed(m, v4(B, TCP, b[2]), now += 100), 2);
+	assert_int_equal(match_seq_del(m, 2), 0);
+	/* bound to A: B's knock of its ports never takes it over */
+	add(m, 4, TCP, 3, a);
+	bound = seq(5, TCP, 3, b);
+	bound.bound_af = AF_INET;
+	memcpy(bound.bound_addr, "\xc6\x12\x00\x02", 4);
+	assert_int_equal(match_seq_add(m, &bound), 0);
+	assert_int_equal(feed(m, v4(B, TCP, 30000), now += 100), 0);
+	assert_int_equal(match_seq_del(m, 4), 0);
+	assert_int_equal(feed(m, v4(B, TCP, b[1]), now += 100), 0);
+	assert_int_equal(feed(m, v4(B, TCP, b[2]), now += 100), 0);
+	now += 3000;
+	assert_int_equal(knock(m, A, TCP, 3, b, &now), 5);
+	match_free(m);
+}
+
 static void
 deleted_sequence_stops_matching(void **state)
 {
@@ -785,6 +874,8 @@ main(void)
 		cmocka_unit_test(spoofed_flood_stays_at_cap),
 		cmocka_unit_test(lru_evicts_the_oldest),
 		cmocka_unit_test(source_table_grows_on_use),
+		cmocka_unit_test(shared_first_port_every_one_completes),
+		cmocka_unit_test(shared_prefix_outlives_its_mate),
 		cmocka_unit_test(deleted_sequence_stops_matching),
 		cmocka_unit_test(unknown_ports_are_ignored),
 		cmocka_unit_test(sequences_are_validated),
