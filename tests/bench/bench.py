@@ -497,6 +497,8 @@ def flood_phase(d, exe, net, probe, srcs, label, mode, secs, batch):
             continue
         seqs = d.sequences(batch)
         if not fl.running():
+            # used, not timed: the live set stays what it was
+            knock_batch(probe, srcs, seqs, [], [], [])
             break
         knock_batch(probe, srcs, seqs, lat, tried, failed)
     fl.finish()
@@ -707,11 +709,13 @@ def per_m(ph):
 
 
 def opened(ph):
-    return "%d/%d" % (len(ph["lat"]), ph["tried"])
+    # the windows row keeps a None in lat for each knock that failed
+    return "%d/%d" % (len(ph["lat"]) - ph["lat"].count(None), ph["tried"])
 
 
 def okrate(ph):
-    return len(ph["lat"]) / ph["tried"] if ph["tried"] else None
+    return (len(ph["lat"]) - ph["lat"].count(None)) / ph["tried"] \
+        if ph["tried"] else None
 
 
 def rows(rs):
