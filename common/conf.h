@@ -42,6 +42,18 @@ struct conf_always {
 	uint64_t	services;	/* bit i: services[i] */
 };
 
+#define CONF_SECRET_MIN		32	/* bytes of a fleet secret-file */
+#define CONF_SECRET_MAX		256
+
+/* a front's "host NAME secret-file PATH"; the key is read by conf_load */
+struct conf_fleet_host {
+	char		name[PKS_NAME_MAX];
+	char		secret[256];
+	int		line;
+	uint8_t		key[CONF_SECRET_MAX];
+	size_t		keylen;
+};
+
 struct pks_conf {
 	char			user[64];
 	char			chroot[256];
@@ -83,6 +95,13 @@ struct pks_conf {
 	uint8_t			fleet_role;	/* enum pks_fleet_role */
 	uint32_t		fleet_timeout;	/* seconds a front waits for
 						   a host's answer */
+	char			fleet_secret[256]; /* a host's key file */
+	int			fleet_secret_line;
+	uint8_t			fleet_mac_key[CONF_SECRET_MAX]; /* its bytes,
+						   read by conf_load */
+	size_t			fleet_mac_keylen;
+	struct conf_fleet_host	*fleet_hosts;	/* a front's */
+	size_t			nfleet_hosts;
 
 	struct conf_service	services[PKS_SERVICES_MAX];
 	int			nservices;
@@ -122,5 +141,7 @@ void		 conf_free(struct pks_conf *);
 int		 conf_service_index(const struct pks_conf *, const char *);
 int		 conf_check_secret_file(const char *);
 int		 conf_check_secret(const char *, const char *);
+int		 conf_read_secret(const char *, const char *, uint8_t *,
+		    size_t *);
 
 #endif /* PKS_CONF_H */

@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -67,6 +68,7 @@ static const struct setting fleetsettings[] = {
 	{ "name",		V_STR,	CF(fleet_name), 0, 0 },
 	{ "role",		V_ROLE,	CF(fleet_role), 0, 0 },
 	{ "timeout",		V_NUM,	CF(fleet_timeout), 1, 60 },
+	{ "secret-file",	V_PATH,	CF(fleet_secret), 0, 0 },
 };
 
 static const struct setting svcsettings[] = {
@@ -102,6 +104,8 @@ struct parser {
 	int		 seq_line;
 	int		 tg_line;
 	int		 fleet_line;
+	int		 fleet_secret_line;
+	size_t		 fleethostcap;
 	int		 nservice_stmts;
 	int		 svc_line[PKS_SERVICES_MAX];
 	struct allow	*allows;
@@ -364,7 +368,7 @@ parse_knockports(struct parser *p, struct token *kw)
 /* a block given once: telegram { } or fleet { } */
 static int
 parse_once(struct parser *p, struct token *kw, int *line, int *has,
-    const struct setting *tab, size_t ntab)
+    const struct setting *tab, size_t ntab, cf_kw_fn hook)
 {
 	if (*line) {
 		conf_error(&p->lx, kw->line, "%s block given twice (first at "
@@ -373,14 +377,86 @@ parse_once(struct parser *p, struct token *kw, int *line, int *has,
 	}
 	*line = kw->line;
 	*has = 1;
-	return (cf_parse_block(&p->lx, kw, tab, ntab, p->conf, kw->s));
+	return (cf_parse_block(&p->lx, kw, tab, ntab, p->conf, kw->s, hook,
+	    p));
 }
 
 static int
 parse_telegram(struct parser *p, struct token *kw)
 {
 	return (parse_once(p, kw, &p->tg_line, &p->conf->has_telegram,
-	    tgsettings, NSET(tgsettings)));
+	    tgsettings, NSET(tgsettings), NULL));
+}
+
+/*
+ * In fleet { }: "host NAME secret-file PATH" (a front: the key it shares
+ * with that host); the line of "secret-file" (a host's), for the errors
+ * of its file.
+ */
+static int
+fleet_kw(struct lexer *lx, struct token *t, void *arg)
+{
+	struct parser		*p = arg;
+	struct pks_conf		*c = p->conf;
+	struct conf_fleet_host	*h;
+	struct token		 name, kw, path;
+	size_t			 i;
+
+	if (strcmp(t->s, "secret-file") == 0) {
+		p->fleet_secret_line = t->line;
+		return (CF_TABLE);
+	}
+	if (strcmp(t->s, "host") != 0)
+		return (CF_TABLE);
+	if (cf_get_value(lx, "host", &name) == -1)
+		return (-1);
+	if (!conf_valid_name(name.s)) {
+		conf_error(lx, name.line, "host: \"%.40s\" is not 1 to %d "
+		    "letters, digits, '-' or '_'", name.s, PKS_NAME_MAX - 1);
+		return (-1);
+	}
+	if (cf_get_value(lx, "host", &kw) == -1)
+		return (-1);
+	if (strcmp(kw.s, "secret-file") != 0) {
+		conf_error(lx, kw.line, "host %s: expected secret-file, got "
+		    "\"%.40s\"", name.s, kw.s);
+		return (-1);
+	}
+	if (cf_get_value(lx, "host", &path) == -1)
+		return (-1);
+	if (path.s[0] != '/' || strlen(path.s) >= sizeof(h->secret)) {
+		conf_error(lx, path.line, "host %s: secret-file \"%.40s\" is "
+		    "not an absolute path that fits", name.s, path.s);
+		return (-1);
+	}
+	if (strcmp(name.s, "all") == 0) {
+		conf_error(lx, name.line, "host: \"all\" names every host, "
+		    "not one");
+		return (-1);
+	}
+	for (i = 0; i < c->nfleet_hosts; i++)
+		if (strcmp(c->fleet_hosts[i].name, name.s) == 0) {
+			conf_error(lx, name.line, "host %s given twice (first "
+			    "at line %d)", name.s, c->fleet_hosts[i].line);
+			return (-1);
+		}
+	if (c->nfleet_hosts == PKS_FLEET_HOSTS_MAX) {
+		conf_error(lx, name.line, "host: over %d hosts",
+		    PKS_FLEET_HOSTS_MAX);
+		return (-1);
+	}
+	if ((h = grow(c->fleet_hosts, &p->fleethostcap, c->nfleet_hosts,
+	    sizeof(*h))) == NULL) {
+		conf_error(lx, name.line, "out of memory");
+		return (-1);
+	}
+	c->fleet_hosts = h;
+	h = &c->fleet_hosts[c->nfleet_hosts++];
+	memset(h, 0, sizeof(*h));
+	memcpy(h->name, name.s, strlen(name.s) + 1);
+	memcpy(h->secret, path.s, strlen(path.s) + 1);
+	h->line = name.line;
+	return (0);
 }
 
 /* fleet { ... }: what the whole block must hold is checked in finish() */
@@ -388,7 +464,7 @@ static int
 parse_fleet(struct parser *p, struct token *kw)
 {
 	return (parse_once(p, kw, &p->fleet_line, &p->conf->has_fleet,
-	    fleetsettings, NSET(fleetsettings)));
+	    fleetsettings, NSET(fleetsettings), fleet_kw));
 }
 
 static int
@@ -422,7 +498,7 @@ parse_service(struct parser *p, struct token *kw)
 	s.open_for = 30;
 	snprintf(what, sizeof(what), "service %.*s", PKS_NAME_MAX, name.s);
 	r = cf_parse_block(&p->lx, kw, svcsettings, NSET(svcsettings), &s,
-	    what);
+	    what, NULL, NULL);
 	/* a block with errors is kept too: "allow" may name it */
 	if (ok && r == 0) {
 		memcpy(s.name, name.s, strlen(name.s) + 1);
@@ -677,6 +753,7 @@ finish_fleet(struct parser *p)
 {
 	struct pks_conf	*c = p->conf;
 	int		 line = p->fleet_line;
+	size_t		 i;
 
 	if (c->fleet_broker[0] == '\0')
 		conf_error(&p->lx, line, "fleet: no broker given");
@@ -702,6 +779,22 @@ finish_fleet(struct parser *p)
 	if (c->fleet_role == PKS_FLEET_FRONT && !c->has_telegram)
 		conf_error(&p->lx, line, "fleet: role front needs a telegram "
 		    "block (the front runs the bot)");
+	/* the front signs each host's requests with that host's key */
+	if (c->fleet_role == PKS_FLEET_FRONT && c->fleet_secret[0] != '\0')
+		conf_error(&p->lx, p->fleet_secret_line, "fleet: secret-file "
+		    "is a host's; a front names each host's key with "
+		    "\"host NAME secret-file PATH\"");
+	if (c->fleet_role == PKS_FLEET_HOST && c->fleet_secret[0] == '\0')
+		conf_error(&p->lx, line, "fleet: no secret-file given (the "
+		    "key this host shares with the front)");
+	if (c->fleet_role == PKS_FLEET_HOST && c->nfleet_hosts > 0)
+		conf_error(&p->lx, c->fleet_hosts[0].line, "fleet: host lines "
+		    "are a front's (this is role host)");
+	for (i = 0; i < c->nfleet_hosts; i++)
+		if (strcmp(c->fleet_hosts[i].name, c->fleet_name) == 0)
+			conf_error(&p->lx, c->fleet_hosts[i].line, "fleet: "
+			    "host %s is this host's own name", c->fleet_name);
+	c->fleet_secret_line = p->fleet_secret_line;
 }
 
 /* what needs the whole file: service references, grants, defaults */
@@ -839,6 +932,33 @@ conf_parse_buffer(const char *file, const char *buf, size_t len)
 	return (c);
 }
 
+/* the fleet's keys: each file checked (root, 0600, no link) and read;
+ * every error logged as file:line */
+static int
+fleet_secrets(const char *path, struct pks_conf *c)
+{
+	struct conf_fleet_host	*h;
+	char			 what[PATH_MAX + 64];
+	size_t			 i;
+	int			 rc = 0;
+
+	if (c->fleet_secret[0] != '\0') {
+		snprintf(what, sizeof(what), "%s:%d: fleet secret-file", path,
+		    c->fleet_secret_line);
+		if (conf_read_secret(what, c->fleet_secret, c->fleet_mac_key,
+		    &c->fleet_mac_keylen) == -1)
+			rc = -1;
+	}
+	for (i = 0; i < c->nfleet_hosts; i++) {
+		h = &c->fleet_hosts[i];
+		snprintf(what, sizeof(what), "%s:%d: fleet host %s secret-file",
+		    path, h->line, h->name);
+		if (conf_read_secret(what, h->secret, h->key, &h->keylen) == -1)
+			rc = -1;
+	}
+	return (rc);
+}
+
 struct pks_conf *
 conf_load(const char *path)
 {
@@ -890,6 +1010,10 @@ conf_load(const char *path)
 	close(fd);
 	c = conf_parse_buffer(path, buf, len);
 	free(buf);
+	if (c != NULL && c->has_fleet && fleet_secrets(path, c) == -1) {
+		conf_free(c);
+		return (NULL);
+	}
 	if (c != NULL && ((c->has_telegram &&
 	    conf_check_secret_file(c->token_file) == -1) ||
 	    (c->fleet_key[0] != '\0' &&
@@ -911,6 +1035,11 @@ conf_free(struct pks_conf *c)
 	free(c->grants);
 	free(c->admins);
 	free(c->notify);
+	if (c->fleet_hosts != NULL)
+		explicit_bzero(c->fleet_hosts, c->nfleet_hosts *
+		    sizeof(*c->fleet_hosts));
+	free(c->fleet_hosts);
+	explicit_bzero(c->fleet_mac_key, sizeof(c->fleet_mac_key));
 	free(c);
 }
 
@@ -969,5 +1098,63 @@ conf_check_secret(const char *what, const char *path)
 		    (unsigned int)(st.st_mode & 07777));
 		return (-1);
 	}
+	return (0);
+}
+
+/*
+ * A fleet secret-file: checked as every secret, again on the descriptor,
+ * and read: its bytes, a final newline and blanks left out, are the key
+ * (CONF_SECRET_MIN to CONF_SECRET_MAX of them).  Never logged.
+ */
+int
+conf_read_secret(const char *what, const char *path, uint8_t *key,
+    size_t *keylen)
+{
+	struct stat	st;
+	uint8_t		buf[CONF_SECRET_MAX + 2];
+	size_t		len = 0;
+	ssize_t		n;
+	int		fd;
+
+	*keylen = 0;
+	if (conf_check_secret(what, path) == -1)
+		return (-1);
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC)) == -1) {
+		log_warn("%s %s", what, path);
+		return (-1);
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & 077)) {
+		log_warnx("%s %s changed while it was read", what, path);
+		close(fd);
+		return (-1);
+	}
+	while (len < sizeof(buf) && (n = read(fd, buf + len,
+	    sizeof(buf) - len)) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			log_warn("%s %s", what, path);
+			explicit_bzero(buf, sizeof(buf));
+			close(fd);
+			return (-1);
+		}
+		len += n;
+	}
+	close(fd);
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' ||
+	    buf[len - 1] == ' ' || buf[len - 1] == '\t'))
+		len--;
+	if (len < CONF_SECRET_MIN || len > CONF_SECRET_MAX) {
+		log_warnx("%s %s: %s bytes, %d to %d are needed (openssl rand "
+		    "-hex 32 makes one)", what, path, len > CONF_SECRET_MAX ?
+		    "too many" : "too few", CONF_SECRET_MIN, CONF_SECRET_MAX);
+		explicit_bzero(buf, sizeof(buf));
+		return (-1);
+	}
+	memcpy(key, buf, len);
+	*keylen = len;
+	explicit_bzero(buf, sizeof(buf));
 	return (0);
 }

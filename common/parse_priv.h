@@ -84,6 +84,10 @@ struct setting {
 
 typedef int	(*cf_item_fn)(struct lexer *, const char *, struct token *,
 		    void *);
+/* a block's keyword before its table: 0 or -1 (a statement read), or
+ * CF_TABLE: the table's to read */
+#define CF_TABLE	(-2)
+typedef int	(*cf_kw_fn)(struct lexer *, struct token *, void *);
 
 /* parse_lex.c */
 void	lex_init(struct lexer *, const char *, const char *, size_t);
@@ -107,7 +111,8 @@ int	cf_check_name(struct lexer *, const char *, const struct token *);
 int	cf_set_setting(struct lexer *, const struct setting *, int *, size_t,
 	    void *, const struct token *);
 int	cf_parse_block(struct lexer *, const struct token *,
-	    const struct setting *, size_t, void *, const char *);
+	    const struct setting *, size_t, void *, const char *, cf_kw_fn,
+	    void *);
 int	cf_parse_list(struct lexer *, const char *, cf_item_fn, void *);
 struct conf_always;
 int	cf_get_prefix(struct lexer *, const char *, struct conf_always *);

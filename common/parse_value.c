@@ -411,10 +411,13 @@ cf_set_setting(struct lexer *lx, const struct setting *tab, int *seen,
 /*
  * "{" on the keyword's line, then settings of tab, one per line, "}".
  * kw is the token that opened the block, for the error if it never ends.
+ * hook, if not NULL, sees each keyword first (statements of another
+ * shape than "keyword value").
  */
 int
 cf_parse_block(struct lexer *lx, const struct token *kw,
-    const struct setting *tab, size_t ntab, void *base, const char *what)
+    const struct setting *tab, size_t ntab, void *base, const char *what,
+    cf_kw_fn hook, void *arg)
 {
 	struct token	t;
 	char		buf[64];
@@ -441,6 +444,8 @@ cf_parse_block(struct lexer *lx, const struct token *kw,
 			lex_unget(lx, &t);
 			return (-1);
 		case T_WORD:
+			if (hook != NULL && (r = hook(lx, &t, arg)) != CF_TABLE)
+				break;
 			for (i = 0; i < ntab; i++)
 				if (strcmp(t.s, tab[i].name) == 0)
 					break;

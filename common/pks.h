@@ -422,6 +422,10 @@ struct pks_tg_migrated {
 #define PKS_FLEET_ID_MAX	(INT64_C(1) << 53)
 #define PKS_FLEET_TTL_MAX	120	/* seconds a request may live */
 #define PKS_FLEET_MARKS		32	/* styled spans of a reply */
+#define PKS_FLEET_MAC_LEN	32	/* HMAC-SHA256 of a message, made and
+					   checked by the monitors (fleetauth.c),
+					   carried by pks-fleet */
+#define PKS_FLEET_HOSTS_MAX	1024	/* host lines of a front */
 
 /* what a front may ask a host */
 enum pks_fleet_cmd {
@@ -471,6 +475,7 @@ struct pks_fleet_hello {
 /* IMSG_FLEET_REQ: what the front asks a host, for a Telegram user */
 struct pks_fleet_req {
 	uint64_t	id;
+	int64_t		issued;		/* wall date, milliseconds */
 	int64_t		expires;	/* wall date */
 	char		host[PKS_NAME_MAX];	/* to (front -> pks-fleet), from
 					   (pks-fleet -> host's monitor) */
@@ -482,6 +487,7 @@ struct pks_fleet_req {
 	int64_t		chat;
 	char		user_name[64];
 	char		argv[PKS_ARGS_MAX][64];
+	uint8_t		mac[PKS_FLEET_MAC_LEN];
 };
 
 /* IMSG_FLEET_SENT */
@@ -492,6 +498,7 @@ struct pks_fleet_sent {
 	int32_t		status;		/* the Bot API's HTTP status */
 	int64_t		where;		/* the chat it went to */
 	int64_t		msg_id;		/* the message, 0 */
+	uint8_t		mac[PKS_FLEET_MAC_LEN];
 };
 
 /*
@@ -526,6 +533,7 @@ struct pks_fleet_reply {
 		uint8_t		style;	/* enum reply_style (monitor.h) */
 		uint8_t		pad;
 	}		mark[PKS_FLEET_MARKS];
+	uint8_t		mac[PKS_FLEET_MAC_LEN];
 };
 
 #endif /* PKS_H */

@@ -34,21 +34,25 @@ static const struct wkey req_keys[] = {
 	{ "user", json_type_int, 1 }, { "chat", json_type_int, 1 },
 	{ "private", json_type_boolean, 1 }, { "age", json_type_int, 1 },
 	{ "name", json_type_string, 1 }, { "args", json_type_array, 1 },
+	{ "at", json_type_int, 1 }, { "mac", json_type_string, 1 },
 };
 static const struct wkey sent_keys[] = {
 	{ "type", json_type_string, 1 }, { "id", json_type_int, 1 },
 	{ "ok", json_type_boolean, 1 }, { "status", json_type_int, 1 },
 	{ "where", json_type_int, 1 }, { "msg", json_type_int, 1 },
+	{ "mac", json_type_string, 1 },
 };
 static const struct wkey reply_keys[] = {
 	{ "type", json_type_string, 1 }, { "id", json_type_int, 1 },
 	{ "to", json_type_int, 1 }, { "text", json_type_string, 1 },
 	{ "alt", json_type_string, 1 }, { "marks", json_type_array, 1 },
+	{ "mac", json_type_string, 1 },
 };
 static const struct wkey notice_keys[] = {
 	{ "type", json_type_string, 1 }, { "chat", json_type_int, 1 },
 	{ "msg", json_type_int, 1 }, { "text", json_type_string, 1 },
 	{ "alt", json_type_string, 1 }, { "marks", json_type_array, 1 },
+	{ "mac", json_type_string, 1 },
 };
 static const struct wkey hello_keys[] = {
 	{ "type", json_type_string, 1 }, { "at", json_type_int, 1 },
@@ -129,6 +133,21 @@ add_str(json_object *o, const char *k, const char *s, size_t len)
 	json_object_object_add(o, k, json_object_new_string_len(s, (int)len));
 }
 
+/* the monitor's MAC, in lower-case hex */
+static void
+add_mac(json_object *o, const uint8_t *mac)
+{
+	static const char	digits[] = "0123456789abcdef";
+	char			h[2 * PKS_FLEET_MAC_LEN];
+	size_t			i;
+
+	for (i = 0; i < PKS_FLEET_MAC_LEN; i++) {
+		h[2 * i] = digits[mac[i] >> 4];
+		h[2 * i + 1] = digits[mac[i] & 15];
+	}
+	add_str(o, "mac", h, sizeof(h));
+}
+
 char *
 wire_req(const struct pks_fleet_req *r, size_t *len)
 {
@@ -140,6 +159,7 @@ wire_req(const struct pks_fleet_req *r, size_t *len)
 		return NULL;
 	add_str(o, "type", "req", 3);
 	add_int(o, "id", (int64_t)r->id);
+	add_int(o, "at", r->issued);
 	add_int(o, "exp", r->expires);
 	add_str(o, "cmd", cmds[r->cmd], strlen(cmds[r->cmd]));
 	add_int(o, "user", r->user);
@@ -154,6 +174,7 @@ wire_req(const struct pks_fleet_req *r, size_t *len)
 		json_object_array_add(a, json_object_new_string_len(r->argv[i],
 		    (int)strnlen(r->argv[i], sizeof(r->argv[i]))));
 	json_object_object_add(o, "args", a);
+	add_mac(o, r->mac);
 	return finish(o, len);
 }
 
@@ -170,6 +191,7 @@ wire_sent(const struct pks_fleet_sent *s, size_t *len)
 	add_int(o, "status", s->status);
 	add_int(o, "where", s->where);
 	add_int(o, "msg", s->msg_id);
+	add_mac(o, s->mac);
 	return finish(o, len);
 }
 
@@ -203,6 +225,7 @@ wire_reply(int notice, const struct pks_fleet_reply *r, const char *text,
 		json_object_array_add(m, pair);
 	}
 	json_object_object_add(o, "marks", m);
+	add_mac(o, r->mac);
 	return finish(o, len);
 }
 
@@ -275,6 +298,36 @@ check_keys(json_object *o, const struct wkey *keys, size_t nkeys)
 }
 
 static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* "mac": 64 hex digits into mac; -1 if it is not that (its check is the
+ * monitor's) */
+static int
+get_mac(json_object *o, uint8_t *mac)
+{
+	const char	*s = json_object_get_string(get(o, "mac"));
+	size_t		 i;
+	int		 hi, lo;
+
+	if (json_object_get_string_len(get(o, "mac")) != 2 * PKS_FLEET_MAC_LEN)
+		return -1;
+	for (i = 0; i < PKS_FLEET_MAC_LEN; i++) {
+		if ((hi = hexval(s[2 * i])) == -1 ||
+		    (lo = hexval(s[2 * i + 1])) == -1)
+			return -1;
+		mac[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+static int
 id_ok(int64_t v)
 {
 	return v > 0 && v < PKS_FLEET_ID_MAX;
@@ -294,11 +347,12 @@ decode_req(json_object *o, struct pks_fleet_req *r)
 	size_t		 i, n;
 
 	r->id = (uint64_t)get_int(o, "id");
+	r->issued = get_int(o, "at");
 	r->expires = get_int(o, "exp");
 	r->user = get_int(o, "user");
 	r->chat = get_int(o, "chat");
 	r->private = json_object_get_boolean(get(o, "private"));
-	if (!id_ok((int64_t)r->id) || r->expires <= 0 ||
+	if (!id_ok((int64_t)r->id) || r->expires <= 0 || r->issued <= 0 ||
 	    !tgid_ok(r->user) || r->user <= 0 || !tgid_ok(r->chat) ||
 	    r->chat == 0 || (r->private && r->chat != r->user))
 		return "a number out of range";
@@ -329,6 +383,8 @@ decode_req(json_object *o, struct pks_fleet_req *r)
 		    json_object_get_string_len(v));
 	}
 	r->nargs = (uint32_t)n;
+	if (get_mac(o, r->mac) == -1)
+		return "a MAC that is not 64 hex digits";
 	return NULL;
 }
 
@@ -344,6 +400,8 @@ decode_sent(json_object *o, struct pks_fleet_sent *s)
 	s->status = (int32_t)get_int(o, "status");
 	if (!pks_fleet_sent_valid(s))
 		return "a number out of range";
+	if (get_mac(o, s->mac) == -1)
+		return "a MAC that is not 64 hex digits";
 	return NULL;
 }
 
@@ -386,6 +444,8 @@ decode_words(json_object *o, struct wire_msg *m)
 		r->mark[i].style = (uint8_t)json_object_get_int64(st);
 	}
 	r->nmark = (uint32_t)n;
+	if (get_mac(o, r->mac) == -1)
+		return "a MAC that is not 64 hex digits";
 	return NULL;
 }
 

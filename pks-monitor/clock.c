@@ -62,6 +62,17 @@ clock_date(time_t wall, char *buf, size_t len)
 	return buf;
 }
 
+/* the wall clock in milliseconds: when a fleet request was made */
+int64_t
+wall_ms(void)
+{
+	struct timespec	ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
+		fatal("clock_gettime");
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* the monotonic time of a wall-clock date (from the state file) */
 time_t
 wall_to_mono(time_t w)

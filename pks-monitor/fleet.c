@@ -257,6 +257,7 @@ fwd_sendv(const struct request *r, const char *host, uint32_t cmd,
 
 	memset(&fr, 0, sizeof(fr));
 	fr.id = f->id;
+	fr.issued = wall_ms();
 	fr.expires = time(NULL) + env->conf->fleet_timeout;
 	memcpy(fr.host, host, sizeof(fr.host));
 	fr.cmd = cmd;
@@ -268,6 +269,9 @@ fwd_sendv(const struct request *r, const char *host, uint32_t cmd,
 	for (i = 0; i < PKS_ARGS_MAX; i++)
 		memcpy(fr.argv[i], r->argv[i], sizeof(fr.argv[i]));
 	fr.nargs = r->nargs > PKS_ARGS_MAX ? PKS_ARGS_MAX : r->nargs;
+	if (fleet_auth_sign_req(&fr) == -1)
+		log_warnx("fleet: no secret-file shared with %s: request %llu "
+		    "will be refused", host, (unsigned long long)f->id);
 	log_info("fleet: command %u %s from user %lld sent to %s as request "
 	    "%llu", cmd, r->argv[0], (long long)r->user, host,
 	    (unsigned long long)f->id);
@@ -591,8 +595,11 @@ fleet_reply(const struct pks_fleet_reply *fr, const char *text,
 	struct forward	*f;
 	struct reply	 rp;
 
+	if (!is_front() || fleet_auth_words(IMSG_FLEET_REPLY, fr, text, alt) ==
+	    -1)
+		return;
 	host_seen(fr->host, 0);
-	if (!is_front() || (f = fwd_find(fr->id, fr->host)) == NULL ||
+	if ( (f = fwd_find(fr->id, fr->host)) == NULL ||
 	    f->state == FWD_SENDING) {
 		log_info("fleet: dropped an answer from %s to request %llu: "
 		    "unknown, late or already answered", fr->host,
@@ -645,6 +652,8 @@ fleet_tg_sent(const struct pks_tg_sent *s)
 	fs.status = s->status;
 	fs.where = s->chat_id;
 	fs.msg_id = s->message_id;
+	if (fleet_auth_sign_sent(&fs) == -1)
+		log_warnx("fleet: no secret-file shared with %s", fs.host);
 	if (fs.ok && fs.msg_id != 0) {
 		struct owned	*o = &owned[nowned++ % OWNED_MAX];
 
@@ -667,9 +676,10 @@ fleet_notice(const struct pks_fleet_reply *fr, const char *text,
 	struct reply	rp;
 	size_t		i, n = nowned < OWNED_MAX ? nowned : OWNED_MAX;
 
-	host_seen(fr->host, 0);
-	if (!is_front())
+	if (!is_front() || fleet_auth_words(IMSG_FLEET_NOTICE, fr, text, alt) ==
+	    -1)
 		return;
+	host_seen(fr->host, 0);
 	/* a host rewrites only what was sent for it, never the front's
 	 * messages or another host's */
 	for (i = 0; fr->msg_id != 0 && i < n; i++)
@@ -693,8 +703,12 @@ fleet_notice(const struct pks_fleet_reply *fr, const char *text,
 void
 fleet_hello(const struct pks_fleet_hello *h)
 {
-	if (is_front())
+	/* hellos carry no MAC: a host is one the front shares a key with */
+	if (is_front() && fleet_auth_known(h->host))
 		host_seen(h->host, h->at);
+	else if (is_front())
+		log_warnx("fleet: %s said hello, but no host line of the fleet "
+		    "block names it: ignored", h->host);
 }
 
 /* -------------------------------------------------------------- host */
@@ -722,6 +736,13 @@ seen_check(const struct pks_fleet_req *fr)
 		    "expired %lld s ago (stale or replayed)",
 		    (unsigned long long)fr->id,
 		    (long long)(now - fr->expires));
+		return -1;
+	}
+	if (fr->issued < env->started_ms) {
+		log_warnx("fleet: refused request %llu from the front: made "
+		    "%lld ms before this monitor started (replayed)",
+		    (unsigned long long)fr->id,
+		    (long long)(env->started_ms - fr->issued));
 		return -1;
 	}
 	if (fr->expires > now + PKS_FLEET_TTL_MAX) {
@@ -759,7 +780,7 @@ fleet_req(const struct pks_fleet_req *fr)
 	struct local	*l;
 	size_t		 i;
 
-	if (is_front() || seen_check(fr) == -1)
+	if (is_front() || fleet_auth_req(fr) == -1 || seen_check(fr) == -1)
 		return;
 	if ((l = calloc(1, sizeof(*l))) == NULL) {
 		log_warn("fleet");
@@ -807,7 +828,7 @@ fleet_sent(const struct pks_fleet_sent *s)
 {
 	struct local	*l;
 
-	if (is_front())
+	if (is_front() || fleet_auth_sent(s) == -1)
 		return;
 	for (l = locals; l != NULL; l = l->next)
 		if (l->id == s->id)
@@ -846,6 +867,7 @@ send_words(uint32_t type, uint64_t id, int64_t chat, int64_t msg,
 		fr.mark[i].style = rp->mark[i].style;
 	}
 	fr.nmark = i;
+	fleet_auth_sign_words(type, &fr, t.buf, alt.buf);
 	iov[0].iov_base = &fr;
 	iov[0].iov_len = sizeof(fr);
 	iov[1].iov_base = t.buf;

@@ -11,6 +11,8 @@
  *	ready.c		readiness: systemd, the notify users, interfaces
  *	reload.c	SIGHUP and pksctl reload; state pushed to a new child
  *	fleet.c		the fleet origin: a front routes, a host answers
+ *	fleetauth.c	fleet messages' MACs: the sender's monitor makes
+ *			them, the receiver's checks them
  *	telegram.c	the Telegram origin: requests in, HTML out
  *	request.c	requests of any origin: user commands, pending work
  *	admin.c		admin commands
@@ -156,6 +158,8 @@ struct monitor {
 	uint32_t	 next_seq_id;
 	uint32_t	 next_win_id;
 	time_t		 started;
+	int64_t		 started_ms;	/* wall: a fleet request made before
+					   is refused (a replay) */
 	struct pks_fw_conf fw_backend;	/* what pks-fw reported */
 	/* mode observe: pks-fw's counts (dispatch.c), given back to the
 	   next pks-fw (child.c) until a reload to mode enforce */
@@ -180,6 +184,7 @@ time_t	 mono_now(void);
 time_t	 mono_to_wall(time_t);
 time_t	 wall_to_mono(time_t);
 const char *clock_date(time_t, char *, size_t);
+int64_t	 wall_ms(void);
 
 /* text.c */
 struct text {
@@ -438,6 +443,17 @@ void	 fleet_child_gone(void);
 void	 fleet_expire(time_t);
 time_t	 fleet_next_deadline(void);
 void	 fleet_show(struct text *);
+
+/* fleetauth.c */
+int	 fleet_auth_known(const char *);
+int	 fleet_auth_sign_req(struct pks_fleet_req *);
+int	 fleet_auth_req(const struct pks_fleet_req *);
+int	 fleet_auth_sign_sent(struct pks_fleet_sent *);
+int	 fleet_auth_sent(const struct pks_fleet_sent *);
+int	 fleet_auth_sign_words(uint32_t, struct pks_fleet_reply *,
+	    const char *, const char *);
+int	 fleet_auth_words(uint32_t, const struct pks_fleet_reply *,
+	    const char *, const char *);
 
 /* control.c */
 struct pollfd;

@@ -381,6 +381,7 @@ main(int argc, char *argv[])
 		exit(1);
 	pidfile_write();
 	env->started = mono_now();
+	env->started_ms = wall_ms();
 	child_init_all();
 	recovery_init(&telegram_origin);
 	grants_init();

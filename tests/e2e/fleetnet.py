@@ -6,10 +6,15 @@ own server and client namespaces) with a leg to the bridge.  TLS
 certificates are made here with openssl; the broker's ACL is the block
 of doc/fleet.md, as an admin copies it.
 """
+import hashlib
+import hmac
+import json
 import os
 import re
+import secrets
 import shutil
 import signal
+import struct
 import subprocess
 import tempfile
 
@@ -145,9 +150,72 @@ class Broker:
                        stderr=subprocess.DEVNULL)
 
 
-def fleet_block(d, name, role, timeout, password=False):
+def make_secret(d, name):
+    """The key a host shares with the front: 32 random bytes in hex (what
+    doc/fleet.md tells an admin to make), root-owned, mode 0600."""
+    path = os.path.join(d, name + ".secret")
+    with open(path, "w") as f:
+        f.write(secrets.token_hex(32) + "\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+def secret_of(d, name):
+    with open(os.path.join(d, name + ".secret"), "rb") as f:
+        return f.read().rstrip(b"\r\n\t ")
+
+
+# The MAC of fleet messages (doc/fleet.md, pks-monitor/fleetauth.c),
+# written again here from the documentation: HMAC-SHA256 with the shared
+# key over a label, then the fields, big-endian, strings after a 32-bit
+# length.
+def _s(v):
+    b = v.encode() if isinstance(v, str) else v
+    return struct.pack(">I", len(b)) + b
+
+
+CMDS = {"generate": 1, "status": 2, "windows": 3, "users": 4,
+        "lockdown": 5, "unlock": 6, "close": 7, "grant": 8, "ungrant": 9,
+        "revoke-user": 10, "revoke": 11}
+
+
+def mac(key, host, o):
+    """The hex MAC of the message o (a dict as it goes on the wire) of
+    host's topics."""
+    t = o["type"]
+    m = _s("pks-fleet " + t)
+    if t == "req":
+        m += struct.pack(">Qqq", o["id"], o["at"], o["exp"])
+        m += _s(host) + struct.pack(">III", CMDS[o["cmd"]],
+                                    int(o["private"]), o["age"])
+        m += struct.pack(">qq", o["user"], o["chat"]) + _s(o["name"])
+        m += struct.pack(">I", len(o["args"]))
+        m += b"".join(_s(a) for a in o["args"])
+    elif t == "sent":
+        m += struct.pack(">Q", o["id"]) + _s(host)
+        m += struct.pack(">iiqq", int(o["ok"]), o["status"], o["where"],
+                         o["msg"])
+    else:
+        m += _s(host)
+        m += (struct.pack(">QI", o["id"], o["to"]) if t == "reply" else
+              struct.pack(">qq", o["chat"], o["msg"]))
+        m += _s(o["text"]) + _s(o["alt"]) + struct.pack(">I",
+                                                        len(o["marks"]))
+        m += b"".join(struct.pack(">II", off, st) for off, st in o["marks"])
+    return hmac.new(key, m, hashlib.sha256).hexdigest()
+
+
+def signed(key, host, o):
+    """o as JSON, with its MAC."""
+    o = dict(o)
+    o["mac"] = mac(key, host, o)
+    return json.dumps(o)
+
+
+def fleet_block(d, name, role, timeout, password=False, hosts=()):
     """A fleet block: name logs in with its certificate, or with a
-    password (made here, in the broker's password file too)."""
+    password (made here, in the broker's password file too); a host
+    names its secret-file, the front every host's."""
     if password:
         pw = os.path.join(d, name + ".password")
         with open(pw, "w") as f:
@@ -161,9 +229,14 @@ def fleet_block(d, name, role, timeout, password=False):
         login = '\tcert-file "%s/%s.pem"\n\tkey-file "%s/%s.key"\n' % (
             d, name, d, name)
         port = PORT
+    if role == "front":
+        keys = "".join('\thost %s secret-file "%s/%s.secret"\n' % (h, d, h)
+                       for h in hosts)
+    else:
+        keys = '\tsecret-file "%s/%s.secret"\n' % (d, name)
     return ('fleet {\n\tbroker "mqtts://%s:%d"\n\tca-file "%s/ca.pem"\n'
-            '%s\tname %s\n\trole %s\n\ttimeout %d\n}\n' %
-            (BROKER, port, d, login, name, role, timeout))
+            '%s\tname %s\n\trole %s\n\ttimeout %d\n%s}\n' %
+            (BROKER, port, d, login, name, role, timeout, keys))
 
 
 
@@ -190,8 +263,11 @@ class Fleet:
         run(["mosquitto_passwd", "-c", "-b", os.path.join(self.d, "passwd"),
              "nobody-%s" % self.tag, "x"])
         shutil.chown(os.path.join(self.d, "passwd"), "mosquitto")
+        for n in self.names[1:]:
+            make_secret(self.d, n)
         blocks = {n: fleet_block(self.d, n, "front" if n == "front" else
-                                 "host", self.timeout, n in self.password)
+                                 "host", self.timeout, n in self.password,
+                                 self.names[1:])
                   for n in self.names}
         self.broker = Broker(self.d, self.tag)
         self.broker.start()

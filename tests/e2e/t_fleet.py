@@ -12,6 +12,10 @@ firewall and configuration.  Then, in order:
 - a user allowed on web1 only is refused on web2 by web2's monitor;
 - the broker's ACL refuses a host's publish to another host's requests;
   a request replayed, or past its expiry, is refused by the host;
+- a request published without the host's key (a missing, truncated or
+  wrong MAC, or changed after signing) is refused and logged, and so is
+  an answer or notice to the front; no key in a log or command line;
+- a request replayed after the host's monitor restarted is refused;
 - malformed broker messages are refused with a log line, no crash;
 - a host that stops answering: "did not answer" within the timeout;
 - the broker killed: a clear answer meanwhile; restarted: every
@@ -68,12 +72,27 @@ def ports_of(msg):
     return [int(x.split(":")[0]) for x in m.group(1).split()] if m else None
 
 
-def req_json(id_, exp, user=ADA, name="Ada", service="ssh", **over):
-    o = {"type": "req", "id": id_, "exp": exp, "cmd": "generate",
-         "user": user, "chat": user, "private": True, "age": 0,
-         "name": name, "args": [service]}
+KEYS = {}			# each host's secret-file, once made
+
+
+def req_obj(id_, exp, user=ADA, name="Ada", service="ssh", **over):
+    o = {"type": "req", "id": id_, "at": int(time.time() * 1000),
+         "exp": exp, "cmd": "generate", "user": user, "chat": user,
+         "private": True, "age": 0, "name": name, "args": [service]}
     o.update(over)
-    return json.dumps(o)
+    return o
+
+
+def req_json(id_, exp, host="web2", **over):
+    """A request as the front makes it, signed with host's key (a
+    malformed one gets a MAC of the right shape)."""
+    o = req_obj(id_, exp, **over)
+    try:
+        return fleetnet.signed(KEYS[host], host, o)
+    except (KeyError, TypeError, ValueError, OverflowError,
+            __import__("struct").error):
+        o["mac"] = "00" * 32
+        return json.dumps(o)
 
 
 def main():
@@ -94,6 +113,7 @@ def main():
     try:
         fleet.start()
         suites, broker = fleet.suites, fleet.broker
+        KEYS.update({h: fleetnet.secret_of(fleet.d, h) for h in HOSTS})
         front = suites["front"]
         for name in fleet.names:
             tap.ok(suites[name].monitor.log.wait(
@@ -116,6 +136,8 @@ def main():
         test_password_login(broker)
         test_acl_and_replays(suites, broker)
         test_notice_rewrites_its_own_only(suites, broker)
+        test_mac_refused(suites, broker)
+        test_replay_after_restart(suites, broker)
         test_malformed(suites, broker)
         test_no_answer(suites)
         test_broker_restart(suites, broker)
@@ -319,9 +341,10 @@ def test_notice_rewrites_its_own_only(suites, broker):
     mid = rec["result"]["message_id"] if rec else 0
     log = front.monitor.log
     start = log.mark()
-    broker.pub("web1", "pks/web1/reply", json.dumps(
-        {"type": "notice", "chat": ADA, "msg": mid, "text": "forged",
-         "alt": "", "marks": []}))
+    # web1's own key: a compromised web1, not the broker
+    broker.pub("web1", "pks/web1/reply", fleetnet.signed(KEYS["web1"],
+               "web1", {"type": "notice", "chat": ADA, "msg": mid,
+                        "text": "forged", "alt": "", "marks": []}))
     tap.ok(log.wait(r"fleet: web1 asked to rewrite message %d in chat %d, "
                     r"which was not sent for it" % (mid, ADA), 10, start),
            "web1's notice over the front's /hosts answer is dropped",
@@ -330,6 +353,96 @@ def test_notice_rewrites_its_own_only(suites, broker):
     tap.ok(front.bot.wait_sent(method="editMessageText", text="forged",
                                timeout=0) is None,
            "the front's message is not rewritten")
+
+
+def test_mac_refused(suites, broker):
+    """Whoever can publish on a host's topic without its key (here: the
+    front's own certificate, as a compromised broker could) is refused,
+    by pks-fleet for a MAC of the wrong shape, by the host's monitor for a
+    wrong one; the front refuses answers and notices the same way."""
+    front, web2 = suites["front"], suites["web2"]
+    log = web2.monitor.log
+    start = log.mark()
+    now = int(time.time())
+    o = req_obj(7101, now + 30)
+    good = json.loads(fleetnet.signed(KEYS["web2"], "web2", o))
+    short = dict(good, mac=good["mac"][:-2])
+    altered = dict(good, user=BOB, chat=BOB)	# signed for Ada
+    broker.pub("front", "pks/web2/req", [
+        json.dumps(o),					# no MAC
+        json.dumps(short),
+        fleetnet.signed(KEYS["web1"], "web2", req_obj(7102, now + 30)),
+        json.dumps(altered)])
+    tap.ok(log.wait(r"pks-fleet: refused a broker message on pks/web2/req"
+                    r" \(\d+ bytes\): a member missing", 10, start) and
+           log.wait(r"refused a broker message on pks/web2/req \(\d+ "
+                    r"bytes\): a MAC that is not 64 hex digits", 10, start),
+           "a request without a MAC, or a truncated one: refused by "
+           "pks-fleet, logged", log.text()[-1500:])
+    tap.ok(log.wait(r"fleet: refused request 7102 for web2: bad MAC", 10,
+                    start), "a request signed with another host's key: "
+           "refused by web2's monitor, logged")
+    tap.ok(log.wait(r"fleet: refused request 7101 for web2: bad MAC", 10,
+                    start), "a request changed after it was signed (the "
+           "user): refused, logged")
+    tap.ok(not log.grep(r"fleet: request 710\d from the front"),
+           "none of them was handled", log.grep(r"710\d"))
+    # answers and notices to the front: a broker cannot make them up
+    flog = front.monitor.log
+    fstart = flog.mark()
+    since = last_seq(front)
+    broker.pub("web1", "pks/web1/reply", [
+        fleetnet.signed(KEYS["web2"], "web1", {
+            "type": "notice", "chat": ADA, "msg": 0, "text": "forged",
+            "alt": "", "marks": []}),
+        json.dumps({"type": "reply", "id": 5, "to": 1, "text": "forged",
+                    "alt": "", "marks": [], "mac": "ab" * 32})])
+    tap.ok(flog.wait(r"fleet: refused notice 0 from web1: bad MAC", 10,
+                     fstart) and
+           flog.wait(r"fleet: refused answer to request 5 from web1: bad "
+                     r"MAC", 10, fstart),
+           "the front refuses a notice and an answer with a bad MAC",
+           flog.text()[-1500:])
+    tap.ok(front.bot.wait_sent(since=since, text="forged", timeout=0) is
+           None, "nothing of them reached Telegram")
+    # the keys: in no log line, no command line
+    texts = "".join(s.monitor.log.text() for s in suites.values())
+    cmdlines = b""
+    for s in suites.values():
+        pids = [s.monitor.proc.pid] + [p for p in (
+            s.monitor.child_pid(c) for c in ("pks-fleet", "pks-telegram",
+                                             "pks-sniffer", "pks-fw")) if p]
+        for pid in pids:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                cmdlines += f.read()
+    tap.ok(all(k.decode() not in texts and k not in cmdlines
+               for k in KEYS.values()), "no key in a log line or a "
+           "command line")
+
+
+def test_replay_after_restart(suites, broker):
+    """A request handled, then web2's monitor restarted (the ids it saw
+    are gone): the same request again is refused, as made before the
+    start."""
+    web2 = suites["web2"]
+    now = int(time.time())
+    req = req_json(7201, now + 60)
+    start = web2.monitor.log.mark()
+    broker.pub("front", "pks/web2/req", req)
+    tap.ok(web2.monitor.log.wait(r"fleet: request 7201 from the front", 10,
+                                 start), "web2 handles a signed request")
+    web2.monitor.stop()
+    web2.monitor.start()
+    log = web2.monitor.log
+    tap.ok(log.wait(r"pks-fleet: connected to the broker", 20),
+           "web2's monitor restarted and reconnected")
+    broker.pub("front", "pks/web2/req", req)
+    tap.ok(log.wait(r"fleet: refused request 7201 from the front: made "
+                    r"\d+ ms before this monitor started \(replayed\)", 10),
+           "the request replayed after the restart is refused, logged",
+           log.text()[-1500:])
+    tap.ok(not log.grep(r"fleet: request 7201 from the front"),
+           "and not handled")
 
 
 def test_malformed(suites, broker):
@@ -342,13 +455,16 @@ def test_malformed(suites, broker):
         ("binary", "\x01\x02\x03\xff"),
         ("not JSON", "{\"type\": \"req\", "),
         ("a JSON array", "[1, 2]"),
-        ("an unknown member", req_json(8001, now + 30, extra=1)),
-        ("a name too long", req_json(8002, now + 30, name="x" * 80)),
-        ("a number out of range", req_json(8003, now + 30, user=-5)),
+        ("an unknown member", req_json(8001, now + 30, "web1", extra=1)),
+        ("a name too long", req_json(8002, now + 30, "web1",
+                                     name="x" * 80)),
+        ("a number out of range", req_json(8003, now + 30, "web1",
+                                           user=-5)),
         ("a chat that is not the user's in private",
-         req_json(8004, now + 30, chat=42)),
-        ("an unknown command", req_json(8005, now + 30, cmd="reboot")),
-        ("too many arguments", req_json(8006, now + 30,
+         req_json(8004, now + 30, "web1", chat=42)),
+        ("an unknown command", req_json(8005, now + 30, "web1",
+                                        cmd="reboot")),
+        ("too many arguments", req_json(8006, now + 30, "web1",
                                         args=["a", "b", "c", "d", "e"])),
         ("a type for another topic", json.dumps({"type": "hello",
                                                  "at": now})),

@@ -85,8 +85,9 @@ def parser_keywords():
     # { "keyword", parse_handler }
     for m in re.finditer(r'\{\s*"([a-z][a-z0-9-]*)",\s*parse_\w+\s*\}', src):
         kws.add(m.group(1))
-    # words inside statements: strcmp(t.s, "to")
-    for m in re.finditer(r'strcmp\(t\.s,\s*"([a-z][a-z0-9-]*)"\)', src):
+    # words inside statements: strcmp(t.s, "to"), strcmp(t->s, "host")
+    for m in re.finditer(r'strcmp\((?:t\.|t->|kw\.)s,\s*'
+                         r'"([a-z][a-z0-9-]*)"\)', src):
         kws.add(m.group(1))
     # defaults: c->field = N; s.field = N; snprintf(c->field, ..., "v")
     defaults = {}
@@ -235,10 +236,11 @@ def check_example(ex):
         text = ex.replace('"/etc/pks/token"', '"%s"' % tok)
         tap.ok(text != ex, "the example names /etc/pks/token")
         # the fleet block's secrets, made real the same way
-        for name in ("fleet.key", "fleet-password"):
-            path = os.path.join(d, name)
+        for name in ("fleet.key", "fleet-password", "fleet/web1.secret",
+                     "fleet/web2.secret"):
+            path = os.path.join(d, name.replace("/", "-"))
             with open(path, "w") as f:
-                f.write("secret\n")
+                f.write("secret-of-the-example-0123456789abcdef\n")
             os.chmod(path, 0o600)
             text = text.replace('"/etc/pks/%s"' % name, '"%s"' % path)
         with open(conf, "w") as f:

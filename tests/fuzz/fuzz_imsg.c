@@ -45,6 +45,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -529,8 +530,11 @@ mon_drain(enum pks_proc id)
 				    (im.hdr.type == IMSG_FLEET_REQ ?
 				    sizeof(struct pks_fleet_req) :
 				    sizeof(struct pks_fleet_sent)) &&
-				    memchr(im.data, '\0', 8 + PKS_NAME_MAX) !=
-				    NULL;
+				    memchr((const char *)im.data +
+				    (im.hdr.type == IMSG_FLEET_REQ ?
+				    offsetof(struct pks_fleet_req, host) :
+				    offsetof(struct pks_fleet_sent, host)), '\0',
+				    PKS_NAME_MAX) != NULL;
 				break;
 			default:
 				ok = 0;

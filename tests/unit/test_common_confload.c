@@ -210,6 +210,74 @@ test_secret_file(void **state)
 	assert_logged_text("is not a regular file");
 }
 
+/* conf at path refused once key holds text (uid, mode): logged as
+ * "PATH:LINE: WHAT KEY WHY" */
+static void
+secret_refused(const char *path, int line, const char *what,
+    const char *key, const char *text, uid_t uid, mode_t mode,
+    const char *why)
+{
+	char	want[1024];
+
+	write_file(key, text, uid, mode);
+	nlogs = 0;
+	assert_null(conf_load(path));
+	snprintf(want, sizeof(want), "%s:%d: %s %s%s", path, line, what, key,
+	    why);
+	assert_logged_text(want);
+}
+
+/* fleet secret-files: read by conf_load, errors as file:line, the key
+ * never logged */
+static void
+test_fleet_secrets(void **state)
+{
+	struct pks_conf	*c;
+	char		 path[128], key[128], key2[128], text[1024];
+	const char	*k = "0123456789abcdef0123456789abcdef0123456789abcdef";
+	int		 i;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/pks.conf", tmpdir);
+	snprintf(key, sizeof(key), "%s/web1.key", tmpdir);
+	snprintf(key2, sizeof(key2), "%s/web2.key", tmpdir);
+	snprintf(text, sizeof(text), "telegram {\n\ttoken-file \"%s\"\n}\n"
+	    "fleet {\n\tbroker \"mqtts://b\"\n\tca-file \"/c\"\n"
+	    "\tname front\n\tpassword-file \"%s\"\n\trole front\n"
+	    "\thost web1 secret-file \"%s\"\n"
+	    "\thost web2 secret-file \"%s\"\n}\n" SVC, key, key, key, key2);
+	write_file(path, text, 0, 0600);
+	/* a final newline is not part of the key */
+	snprintf(text, sizeof(text), "%s\n", k);
+	write_file(key, text, 0, 0600);
+	secret_refused(path, 11, "fleet host web2 secret-file", key2,
+	    "short\n", 0, 0600, ": too few bytes, 32 to 256 are needed");
+	secret_refused(path, 11, "fleet host web2 secret-file", key2, k, 0,
+	    0644, " must not be readable by group or others");
+	write_file(key2, k, 0, 0600);
+	nlogs = 0;
+	c = conf_load(path);
+	assert_non_null(c);
+	assert_int_equal(c->nfleet_hosts, 2);
+	assert_int_equal(c->fleet_hosts[0].keylen, strlen(k));
+	assert_memory_equal(c->fleet_hosts[0].key, k, strlen(k));
+	assert_memory_equal(c->fleet_hosts[1].key, k, strlen(k));
+	conf_free(c);
+	for (i = 0; i < nlogs; i++)
+		assert_null(strstr(logs[i], "0123456789abcdef"));
+	/* a host: its own secret-file, the same checks */
+	snprintf(text, sizeof(text), "fleet {\n\tbroker \"mqtts://b\"\n"
+	    "\tca-file \"/c\"\n\tname web2\n\tpassword-file \"%s\"\n"
+	    "\tsecret-file \"%s\"\n}\n" SVC, key, key2);
+	write_file(path, text, 0, 0600);
+	c = conf_load(path);
+	assert_non_null(c);
+	assert_int_equal(c->fleet_mac_keylen, strlen(k));
+	conf_free(c);
+	secret_refused(path, 6, "fleet secret-file", key2, k, 1000, 0600,
+	    " must be owned by root");
+}
+
 #define TD(f)	cmocka_unit_test_setup_teardown(f, setup_dir, teardown_dir)
 
 int
@@ -220,6 +288,7 @@ main(void)
 		TD(test_load_without_telegram_ignores_token),
 		TD(test_load_errors),
 		TD(test_secret_file),
+		TD(test_fleet_secrets),
 	};
 
 	log_init("test_common_confload", 1, 0);

@@ -22,7 +22,12 @@
 #define NLOGS		64
 /* the rest of a valid fleet block, after its broker line */
 #define FLEET_REST	"\tca-file \"/etc/pks/ca.pem\"\n\tname web1\n" \
-			"\tpassword-file \"/etc/pks/fleet-pw\"\n"
+			"\tpassword-file \"/etc/pks/fleet-pw\"\n" \
+			"\tsecret-file \"/etc/pks/fleet-web1\"\n"
+/* the same for a front (no secret-file of its own) */
+#define FRONT_REST	"\tca-file \"/etc/pks/ca.pem\"\n\tname front\n" \
+			"\tpassword-file \"/etc/pks/fleet-pw\"\n\trole front\n"
+#define TG		"telegram {\n}\n"
 
 static char	logs[NLOGS][1200];
 static int	nlogs;
@@ -347,41 +352,78 @@ static const struct ecase ecases[] = {
 	{ "fleet_needs_a_broker", "fleet {\n" FLEET_REST "}\n" SVC, 1,
 	    "fleet: no broker given", 1 },
 	{ "fleet_needs_a_name",
-	    "fleet {\n\tbroker \"mqtts://b\"\n\tca-file \"/c\"\n"
+	    "fleet {\n\tbroker \"mqtts://b\"\n\tsecret-file \"/s\"\n\tca-file \"/c\"\n"
 	    "\tpassword-file \"/p\"\n}\n" SVC, 1,
 	    "fleet: no name given", 1 },
 	{ "fleet_name_is_a_name",
-	    "fleet {\n\tbroker \"mqtts://b\"\n\tca-file \"/c\"\n"
+	    "fleet {\n\tbroker \"mqtts://b\"\n\tsecret-file \"/s\"\n\tca-file \"/c\"\n"
 	    "\tpassword-file \"/p\"\n\tname \"a/b\"\n}\n" SVC, 1,
 	    "fleet: name \"a/b\" is not 1 to 31 letters", 1 },
 	{ "fleet_name_all_is_reserved",
-	    "fleet {\n\tbroker \"mqtts://b\"\n\tca-file \"/c\"\n"
+	    "fleet {\n\tbroker \"mqtts://b\"\n\tsecret-file \"/s\"\n\tca-file \"/c\"\n"
 	    "\tpassword-file \"/p\"\n\tname all\n}\n" SVC, 1,
 	    "fleet: \"all\" names every host", 1 },
 	{ "fleet_needs_credentials",
-	    "fleet {\n\tbroker \"mqtts://b\"\n\tca-file \"/c\"\n"
+	    "fleet {\n\tbroker \"mqtts://b\"\n\tsecret-file \"/s\"\n\tca-file \"/c\"\n"
 	    "\tname web1\n}\n" SVC, 1, "fleet: no credentials", 1 },
 	{ "fleet_cert_needs_key",
-	    "fleet {\n\tbroker \"mqtts://b\"\n\tca-file \"/c\"\n"
+	    "fleet {\n\tbroker \"mqtts://b\"\n\tsecret-file \"/s\"\n\tca-file \"/c\"\n"
 	    "\tname web1\n\tcert-file \"/x\"\n}\n" SVC, 1,
 	    "fleet: cert-file and key-file go together", 1 },
 	{ "fleet_needs_a_ca",
-	    "fleet {\n\tbroker \"mqtts://b\"\n\tname web1\n"
+	    "fleet {\n\tbroker \"mqtts://b\"\n\tsecret-file \"/s\"\n\tname web1\n"
 	    "\tpassword-file \"/p\"\n}\n" SVC, 1, "fleet: no ca-file given",
 	    1 },
 	{ "fleet_front_needs_telegram",
-	    "fleet {\n\tbroker \"mqtts://b\"\n\trole front\n" FLEET_REST
+	    "fleet {\n\tbroker \"mqtts://b\"\n" FRONT_REST
 	    "}\n" SVC, 1, "fleet: role front needs a telegram block", 1 },
 	{ "fleet_timeout_is_bounded",
 	    "fleet {\n\tbroker \"mqtts://b\"\n\ttimeout 61\n" FLEET_REST
 	    "}\n" SVC, 3, "timeout: 61 is out of range (1..60)", 1 },
 	{ "fleet_block_given_twice",
 	    "fleet {\n\tbroker \"mqtts://b\"\n" FLEET_REST "}\n"
-	    "fleet {\n}\n" SVC, 7, "fleet block given twice (first at "
+	    "fleet {\n}\n" SVC, 8, "fleet block given twice (first at "
 	    "line 1)", 1 },
 	{ "fleet_unknown_keyword",
 	    "fleet {\n\tbroker \"mqtts://b\"\n\ttopic x\n" FLEET_REST
 	    "}\n" SVC, 3, "fleet: unknown keyword \"topic\"", 1 },
+	/* the keys the front and each host share (fleetauth.c) */
+	{ "fleet_host_needs_a_secret",
+	    "fleet {\n\tbroker \"mqtts://b\"\n\tca-file \"/c\"\n"
+	    "\tname web1\n\tpassword-file \"/p\"\n}\n" SVC, 1,
+	    "fleet: no secret-file given", 1 },
+	{ "fleet_front_has_no_secret_file",
+	    TG "fleet {\n\tbroker \"mqtts://b\"\n" FRONT_REST
+	    "\tsecret-file \"/s\"\n}\n" SVC, 9, "fleet: secret-file is a "
+	    "host's", 1 },
+	{ "fleet_host_lines_are_a_fronts",
+	    "fleet {\n\tbroker \"mqtts://b\"\n" FLEET_REST
+	    "\thost web2 secret-file \"/s\"\n}\n" SVC, 7, "fleet: host "
+	    "lines are a front's", 1 },
+	{ "fleet_host_line_shape",
+	    TG "fleet {\n\tbroker \"mqtts://b\"\n" FRONT_REST
+	    "\thost web2 key \"/s\"\n}\n" SVC, 9, "host web2: expected "
+	    "secret-file, got \"key\"", 1 },
+	{ "fleet_host_line_path",
+	    TG "fleet {\n\tbroker \"mqtts://b\"\n" FRONT_REST
+	    "\thost web2 secret-file \"s\"\n}\n" SVC, 9, "host web2: "
+	    "secret-file \"s\" is not an absolute path", 1 },
+	{ "fleet_host_line_name",
+	    TG "fleet {\n\tbroker \"mqtts://b\"\n" FRONT_REST
+	    "\thost a/b secret-file \"/s\"\n}\n" SVC, 9, "host: \"a/b\"", 1 },
+	{ "fleet_host_line_all",
+	    TG "fleet {\n\tbroker \"mqtts://b\"\n" FRONT_REST
+	    "\thost all secret-file \"/s\"\n}\n" SVC, 9, "host: \"all\" "
+	    "names every host", 1 },
+	{ "fleet_host_line_twice",
+	    TG "fleet {\n\tbroker \"mqtts://b\"\n" FRONT_REST
+	    "\thost web2 secret-file \"/s\"\n"
+	    "\thost web2 secret-file \"/t\"\n}\n" SVC, 10, "host web2 given "
+	    "twice (first at line 9)", 1 },
+	{ "fleet_host_line_own_name",
+	    TG "fleet {\n\tbroker \"mqtts://b\"\n" FRONT_REST
+	    "\thost front secret-file \"/s\"\n}\n" SVC, 9, "fleet: host "
+	    "front is this host's own name", 1 },
 };
 #define NECASES	(sizeof(ecases) / sizeof(ecases[0]))
 
@@ -836,6 +878,17 @@ test_fleet_block(void **state)
 	assert_string_equal(c->fleet_name, "front-1");
 	assert_int_equal(c->fleet_role, PKS_FLEET_FRONT);
 	assert_int_equal(c->fleet_timeout, 9);
+	assert_int_equal(c->nfleet_hosts, 0);
+	conf_free(c);
+	/* a front names each host's key */
+	c = parse_ok(TG "fleet {\n\tbroker \"mqtts://b\"\n" FRONT_REST
+	    "\thost web1 secret-file \"/etc/pks/fleet/web1\"\n"
+	    "\thost web-2 secret-file \"/etc/pks/fleet/web-2\"\n}\n" SVC);
+	assert_int_equal(c->nfleet_hosts, 2);
+	assert_string_equal(c->fleet_hosts[1].name, "web-2");
+	assert_string_equal(c->fleet_hosts[1].secret, "/etc/pks/fleet/web-2");
+	assert_int_equal(c->fleet_hosts[1].line, 10);
+	assert_string_equal(c->fleet_secret, "");
 	conf_free(c);
 	/* the defaults: a host, 5 s */
 	c = parse_ok("fleet {\n\tbroker \"mqtts://broker.example\"\n"
@@ -843,6 +896,8 @@ test_fleet_block(void **state)
 	assert_int_equal(c->fleet_role, PKS_FLEET_HOST);
 	assert_int_equal(c->fleet_timeout, 5);
 	assert_string_equal(c->fleet_name, "web1");
+	assert_string_equal(c->fleet_secret, "/etc/pks/fleet-web1");
+	assert_int_equal(c->fleet_secret_line, 6);
 	conf_free(c);
 	c = parse_ok(SVC);
 	assert_int_equal(c->has_fleet, 0);
