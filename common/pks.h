@@ -25,6 +25,8 @@
 					   mode HOST USER_ID SERVICE DURATION */
 #define PKS_REQ_MAX_AGE		60	/* seconds a /generate stays good, and
 					   the service picker it brought */
+#define PKS_PICKER_MAX		90	/* buttons of a picker (Telegram
+					   refuses more than about 100) */
 #define PKS_WINDOW_MAX		86400	/* longest window (open-for), seconds */
 #define PKS_SEQUENCES_MAX	50000	/* highest max-sequences: the live set
 					   pushed to a new sniffer fits its

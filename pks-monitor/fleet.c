@@ -439,6 +439,87 @@ fleet_hosts(const struct request *r)
 }
 
 /*
+ * /generate alone, on a front that heard from other hosts: a picker of
+ * hosts, this one first if the person may open something here.  What
+ * they may open on another host is that host's to say: a press asks it
+ * (/generate HOST), and it answers with its own picker of their
+ * services, a sequence if there is one only, or a refusal.  0 if there
+ * is no other host to offer: the front answers as a single host.
+ */
+static int
+host_picker(const struct request *r)
+{
+	struct reply	rp;
+	size_t		i, n = 0, more = 0;
+	int		svc;
+
+	for (svc = 0; svc < env->conf->nservices; svc++)
+		if (policy_allowed(r->user, r->chat, svc))
+			break;
+	reply_init(&rp);
+	rp.to = REPLY_CHOICE;
+	if (svc < env->conf->nservices) {
+		text_add(&rp.alt, "%s/", env->conf->fleet_name);
+		n++;
+	}
+	for (i = 0; i < nhosts; i++) {
+		/* /generate NAME: a service of ours by that name wins */
+		if (conf_service_index(env->conf, hosts[i].name) != -1)
+			continue;
+		if (n == PKS_PICKER_MAX) {
+			more++;
+			continue;
+		}
+		text_add(&rp.alt, "%s%s/", n > 0 ? " " : "", hosts[i].name);
+		n++;
+	}
+	if (n == 0 || (n == 1 && svc < env->conf->nservices))
+		return 0;
+	if (r->age > PKS_REQ_MAX_AGE) {
+		front_say(r, "That request is %u seconds old and has "
+		    "expired: ask again.", r->age);
+		return 1;
+	}
+	reply_add(&rp, "Which host?");
+	if (more > 0)
+		reply_add(&rp, " (%zu more: /hosts lists them, /generate HOST "
+		    "asks one)", more);
+	if (!link_state.connected)
+		reply_add(&rp, " The fleet's message broker cannot be reached "
+		    "right now: only %s answers.", env->conf->fleet_name);
+	telegram_origin.reply(r, &rp);
+	telegram_origin.done(r);
+	return 1;
+}
+
+/*
+ * A host's picker of its services: each button asks that host again
+ * (HOST/SERVICE), never a service of the same name here.
+ */
+static void
+host_choices(struct text *alt, const char *host)
+{
+	struct text	in = *alt;
+	char		name[PKS_NAME_MAX];
+	size_t		i = 0, start, n = 0;
+
+	memset(alt, 0, sizeof(*alt));
+	while (i < in.len) {
+		while (i < in.len && in.buf[i] == ' ')
+			i++;
+		for (start = i; i < in.len && in.buf[i] != ' '; i++)
+			;
+		if (i == start || i - start >= sizeof(name))
+			continue;
+		memcpy(name, in.buf + start, i - start);
+		name[i - start] = '\0';
+		if (conf_valid_name(name))
+			text_add(alt, "%s%s/%s", n++ > 0 ? " " : "", host,
+			    name);
+	}
+}
+
+/*
  * A Telegram request on the front: 1 if it was the fleet's to handle
  * (forwarded, or answered here about the fleet), 0 if the monitor
  * handles it as a local one.
@@ -464,6 +545,10 @@ fleet_tg_request(const struct pks_tg_req *tr)
 		r.nargs = 0;
 		fleet_gather(&r, FLEET_CMD_STATUS);
 		return 1;
+	}
+	if (tr->cmd == TG_CMD_GENERATE && tr->arg1[0] == '\0') {
+		telegram_to_request(tr, &r);
+		return host_picker(&r);
 	}
 	if ((cmd = admin_cmd(tr)) != 0) {
 		telegram_to_request(tr, &r);
@@ -615,6 +700,8 @@ fleet_reply(const struct pks_fleet_reply *fr, const char *text,
 		fwd_free(f);
 		return;
 	}
+	if (rp.to == REPLY_CHOICE)
+		host_choices(&rp.alt, f->host);
 	telegram_origin.reply(&f->req, &rp);
 	if (f->state == FWD_AFTER) {
 		fwd_free(f);

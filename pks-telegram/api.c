@@ -447,39 +447,78 @@ json_out(json_object *o)
 	return r;
 }
 
-/* reply_markup for a space-separated list of service names */
+/*
+ * One entry of a keyboard list: "SERVICE" (here), "HOST/" (a host of
+ * the fleet: its own picker) or "HOST/SERVICE" (a service there).  Its
+ * label and callback_data (at most 64 bytes: "@" + 31 + "/" + 31); -1
+ * if it is not of one of these shapes.
+ */
+int
+tg_kb_entry(const char *e, size_t len, char *label, size_t labelsz,
+    char *data, size_t datasz)
+{
+	char		 host[PKS_NAME_MAX], name[PKS_NAME_MAX];
+	const char	*slash;
+	size_t		 hlen;
+
+	if ((slash = memchr(e, '/', len)) == NULL) {
+		if (len >= sizeof(name))
+			return -1;
+		memcpy(name, e, len);
+		name[len] = '\0';
+		if (!conf_valid_name(name))
+			return -1;
+		snprintf(label, labelsz, "%s", name);
+		snprintf(data, datasz, "%s%s", TG_CB_PREFIX, name);
+		return 0;
+	}
+	hlen = slash - e;
+	if (hlen >= sizeof(host) || len - hlen - 1 >= sizeof(name))
+		return -1;
+	memcpy(host, e, hlen);
+	host[hlen] = '\0';
+	memcpy(name, slash + 1, len - hlen - 1);
+	name[len - hlen - 1] = '\0';
+	if (!conf_valid_name(host) || (name[0] != '\0' &&
+	    !conf_valid_name(name)))
+		return -1;
+	snprintf(label, labelsz, "%s", name[0] != '\0' ? name : host);
+	snprintf(data, datasz, "%s%s%s%s", TG_CB_HOST, host,
+	    name[0] != '\0' ? "/" : "", name);
+	return 0;
+}
+
+/* reply_markup for a space-separated list of keyboard entries */
 static json_object *
 keyboard(const char *kb, size_t kblen)
 {
 	json_object	*mk, *rows, *row = NULL, *b;
-	char		 name[PKS_NAME_MAX + 1], data[PKS_NAME_MAX + 8];
-	size_t		 i = 0, n;
+	char		 label[PKS_NAME_MAX], data[TG_CB_DATA_MAX + 1];
+	size_t		 i = 0, start;
 	int		 nb = 0;
 
 	mk = json_object_new_object();
 	rows = json_object_new_array();
 	json_object_object_add(mk, "inline_keyboard", rows);
-	while (i < kblen) {
+	while (i < kblen && nb < TG_KB_MAX) {
 		while (i < kblen && kb[i] == ' ')
 			i++;
-		for (n = 0; i < kblen && kb[i] != ' '; i++, n++)
-			if (n < sizeof(name) - 1)
-				name[n] = kb[i];
-		if (n == 0)
+		for (start = i; i < kblen && kb[i] != ' '; i++)
+			;
+		if (i == start)
 			break;
-		if (n >= sizeof(name) - 1 || (name[n] = '\0',
-		    !conf_valid_name(name))) {
-			log_warnx("keyboard: bad service name, skipped");
+		if (tg_kb_entry(kb + start, i - start, label, sizeof(label),
+		    data, sizeof(data)) == -1) {
+			log_warnx("keyboard: bad entry, skipped");
 			continue;
 		}
 		if (nb % KB_PER_ROW == 0) {
 			row = json_object_new_array();
 			json_object_array_add(rows, row);
 		}
-		snprintf(data, sizeof(data), "%s%s", TG_CB_PREFIX, name);
 		b = json_object_new_object();
 		json_object_object_add(b, "text",
-		    json_object_new_string(name));
+		    json_object_new_string(label));
 		json_object_object_add(b, "callback_data",
 		    json_object_new_string(data));
 		json_object_array_add(row, b);

@@ -17,7 +17,11 @@
 #define TG_CBQ_ID_MAX	64	/* callback query ids are short strings */
 #define TG_UPDATES_MAX	32	/* getUpdates limit: updates per batch */
 #define TG_ADDR_MAX	64	/* bound address, incl. NUL */
-#define TG_CB_PREFIX	"g:"	/* callback_data of our keyboard buttons */
+#define TG_CB_PREFIX	"g:"	/* callback_data of a service button */
+#define TG_CB_HOST	"@"	/* of a host's button, "@HOST[/SERVICE]"
+				   (fleet mode, on the front) */
+#define TG_CB_DATA_MAX	64	/* callback_data bytes, Telegram's limit */
+#define TG_KB_MAX	PKS_PICKER_MAX	/* buttons of a keyboard */
 
 /* what one update asks for; at most one command per update */
 struct tg_update {
@@ -99,6 +103,8 @@ int		 tg_api_wait(struct tg_api *, int, short, int, short *);
 void		 tg_api_perform(struct tg_api *);
 const char	*tg_api_strerror(struct tg_api *, struct tg_call *, int);
 void		 tg_scrub(char *, const char *);
+int		 tg_kb_entry(const char *, size_t, char *, size_t, char *,
+		    size_t);
 char		*tg_build_send(int64_t, uint32_t, const char *, size_t,
 		    int, const char *, size_t);
 int		 tg_url_ok(const char *);

@@ -13,7 +13,8 @@
  *    can answer with a hint;
  *  - in a group, an unknown command only when addressed to us
  *    (/foo@ThisBot): "/foo" alone may be meant for another bot;
- *  - a callback_query whose data is TG_CB_PREFIX and a service name
+ *  - a callback_query whose data is TG_CB_PREFIX and a service name, or
+ *    TG_CB_HOST and a host's name, with "/" and a service name or not
  *    (a button of our inline keyboard): TG_CMD_GENERATE, unless the
  *    keyboard is older than the command it answered may be;
  *  - an admin command (/grant, /ungrant, /users, /windows, /close,
@@ -672,7 +673,45 @@ parse_message(struct tg_update *u, json_object *msg, const char *bot,
 }
 
 /*
- * A press on a button of our service picker: /generate of that service.
+ * The callback_data of our buttons into /generate's words: "g:SERVICE"
+ * is /generate SERVICE, "@HOST" /generate HOST and "@HOST/SERVICE"
+ * /generate HOST SERVICE (fleet mode).  -1 if it is none of these.
+ */
+static int
+cb_data(struct pks_tg_req *r, const char *data)
+{
+	const char	*p, *slash;
+	size_t		 n;
+
+	if (strncmp(data, TG_CB_PREFIX, strlen(TG_CB_PREFIX)) == 0) {
+		p = data + strlen(TG_CB_PREFIX);
+		if (!conf_valid_name(p))
+			return -1;
+		snprintf(r->arg1, sizeof(r->arg1), "%s", p);
+		return 0;
+	}
+	if (strncmp(data, TG_CB_HOST, strlen(TG_CB_HOST)) != 0)
+		return -1;
+	p = data + strlen(TG_CB_HOST);
+	if ((slash = strchr(p, '/')) == NULL)
+		slash = p + strlen(p);
+	if ((n = slash - p) >= sizeof(r->arg1))
+		return -1;
+	memcpy(r->arg1, p, n);
+	r->arg1[n] = '\0';
+	if (*slash == '/')
+		snprintf(r->arg2, sizeof(r->arg2), "%s", slash + 1);
+	if (!conf_valid_name(r->arg1) || (*slash == '/' &&
+	    !conf_valid_name(r->arg2))) {
+		r->arg1[0] = r->arg2[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A press on a button of our picker: /generate of that service (or
+ * host, or service of a host).
  * The picker expires with the command that brought it: a press on a
  * picker older than PKS_REQ_MAX_AGE (or one Telegram no longer shows,
  * dated 0) asks for nothing, and its answer says so (u->expired);
@@ -702,8 +741,7 @@ parse_callback(struct tg_update *u, json_object *cbq, time_t now)
 		return 0;
 	}
 	if ((data = member_str(cbq, "data", NULL)) == NULL ||
-	    strncmp(data, TG_CB_PREFIX, strlen(TG_CB_PREFIX)) != 0 ||
-	    !conf_valid_name(data + strlen(TG_CB_PREFIX))) {
+	    cb_data(r, data) == -1) {
 		log_debug("update %lld: callback query not from our keyboard",
 		    (long long)u->update_id);
 		return 0;
@@ -724,7 +762,6 @@ parse_callback(struct tg_update *u, json_object *cbq, time_t now)
 	r->cmd = TG_CMD_GENERATE;
 	/* the picker stands for the command: the monitor checks its age */
 	r->age = date >= now ? 0 : (uint32_t)(now - date);
-	snprintf(r->arg1, sizeof(r->arg1), "%s", data + strlen(TG_CB_PREFIX));
 	return 1;
 }
 

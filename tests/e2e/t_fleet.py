@@ -38,6 +38,7 @@ from pkstest import tap, run, ADA, BOB  # noqa: E402
 HOSTS = ("web1", "web2", "web3")
 TIMEOUT = 2			# fleet timeout of the front, seconds
 SSH_PORT = 2222
+WEB = pkstest.service("web", 8080) + "\n"	# web1's second service
 
 
 def fleet_pid(s):
@@ -106,7 +107,9 @@ def main():
     # Ada is an admin on the front, web1 and web2, not on web3
     adm = "admin user %d\n" % ADA
     fleet = fleetnet.Fleet(HOSTS, {"front": pkstest.allow(ADA) + adm,
-                                   "web1": pkstest.allow([ADA, BOB]) + adm,
+                                   "web1": WEB + pkstest.allow(ADA, (
+                                       "ssh", "web")) + pkstest.allow(BOB)
+                                   + adm,
                                    "web2": pkstest.allow(ADA) + adm,
                                    "web3": pkstest.allow(ADA)},
                            timeout=TIMEOUT, password=("web3",))
@@ -129,6 +132,7 @@ def main():
                    front.monitor.log.text()[-3000:] + broker.log.text())
         test_generate_opens_one_host(suites)
         test_hosts_and_help(suites)
+        test_pickers(suites)
         test_refused_by_host_rights(suites)
         test_status_everywhere(suites)
         test_admin_everywhere(suites)
@@ -185,6 +189,78 @@ def test_hosts_and_help(suites):
     msg = ask(front, ADA, "/help", r"one-time")
     tap.ok(msg and "/generate HOST [SERVICE]" in msg, "/help on the front "
            "tells how to ask another host", msg)
+
+
+def buttons(rec):
+    """The callback_data of a sent message's buttons."""
+    kb = rec and rec["params"].get("reply_markup")
+    if isinstance(kb, str):
+        kb = json.loads(kb)
+    return [b.get("callback_data") for row in
+            (kb or {}).get("inline_keyboard", []) for b in row]
+
+
+def press(front, user, rec, data, pattern):
+    """user presses the button data of the message rec: the answer."""
+    since = last_seq(front)
+    front.bot.push_callback(user_id=user, chat_id=user, data=data,
+                            message_id=rec["result"]["message_id"])
+    return wait_reply(front, user, since, pattern)
+
+
+def test_pickers(suites):
+    """/generate alone on the front: a picker of hosts, then the host's
+    own picker of this person's services there."""
+    front, web1 = suites["front"], suites["web1"]
+    since = last_seq(front)
+    ask(front, ADA, "/generate", r"Which host")
+    rec = front.bot.wait_sent(chat_id=ADA, since=since, text=r"Which host")
+    tap.ok(buttons(rec) == ["@front"] + ["@" + h for h in HOSTS],
+           "/generate alone on the front: a picker of the front and the "
+           "hosts heard from", buttons(rec))
+    since = last_seq(front)
+    ask(front, BOB, "/generate", r"Which host")
+    bob = front.bot.wait_sent(chat_id=BOB, since=since, text=r"Which host")
+    tap.ok(buttons(bob) == ["@" + h for h in HOSTS], "the front is not "
+           "offered to Bob, who may open nothing there", buttons(bob))
+    since = last_seq(front)
+    press(front, ADA, rec, "@web1", r"<b>web1</b>: Which service")
+    svc = front.bot.wait_sent(chat_id=ADA, since=since, text=r"web1")
+    tap.ok(buttons(svc) == ["@web1/ssh", "@web1/web"], "a press on web1: "
+           "web1's picker of Ada's services there", buttons(svc))
+    msg = press(front, ADA, svc, "@web1/web", answer_of("web1"))
+    tap.ok(ports_of(msg) and "for <b>web</b>" in msg, "a press on web "
+           "issues on web1, as /generate web1 web", msg)
+    tap.ok(front.bot.wait_sent(method="answerCallbackQuery",
+                               since=since) is not None,
+           "each press is answered")
+    msg = press(front, ADA, rec, "@front", r"pks-knock|Which")
+    tap.ok(ports_of(msg) and not msg.startswith("<b>"), "a press on the "
+           "front: its own sequence (Ada's one service there)", msg)
+    msg = press(front, BOB, bob, "@web2", answer_of("web2"))
+    tap.ok(msg and "not allowed" in msg, "a press on web2 by Bob: web2 "
+           "refuses him", msg)
+    # a picker past its 60 s: "expired", asks nothing, loses its buttons
+    mark = web1.monitor.log.mark()
+    front.bot.age_message(chat_id=ADA, message_id=svc["result"][
+        "message_id"], seconds=61)
+    since = last_seq(front)
+    front.bot.push_callback(user_id=ADA, chat_id=ADA, data="@web1/ssh",
+                            message_id=svc["result"]["message_id"])
+    ans = front.bot.wait_sent(method="answerCallbackQuery", since=since,
+                              timeout=10)
+    tap.ok(ans and "expired" in ans["params"].get("text", ""),
+           "a press on an expired host's picker: \"This menu has "
+           "expired\"", ans)
+    ed = front.bot.wait_sent(method="editMessageText", since=since,
+                             text=r"expired", timeout=10)
+    tap.ok(ed and not buttons(ed), "and the picker loses its buttons", ed)
+    # the next request web1 hears of ends what the press could have done
+    msg = ask(front, ADA, "/revoke web1", answer_of("web1"))
+    tap.ok(msg and web1.monitor.log.lacks(
+        r"from the front: generate", mark,
+        until=r"from the front: revoke for user %d" % ADA),
+        "nothing was asked of web1", web1.monitor.log.text()[-1000:])
 
 
 def test_password_login(broker):

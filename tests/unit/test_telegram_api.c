@@ -81,9 +81,62 @@ send_body(void **state)
 	    json_object_array_get_idx(rows, 1)), 1);
 	json_object_put(o);
 
-	/* no valid name: no keyboard at all */
-	o = body(tg_build_send(1, 0, "x", 1, 0, "a/b", 3));
+	/* no valid entry: no keyboard at all */
+	o = body(tg_build_send(1, 0, "x", 1, 0, "a/b/c /b a;b //", 15));
 	assert_false(json_object_object_get_ex(o, "reply_markup", NULL));
+	json_object_put(o);
+
+	/* fleet mode: a host's button, a service of a host's */
+	o = body(tg_build_send(1, 0, "x", 1, 0, "web2/ web2/ssh", 14));
+	assert_true(json_object_object_get_ex(o, "reply_markup", &mk));
+	assert_true(json_object_object_get_ex(mk, "inline_keyboard", &rows));
+	row = json_object_array_get_idx(rows, 0);
+	assert_int_equal(json_object_array_length(row), 2);
+	assert_string_equal(str(json_object_array_get_idx(row, 0), "text"),
+	    "web2");
+	assert_string_equal(str(json_object_array_get_idx(row, 0),
+	    "callback_data"), "@web2");
+	assert_string_equal(str(json_object_array_get_idx(row, 1), "text"),
+	    "ssh");
+	assert_string_equal(str(json_object_array_get_idx(row, 1),
+	    "callback_data"), "@web2/ssh");
+	json_object_put(o);
+}
+
+/* keyboard entries: the longest fit callback_data's 64 bytes */
+static void
+kb_entries(void **state)
+{
+	char		 e[80], label[PKS_NAME_MAX], data[TG_CB_DATA_MAX + 1];
+	char		 kb[200 * 5];
+	const char	*bad[] = { "", "/", "/ssh", "a/b/c", "s;h", "w/s;h",
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" };
+	json_object	*o, *mk, *rows;
+	size_t		 i, n, nrows;
+
+	(void)state;
+	memset(e, 'a', 31);
+	e[31] = '/';
+	memset(e + 32, 'b', 31);
+	assert_int_equal(tg_kb_entry(e, 63, label, sizeof(label), data,
+	    sizeof(data)), 0);
+	assert_int_equal(strlen(data), TG_CB_DATA_MAX);
+	assert_int_equal(strlen(label), 31);
+	assert_int_equal(label[0], 'b');
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(tg_kb_entry(bad[i], strlen(bad[i]), label,
+		    sizeof(label), data, sizeof(data)), -1);
+	/* a keyboard stops at TG_KB_MAX buttons */
+	for (i = n = 0; i < 200; i++)
+		n += snprintf(kb + n, sizeof(kb) - n, "s%zu ", i);
+	o = body(tg_build_send(1, 0, "x", 1, 0, kb, n));
+	assert_true(json_object_object_get_ex(o, "reply_markup", &mk));
+	assert_true(json_object_object_get_ex(mk, "inline_keyboard", &rows));
+	nrows = json_object_array_length(rows);
+	for (i = n = 0; i < nrows; i++)
+		n += json_object_array_length(json_object_array_get_idx(rows,
+		    i));
+	assert_int_equal(n, TG_KB_MAX);
 	json_object_put(o);
 }
 
@@ -239,6 +292,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(scrub),
 		cmocka_unit_test(send_body),
+		cmocka_unit_test(kb_entries),
 		cmocka_unit_test(msg_body),
 		cmocka_unit_test(other_bodies),
 		cmocka_unit_test(resolve),

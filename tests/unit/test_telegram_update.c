@@ -343,6 +343,48 @@ picker_press(long long date)
 	return ups[0].has_cmd;
 }
 
+/* a press on a button holding data (a fresh picker): has_cmd */
+static int
+press(const char *data)
+{
+	char	buf[512];
+
+	snprintf(buf, sizeof(buf), "{\"update_id\":14,\"callback_query\":"
+	    "{\"id\":\"9\",\"from\":{\"id\":5},\"message\":{\"message_id\":"
+	    "2,\"chat\":" PRIV ",\"date\":%lld},\"data\":\"%s\"}}",
+	    (long long)NOW, data);
+	parse(buf);
+	return ups[0].has_cmd;
+}
+
+/* fleet mode: a host's button, a service of a host's */
+static void
+host_picker_press(void **state)
+{
+	static const char *const bad[] = {
+		"@", "@/ssh", "@web2/", "@web2/s;h", "@we;b2", "@web2/ssh/x",
+		"@aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "h:web2", "g:web2/ssh",
+	};
+	size_t	i;
+
+	(void)state;
+	assert_int_equal(press("@web2"), 1);
+	assert_int_equal(ups[0].req.cmd, TG_CMD_GENERATE);
+	assert_string_equal(ups[0].req.arg1, "web2");
+	assert_string_equal(ups[0].req.arg2, "");
+	assert_int_equal(press("@web2/ssh"), 1);
+	assert_string_equal(ups[0].req.arg1, "web2");
+	assert_string_equal(ups[0].req.arg2, "ssh");
+	/* the longest names fit Telegram's 64 bytes */
+	assert_int_equal(press("@aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/"
+	    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"), 1);
+	assert_int_equal(strlen(ups[0].req.arg2), PKS_NAME_MAX - 1);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(press(bad[i]), 0);
+		assert_string_equal(ups[0].cbq_id, "9");	/* answered */
+	}
+}
+
 static void
 callback_query(void **state)
 {
@@ -726,6 +768,7 @@ main(void)
 		cmocka_unit_test(long_name_cut_on_character),
 		cmocka_unit_test(huge_ids),
 		cmocka_unit_test(callback_query),
+		cmocka_unit_test(host_picker_press),
 		cmocka_unit_test(ignored_kinds),
 		cmocka_unit_test(broken_entities_in_group_ignored),
 		cmocka_unit_test(channel_post),
