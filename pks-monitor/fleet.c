@@ -156,6 +156,7 @@ static void
 host_seen(const char *name, int64_t said)
 {
 	struct fhost	*h;
+	size_t		 i;
 
 	if ((h = host_find(name)) == NULL) {
 		if (nhosts == HOSTS_MAX) {
@@ -163,7 +164,14 @@ host_seen(const char *name, int64_t said)
 			    "remembered", HOSTS_MAX, name);
 			return;
 		}
-		h = &hosts[nhosts++];
+		/* kept in name order: /hosts and the picker list them so */
+		for (i = 0; i < nhosts && strcmp(hosts[i].name, name) < 0; i++)
+			;
+		memmove(&hosts[i + 1], &hosts[i], (nhosts - i) *
+		    sizeof(hosts[0]));
+		nhosts++;
+		h = &hosts[i];
+		memset(h, 0, sizeof(*h));
 		memcpy(h->name, name, sizeof(h->name));
 		log_info("fleet: host %s is there", name);
 	}
