@@ -61,8 +61,11 @@ struct forward {
 /* a front: a /status asked of every host, answered as one message */
 struct gather {
 	struct request	 req;		/* the Telegram request */
+	uint32_t	 cmd;		/* enum pks_fleet_cmd */
 	struct reply	 out;
 	int		 waiting;	/* hosts still to answer */
+	int		 asked;		/* hosts asked */
+	int		 parts;		/* hosts with something to say */
 };
 
 /* a front: a host that said hello */
@@ -353,6 +356,7 @@ fleet_gather(const struct request *tr, uint32_t cmd)
 		return;
 	}
 	g->req = *tr;
+	g->cmd = cmd;
 	reply_init(&g->out);
 	r.origin = &gather_origin;
 	gathering = g;
@@ -365,6 +369,7 @@ fleet_gather(const struct request *tr, uint32_t cmd)
 	for (i = 0; link_state.connected && i < nhosts; i++)
 		if (fwd_sendv(tr, hosts[i].name, cmd, g) == 0)
 			g->waiting++;
+	g->asked = g->waiting - 1;
 	if (--g->waiting == 0)
 		gather_end(g);
 }
@@ -658,6 +663,10 @@ host_words(struct reply *rp, const struct pks_fleet_reply *fr,
 static void
 gather_end(struct gather *g)
 {
+	/* a /status names only the hosts where the person has something */
+	if (g->cmd == FLEET_CMD_STATUS && g->asked > 0 && g->parts == 0)
+		reply_add(&g->out, "\nNothing of yours on the %d other "
+		    "host%s.", g->asked, g->asked == 1 ? "" : "s");
 	telegram_origin.reply(&g->req, &g->out);
 	telegram_origin.done(&g->req);
 	free(g);
@@ -675,7 +684,11 @@ gather_part(struct forward *f, const struct reply *rp)
 		reply_add(&none, "did not answer.");
 		rp = &none;
 	}
-	words_add(&g->out, f->host, rp);
+	/* no words: nothing to tell (a /status with nothing there) */
+	if (rp->t.len > 0) {
+		words_add(&g->out, f->host, rp);
+		g->parts++;
+	}
 	if (--g->waiting == 0)
 		gather_end(g);
 }
@@ -900,6 +913,8 @@ fleet_req(const struct pks_fleet_req *fr)
 	r.chat = fr->chat;
 	r.private = fr->private;
 	r.age = fr->age;
+	/* the front gathers a /status from every host into one answer */
+	r.terse = r.cmd == REQ_STATUS;
 	memcpy(r.user_name, fr->user_name, sizeof(r.user_name));
 	if (r.cmd == REQ_GENERATE) {
 		/* service, address ("": none from the fleet) */

@@ -377,6 +377,9 @@ struct request {
 	int64_t		 reply_user;	/* a request made as a reply to
 					   someone's message: that person */
 	char		 reply_user_name[64];
+	int		 terse;		/* one part of an answer gathered from
+					   many hosts: a /status with nothing
+					   to tell has no words */
 };
 
 /*

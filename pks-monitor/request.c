@@ -251,7 +251,7 @@ cmd_status(const struct request *r, struct reply *rp)
 		reply_add(rp, "Window: %s open for %s, %lld s left\n",
 		    w->svcname, addr_str(w->w.af, w->w.addr, a, sizeof(a)),
 		    win_left(w, now));
-	if (n == 0)
+	if (n == 0 && !r->terse)
 		reply_add(rp, "You have no live sequence and no open window.");
 	if (r->private)
 		return 0;

@@ -282,17 +282,27 @@ def test_password_login(broker):
 
 
 def test_status_everywhere(suites):
-    """/status on the front: the front's own and every host's, in one
-    message (Ada has a sequence on web2 and one on the front)."""
+    """/status on the front: the front's own and the hosts' where the
+    person has something, in one message (Ada has a sequence on web2 and
+    one on the front; hers on web1 were revoked, she never asked web3)."""
     front = suites["front"]
     ask(front, ADA, "/generate ssh", r"pks-knock")
+    ask(front, ADA, "/generate web2 ssh", answer_of("web2"))
     msg = ask(front, ADA, "/status", r"<b>front</b>: ", timeout=15)
     parts = dict(re.findall(r"<b>(\w+)</b>: ([^\n]*)", msg or ""))
-    tap.ok(set(parts) == {"front"} | set(HOSTS), "/status covers the "
-           "front and every host", msg)
+    tap.ok(set(parts) == {"front", "web2"}, "/status covers the front "
+           "and the hosts where Ada has something", msg)
     tap.ok("Sequence for ssh" in parts.get("front", "") and
-           "no live sequence" in parts.get("web3", ""),
+           "Sequence for ssh" in parts.get("web2", ""),
            "each part is that host's own", msg)
+    msg = ask(front, BOB, "/revoke web1", answer_of("web1"))
+    tap.ok(msg and "Revoked 1 live sequence." in msg, "Bob's /revoke web1",
+           msg)
+    msg = ask(front, BOB, "/status", r"<b>front</b>: ", timeout=15)
+    tap.ok(msg and re.search(r"<b>front</b>: You have no live sequence.*"
+                             r"\nNothing of yours on the 3 other hosts\.$",
+                             msg, re.S), "Bob, with nothing anywhere: the "
+           "front's line and one more", msg)
 
 
 def test_admin_everywhere(suites):
