@@ -306,6 +306,78 @@ log_debug(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* an event of f's kind at now: 1 if it is to be said in full, 0 if it
+ * is counted (log_flood_held says how many) */
+int
+log_flood_say(struct log_flood *f, long long now)
+{
+	if (f->said == 0 || now - f->start >= LOG_FLOOD_PERIOD) {
+		f->start = now;
+		f->said = 0;
+	}
+	if (f->said < LOG_FLOOD_BURST) {
+		f->said++;
+		return 1;
+	}
+	if (f->held++ == 0)
+		f->held_since = now;
+	return 0;
+}
+
+/* at now: the events counted in a period that is over (and since when),
+ * to be said in one line; 0 if none or the period goes on */
+unsigned long long
+log_flood_held(struct log_flood *f, long long now, long long *since)
+{
+	unsigned long long	n = f->held;
+
+	if (n == 0 || now - f->start < LOG_FLOOD_PERIOD)
+		return 0;
+	*since = f->held_since;
+	f->held = 0;
+	return n;
+}
+
+/* at now: the events of f counted in a period that is over, in one
+ * line */
+void
+log_flood_tick(struct log_flood *f, long long now)
+{
+	unsigned long long	n;
+	long long		since;
+
+	if ((n = log_flood_held(f, now, &since)) > 0)
+		log_warnx("%llu more %s refused in %lld s (the last: %s)", n,
+		    f->what, now - since, f->last);
+}
+
+/* a line of f's kind at now: said, or counted (and kept as the last) */
+void
+log_flood_vwarnx(struct log_flood *f, long long now, const char *fmt,
+    va_list ap)
+{
+	log_flood_tick(f, now);
+	if (!log_flood_say(f, now)) {
+		vsnprintf(f->last, sizeof(f->last), fmt, ap);
+		return;
+	}
+	vlog(LOG_WARNING, fmt, ap);
+	if (f->said == LOG_FLOOD_BURST)
+		log_warnx("%d %s refused within %d s: the next ones are "
+		    "counted and said once a minute", LOG_FLOOD_BURST, f->what,
+		    LOG_FLOOD_PERIOD);
+}
+
+void
+log_flood_warnx(struct log_flood *f, long long now, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_flood_vwarnx(f, now, fmt, ap);
+	va_end(ap);
+}
+
 void
 fatal(const char *fmt, ...)
 {

@@ -58,6 +58,8 @@ static int			 linked;	/* TCP+TLS+MQTT session up */
 static time_t			 attempt_at;	/* monotonic: a connection is
 						   being made since; 0: none */
 static time_t			 retry_at;	/* monotonic: the next try */
+/* refused broker messages: a flood of junk must not flood the log */
+static struct log_flood		 refused_log = { .what = "broker messages" };
 static unsigned int		 backoff;
 
 static time_t
@@ -402,8 +404,8 @@ on_message(struct mosquitto *m, void *arg, const struct mosquitto_message *mm,
 	    mm->payload, mm->payloadlen < 0 ? 0 : (size_t)mm->payloadlen, &w,
 	    why, sizeof(why)) == -1) {
 		st.refused++;
-		log_warnx("refused a broker message on %.80s (%d bytes): %s",
-		    mm->topic, mm->payloadlen, why);
+		log_flood_warnx(&refused_log, mono(), "refused a broker message "
+		    "on %.80s (%d bytes): %s", mm->topic, mm->payloadlen, why);
 		state_send();
 		return;
 	}
@@ -609,6 +611,7 @@ main(int argc, char *argv[])
 			mosquitto_loop_write(mosq, 64);
 		if (linked || attempt_at != 0)
 			mosquitto_loop_misc(mosq);
+		log_flood_tick(&refused_log, mono());
 		if (imsgbuf_pending(proc_ibuf))
 			proc_flush();
 	}

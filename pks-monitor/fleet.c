@@ -840,28 +840,28 @@ seen_check(const struct pks_fleet_req *fr)
 	size_t	i, j;
 
 	if (fr->expires < now) {
-		log_warnx("fleet: refused request %llu from the front: "
+		fleet_refused("request %llu from the front: "
 		    "expired %lld s ago (stale or replayed)",
 		    (unsigned long long)fr->id,
 		    (long long)(now - fr->expires));
 		return -1;
 	}
 	if (fr->issued < env->started_ms) {
-		log_warnx("fleet: refused request %llu from the front: made "
+		fleet_refused("request %llu from the front: made "
 		    "%lld ms before this monitor started (replayed)",
 		    (unsigned long long)fr->id,
 		    (long long)(env->started_ms - fr->issued));
 		return -1;
 	}
 	if (fr->expires > now + PKS_FLEET_TTL_MAX) {
-		log_warnx("fleet: refused request %llu from the front: it "
+		fleet_refused("request %llu from the front: it "
 		    "expires in %lld s, over %d", (unsigned long long)fr->id,
 		    (long long)(fr->expires - now), PKS_FLEET_TTL_MAX);
 		return -1;
 	}
 	for (i = j = 0; i < nseen; i++) {
 		if (seen[i].id == fr->id) {
-			log_warnx("fleet: refused request %llu from the "
+			fleet_refused("request %llu from the "
 			    "front: seen before (replayed)",
 			    (unsigned long long)fr->id);
 			return -1;
@@ -871,7 +871,7 @@ seen_check(const struct pks_fleet_req *fr)
 	}
 	nseen = j;
 	if (nseen == SEEN_MAX) {
-		log_warnx("fleet: refused request %llu: %d requests live",
+		fleet_refused("request %llu: %d requests live",
 		    (unsigned long long)fr->id, SEEN_MAX);
 		return -1;
 	}
@@ -1082,6 +1082,7 @@ fleet_expire(time_t now)
 	struct local	*l, *ln;
 	uint32_t	 lid;
 
+	fleet_refused_held(now);
 	for (f = forwards; f != NULL; f = fn) {
 		fn = f->next;
 		if (f->deadline > now)

@@ -14,11 +14,36 @@
  */
 #include <sys/types.h>
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "hmac.h"
 #include "log.h"
 #include "monitor.h"
+
+/* messages from the broker refused: whoever can publish there can send
+ * many (log.h) */
+static struct log_flood	refused_log = { .what = "fleet messages" };
+
+void
+fleet_refused_held(time_t now)
+{
+	log_flood_tick(&refused_log, now);
+}
+
+/* "fleet: refused ...", said or counted */
+void
+fleet_refused(const char *fmt, ...)
+{
+	char	buf[200];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	log_flood_warnx(&refused_log, mono_now(), "fleet: refused %s", buf);
+}
 
 /* the key shared with host (a front), or this host's own; NULL: none */
 static const uint8_t *
@@ -180,8 +205,8 @@ check(int have, const uint8_t *want, const uint8_t *mac, const char *what,
 {
 	if (have == 0 && hmac_equal(want, mac, PKS_FLEET_MAC_LEN))
 		return 0;
-	log_warnx("fleet: refused %s %llu %s %s: %s", what,
-	    (unsigned long long)id, env->conf->fleet_role == PKS_FLEET_FRONT ?
+	fleet_refused("%s %llu %s %s: %s", what, (unsigned long long)id,
+	    env->conf->fleet_role == PKS_FLEET_FRONT ?
 	    "from" : "for", host, have == -1 ? "no secret-file is shared "
 	    "with that host" : "bad MAC (not made with the shared "
 	    "secret-file: forged, or the keys differ)");

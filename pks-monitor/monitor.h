@@ -448,6 +448,9 @@ time_t	 fleet_next_deadline(void);
 void	 fleet_show(struct text *);
 
 /* fleetauth.c */
+void	 fleet_refused(const char *, ...)
+	    __attribute__((format(printf, 1, 2)));
+void	 fleet_refused_held(time_t);
 int	 fleet_auth_known(const char *);
 int	 fleet_auth_sign_req(struct pks_fleet_req *);
 int	 fleet_auth_req(const struct pks_fleet_req *);

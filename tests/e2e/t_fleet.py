@@ -144,6 +144,7 @@ def main():
         test_replay_after_restart(suites, broker)
         test_malformed(suites, broker)
         test_no_answer(suites)
+        test_flood_is_counted(suites, broker)
         test_broker_restart(suites, broker)
         test_ctl(suites)
         test_confinement(suites)
@@ -592,6 +593,48 @@ def test_no_answer(suites):
     tap.ok(web3.monitor.log.wait(r"refused request \d+ from the front: "
                                  r"expired", 15),
            "web3 refuses the request that came after its expiry")
+
+
+def test_flood_is_counted(suites, broker):
+    """Junk from the broker: 40 messages pks-fleet refuses and 40 requests
+    web3's monitor refuses (bad MAC); each side says its first 20 in full,
+    then one line, and counts the rest.  A good request after them marks
+    the end."""
+    web3 = suites["web3"]
+    log = web3.monitor.log
+    start = log.mark()
+    now = int(time.time())
+    n = 40
+    last = req_json(7399, now + 30, "web3", cmd="status", args=[])
+    broker.pub("front", "pks/web3/req",
+               ["junk %d" % i for i in range(n)] +
+               [json.dumps(dict(req_obj(7300 + i, now + 30),
+                                mac="cd" * 32)) for i in range(n)] +
+               [last])
+    tap.ok(log.wait(r"fleet: request 7399 from the front", 15, start),
+           "web3 handles the good request after the flood",
+           log.text()[-1500:])
+    with log.cv:
+        text = "\n".join(log.lines[start:])
+    full = re.findall(r"pks-fleet: refused a broker message on pks/web3/req",
+                      text)
+    mon = re.findall(r"fleet: refused request 73\d\d for web3: bad MAC",
+                     text)
+    tap.ok(len(full) == 20 and re.search(
+        r"pks-fleet: 20 broker messages refused within 60 s: the next ones "
+        r"are counted", text), "pks-fleet says 20 of %d junk messages, then "
+        "that it counts them" % n, "%d said" % len(full))
+    # (web3's refusal of a late request above may be of the same minute)
+    tap.ok(0 < len(mon) <= 20 and re.search(
+        r"pks-monitor: 20 fleet messages refused within 60 s: the next "
+        r"ones are counted", text), "web3's monitor says at most 20 of %d "
+        "bad requests, then that it counts them" % n, "%d said" % len(mon))
+    r = run([pkstest.binpath("pksctl"), "-s",
+             os.path.join(os.path.dirname(web3.chroot), "pks.sock"),
+             "fleet"], ns=web3.net.srv, check=False)
+    m = re.search(r"refused (\d+)", r.stdout)
+    tap.ok(m and int(m.group(1)) >= n, "pksctl fleet counts every one "
+           "pks-fleet refused", r.stdout)
 
 
 def test_broker_restart(suites, broker):
