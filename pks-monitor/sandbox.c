@@ -81,7 +81,7 @@ const struct sandbox_rule monitor_rules[] = {
 
 	/* Files: the state file (written to PATH.tmp, synced, renamed),
 	 * the configuration and token read again at reload, the pid file
-	 * and control socket removed at exit, /proc/net for the draw,
+	 * and control socket removed at exit, /proc/self/net for the draw,
 	 * timezone and user databases */
 	SB_ALLOW(openat),
 	SB_ALLOW(newfstatat),

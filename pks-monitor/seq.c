@@ -46,7 +46,8 @@ rnd_uniform(uint32_t n)
  * ports, the knock-exclude ranges, and the ports root's TCP listeners
  * and UDP sockets hold.  Only root's: a local user who binds sockets
  * must not steer the draw (issue 13, H2).  Sockets of the monitor's
- * network namespace, read from /proc/net.
+ * network namespace, read from /proc/self/net: under the unit's
+ * ProcSubset=pid, /proc/net (a link to it) does not exist.
  */
 static void
 exclude(uint8_t *map, unsigned int lo, unsigned int hi)
@@ -69,8 +70,8 @@ static void
 exclude_root_sockets(uint8_t *map)
 {
 	static const char *const files[] = {
-		"/proc/net/tcp", "/proc/net/tcp6",
-		"/proc/net/udp", "/proc/net/udp6"
+		"/proc/self/net/tcp", "/proc/self/net/tcp6",
+		"/proc/self/net/udp", "/proc/self/net/udp6"
 	};
 	char		 line[512];
 	size_t		 i;
@@ -128,7 +129,7 @@ seq_draw(struct pks_seq *s, int svc, unsigned int len)
 	size_t		 i;
 	int		 tries;
 
-	/* /proc/net/tcp walks the whole connection hash (~10 ms on a
+	/* /proc/self/net/tcp walks the whole connection hash (~10 ms on a
 	 * large host): once a second is enough for a burst of draws */
 	if (map_at != mono_now() || map_conf != conf) {
 		map_at = mono_now();

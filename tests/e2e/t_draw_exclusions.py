@@ -9,7 +9,11 @@ from them (or no sequence could be drawn at all).  Now only root's
 sockets, the protected ports and knock-exclude count: draws spread over
 the whole range.  Root's own sockets and knock-exclude are still
 avoided, and exclusions covering more than a quarter of the range refuse
-the draw with a log line rather than bias it."""
+the draw with a log line rather than bias it.
+
+The monitor sees /proc as pks.service gives it (ProcSubset=pid,
+ProtectProc=invisible: no /proc/net, only /proc/self/net): root's
+sockets must still be found there."""
 import os
 import subprocess
 import sys
@@ -20,7 +24,11 @@ from pkstest import tap, ask  # noqa: E402
 
 ADA = 6123456789
 GAPS = (30000, 40000, 50000)		# the user leaves 33 ports near each free
-ROOT_LO, ROOT_HI = 56000, 58999		# root's sockets, one every 33
+ROOT_LO, ROOT_HI = 53001, 58999		# root's sockets, one every 33
+# /proc as pks.service mounts it for the monitor
+UNIT_PROC = ["unshare", "-m", "--propagation", "private", "sh", "-c",
+             'mount -t proc -o subset=pid,hidepid=invisible proc /proc && '
+             'exec "$@"', "sh"]
 EXCL_LO, EXCL_HI = 20000, 22999		# knock-exclude
 BINDER = r"""
 import resource, socket, sys
@@ -52,7 +60,11 @@ def main():
     with pkstest.Net() as net:
         s = pkstest.Suite(net, extra="allow user %d to { ssh }\n"
                           "knock-exclude %d-%d\n" %
-                          (ADA, EXCL_LO, EXCL_HI)).start()
+                          (ADA, EXCL_LO, EXCL_HI)).start(wrap=UNIT_PROC)
+        root = "/proc/%d/root/proc/" % s.monitor.proc.pid
+        tap.ok(not os.path.exists(root + "net") and
+               os.path.exists(root + "self/net/udp"), "the monitor's /proc "
+               "is the unit's: no /proc/net, /proc/self/net")
         # the user's sockets: centred every 33 ports from 20016, but for
         # the gaps
         mine = [p for p in range(20016, 60001, 33)
