@@ -130,6 +130,11 @@ enum imsg_type {
 	IMSG_TG_GROUP,		/* int64_t: a group of "allow chat", where
 				   each admin gets the admin menu */
 
+	/* monitor -> pks-sniffer, before CONF_END (last: the numbers above
+	   stay): the range filter in the kernel (common/ebpf.c) */
+	IMSG_SNIFF_EBPF_MAP,	/* fd of its map (SCM_RIGHTS) */
+	IMSG_SNIFF_EBPF_PROG,	/* fd of its program */
+
 	IMSG_MAX
 };
 

@@ -87,6 +87,26 @@ child_send_file(struct child *c, uint32_t type, const char *path,
 	return 0;
 }
 
+/* the range filter's map and program, copies: each sniffer gets its
+ * own (sent descriptors are closed) and the next one gets them again */
+static void
+child_send_ebpf(struct child *c)
+{
+	int	 m, p;
+
+	if (env->ebpf_prog == -1)
+		return;
+	if ((m = fcntl(env->ebpf_map, F_DUPFD_CLOEXEC, 0)) == -1 ||
+	    (p = fcntl(env->ebpf_prog, F_DUPFD_CLOEXEC, 0)) == -1) {
+		log_warn("range filter: dup");
+		if (m != -1)
+			close(m);
+		return;
+	}
+	child_send(c->id, IMSG_SNIFF_EBPF_MAP, m, NULL, 0);
+	child_send(c->id, IMSG_SNIFF_EBPF_PROG, p, NULL, 0);
+}
+
 /* fleet { }: mqtts://HOST[:PORT] split, the files opened */
 static void
 child_send_fleet(struct child *c)
@@ -196,6 +216,7 @@ child_send_conf(struct child *c)
 			child_send(c->id, IMSG_SNIFF_IFACE, -1, &ifc,
 			    sizeof(ifc));
 		}
+		child_send_ebpf(c);
 		break;
 	}
 	case PROC_FW: {

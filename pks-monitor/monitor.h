@@ -168,6 +168,8 @@ struct monitor {
 	time_t		 observed_since;	/* the first, a date */
 	struct pks_sniff_stats sniff_now;  /* the running sniffer's */
 	struct pks_sniff_stats sniff_past; /* the sum of the earlier ones' */
+	int		 ebpf_map;	/* the range filter in the kernel, */
+	int		 ebpf_prog;	/* made at start (common/ebpf.c); -1 */
 	int		 stopping;
 	struct pending	*pending;	/* answered later (request.c) */
 	struct pks_state state;		/* grants and lockdown (state.c) */

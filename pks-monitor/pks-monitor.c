@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "ebpf.h"
 #include "log.h"
 #include "monitor.h"
 #include "privsep.h"
@@ -185,6 +186,35 @@ prepare_system(void)
 		log_info("created the chroot directory %s", dir);
 	}
 	privsep_check_chroot(dir);	/* the rule the children apply */
+}
+
+/*
+ * The range filter in the kernel (common/ebpf.c), made once, here,
+ * before the monitor's seccomp filter: bpf(2) is in no allow-list, and
+ * every sniffer, restarted or not, gets these.  Refused (no bpf(2), no
+ * CAP_BPF, a verifier that says no): the sniffers read the whole knock
+ * range as before, judging each packet in user space; said once.
+ */
+static void
+ebpf_init(void)
+{
+	char	 why[256];
+
+	env->ebpf_map = env->ebpf_prog = -1;
+#ifdef PKS_TESTHOOKS
+	if (getenv("PKS_TEST_NO_EBPF") != NULL) {
+		log_warnx("range filter: not in the kernel (test hook "
+		    "PKS_TEST_NO_EBPF): pks-sniffer judges the whole knock "
+		    "range itself");
+		return;
+	}
+#endif
+	if (ebpf_make(&env->ebpf_map, &env->ebpf_prog, why,
+	    sizeof(why)) == -1)
+		log_warnx("range filter: not in the kernel (eBPF: %s): "
+		    "pks-sniffer judges the whole knock range itself", why);
+	else
+		log_debug("range filter: eBPF, in the kernel");
 }
 
 /* beside the control socket: /run/pks/pks-monitor.pid by default */
@@ -382,6 +412,7 @@ main(int argc, char *argv[])
 	pidfile_write();
 	env->started = mono_now();
 	env->started_ms = wall_ms();
+	ebpf_init();
 	child_init_all();
 	recovery_init(&telegram_origin);
 	grants_init();

@@ -15,7 +15,11 @@
  * advanced, repeated nor started anything is a wrong hit: it has reset
  * the source's progress, so blind guessing costs the full entropy, about
  * R^L / (live sequences) packets (issue 13, H1), whatever ports the
- * guesser picks.  Wrong hits are also counted per prefix (an IPv4
+ * guesser picks.  Where the kernel judges the range (range.c), it drops
+ * the wrong hits of prefixes with no knock in progress (or over the
+ * rate) and says so: a candidate whose prefix had one dropped since its
+ * last step is reset before it takes the next (match_on_drop()).
+ * Wrong hits are also counted per prefix (an IPv4
  * address, an IPv6 /64) and protocol: past SNIFF_WRONG_BURST at once or
  * SNIFF_WRONG_RATE a second, that prefix starts nothing for that
  * protocol until it slows down.  One wrong hit blocks nothing, so a
@@ -56,6 +60,7 @@ struct mseq {
 
 struct cand {
 	uint64_t	 last;		/* ms of the last progress */
+	uint64_t	 kns;		/* the same, the kernel's ns (range.c) */
 	uint32_t	 slot;		/* index in seqs */
 	uint32_t	 gen;		/* of that slot when started */
 	uint8_t		 pos;		/* ports matched so far */
@@ -100,6 +105,7 @@ struct match {
 	}		 port[NPORTS];
 	uint32_t	 byid[SEQ_BUCKETS];
 	match_refused_fn refused;	/* told why a knock failed, or NULL */
+	match_dropped_fn dropped;	/* asked before a step, or NULL */
 	uint16_t	 lo, hi;	/* the knock range; 0 0: none */
 	unsigned long long wrong;	/* wrong hits */
 	unsigned long long limited;	/* starts refused over the rate */
@@ -527,6 +533,14 @@ match_on_refusal(struct match *m, match_refused_fn fn)
 	m->refused = fn;
 }
 
+/* who says whether the kernel dropped a packet that would have reset a
+ * candidate (range.c): asked before each step */
+void
+match_on_drop(struct match *m, match_dropped_fn fn)
+{
+	m->dropped = fn;
+}
+
 static void
 refuse(const struct match *m, const struct pkt *pkt, enum match_refusal why,
     const struct mseq *q, unsigned int step)
@@ -665,6 +679,7 @@ start(struct match *m, struct src **sp, const struct pkt *pkt,
 		cand_move(m, c, q);
 		c->pos = 1;
 		c->last = now;
+		c->kns = pkt->kns;
 		started = 1;
 	}
 	return (started == 1);
@@ -719,9 +734,18 @@ match_packet(struct match *m, const struct pkt *pkt, uint64_t now,
 			cand_move(m, c, o);
 			q = o;
 		}
+		if (pkt->dport == q->s.ports[c->pos] && m->dropped != NULL &&
+		    m->dropped(pkt, c->kns)) {
+			/* a wrong hit since its last step, dropped in the
+			 * kernel: it reset this one there */
+			refuse(m, pkt, REFUSE_DROPPED, q, c->pos);
+			cand_drop(s, i);
+			continue;
+		}
 		if (pkt->dport == q->s.ports[c->pos]) {
 			hit = 1;
 			c->last = now;
+			c->kns = pkt->kns;
 			if (++c->pos < q->s.len) {
 				i++;
 				continue;

@@ -76,8 +76,10 @@ static struct iface		 ifaces[PKS_IFACES_MAX];
 static int			 nifaces;
 static struct pks_sniff_conf	 sconf;
 static int			 have_conf;
+static int			 ebpf_map = -1, ebpf_prog = -1;	/* range.c */
 static struct match		*matcher;
 static uint64_t			 mono_ms;	/* when the batch was read */
+static uint64_t			 mono_ns;	/* the same, in ns */
 static int64_t			 read_ns;	/* the same, by the wall clock */
 /* frames judged lately, by capture time: the same packet caught by two
  * captures is judged once (the kernel stamps a packet once) */
@@ -91,7 +93,7 @@ static uint64_t			 read_last;	/* the last read, ms */
 static unsigned long long	 lost_wake, lost_read, lost_range;
 static uint64_t			 lost_range_next;
 static uint64_t			 lost_next;	/* next report, ms */
-static unsigned long long	 wrong_hits, wrong_limited;
+static unsigned long long	 wrong_hits, wrong_kernel, wrong_limited;
 static uint64_t			 wrong_since, wrong_next;	/* ms */
 /* the counters since start, for pksctl status; sent once a second when
  * they changed, and once after start */
@@ -135,6 +137,22 @@ sniff_conf(struct imsg *im)
 	uint8_t			 key[16];
 	int			 i;
 
+	switch (im->hdr.type) {
+	case IMSG_SNIFF_EBPF_MAP:
+	case IMSG_SNIFF_EBPF_PROG: {
+		int	*fdp = im->hdr.type == IMSG_SNIFF_EBPF_MAP ? &ebpf_map :
+			    &ebpf_prog;
+
+		if (im->fd == -1 || im->len != 0 || *fdp != -1) {
+			log_warnx("range filter message: no descriptor, a "
+			    "payload, or repeated");
+			return (-1);
+		}
+		*fdp = im->fd;
+		im->fd = -1;
+		return (0);
+	}
+	}
 	if (im->fd != -1) {
 		log_warnx("configuration message with a descriptor");
 		return (-1);
@@ -254,11 +272,18 @@ iface_open(struct iface *ifc)
 	ifc->r = capture_open(ifc, RING_RANGE);
 	if (ifc->dlt != dlt)
 		fatalx("%s: link type changed while opening", ifc->name);
-	/* the range never changes */
-	if (filter_compile(NULL, 0, 0, FILTER_RANGE, &prog) == -1 ||
-	    filter_attach(pcap_fileno(ifc->r), &prog) == -1)
-		fatal("%s: range filter", ifc->name);
-	pcap_freecode(&prog);
+	/* the range never changes; judged in the kernel if it can be */
+	if (range_active() && range_attach(pcap_fileno(ifc->r)) == 0)
+		log_debug("%s: range filter: eBPF", ifc->name);
+	else {
+		if (range_active())
+			log_warn("%s: range filter: eBPF refused; the whole "
+			    "knock range is read here", ifc->name);
+		if (filter_compile(NULL, 0, 0, FILTER_RANGE, &prog) == -1 ||
+		    filter_attach(pcap_fileno(ifc->r), &prog) == -1)
+			fatal("%s: range filter", ifc->name);
+		pcap_freecode(&prog);
+	}
 	ifc->p = capture_open(ifc, RING_WAKE);
 	if (ifc->dlt != dlt)
 		fatalx("%s: link type changed while opening", ifc->name);
@@ -309,6 +334,8 @@ refilter(void)
 	n = match_ports(matcher, &ports, &nlast);
 	if (ports == NULL && match_nseqs(matcher) > 0)
 		fatal("live ports");
+	/* a port the read filter admits is live in the kernel first */
+	range_ports(ports, n, 0);
 	/* one program for every link type: offsets from the IP header */
 	if (filter_compile(ports, n, nlast, FILTER_WAKE, &wake) == -1 ||
 	    filter_compile(ports, n, nlast, FILTER_READ, &rd) == -1)
@@ -320,6 +347,7 @@ refilter(void)
 	for (k = 0; k < nifaces; k++)
 		if (filter_attach(pcap_fileno(ifaces[k].g), &rd) == -1)
 			fatal("%s: attach filter", ifaces[k].name);
+	range_ports(ports, n, 1);
 	log_debug("filters for %zu knock ports, %u + %u instructions", n,
 	    wake.bf_len, rd.bf_len);
 	pcap_freecode(&wake);
@@ -410,7 +438,9 @@ on_refusal(const struct pkt *pkt, enum match_refusal why, uint32_t seq,
 		[REFUSE_EVICTED] = "dropped for newer knocks from this source",
 		[REFUSE_COOLING] = "not started: its prefix is over the "
 		    "wrong-hit rate",
-		[REFUSE_BOUND] = "not started: bound to another address"
+		[REFUSE_BOUND] = "not started: bound to another address",
+		[REFUSE_DROPPED] = "reset: the kernel dropped a packet of "
+		    "its prefix into knock-ports since its last knock"
 	};
 	char	 addr[INET6_ADDRSTRLEN];
 
@@ -439,9 +469,15 @@ static void
 judge(const struct frame *f)
 {
 	struct pks_knock	 k;
+	struct pkt		 pkt = f->pkt;
 	char			 addr[INET6_ADDRSTRLEN];
+	int64_t			 age = read_ns - f->ns;
 
-	if (match_packet(matcher, &f->pkt, frame_ms(f->ns), &k) == 0)
+	/* when the kernel had it (range_dropped()); 0: not known */
+	if (age >= 0 && age <= (int64_t)AGE_MAX_MS * 1000000 &&
+	    (uint64_t)age < mono_ns)
+		pkt.kns = mono_ns - (uint64_t)age;
+	if (match_packet(matcher, &pkt, frame_ms(f->ns), &k) == 0)
 		return;
 	proc_compose(IMSG_KNOCK_DONE, -1, &k, sizeof(k));
 	log_info("sequence %u knocked from %s on %s", k.seq_id,
@@ -508,7 +544,10 @@ batch_clock(void)
 {
 	struct timespec	 ts;
 
-	mono_ms = now_ms();
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		fatal("clock_gettime");
+	mono_ns = (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	mono_ms = mono_ns / 1000000;
 	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
 		fatal("clock_gettime");
 	read_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
@@ -660,23 +699,26 @@ lost_report(uint64_t now)
 static void
 wrong_report(uint64_t now)
 {
-	unsigned long long	 w, l;
+	unsigned long long	 w, l, k;
 
 	match_counters(matcher, &w, &l);
+	k = range_misses();
+	w += k;
 	if (wrong_hits + wrong_limited == 0)
 		wrong_since = now;
 	wrong_hits += w;
+	wrong_kernel += k;
 	wrong_limited += l;
 	stats.wrong += w;
 	stats.refused += l;
 	if (wrong_hits + wrong_limited == 0 || now < wrong_next)
 		return;
 	log_info("%llu wrong hits in %llu s (packets into knock-ports that "
-	    "advanced no knock); %llu knock starts refused to prefixes over "
-	    "%u wrong hits a second", wrong_hits,
-	    (unsigned long long)(now - wrong_since + 999) / 1000,
-	    wrong_limited, SNIFF_WRONG_RATE);
-	wrong_hits = wrong_limited = 0;
+	    "advanced no knock; %llu of them dropped in the kernel); %llu "
+	    "knock starts refused to prefixes over %u wrong hits a second",
+	    wrong_hits, (unsigned long long)(now - wrong_since + 999) / 1000,
+	    wrong_kernel, wrong_limited, SNIFF_WRONG_RATE);
+	wrong_hits = wrong_kernel = wrong_limited = 0;
 	wrong_next = now + WRONG_LOG_MS;
 }
 
@@ -793,6 +835,9 @@ main(int argc, char *argv[])
 		fatalx("no IMSG_SNIFF_CONF in the configuration");
 	if (nifaces == 0)
 		fatalx("no interface to capture on");
+	if (range_setup(ebpf_map, ebpf_prog, sconf.knock_lo, sconf.knock_hi,
+	    sconf.knock_timeout) == 0)
+		match_on_drop(matcher, range_dropped);
 	for (i = 0; i < nifaces; i++)
 		iface_open(&ifaces[i]);
 	/* a pass, and what an earlier one carried over */
@@ -806,8 +851,9 @@ main(int argc, char *argv[])
 	signal(SIGUSR1, stats_forge_sig);
 #endif
 	proc_confine(NULL, 0, sniffer_rules, sniffer_nrules);
-	log_info("capturing on %d interface%s, up to %u sources", nifaces,
-	    nifaces > 1 ? "s" : "", sconf.max_sources);
+	log_info("capturing on %d interface%s, up to %u sources; knock range "
+	    "judged %s", nifaces, nifaces > 1 ? "s" : "", sconf.max_sources,
+	    range_active() ? "in the kernel (eBPF)" : "here (classic BPF)");
 	sniff_loop();
 	return (0);
 }

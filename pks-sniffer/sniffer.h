@@ -40,6 +40,8 @@ struct pkt {
 	uint16_t	dport;		/* host order, never 0 */
 	uint8_t		src[16];	/* network order; v4 in first 4 */
 	uint8_t		ext;		/* IPv6 extension headers walked */
+	uint64_t	kns;		/* judged: when the kernel had it,
+					 * CLOCK_MONOTONIC ns; 0 unknown */
 };
 
 /* parse.c */
@@ -54,10 +56,13 @@ enum match_refusal {
 	REFUSE_TIMEOUT,		/* knock-timeout passed since its last knock */
 	REFUSE_EVICTED,		/* SNIFF_CANDS newer knocks pushed it out */
 	REFUSE_COOLING,		/* a first port, its prefix over the rate */
-	REFUSE_BOUND		/* a first port, bound to another address */
+	REFUSE_BOUND,		/* a first port, bound to another address */
+	REFUSE_DROPPED		/* the kernel dropped a packet that would
+				 * have reset it (range.c) */
 };
 typedef void	(*match_refused_fn)(const struct pkt *, enum match_refusal,
 		    uint32_t, unsigned int);
+typedef int	(*match_dropped_fn)(const struct pkt *, uint64_t);
 struct match	*match_new(uint32_t, uint32_t, const uint8_t *);
 void		 match_free(struct match *);
 const char	*match_seq_check(const struct pks_seq *);
@@ -67,6 +72,7 @@ int		 match_packet(struct match *, const struct pkt *, uint64_t,
 		    struct pks_knock *);
 void		 match_expire(struct match *, uint64_t);
 void		 match_on_refusal(struct match *, match_refused_fn);
+void		 match_on_drop(struct match *, match_dropped_fn);
 void		 match_set_range(struct match *, uint16_t, uint16_t);
 int		 match_progress(struct match *, const struct pkt *);
 void		 match_counters(struct match *, unsigned long long *,
@@ -98,6 +104,14 @@ int	filter_compile(const uint16_t *, size_t, size_t, int,
 int	filter_none(pcap_t *);
 int	filter_attach(int, const struct bpf_program *);
 void	filter_set_range(uint16_t, uint16_t);
+
+/* range.c */
+int		 range_setup(int, int, uint16_t, uint16_t, uint32_t);
+int		 range_active(void);
+int		 range_attach(int);
+void		 range_ports(const uint16_t *, size_t, int);
+uint64_t	 range_misses(void);
+int		 range_dropped(const struct pkt *, uint64_t);
 
 /* sandbox.c */
 extern const struct sandbox_rule	sniffer_rules[];

@@ -61,7 +61,7 @@ def unit_tests(tmp):
                  r"\|\| \{ echo .*does not exist.*exit 1; \}'$",
                  r"^ExecStartPre=-\+/sbin/modprobe -q -a nf_tables "
                  r"ip_tables ip6_tables nfnetlink_log$",
-                 r"^SystemCallFilter=@system-service chroot seccomp$",
+                 r"^SystemCallFilter=@system-service chroot seccomp bpf$",
                  r"^ProtectProc=invisible$", r"^ProcSubset=pid$",
                  r"^ExecReload=/bin/sh -c 'kill -HUP \"\$MAINPID\"'$",
                  r"^ProtectSystem=strict$", r"^ProtectHome=yes$",
@@ -243,6 +243,10 @@ def capability_tests(net):
     ready = s.monitor.log.wait(r"all children ready", 20)
     tap.ok(ready is not None, "with only those, every child starts",
            s.monitor.log.text())
+    tap.ok(s.monitor.log.has(r"knock range judged in the kernel \(eBPF\)",
+                             5),
+           "and the sniffer's range filter is in the kernel (CAP_BPF)",
+           "\n".join(s.monitor.log.grep(r"range|judged")))
     want = sum(1 << n for n in cap_numbers(caps))
     st = pkstest.proc_status(s.monitor.proc.pid) or {}
     tap.ok(int(st.get("CapBnd", "0"), 16) == want and

@@ -852,6 +852,66 @@ many_sequences_add_and_delete(void **state)
 	match_free(m);
 }
 
+/* the kernel's word (range.c), faked: the last drop of any prefix */
+static uint64_t		 drop_kns;
+static uint64_t		 drop_since;
+static int		 drop_refusals;
+
+static int
+fake_dropped(const struct pkt *p, uint64_t since)
+{
+	(void)p;
+	drop_since = since;
+	return (drop_kns != 0 && drop_kns >= since);
+}
+
+static void
+count_refusal(const struct pkt *p, enum match_refusal why, uint32_t id,
+    unsigned int step)
+{
+	(void)p;
+	(void)id;
+	if (why == REFUSE_DROPPED && step == 1)
+		drop_refusals++;
+}
+
+static struct pkt
+at(struct pkt p, uint64_t kns)
+{
+	p.kns = kns;
+	return (p);
+}
+
+/* a packet dropped in the kernel after a candidate's last step resets
+ * it at its next; one dropped before it does not */
+static void
+kernel_drop_resets_the_next_step(void **state)
+{
+	struct match	*m = mk(100);
+	uint64_t	 now = T0;
+
+	(void)state;
+	add(m, 7, TCP, 3, abc);
+	match_on_drop(m, fake_dropped);
+	match_on_refusal(m, count_refusal);
+	drop_kns = 0;
+	drop_refusals = 0;
+	assert_int_equal(feed(m, at(v4(A, TCP, abc[0]), 1000), now += 100), 0);
+	drop_kns = 1500;
+	assert_int_equal(feed(m, at(v4(A, TCP, abc[1]), 2000), now += 100), 0);
+	assert_int_equal(drop_since, 1000);
+	assert_int_equal(drop_refusals, 1);
+	assert_int_equal(feed(m, at(v4(A, TCP, abc[2]), 2100), now += 100), 0);
+	/* from the start again, after that drop: it completes */
+	assert_int_equal(feed(m, at(v4(A, TCP, abc[0]), 3000), now += 100), 0);
+	assert_int_equal(feed(m, at(v4(A, TCP, abc[1]), 3100), now += 100), 0);
+	assert_int_equal(drop_since, 3000);
+	assert_int_equal(feed(m, at(v4(A, TCP, abc[2]), 3200), now += 100), 7);
+	assert_int_equal(drop_since, 3100);
+	assert_int_equal(drop_refusals, 1);
+	match_free(m);
+}
+
 int
 main(void)
 {
@@ -880,6 +940,7 @@ main(void)
 		cmocka_unit_test(unknown_ports_are_ignored),
 		cmocka_unit_test(sequences_are_validated),
 		cmocka_unit_test(many_sequences_add_and_delete),
+		cmocka_unit_test(kernel_drop_resets_the_next_step),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
