@@ -249,10 +249,12 @@ def test_pickers(suites):
     front.bot.age_message(chat_id=BOB, message_id=bob["result"][
         "message_id"], seconds=61)
     since = last_seq(front)
-    front.bot.push_callback(user_id=BOB, chat_id=BOB, data="@web1",
-                            message_id=bob["result"]["message_id"])
-    ans = front.bot.wait_sent(method="answerCallbackQuery", since=since,
-                              timeout=10)
+    qid = front.bot.push_callback(user_id=BOB, chat_id=BOB, data="@web1",
+                                  message_id=bob["result"]["message_id"])[
+                                      "callback_query"]["id"]
+    ans = pkstest.wait_for(lambda: next((
+        r for r in front.bot.sent(method="answerCallbackQuery", since=since)
+        if r["params"].get("callback_query_id") == qid), None), 10)
     tap.ok(ans and "expired" in ans["params"].get("text", ""),
            "a press on an expired host picker: \"This menu has expired\"",
            ans)
