@@ -21,20 +21,21 @@ import re
 import sys
 
 import pkstest
-from pkstest import tap, SRV4, CLI4, ADA
+from pkstest import tap, SRV4, SRV6, CLI4, ADA
 
 FRESH = "198.18.0.4"	# misses only
 WRONG = "198.18.0.5"	# p1, X, p2, p3
 BURST = "198.18.0.6"	# over the rate, then knocks amid misses
+BURST6 = "fd00::6"	# the same over IPv6 (its /64)
 
 # SYNs from one source, back to back, in the client namespace
 SYNS = r"""
 import sys
 sys.path.insert(0, %r)
 import netutil
-for p in sys.argv[2:]:
-    netutil.syn(%r, int(p), sys.argv[1])
-""" % (os.path.dirname(os.path.abspath(__file__)), SRV4)
+for p in sys.argv[3:]:
+    netutil.syn(sys.argv[2], int(p), sys.argv[1])
+""" % os.path.dirname(os.path.abspath(__file__))
 
 
 def away(live, n, start=20100):
@@ -47,8 +48,8 @@ def away(live, n, start=20100):
     return out
 
 
-def syns(s, src, ports):
-    return pkstest.run(["python3", "-c", SYNS, src] +
+def syns(s, src, ports, host=SRV4):
+    return pkstest.run(["python3", "-c", SYNS, src, host] +
                        [str(p) for p in ports], ns=s.net.cli,
                        check=False).returncode
 
@@ -68,7 +69,7 @@ def run(kernel):
                           r"here \(classic BPF\)"), 5),
                "%s: the sniffer says where the range is judged" % how,
                "\n".join(log.grep("judged|range filter")))
-        pkstest.add_client_addrs(s.net, [FRESH, WRONG, BURST])
+        pkstest.add_client_addrs(s.net, [FRESH, WRONG, BURST, BURST6])
 
         # a fresh source's misses: counted, dropped in the kernel
         # (the first aggregate line comes within a second of the first
@@ -103,22 +104,23 @@ def run(kernel):
                "%s: the wrong port reset it" % how,
                "\n".join(log.grep(re.escape(WRONG))))
 
-        if kernel:
+        # (the program's hash and range.c's must agree, for each family)
+        for src, host in ((BURST, SRV4), (BURST6, SRV6)) if kernel else ():
             ports, _ = s.generate(ADA)
             miss = away(ports, 400, 20100)
             start = log.mark()
-            syns(s, BURST, miss[:300] + [ports[0]] + miss[300:] +
-                 ports[1:])
+            syns(s, src, miss[:300] + [ports[0]] + miss[300:] + ports[1:],
+                 host)
             end = s.barrier()
-            tap.ok(log.lacks(done % BURST, start, until=end) and
-                   not s.windows(BURST),
-                   "kernel: over the rate, p1, misses dropped in the "
-                   "kernel, p2, p3 opens nothing")
+            tap.ok(log.lacks(done % re.escape(src), start, until=end) and
+                   not s.windows(src),
+                   "kernel, %s: over the rate, p1, misses dropped in the "
+                   "kernel, p2, p3 opens nothing" % src)
             tap.ok(log.has(r"from %s, 1 of its ports knocked, then port "
                            r"%d: reset: the kernel dropped" %
-                           (re.escape(BURST), ports[1]), 5, start),
-                   "kernel: the log says a dropped packet reset it",
-                   "\n".join(log.grep(re.escape(BURST))))
+                           (re.escape(src), ports[1]), 5, start),
+                   "kernel, %s: the log says a dropped packet reset it" % src,
+                   "\n".join(log.grep(re.escape(src))))
 
         ports, _ = s.generate(ADA)
         s.knock(ports)
