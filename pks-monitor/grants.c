@@ -77,9 +77,32 @@ recov_drop(struct pks_state *st)
 	st->nrecov = 0;
 }
 
+/* a failed write: tried again every STATE_RETRY s until one works */
+#define STATE_RETRY	5
+#define STATE_WARN	60	/* s between two lines about it */
+
+static int
+save_failed(const char *what, const char *why)
+{
+	static time_t	warned;
+	time_t		now = mono_now();
+
+	if (env->state_retry == 0 || now - warned >= STATE_WARN) {
+		log_warnx("state file %s: %s: %s", env->conf->state_file,
+		    what, why);
+		log_warnx("state file %s: tried again every %d s until it can "
+		    "be written", env->conf->state_file, STATE_RETRY);
+		warned = now;
+	}
+	env->state_retry = now + STATE_RETRY;
+	return -1;
+}
+
 /*
  * Save the state.  A file refused at load is first moved aside, so a
- * write never destroys what an admin may want to look at.
+ * write never destroys what an admin may want to look at.  A failure is
+ * tried again (grants_sync) until a write works: until then a restart
+ * would bring back what the file still holds (a used recovery sequence).
  */
 int
 grants_save(void)
@@ -89,11 +112,8 @@ grants_save(void)
 
 	if (env->state_refused) {
 		if (state_keep_aside(env->conf->state_file, aside,
-		    sizeof(aside), ebuf, sizeof(ebuf)) == -1) {
-			log_warnx("state file %s: cannot move it aside: %s",
-			    env->conf->state_file, ebuf);
-			return -1;
-		}
+		    sizeof(aside), ebuf, sizeof(ebuf)) == -1)
+			return save_failed("cannot move it aside", ebuf);
 		log_warnx("state file %s: the refused file is kept as %s",
 		    env->conf->state_file, aside);
 		env->state_refused = 0;
@@ -101,20 +121,19 @@ grants_save(void)
 	env->state_dirty = 0;
 	if (recov_collect(&env->state) == -1) {
 		recov_drop(&env->state);
-		log_warnx("state file %s: out of memory",
-		    env->conf->state_file);
-		return -1;
+		return save_failed("cannot write it", "out of memory");
 	}
 	grants_clock(&env->state, 1);
 	rc = state_save(env->conf->state_file, &env->state, ebuf,
 	    sizeof(ebuf));
 	grants_clock(&env->state, 0);
 	recov_drop(&env->state);
-	if (rc == -1) {
-		log_warnx("state file %s: cannot write it: %s",
-		    env->conf->state_file, ebuf);
-		return -1;
-	}
+	if (rc == -1)
+		return save_failed("cannot write it", ebuf);
+	if (env->state_retry != 0)
+		log_warnx("state file %s written again: what the failed "
+		    "writes missed is recorded now", env->conf->state_file);
+	env->state_retry = 0;
 	if (rc == 1)
 		log_warnx("state file %s: %s", env->conf->state_file, ebuf);
 	log_debug("state file %s written (%zu grants, lockdown %d)",
@@ -130,7 +149,8 @@ grants_save(void)
 void
 grants_sync(void)
 {
-	if (env->state_dirty)
+	if (env->state_dirty || (env->state_retry != 0 &&
+	    mono_now() >= env->state_retry))
 		grants_save();
 }
 
@@ -270,6 +290,10 @@ grants_expire(time_t now)
 time_t
 grants_next_deadline(void)
 {
-	return state_next_expiry(&env->state);
+	time_t	t = state_next_expiry(&env->state);
+
+	if (env->state_retry != 0 && (t == 0 || env->state_retry < t))
+		t = env->state_retry;
+	return t;
 }
 

@@ -177,6 +177,8 @@ struct monitor {
 					   it aside before writing over it */
 	int		 state_dirty;	/* a recovery sequence left: the
 					   file must be written (grants.c) */
+	time_t		 state_retry;	/* a write failed: the next try
+					   (monotonic), 0: none */
 };
 
 extern struct monitor	*env;

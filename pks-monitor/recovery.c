@@ -207,8 +207,9 @@ recovery_knock(const struct pks_knock *k)
 	    s->svcname, a, refused ? ", " : "", refused ? refused : "", left);
 	seq_remove(s);		/* one-time */
 	if (grants_save() == -1)
-		reply_add(&nt, " The state file cannot be written: a restart "
-		    "would make it usable again.");
+		reply_add(&nt, " The state file cannot be written: it is tried "
+		    "again every few seconds, and a restart before a write "
+		    "works would make this sequence usable again.");
 	if (notes != NULL && notes->notify != NULL)
 		notes->notify(0, &nt);
 	return 1;

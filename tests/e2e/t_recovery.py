@@ -3,7 +3,9 @@
 issues them (shown once: longer than a normal sequence, kept in the state
 file, mode 0600), lists them without their ports, and pksctl sequences
 never shows them; a knock with one opens its own service, once: a second
-knock of it opens nothing, the use is logged and told to the admins.
+knock of it opens nothing, the use is logged and told to the admins;
+a use the state file cannot record still opens, is told, and is written
+once the file can be (it does not come back at a restart).
 They survive a restart of the monitor; a revoked one, and one whose time
 is up (at start or while running), opens nothing.  They are bound to a
 user allowed the service by user id: refused to others, gone when the
@@ -234,6 +236,38 @@ def main():
                "web only", s.windows(CLI4))
         window_gone(s)
 
+        # ---- a use the state file cannot record (a full disk, say: here
+        # a directory where its temporary file goes, which stops root
+        # too): the window opens all the same (break-glass), the admins
+        # are told, and the write is tried again until it works, so the
+        # used one does not come back at a restart (checked below)
+        e = issued(ctl(s, "recovery", str(ADA), "ssh").stdout)
+        eid = min(e) if e else 0
+        blocker = state + ".tmp"
+        since = pkstest.last_sent_seq(s)
+        os.mkdir(blocker)
+        try:
+            s.knock(e.get(eid, [1, 2, 3]))
+            tap.ok(pkstest.wait_for(lambda: s.windows(CLI4), 10) ==
+                   {(CLI4, "tcp", 2222)}, "a recovery sequence opens though "
+                   "its use cannot be written", s.windows(CLI4))
+            tap.ok(s.bot.wait_sent(chat_id=NOTE, since=since, timeout=10,
+                                   text=r"Recovery sequence %d .*The state "
+                                   r"file cannot be written: it is tried "
+                                   r"again" % eid),
+                   "the admins are told it is not recorded yet")
+            tap.ok(log.wait(r"state file %s: cannot write it: .*\.tmp: Is a "
+                            r"directory" % re.escape(state), 5) and
+                   re.search(r"(?m)^recovery %d " % eid, open(state).read()),
+                   "the failure is logged; the old file still holds it")
+        finally:
+            os.rmdir(blocker)
+        tap.ok(log.wait(r"state file %s written again" % re.escape(state),
+                        15) is not None and
+               not re.search(r"(?m)^recovery %d " % eid, open(state).read()),
+               "once it can be written, the retry records the use")
+        window_gone(s)
+
         # ---- Telegram: /recovery for an admin in a private chat only
         n = len(listed(s)[1])
         t = ask(s, ADA, "/recovery %d ssh" % ADA, chat_id=GROUP,
@@ -356,7 +390,8 @@ def main():
                "after a restart the console's lockdown holds")
         tap.ok(log.wait(r"1 recovery sequence\(s\) read", 10)
                is not None and set(listed(s)[1]) == {c},
-               "after a restart the unused ones are back", listed(s)[0].stdout)
+               "after a restart the unused ones are back (not the one used "
+               "while the file could not be written)", listed(s)[0].stdout)
         mark = log.mark()
         s.knock(norm or [1, 2, 3])
         since = pkstest.last_sent_seq(s)
