@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,33 @@ static int			 linked;	/* TCP+TLS+MQTT session up */
 static time_t			 attempt_at;	/* monotonic: a connection is
 						   being made since; 0: none */
 static time_t			 retry_at;	/* monotonic: the next try */
+#ifdef PKS_TESTHOOKS
+/* test builds: SIGUSR1 sends the monitor a delivery outcome it refuses
+ * (ok with status 500): a host's monitor must kill us (t_fleet) */
+static volatile sig_atomic_t	 sent_forge;
+
+static void
+sent_forge_sig(int sig)
+{
+	(void)sig;
+	sent_forge = 1;
+}
+
+static void
+sent_forged(void)
+{
+	struct pks_fleet_sent	fs;
+
+	sent_forge = 0;
+	memset(&fs, 0, sizeof(fs));
+	fs.id = 1;
+	memcpy(fs.host, conf.name, sizeof(fs.host));
+	fs.ok = 1;
+	fs.status = 500;
+	proc_compose(IMSG_FLEET_SENT, -1, &fs, sizeof(fs));
+}
+#endif
+
 /* refused broker messages: a flood of junk must not flood the log */
 static struct log_flood		 refused_log = { .what = "broker messages" };
 static unsigned int		 backoff;
@@ -568,6 +596,9 @@ main(int argc, char *argv[])
 		fatalx("cannot set up TLS");
 	wipe(&key, keylen);
 	mqtt_setup(ctx);
+#ifdef PKS_TESTHOOKS
+	signal(SIGUSR1, sent_forge_sig);	/* before the filter */
+#endif
 	proc_confine(NULL, 0, fleet_sandbox_rules, fleet_sandbox_nrules);
 	state_send();
 
@@ -612,6 +643,10 @@ main(int argc, char *argv[])
 		if (linked || attempt_at != 0)
 			mosquitto_loop_misc(mosq);
 		log_flood_tick(&refused_log, mono());
+#ifdef PKS_TESTHOOKS
+		if (sent_forge)
+			sent_forged();
+#endif
 		if (imsgbuf_pending(proc_ibuf))
 			proc_flush();
 	}

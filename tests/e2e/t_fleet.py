@@ -144,6 +144,7 @@ def main():
         test_notice_rewrites_its_own_only(suites, broker)
         test_mac_refused(suites, broker)
         test_replay_after_restart(suites, broker)
+        test_bad_outcome_kills(suites)
         test_malformed(suites, broker)
         test_no_answer(suites)
         test_flood_is_counted(suites, broker)
@@ -542,6 +543,24 @@ def test_replay_after_restart(suites, broker):
            log.text()[-1500:])
     tap.ok(not log.grep(r"fleet: request 7201 from the front"),
            "and not handled")
+
+
+def test_bad_outcome_kills(suites):
+    """A delivery outcome out of range from pks-fleet (a test build forges
+    one on SIGUSR1: ok with status 500) is a compromised child: web2's
+    monitor kills it, and the new one reconnects."""
+    web2 = suites["web2"]
+    log = web2.monitor.log
+    start = log.mark()
+    pid = fleet_pid(web2)
+    os.kill(pid, signal.SIGUSR1)
+    tap.ok(log.wait(r"pks-fleet: malformed message \(type \d+, \d+ bytes\)",
+                    10, start) and
+           log.wait(r"pks-fleet: compromised: killing it", 5, start),
+           "a bad delivery outcome from pks-fleet: the host's monitor "
+           "kills it", log.text()[-1500:])
+    tap.ok(log.wait(r"pks-fleet: connected to the broker", 20, start) and
+           fleet_pid(web2) not in (None, pid), "restarted, it reconnects")
 
 
 def test_malformed(suites, broker):
