@@ -340,14 +340,15 @@ static const struct origin gather_origin = {
 };
 
 /*
- * /status in a private chat, on the front: this host's, and every host's
- * heard from, in one message once all answered or the time is up.
+ * /status (or an admin command for all) on the front: this host's
+ * answer, and every host's heard from, in one message once all answered
+ * or the time is up.
  */
 static void
 fleet_gather(const struct request *tr, uint32_t cmd)
 {
 	struct gather	*g;
-	struct request	 r = *tr;
+	struct request	 r = *tr, ask = *tr;
 	size_t		 i;
 
 	if ((g = calloc(1, sizeof(*g))) == NULL) {
@@ -359,6 +360,12 @@ fleet_gather(const struct request *tr, uint32_t cmd)
 	g->cmd = cmd;
 	reply_init(&g->out);
 	r.origin = &gather_origin;
+	/* asked in a group, a status is gathered as in private, and the
+	 * whole of it goes to the person in private (gather_end) */
+	if (cmd == FLEET_CMD_STATUS) {
+		r.private = ask.private = 1;
+		r.chat = ask.chat = r.user;
+	}
 	gathering = g;
 	request_handle(&r);
 	gathering = NULL;
@@ -367,7 +374,7 @@ fleet_gather(const struct request *tr, uint32_t cmd)
 		    "reached right now: no other host was asked.");
 	g->waiting = 1;		/* until every host is asked */
 	for (i = 0; link_state.connected && i < nhosts; i++)
-		if (fwd_sendv(tr, hosts[i].name, cmd, g) == 0)
+		if (fwd_sendv(&ask, hosts[i].name, cmd, g) == 0)
 			g->waiting++;
 	g->asked = g->waiting - 1;
 	if (--g->waiting == 0)
@@ -551,8 +558,7 @@ fleet_tg_request(const struct pks_tg_req *tr)
 		fleet_hosts(&r);
 		return 1;
 	}
-	if (tr->cmd == TG_CMD_STATUS && tr->chat_type == TG_CHAT_PRIVATE &&
-	    tr->arg1[0] == '\0') {
+	if (tr->cmd == TG_CMD_STATUS && tr->arg1[0] == '\0') {
 		telegram_to_request(tr, &r);
 		memset(r.argv, 0, sizeof(r.argv));
 		r.nargs = 0;
@@ -667,6 +673,13 @@ gather_end(struct gather *g)
 	if (g->cmd == FLEET_CMD_STATUS && g->asked > 0 && g->parts == 0)
 		reply_add(&g->out, "\nNothing of yours on the %d other "
 		    "host%s.", g->asked, g->asked == 1 ? "" : "s");
+	if (g->cmd == FLEET_CMD_STATUS &&
+	    request_status_private(&g->req, &g->out)) {
+		/* the group hears of the delivery (request_delivered) */
+		telegram_origin.reply(&g->req, &g->out);
+		free(g);
+		return;
+	}
 	telegram_origin.reply(&g->req, &g->out);
 	telegram_origin.done(&g->req);
 	free(g);

@@ -409,6 +409,7 @@ void	 request_handle(const struct request *);
 void	 request_delivered(const struct origin *, uint32_t, int, int64_t,
 	    int, int64_t);
 void	 request_origin_gone(const struct origin *);
+int	 request_status_private(const struct request *, struct reply *);
 void	 admin_handle(const struct request *, struct reply *,
 	    struct reply *);
 int	 admin_is_command(enum req_cmd);

@@ -253,6 +253,16 @@ cmd_status(const struct request *r, struct reply *rp)
 		    win_left(w, now));
 	if (n == 0 && !r->terse)
 		reply_add(rp, "You have no live sequence and no open window.");
+	return request_status_private(r, rp);
+}
+
+/*
+ * A status asked in a group goes to the person in private: 1 if the
+ * request now waits for the delivery (the group hears of it then).
+ */
+int
+request_status_private(const struct request *r, struct reply *rp)
+{
 	if (r->private)
 		return 0;
 	/* it names addresses and services: never in the group */

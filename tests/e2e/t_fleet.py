@@ -38,6 +38,7 @@ from pkstest import tap, run, ADA, BOB, CAROL, DAN, EVE  # noqa: E402
 HOSTS = ("web1", "web2", "web3")
 TIMEOUT = 2			# fleet timeout of the front, seconds
 SSH_PORT = 2222
+GROUP = -1001234567890		# a supergroup Ada writes in
 WEB = pkstest.service("web", 8080) + "\n"	# web1's second service
 
 
@@ -308,6 +309,19 @@ def test_status_everywhere(suites):
            "Sequence for web" in parts.get("web1", "") and
            "Sequence for ssh" in parts.get("web2", ""),
            "each part is that host's own", msg)
+    # in a group: gathered the same, sent to Ada in private
+    since = last_seq(front)
+    front.bot.push_message(user_id=ADA, text="/status", chat_id=GROUP,
+                           chat_type="supergroup", first_name="Ada")
+    grp = front.bot.wait_sent(chat_id=GROUP, since=since, timeout=15,
+                              text=r"Sent you your status in private")
+    priv = front.bot.wait_sent(chat_id=ADA, since=since, timeout=5,
+                               text=r"<b>web2</b>: ")
+    tap.ok(grp and priv and "<b>front</b>: " in priv["params"]["text"] and
+           not front.bot.sent(chat_id=GROUP, since=grp["seq"]) and
+           len(front.bot.sent(chat_id=GROUP, since=since)) == 1,
+           "/status in a group: every host's, sent to Ada in private; the "
+           "group hears only that", (grp, priv))
     msg = ask(front, BOB, "/status", r"<b>front</b>: ", timeout=15)
     tap.ok(msg and re.search(r"<b>front</b>: You have no live sequence.*"
                              r"\nNothing of yours on the 3 other hosts\.$",
