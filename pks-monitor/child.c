@@ -295,7 +295,7 @@ child_start(enum pks_proc id)
 	struct child	*c = &env->child[id];
 	char		 path[PATH_MAX];
 	char		*argv[2];
-	char		*envp[4];
+	char		*envp[5];
 	int		 sv[2], n = 0;
 	pid_t		 pid;
 
@@ -321,10 +321,15 @@ child_start(enum pks_proc id)
 			_exit(127);
 		argv[0] = (char *)proc_name(id);
 		argv[1] = NULL;
-		/* a clean environment; sanitizer settings pass for tests */
-		for (int k = 0; environ[k] != NULL && n < 3; k++)
+		/* a clean environment; sanitizer settings pass for tests,
+		 * and in test builds pks-telegram's pacing (see there) */
+		for (int k = 0; environ[k] != NULL && n < 4; k++)
 			if (strncmp(environ[k], "ASAN_OPTIONS=", 13) == 0 ||
-			    strncmp(environ[k], "UBSAN_OPTIONS=", 14) == 0)
+			    strncmp(environ[k], "UBSAN_OPTIONS=", 14) == 0
+#ifdef PKS_TESTHOOKS
+			    || strncmp(environ[k], "PKS_TEST_RATE_DIV=", 18) == 0
+#endif
+			    )
 				envp[n++] = environ[k];
 		envp[n] = NULL;
 		execve(path, argv, envp);

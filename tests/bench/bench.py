@@ -56,6 +56,9 @@ sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
 import pkstest  # noqa: E402
 import fw_windows  # noqa: E402
 
+# the real pacing of pks-telegram, not the tests' shorter one
+os.environ.pop("PKS_TEST_RATE_DIV", None)
+
 DOC = os.environ.get("PKS_BENCH_DOC", os.path.join(TOP, "doc"))
 QUICK = os.environ.get("PKS_BENCH_QUICK") == "1"
 ONLY = os.environ.get("PKS_BENCH_ONLY")	# one part, printed, no doc

@@ -25,6 +25,9 @@ sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 import fleetnet  # noqa: E402
 import pkstest  # noqa: E402
 
+# the real pacing of pks-telegram, not the tests' shorter one
+os.environ.pop("PKS_TEST_RATE_DIV", None)
+
 DOC = os.path.join(HERE, "..", "..", "doc", "benchmarks.md")
 BEGIN = "<!-- fleet: written by tests/bench/fleet.py (make bench-fleet) -->"
 END = "<!-- /fleet -->"

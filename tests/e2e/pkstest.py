@@ -27,6 +27,12 @@ BUILD = os.environ.get("PKS_BUILD") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", "..", "build", "test"))
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
+# test builds: pks-telegram's per-chat pacing (a second in a private
+# chat, three in a group) divided by this, or a test of many commands in
+# one chat waits that long for each answer.  t_bot_faults.py checks the
+# real pacing, without it.
+os.environ.setdefault("PKS_TEST_RATE_DIV", "20")
+
 SRV4, CLI4 = "198.18.0.1", "198.18.0.2"
 SRV6, CLI6 = "fd00::1", "fd00::2"
 CLI4_B = "198.18.0.3"		# a second client address

@@ -3,14 +3,20 @@
 host "localhost" (so name resolution under confinement is exercised),
 against every fault class of the Bot API: after each, the worker is still
 the same process or has been restarted, and the next command is answered.
-A restart of the worker mid-stream loses no update.  The token appears in
-no log line."""
+A restart of the worker mid-stream loses no update.  Answers go out at
+Telegram's pace: about one a second in a private chat, one every three
+seconds in a group.  The token appears in no log line."""
 import os
 import signal
 import time
 
 import pkstest
 from pkstest import tap, ADA
+
+# the real pacing: this test checks it (pkstest shortens it for the
+# others)
+os.environ.pop("PKS_TEST_RATE_DIV", None)
+GROUP = -1001234567890
 
 FAULTS = [
     ("getUpdates", {"kind": "500"}),
@@ -60,6 +66,19 @@ def main():
         gaps = [b - a for a, b in zip(times, times[1:])]
         tap.ok(len(times) == 4 and min(gaps) >= 0.9,
                "answers to one chat go out about a second apart", gaps)
+        # and in a group, one every three seconds (20 a minute)
+        since = s.bot.sent()[-1]["seq"]
+        for _ in range(3):
+            s.bot.push_message(user_id=ADA, chat_id=GROUP,
+                               chat_type="supergroup",
+                               text="/whoami@PksTestBot")
+        pkstest.wait_for(lambda: len(s.bot.sent(chat_id=GROUP,
+                                                since=since)) >= 3, 15)
+        times = [r["time"] for r in s.bot.sent(chat_id=GROUP, since=since)]
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        tap.ok(len(times) == 3 and min(gaps) >= 2.9,
+               "answers to one group go out about three seconds apart",
+               gaps)
 
         # a restart mid-stream: nothing lost
         s.bot.fail(method="sendMessage", kind="hang", seconds=30, count=1)
