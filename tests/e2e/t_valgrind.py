@@ -10,6 +10,7 @@ valgrind exits with VALGRIND_ERROR when it found an error; its report is
 shown on failure.
 """
 
+import concurrent.futures
 import glob
 import os
 import shutil
@@ -39,27 +40,40 @@ def reports(pattern):
     return "\n".join(out)
 
 
+def unit_test(tmp, env, t):
+    """One unit test binary under valgrind: (exit status, output)."""
+    log = os.path.join(tmp, os.path.basename(t) + ".%p")
+    try:
+        r = subprocess.run(pkstest.valgrind_argv(log) + [t],
+                           stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True,
+                           env=env, timeout=180)
+        return r.returncode, r.stdout
+    except subprocess.TimeoutExpired:
+        return "timeout", ""
+
+
 def unit_tests(tmp):
     # PKS_VALGRIND: tests of resident memory skip (valgrind's calloc
     # writes what the system's leaves untouched)
     env = dict(os.environ, CMOCKA_MESSAGE_OUTPUT="TAP", PKS_VALGRIND="1")
-    for t in sorted(glob.glob(os.path.join(BUILD, "tests", "test_*"))):
+    tests = sorted(glob.glob(os.path.join(BUILD, "tests", "test_*")))
+    # a seccomp filter under valgrind would judge valgrind's own system
+    # calls, not the process's: those run without it
+    run = [t for t in tests if not t.endswith("_sandbox")]
+    # one valgrind at a time leaves a CPU idle: each test binary keeps
+    # to itself (its own network namespace, files named by its pid)
+    with concurrent.futures.ThreadPoolExecutor(
+            max(1, min(4, os.cpu_count() or 1))) as pool:
+        done = dict(zip(run, pool.map(lambda t: unit_test(tmp, env, t),
+                                      run)))
+    for t in tests:
         name = os.path.basename(t)
-        if name.endswith("_sandbox"):
-            # a seccomp filter under valgrind would judge valgrind's own
-            # system calls, not the process's: these run without it
+        if t not in done:
             tap.ok(True, "%s: not under valgrind # SKIP it loads a "
                    "seccomp filter" % name)
             continue
-        log = os.path.join(tmp, name + ".%p")
-        try:
-            r = subprocess.run(pkstest.valgrind_argv(log) + [t],
-                               stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True,
-                               env=env, timeout=180)
-            rc, out = r.returncode, r.stdout
-        except subprocess.TimeoutExpired:
-            rc, out = "timeout", ""
+        rc, out = done[t]
         rep = reports(os.path.join(tmp, name + ".*"))
         tap.ok(rc == 0 and not rep, "%s under valgrind: passes, no error, "
                "no definite leak" % name,
