@@ -76,6 +76,7 @@ struct pks_conf {
 	char			state_file[256];
 	uint8_t			firewall;	/* enum pks_fw_kind */
 	uint8_t			mode;		/* enum pks_fw_modes */
+	uint32_t		nflog_group;	/* mode observe's, 0..65535 */
 	struct conf_always	always[CONF_ALWAYS_MAX];
 	int			nalways;
 

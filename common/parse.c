@@ -50,6 +50,7 @@ static const struct setting globals[] = {
 	{ "state-file",		V_PATH,	CF(state_file), 0, 0 },
 	{ "firewall",		V_FIREWALL, CF(firewall), 0, 0 },
 	{ "mode",		V_MODE,	CF(mode), 0, 0 },
+	{ "nflog-group",	V_NUM,	CF(nflog_group), 0, 65535 },
 };
 
 static const struct setting tgsettings[] = {
@@ -902,6 +903,7 @@ conf_parse_buffer(const char *file, const char *buf, size_t len)
 	c->max_sequences = 10000;
 	c->max_seq_chat = 1000;
 	c->recovery_valid = 90 * 86400;
+	c->nflog_group = PKS_NFLOG_GROUP;
 	snprintf(c->control_socket, sizeof(c->control_socket),
 	    "/run/pks/pks.sock");
 	snprintf(c->state_file, sizeof(c->state_file), "/var/lib/pks/state");

@@ -225,13 +225,15 @@ enum pks_fw_modes {
 /* IMSG_FW_MODE */
 struct pks_fw_mode {
 	uint32_t	mode;		/* enum pks_fw_modes */
+	uint32_t	nflog_group;	/* mode observe: 0..65535 */
 };
 
 #define PKS_ALLOW_MAX		256	/* allow-always prefix, service pairs */
 #define PKS_OBSERVED_MAX	1024	/* sources (with service) counted in
 					   mode observe; beyond, one count
 					   per service */
-#define PKS_NFLOG_GROUP		7161	/* pks-fw's NFLOG group, mode observe */
+#define PKS_NFLOG_GROUP		7161	/* pks-fw's NFLOG group in mode observe,
+					   unless nflog-group says */
 
 /* IMSG_FW_ALLOW: a prefix that reaches a service without a knock */
 struct pks_fw_allow {

@@ -38,6 +38,7 @@ static size_t			 fw_nrule;
 static struct pks_fw_allow	 fw_allow[PKS_ALLOW_MAX];
 static size_t			 fw_nallow;
 static uint32_t			 fw_mode = PKS_MODE_ENFORCE;
+static uint16_t			 fw_group = PKS_NFLOG_GROUP;
 
 /* ---------------------------------------------------------- checks */
 
@@ -220,14 +221,23 @@ fw_nrules(int af)
 
 /* ---------------------------------------------------------- operations */
 
-/* mode observe or enforce, before fw_setup() */
+/* mode observe or enforce, and observe's NFLOG group, before
+ * fw_setup() */
 int
-fw_mode_set(uint32_t mode)
+fw_mode_set(uint32_t mode, uint32_t group)
 {
-	if (mode != PKS_MODE_ENFORCE && mode != PKS_MODE_OBSERVE)
+	if ((mode != PKS_MODE_ENFORCE && mode != PKS_MODE_OBSERVE) ||
+	    group > UINT16_MAX)
 		return EINVAL;
 	fw_mode = mode;
+	fw_group = group;
 	return 0;
+}
+
+uint16_t
+fw_nflog_group(void)
+{
+	return fw_group;
 }
 
 int

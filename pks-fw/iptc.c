@@ -292,7 +292,7 @@ fw_target_nflog(unsigned char *p, uint8_t proto, uint16_t port)
 	s.proto = proto;
 	s.port = port;
 	info.len = FW_NFLOG_RANGE;
-	info.group = PKS_NFLOG_GROUP;
+	info.group = fw_nflog_group();
 	info.flags = XT_NFLOG_F_COPY_LEN;
 	observe_prefix(&s, info.prefix, sizeof(info.prefix));
 	sz = XT_ALIGN(sizeof(*t)) + XT_ALIGN(sizeof(info));

@@ -326,7 +326,7 @@ x_prefix(struct nftnl_rule *r, const struct pks_fw_allow *a)
 	x_cmp(r, NFT_CMP_EQ, a->addr, alen);
 }
 
-/* log group PKS_NFLOG_GROUP prefix "pks-observe P/N" snaplen ... */
+/* log group fw_nflog_group() prefix "pks-observe P/N" snaplen ... */
 static void
 x_log(struct nftnl_rule *r, const struct pks_fw_service *s)
 {
@@ -337,7 +337,7 @@ x_log(struct nftnl_rule *r, const struct pks_fw_service *s)
 		return;
 	nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, observe_prefix(s,
 	    prefix, sizeof(prefix)));
-	nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, PKS_NFLOG_GROUP);
+	nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, fw_nflog_group());
 	nftnl_expr_set_u32(e, NFTNL_EXPR_LOG_SNAPLEN, FW_NFLOG_RANGE);
 }
 

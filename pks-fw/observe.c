@@ -2,8 +2,8 @@
  * observe.c: mode observe, for both backends.
  *
  * Where mode enforce drops a new connection to a protected service, a
- * backend in mode observe lets it pass and logs it to the NFLOG group
- * PKS_NFLOG_GROUP: the first FW_NFLOG_RANGE bytes of the packet (its
+ * backend in mode observe lets it pass and logs it to its NFLOG group
+ * (fw_nflog_group(), nflog-group in pks.conf): the first FW_NFLOG_RANGE bytes of the packet (its
  * source address) and a prefix naming the service (observe_prefix()).
  * pks-fw reads the group and counts new connections per source and
  * service: PKS_OBSERVED_MAX pairs at most, then one count per service
@@ -104,7 +104,7 @@ observe_prepare(void)
 	g = mnl_nlmsg_put_extra_header(nh, sizeof(*g));
 	g->nfgen_family = AF_UNSPEC;
 	g->version = NFNETLINK_V0;
-	g->res_id = htons(PKS_NFLOG_GROUP);
+	g->res_id = htons(fw_nflog_group());
 	mnl_attr_put(nh, NFULA_CFG_CMD, sizeof(cmd), &cmd);
 	memset(&mode, 0, sizeof(mode));
 	mode.copy_range = htonl(FW_NFLOG_RANGE);
@@ -241,7 +241,7 @@ obs_packet(const struct nlmsghdr *nh)
 	    nh->nlmsg_len < MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(*g)))
 		return -1;
 	g = mnl_nlmsg_get_payload(nh);
-	if (ntohs(g->res_id) != PKS_NFLOG_GROUP)
+	if (ntohs(g->res_id) != fw_nflog_group())
 		return -1;
 	mnl_attr_for_each(a, nh, sizeof(*g)) {
 		if (mnl_attr_get_type(a) == NFULA_PREFIX)

@@ -95,8 +95,9 @@ fw_conf_mode(struct imsg *im)
 			return -1;
 		}
 		memcpy(&m, im->data, sizeof(m));
-		if (fw_mode_set(m.mode) != 0) {
-			log_warnx("IMSG_FW_MODE: unknown mode %u", m.mode);
+		if (fw_mode_set(m.mode, m.nflog_group) != 0) {
+			log_warnx("IMSG_FW_MODE: unknown mode %u or NFLOG "
+			    "group %u", m.mode, m.nflog_group);
 			return -1;
 		}
 		return 0;
@@ -380,8 +381,9 @@ main(int argc, char *argv[])
 	be = fw_choose(want == -1 ? PKS_FW_AUTO : want);
 	if (fw_observing() && (err = observe_prepare()) != 0)
 		fatalx("mode observe: cannot bind NFLOG group %d: %s%s",
-		    PKS_NFLOG_GROUP, strerror(err), err == EBUSY ?
-		    " (another process uses it)" : "");
+		    fw_nflog_group(), strerror(err), err == EBUSY ?
+		    " (another process uses it: see nflog-group in "
+		    "pks.conf(5))" : "");
 	if ((err = be->prepare()) != 0 || (err = fw_setup(be)) != 0)
 		fatalx("cannot set up the %s firewall: %s (does the kernel "
 		    "have it? see \"firewall %s\" in pks.conf(5))", be->name,

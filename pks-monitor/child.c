@@ -148,7 +148,7 @@ static void
 child_send_fw_mode(struct child *c)
 {
 	const struct pks_conf	*conf = env->conf;
-	struct pks_fw_mode	 m = { conf->mode };
+	struct pks_fw_mode	 m = { conf->mode, conf->nflog_group };
 	struct pks_fw_allow	 a;
 	size_t			 k, n;
 	int			 i, j;

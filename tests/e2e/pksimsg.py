@@ -69,7 +69,7 @@ STRUCTS = {
     "pks_window": ("<IBBH16sI", 28),
     "pks_fw_conf": ("<I", 4),
     "pks_fw_result": ("<IIi", 12),
-    "pks_fw_mode": ("<I", 4),
+    "pks_fw_mode": ("<II", 8),
     "pks_fw_allow": ("<BBBBHH16s", 24),
     "pks_fw_observed": ("<BBHI16sQ", 32),
     "pks_tg_conf": ("<256sII", 264),

@@ -210,7 +210,8 @@ class Net:
 
 # the firewall backend under test: PKS_TEST_FIREWALL=nftables|iptables
 FIREWALL = os.environ.get("PKS_TEST_FIREWALL", "iptables")
-# pks-fw's NFLOG group in mode observe (common/pks.h)
+# pks-fw's NFLOG group in mode observe (common/pks.h; a test that sets
+# nflog-group in pks.conf sets this too)
 with open(os.path.join(TOP, "common", "pks.h")) as _f:
     NFLOG_GROUP = int(re.search(r"#define PKS_NFLOG_GROUP\s+(\d+)",
                                 _f.read()).group(1))
@@ -347,8 +348,8 @@ ALWAYS_RX = re.compile(r"^-A PKS -s (\S+?/\d+) -p (\w+) -m \w+ --dport (\d+) "
                        r"-j ACCEPT$")
 OBSERVE_RX = re.compile(r"^-A PKS -p (\w+) -m \w+ --dport (\d+) -m conntrack "
                         r"--ctstate NEW -j NFLOG --nflog-prefix "
-                        r"\"pks-observe (\w+)/(\d+)\" --nflog-group %d "
-                        r"--nflog-size 40$" % NFLOG_GROUP)
+                        r"\"pks-observe (\w+)/(\d+)\" --nflog-group (\d+) "
+                        r"--nflog-size 40$")
 
 
 class IptablesView(FirewallView):
@@ -374,7 +375,8 @@ class IptablesView(FirewallView):
             if a and not closed and not observed:
                 always.add((a.group(1), a.group(2), int(a.group(3))))
             elif o and (o.group(1), int(o.group(2))) in keep and \
-                    o.group(1, 2) == o.group(3, 4):
+                    o.group(1, 2) == o.group(3, 4) and \
+                    int(o.group(5)) == NFLOG_GROUP:
                 observed.add((o.group(1), int(o.group(2))))
             elif m:
                 key = (m.group(2), int(m.group(3)))

@@ -23,6 +23,7 @@ import pkstest
 from pkstest import tap, run, binpath, CLI4, CLI4_B, CLI6, SRV6, ADA
 
 SSH = ("tcp", 2222)
+GROUP = 7162
 ALWAYS = ("allow-always %s to { ssh }\nallow-always fd00:0:0:9::/64 to ssh\n"
           % CLI4_B)
 BAD = [
@@ -133,9 +134,11 @@ def lone_refusals(s):
     seed = pm.S["pks_fw_observed"].pack(socket.AF_INET, socket.IPPROTO_TCP,
                                         2222, 0, socket.inet_pton(
                                             socket.AF_INET, CLI4), 3)
-    bad += [("IMSG_FW_MODE: unknown mode", b""),
+    bad += [("IMSG_FW_MODE: unknown mode 2", b""),
+            ("IMSG_FW_MODE: unknown mode 1 or NFLOG group 65536", b""),
             ("IMSG_FW_OBSERVED: bad count", b"")]
-    parts += [[(pm.IMSG_FW_MODE, pm.S["pks_fw_mode"].pack(2))],
+    parts += [[(pm.IMSG_FW_MODE, pm.S["pks_fw_mode"].pack(2, GROUP))],
+              [(pm.IMSG_FW_MODE, pm.S["pks_fw_mode"].pack(1, 65536))],
               [(pm.IMSG_FW_OBSERVED, seed)]]
     before = s.fw.read()
 
@@ -157,7 +160,11 @@ def lone_refusals(s):
 
 
 def main():
-    with pkstest.running(extra="mode observe\n" + ALWAYS, echod=False) as s:
+    # not the default group (pks.conf's nflog-group): the rules, pks-fw's
+    # bind and its reading all follow it
+    pkstest.NFLOG_GROUP = GROUP
+    with pkstest.running(extra="mode observe\nnflog-group %d\n" % GROUP +
+                         ALWAYS, echod=False) as s:
         conf = s.conf_text
         st = s.fw.read()
         tap.ok(st is not None and st.observed == {SSH} and

@@ -246,6 +246,7 @@ main(int argc, char *argv[])
 	struct pks_window	 w;
 	struct pks_tg_sent	 ts;
 	struct pks_fw_allow	 al;
+	struct pks_fw_mode	 fm;
 	uint32_t		 u;
 
 	if (argc != 2) {
@@ -359,8 +360,10 @@ main(int argc, char *argv[])
 	msg(IMSG_FW_CLOSE_ALL, 0, NULL, 0, 0);
 	save(d, "fw-requests");
 	sel(R_FW);
-	u = PKS_MODE_OBSERVE;
-	msg(IMSG_FW_MODE, 0, &u, sizeof(u), 0);
+	memset(&fm, 0, sizeof(fm));
+	fm.mode = PKS_MODE_OBSERVE;
+	fm.nflog_group = PKS_NFLOG_GROUP;
+	msg(IMSG_FW_MODE, 0, &fm, sizeof(fm), 0);
 	memset(&al, 0, sizeof(al));
 	al.af = AF_INET;
 	al.plen = 24;

@@ -208,6 +208,13 @@ static const struct ecase ecases[] = {
 	    "mode: \"enforcing\" is not observe or enforce", 1 },
 	{ "duplicate_mode_is_refused", "mode observe\nmode enforce\n" SVC,
 	    2, "mode given twice (first at line 1)", 1 },
+	{ "nflog_group_out_of_range", "nflog-group 65536\n" SVC, 1,
+	    "nflog-group: 65536 is out of range (0..65535)", 1 },
+	{ "nflog_group_not_a_number", "nflog-group ulogd\n" SVC, 1,
+	    "nflog-group: \"ulogd\" is not a number", 1 },
+	{ "duplicate_nflog_group_is_refused",
+	    "nflog-group 1\nnflog-group 2\n" SVC, 2,
+	    "nflog-group given twice (first at line 1)", 1 },
 	{ "always_host_bits_are_refused",
 	    SVC "allow-always 198.18.0.5/24 to { ssh }\n", 4,
 	    "allow-always: 198.18.0.5/24 has host bits set beyond /24", 1 },
@@ -640,8 +647,9 @@ test_mode_and_always(void **state)
 	    "allow-always $net to { ssh web }\n"
 	    "allow-always 198.18.0.3 to ssh\n"
 	    "allow-always fd00:0:0:1::/64 to web\n"
-	    "mode observe\n");
+	    "mode observe\nnflog-group 0\n");
 	assert_int_equal(c->mode, PKS_MODE_OBSERVE);
+	assert_int_equal(c->nflog_group, 0);
 	assert_int_equal(c->nalways, 3);
 	assert_int_equal(c->always[0].af, AF_INET);
 	assert_int_equal(c->always[0].plen, 16);
@@ -657,6 +665,7 @@ test_mode_and_always(void **state)
 	conf_free(c);
 	c = parse_ok(SVC);
 	assert_int_equal(c->mode, PKS_MODE_ENFORCE);
+	assert_int_equal(c->nflog_group, PKS_NFLOG_GROUP);
 	assert_int_equal(c->nalways, 0);
 	conf_free(c);
 }

@@ -219,7 +219,7 @@ test_seeds_go_on(void **state)
 	(void)take(o, 8);
 	o[0] = count_of(AF_INET6, "fd00::9", IPPROTO_UDP, 53, 5);
 	assert_int_equal(observe_seed(&o[0]), EINVAL);	/* mode enforce */
-	assert_int_equal(fw_mode_set(PKS_MODE_OBSERVE), 0);
+	assert_int_equal(fw_mode_set(PKS_MODE_OBSERVE, PKS_NFLOG_GROUP), 0);
 	assert_int_equal(observe_seed(&o[0]), 0);
 	assert_int_equal(observe_seed(&o[0]), EINVAL);	/* twice */
 	o[1] = count_of(0, NULL, IPPROTO_TCP, 22, 40);
@@ -373,15 +373,40 @@ static void
 test_mode_is_checked(void **state)
 {
 	(void)state;
-	assert_int_equal(fw_mode_set(PKS_MODE_ENFORCE), 0);
+	assert_int_equal(fw_mode_set(PKS_MODE_ENFORCE, PKS_NFLOG_GROUP), 0);
 	assert_int_equal(fw_observing(), 0);
-	assert_int_equal(fw_mode_set(PKS_MODE_OBSERVE), 0);
+	assert_int_equal(fw_mode_set(PKS_MODE_OBSERVE, PKS_NFLOG_GROUP), 0);
 	assert_int_equal(fw_observing(), 1);
-	assert_int_equal(fw_mode_set(2), EINVAL);
-	assert_int_equal(fw_mode_set(UINT32_MAX), EINVAL);
+	assert_int_equal(fw_mode_set(2, PKS_NFLOG_GROUP), EINVAL);
+	assert_int_equal(fw_mode_set(UINT32_MAX, PKS_NFLOG_GROUP), EINVAL);
+	assert_int_equal(fw_mode_set(PKS_MODE_OBSERVE, 65536), EINVAL);
 	assert_int_equal(fw_observing(), 1);
-	assert_int_equal(fw_mode_set(PKS_MODE_ENFORCE), 0);
+	assert_int_equal(fw_nflog_group(), PKS_NFLOG_GROUP);
+	assert_int_equal(fw_mode_set(PKS_MODE_ENFORCE, PKS_NFLOG_GROUP), 0);
 	assert_int_equal(fw_observing(), 0);
+}
+
+/* nflog-group: what comes from another group is not counted */
+static void
+test_other_group_is_skipped(void **state)
+{
+	struct pks_fw_observed	o[8];
+
+	(void)state;
+	services();
+	(void)take(o, 8);
+	assert_int_equal(fw_mode_set(PKS_MODE_OBSERVE, 65535), 0);
+	assert_int_equal(fw_nflog_group(), 65535);
+	put_packet(NFPROTO_IPV4, PKS_NFLOG_GROUP, "pks-observe udp/53", 1, 4,
+	    "198.18.0.7", FW_NFLOG_RANGE);
+	put_packet(NFPROTO_IPV4, 65535, "pks-observe tcp/22", 1, 4,
+	    "198.18.0.8", FW_NFLOG_RANGE);
+	assert_int_equal(input(), 1);
+	/* (by now, an earlier test filled the table: "other sources") */
+	assert_int_equal(take(o, 8), 1);
+	assert_int_equal(o[0].proto, IPPROTO_TCP);
+	assert_int_equal(o[0].port, 22);
+	assert_int_equal(fw_mode_set(PKS_MODE_OBSERVE, PKS_NFLOG_GROUP), 0);
 }
 
 int
@@ -395,6 +420,7 @@ main(void)
 		cmocka_unit_test(test_prefix_names_the_service),
 		cmocka_unit_test(test_allow_is_checked),
 		cmocka_unit_test(test_mode_is_checked),
+		cmocka_unit_test(test_other_group_is_skipped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
