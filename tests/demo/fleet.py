@@ -6,9 +6,11 @@ a mosquitto broker (TLS certificates made for the demo, the ACL of
 doc/fleet.md) in a namespace of its own, a front (the fake Bot API in
 front of it) and two hosts, web1 and web2, each a full PKS in its own
 namespaces.  Ada asks the front for web2; web2's own monitor decides and
-answers; Ada knocks at web2 and gets in; web1 stays shut.  Everything
-the demo creates is removed at the end, also on Ctrl-C.
+answers; Ada knocks at web2 and gets in; web1 stays shut.  Bob, with no
+host named, picks one from the bot's buttons.  Everything the demo
+creates is removed at the end, also on Ctrl-C.
 """
+import json
 import os
 import re
 import subprocess
@@ -38,6 +40,15 @@ def ask(front, user, text, rx):
     say("The bot answers:")
     show(msg.splitlines())
     return msg
+
+
+def buttons(rec):
+    """A message's buttons, as [label] [label]."""
+    kb = rec["params"].get("reply_markup") if rec else None
+    if isinstance(kb, str):
+        kb = json.loads(kb)
+    return " ".join("[%s]" % b["text"] for row in
+                    (kb or {}).get("inline_keyboard", []) for b in row)
 
 
 def main():
@@ -101,7 +112,26 @@ def main():
         ask(front, BOB, "/generate web1 ssh", r"<b>web1</b>: ")
         ask(front, BOB, "/generate web2 ssh", r"<b>web2</b>: ")
 
-        heading(4, "A host that does not answer")
+        heading(4, "Or no host named: a picker of hosts")
+        since = front.bot.sent()[-1]["seq"]
+        ask(front, BOB, "/generate", r"Which host")
+        rec = front.bot.wait_sent(chat_id=BOB, since=since,
+                                  text=r"Which host", timeout=5)
+        say("with the buttons %s (the front is not offered: Bob may open "
+            "nothing there)" % buttons(rec))
+        if rec:
+            since = front.bot.sent()[-1]["seq"]
+            say("\n%sBob presses%s [web1]: web1 is asked, and decides"
+                % (BOLD, OFF))
+            front.bot.push_callback(user_id=BOB, chat_id=BOB, data="@web1",
+                                    message_id=rec["result"]["message_id"])
+            rec = front.bot.wait_sent(chat_id=BOB, since=since,
+                                      text=r"<b>web1</b>: ", timeout=15)
+            say("The bot answers:")
+            show(plain(rec["params"]["text"]).splitlines() if rec else
+                 ["(no answer)"])
+
+        heading(5, "A host that does not answer")
         pid = fleet.suites["web1"].monitor.child_pid("pks-fleet")
         say("(web1's pks-fleet is stopped with SIGSTOP)")
         os.kill(pid, 19)
