@@ -828,8 +828,8 @@ fleet_hello(const struct pks_fleet_hello *h)
 	if (is_front() && fleet_auth_known(h->host))
 		host_seen(h->host, h->at);
 	else if (is_front())
-		log_warnx("fleet: %s said hello, but no host line of the fleet "
-		    "block names it: ignored", h->host);
+		fleet_refused("hello from %s: no host line of the fleet block "
+		    "names it", h->host);
 }
 
 /* -------------------------------------------------------------- host */
