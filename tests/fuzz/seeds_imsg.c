@@ -506,6 +506,39 @@ main(int argc, char *argv[])
 	rec_end();
 	save(d, "monitor-recovery");
 
+	/* a fleet front: the link up, web1's hello, its notices (new, and
+	   a rewrite of a message not sent for it), an answer to no request;
+	   fuzz_imsg signs them with web1's key */
+	sel(R_MONITOR);
+	rec(PROC_FLEET);
+	{
+		struct pks_fleet_state	st = { .connected = 1 };
+		struct pks_fleet_hello	h = { .at = 1800000000 };
+		struct pks_fleet_reply	r;
+		uint8_t			b[sizeof(r) + 8];
+		int			i;
+
+		msg(IMSG_FLEET_STATE, 0, &st, sizeof(st), 0);
+		snprintf(h.host, sizeof(h.host), "web1");
+		msg(IMSG_FLEET_HELLO, 0, &h, sizeof(h), 0);
+		for (i = 0; i < 3; i++) {
+			memset(&r, 0, sizeof(r));
+			snprintf(r.host, sizeof(r.host), "web1");
+			r.chat = 1;
+			r.msg_id = i == 1 ? 5 : 0;
+			r.id = i == 2 ? 3 : 0;
+			r.textlen = 2;
+			r.nmark = 1;
+			r.mark[0].style = 1;
+			memcpy(b, &r, sizeof(r));
+			memcpy(b + sizeof(r), "hi", 2);
+			msg(i == 2 ? IMSG_FLEET_REPLY : IMSG_FLEET_NOTICE, 0, b,
+			    sizeof(r) + 2, 0);
+		}
+	}
+	rec_end();
+	save(d, "monitor-fleet");
+
 	/* mode observe: counts from pks-fw, then ones it must not send */
 	sel(R_MONITOR);
 	rec(PROC_FW);
