@@ -402,6 +402,26 @@ admin_cmd(const struct pks_tg_req *tr)
 	return 0;
 }
 
+/*
+ * An admin command for the fleet whose first word looks like a host's
+ * name but names none (nor "all", this host, a service here or a user
+ * id): a typo, that must not act here instead (/windows web9).
+ */
+static int
+no_such_host(const struct pks_tg_req *tr)
+{
+	const char	*w = tr->argv[0];
+	size_t		 i;
+
+	for (i = 0; i < NFCMDS; i++)
+		if (fcmds[i].tg == tr->cmd && admin_is_command(fcmds[i].req))
+			break;
+	return i < NFCMDS && tr->nargs > 0 && conf_valid_name(w) &&
+	    strspn(w, "0123456789") != strlen(w) && strcmp(w, "all") != 0 &&
+	    strcmp(w, env->conf->fleet_name) != 0 && host_find(w) == NULL &&
+	    conf_service_index(env->conf, w) == -1;
+}
+
 /* /lockdown all, /windows web2: the first word says where */
 static int
 fleet_admin(const struct request *tr, uint32_t cmd)
@@ -572,6 +592,12 @@ fleet_tg_request(const struct pks_tg_req *tr)
 	if ((cmd = admin_cmd(tr)) != 0) {
 		telegram_to_request(tr, &r);
 		return fleet_admin(&r, cmd);
+	}
+	if (no_such_host(tr)) {
+		telegram_to_request(tr, &r);
+		front_say(&r, "%s is neither a host of the fleet nor a service "
+		    "here: /hosts lists the hosts.", tr->argv[0]);
+		return 1;
 	}
 	if ((tr->cmd != TG_CMD_GENERATE && tr->cmd != TG_CMD_REVOKE) ||
 	    host[0] == '\0' || conf_service_index(env->conf, host) != -1)

@@ -370,16 +370,17 @@ def test_grant_revoke_routed(suites):
     bad = [(DAN, "/grant web2 %d ssh 5y" % BOB, r"Not a duration"),
            (ADA, "/grant web2 %d ssh 1h x" % BOB, r"Usage: /grant"),
            (CAROL, "/revoke web2 bob", r"Unknown command"),
-           (DAN, "/revoke nohost 5", r"Usage: /revoke")]
+           (DAN, "/revoke web9 5", r"web9 is neither a host of the fleet"),
+           (ADA, "/windows web9", r"web9 is neither a host of the fleet")]
     ask(front, BOB, "/generate web2 ssh", answer_of("web2"))
     for who, text, pat in bad[:2]:
-        msg = ask(front, who, text, r"<b>web2</b>: |Usage|Unknown")
+        msg = ask(front, who, text, r"<b>web2</b>: |Usage|Unknown|neither")
         tap.ok(msg and re.search(pat, msg), "%s: %s" % (text, pat), msg)
     msg = ask(front, BOB, "/revoke web2", answer_of("web2"))
     tap.ok(msg and "Revoked 1 live sequence." in msg, "a person's "
            "/revoke web2 cancels their own sequence on web2", msg)
     for who, text, pat in bad[2:]:
-        msg = ask(front, who, text, r"<b>web2</b>: |Usage|Unknown")
+        msg = ask(front, who, text, r"<b>web2</b>: |Usage|Unknown|neither")
         tap.ok(msg and re.search(pat, msg), "%s: %s" % (text, pat), msg)
     msg = ask(front, EVE, "/revoke web2 all", answer_of("web2"))
     tap.ok(msg and "for administrators only" in msg, "/revoke web2 all "
