@@ -624,7 +624,7 @@ cand_seq(struct match *m, struct cand *c, const struct pkt *pkt)
  * stands for them all */
 static int
 start(struct match *m, struct src **sp, const struct pkt *pkt,
-    uint64_t now)
+    uint64_t now, uint64_t kns)
 {
 	struct src	*s = *sp;
 	struct mseq	*q, *o;
@@ -679,7 +679,7 @@ start(struct match *m, struct src **sp, const struct pkt *pkt,
 		cand_move(m, c, q);
 		c->pos = 1;
 		c->last = now;
-		c->kns = pkt->kns;
+		c->kns = kns;
 		started = 1;
 	}
 	return (started == 1);
@@ -693,6 +693,15 @@ start(struct match *m, struct src **sp, const struct pkt *pkt,
 int
 match_packet(struct match *m, const struct pkt *pkt, uint64_t now,
     struct pks_knock *k)
+{
+	return (match_packet_at(m, pkt, now, 0, k));
+}
+
+/* the same, kns when the kernel had it (CLOCK_MONOTONIC ns, 0 unknown:
+ * match_on_drop()'s function is asked from then on) */
+int
+match_packet_at(struct match *m, const struct pkt *pkt, uint64_t now,
+    uint64_t kns, struct pks_knock *k)
 {
 	struct src	*s, *p;
 	struct cand	*c;
@@ -745,7 +754,7 @@ match_packet(struct match *m, const struct pkt *pkt, uint64_t now,
 		if (pkt->dport == q->s.ports[c->pos]) {
 			hit = 1;
 			c->last = now;
-			c->kns = pkt->kns;
+			c->kns = kns;
 			if (++c->pos < q->s.len) {
 				i++;
 				continue;
@@ -775,7 +784,7 @@ match_packet(struct match *m, const struct pkt *pkt, uint64_t now,
 	for (i = 0; !hit && i < nvictims; i++)
 		refuse(m, pkt, REFUSE_RESET, &m->seqs[victims[i].slot],
 		    victims[i].pos);
-	if (start(m, &s, pkt, now))
+	if (start(m, &s, pkt, now, kns))
 		hit = 1;
 	if (!hit) {
 		/* a wrong hit: counted against the prefix */

@@ -469,15 +469,15 @@ static void
 judge(const struct frame *f)
 {
 	struct pks_knock	 k;
-	struct pkt		 pkt = f->pkt;
 	char			 addr[INET6_ADDRSTRLEN];
 	int64_t			 age = read_ns - f->ns;
+	uint64_t		 kns = 0;
 
 	/* when the kernel had it (range_dropped()); 0: not known */
 	if (age >= 0 && age <= (int64_t)AGE_MAX_MS * 1000000 &&
 	    (uint64_t)age < mono_ns)
-		pkt.kns = mono_ns - (uint64_t)age;
-	if (match_packet(matcher, &pkt, frame_ms(f->ns), &k) == 0)
+		kns = mono_ns - (uint64_t)age;
+	if (match_packet_at(matcher, &f->pkt, frame_ms(f->ns), kns, &k) == 0)
 		return;
 	proc_compose(IMSG_KNOCK_DONE, -1, &k, sizeof(k));
 	log_info("sequence %u knocked from %s on %s", k.seq_id,

@@ -40,8 +40,6 @@ struct pkt {
 	uint16_t	dport;		/* host order, never 0 */
 	uint8_t		src[16];	/* network order; v4 in first 4 */
 	uint8_t		ext;		/* IPv6 extension headers walked */
-	uint64_t	kns;		/* judged: when the kernel had it,
-					 * CLOCK_MONOTONIC ns; 0 unknown */
 };
 
 /* parse.c */
@@ -70,6 +68,8 @@ int		 match_seq_add(struct match *, const struct pks_seq *);
 int		 match_seq_del(struct match *, uint32_t);
 int		 match_packet(struct match *, const struct pkt *, uint64_t,
 		    struct pks_knock *);
+int		 match_packet_at(struct match *, const struct pkt *, uint64_t,
+		    uint64_t, struct pks_knock *);
 void		 match_expire(struct match *, uint64_t);
 void		 match_on_refusal(struct match *, match_refused_fn);
 void		 match_on_drop(struct match *, match_dropped_fn);

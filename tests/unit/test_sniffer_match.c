@@ -875,11 +875,15 @@ count_refusal(const struct pkt *p, enum match_refusal why, uint32_t id,
 		drop_refusals++;
 }
 
-static struct pkt
-at(struct pkt p, uint64_t kns)
+/* the sequence id completed by this packet, or 0; kns: the kernel's */
+static uint32_t
+at(struct match *m, struct pkt p, uint64_t now, uint64_t kns)
 {
-	p.kns = kns;
-	return (p);
+	struct pks_knock	 k;
+
+	if (match_packet_at(m, &p, now, kns, &k) == 0)
+		return (0);
+	return (k.seq_id);
 }
 
 /* a packet dropped in the kernel after a candidate's last step resets
@@ -896,17 +900,17 @@ kernel_drop_resets_the_next_step(void **state)
 	match_on_refusal(m, count_refusal);
 	drop_kns = 0;
 	drop_refusals = 0;
-	assert_int_equal(feed(m, at(v4(A, TCP, abc[0]), 1000), now += 100), 0);
+	assert_int_equal(at(m, v4(A, TCP, abc[0]), now += 100, 1000), 0);
 	drop_kns = 1500;
-	assert_int_equal(feed(m, at(v4(A, TCP, abc[1]), 2000), now += 100), 0);
+	assert_int_equal(at(m, v4(A, TCP, abc[1]), now += 100, 2000), 0);
 	assert_int_equal(drop_since, 1000);
 	assert_int_equal(drop_refusals, 1);
-	assert_int_equal(feed(m, at(v4(A, TCP, abc[2]), 2100), now += 100), 0);
+	assert_int_equal(at(m, v4(A, TCP, abc[2]), now += 100, 2100), 0);
 	/* from the start again, after that drop: it completes */
-	assert_int_equal(feed(m, at(v4(A, TCP, abc[0]), 3000), now += 100), 0);
-	assert_int_equal(feed(m, at(v4(A, TCP, abc[1]), 3100), now += 100), 0);
+	assert_int_equal(at(m, v4(A, TCP, abc[0]), now += 100, 3000), 0);
+	assert_int_equal(at(m, v4(A, TCP, abc[1]), now += 100, 3100), 0);
 	assert_int_equal(drop_since, 3000);
-	assert_int_equal(feed(m, at(v4(A, TCP, abc[2]), 3200), now += 100), 7);
+	assert_int_equal(at(m, v4(A, TCP, abc[2]), now += 100, 3200), 7);
 	assert_int_equal(drop_since, 3100);
 	assert_int_equal(drop_refusals, 1);
 	match_free(m);
