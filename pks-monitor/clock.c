@@ -62,15 +62,39 @@ clock_date(time_t wall, char *buf, size_t len)
 	return buf;
 }
 
+static int64_t
+clock_ms(clockid_t id)
+{
+	struct timespec	ts;
+
+	if (clock_gettime(id, &ts) == -1)
+		fatal("clock_gettime");
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* the wall clock in milliseconds: when a fleet request was made */
 int64_t
 wall_ms(void)
 {
-	struct timespec	ts;
+	return clock_ms(CLOCK_REALTIME);
+}
 
-	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
-		fatal("clock_gettime");
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+/* CLOCK_MONOTONIC in milliseconds */
+int64_t
+mono_ms(void)
+{
+	return clock_ms(CLOCK_MONOTONIC);
+}
+
+/*
+ * The wall-clock date (ms) of the monotonic time m (ms), on today's wall
+ * clock: a step of the clock since then (NTP correcting a host that
+ * booted with its clock ahead) moves it too.
+ */
+int64_t
+mono_ms_to_wall(int64_t m)
+{
+	return wall_ms() - (mono_ms() - m);
 }
 
 /* the monotonic time of a wall-clock date (from the state file) */

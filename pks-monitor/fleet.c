@@ -875,7 +875,7 @@ local_find(uint32_t lid)
 static int
 seen_check(const struct pks_fleet_req *fr)
 {
-	int64_t	now = time(NULL);
+	int64_t	now = time(NULL), start;
 	size_t	i, j;
 
 	if (fr->expires < now) {
@@ -885,11 +885,14 @@ seen_check(const struct pks_fleet_req *fr)
 		    (long long)(now - fr->expires));
 		return -1;
 	}
-	if (fr->issued < env->started_ms) {
-		fleet_refused("request %llu from the front: made "
-		    "%lld ms before this monitor started (replayed)",
+	/* the start on today's clock, so that a step of it since (NTP
+	 * correcting a clock that was ahead) does not refuse everything */
+	start = mono_ms_to_wall(env->started_ms);
+	if (fr->issued < start) {
+		fleet_refused("request %llu from the front: made %lld ms "
+		    "before this monitor started (replayed)",
 		    (unsigned long long)fr->id,
-		    (long long)(env->started_ms - fr->issued));
+		    (long long)(start - fr->issued));
 		return -1;
 	}
 	if (fr->expires > now + PKS_FLEET_TTL_MAX) {

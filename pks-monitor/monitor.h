@@ -158,8 +158,9 @@ struct monitor {
 	uint32_t	 next_seq_id;
 	uint32_t	 next_win_id;
 	time_t		 started;
-	int64_t		 started_ms;	/* wall: a fleet request made before
-					   is refused (a replay) */
+	int64_t		 started_ms;	/* monotonic: a fleet request made
+					   before (mono_ms_to_wall) is refused
+					   (a replay) */
 	struct pks_fw_conf fw_backend;	/* what pks-fw reported */
 	/* mode observe: pks-fw's counts (dispatch.c), given back to the
 	   next pks-fw (child.c) until a reload to mode enforce */
@@ -189,6 +190,8 @@ time_t	 mono_to_wall(time_t);
 time_t	 wall_to_mono(time_t);
 const char *clock_date(time_t, char *, size_t);
 int64_t	 wall_ms(void);
+int64_t	 mono_ms(void);
+int64_t	 mono_ms_to_wall(int64_t);
 
 /* text.c */
 struct text {

@@ -411,7 +411,7 @@ main(int argc, char *argv[])
 		exit(1);
 	pidfile_write();
 	env->started = mono_now();
-	env->started_ms = wall_ms();
+	env->started_ms = mono_ms();
 	ebpf_init();
 	child_init_all();
 	recovery_init(&telegram_origin);

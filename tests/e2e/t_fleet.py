@@ -28,11 +28,13 @@ import re
 import shutil
 import signal
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fleetnet  # noqa: E402
 import pkstest  # noqa: E402
+import t_clock_step  # noqa: E402
 from pkstest import tap, run, ADA, BOB, CAROL, DAN, EVE  # noqa: E402
 
 HOSTS = ("web1", "web2", "web3")
@@ -538,7 +540,9 @@ def test_mac_refused(suites, broker):
 def test_replay_after_restart(suites, broker):
     """A request handled, then web2's monitor restarted (the ids it saw
     are gone): the same request again is refused, as made before the
-    start."""
+    start.  The monitor starts with its wall clock an hour ahead, set
+    right once it runs (NTP at boot): requests made after the start are
+    still taken (the start is reckoned on today's clock)."""
     web2 = suites["web2"]
     now = int(time.time())
     req = req_json(7201, now + 60)
@@ -546,18 +550,42 @@ def test_replay_after_restart(suites, broker):
     broker.pub("front", "pks/web2/req", req)
     tap.ok(web2.monitor.log.wait(r"fleet: request 7201 from the front", 10,
                                  start), "web2 handles a signed request")
+    tmp = tempfile.mkdtemp(prefix="pks-fleet-clock-")
+    so, step = os.path.join(tmp, "fakeclock.so"), os.path.join(tmp, "step")
+    run(["cc", "-shared", "-fPIC", "-O2", "-o", so,
+         os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                      "fakeclock.c")])
+    with open(step, "w") as f:
+        f.write("3600\n")
     web2.monitor.stop()
-    web2.monitor.start()
+    saved = dict(os.environ)
+    os.environ.update(LD_PRELOAD=t_clock_step.preload(so),
+                      FAKECLOCK_FILE=step)
+    try:
+        web2.monitor.start()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
     log = web2.monitor.log
-    tap.ok(log.wait(r"pks-fleet: connected to the broker", 20),
-           "web2's monitor restarted and reconnected")
-    broker.pub("front", "pks/web2/req", req)
+    with open("/proc/%d/maps" % web2.monitor.proc.pid) as f:
+        shim = "fakeclock.so" in f.read()
+    tap.ok(shim and log.wait(r"pks-fleet: connected to the broker", 20),
+           "web2's monitor restarted (its clock an hour ahead: the shim "
+           "is loaded) and reconnected")
+    with open(step + ".tmp", "w") as f:
+        f.write("0\n")
+    os.rename(step + ".tmp", step)
+    broker.pub("front", "pks/web2/req", [
+        req, req_json(7202, int(time.time()) + 60)])
     tap.ok(log.wait(r"fleet: refused request 7201 from the front: made "
                     r"\d+ ms before this monitor started \(replayed\)", 10),
            "the request replayed after the restart is refused, logged",
            log.text()[-1500:])
-    tap.ok(not log.grep(r"fleet: request 7201 from the front"),
-           "and not handled")
+    tap.ok(log.wait(r"fleet: request 7202 from the front", 10) and
+           not log.grep(r"fleet: request 7201 from the front"),
+           "a new one is taken though the clock was set back an hour "
+           "since the start; the replayed one was not", log.text()[-1500:])
+    shutil.rmtree(tmp, True)
 
 
 def test_bad_outcome_kills(suites):
