@@ -435,9 +435,25 @@ fleet_admin(const struct request *tr, uint32_t cmd)
 		memcpy(r.argv[i], r.argv[i + 1], sizeof(r.argv[i]));
 	memset(r.argv[PKS_ARGS_MAX - 1], 0, sizeof(r.argv[0]));
 	r.nargs--;
-	if (strcmp(where, env->conf->fleet_name) == 0)
+	if (strcmp(where, env->conf->fleet_name) == 0) {
 		request_handle(&r);
-	else if (strcmp(where, "all") == 0)
+		return 1;
+	}
+	/*
+	 * /grant web2 SERVICE as a reply to someone's message: a request
+	 * to a host carries no reply, so the person replied to goes as the
+	 * user id (the host's answer names the id, not the name).
+	 */
+	if ((r.cmd == REQ_GRANT || r.cmd == REQ_UNGRANT) && r.reply_user > 0 &&
+	    r.nargs > 0 && r.nargs < PKS_ARGS_MAX &&
+	    strspn(r.argv[0], "0123456789") != strlen(r.argv[0])) {
+		for (i = r.nargs; i > 0; i--)
+			memcpy(r.argv[i], r.argv[i - 1], sizeof(r.argv[i]));
+		snprintf(r.argv[0], sizeof(r.argv[0]), "%lld",
+		    (long long)r.reply_user);
+		r.nargs++;
+	}
+	if (strcmp(where, "all") == 0)
 		fleet_gather(&r, cmd);
 	else if (!link_state.connected)
 		front_say(&r, "The fleet's message broker cannot be reached "

@@ -396,6 +396,24 @@ def test_grant_revoke_routed(suites):
     ask(front, CAROL, "/ungrant web2 %d ssh" % BOB, answer_of("web2"))
     msg = ask(front, BOB, "/generate web2 ssh", answer_of("web2"))
     tap.ok(msg and "not allowed" in msg, "ungranted on web2 again", msg)
+    # as a reply to Bob's message in a group: his id goes to web2
+    up = front.bot.push_message(user_id=BOB, first_name="Bob",
+                                chat_id=GROUP, chat_type="supergroup",
+                                text="may I get into web2?")
+    for text, pat in (("/grant web2 ssh 2h", r"Granted ssh to .*%d.* "
+                       r"until \d" % BOB),
+                      ("/ungrant web2 ssh", r"Ungranted ssh from .*%d"
+                       % BOB)):
+        since = last_seq(front)
+        front.bot.push_message(user_id=ADA, first_name="Ada",
+                               chat_id=GROUP, chat_type="supergroup",
+                               text=text, reply_to_message_id=up[
+                                   "message"]["message_id"])
+        rec = front.bot.wait_sent(chat_id=GROUP, since=since, timeout=10,
+                                  text=answer_of("web2"))
+        msg = rec and rec["params"]["text"]
+        tap.ok(msg and re.search(pat, msg), "%s as a reply to Bob's "
+               "message: web2 acts for Bob" % text, msg)
     menus = " ".join(json.dumps(r["params"]) for r in
                      front.bot.sent(method="setMyCommands"))
     tap.ok('"command": "hosts"' in menus, "the front's command menus "
