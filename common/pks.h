@@ -432,8 +432,9 @@ struct pks_tg_migrated {
 #define PKS_FLEET_TTL_MAX	120	/* seconds a request may live */
 #define PKS_FLEET_MARKS		32	/* styled spans of a reply */
 #define PKS_FLEET_MAC_LEN	32	/* HMAC-SHA256 of a message, made and
-					   checked by the monitors (fleetauth.c),
-					   carried by pks-fleet */
+					   checked by the monitors
+					   (fleetauth.c), carried by
+					   pks-fleet */
 #define PKS_FLEET_HOSTS_MAX	1024	/* host lines of a front */
 
 /* what a front may ask a host */

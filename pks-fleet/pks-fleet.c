@@ -432,8 +432,9 @@ on_message(struct mosquitto *m, void *arg, const struct mosquitto_message *mm,
 	    mm->payload, mm->payloadlen < 0 ? 0 : (size_t)mm->payloadlen, &w,
 	    why, sizeof(why)) == -1) {
 		st.refused++;
-		log_flood_warnx(&refused_log, mono(), "refused a broker message "
-		    "on %.80s (%d bytes): %s", mm->topic, mm->payloadlen, why);
+		log_flood_warnx(&refused_log, mono(), "refused a broker "
+		    "message on %.80s (%d bytes): %s", mm->topic,
+		    mm->payloadlen, why);
 		state_send();
 		return;
 	}
