@@ -440,7 +440,8 @@ def walk(c, bot, srv, cli):
            c.journal("-u", "pks", fmt="short-precise")[-3000:])
     ports, msg = generate(bot)
     tap.ok(ports and knock_connects(cli, ports),
-           "and a new sequence opens the service", msg)
+           "and a new sequence opens the service", msg + "\n" +
+           c.journal("-u", "pks", fmt="short-precise")[-3000:])
 
     out, score = security(c)
     tap.ok(score <= SECURITY_MAX, "systemd-analyze security pks: %.1f "
