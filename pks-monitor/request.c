@@ -83,8 +83,9 @@ cmd_help(const struct request *r, struct reply *rp)
 	    "/whoami - your ids, for the administrator\n\n");
 	if (env->conf->has_fleet && env->conf->fleet_role == PKS_FLEET_FRONT)
 		reply_add(rp, "This bot serves a fleet: /generate HOST "
-		    "[SERVICE] asks another host, /hosts lists them. Here is "
-		    "%s.\n\n", env->conf->fleet_name);
+		    "[SERVICE] asks another host (/generate alone lets you "
+		    "pick one), /revoke HOST cancels yours there, /hosts "
+		    "lists them. Here is %s.\n\n", env->conf->fleet_name);
 	if (allowed_list(r, &names) > 0)
 		reply_add(rp, "Services you may open: %s", names.buf);
 	else

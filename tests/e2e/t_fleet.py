@@ -194,8 +194,9 @@ def test_hosts_and_help(suites):
                                  % h, msg) for h in HOSTS),
            "/hosts lists every host and when it was heard from", msg)
     msg = ask(front, ADA, "/help", r"one-time")
-    tap.ok(msg and "/generate HOST [SERVICE]" in msg, "/help on the front "
-           "tells how to ask another host", msg)
+    tap.ok(msg and "/generate HOST [SERVICE]" in msg and
+           "/revoke HOST" in msg, "/help on the front tells how to ask "
+           "another host", msg)
     tap.ok(msg and "/revoke web2 USER_ID" in msg, "and an admin how to "
            "name a host in admin commands", msg)
     msg = ask(front, BOB, "/help", r"one-time")
