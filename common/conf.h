@@ -142,6 +142,7 @@ void		 conf_free(struct pks_conf *);
 int		 conf_service_index(const struct pks_conf *, const char *);
 int		 conf_check_secret_file(const char *);
 int		 conf_check_secret(const char *, const char *);
+int		 conf_check_readable(const char *, const char *);
 int		 conf_read_secret(const char *, const char *, uint8_t *,
 		    size_t *);
 

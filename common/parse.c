@@ -1022,7 +1022,9 @@ conf_load(const char *path)
 	    conf_check_secret("fleet key-file", c->fleet_key) == -1) ||
 	    (c->fleet_password[0] != '\0' &&
 	    conf_check_secret("fleet password-file", c->fleet_password) ==
-	    -1))) {
+	    -1) ||
+	    (c->has_telegram &&
+	    conf_check_readable("telegram ca-file", c->ca_file) == -1))) {
 		conf_free(c);
 		return (NULL);
 	}
@@ -1056,6 +1058,34 @@ conf_service_index(const struct pks_conf *c, const char *name)
 		if (strcmp(c->services[i].name, name) == 0)
 			return (i);
 	return (-1);
+}
+
+/*
+ * A file the monitor hands to a child later (the Bot API's CA bundle): it
+ * must be there and readable now, so that a start or a reload fails with
+ * its name rather than a child that cannot connect and restarts.
+ */
+int
+conf_check_readable(const char *what, const char *path)
+{
+	struct stat	st;
+	int		fd;
+
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC))
+	    == -1) {
+		if (errno == ENOENT)
+			log_warnx("%s %s not found", what, path);
+		else
+			log_warn("%s %s", what, path);
+		return (-1);
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		log_warnx("%s %s is not a regular file", what, path);
+		close(fd);
+		return (-1);
+	}
+	close(fd);
+	return (0);
 }
 
 int

@@ -88,6 +88,30 @@ write_file(const char *path, const char *text, uid_t uid, mode_t mode)
 	close(fd);
 }
 
+/* a telegram block with this ca-file: refused saying err, or loaded */
+static void
+load_with_ca(const char *conf, const char *tok, const char *ca,
+    const char *err)
+{
+	char		 text[512];
+	struct pks_conf	*c;
+
+	snprintf(text, sizeof(text), "telegram {\n\ttoken-file \"%s\"\n"
+	    "\tca-file \"%s\"\n}\n" SVC, tok, ca);
+	write_file(conf, text, 0, 0644);
+	nlogs = 0;
+	c = conf_load(conf);
+	if (err != NULL) {
+		assert_null(c);
+		assert_logged_text("telegram ca-file ");
+		assert_logged_text(err);
+	} else {
+		assert_non_null(c);
+		assert_int_equal(nlogs, 0);
+		conf_free(c);
+	}
+}
+
 static void
 test_load_with_token(void **state)
 {
@@ -117,6 +141,13 @@ test_load_with_token(void **state)
 	assert_null(conf_load(conf));
 	assert_logged_text("must not be readable by group or others (mode "
 	    "0644)");
+	assert_int_equal(chmod(tok, 0600), 0);
+
+	/* the Bot API's CA bundle must be there, and be a file */
+	snprintf(text, sizeof(text), "%s/ca.pem", tmpdir);
+	load_with_ca(conf, tok, text, "/ca.pem not found");
+	load_with_ca(conf, tok, tmpdir, " is not a regular file");
+	load_with_ca(conf, tok, conf, NULL);
 }
 
 static void
