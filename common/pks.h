@@ -534,6 +534,8 @@ struct pks_fleet_reply {
 	char		host[PKS_NAME_MAX];	/* from */
 	int64_t		chat;		/* NOTICE: to whom */
 	int64_t		msg_id;		/* NOTICE: the message to rewrite, 0 */
+	int64_t		at;		/* NOTICE: when sent, wall ms, rising
+					   (a replay is refused) */
 	uint32_t	to;		/* enum reply_to (monitor.h) */
 	uint16_t	textlen;	/* bytes of text that follow */
 	uint16_t	altlen;		/* bytes of the second text after it */

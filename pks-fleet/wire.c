@@ -52,7 +52,7 @@ static const struct wkey notice_keys[] = {
 	{ "type", json_type_string, 1 }, { "chat", json_type_int, 1 },
 	{ "msg", json_type_int, 1 }, { "text", json_type_string, 1 },
 	{ "alt", json_type_string, 1 }, { "marks", json_type_array, 1 },
-	{ "mac", json_type_string, 1 },
+	{ "at", json_type_int, 1 }, { "mac", json_type_string, 1 },
 };
 static const struct wkey hello_keys[] = {
 	{ "type", json_type_string, 1 }, { "at", json_type_int, 1 },
@@ -209,6 +209,7 @@ wire_reply(int notice, const struct pks_fleet_reply *r, const char *text,
 	if (notice) {
 		add_int(o, "chat", r->chat);
 		add_int(o, "msg", r->msg_id);
+		add_int(o, "at", r->at);
 	} else {
 		add_int(o, "id", (int64_t)r->id);
 		add_int(o, "to", r->to);
@@ -469,8 +470,9 @@ decode_notice(json_object *o, struct wire_msg *m)
 
 	r->chat = get_int(o, "chat");
 	r->msg_id = get_int(o, "msg");
+	r->at = get_int(o, "at");
 	if (!tgid_ok(r->chat) || r->chat == 0 || r->msg_id < 0 ||
-	    r->msg_id > INT32_MAX)
+	    r->msg_id > INT32_MAX || r->at <= 0)
 		return "a number out of range";
 	return decode_words(o, m);
 }

@@ -186,6 +186,7 @@ mac_words(uint32_t type, const struct pks_fleet_reply *r, const char *text,
 	} else {
 		put64(&m, (uint64_t)r->chat);
 		put64(&m, (uint64_t)r->msg_id);
+		put64(&m, (uint64_t)r->at);
 	}
 	putn(&m, text, r->textlen);
 	putn(&m, alt, r->altlen);
@@ -245,22 +246,72 @@ fleet_auth_sent(const struct pks_fleet_sent *s)
 	    "request", s->host, s->id);
 }
 
-/* a host: before an answer or a notice leaves */
+/* a host: before an answer or a notice leaves; a notice gets its date,
+ * always later than the last one's */
 int
 fleet_auth_sign_words(uint32_t type, struct pks_fleet_reply *r,
     const char *text, const char *alt)
 {
+	static int64_t	last;
+
+	if (type == IMSG_FLEET_NOTICE) {
+		r->at = wall_ms();
+		if (r->at <= last)
+			r->at = last + 1;
+		last = r->at;
+	}
 	return mac_words(type, r, text, alt, r->mac);
 }
 
-/* the front: 0 if host made this answer or notice; -1 logged */
+/*
+ * The front: a notice carries no request id, so a broker could send an
+ * old one again.  Taken only if later than the last one taken from its
+ * host, and not older than PKS_FLEET_TTL_MAX (after a front restart).
+ */
+static int
+notice_fresh(const struct pks_fleet_reply *r)
+{
+	static struct {
+		char	 host[PKS_NAME_MAX];
+		int64_t	 at;
+	}		 last[PKS_FLEET_HOSTS_MAX];
+	static size_t	 nlast;
+	int64_t		 now = wall_ms();
+	size_t		 i;
+
+	for (i = 0; i < nlast; i++)
+		if (strcmp(last[i].host, r->host) == 0)
+			break;
+	if (r->at < now - PKS_FLEET_TTL_MAX * 1000) {
+		fleet_refused("notice from %s: sent %lld s ago (stale or "
+		    "replayed)", r->host, (long long)(now - r->at) / 1000);
+		return -1;
+	}
+	if (i < nlast && r->at <= last[i].at) {
+		fleet_refused("notice from %s: not later than the last one "
+		    "(replayed)", r->host);
+		return -1;
+	}
+	if (i == nlast && nlast < PKS_FLEET_HOSTS_MAX) {
+		memcpy(last[i].host, r->host, sizeof(last[i].host));
+		nlast++;
+	}
+	if (i < nlast)
+		last[i].at = r->at;
+	return 0;
+}
+
+/* the front: 0 if host made this answer or notice (and the notice is
+ * not one seen before); -1 logged */
 int
 fleet_auth_words(uint32_t type, const struct pks_fleet_reply *r,
     const char *text, const char *alt)
 {
 	uint8_t	want[PKS_FLEET_MAC_LEN];
 
-	return check(mac_words(type, r, text, alt, want), want, r->mac,
+	if (check(mac_words(type, r, text, alt, want), want, r->mac,
 	    type == IMSG_FLEET_REPLY ? "answer to request" : "notice",
-	    r->host, type == IMSG_FLEET_REPLY ? r->id : 0);
+	    r->host, type == IMSG_FLEET_REPLY ? r->id : 0) == -1)
+		return -1;
+	return type == IMSG_FLEET_NOTICE ? notice_fresh(r) : 0;
 }

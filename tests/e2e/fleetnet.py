@@ -198,7 +198,7 @@ def mac(key, host, o):
     else:
         m += _s(host)
         m += (struct.pack(">QI", o["id"], o["to"]) if t == "reply" else
-              struct.pack(">qq", o["chat"], o["msg"]))
+              struct.pack(">qqq", o["chat"], o["msg"], o["at"]))
         m += _s(o["text"]) + _s(o["alt"]) + struct.pack(">I",
                                                         len(o["marks"]))
         m += b"".join(struct.pack(">II", off, st) for off, st in o["marks"])

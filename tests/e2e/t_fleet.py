@@ -480,7 +480,8 @@ def test_notice_rewrites_its_own_only(suites, broker):
     # web1's own key: a compromised web1, not the broker
     broker.pub("web1", "pks/web1/reply", fleetnet.signed(KEYS["web1"],
                "web1", {"type": "notice", "chat": ADA, "msg": mid,
-                        "text": "forged", "alt": "", "marks": []}))
+                        "at": int(time.time() * 1000), "text": "forged",
+                        "alt": "", "marks": []}))
     tap.ok(log.wait(r"fleet: web1 asked to rewrite message %d in chat %d, "
                     r"which was not sent for it" % (mid, ADA), 10, start),
            "web1's notice over the front's /hosts answer is dropped",
@@ -530,7 +531,7 @@ def test_mac_refused(suites, broker):
     broker.pub("web1", "pks/web1/reply", [
         fleetnet.signed(KEYS["web2"], "web1", {
             "type": "notice", "chat": ADA, "msg": 0, "text": "forged",
-            "alt": "", "marks": []}),
+            "alt": "", "marks": [], "at": int(time.time() * 1000)}),
         json.dumps({"type": "reply", "id": 5, "to": 1, "text": "forged",
                     "alt": "", "marks": [], "mac": "ab" * 32})])
     tap.ok(flog.wait(r"fleet: refused notice 0 from web1: bad MAC", 10,
@@ -541,6 +542,28 @@ def test_mac_refused(suites, broker):
            flog.text()[-1500:])
     tap.ok(front.bot.wait_sent(since=since, text="forged", timeout=0) is
            None, "nothing of them reached Telegram")
+    # a notice of web1's, signed with its key, taken once: sent again
+    # (the broker replaying it) or old, it is refused
+    now_ms = int(time.time() * 1000)
+    note = {"type": "notice", "chat": ADA, "msg": 0, "at": now_ms,
+            "text": "notice %d" % now_ms, "alt": "", "marks": []}
+    old = dict(note, at=now_ms - 200000, text="old notice")
+    fstart = flog.mark()
+    broker.pub("web1", "pks/web1/reply", [
+        fleetnet.signed(KEYS["web1"], "web1", o) for o in (note, note, old)])
+    tap.ok(front.bot.wait_sent(since=since, text="notice %d" % now_ms,
+                               timeout=10), "a host's signed notice is "
+           "delivered")
+    tap.ok(flog.wait(r"fleet: refused notice from web1: not later than the "
+                     r"last one \(replayed\)", 10, fstart) and
+           flog.wait(r"fleet: refused notice from web1: sent 200 s ago", 10,
+                     fstart), "the same notice again, and an old one, are "
+           "refused", flog.text()[-1500:])
+    tap.ok(len([r for r in front.bot.sent() if r["seq"] > since and
+                "notice %d" % now_ms in r["params"].get("text", "")]) == 1
+           and front.bot.wait_sent(since=since, text="old notice",
+                                   timeout=0) is None,
+           "only the first reached Telegram")
     # the keys: in no log line, no command line
     texts = "".join(s.monitor.log.text() for s in suites.values())
     cmdlines = b""
