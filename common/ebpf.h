@@ -32,7 +32,8 @@ struct ebpf_shared {
 	uint64_t	misses;		/* kernel: packets dropped, in all */
 	uint64_t	window;		/* sniffer: how long a touch lets the
 					 * bucket's other packets in */
-	uint64_t	key[2];		/* monitor: the hash's secret */
+	uint64_t	key[2];		/* monitor, then each sniffer at its
+					 * start: the hash's secret */
 	uint32_t	range;		/* sniffer: lo | hi << 16; 0: none */
 	uint32_t	pad;
 	uint64_t	ports[65536 / 64];	/* sniffer: live ports, guards */

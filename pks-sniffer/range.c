@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "ebpf.h"
@@ -56,6 +57,21 @@ range_setup(int mapfd, int progfd, uint16_t lo, uint16_t hi,
 	}
 	sh = p;
 	prog = progfd;
+	/* nothing of the sniffer before this one is trusted: it may have
+	 * been killed for misbehaving, and chosen the key (collisions at
+	 * will) or left every bucket over the rate or dropped for ever.
+	 * No candidate of this sniffer exists yet, so a new key and clean
+	 * buckets hide nothing. */
+	memset(sh->b, 0, sizeof(sh->b));
+	if (getrandom(sh->key, sizeof(sh->key), 0) != sizeof(sh->key)) {
+		log_warn("range filter: getrandom; judging the whole knock "
+		    "range here");
+		munmap(p, ebpf_size());
+		sh = NULL;
+		prog = -1;
+		close(progfd);
+		return (-1);
+	}
 	__atomic_store_n(&sh->window, ((uint64_t)timeout + 1) * 1000000000ULL,
 	    __ATOMIC_RELAXED);
 	/* the live ports come with the first live set */

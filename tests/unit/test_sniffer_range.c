@@ -1,0 +1,91 @@
+/*
+ * test_sniffer_range: the sniffer's side of the map it shares with the
+ * kernel's range filter (range.c), on a memfd standing in for the map
+ * (range.c only mmap()s it).
+ *
+ * A sniffer restarted after it was killed must not take over what the
+ * one before left in the map: the hash key (a compromised sniffer that
+ * chose it can aim prefixes at one bucket) and the buckets (left all
+ * "dropped" or over the rate, every knock of its successors would be
+ * reset for ever).
+ */
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ebpf.h"
+#include "sniffer.h"
+
+static void
+a_restarted_sniffer_trusts_nothing_left_in_the_map(void **state)
+{
+	struct ebpf_shared	*sh;
+	struct pkt		 p;
+	size_t			 i;
+	int			 fd, prog;
+
+	(void)state;
+	fd = memfd_create("pks-test-range", MFD_CLOEXEC);
+	assert_true(fd != -1);
+	assert_int_equal(ftruncate(fd, (off_t)ebpf_size()), 0);
+	sh = mmap(NULL, ebpf_size(), PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+	    0);
+	assert_true(sh != MAP_FAILED);
+	/* what a compromised sniffer before it left */
+	sh->key[0] = 0x1111111111111111ULL;
+	sh->key[1] = 0x2222222222222222ULL;
+	for (i = 0; i < EBPF_BUCKETS; i++) {
+		sh->b[i].dropped = UINT64_MAX;
+		sh->b[i].tat = UINT64_MAX;
+		sh->b[i].touch = UINT64_MAX;
+	}
+	prog = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	assert_true(prog != -1);
+	assert_int_equal(range_setup(dup(fd), prog, 20000, 60000, 10), 0);
+	assert_true(range_active());
+
+	/* a new secret, and clean buckets */
+	assert_false(sh->key[0] == 0x1111111111111111ULL &&
+	    sh->key[1] == 0x2222222222222222ULL);
+	for (i = 0; i < EBPF_BUCKETS; i++)
+		if (sh->b[i].dropped != 0 || sh->b[i].tat != 0 ||
+		    sh->b[i].touch != 0)
+			fail_msg("bucket %zu kept its old state", i);
+	memset(&p, 0, sizeof(p));
+	p.af = AF_INET;
+	p.proto = IPPROTO_TCP;
+	p.dport = 30000;
+	p.src[0] = 198;
+	p.src[1] = 18;
+	p.src[3] = 7;
+	assert_int_equal(range_dropped(&p, 1000), 0);
+	/* the check still works: a drop recorded since resets */
+	sh->b[ebpf_bucket(sh->key, AF_INET, p.src, IPPROTO_TCP)].dropped =
+	    5000;
+	assert_int_equal(range_dropped(&p, 1000), 1);
+	/* the range and window are set for the program */
+	assert_int_equal(sh->range, 20000U | 60000U << 16);
+	assert_true(sh->window == 11000000000ULL);
+	munmap(sh, ebpf_size());
+	close(fd);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(a_restarted_sniffer_trusts_nothing_left_in_the_map),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
