@@ -988,11 +988,13 @@ def notes_main(rs):
                   per_m(r[sub]) > per_m(k[sub])]
         if behind:
             notes.append("- %s's sniffer spends more CPU than knockd per "
-                         "million random-port flood packets (%s): since "
-                         "issue 13 H1 every packet into the knock range "
-                         "(61 %% of all ports) is read and judged as a "
-                         "wrong hit, where knockd's kernel filter drops "
-                         "all but its doors' ports." % (
+                         "million random-port flood packets (%s): it reads "
+                         "and judges every packet to a live knock port or "
+                         "its guards (33 ports each, about 0.8 %% of a "
+                         "random-port flood with 5 live sequences), where "
+                         "knockd's kernel filter passes only its doors' "
+                         "ports; the rest of the knock range is judged in "
+                         "the kernel (issue 13 H1, an eBPF filter)." % (
                              r["name"], ", ".join(behind)))
     return notes
 
@@ -1071,11 +1073,14 @@ same phases for each daemon.
   process), per million flood packets sent. "Sniffer CPU per knock" is the
   same counter over (a), divided by the knocks (for PKS it includes the
   kernel-filter recompiles that every new and every used sequence causes).
-  Since issue 13 (H1) PKS's sniffer reads every packet into its knock range
-  (20000-60000 here, 61 %% of all ports) and judges it: one that advances
-  nothing is a wrong hit for its source, so that blind guessing costs the
-  full entropy of a sequence. knockd's kernel filter passes only its doors'
-  ports.
+  Since issue 13 (H1) every packet into PKS's knock range (20000-60000
+  here, 61 %% of all ports) that advances nothing is a wrong hit for its
+  source, so that blind guessing costs the full entropy of a sequence. The
+  sniffer reads the packets to live knock ports and their guards; the rest
+  of the range is judged by an eBPF socket filter in the kernel, which
+  drops the packets of sources with no knock in progress, or over the
+  wrong-hit rate (this flood), and lets the sniffer know (pks-sniffer(8)).
+  knockd's kernel filter passes only its doors' ports.
 - **(c)** A SYN flood from random spoofed sources in
   198.18.1.0-198.18.255.255 (about 65,000 addresses) at the ports of live
   sequences: %(decoys)d sequences of other users for PKS (a real user's
