@@ -20,13 +20,17 @@
  *            second, SNIFF_WRONG_BURST at once): a prefix over that rate
  *            gets no touch, and its packets are dropped, touched or not
  *            (a single-source random-port flood costs nothing);
- *   dropped  when a packet of it was last dropped.
+ *   dropped  when a packet of it was last dropped;
+ *   passed   when it last sent one elsewhere in the range (a wrong hit)
+ *            that was passed (and recorded as dropped too if dropped):
+ *            a passed one is lost if the range ring is full.
  *
- * Everything else in the range is dropped and counted (misses).  A drop
- * is recorded by the dropped packet's own run, so no ordering between
- * packets, CPUs or captures can hide it: before a candidate advances,
- * match.c asks (ebpf_dropped() in pks-sniffer) whether its bucket had a
- * drop since the candidate's last step, and resets it if so.  So a
+ * Everything else in the range is dropped and counted (misses).  A
+ * wrong hit is recorded by its own run, so no ordering between packets,
+ * CPUs or captures can hide it: before a candidate advances, match.c
+ * asks (range_dropped() in pks-sniffer) whether its bucket had a drop
+ * since the candidate's last step, or, if the range ring lost frames
+ * since then, a passed one, and resets it if so.  So a
  * sequence never completes across a packet that would have reset it,
  * whichever side saw that packet; a hash collision can only pass more
  * packets or reset more knocks, never hide a wrong hit.
@@ -70,6 +74,7 @@
 #define O_TOUCH		offsetof(struct ebpf_bucket, touch)
 #define O_TAT		offsetof(struct ebpf_bucket, tat)
 #define O_DROPPED	offsetof(struct ebpf_bucket, dropped)
+#define O_PASSED	offsetof(struct ebpf_bucket, passed)
 
 /* stack slots */
 #define S_PREFIX	(-8)
@@ -294,6 +299,9 @@ build(struct prog *p, int mapfd)
 	ins(p, BPF_JMP | BPF_JLE | BPF_X, BPF_REG_1, BPF_REG_0, 1, 0);
 	MOV(p, BPF_REG_1, BPF_REG_0);
 	STX(p, BPF_DW, BPF_REG_2, BPF_REG_1, O_TAT);
+	/* recorded as passed (a passed one can still be lost, the range
+	 * ring full); a drop overwrites nothing of it */
+	STX(p, BPF_DW, BPF_REG_2, BPF_REG_3, O_PASSED);
 	/* passed if touched lately and under the rate */
 	jmp(p, BPF_JGT | BPF_X, BPF_REG_4, BPF_REG_5, 0, L_DROPREC);
 	LDX(p, BPF_DW, BPF_REG_1, BPF_REG_2, O_TOUCH);

@@ -25,6 +25,7 @@ struct ebpf_bucket {
 	uint64_t	touch;		/* a live port or guard, under the rate */
 	uint64_t	tat;		/* wrong hits: when the debt is paid */
 	uint64_t	dropped;	/* the last packet dropped here */
+	uint64_t	passed;		/* the last wrong hit passed */
 };
 
 /* times are the kernel's CLOCK_MONOTONIC, in ns */

@@ -439,8 +439,9 @@ on_refusal(const struct pkt *pkt, enum match_refusal why, uint32_t seq,
 		[REFUSE_COOLING] = "not started: its prefix is over the "
 		    "wrong-hit rate",
 		[REFUSE_BOUND] = "not started: bound to another address",
-		[REFUSE_DROPPED] = "reset: the kernel dropped a packet of "
-		    "its prefix into knock-ports since its last knock"
+		[REFUSE_DROPPED] = "reset: the kernel saw a wrong hit of "
+		    "its prefix into knock-ports since its last knock "
+		    "(dropped there, or passed while a full ring lost frames)"
 	};
 	char	 addr[INET6_ADDRSTRLEN];
 
@@ -599,6 +600,48 @@ frames_sort(struct frame *a, struct frame *tmp, size_t n)
 	memcpy(a, tmp, k * sizeof(*a));
 }
 
+/* frames the kernel dropped, its ring full, since the last call */
+static unsigned int
+ring_drops(int fd)
+{
+	struct tpacket_stats	 st;
+	socklen_t		 len = sizeof(st);
+
+	if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) == -1)
+		return (0);
+	return (st.tp_drops);
+}
+
+/*
+ * The range rings' losses, before a pass is judged: a wrong hit the
+ * kernel passed may be among them, so range_dropped() then counts the
+ * passed ones it recorded (counted for lost_report() too).
+ */
+static void
+range_losses(void)
+{
+	struct timespec	 ts;
+	unsigned int	 n;
+	int		 i, lost = 0;
+
+	if (!range_active())
+		return;
+	for (i = 0; i < nifaces; i++) {
+		if (ifaces[i].failed)
+			continue;
+		if ((n = ring_drops(pcap_fileno(ifaces[i].r))) > 0) {
+			lost_range += n;
+			stats.lost += n;
+			lost = 1;
+		}
+	}
+	if (!lost)
+		return;
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		fatal("clock_gettime");
+	range_lost((uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
+}
+
 /*
  * One pass over every capture, its frames judged in the order they were
  * captured, whichever capture holds them: a knock's ports are split
@@ -640,6 +683,7 @@ drain(void)
 		cut = wake_newest;
 	if (nframes >= frames_cap / 2)
 		cut = INT64_MAX;
+	range_losses();
 	frames_sort(frames, frames_tmp, nframes);
 	for (i = 0; i < nframes && frames[i].ns <= cut; i++)
 		if (!seen_before(&frames[i]))
@@ -650,18 +694,6 @@ drain(void)
 	if (nframes > 0 && read_due > mono_ms + READ_MIN_MS)
 		read_due = mono_ms + READ_MIN_MS;
 	return (total);
-}
-
-/* frames the kernel dropped, its ring full, since the last call */
-static unsigned int
-ring_drops(int fd)
-{
-	struct tpacket_stats	 st;
-	socklen_t		 len = sizeof(st);
-
-	if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) == -1)
-		return (0);
-	return (st.tp_drops);
 }
 
 /* once a second: count what a flood made the captures lose, and say
@@ -681,8 +713,10 @@ lost_report(uint64_t now)
 		stats.lost += n;
 	}
 	if (lost_range > 0 && now >= lost_range_next) {
-		log_warnx("range capture full: %llu packets lost; wrong hits "
-		    "went unseen", lost_range);
+		log_warnx("range capture full: %llu packets lost; %s",
+		    lost_range, range_active() ? "a knock whose prefix had "
+		    "a wrong hit meanwhile is reset" : "wrong hits went "
+		    "unseen");
 		lost_range = 0;
 		lost_range_next = now + LOST_LOG_MS;
 	}

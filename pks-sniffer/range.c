@@ -30,6 +30,7 @@
 static struct ebpf_shared	*sh;
 static int			 prog = -1;
 static uint64_t			 misses_seen;
+static uint64_t			 lost_ns;	/* the range ring last lost */
 
 /* privileged, after the configuration: map the monitor's map, keep its
  * program; 0, or -1 (logged: the classic filter it is) */
@@ -149,22 +150,34 @@ range_misses(void)
 	return (d);
 }
 
+/* pks-sniffer.c: a range ring lost frames, found at now (CLOCK_MONOTONIC
+ * ns, read before the frames judged next): wrong hits the kernel passed
+ * may be among them */
+void
+range_lost(uint64_t now)
+{
+	lost_ns = now;
+}
+
 /*
  * match.c, before a candidate advances: 1 if the kernel dropped a packet
  * of pkt's prefix and protocol at or after since (the candidate's last
  * step, kernel ns; 0 unknown: any drop counts), EBPF_SLACK_NS for the
- * clocks.  Such a packet would have reset it.
+ * clocks, or passed one there and a range ring has lost frames since.
+ * Such a packet would have reset it.
  */
 int
 range_dropped(const struct pkt *pkt, uint64_t since)
 {
-	uint64_t	 d;
+	uint64_t	 d, v;
 	uint32_t	 b;
 
 	if (sh == NULL)
 		return (0);
 	b = ebpf_bucket(sh->key, pkt->af, pkt->src, pkt->proto);
 	d = __atomic_load_n(&sh->b[b].dropped, __ATOMIC_ACQUIRE);
+	v = __atomic_load_n(&sh->b[b].passed, __ATOMIC_ACQUIRE);
 	since = since > EBPF_SLACK_NS ? since - EBPF_SLACK_NS : 0;
-	return (d != 0 && d >= since);
+	return ((d != 0 && d >= since) ||
+	    (v != 0 && v >= since && lost_ns != 0 && lost_ns >= since));
 }

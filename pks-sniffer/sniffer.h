@@ -55,7 +55,7 @@ enum match_refusal {
 	REFUSE_EVICTED,		/* SNIFF_CANDS newer knocks pushed it out */
 	REFUSE_COOLING,		/* a first port, its prefix over the rate */
 	REFUSE_BOUND,		/* a first port, bound to another address */
-	REFUSE_DROPPED		/* the kernel dropped a packet that would
+	REFUSE_DROPPED		/* the kernel saw a packet that would
 				 * have reset it (range.c) */
 };
 typedef void	(*match_refused_fn)(const struct pkt *, enum match_refusal,
@@ -112,6 +112,7 @@ int		 range_attach(int);
 void		 range_ports(const uint16_t *, size_t, int);
 uint64_t	 range_misses(void);
 int		 range_dropped(const struct pkt *, uint64_t);
+void		 range_lost(uint64_t);
 
 /* sandbox.c */
 extern const struct sandbox_rule	sniffer_rules[];

@@ -14,8 +14,8 @@ whole range, as on a kernel that refuses eBPF).  On both paths:
 
 In the kernel only: a source over the wrong-hit rate (a burst of SYNs)
 gets nothing let in, so its misses after p1 are dropped in the kernel;
-its knock is reset all the same, the log says the kernel dropped a
-packet since its last knock, and nothing opens."""
+its knock is reset all the same, the log says the kernel saw a wrong
+hit since its last knock, and nothing opens."""
 import os
 import re
 import sys
@@ -117,7 +117,7 @@ def run(kernel):
                    "kernel, %s: over the rate, p1, misses dropped in the "
                    "kernel, p2, p3 opens nothing" % src)
             tap.ok(log.has(r"from %s, 1 of its ports knocked, then port "
-                           r"%d: reset: the kernel dropped" %
+                           r"%d: reset: the kernel saw" %
                            (re.escape(src), ports[1]), 5, start),
                    "kernel, %s: the log says a dropped packet reset it" % src,
                    "\n".join(log.grep(re.escape(src))))

@@ -3,8 +3,9 @@
  * kernel's range filter (range.c), on a memfd standing in for the map
  * (range.c only mmap()s it).
  *
- * A sniffer restarted after it was killed must not take over what the
- * one before left in the map: the hash key (a compromised sniffer that
+ * A wrong hit the kernel passed to a range ring that then lost frames
+ * resets like a dropped one.  A sniffer restarted after it was killed
+ * must not take over what the one before left in the map: the hash key (a compromised sniffer that
  * chose it can aim prefixes at one bucket) and the buckets (left all
  * "dropped" or over the rate, every knock of its successors would be
  * reset for ever).
@@ -27,7 +28,7 @@
 #include "sniffer.h"
 
 static void
-a_restarted_sniffer_trusts_nothing_left_in_the_map(void **state)
+range_map_state(void **state)
 {
 	struct ebpf_shared	*sh;
 	struct pkt		 p;
@@ -48,6 +49,7 @@ a_restarted_sniffer_trusts_nothing_left_in_the_map(void **state)
 		sh->b[i].dropped = UINT64_MAX;
 		sh->b[i].tat = UINT64_MAX;
 		sh->b[i].touch = UINT64_MAX;
+		sh->b[i].passed = UINT64_MAX;
 	}
 	prog = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	assert_true(prog != -1);
@@ -59,7 +61,7 @@ a_restarted_sniffer_trusts_nothing_left_in_the_map(void **state)
 	    sh->key[1] == 0x2222222222222222ULL);
 	for (i = 0; i < EBPF_BUCKETS; i++)
 		if (sh->b[i].dropped != 0 || sh->b[i].tat != 0 ||
-		    sh->b[i].touch != 0)
+		    sh->b[i].touch != 0 || sh->b[i].passed != 0)
 			fail_msg("bucket %zu kept its old state", i);
 	memset(&p, 0, sizeof(p));
 	p.af = AF_INET;
@@ -73,6 +75,18 @@ a_restarted_sniffer_trusts_nothing_left_in_the_map(void **state)
 	sh->b[ebpf_bucket(sh->key, AF_INET, p.src, IPPROTO_TCP)].dropped =
 	    5000;
 	assert_int_equal(range_dropped(&p, 1000), 1);
+	/* a wrong hit the kernel passed counts only once a range ring has
+	 * lost frames since the candidate's last step */
+	sh->b[ebpf_bucket(sh->key, AF_INET, p.src, IPPROTO_TCP)].dropped = 0;
+	sh->b[ebpf_bucket(sh->key, AF_INET, p.src, IPPROTO_TCP)].passed =
+	    5000000;
+	assert_int_equal(range_dropped(&p, 4000000), 0);
+	range_lost(3000000);	/* a loss before the last step: no */
+	assert_int_equal(range_dropped(&p, 4100000), 0);
+	range_lost(6000000);
+	assert_int_equal(range_dropped(&p, 4100000), 1);
+	/* a passed one before the last step: no */
+	assert_int_equal(range_dropped(&p, 6500000), 0);
 	/* the range and window are set for the program */
 	assert_int_equal(sh->range, 20000U | 60000U << 16);
 	assert_true(sh->window == 11000000000ULL);
@@ -84,7 +98,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(a_restarted_sniffer_trusts_nothing_left_in_the_map),
+		cmocka_unit_test(range_map_state),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
