@@ -35,7 +35,7 @@
 
 static int			 mapfd = -1, progfd = -1;
 static struct ebpf_shared	*sh;
-static const uint8_t		 src[4] = { 198, 18, 0, 7 };
+static const uint8_t		 src[16] = { 198, 18, 0, 7 };	/* as struct pkt */
 
 static int
 setup(void **state)
