@@ -22,11 +22,14 @@ def main():
                "capturing on any, in Linux cooked mode")
         stop = threading.Event()
 
+        def bob():
+            s.bot.push_message(user_id=BOB, text="/generate ssh",
+                               first_name="Bob")
+
         def churn():
             # Bob's sequences come and go: each one changes the filter
             while not stop.is_set():
-                s.bot.push_message(user_id=BOB, text="/generate ssh",
-                                   first_name="Bob")
+                bob()
                 time.sleep(0.15)
         t = threading.Thread(target=churn, daemon=True)
         t.start()
@@ -36,6 +39,8 @@ def main():
             if not ports:
                 continue
             start = len(s.monitor.log.lines)
+            # and one more as Ada knocks, however fast the rounds go
+            bob()
             s.knock(ports)
             if s.monitor.log.wait(r"knock completed from .* of Ada", 5,
                                   start) is not None:
