@@ -975,8 +975,10 @@ fleet_req(const struct pks_fleet_req *fr)
 	r.terse = r.cmd == REQ_STATUS;
 	memcpy(r.user_name, fr->user_name, sizeof(r.user_name));
 	if (r.cmd == REQ_GENERATE) {
-		/* service, address ("": none from the fleet) */
-		memcpy(r.argv[0], fr->argv[0], sizeof(r.argv[0]));
+		/* service, address ("": none from the fleet); only the
+		 * first nargs words are under the MAC */
+		if (fr->nargs >= 1)
+			memcpy(r.argv[0], fr->argv[0], sizeof(r.argv[0]));
 		r.nargs = 2;
 	} else {
 		memcpy(r.argv, fr->argv, sizeof(r.argv));
