@@ -452,6 +452,7 @@ enum pks_fleet_cmd {
 	FLEET_CMD_UNGRANT,
 	FLEET_CMD_REVOKE_USER,	/* USER_ID|all */
 	FLEET_CMD_REVOKE,	/* the person's own sequences there */
+	FLEET_CMD_RECOVERY,	/* [USER_ID SERVICE [COUNT] | revoke ID|all] */
 	FLEET_CMD_MAX
 };
 

@@ -101,7 +101,7 @@ admin_help(struct reply *rp)
 	for (i = 0; i < NCMDS; i++)
 		reply_add(rp, "\n%s", cmds[i].usage);
 	if (env->conf->has_fleet && env->conf->fleet_role == PKS_FLEET_FRONT)
-		reply_add(rp, "\nIn this fleet, each but /recovery takes a "
+		reply_add(rp, "\nIn this fleet, each takes a "
 		    "host's name, or all, as its first word: /lockdown all, "
 		    "/revoke web2 USER_ID, /grant web2 USER_ID SERVICE "
 		    "[DURATION]; each host checks its own administrators.");

@@ -142,6 +142,7 @@ def main():
         test_status_everywhere(suites)
         test_admin_everywhere(suites)
         test_grant_revoke_routed(suites)
+        test_recovery_routed(suites)
         test_password_login(broker)
         test_acl_and_replays(suites, broker)
         test_notice_rewrites_its_own_only(suites, broker)
@@ -419,6 +420,53 @@ def test_grant_revoke_routed(suites):
                      front.bot.sent(method="setMyCommands"))
     tap.ok('"command": "hosts"' in menus, "the front's command menus "
            "list /hosts", menus[:300])
+
+
+def test_recovery_routed(suites):
+    """/recovery web2 USER_ID SERVICE: web2's admins only, in private
+    only; its sequences open web2 only."""
+    front, web2 = suites["front"], suites["web2"]
+    msg = ask(front, DAN, "/recovery web2 %d ssh" % ADA, answer_of("web2"))
+    seqs = re.findall(r"(?m)^(\d+): (?:<code>)?pks-knock \S+((?: \d+)+)",
+                      msg or "")
+    tap.ok(len(seqs) == 1 and msg.startswith("<b>web2</b>: "),
+           "an admin's /recovery web2 in private: web2's sequence, "
+           "through the front", msg)
+    tap.ok(web2.monitor.log.wait(r"fleet: request \d+ from the front: an "
+                                 r"admin command for user %d" % DAN, 1),
+           "decided by web2's monitor")
+    if seqs:
+        run([pkstest.binpath("pksctl"), "-s",
+             os.path.join(os.path.dirname(web2.chroot), "pks.sock"),
+             "close", pkstest.CLI4], ns=web2.net.srv, check=False)
+        pkstest.wait_for(lambda: not web2.windows(pkstest.CLI4), 10)
+        before = {n: suites[n].windows() for n in ("front", "web1", "web3")}
+        web2.knock([int(p) for p in seqs[0][1].split()])
+        tap.ok(pkstest.wait_for(lambda: web2.windows(pkstest.CLI4), 10),
+               "web2's recovery sequence opens web2",
+               web2.monitor.log.text()[-1500:])
+        tap.ok(all(suites[n].windows() == before[n] for n in before),
+               "and nothing elsewhere", before)
+    msg = ask(front, EVE, "/recovery web2 %d ssh" % EVE, answer_of("web2"))
+    tap.ok(msg and "for administrators only" in msg and
+           "pks-knock" not in msg, "a non-admin's /recovery web2: refused "
+           "by web2", msg)
+    since = last_seq(front)
+    front.bot.push_message(user_id=ADA, first_name="Ada", chat_id=GROUP,
+                           chat_type="supergroup",
+                           text="/recovery web2 %d ssh" % ADA)
+    rec = front.bot.wait_sent(chat_id=GROUP, since=since, timeout=10,
+                              text=answer_of("web2"))
+    msg = rec and rec["params"]["text"]
+    tap.ok(msg and "only in a private chat" in msg and "pks-knock" not in
+           msg, "/recovery web2 in a group: refused by web2 as locally",
+           msg)
+    tap.ok(not front.bot.sent(chat_id=ADA, since=since),
+           "and nothing sent to Ada in private")
+    msg = ask(front, ADA, "/recovery web2 revoke all", answer_of("web2"))
+    tap.ok(msg and "There is no recovery sequence." in msg,
+           "/recovery web2 revoke all: web2 answers, the used one is gone",
+           msg)
 
 
 def test_refused_by_host_rights(suites):
