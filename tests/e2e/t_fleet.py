@@ -426,12 +426,13 @@ def test_recovery_routed(suites):
     """/recovery web2 USER_ID SERVICE: web2's admins only, in private
     only; its sequences open web2 only."""
     front, web2 = suites["front"], suites["web2"]
-    msg = ask(front, DAN, "/recovery web2 %d ssh" % ADA, answer_of("web2"))
+    msg = ask(front, DAN, "/recovery web2 %d ssh 2" % ADA,
+              answer_of("web2"))
     seqs = re.findall(r"(?m)^(\d+): (?:<code>)?pks-knock \S+((?: \d+)+)",
                       msg or "")
-    tap.ok(len(seqs) == 1 and msg.startswith("<b>web2</b>: "),
-           "an admin's /recovery web2 in private: web2's sequence, "
-           "through the front", msg)
+    tap.ok(len(seqs) == 2 and msg.startswith("<b>web2</b>: "),
+           "an admin's /recovery web2 USER_ID ssh 2 in private: web2's 2 "
+           "sequences, through the front", msg)
     tap.ok(web2.monitor.log.wait(r"fleet: request \d+ from the front: an "
                                  r"admin command for user %d" % DAN, 1),
            "decided by web2's monitor")
@@ -464,9 +465,9 @@ def test_recovery_routed(suites):
     tap.ok(not front.bot.sent(chat_id=ADA, since=since),
            "and nothing sent to Ada in private")
     msg = ask(front, ADA, "/recovery web2 revoke all", answer_of("web2"))
-    tap.ok(msg and "There is no recovery sequence." in msg,
-           "/recovery web2 revoke all: web2 answers, the used one is gone",
-           msg)
+    tap.ok(msg and "Revoked 1 recovery sequence." in msg,
+           "/recovery web2 revoke all: the unused one (the used one is "
+           "gone)", msg)
 
 
 def test_refused_by_host_rights(suites):
