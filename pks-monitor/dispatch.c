@@ -200,6 +200,7 @@ fw_observed(const struct pks_fw_observed *o)
 		env->nobserved++;
 	}
 	t[i] = *o;
+	env->observed_dirty = 1;	/* written by grants_sync */
 	return 0;
 }
 

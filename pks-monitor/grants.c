@@ -124,12 +124,21 @@ grants_save(void)
 		return save_failed("cannot write it", "out of memory");
 	}
 	grants_clock(&env->state, 1);
+	if (env->conf->mode == PKS_MODE_OBSERVE) {
+		env->state.obs = env->observed;
+		env->state.nobs = env->nobserved;
+		env->state.obs_since = env->observed_since;
+	}
 	rc = state_save(env->conf->state_file, &env->state, ebuf,
 	    sizeof(ebuf));
+	env->state.obs = NULL;		/* env's array, never freed */
+	env->state.nobs = 0;
 	grants_clock(&env->state, 0);
 	recov_drop(&env->state);
 	if (rc == -1)
 		return save_failed("cannot write it", ebuf);
+	env->observed_dirty = 0;
+	env->observed_saved = mono_now();
 	if (env->state_retry != 0)
 		log_warnx("state file %s written again: what the failed "
 		    "writes missed is recorded now", env->conf->state_file);
@@ -144,13 +153,17 @@ grants_save(void)
 /*
  * Write the state file if a recovery sequence left the live set since
  * the last write (expired, its owner lost the right, a reload): once,
- * a failure is logged and the next change tries again.
+ * a failure is logged and the next change tries again.  Counts of mode
+ * observe that moved are written too, at most once a minute: they move
+ * with every new connection, and each write syncs.
  */
 void
 grants_sync(void)
 {
 	if (env->state_dirty || (env->state_retry != 0 &&
-	    mono_now() >= env->state_retry))
+	    mono_now() >= env->state_retry) || (env->observed_dirty &&
+	    env->state_retry == 0 && mono_now() >= env->observed_saved +
+	    OBSERVED_SAVE_S))
 		grants_save();
 }
 
@@ -234,6 +247,21 @@ grants_load(int start)
 		log_warnx("state file %s %s; if someone else could read it, "
 		    "revoke them and issue new ones (pksctl recovery revoke "
 		    "all)", env->conf->state_file, ebuf);
+	if (st.nobs_bad > 0)
+		log_warnx("state file %s: %zu count line(s) of mode observe "
+		    "skipped, first %s", env->conf->state_file, st.nobs_bad,
+		    st.obs_err);
+	if (start && env->conf->mode == PKS_MODE_OBSERVE) {
+		memcpy(env->observed, st.obs, st.nobs * sizeof(st.obs[0]));
+		env->nobserved = st.nobs;
+		env->observed_since = st.obs_since;
+		if (st.nobs > 0)
+			log_info("state file %s: %zu count(s) of mode "
+			    "observe read", env->conf->state_file, st.nobs);
+	}
+	free(st.obs);
+	st.obs = NULL;
+	st.nobs = 0;
 	grants_clock(&st, 0);
 	rv = st.recov;
 	nrv = st.nrecov;

@@ -131,12 +131,20 @@ struct pks_state {
 	struct recov	*recov;		/* read at start, written at each
 					   save: the live set is seq.c's */
 	size_t		 nrecov;
+	struct pks_fw_observed *obs;	/* mode observe's counts; read into
+					   env->observed, written from it */
+	size_t		 nobs;
+	time_t		 obs_since;	/* the first count, a date */
+	size_t		 nobs_bad;	/* malformed count lines skipped */
+	char		 obs_err[160];	/* the first one's reason */
 };
 
 #define STATE_GRANTS_MAX	1024
 #define STATE_FILE_MAX		(1024 * 1024)
 #define STATE_DURATION_MAX	(365 * 86400)	/* longest grant, seconds */
 #define STATE_RECOV_MAX		PKS_RECOVERY_MAX
+#define OBSERVED_SAVE_S		60	/* counts moved: a write at most so
+					   often (seconds) */
 
 #define CTL_MAX_CONN		8	/* pksctl clients at once */
 #define CONTROL_NFDS		(1 + CTL_MAX_CONN)	/* listener + them */
@@ -167,6 +175,9 @@ struct monitor {
 	struct pks_fw_observed observed[PKS_OBSERVED_MAX + PKS_SERVICES_MAX];
 	size_t		 nobserved;
 	time_t		 observed_since;	/* the first, a date */
+	int		 observed_dirty;	/* counts moved since the last
+						   state file write */
+	time_t		 observed_saved;	/* that write, mono_now() */
 	struct pks_sniff_stats sniff_now;  /* the running sniffer's */
 	struct pks_sniff_stats sniff_past; /* the sum of the earlier ones' */
 	int		 ebpf_map;	/* the range filter in the kernel, */

@@ -117,6 +117,8 @@ shutdown_all(int sfd)
 	}
 	if (env->windows != NULL)
 		log_warnx("pks-fw did not confirm the close of every window");
+	if (env->observed_dirty)	/* counts of mode observe */
+		grants_save();
 	child_stop_all(SIGTERM);
 	end = mono_now() + 5;
 	for (;;) {

@@ -43,8 +43,10 @@ monitor_reload(void)
 	env->gid = gid;
 	conf_free(env->conf);
 	env->conf = nconf;
-	if (nconf->mode != PKS_MODE_OBSERVE)
+	if (nconf->mode != PKS_MODE_OBSERVE && env->nobserved > 0) {
 		env->nobserved = 0;	/* a later observe counts anew */
+		env->observed_dirty = 1;	/* and the file forgets them */
+	}
 	grants_reload();
 	seq_reconf();
 	win_reconf();

@@ -10,6 +10,7 @@
  *	lockdown 1 BY SINCE		(or "lockdown 0")
  *	grant USER SERVICE UNTIL BY SINCE [NAME]
  *	recovery ID USER SERVICE UNTIL BY SINCE tcp|udp PORT PORT PORT ...
+ *	observed SINCE ADDRESS|- tcp|udp PORT COUNT
  *	end NGRANTS [NRECOVERY]
  *
  * Times are seconds since the epoch, UNTIL 0 meaning "until ungranted"
@@ -22,11 +23,18 @@
  * file is written whole to a temporary file in the same directory,
  * synced, renamed over the old one, and the directory synced: a crash
  * leaves the old or the new file, never part of one.
+ *
+ * An "observed" line is a count of mode observe (pks-fw/observe.c: new
+ * connections enforcing mode would have dropped, per source and service,
+ * "-" for the "(other sources)" count), SINCE the date counting began.
+ * A malformed one is skipped (st->nobs_bad, st->obs_err say so): a count
+ * is no right, it never costs the file's grants or lockdown.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
 
 #include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -66,6 +74,7 @@ state_clear(struct pks_state *st)
 {
 	free(st->grants);
 	free(st->recov);
+	free(st->obs);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -354,6 +363,72 @@ parse_recov(struct pks_state *st, char *line, char *ebuf, size_t elen)
 	return 0;
 }
 
+/* "observed SINCE ADDRESS|- tcp|udp PORT COUNT" */
+static int
+parse_obs(struct pks_state *st, char *line, char *ebuf, size_t elen)
+{
+	struct pks_fw_observed	 o, *no;
+	char			*w[6], *rest;
+	int64_t			 since, v;
+	size_t			 i, pairs = 0, others = 0;
+	int			 n;
+
+	n = words(line, w, 6, &rest);
+	for (i = 0; i < (size_t)n; i++)
+		if (w[i][0] == '\0')
+			return err(ebuf, elen, "empty field");
+	if (n != 6 || rest != NULL)
+		return err(ebuf, elen, "an observed line needs SINCE ADDRESS|- "
+		    "PROTOCOL PORT COUNT");
+	memset(&o, 0, sizeof(o));
+	if (num_parse(w[1], 0, TIME_LIMIT - 1, &since) == -1)
+		return err(ebuf, elen, "bad start time");
+	if (strcmp(w[2], "-") == 0)
+		o.af = 0;
+	else if (inet_pton(AF_INET, w[2], o.addr) == 1)
+		o.af = AF_INET;
+	else if (inet_pton(AF_INET6, w[2], o.addr) == 1)
+		o.af = AF_INET6;
+	else
+		return err(ebuf, elen, "bad address \"%.46s\"", w[2]);
+	if (strcmp(w[3], "tcp") == 0)
+		o.proto = IPPROTO_TCP;
+	else if (strcmp(w[3], "udp") == 0)
+		o.proto = IPPROTO_UDP;
+	else
+		return err(ebuf, elen, "protocol neither tcp nor udp");
+	if (num_parse(w[4], 1, 65535, &v) == -1)
+		return err(ebuf, elen, "bad port");
+	o.port = (uint16_t)v;
+	if (num_parse(w[5], 1, INT64_MAX, &v) == -1)
+		return err(ebuf, elen, "bad count");
+	o.count = (uint64_t)v;
+	if (!pks_fw_observed_ok(&o))
+		return err(ebuf, elen, "bad count fields");
+	for (i = 0; i < st->nobs; i++) {
+		const struct pks_fw_observed	*t = &st->obs[i];
+
+		if (t->af == o.af && t->proto == o.proto &&
+		    t->port == o.port && memcmp(t->addr, o.addr, 16) == 0)
+			return err(ebuf, elen, "a second count of %s %s %u",
+			    w[2], w[3], o.port);
+		if (t->af != 0)
+			pairs++;
+		else
+			others++;
+	}
+	if ((o.af != 0 && pairs >= PKS_OBSERVED_MAX) ||
+	    (o.af == 0 && others >= PKS_SERVICES_MAX))
+		return err(ebuf, elen, "more counts than pks-fw keeps");
+	if ((no = reallocarray(st->obs, st->nobs + 1, sizeof(*no))) == NULL)
+		return err(ebuf, elen, "out of memory");
+	st->obs = no;
+	no[st->nobs++] = o;
+	if (st->obs_since == 0 || since < st->obs_since)
+		st->obs_since = since;
+	return 0;
+}
+
 static int
 parse_line(struct pks_state *st, char *line, int *seen_lock, char *ebuf,
     size_t elen)
@@ -512,6 +587,13 @@ state_parse(struct pks_state *st, const char *buf, size_t len, char *ebuf,
 			done = 1;
 			continue;
 		}
+		if (strncmp(line, "observed ", 9) == 0) {
+			if (parse_obs(st, line, msg, sizeof(msg)) == -1 &&
+			    st->nobs_bad++ == 0)
+				snprintf(st->obs_err, sizeof(st->obs_err),
+				    "line %d: %s", lineno, msg);
+			continue;
+		}
 		if (parse_line(st, line, &seen_lock, msg, sizeof(msg)) == -1) {
 			err(ebuf, elen, "line %d: %s", lineno, msg);
 			goto fail;
@@ -535,7 +617,7 @@ state_format(const struct pks_state *st, size_t *lenp)
 	size_t	 cap, len = 0, i;
 	int	 n;
 
-	cap = 256 + st->ngrants * 160 + st->nrecov * 256;
+	cap = 256 + st->ngrants * 160 + st->nrecov * 256 + st->nobs * 96;
 	if ((buf = malloc(cap)) == NULL)
 		return NULL;
 	n = snprintf(buf, cap, "# PKS state, written by pks-monitor: grants, "
@@ -575,6 +657,18 @@ state_format(const struct pks_state *st, size_t *lenp)
 			len += snprintf(buf + len, cap - len, " %u",
 			    rv->seq.ports[k]);
 		buf[len++] = '\n';
+	}
+	for (i = 0; i < st->nobs; i++) {
+		const struct pks_fw_observed	*o = &st->obs[i];
+		char				 a[INET6_ADDRSTRLEN] = "-";
+
+		if (o->af != 0 && inet_ntop(o->af, o->addr, a,
+		    sizeof(a)) == NULL)
+			continue;
+		len += snprintf(buf + len, cap - len, "observed %lld %s %s "
+		    "%u %llu\n", (long long)st->obs_since, a,
+		    o->proto == IPPROTO_UDP ? "udp" : "tcp", o->port,
+		    (unsigned long long)o->count);
 	}
 	if (st->nrecov > 0)
 		n = snprintf(buf + len, cap - len, "end %zu %zu\n", st->ngrants,

@@ -10,7 +10,8 @@ enforce closes the port to everyone but windows and the allow-always
 prefix; a connection made before it goes on; a knock still opens a
 window.  A reload without the prefix closes the port to it too.  A
 reload in mode observe keeps the counts: the new pks-fw goes on from
-them.  pks-fw
+them; so does a monitor restart, from the state file, which skips a
+malformed count line with a log line and reads the rest.  pks-fw
 alone refuses a malformed mode, allow-always or count message and
 changes nothing."""
 import os
@@ -224,6 +225,46 @@ def main():
                not s.monitor.log.grep(r"pks-fw.*(malformed|killed|"
                                       r"refuse)"),
                "the new pks-fw counts on from them", out)
+
+        # a monitor restart: the counts come back from the state file
+        since = re.search(r" since (.*)$", out, re.M)
+        state = re.search(r'^state-file "(.*)"$', conf, re.M).group(1)
+        s.monitor.stop()
+        text = open(state).read()
+        tap.ok(re.search(r"^observed \d+ %s tcp 2222 4$" % re.escape(CLI4),
+                         text, re.M) and
+               re.search(r"^observed \d+ %s tcp 2222 1$" % re.escape(CLI6),
+                         text, re.M), "SIGTERM writes the counts to the "
+               "state file", text)
+        s.monitor.start()
+        tap.ok(s.monitor.log.grep(r"state file .*: 2 count\(s\) of mode "
+                                  r"observe read"), "the monitor reads them")
+        tap.ok(s.can_connect(), "one more connection after the restart")
+        out = pkstest.wait_for(
+            lambda: (lambda t: t if count_line(CLI4, 5).search(t) else
+                     None)(status(s)), 10) or status(s)
+        tap.ok(count_line(CLI4, 5).search(out) and
+               count_line(CLI6, 1).search(out) and since and
+               re.search(r" since %s$" % re.escape(since.group(1)), out,
+                         re.M), "counts go on from the saved figures, "
+               "since the same date", out)
+        s.monitor.stop()
+        text = open(state).read()
+        bad = "observed 1 %s tcp 2222 x\n" % CLI4_B
+        with open(state, "w") as f:
+            f.write(text.replace("\nend ", "\n" + bad + "end ", 1))
+        s.monitor.start()
+        n = (text.split("\nend ")[0] + "\n").count("\n") + 1
+        tap.ok(s.monitor.log.grep(r"state file %s: 1 count line\(s\) of mode "
+                                  r"observe skipped, first line %d: bad "
+                                  r"count" % (re.escape(state), n)) and
+               not s.monitor.log.grep(r"state file .* refused"),
+               "a malformed count line is skipped, named",
+               s.monitor.log.text())
+        out = status(s)
+        tap.ok(count_line(CLI4, 5).search(out) and
+               count_line(CLI6, 1).search(out) and CLI4_B not in
+               out.split("allow-always")[0], "and the rest is read", out)
 
         # malformed lines: file:line from -n, and a reload keeps the rules
         for line, msg in BAD:

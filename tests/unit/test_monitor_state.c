@@ -488,6 +488,78 @@ unsafe_files_are_refused(void **unused)
 	assert_int_equal(access(aside, F_OK), 0);
 }
 
+/* mode observe's counts: read, written back the same, bad ones skipped */
+static void
+observed_lines(void **unused)
+{
+	static const char	 obs[] =
+	    "pks-state 1\n"
+	    "lockdown 1 6123456789 1700000000\n"
+	    "grant 777 ssh 0 6123456789 1700000000\n"
+	    "observed 1700000500 198.18.0.5 tcp 22 17\n"
+	    "observed 1700000400 fd00::5 tcp 22 3\n"
+	    "observed 1700000500 - udp 53 9\n"
+	    "end 1\n";
+	static const char	*bad[] = {
+		"observed 1700000500 198.18.0.5 tcp 22",
+		"observed 1700000500 198.18.0.5 tcp 22 17 9",
+		"observed x 198.18.0.5 tcp 22 17",
+		"observed 1700000500 198.18.0.256 tcp 22 17",
+		"observed 1700000500 198.18.0.5 sctp 22 17",
+		"observed 1700000500 198.18.0.5 tcp 0 17",
+		"observed 1700000500 198.18.0.5 tcp 22 0",
+		"observed 1700000500 198.18.0.5 tcp 22 -1",
+		"observed 1700000500  198.18.0.5 tcp 22 17",
+		"observed 1700000500 198.18.0.5 tcp 22 17",	/* twice */
+	};
+	struct pks_state	 st, st2;
+	char			 e[256], text[512], *buf;
+	size_t			 len, i;
+
+	(void)unused;
+	assert_int_equal(parse(&st, obs, e, sizeof(e)), 0);
+	assert_int_equal(st.nobs, 3);
+	assert_int_equal(st.nobs_bad, 0);
+	assert_int_equal(st.obs_since, 1700000400);
+	assert_int_equal(st.obs[0].af, AF_INET);
+	assert_int_equal(st.obs[0].addr[3], 5);
+	assert_int_equal(st.obs[0].proto, IPPROTO_TCP);
+	assert_int_equal(st.obs[0].port, 22);
+	assert_int_equal(st.obs[0].count, 17);
+	assert_int_equal(st.obs[1].af, AF_INET6);
+	assert_int_equal(st.obs[1].count, 3);
+	assert_int_equal(st.obs[2].af, 0);
+	assert_int_equal(st.obs[2].proto, IPPROTO_UDP);
+	assert_int_equal(st.obs[2].count, 9);
+	buf = state_format(&st, &len);
+	assert_non_null(buf);
+	assert_non_null(strstr(buf, "observed 1700000400 fd00::5 tcp 22 3\n"));
+	assert_non_null(strstr(buf, "observed 1700000400 - udp 53 9\n"));
+	assert_int_equal(state_parse(&st2, buf, len, e, sizeof(e)), 0);
+	assert_int_equal(st2.nobs, 3);
+	assert_memory_equal(st.obs, st2.obs, 3 * sizeof(st.obs[0]));
+	free(buf);
+	state_clear(&st2);
+	state_clear(&st);
+	/* each bad line is skipped, named; the rest of the file is read */
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "pks-state 1\nlockdown 1 5 6\n"
+		    "grant 777 ssh 0 5 6\n%s%s\nend 1\n", i == 9 ?
+		    "observed 1 198.18.0.5 tcp 22 4\n" : "", bad[i]);
+		assert_int_equal(parse(&st, text, e, sizeof(e)), 0);
+		assert_int_equal(st.nobs_bad, 1);
+		assert_int_equal(st.nobs, i == 9 ? 1 : 0);
+		assert_non_null(strstr(st.obs_err, i == 9 ? "line 5" :
+		    "line 4"));
+		assert_int_equal(st.lockdown, 1);
+		assert_int_equal(st.ngrants, 1);
+		state_clear(&st);
+	}
+	/* a file cut after a count line is refused like any other */
+	assert_int_equal(state_parse(&st, obs, strstr(obs, "end") - obs, e,
+	    sizeof(e)), -1);
+}
+
 int
 main(void)
 {
@@ -497,6 +569,7 @@ main(void)
 		cmocka_unit_test(truncated_files_are_refused),
 		cmocka_unit_test(corrupt_files_are_refused),
 		cmocka_unit_test(recovery_lines_are_read),
+		cmocka_unit_test(observed_lines),
 		cmocka_unit_test(bad_recovery_lines_are_refused),
 		cmocka_unit_test(durations),
 		cmocka_unit_test(grants_expire_and_allow),
