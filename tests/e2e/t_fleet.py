@@ -433,9 +433,10 @@ def test_recovery_routed(suites):
     tap.ok(len(seqs) == 2 and msg.startswith("<b>web2</b>: "),
            "an admin's /recovery web2 USER_ID ssh 2 in private: web2's 2 "
            "sequences, through the front", msg)
-    tap.ok(web2.monitor.log.wait(r"fleet: request \d+ from the front: an "
-                                 r"admin command for user %d" % DAN, 1),
-           "decided by web2's monitor")
+    tap.ok(web2.monitor.log.wait(r"recovery: 2 sequence\(s\) of %d for ssh "
+                                 r"issued by .*%d" % (ADA, DAN), 1) and
+           not front.monitor.log.grep(r"recovery: \d+ sequence"),
+           "issued by web2's monitor, not the front's")
     if seqs:
         run([pkstest.binpath("pksctl"), "-s",
              os.path.join(os.path.dirname(web2.chroot), "pks.sock"),
