@@ -252,7 +252,9 @@ grants_load(int start)
 		    "skipped, first %s", env->conf->state_file, st.nobs_bad,
 		    st.obs_err);
 	if (start && env->conf->mode == PKS_MODE_OBSERVE) {
-		memcpy(env->observed, st.obs, st.nobs * sizeof(st.obs[0]));
+		if (st.nobs > 0)
+			memcpy(env->observed, st.obs, st.nobs *
+			    sizeof(st.obs[0]));
 		env->nobserved = st.nobs;
 		env->observed_since = st.obs_since;
 		if (st.nobs > 0)
