@@ -417,8 +417,10 @@ no_such_host(const struct pks_tg_req *tr)
 	for (i = 0; i < NFCMDS; i++)
 		if (fcmds[i].tg == tr->cmd && admin_is_command(fcmds[i].req))
 			break;
+	/* /recovery revoke ID|all is the front's own */
 	return i < NFCMDS && tr->nargs > 0 && conf_valid_name(w) &&
 	    strspn(w, "0123456789") != strlen(w) && strcmp(w, "all") != 0 &&
+	    (tr->cmd != TG_CMD_RECOVERY || strcmp(w, "revoke") != 0) &&
 	    strcmp(w, env->conf->fleet_name) != 0 && host_find(w) == NULL &&
 	    conf_service_index(env->conf, w) == -1;
 }

@@ -469,6 +469,9 @@ def test_recovery_routed(suites):
     tap.ok(msg and "Revoked 1 recovery sequence." in msg,
            "/recovery web2 revoke all: the unused one (the used one is "
            "gone)", msg)
+    msg = ask(front, DAN, "/recovery revoke all", r"recovery sequence")
+    tap.ok(msg and msg.startswith("There is no recovery sequence."),
+           "/recovery revoke all with no host: the front's own", msg)
 
 
 def test_refused_by_host_rights(suites):
