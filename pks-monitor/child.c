@@ -186,7 +186,7 @@ child_send_conf(struct child *c)
 {
 	struct pks_conf		*conf = env->conf;
 	struct pks_conf_proc	 pc;
-	int			 i, fd;
+	int			 i;
 
 	memset(&pc, 0, sizeof(pc));
 	/* looked up at start and at reload: a lookup failing now (out of
@@ -237,7 +237,6 @@ child_send_conf(struct child *c)
 	}
 	case PROC_TELEGRAM: {
 		struct pks_tg_conf	tc;
-		struct stat		st;
 
 		memset(&tc, 0, sizeof(tc));
 		snprintf(tc.api_url, sizeof(tc.api_url), "%s", conf->api_url);
@@ -245,17 +244,9 @@ child_send_conf(struct child *c)
 		tc.front = conf->has_fleet &&
 		    conf->fleet_role == PKS_FLEET_FRONT;
 		child_send(c->id, IMSG_TG_CONF, -1, &tc, sizeof(tc));
-		/* checked again on the open file: nothing swapped in */
-		fd = open(conf->token_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (fd == -1 || fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-		    st.st_uid != 0 || (st.st_mode & 077) != 0) {
-			log_warnx("token-file %s: not a regular file owned by "
-			    "root with mode 0600: the bot is not started",
-			    conf->token_file);
-			if (fd != -1)
-				close(fd);
-		} else
-			child_send(c->id, IMSG_TG_TOKEN, fd, NULL, 0);
+		if (child_send_file(c, IMSG_TG_TOKEN, conf->token_file,
+		    "token-file", 1) == -1)
+			log_warnx("no token: the bot is not started");
 		/* admins see the admin commands in their menu, in their
 		 * private chat and in each allowed group */
 		for (i = 0; (size_t)i < conf->nadmins; i++)
@@ -267,13 +258,7 @@ child_send_conf(struct child *c)
 				child_send(c->id, IMSG_TG_GROUP, -1,
 				    &conf->grants[i].id,
 				    sizeof(conf->grants[i].id));
-		if (conf->ca_file[0] != '\0') {
-			if ((fd = open(conf->ca_file, O_RDONLY | O_CLOEXEC))
-			    == -1)
-				log_warn("ca-file %s", conf->ca_file);
-			else
-				child_send(c->id, IMSG_TG_CA, fd, NULL, 0);
-		}
+		child_send_file(c, IMSG_TG_CA, conf->ca_file, "ca-file", 0);
 		break;
 	}
 	case PROC_FLEET:
