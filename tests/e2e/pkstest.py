@@ -1317,7 +1317,11 @@ def read_state(path):
     until}, "recovery": {id: (user, service, until, ports)}}; ValueError
     if it is not a complete, well-formed file."""
     with open(path, "rb") as f:
-        data = f.read()
+        return parse_state(f.read())
+
+
+def parse_state(data):
+    """read_state() of a state file's bytes."""
     if not data.endswith(b"\n"):
         raise ValueError("not terminated")
     lines = [l for l in data.decode().split("\n")[:-1]
