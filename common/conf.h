@@ -42,6 +42,8 @@ struct conf_always {
 	uint64_t	services;	/* bit i: services[i] */
 };
 
+#define CONF_FILES		6	/* files named in telegram { } and
+					   fleet { }, checked by conf_load */
 #define CONF_SECRET_MIN		32	/* bytes of a fleet secret-file */
 #define CONF_SECRET_MAX		256
 
@@ -103,6 +105,10 @@ struct pks_conf {
 	size_t			fleet_mac_keylen;
 	struct conf_fleet_host	*fleet_hosts;	/* a front's */
 	size_t			nfleet_hosts;
+	int			file_line[CONF_FILES]; /* where each file
+						   of parse.c's conffiles
+						   was named (or its block,
+						   for a default) */
 
 	struct conf_service	services[PKS_SERVICES_MAX];
 	int			nservices;
@@ -140,7 +146,6 @@ struct pks_conf	*conf_load(const char *);
 struct pks_conf	*conf_parse_buffer(const char *, const char *, size_t);
 void		 conf_free(struct pks_conf *);
 int		 conf_service_index(const struct pks_conf *, const char *);
-int		 conf_check_secret_file(const char *);
 int		 conf_check_secret(const char *, const char *);
 int		 conf_check_readable(const char *, const char *);
 int		 conf_read_secret(const char *, const char *, uint8_t *,

@@ -72,6 +72,30 @@ static const struct setting fleetsettings[] = {
 	{ "secret-file",	V_PATH,	CF(fleet_secret), 0, 0 },
 };
 
+/*
+ * The files the blocks name: conf_load() checks each one, so that a
+ * start, a reload or -n refuses, with file:line, a file that a child
+ * would get too late to say so (pks-fleet without its CA restarts for
+ * ever).  A secret is root's, 0600 and no link; the others, readable
+ * regular files.
+ */
+static const struct conffile {
+	const char	*block;
+	const char	*kw;
+	size_t		 off;		/* its path in struct pks_conf */
+	int		 secret;
+} conffiles[CONF_FILES] = {
+	{ "telegram",	"token-file",	offsetof(struct pks_conf, token_file),
+	    1 },
+	{ "telegram",	"ca-file",	offsetof(struct pks_conf, ca_file), 0 },
+	{ "fleet",	"ca-file",	offsetof(struct pks_conf, fleet_ca), 0 },
+	{ "fleet",	"cert-file",	offsetof(struct pks_conf, fleet_cert),
+	    0 },
+	{ "fleet",	"key-file",	offsetof(struct pks_conf, fleet_key), 1 },
+	{ "fleet",	"password-file", offsetof(struct pks_conf,
+	    fleet_password), 1 },
+};
+
 static const struct setting svcsettings[] = {
 	{ "port",		V_NUM,	SF(port), 1, 65535 },
 	{ "protocol",		V_PROTO, SF(proto), 0, 0 },
@@ -371,6 +395,8 @@ static int
 parse_once(struct parser *p, struct token *kw, int *line, int *has,
     const struct setting *tab, size_t ntab, cf_kw_fn hook)
 {
+	size_t	i;
+
 	if (*line) {
 		conf_error(&p->lx, kw->line, "%s block given twice (first at "
 		    "line %d)", kw->s, *line);
@@ -378,15 +404,40 @@ parse_once(struct parser *p, struct token *kw, int *line, int *has,
 	}
 	*line = kw->line;
 	*has = 1;
+	for (i = 0; i < CONF_FILES; i++)
+		if (strcmp(conffiles[i].block, kw->s) == 0)
+			p->conf->file_line[i] = kw->line;
 	return (cf_parse_block(&p->lx, kw, tab, ntab, p->conf, kw->s, hook,
 	    p));
+}
+
+/* in block: the line of a keyword that names a file (conffiles) */
+static void
+file_kw(struct pks_conf *c, const char *block, const struct token *t)
+{
+	size_t	i;
+
+	for (i = 0; i < CONF_FILES; i++)
+		if (strcmp(conffiles[i].block, block) == 0 &&
+		    strcmp(conffiles[i].kw, t->s) == 0)
+			c->file_line[i] = t->line;
+}
+
+static int
+tg_kw(struct lexer *lx, struct token *t, void *arg)
+{
+	struct parser	*p = arg;
+
+	(void)lx;
+	file_kw(p->conf, "telegram", t);
+	return (CF_TABLE);
 }
 
 static int
 parse_telegram(struct parser *p, struct token *kw)
 {
 	return (parse_once(p, kw, &p->tg_line, &p->conf->has_telegram,
-	    tgsettings, NSET(tgsettings), NULL));
+	    tgsettings, NSET(tgsettings), tg_kw));
 }
 
 /*
@@ -403,6 +454,7 @@ fleet_kw(struct lexer *lx, struct token *t, void *arg)
 	struct token		 name, kw, path;
 	size_t			 i;
 
+	file_kw(c, "fleet", t);
 	if (strcmp(t->s, "secret-file") == 0) {
 		p->fleet_secret_line = t->line;
 		return (CF_TABLE);
@@ -961,6 +1013,63 @@ fleet_secrets(const char *path, struct pks_conf *c)
 	return (rc);
 }
 
+/*
+ * Open path to read it, a regular file only; O_NONBLOCK: a FIFO in its
+ * place must not hang us.  The descriptor, st filled; or -1, logged as
+ * "WHAT PATH not found", "... is not a regular file" or the error.
+ */
+static int
+open_regular(const char *what, const char *path, struct stat *st)
+{
+	int	fd;
+
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC))
+	    == -1) {
+		if (errno == ENOENT)
+			log_warnx("%s %s not found", what, path);
+		else
+			log_warn("%s %s", what, path);
+		return (-1);
+	}
+	if (fstat(fd, st) == -1) {
+		log_warn("%s %s", what, path);
+		close(fd);
+		return (-1);
+	}
+	if (!S_ISREG(st->st_mode)) {
+		log_warnx("%s %s is not a regular file", what, path);
+		close(fd);
+		return (-1);
+	}
+	return (fd);
+}
+
+/* every file of conffiles the blocks given name: -1 if one is refused
+ * (each one logged as "FILE:LINE: BLOCK KEYWORD PATH WHY") */
+static int
+check_files(const char *path, const struct pks_conf *c)
+{
+	const struct conffile	*f;
+	const char		*file;
+	char			 what[PATH_MAX + 64];
+	size_t			 i;
+	int			 rc = 0;
+
+	for (i = 0; i < CONF_FILES; i++) {
+		f = &conffiles[i];
+		file = (const char *)c + f->off;
+		if (file[0] == '\0' || !(strcmp(f->block, "telegram") == 0 ?
+		    c->has_telegram : c->has_fleet))
+			continue;
+		snprintf(what, sizeof(what), "%s:%d: %s %s", path,
+		    c->file_line[i], f->block, f->kw);
+		if ((f->secret ? conf_check_secret(what, file) :
+		    conf_check_readable(what, file)) == -1)
+			rc = -1;
+	}
+	return (rc);
+}
+
 struct pks_conf *
 conf_load(const char *path)
 {
@@ -969,25 +1078,13 @@ conf_load(const char *path)
 	char		*buf;
 	size_t		 len = 0;
 	ssize_t		 n;
-	int		 fd;
+	int		 fd, bad;
 
-	/* O_NONBLOCK: a FIFO in place of the file must not hang us */
-	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY |
-	    O_CLOEXEC)) == -1) {
-		log_warn("%s", path);
+	if ((fd = open_regular("configuration file", path, &st)) == -1)
 		return (NULL);
-	}
-	if (fstat(fd, &st) == -1) {
-		log_warn("%s", path);
-		close(fd);
-		return (NULL);
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size > CONF_SIZE_MAX) {
-		if (!S_ISREG(st.st_mode))
-			log_warnx("%s: not a regular file", path);
-		else
-			log_warnx("%s: file too large (max %d bytes)", path,
-			    CONF_SIZE_MAX);
+	if (st.st_size > CONF_SIZE_MAX) {
+		log_warnx("%s: file too large (max %d bytes)", path,
+		    CONF_SIZE_MAX);
 		close(fd);
 		return (NULL);
 	}
@@ -1012,19 +1109,11 @@ conf_load(const char *path)
 	close(fd);
 	c = conf_parse_buffer(path, buf, len);
 	free(buf);
-	if (c != NULL && c->has_fleet && fleet_secrets(path, c) == -1) {
-		conf_free(c);
+	if (c == NULL)
 		return (NULL);
-	}
-	if (c != NULL && ((c->has_telegram &&
-	    conf_check_secret_file(c->token_file) == -1) ||
-	    (c->fleet_key[0] != '\0' &&
-	    conf_check_secret("fleet key-file", c->fleet_key) == -1) ||
-	    (c->fleet_password[0] != '\0' &&
-	    conf_check_secret("fleet password-file", c->fleet_password) ==
-	    -1) ||
-	    (c->has_telegram &&
-	    conf_check_readable("telegram ca-file", c->ca_file) == -1))) {
+	/* every bad file said at once */
+	bad = c->has_fleet && fleet_secrets(path, c) == -1;
+	if (check_files(path, c) == -1 || bad) {
 		conf_free(c);
 		return (NULL);
 	}
@@ -1061,9 +1150,10 @@ conf_service_index(const struct pks_conf *c, const char *name)
 }
 
 /*
- * A file the monitor hands to a child later (the Bot API's CA bundle): it
- * must be there and readable now, so that a start or a reload fails with
- * its name rather than a child that cannot connect and restarts.
+ * A file the monitor hands to a child later (a CA bundle, a
+ * certificate): it must be there and readable now, so that a start or
+ * a reload fails with its name rather than a child that cannot connect
+ * and restarts.
  */
 int
 conf_check_readable(const char *what, const char *path)
@@ -1071,27 +1161,10 @@ conf_check_readable(const char *what, const char *path)
 	struct stat	st;
 	int		fd;
 
-	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC))
-	    == -1) {
-		if (errno == ENOENT)
-			log_warnx("%s %s not found", what, path);
-		else
-			log_warn("%s %s", what, path);
+	if ((fd = open_regular(what, path, &st)) == -1)
 		return (-1);
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		log_warnx("%s %s is not a regular file", what, path);
-		close(fd);
-		return (-1);
-	}
 	close(fd);
 	return (0);
-}
-
-int
-conf_check_secret_file(const char *path)
-{
-	return (conf_check_secret("token file", path));
 }
 
 /*

@@ -243,6 +243,12 @@ def check_example(ex):
                 f.write("secret-of-the-example-0123456789abcdef\n")
             os.chmod(path, 0o600)
             text = text.replace('"/etc/pks/%s"' % name, '"%s"' % path)
+        # and its certificates, which -n checks are files
+        for name in ("fleet-ca.pem", "fleet.pem"):
+            path = os.path.join(d, name)
+            with open(path, "w") as f:
+                f.write("a certificate of the example\n")
+            text = text.replace('"/etc/pks/%s"' % name, '"%s"' % path)
         with open(conf, "w") as f:
             f.write(text)
         r = subprocess.run([mon, "-n", "-f", conf], stdout=subprocess.PIPE,
@@ -257,7 +263,7 @@ def check_example(ex):
                                stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True,
                                timeout=30)
-            tap.ok(r.returncode == 1 and "token file" in r.stdout,
+            tap.ok(r.returncode == 1 and "telegram token-file" in r.stdout,
                    "a readable token file makes it fail", r.stdout)
     finally:
         shutil.rmtree(d, True)

@@ -1,7 +1,7 @@
 /*
  * test_common_confload.c: conf_load() on real files, and the checks on
- * the bot token file (conf_check_secret_file()).  Runs as root: it
- * chowns its files.  The grammar itself is in test_common_parse.c.
+ * secret files (conf_check_secret()).  Runs as root: it chowns its
+ * files.  The grammar itself is in test_common_parse.c.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -127,7 +127,7 @@ test_load_with_token(void **state)
 
 	/* missing token file */
 	assert_null(conf_load(conf));
-	assert_logged_text("token file ");
+	assert_logged_text("pks.conf:2: telegram token-file ");
 	assert_logged_text(" not found");
 
 	write_file(tok, "123:abc\n", 0, 0600);
@@ -174,7 +174,8 @@ test_load_errors(void **state)
 	(void)state;
 	snprintf(path, sizeof(path), "%s/none.conf", tmpdir);
 	assert_null(conf_load(path));
-	assert_logged_text("No such file or directory");
+	assert_logged_text("configuration file ");
+	assert_logged_text("/none.conf not found");
 
 	nlogs = 0;
 	assert_null(conf_load(tmpdir));
@@ -207,55 +208,63 @@ test_secret_file(void **state)
 	(void)state;
 	snprintf(path, sizeof(path), "%s/secret", tmpdir);
 	write_file(path, "x", 0, 0600);
-	assert_int_equal(conf_check_secret_file(path), 0);
+	assert_int_equal(conf_check_secret("token file", path), 0);
 	assert_int_equal(nlogs, 0);
 
 	write_file(path, "x", 0, 0400);
-	assert_int_equal(conf_check_secret_file(path), 0);
+	assert_int_equal(conf_check_secret("token file", path), 0);
 
 	write_file(path, "x", 0, 0640);
-	assert_int_equal(conf_check_secret_file(path), -1);
+	assert_int_equal(conf_check_secret("token file", path), -1);
 	assert_logged_text("must not be readable by group or others (mode "
 	    "0640)");
 
 	write_file(path, "x", 0, 0602);
 	nlogs = 0;
-	assert_int_equal(conf_check_secret_file(path), -1);
+	assert_int_equal(conf_check_secret("token file", path), -1);
 	assert_logged_text("(mode 0602)");
 
 	write_file(path, "x", 1000, 0600);
 	nlogs = 0;
-	assert_int_equal(conf_check_secret_file(path), -1);
+	assert_int_equal(conf_check_secret("token file", path), -1);
 	assert_logged_text("must be owned by root");
 
 	write_file(path, "x", 0, 0600);
 	snprintf(link, sizeof(link), "%s/link", tmpdir);
 	assert_int_equal(symlink(path, link), 0);
 	nlogs = 0;
-	assert_int_equal(conf_check_secret_file(link), -1);
+	assert_int_equal(conf_check_secret("token file", link), -1);
 	assert_logged_text("must not be a symbolic link");
 
 	nlogs = 0;
 	assert_int_equal(chmod(tmpdir, 0700), 0);
-	assert_int_equal(conf_check_secret_file(tmpdir), -1);
+	assert_int_equal(conf_check_secret("token file", tmpdir), -1);
 	assert_logged_text("is not a regular file");
 }
 
+/* conf refused, and "CONF:LINE: WHAT FILEWHY" logged */
+static void
+file_refused(const char *conf, int line, const char *what, const char *file,
+    const char *why)
+{
+	char	want[512];
+
+	nlogs = 0;
+	assert_null(conf_load(conf));
+	snprintf(want, sizeof(want), "%s:%d: %s %s%s", conf, line, what, file,
+	    why);
+	assert_logged_text(want);
+}
+
 /* conf at path refused once key holds text (uid, mode): logged as
- * "PATH:LINE: WHAT KEY WHY" */
+ * "PATH:LINE: WHAT KEYWHY" */
 static void
 secret_refused(const char *path, int line, const char *what,
     const char *key, const char *text, uid_t uid, mode_t mode,
     const char *why)
 {
-	char	want[1024];
-
 	write_file(key, text, uid, mode);
-	nlogs = 0;
-	assert_null(conf_load(path));
-	snprintf(want, sizeof(want), "%s:%d: %s %s%s", path, line, what, key,
-	    why);
-	assert_logged_text(want);
+	file_refused(path, line, what, key, why);
 }
 
 /* fleet secret-files: read by conf_load, errors as file:line, the key
@@ -264,7 +273,7 @@ static void
 test_fleet_secrets(void **state)
 {
 	struct pks_conf	*c;
-	char		 path[128], key[128], key2[128], text[1024];
+	char		 path[128], key[128], key2[128], ca[128], text[1024];
 	const char	*k = "0123456789abcdef0123456789abcdef0123456789abcdef";
 	int		 i;
 
@@ -272,11 +281,14 @@ test_fleet_secrets(void **state)
 	snprintf(path, sizeof(path), "%s/pks.conf", tmpdir);
 	snprintf(key, sizeof(key), "%s/web1.key", tmpdir);
 	snprintf(key2, sizeof(key2), "%s/web2.key", tmpdir);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", tmpdir);
+	write_file(ca, "a CA bundle\n", 0, 0644);
 	snprintf(text, sizeof(text), "telegram {\n\ttoken-file \"%s\"\n}\n"
-	    "fleet {\n\tbroker \"mqtts://b\"\n\tca-file \"/c\"\n"
+	    "fleet {\n\tbroker \"mqtts://b\"\n\tca-file \"%s\"\n"
 	    "\tname front\n\tpassword-file \"%s\"\n\trole front\n"
 	    "\thost web1 secret-file \"%s\"\n"
-	    "\thost web2 secret-file \"%s\"\n}\n" SVC, key, key, key, key2);
+	    "\thost web2 secret-file \"%s\"\n}\n" SVC, key, ca, key, key,
+	    key2);
 	write_file(path, text, 0, 0600);
 	/* a final newline is not part of the key */
 	snprintf(text, sizeof(text), "%s\n", k);
@@ -298,8 +310,8 @@ test_fleet_secrets(void **state)
 		assert_null(strstr(logs[i], "0123456789abcdef"));
 	/* a host: its own secret-file, the same checks */
 	snprintf(text, sizeof(text), "fleet {\n\tbroker \"mqtts://b\"\n"
-	    "\tca-file \"/c\"\n\tname web2\n\tpassword-file \"%s\"\n"
-	    "\tsecret-file \"%s\"\n}\n" SVC, key, key2);
+	    "\tca-file \"%s\"\n\tname web2\n\tpassword-file \"%s\"\n"
+	    "\tsecret-file \"%s\"\n}\n" SVC, ca, key, key2);
 	write_file(path, text, 0, 0600);
 	c = conf_load(path);
 	assert_non_null(c);
@@ -307,6 +319,78 @@ test_fleet_secrets(void **state)
 	conf_free(c);
 	secret_refused(path, 6, "fleet secret-file", key2, k, 1000, 0600,
 	    " must be owned by root");
+}
+
+/*
+ * Every file fleet { } and telegram { } name is checked at load (start,
+ * reload, -n), with file:line: pks-fleet would get a missing CA or
+ * certificate only after the start, and restart for ever.
+ */
+static void
+test_block_files(void **state)
+{
+	struct pks_conf	*c;
+	char		 conf[128], ca[128], cert[128], key[128], sec[128];
+	char		 fifo[128], text[1024], want[512];
+	const char	*k = "0123456789abcdef0123456789abcdef0123456789abcdef";
+
+	(void)state;
+	snprintf(conf, sizeof(conf), "%s/pks.conf", tmpdir);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", tmpdir);
+	snprintf(cert, sizeof(cert), "%s/web2.pem", tmpdir);
+	snprintf(key, sizeof(key), "%s/web2.key", tmpdir);
+	snprintf(sec, sizeof(sec), "%s/web2.secret", tmpdir);
+	snprintf(fifo, sizeof(fifo), "%s/fifo", tmpdir);
+	write_file(key, "a key\n", 0, 0600);
+	write_file(sec, k, 0, 0600);
+	snprintf(text, sizeof(text), "fleet {\n\tbroker \"mqtts://b\"\n"
+	    "\tca-file \"%s\"\n\tname web2\n\tcert-file \"%s\"\n"
+	    "\tkey-file \"%s\"\n\tsecret-file \"%s\"\n}\n" SVC, ca,
+	    cert, key, sec);
+	write_file(conf, text, 0, 0644);
+
+	/* both missing: both said, each on its own line */
+	file_refused(conf, 3, "fleet ca-file", ca, " not found");
+	snprintf(want, sizeof(want), "%s:5: fleet cert-file %s not found",
+	    conf, cert);
+	assert_logged_text(want);
+
+	/* a directory, a FIFO (never waited on) */
+	write_file(cert, "a certificate\n", 0, 0644);
+	assert_int_equal(mkdir(ca, 0755), 0);
+	file_refused(conf, 3, "fleet ca-file", ca, " is not a regular file");
+	assert_int_equal(rmdir(ca), 0);
+	write_file(ca, "a CA bundle\n", 0, 0644);
+	assert_int_equal(unlink(cert), 0);
+	assert_int_equal(mkfifo(cert, 0644), 0);
+	file_refused(conf, 5, "fleet cert-file", cert,
+	    " is not a regular file");
+	assert_int_equal(unlink(cert), 0);
+	write_file(cert, "a certificate\n", 0, 0644);
+
+	/* the key: a secret, with its line too */
+	write_file(key, "a key\n", 0, 0644);
+	file_refused(conf, 6, "fleet key-file", key,
+	    " must not be readable by group or others");
+	write_file(key, "a key\n", 0, 0600);
+
+	nlogs = 0;
+	assert_non_null(c = conf_load(conf));
+	assert_int_equal(nlogs, 0);
+	conf_free(c);
+
+	/* telegram's too, with their lines */
+	snprintf(text, sizeof(text), "\ntelegram {\n\ttoken-file \"%s\"\n"
+	    "\tca-file \"%s\"\n}\n" SVC, key, fifo);
+	write_file(conf, text, 0, 0644);
+	assert_int_equal(mkfifo(fifo, 0644), 0);
+	file_refused(conf, 4, "telegram ca-file", fifo,
+	    " is not a regular file");
+	snprintf(text, sizeof(text), "\ntelegram {\n\ttoken-file \"%s\"\n"
+	    "}\n" SVC, fifo);
+	write_file(conf, text, 0, 0644);
+	file_refused(conf, 3, "telegram token-file", fifo,
+	    " is not a regular file");
 }
 
 #define TD(f)	cmocka_unit_test_setup_teardown(f, setup_dir, teardown_dir)
@@ -320,6 +404,7 @@ main(void)
 		TD(test_load_errors),
 		TD(test_secret_file),
 		TD(test_fleet_secrets),
+		TD(test_block_files),
 	};
 
 	log_init("test_common_confload", 1, 0);
