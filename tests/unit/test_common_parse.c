@@ -369,7 +369,17 @@ static const struct ecase ecases[] = {
 	{ "fleet_name_all_is_reserved",
 	    "fleet {\n\tbroker \"mqtts://b\"\n\tsecret-file \"/s\"\n\tca-file \"/c\"\n"
 	    "\tpassword-file \"/p\"\n\tname all\n}\n" SVC, 1,
-	    "fleet: \"all\" names every host", 1 },
+	    "fleet: name \"all\" names every host", 1 },
+	/* names the front would read as another word (/recovery revoke 5,
+	 * /revoke 6123456789): refused on both sides */
+	{ "fleet_name_revoke_is_reserved",
+	    "fleet {\n\tbroker \"mqtts://b\"\n\tsecret-file \"/s\"\n\tca-file \"/c\"\n"
+	    "\tpassword-file \"/p\"\n\tname revoke\n}\n" SVC, 1,
+	    "fleet: name \"revoke\" is a word of /recovery revoke ID|all", 1 },
+	{ "fleet_name_digits_is_a_user_id",
+	    "fleet {\n\tbroker \"mqtts://b\"\n\tsecret-file \"/s\"\n\tca-file \"/c\"\n"
+	    "\tpassword-file \"/p\"\n\tname 6123\n}\n" SVC, 1,
+	    "fleet: name \"6123\" is all digits, as a user id", 1 },
 	{ "fleet_needs_credentials",
 	    "fleet {\n\tbroker \"mqtts://b\"\n\tsecret-file \"/s\"\n\tca-file \"/c\"\n"
 	    "\tname web1\n}\n" SVC, 1, "fleet: no credentials", 1 },
@@ -422,6 +432,14 @@ static const struct ecase ecases[] = {
 	    TG "fleet {\n\tbroker \"mqtts://b\"\n" FRONT_REST
 	    "\thost all secret-file \"/s\"\n}\n" SVC, 9, "host: \"all\" "
 	    "names every host", 1 },
+	{ "fleet_host_line_revoke",
+	    TG "fleet {\n\tbroker \"mqtts://b\"\n" FRONT_REST
+	    "\thost revoke secret-file \"/s\"\n}\n" SVC, 9, "host: "
+	    "\"revoke\" is a word of /recovery revoke ID|all", 1 },
+	{ "fleet_host_line_digits",
+	    TG "fleet {\n\tbroker \"mqtts://b\"\n" FRONT_REST
+	    "\thost 42 secret-file \"/s\"\n}\n" SVC, 9, "host: \"42\" "
+	    "is all digits, as a user id", 1 },
 	{ "fleet_host_line_twice",
 	    TG "fleet {\n\tbroker \"mqtts://b\"\n" FRONT_REST
 	    "\thost web2 secret-file \"/s\"\n"
