@@ -441,6 +441,33 @@ parse_telegram(struct parser *p, struct token *kw)
 }
 
 /*
+ * Why name cannot name a host of the fleet, or NULL.  The front reads a
+ * host's name where commands also take "all", /recovery's "revoke" and
+ * a user id (/revoke web2 all, /recovery revoke 5, /revoke 6123456789):
+ * a host named so would make those mean two things.
+ */
+static const char *
+fleet_name_why(const char *name)
+{
+	static char	bad[64];
+
+	if (!conf_valid_name(name)) {
+		snprintf(bad, sizeof(bad), "is not 1 to %d letters, digits, "
+		    "'-' or '_'", PKS_NAME_MAX - 1);
+		return (bad);
+	}
+	if (strcmp(name, "all") == 0)
+		return ("names every host, not one (/lockdown all)");
+	if (strcmp(name, "revoke") == 0)
+		return ("is a word of /recovery revoke ID|all, not a host's "
+		    "name");
+	if (strspn(name, "0123456789") == strlen(name))
+		return ("is all digits, as a user id (/revoke USER_ID), not "
+		    "a host's name");
+	return (NULL);
+}
+
+/*
  * In fleet { }: "host NAME secret-file PATH" (a front: the key it shares
  * with that host); the line of "secret-file" (a host's), for the errors
  * of its file.
@@ -452,6 +479,7 @@ fleet_kw(struct lexer *lx, struct token *t, void *arg)
 	struct pks_conf		*c = p->conf;
 	struct conf_fleet_host	*h;
 	struct token		 name, kw, path;
+	const char		*why;
 	size_t			 i;
 
 	file_kw(c, "fleet", t);
@@ -463,9 +491,8 @@ fleet_kw(struct lexer *lx, struct token *t, void *arg)
 		return (CF_TABLE);
 	if (cf_get_value(lx, "host", &name) == -1)
 		return (-1);
-	if (!conf_valid_name(name.s)) {
-		conf_error(lx, name.line, "host: \"%.40s\" is not 1 to %d "
-		    "letters, digits, '-' or '_'", name.s, PKS_NAME_MAX - 1);
+	if ((why = fleet_name_why(name.s)) != NULL) {
+		conf_error(lx, name.line, "host: \"%.40s\" %s", name.s, why);
 		return (-1);
 	}
 	if (cf_get_value(lx, "host", &kw) == -1)
@@ -480,11 +507,6 @@ fleet_kw(struct lexer *lx, struct token *t, void *arg)
 	if (path.s[0] != '/' || strlen(path.s) >= sizeof(h->secret)) {
 		conf_error(lx, path.line, "host %s: secret-file \"%.40s\" is "
 		    "not an absolute path that fits", name.s, path.s);
-		return (-1);
-	}
-	if (strcmp(name.s, "all") == 0) {
-		conf_error(lx, name.line, "host: \"all\" names every host, "
-		    "not one");
 		return (-1);
 	}
 	for (i = 0; i < c->nfleet_hosts; i++)
@@ -805,6 +827,7 @@ static void
 finish_fleet(struct parser *p)
 {
 	struct pks_conf	*c = p->conf;
+	const char	*why;
 	int		 line = p->fleet_line;
 	size_t		 i;
 
@@ -816,13 +839,9 @@ finish_fleet(struct parser *p)
 	if (c->fleet_name[0] == '\0')
 		conf_error(&p->lx, line, "fleet: no name given (this host's "
 		    "name in the fleet)");
-	else if (!conf_valid_name(c->fleet_name))
-		conf_error(&p->lx, line, "fleet: name \"%s\" is not 1 to %d "
-		    "letters, digits, '-' or '_'", c->fleet_name,
-		    PKS_NAME_MAX - 1);
-	else if (strcmp(c->fleet_name, "all") == 0)
-		conf_error(&p->lx, line, "fleet: \"all\" names every host, "
-		    "not one");
+	else if ((why = fleet_name_why(c->fleet_name)) != NULL)
+		conf_error(&p->lx, line, "fleet: name \"%s\" %s",
+		    c->fleet_name, why);
 	if ((c->fleet_cert[0] == '\0') != (c->fleet_key[0] == '\0'))
 		conf_error(&p->lx, line, "fleet: cert-file and key-file go "
 		    "together");

@@ -267,37 +267,23 @@ iface_open(struct iface *ifc)
 
 	struct bpf_program	 prog;
 
-	/*
-	 * The range judged in the kernel: its program passes the live
-	 * ports and guards too (range.c keeps them), so that one capture,
-	 * with the read one's ring as well, is all the read side; each
-	 * packet is read once.
-	 */
-	ifc->g = NULL;
-	if (range_active()) {
-		ifc->r = capture_open(ifc, RING_READ + RING_RANGE);
-		if (range_attach(pcap_fileno(ifc->r)) == 0)
-			log_debug("%s: range filter: eBPF", ifc->name);
-		else {
+	ifc->g = capture_open(ifc, RING_READ);
+	dlt = ifc->dlt;
+	ifc->r = capture_open(ifc, RING_RANGE);
+	if (ifc->dlt != dlt)
+		fatalx("%s: link type changed while opening", ifc->name);
+	/* the range never changes; judged in the kernel if it can be */
+	if (range_active() && range_attach(pcap_fileno(ifc->r)) == 0)
+		log_debug("%s: range filter: eBPF", ifc->name);
+	else {
+		if (range_active())
 			log_warn("%s: range filter: eBPF refused; the whole "
 			    "knock range is read here", ifc->name);
-			pcap_close(ifc->r);
-			ifc->r = NULL;
-		}
-	}
-	if (ifc->r == NULL) {
-		ifc->g = capture_open(ifc, RING_READ);
-		dlt = ifc->dlt;
-		ifc->r = capture_open(ifc, RING_RANGE);
-		if (ifc->dlt != dlt)
-			fatalx("%s: link type changed while opening",
-			    ifc->name);
 		if (filter_compile(NULL, 0, 0, FILTER_RANGE, &prog) == -1 ||
 		    filter_attach(pcap_fileno(ifc->r), &prog) == -1)
 			fatal("%s: range filter", ifc->name);
 		pcap_freecode(&prog);
 	}
-	dlt = ifc->dlt;
 	ifc->p = capture_open(ifc, RING_WAKE);
 	if (ifc->dlt != dlt)
 		fatalx("%s: link type changed while opening", ifc->name);
@@ -317,8 +303,7 @@ iface_close(int i)
 		if (frames[k].ifc > i)
 			frames[k].ifc--;
 	pcap_close(ifaces[i].p);
-	if (ifaces[i].g != NULL)
-		pcap_close(ifaces[i].g);
+	pcap_close(ifaces[i].g);
 	pcap_close(ifaces[i].r);
 	memmove(&ifaces[i], &ifaces[i + 1],
 	    (nifaces - i - 1) * sizeof(ifaces[0]));
@@ -360,8 +345,7 @@ refilter(void)
 			fatal("%s: attach filter", ifaces[k].name);
 	(void)drain();
 	for (k = 0; k < nifaces; k++)
-		if (ifaces[k].g != NULL &&
-		    filter_attach(pcap_fileno(ifaces[k].g), &rd) == -1)
+		if (filter_attach(pcap_fileno(ifaces[k].g), &rd) == -1)
 			fatal("%s: attach filter", ifaces[k].name);
 	range_ports(ports, n, 1);
 	log_debug("filters for %zu knock ports, %u + %u instructions", n,
@@ -585,8 +569,6 @@ dispatch(int i, int which)
 		return (-1);
 	h = which == FILTER_WAKE ? ifaces[i].p : which == FILTER_READ ?
 	    ifaces[i].g : ifaces[i].r;
-	if (h == NULL)
-		return (0);	/* no read capture: the range one reads */
 	n = pcap_dispatch(h, which == FILTER_WAKE ? SNIFF_BATCH : READ_BATCH,
 	    cb[which], (u_char *)&ifaces[i]);
 	if (n == PCAP_ERROR) {
@@ -692,13 +674,8 @@ drain(void)
 	for (i = 0; i < (size_t)nifaces; i++) {
 		if ((n = dispatch(i, FILTER_READ)) > 0)
 			total += n;
-		/* alone, the range capture may read the read one's share */
-		for (k = 0; k < (ifaces[i].g == NULL ? 2U : 1U); k++) {
-			if ((n = dispatch(i, FILTER_RANGE)) > 0)
-				total += n;
-			if (n < READ_BATCH)
-				break;
-		}
+		if ((n = dispatch(i, FILTER_RANGE)) > 0)
+			total += n;
 	}
 	/* wake frames left in a full ring: nothing newer than those read;
 	 * but what waits never outgrows a pass (frames_cap): judged */
@@ -730,18 +707,16 @@ lost_report(uint64_t now)
 	for (i = 0; i < nifaces; i++) {
 		lost_wake += n = ring_drops(ifaces[i].fd);
 		stats.lost += n;
-		if (ifaces[i].g != NULL) {
-			lost_read += n = ring_drops(pcap_fileno(ifaces[i].g));
-			stats.lost += n;
-		}
+		lost_read += n = ring_drops(pcap_fileno(ifaces[i].g));
+		stats.lost += n;
 		lost_range += n = ring_drops(pcap_fileno(ifaces[i].r));
 		stats.lost += n;
 	}
 	if (lost_range > 0 && now >= lost_range_next) {
 		log_warnx("range capture full: %llu packets lost; %s",
-		    lost_range, range_active() ? "knocks may fail, and a "
-		    "knock whose prefix had a wrong hit meanwhile is reset" :
-		    "wrong hits went unseen");
+		    lost_range, range_active() ? "a knock whose prefix had "
+		    "a wrong hit meanwhile is reset" : "wrong hits went "
+		    "unseen");
 		lost_range = 0;
 		lost_range_next = now + LOST_LOG_MS;
 	}
