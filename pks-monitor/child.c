@@ -384,16 +384,17 @@ child_signal(enum pks_proc id, int sig)
 	return r;
 }
 
-/* Kill a child we no longer trust; child_reap() restarts it. */
+/* Kill a child we no longer trust; reaped, it is restarted. */
 void
 child_kill(enum pks_proc id, const char *why)
 {
 	struct child	*c = &env->child[id];
 
-	if (c->pid == -1)
+	if (c->pid == -1 && c->fd == -1)
 		return;
 	log_warnx("%s: %s: killing it", proc_name(id), why);
-	(void)child_signal(id, SIGKILL);
+	if (c->pid != -1)	/* -1: reaped, its last words being read */
+		(void)child_signal(id, SIGKILL);
 	if (c->fd != -1) {
 		imsgbuf_clear(&c->ibuf);
 		close(c->fd);
@@ -401,10 +402,33 @@ child_kill(enum pks_proc id, const char *why)
 	}
 }
 
-static void
-child_gone(struct child *c, int status)
+/*
+ * A pid waitpid() returned: the child it was (its pid forgotten at once,
+ * so that nothing signals a pid the system may give again), or
+ * PROC_MONITOR when it is none of ours.
+ */
+enum pks_proc
+child_reaped(pid_t pid)
 {
-	const char	*name = proc_name(c->id);
+	int	i;
+
+	for (i = 1; i < PROC_MAX; i++)
+		if (env->child[i].pid == pid) {
+			env->child[i].pid = -1;
+			return i;
+		}
+	return PROC_MONITOR;
+}
+
+/*
+ * A reaped child, once what it sent is read: its socket closed, its
+ * restart planned.
+ */
+void
+child_gone(enum pks_proc id, int status)
+{
+	struct child	*c = &env->child[id];
+	const char	*name = proc_name(id);
 	time_t		 now = mono_now();
 	int		 sig;
 
@@ -448,25 +472,6 @@ child_gone(struct child *c, int status)
 		log_info("%s: restarting in %u s", name, c->backoff);
 	}
 	c->restarts++;
-}
-
-/* Reap the children that exited; returns them as CHILD_BIT()s. */
-unsigned int
-child_reap(void)
-{
-	pid_t		pid;
-	int		status, i;
-	unsigned int	gone = 0;
-
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (i = 1; i < PROC_MAX; i++)
-			if (env->child[i].pid == pid) {
-				child_gone(&env->child[i], status);
-				gone |= CHILD_BIT(i);
-				break;
-			}
-	}
-	return gone;
 }
 
 /* Restart the children whose time has come; returns those started. */
@@ -623,7 +628,7 @@ child_hearing(void)
 }
 
 /*
- * Read what a child sent.  0: read (or nothing yet); -1: the child is
+ * Read what a child sent.  1: read; 0: nothing yet; -1: the child is
  * gone or killed, its socket closed.
  */
 int
@@ -642,13 +647,13 @@ child_read(enum pks_proc id)
 		return -1;
 	}
 	if (n == 0) {
-		/* EOF: the child is exiting; child_reap() takes it */
+		/* EOF: the child is exiting; reaped, it is restarted */
 		imsgbuf_clear(&c->ibuf);
 		close(c->fd);
 		c->fd = -1;
 		return -1;
 	}
-	return 0;
+	return 1;
 }
 
 /*

@@ -375,16 +375,17 @@ fleet_dispatch_imsg(struct imsg *im)
 /*
  * Handle what a child sent: read it, then each message.  Also called on
  * each loop pass for messages left over (an allocation failed), since
- * the child may send nothing more until they are answered.
+ * the child may send nothing more until they are answered.  Returns
+ * what child_read() said (1: something was read), 0 when not readable.
  */
-void
+int
 monitor_dispatch_imsg(enum pks_proc id, int readable)
 {
 	struct imsg	im;
-	int		rc;
+	int		rc, r = 0;
 
-	if (readable && child_read(id) == -1)
-		return;
+	if (readable && (r = child_read(id)) == -1)
+		return -1;
 	while (child_get(id, &im) == 1) {
 		switch (id) {
 		case PROC_TELEGRAM:
@@ -408,10 +409,11 @@ monitor_dispatch_imsg(enum pks_proc id, int readable)
 			    proc_name(id), im.hdr.type, im.len);
 			imsg_free(&im);
 			child_kill(id, "compromised");
-			return;
+			return -1;
 		}
 		imsg_free(&im);
 		if (env->child[id].fd == -1)
-			return;
+			return -1;
 	}
+	return r;
 }

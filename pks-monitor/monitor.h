@@ -281,7 +281,8 @@ void	 child_init_all(void);
 int	 child_start(enum pks_proc);
 void	 child_stop_all(int);
 int	 child_signal(enum pks_proc, int);
-unsigned int child_reap(void);
+enum pks_proc child_reaped(pid_t);
+void	 child_gone(enum pks_proc, int);
 unsigned int child_restart_due(time_t);
 time_t	 child_next_deadline(void);
 void	 child_kill(enum pks_proc, const char *);
@@ -502,10 +503,11 @@ void	 monitor_sandbox(void);
 #ifdef PKS_TESTHOOKS
 /* testhook.c */
 void	 testhook_seqs(void);
+void	 testhook_reap_pause(void);
 #endif
 
 /* dispatch.c */
-void	 monitor_dispatch_imsg(enum pks_proc, int);
+int	 monitor_dispatch_imsg(enum pks_proc, int);
 
 /* reload.c */
 int	 monitor_reload(void);

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +38,9 @@ struct monitor	*env;
  * loop on it, since starting again cannot help.
  */
 #define EXIT_CONFIG	78
+/* reads of a reaped child's socket at most: 64 full buffers, more than
+ * any socket holds */
+#define LAST_WORDS_READS	64
 
 static void __attribute__((noreturn))
 usage(void)
@@ -65,19 +69,37 @@ find_libexec(void)
 		strncpy(env->libexec, dir, sizeof(env->libexec) - 1);
 }
 
-/* a worker that exits takes its pending requests with it */
+/*
+ * The children that exited.  Once reaped, a child has written all it
+ * will: what its socket holds (pks-fw's last counts of mode observe)
+ * is read before the socket closes, however the exits of several
+ * children interleave with our reads.  A worker that exits takes its
+ * pending requests with it.
+ */
 static void
 reap(void)
 {
-	unsigned int	gone;
-	int		i;
+	unsigned int	gone = 0;
+	pid_t		pid;
+	int		status, i, n;
+	enum pks_proc	id;
 
-	/* a child's last words first (pks-fw's last counts of mode
-	 * observe): child_reap() closes the socket of one that exited */
-	for (i = 1; i < PROC_MAX; i++)
-		if (env->child[i].fd != -1)
-			monitor_dispatch_imsg(i, 1);
-	gone = child_reap();
+	for (;;) {
+#ifdef PKS_TESTHOOKS
+		testhook_reap_pause();
+#endif
+		if ((pid = waitpid(-1, &status, WNOHANG)) <= 0)
+			break;
+		if ((id = child_reaped(pid)) == PROC_MONITOR)
+			continue;
+		/* bounded: had the dead child passed its end on (none
+		 * does; a compromised one might), writes could go on */
+		for (n = 0; n < LAST_WORDS_READS &&
+		    monitor_dispatch_imsg(id, 1) == 1; n++)
+			;
+		child_gone(id, status);
+		gone |= CHILD_BIT(id);
+	}
 
 	for (i = 1; i < PROC_MAX; i++)
 		if (gone & CHILD_BIT(i))

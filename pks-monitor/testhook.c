@@ -6,8 +6,13 @@
  * /generate (users 1..N of the first service, never bound), and write
  * one line per sequence, "ID PORT PORT ...", to FILE.  The sniffer gets
  * them all at once when it starts (seq_push_all()).
+ *
+ * PKS_TEST_REAP_PAUSE_MS=N makes reap() wait N ms (1..1000) before each
+ * waitpid(): the moment when, of several children stopping at once, one
+ * may still be writing its last words (t_fw_observe).
  */
 #ifdef PKS_TESTHOOKS
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,5 +54,15 @@ testhook_seqs(void)
 	if (fclose(f) == EOF)
 		fatal("PKS_TEST_SEQS: %s", path);
 	log_info("test hook: %lu sequences issued", n);
+}
+
+void
+testhook_reap_pause(void)
+{
+	const char	*v = getenv("PKS_TEST_REAP_PAUSE_MS");
+	int		 ms;
+
+	if (v != NULL && (ms = atoi(v)) > 0 && ms <= 1000)
+		(void)poll(NULL, 0, ms);
 }
 #endif /* PKS_TESTHOOKS */

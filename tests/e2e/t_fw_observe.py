@@ -11,8 +11,10 @@ prefix; a connection made before it goes on; a knock still opens a
 window.  A reload without the prefix closes the port to it too.  A
 reload in mode observe keeps the counts: the new pks-fw goes on from
 them; so does a monitor restart, from the state file, which skips a
-malformed count line with a log line and reads the rest.  pks-fw
-alone refuses a malformed mode, allow-always or count message and
+malformed count line with a log line and reads the rest (the monitor
+reaps slowly here, PKS_TEST_REAP_PAUSE_MS: pks-fw's last counts at a
+reload must not be lost while the other children's exits are handled
+first).  pks-fw alone refuses a malformed mode, allow-always or count message and
 changes nothing."""
 import os
 import re
@@ -164,6 +166,9 @@ def main():
     # not the default group (pks.conf's nflog-group): the rules, pks-fw's
     # bind and its reading all follow it
     pkstest.NFLOG_GROUP = GROUP
+    # the monitor inherits it: a pause before each waitpid() is where a
+    # reaped child's unread last words were once closed away
+    os.environ["PKS_TEST_REAP_PAUSE_MS"] = "50"
     with pkstest.running(extra="mode observe\nnflog-group %d\n" % GROUP +
                          ALWAYS, echod=False) as s:
         conf = s.conf_text
