@@ -151,6 +151,23 @@ grants_save(void)
 }
 
 /*
+ * When counts of mode observe that moved are due to be written (0: none
+ * are, or a failed write's retry will take them).
+ */
+static time_t
+observed_due(void)
+{
+	time_t	every = OBSERVED_SAVE_S;
+
+	if (!env->observed_dirty || env->state_retry != 0)
+		return 0;
+#ifdef PKS_TESTHOOKS
+	every = testhook_observed_save_s(every);
+#endif
+	return env->observed_saved + every;
+}
+
+/*
  * Write the state file if a recovery sequence left the live set since
  * the last write (expired, its owner lost the right, a reload): once,
  * a failure is logged and the next change tries again.  Counts of mode
@@ -160,10 +177,10 @@ grants_save(void)
 void
 grants_sync(void)
 {
+	time_t	t = observed_due();
+
 	if (env->state_dirty || (env->state_retry != 0 &&
-	    mono_now() >= env->state_retry) || (env->observed_dirty &&
-	    env->state_retry == 0 && mono_now() >= env->observed_saved +
-	    OBSERVED_SAVE_S))
+	    mono_now() >= env->state_retry) || (t != 0 && mono_now() >= t))
 		grants_save();
 }
 
@@ -320,10 +337,12 @@ grants_expire(time_t now)
 time_t
 grants_next_deadline(void)
 {
-	time_t	t = state_next_expiry(&env->state);
+	time_t	t = state_next_expiry(&env->state), o = observed_due();
 
 	if (env->state_retry != 0 && (t == 0 || env->state_retry < t))
 		t = env->state_retry;
+	if (o != 0 && (t == 0 || o < t))
+		t = o;
 	return t;
 }
 

@@ -504,6 +504,7 @@ void	 monitor_sandbox(void);
 /* testhook.c */
 void	 testhook_seqs(void);
 void	 testhook_reap_pause(void);
+time_t	 testhook_observed_save_s(time_t);
 #endif
 
 /* dispatch.c */

@@ -10,6 +10,9 @@
  * PKS_TEST_REAP_PAUSE_MS=N makes reap() wait N ms (1..1000) before each
  * waitpid(): the moment when, of several children stopping at once, one
  * may still be writing its last words (t_fw_observe).
+ *
+ * PKS_TEST_OBSERVED_SAVE_S=N (1..60) writes moved counts of mode observe
+ * N seconds after the last write instead of OBSERVED_SAVE_S.
  */
 #ifdef PKS_TESTHOOKS
 #include <poll.h>
@@ -64,5 +67,16 @@ testhook_reap_pause(void)
 
 	if (v != NULL && (ms = atoi(v)) > 0 && ms <= 1000)
 		(void)poll(NULL, 0, ms);
+}
+
+time_t
+testhook_observed_save_s(time_t dflt)
+{
+	const char	*v = getenv("PKS_TEST_OBSERVED_SAVE_S");
+	int		 n;
+
+	if (v != NULL && (n = atoi(v)) > 0 && n <= 60)
+		return n;
+	return dflt;
 }
 #endif /* PKS_TESTHOOKS */

@@ -14,7 +14,8 @@ them; so does a monitor restart, from the state file, which skips a
 malformed count line with a log line and reads the rest (the monitor
 reaps slowly here, PKS_TEST_REAP_PAUSE_MS: pks-fw's last counts at a
 reload must not be lost while the other children's exits are handled
-first).  pks-fw alone refuses a malformed mode, allow-always or count message and
+first).  Counts that moved reach the state file while the monitor runs
+(after 2 s here, PKS_TEST_OBSERVED_SAVE_S; a minute in use).  pks-fw alone refuses a malformed mode, allow-always or count message and
 changes nothing."""
 import os
 import re
@@ -58,6 +59,15 @@ def together(*fns):
     for t in ts:
         t.join()
     return out
+
+
+def text_of(path):
+    """A file's text, "" while it does not exist (yet)."""
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
 
 
 def status(s):
@@ -169,6 +179,7 @@ def main():
     # the monitor inherits it: a pause before each waitpid() is where a
     # reaped child's unread last words were once closed away
     os.environ["PKS_TEST_REAP_PAUSE_MS"] = "50"
+    os.environ["PKS_TEST_OBSERVED_SAVE_S"] = "2"
     with pkstest.running(extra="mode observe\nnflog-group %d\n" % GROUP +
                          ALWAYS, echod=False) as s:
         conf = s.conf_text
@@ -231,9 +242,17 @@ def main():
                                       r"refuse)"),
                "the new pks-fw counts on from them", out)
 
-        # a monitor restart: the counts come back from the state file
+        # counts that moved are written while the monitor runs, a while
+        # after the last write (OBSERVED_SAVE_S, 2 s here)
         since = re.search(r" since (.*)$", out, re.M)
         state = re.search(r'^state-file "(.*)"$', conf, re.M).group(1)
+        saved = re.compile(r"^observed \d+ %s tcp 2222 4$" % re.escape(CLI4),
+                           re.M)
+        tap.ok(pkstest.wait_for(lambda: saved.search(text_of(state)), 15),
+               "the moved counts reach the state file while running",
+               text_of(state))
+
+        # a monitor restart: the counts come back from the state file
         s.monitor.stop()
         text = open(state).read()
         tap.ok(re.search(r"^observed \d+ %s tcp 2222 4$" % re.escape(CLI4),
