@@ -136,6 +136,12 @@ class Api:
         self.first_update_id = first_update_id
         self.stopping = False
         self.conflict_mode = "new"
+        # getUpdates in flight are connections, not bot state: they
+        # outlive reset(), which only ends them, and their ids never
+        # repeat (a stale poll must not own a new poll's entry)
+        self.polls = {}		# active getUpdates: id -> terminated
+        self.poll_id = 0
+        self.epoch = 0		# reset() count: what a request saw first
         self.reset()
 
     def reset(self):
@@ -144,8 +150,8 @@ class Api:
             self.next_update_id = self.first_update_id
             self.offset = 0		# the last offset a getUpdates applied
             self.allowed = None
-            self.polls = {}		# active getUpdates: id -> terminated
-            self.poll_id = 0
+            self.polls.clear()	# each poll in flight ends with []
+            self.epoch += 1
             self.chats = {}
             self.topics = {}		# chat id -> {thread id: name}
             self.migrated = {}		# old group id -> supergroup id
@@ -226,7 +232,7 @@ class Api:
             try:
                 return self._poll(me, offset, limit, timeout, allowed, ctx)
             finally:
-                del self.polls[me]
+                self.polls.pop(me, None)	# gone if reset() ended it
                 self.cv.notify_all()
 
     def _poll(self, me, offset, limit, timeout, allowed, ctx):
@@ -242,6 +248,11 @@ class Api:
         allowed = self.allowed
         end = time.monotonic() + timeout
         while True:
+            if me not in self.polls:
+                # reset() wiped the state it waited on: it ends as a
+                # long poll that got nothing does
+                out = []
+                break
             if self.polls[me]:
                 raise ApiError(409, "Conflict: terminated by other "
                                "getUpdates request")
@@ -877,6 +888,8 @@ class Api:
     def record(self, rec, sent):
         """Log one HTTP request; also in sent if it reached a method."""
         with self.cv:
+            if rec.pop("epoch", self.epoch) != self.epoch:
+                return None	# begun before reset(): not in the new log
             self.seq += 1
             rec["seq"] = self.seq
             rec["time"] = time.time()

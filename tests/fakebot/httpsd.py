@@ -189,7 +189,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         rec = {"verb": self.command, "path": redact(url.path),
                "method": None, "status": None, "params": None,
-               "injected": None}
+               "injected": None, "epoch": api.epoch}
         try:
             body = self.read_body()
         except (BodyError, ValueError) as e:
