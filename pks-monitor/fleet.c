@@ -132,6 +132,8 @@ static const struct {
 #define NFCMDS	(sizeof(fcmds) / sizeof(fcmds[0]))
 
 static void	words_add(struct reply *, const char *, const struct reply *);
+static void	gather_add(struct gather *, const char *,
+		    const struct reply *);
 static void	gather_end(struct gather *);
 static int	fwd_sendv(const struct request *, const char *, uint32_t,
 		    struct gather *);
@@ -299,7 +301,7 @@ ga_reply(const struct request *r, const struct reply *rp)
 {
 	(void)r;
 	if (gathering != NULL)
-		words_add(&gathering->out, env->conf->fleet_name, rp);
+		gather_add(gathering, env->conf->fleet_name, rp);
 }
 
 static void
@@ -730,6 +732,44 @@ gather_end(struct gather *g)
 	free(g);
 }
 
+/* 1 if host's words rp, after what out holds, make one message that
+ * Telegram takes whole: every word and every style, as HTML */
+static int
+words_fit(const struct reply *out, const char *host, const struct reply *rp)
+{
+	struct reply	t;
+	struct text	html;
+
+	/* words_add's own: bold, plain, plain */
+	if (out->nmark + rp->nmark + 3 > REPLY_MARKS)
+		return 0;
+	t = *out;
+	words_add(&t, host, rp);
+	if (t.t.full)
+		return 0;
+	reply_html(&t, &html);
+	return !html.full;
+}
+
+/*
+ * host's words into the gathered answer.  An admin command for all
+ * (/recovery all USER_ID SERVICE 10, /users all) can say more than one
+ * message holds: what is gathered goes first, as a message of its own,
+ * so every host's part arrives whole (recovery sequences cut off would
+ * be issued and never shown).  A /status stays one message: asked in a
+ * group, it is the one sent in private (gather_end).
+ */
+static void
+gather_add(struct gather *g, const char *host, const struct reply *rp)
+{
+	if (g->cmd != FLEET_CMD_STATUS && g->out.t.len > 0 &&
+	    !words_fit(&g->out, host, rp)) {
+		telegram_origin.reply(&g->req, &g->out);
+		reply_init(&g->out);
+	}
+	words_add(&g->out, host, rp);
+}
+
 /* a host's part: its answer (rp), or NULL: it did not answer */
 static void
 gather_part(struct forward *f, const struct reply *rp)
@@ -744,7 +784,7 @@ gather_part(struct forward *f, const struct reply *rp)
 	}
 	/* no words: nothing to tell (a /status with nothing there) */
 	if (rp->t.len > 0) {
-		words_add(&g->out, f->host, rp);
+		gather_add(g, f->host, rp);
 		g->parts++;
 	}
 	if (--g->waiting == 0)

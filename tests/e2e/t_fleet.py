@@ -9,6 +9,8 @@ full PKS (monitor, sniffer, pks-fw, pks-fleet) with its own namespaces,
 firewall and configuration.  Then, in order:
 
 - /generate web2 ssh, knocked at web2, opens web2 only;
+- /recovery all: every host's sequences reach the admin whole; a
+  gathered answer longer than a message is split between hosts;
 - a user allowed on web1 only is refused on web2 by web2's monitor;
 - the broker's ACL refuses a host's publish to another host's requests;
   a request replayed, or past its expiry, is refused by the host;
@@ -143,6 +145,7 @@ def main():
         test_admin_everywhere(suites)
         test_grant_revoke_routed(suites)
         test_recovery_routed(suites)
+        test_recovery_all(suites)
         test_password_login(broker)
         test_acl_and_replays(suites, broker)
         test_notice_rewrites_its_own_only(suites, broker)
@@ -472,6 +475,67 @@ def test_recovery_routed(suites):
     msg = ask(front, DAN, "/recovery revoke all", r"recovery sequence")
     tap.ok(msg and msg.startswith("There is no recovery sequence."),
            "/recovery revoke all with no host: the front's own", msg)
+
+
+def gathered(front, user, text, hosts, timeout=15):
+    """text asked by user of every host: the messages of the answer,
+    once each of hosts has its part, and the parts by host."""
+    since = last_seq(front)
+    front.bot.push_message(user_id=user, text=text, chat_id=user,
+                           chat_type="private", first_name="Admin")
+    parts = {}
+
+    def whole():
+        msgs = [r["params"].get("text", "") for r in
+                front.bot.sent(chat_id=user, since=since)]
+        got = re.split(r"(?m)^<b>(\w+)</b>: ", "\n".join(msgs))
+        parts.clear()
+        parts.update(zip(got[1::2], got[2::2]))
+        return msgs if set(hosts) <= set(parts) else None
+    msgs = pkstest.wait_for(whole, timeout)
+    return msgs or [], parts
+
+
+def test_recovery_all(suites):
+    """/recovery all USER_ID ssh 10: each host where the sender is an
+    admin issues 10, and every one reaches them, whole; /recovery all
+    (the lists), longer than one message, comes split between hosts,
+    never cut; /recovery all revoke all."""
+    front = suites["front"]
+    issuers = ("front", "web1", "web2")
+    msgs, parts = gathered(front, CAROL, "/recovery all %d ssh 10" % ADA,
+                           issuers + ("web3",))
+    seqs = {h: re.findall(r"(?m)^\d+: (?:<code>)?pks-knock \S+(?: \d+)+",
+                          parts.get(h, "")) for h in issuers}
+    tap.ok(all(len(seqs[h]) == 10 for h in issuers) and
+           "for administrators only" in parts.get("web3", "") and
+           not any("more line" in m for m in msgs),
+           "/recovery all ADA ssh 10: the 10 sequences of the front, web1 "
+           "and web2, whole; web3 refuses", msgs)
+    tap.ok(all(suites[h].monitor.log.wait(
+        r"recovery: 10 sequence\(s\) of %d for ssh issued by .*%d" %
+        (ADA, CAROL), 5) for h in issuers), "each issued by its own monitor")
+    # web1 holds 30 more: the lists, about 100 bytes a sequence, make
+    # more than one message
+    ask(front, DAN, "/recovery web1 %d web 10" % ADA, answer_of("web1"))
+    ask(front, ADA, "/recovery web1 %d ssh 10" % BOB, answer_of("web1"))
+    msgs, parts = gathered(front, CAROL, "/recovery all", issuers + (
+        "web3",))
+    lists = {h: re.findall(r"(?m)^\d+: \d+, \w+, \d+ ports, until ",
+                           parts.get(h, "")) for h in issuers}
+    tap.ok(len(msgs) >= 2 and [len(lists[h]) for h in issuers] ==
+           [10, 30, 10] and not any("more line" in m for m in msgs) and
+           all(len(m) <= 4096 for m in msgs),
+           "/recovery all: %d bytes of lists in %d messages, split between "
+           "hosts, none cut" % (sum(len(m) for m in msgs), len(msgs)),
+           [len(m) for m in msgs])
+    msgs, parts = gathered(front, DAN, "/recovery all revoke all",
+                           issuers + ("web3",))
+    tap.ok([parts.get(h, "").split("\n")[0] for h in issuers] ==
+           ["Revoked 10 recovery sequences.",
+            "Revoked 30 recovery sequences.",
+            "Revoked 10 recovery sequences."],
+           "/recovery all revoke all: every host's, at once", msgs)
 
 
 def test_refused_by_host_rights(suites):
