@@ -266,7 +266,12 @@ fleet_auth_sign_words(uint32_t type, struct pks_fleet_reply *r,
 /*
  * The front: a notice carries no request id, so a broker could send an
  * old one again.  Taken only if later than the last one taken from its
- * host, and not older than PKS_FLEET_TTL_MAX (after a front restart).
+ * host, not older than PKS_FLEET_TTL_MAX, and not made before this
+ * monitor started: after a restart, when no last one is known, a recent
+ * notice would be taken once more.  None is lost so: pks-fleet's
+ * session starts clean, so the broker keeps nothing for a front that
+ * is away.  The start is on today's wall clock, as a host reckons it
+ * for requests (fleet.c seen_check).
  */
 static int
 notice_fresh(const struct pks_fleet_reply *r)
@@ -276,7 +281,7 @@ notice_fresh(const struct pks_fleet_reply *r)
 		int64_t	 at;
 	}		 last[PKS_FLEET_HOSTS_MAX];
 	static size_t	 nlast;
-	int64_t		 now = wall_ms();
+	int64_t		 now = wall_ms(), start;
 	size_t		 i;
 
 	for (i = 0; i < nlast; i++)
@@ -285,6 +290,13 @@ notice_fresh(const struct pks_fleet_reply *r)
 	if (r->at < now - PKS_FLEET_TTL_MAX * 1000) {
 		fleet_refused("notice from %s: sent %lld s ago (stale or "
 		    "replayed)", r->host, (long long)(now - r->at) / 1000);
+		return -1;
+	}
+	start = mono_ms_to_wall(env->started_ms);
+	if (r->at < start) {
+		fleet_refused("notice from %s: made %lld ms before this "
+		    "monitor started (replayed)", r->host,
+		    (long long)(start - r->at));
 		return -1;
 	}
 	if (i < nlast && r->at <= last[i].at) {

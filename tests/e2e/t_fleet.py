@@ -17,7 +17,8 @@ firewall and configuration.  Then, in order:
 - a request published without the host's key (a missing, truncated or
   wrong MAC, or changed after signing) is refused and logged, and so is
   an answer or notice to the front; no key in a log or command line;
-- a request replayed after the host's monitor restarted is refused;
+- a request replayed after the host's monitor restarted is refused, and
+  so is a notice replayed after the front's restarted;
 - malformed broker messages are refused with a log line, no crash;
 - a host that stops answering: "did not answer" within the timeout;
 - the broker killed: a clear answer meanwhile; restarted: every
@@ -151,6 +152,7 @@ def main():
         test_notice_rewrites_its_own_only(suites, broker)
         test_mac_refused(suites, broker)
         test_replay_after_restart(suites, broker)
+        test_notice_replay_after_front_restart(suites, broker)
         test_bad_outcome_kills(suites)
         test_malformed(suites, broker)
         test_no_answer(suites)
@@ -745,6 +747,45 @@ def test_replay_after_restart(suites, broker):
            "a new one is taken though the clock was set back an hour "
            "since the start; the replayed one was not", log.text()[-1500:])
     shutil.rmtree(tmp, True)
+
+
+def notice(text, at):
+    """web2's notice to Ada, signed with its key, dated at (ms)."""
+    return fleetnet.signed(KEYS["web2"], "web2", {
+        "type": "notice", "chat": ADA, "msg": 0, "at": at, "text": text,
+        "alt": "", "marks": []})
+
+
+def test_notice_replay_after_front_restart(suites, broker):
+    """A notice of web2 made before the front's monitor restarted (the
+    last one it took from web2 is forgotten), sent again within the 120 s
+    a notice lives: refused, as made before the start; a new one is
+    delivered."""
+    front = suites["front"]
+    t0 = time.monotonic()
+    old = notice("a notice made before the restart",
+                 int(time.time() * 1000))
+    front.monitor.stop()
+    front.monitor.start()
+    log = front.monitor.log
+    tap.ok(log.wait(r"fleet: host web2 is there", 20),
+           "the front restarted and hears from web2 again",
+           log.text()[-1500:])
+    since = last_seq(front)
+    broker.pub("web2", "pks/web2/reply", [
+        old, notice("a notice made after the restart",
+                    int(time.time() * 1000))])
+    tap.ok(log.wait(r"fleet: refused notice from web2: made \d+ ms before "
+                    r"this monitor started \(replayed\)", 10),
+           "the old notice, sent again after the restart: refused, logged",
+           log.text()[-1500:])
+    tap.ok(front.bot.wait_sent(chat_id=ADA, since=since, timeout=10,
+                               text=r"made after the restart") and
+           not [r for r in front.bot.sent(chat_id=ADA, since=since) if
+                "made before the restart" in r["params"].get("text", "")],
+           "the new one reaches Ada; the old one did not")
+    tap.diag("the front's restart and the notices took %.1f s" %
+             (time.monotonic() - t0))
 
 
 def test_bad_outcome_kills(suites):
