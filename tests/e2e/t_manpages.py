@@ -265,6 +265,16 @@ def check_example(ex):
                                timeout=30)
             tap.ok(r.returncode == 1 and "telegram token-file" in r.stdout,
                    "a readable token file makes it fail", r.stdout)
+        # a missing fleet CA: said with its file and line
+        os.chmod(tok, 0o600)
+        ca = os.path.join(d, "fleet-ca.pem")
+        os.unlink(ca)
+        line = text[:text.index('"%s"' % ca)].count("\n") + 1
+        r = subprocess.run([mon, "-n", "-f", conf], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=30)
+        tap.ok(r.returncode == 1 and "%s:%d: fleet ca-file %s not found" %
+               (conf, line, ca) in r.stdout, "pks-monitor -n: a missing "
+               "fleet ca-file refused with file:line", r.stdout)
     finally:
         shutil.rmtree(d, True)
 
