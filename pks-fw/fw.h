@@ -22,6 +22,8 @@
 
 #define FW_WINDOWS_MAX	8192	/* open windows at once */
 #define FW_CHECK_MS	5000	/* backend check() this often */
+#define FW_CHECK_BUSY_MS 250	/* and again this soon when it could not
+				   look (EWOULDBLOCK) */
 
 /* what a window rule matches; windows with the same key share a rule */
 struct fw_key {
@@ -52,8 +54,9 @@ struct fw_backend {
 	/* every rule was removed from the state */
 	int		(*close_all)(void);
 	/* does the kernel still hold the state?  If not, put it back
-	 * (and log it).  0, or an errno.  NULL: the kernel keeps others
-	 * out (nftables' owner flag) */
+	 * (and log it).  0, or an errno; EWOULDBLOCK: it could not look
+	 * now (someone holds a lock), soon again.  NULL: the kernel keeps
+	 * others out (nftables' owner flag) */
 	int		(*check)(void);
 	/* the kernel closes a rule at its timeout by itself */
 	int		 expires;

@@ -583,7 +583,8 @@ fw_sync(int af)
  * first rule its one unconditional jump?  A cheap look (one snapshot,
  * rules counted, no commit), good for a flush, a deletion, an insertion
  * or a moved jump; an edit in place of one of our rules is not seen
- * until the next change rebuilds the chain.
+ * until the next change rebuilds the chain.  1: it does; 0: it does
+ * not; -1: the xtables lock is held, no look now.
  */
 static int
 iptc_intact(const struct fw_family *f)
@@ -608,7 +609,7 @@ iptc_intact(const struct fw_family *f)
 	/* never wait for it: a close due meanwhile must not wait behind a
 	 * look that can be had next time */
 	if (fw_trylock() != 0)
-		return 1;	/* busy: look again next time */
+		return -1;	/* busy: look again soon */
 	if ((h = f->init(FW_TABLE)) == NULL) {
 		fw_unlock();
 		return 0;
@@ -634,10 +635,12 @@ iptc_check(void)
 {
 	const struct fw_family	*fam[] = { &fw_v4, &fw_v6 };
 	size_t			 i;
-	int			 err;
+	int			 err, busy = 0, r;
 
 	for (i = 0; i < 2; i++) {
-		if (iptc_intact(fam[i]))
+		if ((r = iptc_intact(fam[i])) == -1)
+			busy = 1;
+		if (r != 0)
 			continue;
 		log_warnx("%s filter table: chain %s or its jump from %s was "
 		    "changed by someone else: rebuilding it", fam[i]->name,
@@ -645,7 +648,7 @@ iptc_check(void)
 		if ((err = fw_sync(fam[i]->af)) != 0)
 			return err;
 	}
-	return 0;
+	return busy ? EWOULDBLOCK : 0;
 }
 
 /* ---------------------------------------------------------- backend */

@@ -304,12 +304,22 @@ fw_check_in(const struct fw_backend *be)
 	    (next.tv_nsec - now.tv_nsec) / 1000000;
 	if (next.tv_sec != 0 && ms > 0)
 		return ms > FW_CHECK_MS ? FW_CHECK_MS : (int)ms;
-	if (next.tv_sec != 0 && (err = be->check()) != 0)
-		log_warnx("checking the %s firewall: %s", be->name,
-		    strerror(err));
+	ms = FW_CHECK_MS;
+	if (next.tv_sec != 0) {
+		if ((err = be->check()) == EWOULDBLOCK)
+			ms = FW_CHECK_BUSY_MS;	/* could not look: soon */
+		else if (err != 0)
+			log_warnx("checking the %s firewall: %s", be->name,
+			    strerror(err));
+	}
 	next = now;
-	next.tv_sec += FW_CHECK_MS / 1000;
-	return FW_CHECK_MS;
+	next.tv_sec += ms / 1000;
+	next.tv_nsec += (ms % 1000) * 1000000L;
+	if (next.tv_nsec >= 1000000000L) {
+		next.tv_sec++;
+		next.tv_nsec -= 1000000000L;
+	}
+	return (int)ms;
 }
 
 /* sandbox_fw, then the backend's own rules, then observe.c's if used */
