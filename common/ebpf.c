@@ -18,8 +18,9 @@
  *            after, so a prefix knocking is judged in user space whole;
  *   tat      its wrong hits, counted like match.c's (SNIFF_WRONG_RATE a
  *            second, SNIFF_WRONG_BURST at once): a prefix over that rate
- *            gets no touch, and its packets are dropped, touched or not
- *            (a single-source random-port flood costs nothing);
+ *            gets no touch, and its packets are dropped, touched or not,
+ *            those to live ports and guards too (a single-source
+ *            random-port flood costs nothing);
  *   dropped  when a packet of it was last dropped;
  *   passed   when it last sent one elsewhere in the range (a wrong hit)
  *            that was passed (and recorded as dropped too if dropped):
@@ -35,8 +36,16 @@
  * whichever side saw that packet; a hash collision can only pass more
  * packets or reset more knocks, never hide a wrong hit.
  *
- * Live ports and guards always pass (the read capture has them too);
- * nothing outside the range or of another protocol passes.
+ * Live ports and guards pass, those outside the range too, so that the
+ * range capture is the sniffer's only read capture (each packet read
+ * once; pks-sniffer.c): unless their prefix is over the rate.  Then the
+ * packet would start nothing in match.c (a prefix over the rate is
+ * refused a start) and advance nothing: the prefix was under the rate
+ * at the candidate's last step (passed) and is over it now, so a wrong
+ * hit came in between, passed (and judged first) or dropped (recorded).
+ * It is dropped, recorded and counted like a wrong hit, which in
+ * match.c's terms it is.  Nothing else outside the range, and nothing
+ * of another protocol, passes.
  */
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -82,7 +91,7 @@
 #define S_KEY		(-20)
 
 enum label {
-	L_DROP, L_PASS, L_V6, L_L4, L_TCP, L_PORT, L_MISS, L_DROPREC,
+	L_DROP, L_PASS, L_V6, L_L4, L_TCP, L_PORT, L_LIVE, L_MISS, L_DROPREC,
 	L_EXT, L_NLABELS = L_EXT + V6_EXT_WALK
 };
 
@@ -246,23 +255,26 @@ build(struct prog *p, int mapfd)
 	CALL(p, BPF_FUNC_map_lookup_elem);
 	jmp(p, BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, L_PASS);
 	MOV(p, BPF_REG_8, BPF_REG_0);
-	/* in the knock range */
-	LDX(p, BPF_W, BPF_REG_1, BPF_REG_8, O_RANGE);
-	MOV(p, BPF_REG_2, BPF_REG_1);
-	ALU(p, BPF_AND, BPF_REG_2, 0xffff);
-	ALU(p, BPF_RSH, BPF_REG_1, 16);
-	jmp(p, BPF_JLT | BPF_X, BPF_REG_9, BPF_REG_2, 0, L_DROP);
-	jmp(p, BPF_JGT | BPF_X, BPF_REG_9, BPF_REG_1, 0, L_DROP);
-	/* r9: a live port or guard */
+	/* r2: a live port or guard, in the knock range or not */
 	MOV(p, BPF_REG_1, BPF_REG_9);
 	ALU(p, BPF_RSH, BPF_REG_1, 6);
 	ALU(p, BPF_LSH, BPF_REG_1, 3);
 	MOV(p, BPF_REG_2, BPF_REG_8);
 	ALUX(p, BPF_ADD, BPF_REG_2, BPF_REG_1);
 	LDX(p, BPF_DW, BPF_REG_2, BPF_REG_2, O_PORTS);
-	ALU(p, BPF_AND, BPF_REG_9, 63);
-	ALUX(p, BPF_RSH, BPF_REG_2, BPF_REG_9);
+	MOV(p, BPF_REG_1, BPF_REG_9);
+	ALU(p, BPF_AND, BPF_REG_1, 63);
+	ALUX(p, BPF_RSH, BPF_REG_2, BPF_REG_1);
 	ALU(p, BPF_AND, BPF_REG_2, 1);
+	jmp(p, BPF_JNE | BPF_K, BPF_REG_2, 0, 0, L_LIVE);
+	/* any other port: in the knock range, or nothing */
+	LDX(p, BPF_W, BPF_REG_1, BPF_REG_8, O_RANGE);
+	MOV(p, BPF_REG_3, BPF_REG_1);
+	ALU(p, BPF_AND, BPF_REG_3, 0xffff);
+	ALU(p, BPF_RSH, BPF_REG_1, 16);
+	jmp(p, BPF_JLT | BPF_X, BPF_REG_9, BPF_REG_3, 0, L_DROP);
+	jmp(p, BPF_JGT | BPF_X, BPF_REG_9, BPF_REG_1, 0, L_DROP);
+	mark(p, L_LIVE);
 	MOV(p, BPF_REG_9, BPF_REG_2);
 	/* r2: the bucket (ebpf_bucket() is the same in C) */
 	LDX(p, BPF_DW, BPF_REG_1, BPF_REG_10, S_PREFIX);
@@ -284,8 +296,9 @@ build(struct prog *p, int mapfd)
 	MOV(p, BPF_REG_5, BPF_REG_3);
 	ALU(p, BPF_ADD, BPF_REG_5, EBPF_BURST_NS);
 	jmp(p, BPF_JEQ | BPF_K, BPF_REG_9, 0, 0, L_MISS);
-	/* a live port or guard: a touch, under the rate */
-	jmp(p, BPF_JGT | BPF_X, BPF_REG_4, BPF_REG_5, 0, L_PASS);
+	/* a live port or guard: over the rate, a wrong hit or a start
+	 * match.c would refuse, dropped and recorded; else a touch */
+	jmp(p, BPF_JGT | BPF_X, BPF_REG_4, BPF_REG_5, 0, L_DROPREC);
 	STX(p, BPF_DW, BPF_REG_2, BPF_REG_3, O_TOUCH);
 	jmp(p, BPF_JA, 0, 0, 0, L_PASS);
 	/* elsewhere in the range: a wrong hit for the debt */

@@ -21,6 +21,9 @@
  * before a last knock is judged before it, a knock whose ports are split
  * between captures is seen in its order, and a filter change never
  * loses a frame.  Each frame is judged at the time it was captured.
+ * Where the range is judged in the kernel (range.c), its program passes
+ * the knock ports and guards too: there is no read capture, and the
+ * range one has both rings, so that each packet is read once.
  * Every knock the matcher refuses is said at -v (on_refusal()).
  */
 #include <sys/types.h>
@@ -267,23 +270,37 @@ iface_open(struct iface *ifc)
 
 	struct bpf_program	 prog;
 
-	ifc->g = capture_open(ifc, RING_READ);
-	dlt = ifc->dlt;
-	ifc->r = capture_open(ifc, RING_RANGE);
-	if (ifc->dlt != dlt)
-		fatalx("%s: link type changed while opening", ifc->name);
-	/* the range never changes; judged in the kernel if it can be */
-	if (range_active() && range_attach(pcap_fileno(ifc->r)) == 0)
-		log_debug("%s: range filter: eBPF", ifc->name);
-	else {
-		if (range_active())
+	/*
+	 * The range judged in the kernel: its program passes the live
+	 * ports and guards too (range.c keeps them), so that one capture,
+	 * with the read one's ring as well, is all the read side; each
+	 * packet is read once.
+	 */
+	ifc->g = NULL;
+	if (range_active()) {
+		ifc->r = capture_open(ifc, RING_READ + RING_RANGE);
+		if (range_attach(pcap_fileno(ifc->r)) == 0)
+			log_debug("%s: range filter: eBPF", ifc->name);
+		else {
 			log_warn("%s: range filter: eBPF refused; the whole "
 			    "knock range is read here", ifc->name);
+			pcap_close(ifc->r);
+			ifc->r = NULL;
+		}
+	}
+	if (ifc->r == NULL) {
+		ifc->g = capture_open(ifc, RING_READ);
+		dlt = ifc->dlt;
+		ifc->r = capture_open(ifc, RING_RANGE);
+		if (ifc->dlt != dlt)
+			fatalx("%s: link type changed while opening",
+			    ifc->name);
 		if (filter_compile(NULL, 0, 0, FILTER_RANGE, &prog) == -1 ||
 		    filter_attach(pcap_fileno(ifc->r), &prog) == -1)
 			fatal("%s: range filter", ifc->name);
 		pcap_freecode(&prog);
 	}
+	dlt = ifc->dlt;
 	ifc->p = capture_open(ifc, RING_WAKE);
 	if (ifc->dlt != dlt)
 		fatalx("%s: link type changed while opening", ifc->name);
@@ -303,7 +320,8 @@ iface_close(int i)
 		if (frames[k].ifc > i)
 			frames[k].ifc--;
 	pcap_close(ifaces[i].p);
-	pcap_close(ifaces[i].g);
+	if (ifaces[i].g != NULL)
+		pcap_close(ifaces[i].g);
 	pcap_close(ifaces[i].r);
 	memmove(&ifaces[i], &ifaces[i + 1],
 	    (nifaces - i - 1) * sizeof(ifaces[0]));
@@ -345,7 +363,8 @@ refilter(void)
 			fatal("%s: attach filter", ifaces[k].name);
 	(void)drain();
 	for (k = 0; k < nifaces; k++)
-		if (filter_attach(pcap_fileno(ifaces[k].g), &rd) == -1)
+		if (ifaces[k].g != NULL &&
+		    filter_attach(pcap_fileno(ifaces[k].g), &rd) == -1)
 			fatal("%s: attach filter", ifaces[k].name);
 	range_ports(ports, n, 1);
 	log_debug("filters for %zu knock ports, %u + %u instructions", n,
@@ -569,6 +588,8 @@ dispatch(int i, int which)
 		return (-1);
 	h = which == FILTER_WAKE ? ifaces[i].p : which == FILTER_READ ?
 	    ifaces[i].g : ifaces[i].r;
+	if (h == NULL)
+		return (0);	/* no read capture: the range one reads */
 	n = pcap_dispatch(h, which == FILTER_WAKE ? SNIFF_BATCH : READ_BATCH,
 	    cb[which], (u_char *)&ifaces[i]);
 	if (n == PCAP_ERROR) {
@@ -630,7 +651,11 @@ range_losses(void)
 		if (ifaces[i].failed)
 			continue;
 		if ((n = ring_drops(pcap_fileno(ifaces[i].r))) > 0) {
-			lost_range += n;
+			/* alone, it is the read capture too: knocks */
+			if (ifaces[i].g == NULL)
+				lost_read += n;
+			else
+				lost_range += n;
 			stats.lost += n;
 			lost = 1;
 		}
@@ -674,8 +699,13 @@ drain(void)
 	for (i = 0; i < (size_t)nifaces; i++) {
 		if ((n = dispatch(i, FILTER_READ)) > 0)
 			total += n;
-		if ((n = dispatch(i, FILTER_RANGE)) > 0)
-			total += n;
+		/* alone, the range capture may read the read one's share */
+		for (k = 0; k < (ifaces[i].g == NULL ? 2U : 1U); k++) {
+			if ((n = dispatch(i, FILTER_RANGE)) > 0)
+				total += n;
+			if (n < READ_BATCH)
+				break;
+		}
 	}
 	/* wake frames left in a full ring: nothing newer than those read;
 	 * but what waits never outgrows a pass (frames_cap): judged */
@@ -704,13 +734,20 @@ lost_report(uint64_t now)
 	unsigned long long	 n;
 	int			 i;
 
+	/* the range rings where the range is judged in the kernel: what
+	 * they lost since the last pass counts for the next one too */
+	range_losses();
 	for (i = 0; i < nifaces; i++) {
 		lost_wake += n = ring_drops(ifaces[i].fd);
 		stats.lost += n;
-		lost_read += n = ring_drops(pcap_fileno(ifaces[i].g));
-		stats.lost += n;
-		lost_range += n = ring_drops(pcap_fileno(ifaces[i].r));
-		stats.lost += n;
+		if (ifaces[i].g != NULL) {
+			lost_read += n = ring_drops(pcap_fileno(ifaces[i].g));
+			stats.lost += n;
+		}
+		if (!range_active()) {
+			lost_range += n = ring_drops(pcap_fileno(ifaces[i].r));
+			stats.lost += n;
+		}
 	}
 	if (lost_range > 0 && now >= lost_range_next) {
 		log_warnx("range capture full: %llu packets lost; %s",

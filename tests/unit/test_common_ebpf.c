@@ -8,6 +8,12 @@
  * range capture; if that ring is full the sniffer never sees it, so the
  * program must record it in the bucket (the sniffer checks the record
  * before the knock's next step) whether it drops it or not.
+ *
+ * The range capture is the sniffer's only read capture where the
+ * program is attached: it passes the live ports and guards, those
+ * outside the knock range too, unless their prefix is over the
+ * wrong-hit rate (what match.c would refuse or count as a wrong hit):
+ * then they are dropped, recorded and counted.
  */
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -31,6 +37,7 @@
 #define LO		20000
 #define HI		60000
 #define LIVE		30001
+#define EDGE		(HI + 3)	/* a guard outside the knock range */
 #define PASS		256	/* a pass: the snap length */
 
 static int			 mapfd = -1, progfd = -1;
@@ -52,6 +59,7 @@ setup(void **state)
 	assert_true(sh != MAP_FAILED);
 	sh->window = 11000000000ULL;
 	sh->ports[LIVE / 64] |= 1ULL << (LIVE % 64);
+	sh->ports[EDGE / 64] |= 1ULL << (EDGE % 64);
 	sh->range = LO | (uint32_t)HI << 16;
 	return 0;
 }
@@ -135,11 +143,71 @@ wrong_hits_are_recorded_passed_or_dropped(void **state)
 	assert_int_equal(b->passed, 0);
 }
 
+/* src's bucket, cleared */
+static struct ebpf_bucket *
+fresh_bucket(void)
+{
+	struct ebpf_bucket	*b;
+
+	if (sh == NULL)
+		skip();
+	b = &sh->b[ebpf_bucket(sh->key, AF_INET, src, IPPROTO_TCP)];
+	memset(b, 0, sizeof(*b));
+	return b;
+}
+
+static void
+live_ports_pass_outside_the_range_too(void **state)
+{
+	struct ebpf_bucket	*b = fresh_bucket();
+
+	(void)state;
+	assert_int_equal(run(EDGE), PASS);
+	assert_true(b->touch != 0);
+	assert_int_equal(b->dropped, 0);
+	/* its neighbour, neither live nor in the range: nothing */
+	assert_int_equal(run(EDGE + 1), 0);
+	assert_int_equal(b->dropped, 0);
+	assert_int_equal(b->passed, 0);
+}
+
+static void
+over_the_rate_live_ports_are_dropped_and_recorded(void **state)
+{
+	struct ebpf_bucket	*b = fresh_bucket();
+	uint64_t		 t0, m0;
+	int			 i;
+
+	(void)state;
+	/* a burst of wrong hits, as a random-port flood sends, puts the
+	 * debt past EBPF_BURST_NS; while it stays there (a flood keeps it
+	 * so; here, whatever the scheduler does, a debt of a minute) ... */
+	for (i = 0; i < 300; i++)
+		assert_int_equal(run(30100 + i), 0);
+	assert_true(b->tat > mono_ns());
+	t0 = mono_ns();
+	b->tat = t0 + EBPF_BURST_NS + 60000000000ULL;
+	m0 = sh->misses;
+	/* ... a live port or guard is dropped as a wrong hit */
+	assert_int_equal(run(LIVE), 0);
+	assert_int_equal(run(EDGE), 0);
+	assert_true(b->dropped >= t0);
+	assert_int_equal(b->touch, 0);
+	assert_int_equal(sh->misses, m0 + 2);
+	/* the debt paid, a live port passes again */
+	b->tat = 0;
+	assert_int_equal(run(LIVE), PASS);
+	assert_true(b->touch >= t0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(wrong_hits_are_recorded_passed_or_dropped),
+		cmocka_unit_test(live_ports_pass_outside_the_range_too),
+		cmocka_unit_test(
+		    over_the_rate_live_ports_are_dropped_and_recorded),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
