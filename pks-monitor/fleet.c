@@ -738,17 +738,13 @@ static int
 words_fit(const struct reply *out, const char *host, const struct reply *rp)
 {
 	struct reply	t;
-	struct text	html;
 
 	/* words_add's own: bold, plain, plain */
 	if (out->nmark + rp->nmark + 3 > REPLY_MARKS)
 		return 0;
 	t = *out;
 	words_add(&t, host, rp);
-	if (t.t.full)
-		return 0;
-	reply_html(&t, &html);
-	return !html.full;
+	return reply_fits(&t, 0);
 }
 
 /*

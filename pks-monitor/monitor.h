@@ -205,6 +205,8 @@ int64_t	 mono_ms(void);
 int64_t	 mono_ms_to_wall(int64_t);
 
 /* text.c */
+#define TEXT_MORE	48	/* room kept in a text for "... and N more
+				   lines" (text_finish) */
 struct text {
 	char		buf[PKS_TEXT_MAX];
 	size_t		len;
@@ -257,6 +259,7 @@ void	 reply_who(struct reply *, const char *, int64_t);
 void	 reply_actor(struct reply *, int64_t, const char *);
 void	 reply_html(const struct reply *, struct text *);
 void	 reply_plain(const struct reply *, struct text *);
+int	 reply_fits(const struct reply *, size_t);
 
 /* state.c */
 void	 state_clear(struct pks_state *);

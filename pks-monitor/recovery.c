@@ -26,6 +26,8 @@
 #include "monitor.h"
 
 #define RECOVERY_BATCH		10	/* sequences issued at once, at most */
+#define RECOVERY_ROOM		64	/* bytes of an answer kept for a
+					   front's "HOST: " (fleet.c) */
 #define RECOVERY_PER_USER	10	/* live per user and service */
 
 static const struct origin	*notes;	/* where admins hear of them */
@@ -48,6 +50,26 @@ live_of(int64_t user, int svc)
 	return n;
 }
 
+/* the answer to an issue: the sequences, with their ports */
+static void
+answer(struct reply *rp, int64_t user, const char *svcname,
+    const char *until, struct sequence *const *made, unsigned int count)
+{
+	unsigned int	i;
+
+	reply_add(rp, "%u recovery sequence%s of %lld for ", count,
+	    count == 1 ? "" : "s", (long long)user);
+	reply_style(rp, STYLE_BOLD);
+	reply_add(rp, "%s", svcname);
+	reply_style(rp, STYLE_PLAIN);
+	reply_add(rp, ", valid until %s. Each works once. They are shown "
+	    "only now: keep them offline.\n", until);
+	for (i = 0; i < count; i++) {
+		reply_add(rp, "\n%u: ", made[i]->seq.id);
+		seq_reply_knock(rp, &made[i]->seq);
+	}
+}
+
 /*
  * Issue count recovery sequences of user for service svcname.  The
  * sequences, with their ports, go in rp only; nt gets a line for the
@@ -59,7 +81,7 @@ recovery_issue(int64_t user, const char *svcname, unsigned int count,
 {
 	struct sequence	*made[RECOVERY_BATCH];
 	const char	*why = NULL;
-	char		 until[32], byw[96];
+	char		 until[32], byw[96], toolong[80];
 	time_t		 end;
 	unsigned int	 i, n;
 	int		 svc;
@@ -89,32 +111,30 @@ recovery_issue(int64_t user, const char *svcname, unsigned int count,
 		if ((made[n] = seq_recovery_add(svc, user, end, by, time(NULL),
 		    NULL, &why)) == NULL)
 			break;
-	if (n == count && grants_save() == -1)
+	clock_date(mono_to_wall(end), until, sizeof(until));
+	if (n == count)
+		answer(rp, user, svcname, until, made, count);
+	/* shown whole, or not issued: a sequence cut off the answer would
+	 * live on, known to nobody (a long knock-host, 16 UDP ports) */
+	if (n == count && !reply_fits(rp, RECOVERY_ROOM)) {
+		snprintf(toolong, sizeof(toolong), "%u sequences of %d ports "
+		    "do not fit in one message: ask for fewer", count,
+		    made[0]->seq.len);
+		why = toolong;
+	}
+	if (why == NULL && grants_save() == -1)
 		why = "the state file cannot be written (see the log)";
 	if (why != NULL) {
 		for (i = 0; i < n; i++)
 			seq_remove(made[i]);
+		reply_init(rp);
 		reply_add(rp, "No recovery sequence issued: %s.", why);
 		return -1;
 	}
-	clock_date(mono_to_wall(end), until, sizeof(until));
 	log_warnx("recovery: %u sequence(s) of %lld for %s issued by %s, "
 	    "valid until %s (ids %u to %u)", count, (long long)user, svcname,
 	    actor_str(by, by_name, byw, sizeof(byw)), until, made[0]->seq.id,
 	    made[count - 1]->seq.id);
-	reply_add(rp, "%u recovery sequence%s of %lld for ", count,
-	    count == 1 ? "" : "s", (long long)user);
-	reply_style(rp, STYLE_BOLD);
-	reply_add(rp, "%s", svcname);
-	reply_style(rp, STYLE_PLAIN);
-	reply_add(rp, ", valid until %s. Each works once. They are shown "
-	    "only now: keep them offline.\n", until);
-	for (i = 0; i < count; i++) {
-		const struct sequence	*s = made[i];
-
-		reply_add(rp, "\n%u: ", s->seq.id);
-		seq_reply_knock(rp, &s->seq);
-	}
 	reply_actor(nt, by, by_name);
 	reply_add(nt, " issued %u recovery sequence%s of %lld for %s, "
 	    "valid until %s.", count, count == 1 ? "" : "s", (long long)user,

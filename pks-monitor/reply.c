@@ -113,6 +113,18 @@ reply_plain(const struct reply *r, struct text *out)
 	*out = r->t;
 }
 
+/* 1 if r is one whole message, as HTML, with room bytes to spare */
+int
+reply_fits(const struct reply *r, size_t room)
+{
+	struct text	html;
+
+	if (r->t.full)
+		return 0;
+	reply_html(r, &html);
+	return !html.full && html.len + room < sizeof(html.buf) - TEXT_MORE;
+}
+
 /* "ssh open for 192.0.2.1 until 12:00:30 UTC", "ssh closed for ..." */
 void
 reply_window(struct reply *rp, const struct window *w, enum win_event ev)

@@ -16,9 +16,6 @@
 
 #include "monitor.h"
 
-/* room kept for "... and N more lines" when a text is full */
-#define TEXT_MORE	48
-
 /*
  * Append len bytes of s, the whole piece or nothing: once a piece does
  * not fit, t is full and later pieces are only counted (their lines),

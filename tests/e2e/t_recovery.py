@@ -117,6 +117,44 @@ def check_warns():
             % ("warns" if warns else "is quiet", rng), r.stderr)
 
 
+def too_long(s):
+    """Reloaded with a knock-host of 255 bytes and sequences of 16 UDP
+    ports (sequence-length 15), 10 recovery sequences make about 4.3 kB:
+    refused whole, nothing issued; 8 fit and are shown whole."""
+    log = s.monitor.log
+    with open(s.monitor.conf) as f:
+        text = f.read()
+    host = ("knock-" + "k" * 62 + ".") * 3 + "example.org"
+    host += "x" * (255 - len(host))
+    text = re.sub(r'knock-host "[^"]*"', 'knock-host "%s"' % host, text)
+    text = re.sub(r"(?m)^sequence-length .*$", "sequence-length 15", text)
+    text = text.replace("\tport 2222\n",
+                        "\tport 2222\n\tknock-protocol udp\n")
+    with open(s.monitor.conf, "w") as f:
+        f.write(text)
+    mark = log.mark()
+    s.monitor.proc.send_signal(signal.SIGHUP)
+    tap.ok(log.wait(r"configuration reloaded", 10, mark) is not None,
+           "reloaded with a knock-host of 255 bytes and 16-port UDP "
+           "recovery sequences", log.text()[-1500:])
+    before = set(listed(s)[1])
+    r = ctl(s, "recovery", str(ADA), "ssh", "10")
+    tap.ok(r.returncode != 0 and "No recovery sequence issued: 10 "
+           "sequences of 16 ports do not fit in one message" in
+           r.stdout + r.stderr and "pks-knock" not in r.stdout and
+           set(listed(s)[1]) == before and
+           not log.grep(r"recovery: 10 sequence\(s\)"),
+           "10 that would not fit in one message: refused, none issued",
+           r.stdout + r.stderr)
+    r = ctl(s, "recovery", str(ADA), "ssh", "8")
+    got = re.findall(r"(?m)^\d+: pks-knock %s((?: \d+:udp)+)$" %
+                     re.escape(host), r.stdout)
+    tap.ok(r.returncode == 0 and len(got) == 8 and
+           all(len(p.split()) == 16 for p in got) and
+           "more line" not in r.stdout, "8 fit: issued and shown whole "
+           "(%d bytes)" % len(r.stdout), r.stdout[-600:] + r.stderr)
+
+
 def main():
     check_warns()
     state = pkstest.state_file()
@@ -419,6 +457,9 @@ def main():
         tap.ok(pkstest.wait_for(lambda: s.windows(CLI4), 10) ==
                {(CLI4, "tcp", 2222)}, "one issued before the restart opens",
                s.windows(CLI4))
+
+        # ---- an answer too long for one message: nothing issued
+        too_long(s)
     tap.done()
 
 
