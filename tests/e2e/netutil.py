@@ -7,6 +7,9 @@
   netutil.py knock HOST PROTO SRC P.. one SYN (or datagram) per port
   netutil.py burst HOST COUNT P...     COUNT UDP datagrams, as fast as one
                                       socket goes, over ports P...
+  netutil.py rawsyns SRC HOST P...    one bare TCP SYN per port, back to
+                                      back from one raw socket (no
+                                      connection made)
   netutil.py sweep HOST ORDER LO HI   one SYN per port, in ORDER
                                       (asc, desc, random, or
                                       aligned:P1,P2,...: each Pi's
@@ -19,6 +22,7 @@ import errno
 import random
 import select
 import socket
+import struct
 import sys
 import time
 
@@ -111,6 +115,38 @@ def syn(host, port, src=None, proto="tcp"):
     s.close()
 
 
+def _sum16(data):
+    if len(data) % 2:
+        data += b"\0"
+    t = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while t >> 16:
+        t = (t & 0xffff) + (t >> 16)
+    return ~t & 0xffff
+
+
+def rawsyns(src, host, ports):
+    """A SYN per port from src, as fast as one raw socket sends them (a
+    socket and a connect() per SYN take far longer: a loaded machine
+    spreads those out)."""
+    fam = family(host)
+    s = socket.socket(fam, socket.SOCK_RAW, socket.IPPROTO_TCP)
+    s.bind((src, 0))
+    if fam == socket.AF_INET6:
+        # the kernel fills in the TCP checksum at offset 16
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_CHECKSUM, 16)
+    pseudo = socket.inet_pton(fam, src) + socket.inet_pton(fam, host)
+    sport = random.randint(32768, 60999)
+    for p in ports[:100000]:
+        tcp = struct.pack("!HHIIBBHHH", sport, int(p), random.getrandbits(32),
+                          0, 5 << 4, 0x02, 64240, 0, 0)
+        if fam == socket.AF_INET:
+            c = _sum16(pseudo + struct.pack("!BBH", 0, 6, len(tcp)) + tcp)
+            tcp = tcp[:16] + struct.pack("!H", c) + tcp[18:]
+        s.sendto(tcp, (host, 0))
+    s.close()
+    return 0
+
+
 def knock(host, proto, src, ports, delay=0.005):
     for p in ports:
         syn(host, int(p), None if src == "-" else src, proto)
@@ -169,6 +205,8 @@ def main(argv):
         return session(argv[2], int(argv[3]))
     elif cmd == "knock":
         return knock(argv[2], argv[3], argv[4], argv[5:])
+    elif cmd == "rawsyns":
+        return rawsyns(argv[2], argv[3], argv[4:])
     elif cmd == "burst":
         return burst(argv[2], int(argv[3]), [int(p) for p in argv[4:]])
     elif cmd == "sweep":
