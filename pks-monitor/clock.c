@@ -86,6 +86,16 @@ mono_ms(void)
 	return clock_ms(CLOCK_MONOTONIC);
 }
 
+/* milliseconds until the monotonic second t begins, 0 once it has */
+int64_t
+mono_ms_until(time_t t)
+{
+	int64_t	ms;
+
+	ms = (int64_t)(t - MONO_BASE) * 1000 - mono_ms();
+	return ms > 0 ? ms : 0;
+}
+
 /*
  * The wall-clock date (ms) of the monotonic time m (ms), on today's wall
  * clock: a step of the clock since then (NTP correcting a host that

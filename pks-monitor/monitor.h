@@ -202,6 +202,7 @@ time_t	 wall_to_mono(time_t);
 const char *clock_date(time_t, char *, size_t);
 int64_t	 wall_ms(void);
 int64_t	 mono_ms(void);
+int64_t	 mono_ms_until(time_t);
 int64_t	 mono_ms_to_wall(int64_t);
 
 /* text.c */

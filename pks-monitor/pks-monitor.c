@@ -282,9 +282,12 @@ next_timeout(time_t now)
 		if (t[i] != 0 && (next == 0 || t[i] < next))
 			next = t[i];
 	/* wake at least once a second: idle control clients, clocks */
-	if (next == 0 || next - now >= 1)
+	if (next == 0 || next - now > 1)
 		return 1000;
-	return next <= now ? 0 : (int)(next - now) * 1000;
+	/* and at the very start of the deadline's second: a second's
+	 * sleep from whenever the loop last woke would end a window up to
+	 * a second after its time */
+	return (int)mono_ms_until(next < now ? now : next);
 }
 
 static void
