@@ -61,7 +61,6 @@
 #define READ_MAX_MS	TICK_MS	/* long without a read, at most */
 #define READ_TARGET	256	/* frames waiting at a timed read (the
 				 * ring holds about 1,500) */
-#define AGE_MAX_MS	5000	/* a frame older than this: clock trouble */
 #define LOST_LOG_MS	60000	/* packets lost: said at most this often */
 #define WRONG_LOG_MS	60000	/* wrong hits: the same */
 
@@ -84,6 +83,8 @@ static struct match		*matcher;
 static uint64_t			 mono_ms;	/* when the batch was read */
 static uint64_t			 mono_ns;	/* the same, in ns */
 static int64_t			 read_ns;	/* the same, by the wall clock */
+static struct stamp_clock	 sclock;	/* stamps to monotonic time */
+static unsigned int		 steps_said;
 /* frames judged lately, by capture time: the same packet caught by two
  * captures is judged once (the kernel stamps a packet once) */
 #define SEEN_SLOTS	4096
@@ -424,19 +425,6 @@ dispatch_imsg(struct imsg *im)
 	return (0);
 }
 
-/* when the frame was captured, in monotonic ms: its age by the wall
- * clock, which stamped it, taken from the monotonic time of the read */
-static uint64_t
-frame_ms(int64_t ns)
-{
-	int64_t	 age;
-
-	age = (read_ns - ns) / 1000000;
-	if (age < 0 || age > AGE_MAX_MS || (uint64_t)age > mono_ms)
-		age = 0;
-	return (mono_ms - (uint64_t)age);
-}
-
 static const char *
 src_str(const struct pkt *pkt, char *buf, size_t len)
 {
@@ -490,14 +478,13 @@ judge(const struct frame *f)
 {
 	struct pks_knock	 k;
 	char			 addr[INET6_ADDRSTRLEN];
-	int64_t			 age = read_ns - f->ns;
-	uint64_t		 kns = 0;
+	uint64_t		 kns;
 
-	/* when the kernel had it (range_dropped()); 0: not known */
-	if (age >= 0 && age <= (int64_t)AGE_MAX_MS * 1000000 &&
-	    (uint64_t)age < mono_ns)
-		kns = mono_ns - (uint64_t)age;
-	if (match_packet_at(matcher, &f->pkt, frame_ms(f->ns), kns, &k) == 0)
+	/* when the kernel had it (range_dropped()); 0: not known, and
+	 * judged at the time of the read */
+	kns = stamp_mono(&sclock, f->ns);
+	if (match_packet_at(matcher, &f->pkt, kns != 0 ? kns / 1000000 :
+	    mono_ms, kns, &k) == 0)
 		return;
 	proc_compose(IMSG_KNOCK_DONE, -1, &k, sizeof(k));
 	log_info("sequence %u knocked from %s on %s", k.seq_id,
@@ -571,6 +558,14 @@ batch_clock(void)
 	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
 		fatal("clock_gettime");
 	read_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	stamp_read(&sclock, mono_ns, read_ns);
+	if (sclock.steps != steps_said) {
+		steps_said = sclock.steps;
+		log_debug("the wall clock went back %lld us: frames stamped "
+		    "before are judged as if older, for %llu s",
+		    (long long)(sclock.back / 1000),
+		    STAMP_HOLD_NS / 1000000000ULL);
+	}
 }
 
 /*
@@ -686,7 +681,9 @@ drain(void)
 	int		 n, full = 0, total = 0;
 
 	batch_clock();
-	cut = read_ns;
+	/* now, by the highest wall-clock difference of late: a frame
+	 * stamped before a backward step is not newer than now */
+	cut = (int64_t)mono_ns + sclock.hi;
 	wake_newest = INT64_MIN;
 	/* the wake rings first, all of it unless a flood keeps them full */
 	for (i = 0; i < (size_t)nifaces; i++)

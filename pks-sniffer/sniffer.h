@@ -4,6 +4,7 @@
  * parse.c turns a captured frame into a struct pkt (or refuses it),
  * match.c keeps the live sequences and the per-source knock state,
  * filter.c builds the two kernel filters (wake, read) from the live ports,
+ * stamp.c turns a capture's wall-clock stamps into monotonic time,
  * sandbox.c holds the seccomp allow-list.
  */
 #ifndef PKS_SNIFFER_H
@@ -113,6 +114,22 @@ void		 range_ports(const uint16_t *, size_t, int);
 uint64_t	 range_misses(void);
 int		 range_dropped(const struct pkt *, uint64_t);
 void		 range_lost(uint64_t);
+
+/* stamp.c */
+#define STAMP_AGE_MAX_NS	5000000000ULL	/* a frame older: no time */
+#define STAMP_HOLD_NS		10000000000ULL	/* a backward step: the
+						 * old difference kept */
+struct stamp_clock {
+	int64_t		level;		/* wall - monotonic, ns, now */
+	int64_t		hi;		/* the one frames are read by */
+	uint64_t	hold;		/* hi kept until then (monotonic) */
+	uint64_t	mono;		/* the last reading */
+	int64_t		back;		/* the last backward step, ns */
+	unsigned int	steps;		/* backward steps seen */
+	int		init;
+};
+void		 stamp_read(struct stamp_clock *, uint64_t, int64_t);
+uint64_t	 stamp_mono(const struct stamp_clock *, int64_t);
 
 /* sandbox.c */
 extern const struct sandbox_rule	sniffer_rules[];
