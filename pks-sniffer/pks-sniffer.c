@@ -96,6 +96,7 @@ static uint64_t			 read_due;	/* next timed read, ms */
 static uint64_t			 read_last;	/* the last read, ms */
 static unsigned long long	 lost_wake, lost_read, lost_range;
 static uint64_t			 lost_range_next;
+static unsigned long long	 lost_resets;	/* knocks reset for them */
 static uint64_t			 lost_next;	/* next report, ms */
 static unsigned long long	 wrong_hits, wrong_kernel, wrong_limited;
 static uint64_t			 wrong_since, wrong_next;	/* ms */
@@ -451,7 +452,15 @@ on_refusal(const struct pkt *pkt, enum match_refusal why, uint32_t seq,
 		    "(dropped there, or passed while a full ring lost frames)"
 	};
 	char	 addr[INET6_ADDRSTRLEN];
+	int	 i, classic = 0;
 
+	/* the classic filter: a range ring lost frames since its last
+	 * step, any of them could have been a wrong hit of this source */
+	for (i = 0; why == REFUSE_DROPPED && i < nifaces; i++)
+		if (ifaces[i].g != NULL)
+			classic = 1;
+	if (classic)
+		lost_resets++;
 	if (log_getverbose() < 1)
 		return;
 	if (mono_ms / 1000 != refuse_sec) {
@@ -468,7 +477,10 @@ on_refusal(const struct pkt *pkt, enum match_refusal why, uint32_t seq,
 	}
 	log_debug("sequence %u from %s, %u of its ports knocked, then port "
 	    "%u: %s", seq, src_str(pkt, addr, sizeof(addr)), step, pkt->dport,
-	    what[why]);
+	    !classic ? what[why] : range_active() ? "reset: a range "
+	    "capture, full, lost packets since its last knock, or the kernel "
+	    "saw a wrong hit of its prefix" : "reset: the range capture, "
+	    "full, lost packets since its last knock");
 }
 
 /* a frame in capture order: feed it to the matcher, report what it
@@ -631,17 +643,17 @@ ring_drops(int fd)
 /*
  * The range rings' losses, before a pass is judged: a wrong hit the
  * kernel passed may be among them, so range_dropped() then counts the
- * passed ones it recorded (counted for lost_report() too).
+ * passed ones it recorded (counted for lost_report() too).  With the
+ * classic filter, any wrong hit may be among them: range_dropped() then
+ * counts the loss against every knock in progress.
  */
 static void
 range_losses(void)
 {
 	struct timespec	 ts;
 	unsigned int	 n;
-	int		 i, lost = 0;
+	int		 i, lost = 0, classic = 0;
 
-	if (!range_active())
-		return;
 	for (i = 0; i < nifaces; i++) {
 		if (ifaces[i].failed)
 			continue;
@@ -649,8 +661,10 @@ range_losses(void)
 			/* alone, it is the read capture too: knocks */
 			if (ifaces[i].g == NULL)
 				lost_read += n;
-			else
+			else {
 				lost_range += n;
+				classic = 1;
+			}
 			stats.lost += n;
 			lost = 1;
 		}
@@ -659,7 +673,7 @@ range_losses(void)
 		return;
 	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
 		fatal("clock_gettime");
-	range_lost((uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
+	range_lost((uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec, classic);
 }
 
 /*
@@ -731,8 +745,8 @@ lost_report(uint64_t now)
 	unsigned long long	 n;
 	int			 i;
 
-	/* the range rings where the range is judged in the kernel: what
-	 * they lost since the last pass counts for the next one too */
+	/* the range rings: what they lost since the last pass counts
+	 * for the next one too */
 	range_losses();
 	for (i = 0; i < nifaces; i++) {
 		lost_wake += n = ring_drops(ifaces[i].fd);
@@ -741,17 +755,16 @@ lost_report(uint64_t now)
 			lost_read += n = ring_drops(pcap_fileno(ifaces[i].g));
 			stats.lost += n;
 		}
-		if (!range_active()) {
-			lost_range += n = ring_drops(pcap_fileno(ifaces[i].r));
-			stats.lost += n;
-		}
 	}
-	if (lost_range > 0 && now >= lost_range_next) {
-		log_warnx("range capture full: %llu packets lost; %s",
-		    lost_range, range_active() ? "a knock whose prefix had "
-		    "a wrong hit meanwhile is reset" : "wrong hits went "
-		    "unseen");
+	/* the classic filter's range rings (the eBPF one's count above);
+	 * the resets come after the loss: said with the next line, or
+	 * alone */
+	if (lost_range + lost_resets > 0 && now >= lost_range_next) {
+		log_warnx("range capture full: %llu packets lost; every knock "
+		    "in progress meanwhile is reset: %llu were", lost_range,
+		    lost_resets);
 		lost_range = 0;
+		lost_resets = 0;
 		lost_range_next = now + LOST_LOG_MS;
 	}
 	if (lost_wake + lost_read == 0 || now < lost_next)
@@ -903,9 +916,10 @@ main(int argc, char *argv[])
 		fatalx("no IMSG_SNIFF_CONF in the configuration");
 	if (nifaces == 0)
 		fatalx("no interface to capture on");
-	if (range_setup(ebpf_map, ebpf_prog, sconf.knock_lo, sconf.knock_hi,
-	    sconf.knock_timeout) == 0)
-		match_on_drop(matcher, range_dropped);
+	(void)range_setup(ebpf_map, ebpf_prog, sconf.knock_lo, sconf.knock_hi,
+	    sconf.knock_timeout);
+	/* judged here or in the kernel, a full range ring resets */
+	match_on_drop(matcher, range_dropped);
 	for (i = 0; i < nifaces; i++)
 		iface_open(&ifaces[i]);
 	/* a pass, and what an earlier one carried over */

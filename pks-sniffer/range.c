@@ -30,7 +30,8 @@
 static struct ebpf_shared	*sh;
 static int			 prog = -1;
 static uint64_t			 misses_seen;
-static uint64_t			 lost_ns;	/* the range ring last lost */
+static uint64_t			 lost_ns;	/* a range ring last lost */
+static uint64_t			 lost_all_ns;	/* one with the classic filter */
 
 /* privileged, after the configuration: map the monitor's map, keep its
  * program; 0, or -1 (logged: the classic filter it is) */
@@ -152,11 +153,14 @@ range_misses(void)
 
 /* pks-sniffer.c: a range ring lost frames, found at now (CLOCK_MONOTONIC
  * ns, read before the frames judged next): wrong hits the kernel passed
- * may be among them */
+ * may be among them; classic: the ring had the classic filter (no eBPF,
+ * or refused on its interface), whose losses nothing records per prefix */
 void
-range_lost(uint64_t now)
+range_lost(uint64_t now, int classic)
 {
 	lost_ns = now;
+	if (classic)
+		lost_all_ns = now;
 }
 
 /*
@@ -164,7 +168,9 @@ range_lost(uint64_t now)
  * of pkt's prefix and protocol at or after since (the candidate's last
  * step, kernel ns; 0 unknown: any drop counts), EBPF_SLACK_NS for the
  * clocks, or passed one there and a range ring has lost frames since.
- * Such a packet would have reset it.
+ * Such a packet would have reset it.  With the classic filter nothing
+ * says whose packets a full ring lost: any loss of such a ring since
+ * counts.
  */
 int
 range_dropped(const struct pkt *pkt, uint64_t since)
@@ -172,12 +178,14 @@ range_dropped(const struct pkt *pkt, uint64_t since)
 	uint64_t	 d, v;
 	uint32_t	 b;
 
+	since = since > EBPF_SLACK_NS ? since - EBPF_SLACK_NS : 0;
+	if (lost_all_ns != 0 && lost_all_ns >= since)
+		return (1);
 	if (sh == NULL)
 		return (0);
 	b = ebpf_bucket(sh->key, pkt->af, pkt->src, pkt->proto);
 	d = __atomic_load_n(&sh->b[b].dropped, __ATOMIC_ACQUIRE);
 	v = __atomic_load_n(&sh->b[b].passed, __ATOMIC_ACQUIRE);
-	since = since > EBPF_SLACK_NS ? since - EBPF_SLACK_NS : 0;
 	return ((d != 0 && d >= since) ||
 	    (v != 0 && v >= since && lost_ns != 0 && lost_ns >= since));
 }

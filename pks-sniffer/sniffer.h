@@ -113,7 +113,7 @@ int		 range_attach(int);
 void		 range_ports(const uint16_t *, size_t, int);
 uint64_t	 range_misses(void);
 int		 range_dropped(const struct pkt *, uint64_t);
-void		 range_lost(uint64_t);
+void		 range_lost(uint64_t, int);
 
 /* stamp.c */
 #define STAMP_AGE_MAX_NS	5000000000ULL	/* a frame older: no time */

@@ -872,6 +872,16 @@ control-socket "%s/pks.sock"
        SSH, extra)
 
 
+def proc_state(pid):
+    """The state letter of a process (/proc/PID/stat: R, S, T, Z...), or
+    None if there is no such process."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
 def wait_for(fn, timeout=10, step=0.05):
     end = time.time() + timeout
     while True:

@@ -278,11 +278,7 @@ def cap_numbers(names):
 
 def gone(pid):
     """No such process, or a zombie nobody reaped yet."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
+    return pkstest.proc_state(pid) in (None, "Z")
 
 
 def sysv_tests(net, tmp):

@@ -21,9 +21,15 @@ those past the rate are dropped in the kernel, and once the prefix is
 under the rate again its p2 reaches the sniffer, which resets the knock
 for the drops (the program's hash and range.c's agree on the /64; the
 unit test test_common_ebpf checks IPv4's); the log says so and nothing
-opens."""
+opens.
+
+Classic only: the range capture's ring full (the sniffer stopped, a
+burst of datagrams into the range from another source), p1, X, p2, p3:
+X is lost with the ring, nothing says whose it was, so the knock in
+progress is reset at p2 (before, it opened), and the log says so."""
 import os
 import re
+import signal
 import sys
 
 import pkstest
@@ -34,6 +40,8 @@ WRONG = "198.18.0.5"	# p1, X, p2, p3
 BURST = "198.18.0.6"	# over the rate, then knocks amid misses
 BURST6 = "fd00::6"	# knocks, while ...
 BURST6B = "fd00::7"	# ... another address of its /64 goes over the rate
+LOST = "198.18.0.7"	# p1, X lost with the full range ring, p2, p3
+FLOOD = 20000		# datagrams: a range ring holds about 1,500
 
 # SYNs from one source, back to back from one raw socket, in the client
 # namespace: a socket and a connect() per SYN spread them out too much on
@@ -62,6 +70,43 @@ def wrong_hits(s):
     return int(m.group(1)) if m else None
 
 
+def lost_wrong_hit(s, log):
+    """classic: a wrong hit lost in a full range ring resets the knock"""
+    ports, _ = s.generate(ADA)
+    x = away(ports, 1, 31000)[0]
+    flood = away(ports + [x], 40, 21000)
+    s.barrier()		# the sniffer's filters have these ports now
+    pid = s.monitor.child_pid("pks-sniffer")
+    start = log.mark()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        tap.ok(pkstest.wait_for(lambda: pkstest.proc_state(pid) == "T", 5),
+               "classic: the sniffer stopped (its rings fill)")
+        syns(s, LOST, ports[:1])
+        r = pkstest.run(["python3", s.NETUTIL, "burst", SRV4, str(FLOOD)] +
+                        [str(p) for p in flood], ns=s.net.cli, check=False,
+                        timeout=60)
+        syns(s, LOST, [x] + ports[1:])
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    tap.ok(r.returncode == 0 and log.has(
+        r"pks-sniffer: range capture full: \d+ packets lost; every knock "
+        r"in progress meanwhile is reset: \d+ were", 5, start),
+        "classic: %d datagrams into the range fill its ring, the log says "
+        "knocks in progress are reset" % FLOOD,
+        "\n".join(log.grep("capture full")))
+    end = s.barrier()
+    tap.ok(log.lacks(r"knock completed from %s:" % re.escape(LOST), start,
+                     until=end) and not s.windows(LOST),
+           "classic: p1, a wrong port lost with the ring, p2, p3 opens "
+           "nothing")
+    tap.ok(log.has(r"from %s, 1 of its ports knocked, then port %d: reset: "
+                   r"the range capture, full, lost packets" %
+                   (re.escape(LOST), ports[1]), 5, start),
+           "classic: the log says the loss reset it",
+           "\n".join(log.grep(re.escape(LOST))))
+
+
 def run(kernel):
     how = "kernel" if kernel else "classic"
     with pkstest.running(barrier=True) as s:
@@ -72,7 +117,7 @@ def run(kernel):
                "%s: the sniffer says where the range is judged" % how,
                "\n".join(log.grep("judged|range filter")))
         pkstest.add_client_addrs(s.net, [FRESH, WRONG, BURST, BURST6,
-                                         BURST6B])
+                                         BURST6B, LOST])
 
         # a fresh source's misses: counted, dropped in the kernel
         # (the first aggregate line comes within a second of the first
@@ -142,6 +187,9 @@ def run(kernel):
                            (re.escape(BURST6), ports[1]), 5, start),
                    "kernel: the log says a packet dropped there reset it",
                    "\n".join(log.grep(re.escape(BURST6))))
+
+        if not kernel:
+            lost_wrong_hit(s, log)
 
         ports, _ = s.generate(ADA)
         s.knock(ports)

@@ -4,7 +4,8 @@
  * (range.c only mmap()s it).
  *
  * A wrong hit the kernel passed to a range ring that then lost frames
- * resets like a dropped one.  A sniffer restarted after it was killed
+ * resets like a dropped one; without the map (the classic filter), any
+ * loss of the range ring does.  A sniffer restarted after it was killed
  * must not take over what the one before left in the map: the hash key (a compromised sniffer that
  * chose it can aim prefixes at one bucket) and the buckets (left all
  * "dropped" or over the rate, every knock of its successors would be
@@ -81,9 +82,9 @@ range_map_state(void **state)
 	sh->b[ebpf_bucket(sh->key, AF_INET, p.src, IPPROTO_TCP)].passed =
 	    5000000;
 	assert_int_equal(range_dropped(&p, 4000000), 0);
-	range_lost(3000000);	/* a loss before the last step: no */
+	range_lost(3000000, 0);	/* a loss before the last step: no */
 	assert_int_equal(range_dropped(&p, 4100000), 0);
-	range_lost(6000000);
+	range_lost(6000000, 0);
 	assert_int_equal(range_dropped(&p, 4100000), 1);
 	/* a passed one before the last step: no */
 	assert_int_equal(range_dropped(&p, 6500000), 0);
@@ -94,10 +95,35 @@ range_map_state(void **state)
 	close(fd);
 }
 
+/* the classic filter (no map): nothing says whose packets a full range
+ * ring lost, so any loss since a candidate's last step counts */
+static void
+classic_loss_counts_for_all(void **state)
+{
+	struct pkt	 p;
+
+	(void)state;
+	assert_false(range_active());
+	memset(&p, 0, sizeof(p));
+	p.af = AF_INET6;
+	p.proto = IPPROTO_UDP;
+	p.dport = 30000;
+	p.src[0] = 0xfd;
+	assert_int_equal(range_dropped(&p, 2000000), 0);
+	assert_int_equal(range_dropped(&p, 0), 0);
+	range_lost(5000000, 1);
+	assert_int_equal(range_dropped(&p, 4000000), 1);
+	assert_int_equal(range_dropped(&p, 5500000), 1);	/* the slack */
+	assert_int_equal(range_dropped(&p, 7000000), 0);	/* before it */
+	assert_int_equal(range_dropped(&p, 0), 1);	/* time unknown */
+	range_lost(0, 1);	/* none, for the next test */
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(classic_loss_counts_for_all),
 		cmocka_unit_test(range_map_state),
 	};
 
