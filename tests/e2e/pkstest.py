@@ -1261,11 +1261,36 @@ class ChainWatch:
             return s[last_in + 1][1]
         return None
 
+    def seen_after(self, key, t):
+        """When the first read begun at or after t that still shows key
+        began, or None: a rule with a deadline t is late only if a read
+        begun after it shows the rule (one begun before may end after t
+        on a loaded machine, and proves nothing)."""
+        with self.lock:
+            for t0, t1, keys in self.samples:
+                if t0 >= t and key in keys:
+                    return t0
+        return None
+
     def absent_between(self, key, t_from, t_to):
         """Samples wholly inside [t_from, t_to] that lack key."""
         with self.lock:
             return [(t0, t1) for t0, t1, keys in self.samples
                     if t0 >= t_from and t1 <= t_to and key not in keys]
+
+    def connect(self, suite, key, host, earliest):
+        """Whether the knocker of the window key (address, port) connects
+        to host: True or False; None if it did not, but the rule went
+        during the try at a time its window may end (after earliest): a
+        try too late to judge, on a loaded machine."""
+        src, port = key
+        t0 = time.time()
+        if suite.can_connect(host, port, src):
+            return True
+        holes = self.absent_between(key, t0, time.time())
+        if holes and holes[0][0] >= earliest:
+            return None
+        return False
 
     def seen_between(self, t_from, t_to):
         """Every key seen in the samples wholly inside [t_from, t_to]."""

@@ -7,9 +7,12 @@ chains come and go.  No PKS rule is lost (each window's rule is there for
 its whole window and its knocker connects) or left behind (each goes with
 its window), and no foreign rule is damaged: every rule the editor added
 is found again and deleted, and the foreign rules are the same, in the
-same order, before and after.  Bounded: EDIT_SECONDS and MAX_OPS."""
+same order, before and after.  The edits go on for EDIT_SECONDS, and
+until MIN_OPS commands ran (a loaded machine runs them slower), never
+past EDIT_MAX seconds or MAX_OPS commands."""
 import os
 import random
+import re
 import threading
 import time
 
@@ -25,6 +28,8 @@ GRACE = 1.5
 EARLY = 1.1		# the monitor counts whole seconds: a window may end
 			# up to 1 s before open-for after the knock
 EDIT_SECONDS = 30
+EDIT_MAX = 90
+MIN_OPS = 200
 MAX_OPS = 3000
 MORE = ["198.18.0.4", "198.18.0.5", "fd00::3"]
 SOURCES = ["198.18.0.2", "198.18.0.3", "fd00::2"] + MORE
@@ -126,7 +131,7 @@ class Editor:
                 self.fails.append("scratch chain %s: %s" % (name, args))
 
     def _loop(self):
-        end = time.time() + EDIT_SECONDS + 30
+        end = time.time() + EDIT_MAX + 30
         while not self.stop.is_set() and self.ops < MAX_OPS and \
                 time.time() < end:
             v6 = self.rnd.random() < 0.5
@@ -150,7 +155,7 @@ class Editor:
 def main():
     pkstest.require_root()
     pkstest.ensure_user()
-    pkstest.set_deadline(EDIT_SECONDS + 120)
+    pkstest.set_deadline(EDIT_MAX + 120)
     seed = int(os.environ.get("PKS_FAULT_SEED", str(int(time.time()))))
     rnd = random.Random(seed)
     tap.diag("seed %d (PKS_FAULT_SEED replays it)" % seed)
@@ -171,38 +176,67 @@ def main():
         ed = Editor(net, random.Random(seed + 1))
         ed.t.start()
         t_start = time.time()
-        rounds = windows = connected = 0
+        rounds = windows = connected = unjudged = 0
         problems = []
-        while time.time() - t_start < EDIT_SECONDS:
+        while time.time() - t_start < EDIT_SECONDS or \
+                (ed.ops < MIN_OPS and time.time() - t_start < EDIT_MAX):
             rounds += 1
             t0 = time.time()
             ends = {}
+            opened = {}
+            # when each window may end at the soonest: the monitor counts
+            # whole seconds from its own second of the knock
+            earliest = {}
+            judged = False
             srcs = rnd.sample(SOURCES, 3)
+            # each window is checked while it lasts: under load the next
+            # /generate can take longer than a whole window
             for user, src in zip((ADA, BOB, CAROL), srcs):
                 ports, msg = s.generate(user)
                 if ports is None:
                     problems.append("round %d: no sequence: %s" %
                                     (rounds, msg))
                     continue
-                s.knock(ports, host=SRV6 if ":" in src else SRV4, src=src)
-                ends[(src, 2222)] = time.time() + OPEN_FOR
+                host = SRV6 if ":" in src else SRV4
+                t_knock = time.time()
+                s.knock(ports, host=host, src=src)
+                key = (src, 2222)
+                ends[key] = time.time() + OPEN_FOR
+                earliest[key] = t_knock + OPEN_FOR - EARLY
+                # pks-fw waits for the xtables lock the editor keeps taking
+                if not pkstest.wait_for(lambda: key in watch.now(), 6):
+                    problems.append("round %d: window of %s not opened" %
+                                    (rounds, src))
+                    continue
+                opened[key] = time.time()
+                if judged:
+                    continue
+                # the first window whose knocker's try can be judged
+                # (the next one if this one ended during the try)
+                got = watch.connect(s, key, host, earliest[key])
+                if got is None:
+                    continue
+                judged = True
+                if got:
+                    connected += 1
+                else:
+                    problems.append("round %d: %s cannot connect in its "
+                                    "window (seen %.2f s after the knock)"
+                                    "\n%s" % (rounds, src,
+                                               opened[key] - t_knock,
+                                               "\n".join(s.monitor.log.grep(
+                                                   re.escape(src))[-6:])))
+            if not judged:
+                unjudged += 1
+                tap.diag("round %d: every try to connect came after its "
+                         "window" % rounds)
             windows += len(ends)
             want = set(ends)
-            # pks-fw waits for the xtables lock the editor keeps taking
-            if not pkstest.wait_for(lambda: want <= watch.now(), 6):
-                problems.append("round %d: windows not opened: %s" %
-                                (rounds, sorted(want - watch.now())))
-            t_open = time.time()
-            src = srcs[0]
-            if s.can_connect(SRV6 if ":" in src else SRV4, 2222, src):
-                connected += 1
-            else:
-                problems.append("round %d: %s cannot connect in its "
-                                "window" % (rounds, src))
             while time.time() < max(ends.values() or [0]) + GRACE + 0.2:
                 time.sleep(0.1)
             for key, end in ends.items():
-                holes = watch.absent_between(key, t_open, end - EARLY)
+                holes = watch.absent_between(key, opened.get(key, end),
+                                             earliest[key])
                 if holes:
                     problems.append("round %d: rule %s missing for a "
                                     "while in its window (%.2f s after "
@@ -210,9 +244,16 @@ def main():
                                                     holes[0][0] - end +
                                                     OPEN_FOR))
                 g = watch.gone_at(key, t0)
-                if g is None or g > end + GRACE:
+                late = watch.seen_after(key, end + GRACE)
+                if g is None or late is not None:
                     problems.append("round %d: rule %s outlived its "
-                                    "window" % (rounds, key[0]))
+                                    "window (%s)\n%s" % (
+                                        rounds, key[0],
+                                        "still there" if g is None else
+                                        "%.2f s" % (late - end),
+                                        "\n".join(s.monitor.log.grep(
+                                            re.escape(key[0]) +
+                                            "|xtables")[-6:])))
             extra = watch.seen_between(t0, time.time()) - want
             if extra:
                 problems.append("round %d: rules nobody asked for: %s" %
@@ -222,9 +263,10 @@ def main():
         check(not problems, "%d rounds, %d windows opened and closed "
                "during %d iptables(8) runs: no PKS rule lost or left "
                "behind" % (rounds, windows, ed.ops), "\n".join(problems))
-        check(connected == rounds, "a knocker connected in every round "
-               "(%d/%d)" % (connected, rounds))
-        check(ed.ops >= 200, "the editor ran %d iptables(8) commands "
+        check(connected == rounds - unjudged and connected > 0,
+               "a knocker connected in every round (%d/%d, %d too late "
+               "to judge)" % (connected, rounds, unjudged))
+        check(ed.ops >= MIN_OPS, "the editor ran %d iptables(8) commands "
                "(%.0f/s)" % (ed.ops, ed.ops / (time.time() - t_start)))
         check(not ed.fails, "every foreign rule the editor added was still "
                "there when it removed it (%d added)" % (ed.next - 1),

@@ -64,6 +64,7 @@ class Round:
         self.ends = {}		# (addr, port) -> end of its window
         self.problems = []
         self.limit = {}		# (addr, port) -> latest allowed removal
+        self.earliest = {}	# (addr, port) -> earliest allowed removal
 
     def log_since(self, i, rx, timeout=10):
         return self.s.monitor.log.wait(rx, timeout, start=i)
@@ -78,15 +79,26 @@ class Round:
                                      (user, svc, msg))
                 continue
             seqs.append((svc, src, ports))
+        knocked = {}
         for svc, src, ports in seqs:
+            t = time.time()
             self.s.knock(ports, host=host_of(src), src=src)
             key = (src, PORT[svc])
+            knocked[key] = t
+            # the monitor counts from its own second of the knock
+            self.earliest[key] = t + OPEN_FOR[svc] - EARLY
             self.ends[key] = time.time() + OPEN_FOR[svc]
-        want = set(self.ends)
-        got = pkstest.wait_for(lambda: want <= self.watch.now(), 3)
+
+        # each rule seen since its knock: on a loaded machine a 3 s
+        # window can be over before the last knock's opens
+        def unseen():
+            self.watch.now()	# a read begun after this one's start
+            return set(k for k, t in knocked.items()
+                       if k not in self.watch.seen_between(t, time.time()))
+        got = pkstest.wait_for(lambda: not unseen(), 3)
         if not got:
             self.problems.append("windows did not open: %s" %
-                                 sorted(want - self.watch.now()))
+                                 sorted(unseen()))
         return got
 
     def check_rules(self, t0):
@@ -95,10 +107,11 @@ class Round:
         for key, end in sorted(self.ends.items()):
             limit = self.limit.get(key, end + GRACE)
             gone = self.watch.gone_at(key, t0)
-            if gone is None or gone > limit:
+            late = self.watch.seen_after(key, limit)
+            if gone is None or late is not None:
                 self.problems.append(
                     "rule %s/%d still there %s after its limit" %
-                    (key[0], key[1], "%.2f s" % (gone - limit) if gone
+                    (key[0], key[1], "%.2f s" % (late - limit) if gone
                      else "now"))
             elif worst is None or gone - end > worst:
                 worst = gone - end
@@ -126,7 +139,9 @@ def main():
     cycles = int(os.environ.get("PKS_FAULT_CYCLES", "5"))
     seed = int(os.environ.get("PKS_FAULT_SEED", str(int(time.time()))))
     rnd = random.Random(seed)
-    pkstest.set_deadline(120 + cycles * 45)
+    # a bail-out, not a check: 119 s for 3 cycles on a quiet 2-CPU
+    # machine, 180-262 s at load 10-12
+    pkstest.set_deadline(120 + cycles * 90)
     tap.diag("seed %d (PKS_FAULT_SEED replays it)" % seed)
     victims = []
     for c in range(cycles):
@@ -195,13 +210,17 @@ def main():
                     # time left (the monitor counts whole seconds, so a
                     # window may close up to EARLY before its end): one
                     # connect takes a while on a loaded machine, so the
-                    # time left is read again before each
+                    # time left is read again before each, the longest
+                    # first, and a try its window ended is not judged
                     tried = 0
-                    for (src, port), end in left:
+                    for key, end in sorted(left, key=lambda x: -x[1]):
                         if not ok or end - time.time() < EARLY + 0.2:
                             continue
-                        tried += 1
-                        ok = s.can_connect(host_of(src), port, src)
+                        got = watch.connect(s, key, host_of(key[0]),
+                                            r.earliest[key])
+                        if got is not None:
+                            tried += 1
+                            ok = got
                     ok = ok and tried > 0
                     check(ok, "round %d: the new pks-fw puts back the %d "
                            "windows still open and their knockers connect"
