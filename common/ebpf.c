@@ -46,6 +46,10 @@
  * It is dropped, recorded and counted like a wrong hit, which in
  * match.c's terms it is.  Nothing else outside the range, and nothing
  * of another protocol, passes.
+ *
+ * The wake captures get a program of their own from the same code, for
+ * the last ports only: a single-source flood over the rate wakes the
+ * sniffer no more than it is read.
  */
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -79,6 +83,7 @@
 #define O_KEY1		offsetof(struct ebpf_shared, key[1])
 #define O_RANGE		offsetof(struct ebpf_shared, range)
 #define O_PORTS		offsetof(struct ebpf_shared, ports)
+#define O_LAST		offsetof(struct ebpf_shared, last)
 #define O_B		offsetof(struct ebpf_shared, b)
 #define O_TOUCH		offsetof(struct ebpf_bucket, touch)
 #define O_TAT		offsetof(struct ebpf_bucket, tat)
@@ -170,13 +175,59 @@ mix(struct prog *p, uint64_t c)
 }
 
 /*
- * The program, for the map mapfd.  Registers kept across the loads
+ * The range program's verdict on a packet of the bucket at r2 (r3 now,
+ * r4 its debt, r5 the most it may be and not be over, r8 the shared
+ * value, r9 whether the port is live); on to L_PASS or L_DROP.
+ */
+static void
+judge(struct prog *p)
+{
+	jmp(p, BPF_JEQ | BPF_K, BPF_REG_9, 0, 0, L_MISS);
+	/* a live port or guard: over the rate, a wrong hit or a start
+	 * match.c would refuse, dropped and recorded; else a touch */
+	jmp(p, BPF_JGT | BPF_X, BPF_REG_4, BPF_REG_5, 0, L_DROPREC);
+	STX(p, BPF_DW, BPF_REG_2, BPF_REG_3, O_TOUCH);
+	jmp(p, BPF_JA, 0, 0, 0, L_PASS);
+	/* elsewhere in the range: a wrong hit for the debt */
+	mark(p, L_MISS);
+	MOV(p, BPF_REG_1, BPF_REG_4);
+	ins(p, BPF_JMP | BPF_JGE | BPF_X, BPF_REG_1, BPF_REG_3, 1, 0);
+	MOV(p, BPF_REG_1, BPF_REG_3);
+	ALU(p, BPF_ADD, BPF_REG_1, EBPF_WRONG_NS);
+	MOV(p, BPF_REG_0, BPF_REG_5);
+	ALU(p, BPF_ADD, BPF_REG_0, EBPF_WRONG_NS);
+	ins(p, BPF_JMP | BPF_JLE | BPF_X, BPF_REG_1, BPF_REG_0, 1, 0);
+	MOV(p, BPF_REG_1, BPF_REG_0);
+	STX(p, BPF_DW, BPF_REG_2, BPF_REG_1, O_TAT);
+	/* recorded as passed (a passed one can still be lost, the range
+	 * ring full); a drop overwrites nothing of it */
+	STX(p, BPF_DW, BPF_REG_2, BPF_REG_3, O_PASSED);
+	/* passed if touched lately and under the rate */
+	jmp(p, BPF_JGT | BPF_X, BPF_REG_4, BPF_REG_5, 0, L_DROPREC);
+	LDX(p, BPF_DW, BPF_REG_1, BPF_REG_2, O_TOUCH);
+	MOV(p, BPF_REG_0, BPF_REG_3);
+	ALUX(p, BPF_SUB, BPF_REG_0, BPF_REG_1);
+	LDX(p, BPF_DW, BPF_REG_1, BPF_REG_8, O_WINDOW);
+	jmp(p, BPF_JLE | BPF_X, BPF_REG_0, BPF_REG_1, 0, L_PASS);
+	mark(p, L_DROPREC);
+	STX(p, BPF_DW, BPF_REG_2, BPF_REG_3, O_DROPPED);
+	ins(p, BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_1, 0, 0, 1);
+	ins(p, BPF_STX | BPF_ATOMIC | BPF_DW, BPF_REG_8, BPF_REG_1, O_MISSES,
+	    BPF_ADD);
+}
+
+/*
+ * The range program (wake 0) or the wake one, for the map mapfd.  The
+ * wake captures' passes a last port of a live sequence (the map's last)
+ * unless its prefix is over the rate, and records nothing: the range
+ * program sees the same packet and keeps the records, once.  Registers
+ * kept across the loads
  * (which clobber r0-r5): r6 the packet, r7 its protocol, r8 the
  * transport header's offset and then the shared value, r9 the port and
  * then whether it is live.
  */
 static int
-build(struct prog *p, int mapfd)
+build(struct prog *p, int mapfd, int wake)
 {
 	int	 k, j;
 
@@ -261,19 +312,23 @@ build(struct prog *p, int mapfd)
 	ALU(p, BPF_LSH, BPF_REG_1, 3);
 	MOV(p, BPF_REG_2, BPF_REG_8);
 	ALUX(p, BPF_ADD, BPF_REG_2, BPF_REG_1);
-	LDX(p, BPF_DW, BPF_REG_2, BPF_REG_2, O_PORTS);
+	LDX(p, BPF_DW, BPF_REG_2, BPF_REG_2, wake ? O_LAST : O_PORTS);
 	MOV(p, BPF_REG_1, BPF_REG_9);
 	ALU(p, BPF_AND, BPF_REG_1, 63);
 	ALUX(p, BPF_RSH, BPF_REG_2, BPF_REG_1);
 	ALU(p, BPF_AND, BPF_REG_2, 1);
-	jmp(p, BPF_JNE | BPF_K, BPF_REG_2, 0, 0, L_LIVE);
-	/* any other port: in the knock range, or nothing */
-	LDX(p, BPF_W, BPF_REG_1, BPF_REG_8, O_RANGE);
-	MOV(p, BPF_REG_3, BPF_REG_1);
-	ALU(p, BPF_AND, BPF_REG_3, 0xffff);
-	ALU(p, BPF_RSH, BPF_REG_1, 16);
-	jmp(p, BPF_JLT | BPF_X, BPF_REG_9, BPF_REG_3, 0, L_DROP);
-	jmp(p, BPF_JGT | BPF_X, BPF_REG_9, BPF_REG_1, 0, L_DROP);
+	if (wake)	/* a last port, or nothing */
+		jmp(p, BPF_JEQ | BPF_K, BPF_REG_2, 0, 0, L_DROP);
+	else {
+		/* any other port: in the knock range, or nothing */
+		jmp(p, BPF_JNE | BPF_K, BPF_REG_2, 0, 0, L_LIVE);
+		LDX(p, BPF_W, BPF_REG_1, BPF_REG_8, O_RANGE);
+		MOV(p, BPF_REG_3, BPF_REG_1);
+		ALU(p, BPF_AND, BPF_REG_3, 0xffff);
+		ALU(p, BPF_RSH, BPF_REG_1, 16);
+		jmp(p, BPF_JLT | BPF_X, BPF_REG_9, BPF_REG_3, 0, L_DROP);
+		jmp(p, BPF_JGT | BPF_X, BPF_REG_9, BPF_REG_1, 0, L_DROP);
+	}
 	mark(p, L_LIVE);
 	MOV(p, BPF_REG_9, BPF_REG_2);
 	/* r2: the bucket (ebpf_bucket() is the same in C) */
@@ -295,38 +350,13 @@ build(struct prog *p, int mapfd)
 	LDX(p, BPF_DW, BPF_REG_4, BPF_REG_2, O_TAT);
 	MOV(p, BPF_REG_5, BPF_REG_3);
 	ALU(p, BPF_ADD, BPF_REG_5, EBPF_BURST_NS);
-	jmp(p, BPF_JEQ | BPF_K, BPF_REG_9, 0, 0, L_MISS);
-	/* a live port or guard: over the rate, a wrong hit or a start
-	 * match.c would refuse, dropped and recorded; else a touch */
-	jmp(p, BPF_JGT | BPF_X, BPF_REG_4, BPF_REG_5, 0, L_DROPREC);
-	STX(p, BPF_DW, BPF_REG_2, BPF_REG_3, O_TOUCH);
-	jmp(p, BPF_JA, 0, 0, 0, L_PASS);
-	/* elsewhere in the range: a wrong hit for the debt */
-	mark(p, L_MISS);
-	MOV(p, BPF_REG_1, BPF_REG_4);
-	ins(p, BPF_JMP | BPF_JGE | BPF_X, BPF_REG_1, BPF_REG_3, 1, 0);
-	MOV(p, BPF_REG_1, BPF_REG_3);
-	ALU(p, BPF_ADD, BPF_REG_1, EBPF_WRONG_NS);
-	MOV(p, BPF_REG_0, BPF_REG_5);
-	ALU(p, BPF_ADD, BPF_REG_0, EBPF_WRONG_NS);
-	ins(p, BPF_JMP | BPF_JLE | BPF_X, BPF_REG_1, BPF_REG_0, 1, 0);
-	MOV(p, BPF_REG_1, BPF_REG_0);
-	STX(p, BPF_DW, BPF_REG_2, BPF_REG_1, O_TAT);
-	/* recorded as passed (a passed one can still be lost, the range
-	 * ring full); a drop overwrites nothing of it */
-	STX(p, BPF_DW, BPF_REG_2, BPF_REG_3, O_PASSED);
-	/* passed if touched lately and under the rate */
-	jmp(p, BPF_JGT | BPF_X, BPF_REG_4, BPF_REG_5, 0, L_DROPREC);
-	LDX(p, BPF_DW, BPF_REG_1, BPF_REG_2, O_TOUCH);
-	MOV(p, BPF_REG_0, BPF_REG_3);
-	ALUX(p, BPF_SUB, BPF_REG_0, BPF_REG_1);
-	LDX(p, BPF_DW, BPF_REG_1, BPF_REG_8, O_WINDOW);
-	jmp(p, BPF_JLE | BPF_X, BPF_REG_0, BPF_REG_1, 0, L_PASS);
-	mark(p, L_DROPREC);
-	STX(p, BPF_DW, BPF_REG_2, BPF_REG_3, O_DROPPED);
-	ins(p, BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_1, 0, 0, 1);
-	ins(p, BPF_STX | BPF_ATOMIC | BPF_DW, BPF_REG_8, BPF_REG_1, O_MISSES,
-	    BPF_ADD);
+	if (wake) {
+		/* over the rate: the range program drops it too, and
+		 * records it; else it wakes the sniffer */
+		jmp(p, BPF_JGT | BPF_X, BPF_REG_4, BPF_REG_5, 0, L_DROP);
+		jmp(p, BPF_JA, 0, 0, 0, L_PASS);
+	} else
+		judge(p);
 	mark(p, L_DROP);
 	ins(p, BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0);
 	EXIT(p);
@@ -358,21 +388,59 @@ ebpf_size(void)
 	return ((sizeof(struct ebpf_shared) + pg - 1) / pg * pg);
 }
 
-/*
- * The map (its secret key set) and the program, as close-on-exec
- * descriptors in *mapfd and *progfd: 0, or -1 with why in errbuf (no
- * bpf(2), not allowed, the verifier's first complaint).
- */
-int
-ebpf_make(int *mapfd, int *progfd, char *errbuf, size_t len)
+/* the range program (wake 0) or the wake one for the map m: its
+ * descriptor, or -1 with why in errbuf */
+static int
+load(int m, int wake, char *errbuf, size_t len)
 {
 	static struct prog	 p;
 	static char		 log[4096];
 	union bpf_attr		 a;
-	struct ebpf_shared	*sh;
-	int			 m, fd, e;
+	char			*nl;
+	int			 fd, e;
 
-	*mapfd = *progfd = -1;
+	if (build(&p, m, wake) == -1) {
+		snprintf(errbuf, len, "program: more than %d instructions",
+		    INSNS_MAX);
+		return (-1);
+	}
+	memset(&a, 0, sizeof(a));
+	a.prog_type = BPF_PROG_TYPE_SOCKET_FILTER;
+	a.insns = (uintptr_t)p.i;
+	a.insn_cnt = p.n;
+	a.license = (uintptr_t)"GPL";
+	if ((fd = sys_bpf(BPF_PROG_LOAD, &a)) != -1)
+		return (fd);
+	/* again, for the verifier's verdict: its last line (a log too
+	 * long for the buffer fails with ENOSPC by itself) */
+	e = errno;
+	log[0] = '\0';
+	a.log_buf = (uintptr_t)log;
+	a.log_size = sizeof(log);
+	a.log_level = 1;
+	(void)sys_bpf(BPF_PROG_LOAD, &a);
+	while ((nl = strrchr(log, '\n')) != NULL && nl[1] == '\0')
+		*nl = '\0';
+	nl = strrchr(log, '\n');
+	snprintf(errbuf, len, "%sprogram: %s%s%s", wake ? "wake " : "",
+	    strerror(e), log[0] != '\0' ? ": " : "", nl != NULL ? nl + 1 : log);
+	return (-1);
+}
+
+/*
+ * The map (its secret key set), the range program and the wake one, as
+ * close-on-exec descriptors in *mapfd, *progfd and *wakefd: 0, or -1
+ * with why in errbuf (no bpf(2), not allowed, the verifier's first
+ * complaint).
+ */
+int
+ebpf_make(int *mapfd, int *progfd, int *wakefd, char *errbuf, size_t len)
+{
+	union bpf_attr		 a;
+	struct ebpf_shared	*sh;
+	int			 m, e;
+
+	*mapfd = *progfd = *wakefd = -1;
 	memset(&a, 0, sizeof(a));
 	a.map_type = BPF_MAP_TYPE_ARRAY;
 	a.key_size = sizeof(uint32_t);
@@ -396,38 +464,15 @@ ebpf_make(int *mapfd, int *progfd, char *errbuf, size_t len)
 		close(m);
 		return (-1);
 	}
-	if (build(&p, m) == -1) {
-		snprintf(errbuf, len, "program: more than %d instructions",
-		    INSNS_MAX);
-		close(m);
-		return (-1);
-	}
-	memset(&a, 0, sizeof(a));
-	a.prog_type = BPF_PROG_TYPE_SOCKET_FILTER;
-	a.insns = (uintptr_t)p.i;
-	a.insn_cnt = p.n;
-	a.license = (uintptr_t)"GPL";
-	if ((fd = sys_bpf(BPF_PROG_LOAD, &a)) == -1) {
-		/* again, for the verifier's verdict: its last line (a log
-		 * too long for the buffer fails with ENOSPC by itself) */
-		char	*nl;
-
-		e = errno;
-		log[0] = '\0';
-		a.log_buf = (uintptr_t)log;
-		a.log_size = sizeof(log);
-		a.log_level = 1;
-		(void)sys_bpf(BPF_PROG_LOAD, &a);
-		while ((nl = strrchr(log, '\n')) != NULL && nl[1] == '\0')
-			*nl = '\0';
-		nl = strrchr(log, '\n');
-		snprintf(errbuf, len, "program: %s%s%s", strerror(e),
-		    log[0] != '\0' ? ": " : "", nl != NULL ? nl + 1 : log);
+	if ((*progfd = load(m, 0, errbuf, len)) == -1 ||
+	    (*wakefd = load(m, 1, errbuf, len)) == -1) {
+		if (*progfd != -1)
+			close(*progfd);
+		*progfd = -1;
 		close(m);
 		return (-1);
 	}
 	*mapfd = m;
-	*progfd = fd;
 	return (0);
 }
 

@@ -1,11 +1,12 @@
 /*
  * ebpf.h: the knock range judged in the kernel (issue 13, H1).
  *
- * pks-monitor makes one eBPF socket filter and one array map at start,
- * before its own seccomp filter (no bpf(2) after that), and hands both
- * to every pks-sniffer it starts.  The sniffer attaches the program to
- * its range captures and maps the map's one value, struct ebpf_shared:
- * from then on the two sides talk through that memory only.  The layout
+ * pks-monitor makes two eBPF socket filters and one array map at start,
+ * before its own seccomp filter (no bpf(2) after that), and hands them
+ * to every pks-sniffer it starts.  The sniffer attaches the programs to
+ * its range and wake captures and maps the map's one value, struct
+ * ebpf_shared: from then on the two sides talk through that memory
+ * only.  The layout
  * is here so that both sides, and the program's offsets, agree.
  */
 #ifndef PKS_EBPF_H
@@ -38,11 +39,12 @@ struct ebpf_shared {
 	uint32_t	range;		/* sniffer: lo | hi << 16; 0: none */
 	uint32_t	pad;
 	uint64_t	ports[65536 / 64];	/* sniffer: live ports, guards */
+	uint64_t	last[65536 / 64];	/* sniffer: last ports (wake) */
 	struct ebpf_bucket b[EBPF_BUCKETS];
 };
 
 /* ebpf.c */
-int		 ebpf_make(int *, int *, char *, size_t);
+int		 ebpf_make(int *, int *, int *, char *, size_t);
 uint32_t	 ebpf_bucket(const uint64_t *, int, const uint8_t *, int);
 size_t		 ebpf_size(void);
 

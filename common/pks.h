@@ -134,6 +134,7 @@ enum imsg_type {
 	   stay): the range filter in the kernel (common/ebpf.c) */
 	IMSG_SNIFF_EBPF_MAP,	/* fd of its map (SCM_RIGHTS) */
 	IMSG_SNIFF_EBPF_PROG,	/* fd of its program */
+	IMSG_SNIFF_EBPF_WAKE,	/* fd of the wake captures' program */
 
 	IMSG_MAX
 };

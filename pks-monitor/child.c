@@ -87,24 +87,28 @@ child_send_file(struct child *c, uint32_t type, const char *path,
 	return 0;
 }
 
-/* the range filter's map and program, copies: each sniffer gets its
+/* the range filter's map and programs, copies: each sniffer gets its
  * own (sent descriptors are closed) and the next one gets them again */
 static void
 child_send_ebpf(struct child *c)
 {
-	int	 m, p;
+	int	 m = -1, p = -1, w = -1;
 
 	if (env->ebpf_prog == -1)
 		return;
 	if ((m = fcntl(env->ebpf_map, F_DUPFD_CLOEXEC, 0)) == -1 ||
-	    (p = fcntl(env->ebpf_prog, F_DUPFD_CLOEXEC, 0)) == -1) {
+	    (p = fcntl(env->ebpf_prog, F_DUPFD_CLOEXEC, 0)) == -1 ||
+	    (w = fcntl(env->ebpf_wake, F_DUPFD_CLOEXEC, 0)) == -1) {
 		log_warn("range filter: dup");
 		if (m != -1)
 			close(m);
+		if (p != -1)
+			close(p);
 		return;
 	}
 	child_send(c->id, IMSG_SNIFF_EBPF_MAP, m, NULL, 0);
 	child_send(c->id, IMSG_SNIFF_EBPF_PROG, p, NULL, 0);
+	child_send(c->id, IMSG_SNIFF_EBPF_WAKE, w, NULL, 0);
 }
 
 /* fleet { }: mqtts://HOST[:PORT] split, the files opened */

@@ -182,6 +182,7 @@ struct monitor {
 	struct pks_sniff_stats sniff_past; /* the sum of the earlier ones' */
 	int		 ebpf_map;	/* the range filter in the kernel, */
 	int		 ebpf_prog;	/* made at start (common/ebpf.c); -1 */
+	int		 ebpf_wake;
 	int		 stopping;
 	struct pending	*pending;	/* answered later (request.c) */
 	struct pks_state state;		/* grants and lockdown (state.c) */

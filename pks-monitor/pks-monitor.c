@@ -224,7 +224,7 @@ ebpf_init(void)
 {
 	char	 why[256];
 
-	env->ebpf_map = env->ebpf_prog = -1;
+	env->ebpf_map = env->ebpf_prog = env->ebpf_wake = -1;
 #ifdef PKS_TESTHOOKS
 	if (getenv("PKS_TEST_NO_EBPF") != NULL) {
 		log_warnx("range filter: not in the kernel (test hook "
@@ -233,7 +233,7 @@ ebpf_init(void)
 		return;
 	}
 #endif
-	if (ebpf_make(&env->ebpf_map, &env->ebpf_prog, why,
+	if (ebpf_make(&env->ebpf_map, &env->ebpf_prog, &env->ebpf_wake, why,
 	    sizeof(why)) == -1)
 		log_warnx("range filter: not in the kernel (eBPF: %s): "
 		    "pks-sniffer judges the whole knock range itself", why);

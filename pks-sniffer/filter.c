@@ -20,7 +20,10 @@
  * a wake-up only when it hits the last port of a sequence.  The last
  * ports are in every filter so that a port that becomes a last port is
  * never in none while the filters change; pks-sniffer.c judges each
- * packet once, whichever sockets caught it.
+ * packet once, whichever sockets caught it.  Where the kernel judges
+ * the range (common/ebpf.c), the wake and range sockets get its eBPF
+ * programs instead, and there is no read socket: these are for the
+ * interfaces without.
  *
  * Classic BPF stops at 4096 instructions and each port range costs a
  * few.  When the live set is too large, the ranges closest to each

@@ -71,6 +71,7 @@ struct iface {
 	pcap_t		*r;		/* the knock range, read */
 	int		 fd;
 	int		 dlt;
+	int		 wake_ebpf;	/* p's filter: range.c's wake program */
 	int		 failed;	/* closed at the end of the pass */
 };
 
@@ -79,6 +80,7 @@ static int			 nifaces;
 static struct pks_sniff_conf	 sconf;
 static int			 have_conf;
 static int			 ebpf_map = -1, ebpf_prog = -1;	/* range.c */
+static int			 ebpf_wake = -1;
 static struct match		*matcher;
 static uint64_t			 mono_ms;	/* when the batch was read */
 static uint64_t			 mono_ns;	/* the same, in ns */
@@ -144,9 +146,11 @@ sniff_conf(struct imsg *im)
 
 	switch (im->hdr.type) {
 	case IMSG_SNIFF_EBPF_MAP:
-	case IMSG_SNIFF_EBPF_PROG: {
+	case IMSG_SNIFF_EBPF_PROG:
+	case IMSG_SNIFF_EBPF_WAKE: {
 		int	*fdp = im->hdr.type == IMSG_SNIFF_EBPF_MAP ? &ebpf_map :
-			    &ebpf_prog;
+			    im->hdr.type == IMSG_SNIFF_EBPF_PROG ? &ebpf_prog :
+			    &ebpf_wake;
 
 		if (im->fd == -1 || im->len != 0 || *fdp != -1) {
 			log_warnx("range filter message: no descriptor, a "
@@ -218,6 +222,7 @@ sniff_conf(struct imsg *im)
 		ifaces[nifaces].p = ifaces[nifaces].g = ifaces[nifaces].r =
 		    NULL;
 		ifaces[nifaces].failed = 0;
+		ifaces[nifaces].wake_ebpf = 0;
 		ifaces[nifaces].fd = -1;
 		nifaces++;
 		return (0);
@@ -281,7 +286,7 @@ iface_open(struct iface *ifc)
 	ifc->g = NULL;
 	if (range_active()) {
 		ifc->r = capture_open(ifc, RING_READ + RING_RANGE);
-		if (range_attach(pcap_fileno(ifc->r)) == 0)
+		if (range_attach(pcap_fileno(ifc->r), 0) == 0)
 			log_debug("%s: range filter: eBPF", ifc->name);
 		else {
 			log_warn("%s: range filter: eBPF refused; the whole "
@@ -308,6 +313,16 @@ iface_open(struct iface *ifc)
 		fatalx("%s: link type changed while opening", ifc->name);
 	if ((ifc->fd = pcap_get_selectable_fd(ifc->p)) == -1)
 		fatalx("%s: no selectable descriptor", ifc->name);
+	/* the range program reads here: the last ports wake the sniffer
+	 * unless their prefix is over the rate (range.c) */
+	if (ifc->g == NULL) {
+		if (range_attach(ifc->fd, 1) == 0) {
+			ifc->wake_ebpf = 1;
+			log_debug("%s: wake filter: eBPF", ifc->name);
+		} else
+			log_warn("%s: wake filter: eBPF refused; classic",
+			    ifc->name);
+	}
 	log_debug("%s: capturing, link type %s", ifc->name,
 	    pcap_datalink_val_to_name(ifc->dlt));
 }
@@ -348,20 +363,31 @@ refilter(void)
 	struct bpf_program	 wake, rd;
 	uint16_t		*ports;
 	size_t			 n, nlast;
-	int			 k;
+	int			 k, cwake = 0, cread = 0;
 
 	refilter_due = 0;
 	n = match_ports(matcher, &ports, &nlast);
 	if (ports == NULL && match_nseqs(matcher) > 0)
 		fatal("live ports");
+	/* classic programs only for the interfaces that use them */
+	for (k = 0; k < nifaces; k++) {
+		cwake |= !ifaces[k].wake_ebpf;
+		cread |= ifaces[k].g != NULL;
+	}
+	memset(&wake, 0, sizeof(wake));
+	memset(&rd, 0, sizeof(rd));
 	/* a port the read filter admits is live in the kernel first */
 	range_ports(ports, n, 0);
 	/* one program for every link type: offsets from the IP header */
-	if (filter_compile(ports, n, nlast, FILTER_WAKE, &wake) == -1 ||
-	    filter_compile(ports, n, nlast, FILTER_READ, &rd) == -1)
+	if ((cwake &&
+	    filter_compile(ports, n, nlast, FILTER_WAKE, &wake) == -1) ||
+	    (cread && filter_compile(ports, n, nlast, FILTER_READ, &rd) == -1))
 		fatal("filter");
+	/* the wake program's last ports: live ones already (above) */
+	range_last(ports, nlast);
 	for (k = 0; k < nifaces; k++)
-		if (filter_attach(ifaces[k].fd, &wake) == -1)
+		if (!ifaces[k].wake_ebpf &&
+		    filter_attach(ifaces[k].fd, &wake) == -1)
 			fatal("%s: attach filter", ifaces[k].name);
 	(void)drain();
 	for (k = 0; k < nifaces; k++)
@@ -916,8 +942,8 @@ main(int argc, char *argv[])
 		fatalx("no IMSG_SNIFF_CONF in the configuration");
 	if (nifaces == 0)
 		fatalx("no interface to capture on");
-	(void)range_setup(ebpf_map, ebpf_prog, sconf.knock_lo, sconf.knock_hi,
-	    sconf.knock_timeout);
+	(void)range_setup(ebpf_map, ebpf_prog, ebpf_wake, sconf.knock_lo,
+	    sconf.knock_hi, sconf.knock_timeout);
 	/* judged here or in the kernel, a full range ring resets */
 	match_on_drop(matcher, range_dropped);
 	for (i = 0; i < nifaces; i++)

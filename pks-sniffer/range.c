@@ -28,24 +28,26 @@
 #include "sniffer.h"
 
 static struct ebpf_shared	*sh;
-static int			 prog = -1;
+static int			 prog = -1, wprog = -1;
 static uint64_t			 misses_seen;
 static uint64_t			 lost_ns;	/* a range ring last lost */
 static uint64_t			 lost_all_ns;	/* one with the classic filter */
 
 /* privileged, after the configuration: map the monitor's map, keep its
- * program; 0, or -1 (logged: the classic filter it is) */
+ * programs; 0, or -1 (logged: the classic filter it is) */
 int
-range_setup(int mapfd, int progfd, uint16_t lo, uint16_t hi,
+range_setup(int mapfd, int progfd, int wakefd, uint16_t lo, uint16_t hi,
     uint32_t timeout)
 {
 	void	*p;
 
-	if (mapfd == -1 || progfd == -1) {
+	if (mapfd == -1 || progfd == -1 || wakefd == -1) {
 		if (mapfd != -1)
 			close(mapfd);
 		if (progfd != -1)
 			close(progfd);
+		if (wakefd != -1)
+			close(wakefd);
 		return (-1);
 	}
 	p = mmap(NULL, ebpf_size(), PROT_READ | PROT_WRITE, MAP_SHARED, mapfd,
@@ -55,10 +57,12 @@ range_setup(int mapfd, int progfd, uint16_t lo, uint16_t hi,
 		log_warn("range filter: mmap; judging the whole knock range "
 		    "here");
 		close(progfd);
+		close(wakefd);
 		return (-1);
 	}
 	sh = p;
 	prog = progfd;
+	wprog = wakefd;
 	/* nothing of the sniffer before this one is trusted: it may have
 	 * been killed for misbehaving, and chosen the key (collisions at
 	 * will) or left every bucket over the rate or dropped for ever.
@@ -70,14 +74,16 @@ range_setup(int mapfd, int progfd, uint16_t lo, uint16_t hi,
 		    "range here");
 		munmap(p, ebpf_size());
 		sh = NULL;
-		prog = -1;
+		prog = wprog = -1;
 		close(progfd);
+		close(wakefd);
 		return (-1);
 	}
 	__atomic_store_n(&sh->window, ((uint64_t)timeout + 1) * 1000000000ULL,
 	    __ATOMIC_RELAXED);
 	/* the live ports come with the first live set */
 	memset(sh->ports, 0, sizeof(sh->ports));
+	memset(sh->last, 0, sizeof(sh->last));
 	__atomic_store_n(&sh->range, (uint32_t)lo | (uint32_t)hi << 16,
 	    __ATOMIC_RELEASE);
 	misses_seen = __atomic_load_n(&sh->misses, __ATOMIC_RELAXED);
@@ -90,14 +96,33 @@ range_active(void)
 	return (sh != NULL);
 }
 
-/* privileged: the program on a range capture; -1: keep the classic */
+/* privileged: the range program on a range capture, or (wake) the wake
+ * one on the wake capture of an interface that has it; -1: keep the
+ * classic */
 int
-range_attach(int fd)
+range_attach(int fd, int wake)
 {
 	if (sh == NULL)
 		return (-1);
-	return (setsockopt(fd, SOL_SOCKET, SO_ATTACH_BPF, &prog,
-	    sizeof(prog)));
+	return (setsockopt(fd, SOL_SOCKET, SO_ATTACH_BPF, wake ? &wprog :
+	    &prog, sizeof(prog)));
+}
+
+/* the last ports of live sequences, ports[0..n), for the wake program:
+ * exactly these (each one is live already: range_ports()) */
+void
+range_last(const uint16_t *ports, size_t n)
+{
+	uint64_t	 on[NPORTS / 64];
+	size_t		 i;
+
+	if (sh == NULL)
+		return;
+	memset(on, 0, sizeof(on));
+	for (i = 0; i < n; i++)
+		BIT_SET(on, ports[i]);
+	for (i = 0; i < NPORTS / 64; i++)
+		__atomic_store_n(&sh->last[i], on[i], __ATOMIC_RELEASE);
 }
 
 /*

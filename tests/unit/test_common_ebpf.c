@@ -40,7 +40,7 @@
 #define EDGE		(HI + 3)	/* a guard outside the knock range */
 #define PASS		256	/* a pass: the snap length */
 
-static int			 mapfd = -1, progfd = -1;
+static int			 mapfd = -1, progfd = -1, wakefd = -1;
 static struct ebpf_shared	*sh;
 static const uint8_t		 src[16] = { 198, 18, 0, 7 };	/* as struct pkt */
 
@@ -50,7 +50,7 @@ setup(void **state)
 	char	 why[256];
 
 	(void)state;
-	if (ebpf_make(&mapfd, &progfd, why, sizeof(why)) == -1) {
+	if (ebpf_make(&mapfd, &progfd, &wakefd, why, sizeof(why)) == -1) {
 		print_message("skipped: %s\n", why);
 		return 0;
 	}
@@ -73,9 +73,9 @@ mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* the program's verdict on a TCP SYN from src to port */
+/* a program's verdict on a TCP SYN from src to port */
 static uint32_t
-run(uint16_t port)
+run_prog(int fd, uint16_t port)
 {
 	uint8_t		 f[14 + 20 + 20], out[sizeof(f)];
 	union bpf_attr	 a;
@@ -97,7 +97,7 @@ run(uint16_t port)
 	f[34 + 12] = 5 << 4;
 	f[34 + 13] = 0x02;	/* SYN */
 	memset(&a, 0, sizeof(a));
-	a.test.prog_fd = progfd;
+	a.test.prog_fd = fd;
 	a.test.data_in = (uintptr_t)f;
 	a.test.data_size_in = sizeof(f);
 	/* not needed by the kernel; valgrind checks it */
@@ -106,6 +106,13 @@ run(uint16_t port)
 	assert_int_equal(syscall(__NR_bpf, BPF_PROG_TEST_RUN, &a, sizeof(a)),
 	    0);
 	return a.test.retval;
+}
+
+/* the range program's */
+static uint32_t
+run(uint16_t port)
+{
+	return run_prog(progfd, port);
 }
 
 static void
@@ -200,6 +207,33 @@ over_the_rate_live_ports_are_dropped_and_recorded(void **state)
 	assert_true(b->touch >= t0);
 }
 
+static void
+wake_program_passes_last_ports_under_the_rate(void **state)
+{
+	struct ebpf_bucket	*b = fresh_bucket();
+	uint64_t		 m0 = sh->misses;
+
+	(void)state;
+	sh->last[LIVE / 64] |= 1ULL << (LIVE % 64);
+	assert_int_equal(run_prog(wakefd, LIVE), PASS);
+	/* live, not a last port; a miss; outside the range: no wake */
+	assert_int_equal(run_prog(wakefd, EDGE), 0);
+	assert_int_equal(run_prog(wakefd, 30100), 0);
+	assert_int_equal(run_prog(wakefd, LO - 1), 0);
+	/* the range program keeps the records, for each packet once */
+	assert_int_equal(b->touch, 0);
+	assert_int_equal(b->tat, 0);
+	assert_int_equal(b->passed, 0);
+	assert_int_equal(b->dropped, 0);
+	assert_int_equal(sh->misses, m0);
+	/* over the rate: no wake, and no second record */
+	b->tat = mono_ns() + EBPF_BURST_NS + 60000000000ULL;
+	assert_int_equal(run_prog(wakefd, LIVE), 0);
+	assert_int_equal(b->dropped, 0);
+	assert_int_equal(sh->misses, m0);
+	sh->last[LIVE / 64] = 0;
+}
+
 int
 main(void)
 {
@@ -208,6 +242,7 @@ main(void)
 		cmocka_unit_test(live_ports_pass_outside_the_range_too),
 		cmocka_unit_test(
 		    over_the_rate_live_ports_are_dropped_and_recorded),
+		cmocka_unit_test(wake_program_passes_last_ports_under_the_rate),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -34,7 +34,8 @@ range_map_state(void **state)
 	struct ebpf_shared	*sh;
 	struct pkt		 p;
 	size_t			 i;
-	int			 fd, prog;
+	int			 fd, prog, wake;
+	const uint16_t		 last[] = { 30001, 40002 };
 
 	(void)state;
 	fd = memfd_create("pks-test-range", MFD_CLOEXEC);
@@ -52,10 +53,26 @@ range_map_state(void **state)
 		sh->b[i].touch = UINT64_MAX;
 		sh->b[i].passed = UINT64_MAX;
 	}
+	memset(sh->last, 0xff, sizeof(sh->last));
 	prog = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	assert_true(prog != -1);
-	assert_int_equal(range_setup(dup(fd), prog, 20000, 60000, 10), 0);
+	wake = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	assert_true(wake != -1);
+	assert_int_equal(range_setup(dup(fd), prog, wake, 20000, 60000, 10),
+	    0);
 	assert_true(range_active());
+	/* no last port wakes before the first live set */
+	for (i = 0; i < NPORTS / 64; i++)
+		if (sh->last[i] != 0)
+			fail_msg("last ports word %zu kept its old state", i);
+	/* then exactly the last ports of the live set */
+	range_last(last, 2);
+	assert_int_equal(BIT_ISSET(sh->last, 30001), 1);
+	assert_int_equal(BIT_ISSET(sh->last, 40002), 1);
+	assert_int_equal(BIT_ISSET(sh->last, 30002), 0);
+	range_last(last, 1);
+	assert_int_equal(BIT_ISSET(sh->last, 30001), 1);
+	assert_int_equal(BIT_ISSET(sh->last, 40002), 0);
 
 	/* a new secret, and clean buckets */
 	assert_false(sh->key[0] == 0x1111111111111111ULL &&
