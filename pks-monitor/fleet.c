@@ -754,16 +754,31 @@ words_fit(const struct reply *out, const char *host, const struct reply *rp)
  * so every host's part arrives whole (recovery sequences cut off would
  * be issued and never shown).  A /status stays one message: asked in a
  * group, it is the one sent in private (gather_end).
+ *
+ * A part that goes to the person only (/users, /windows name users and
+ * addresses: admin.c to_private()) makes the gathered answer go there
+ * too, with its hint for a group; never the other way round.
  */
 static void
 gather_add(struct gather *g, const char *host, const struct reply *rp)
 {
-	if (g->cmd != FLEET_CMD_STATUS && g->out.t.len > 0 &&
-	    !words_fit(&g->out, host, rp)) {
-		telegram_origin.reply(&g->req, &g->out);
-		reply_init(&g->out);
+	struct reply	*out = &g->out;
+	enum reply_to	 to = out->to;
+	struct text	 alt = out->alt;
+
+	if (g->cmd != FLEET_CMD_STATUS && out->t.len > 0 &&
+	    !words_fit(out, host, rp)) {
+		telegram_origin.reply(&g->req, out);
+		reply_init(out);
+		out->to = to;
+		out->alt = alt;
 	}
-	words_add(&g->out, host, rp);
+	words_add(out, host, rp);
+	if (g->cmd != FLEET_CMD_STATUS && rp->to == REPLY_PRIVATE &&
+	    out->to != REPLY_PRIVATE) {
+		out->to = REPLY_PRIVATE;
+		out->alt = rp->alt;
+	}
 }
 
 /* a host's part: its answer (rp), or NULL: it did not answer */
@@ -808,9 +823,12 @@ fleet_reply(const struct pks_fleet_reply *fr, const char *text,
 	}
 	host_words(&rp, fr, text, alt);
 	if (f->gather != NULL) {
-		/* the words without the host's name: gather_part adds it */
+		/* the words without the host's name: gather_part adds it;
+		 * where they go, for the gathered answer (gather_add) */
 		reply_init(&rp);
 		text_addn(&rp.t, text, fr->textlen);
+		rp.to = fr->to;
+		text_addn(&rp.alt, alt, fr->altlen);
 		gather_part(f, &rp);
 		fwd_free(f);
 		return;

@@ -356,6 +356,18 @@ def test_admin_everywhere(suites):
     msg = ask(front, ADA, "/windows web2", answer_of("web2"))
     tap.ok(msg and "window" in msg.lower(), "/windows web2 is web2's "
            "answer", msg)
+    # gathered, it names users and addresses as each host's does: in a
+    # group, it goes to Ada in private, never to the group
+    since = last_seq(front)
+    front.bot.push_message(user_id=ADA, text="/windows all", chat_id=GROUP,
+                           chat_type="supergroup", first_name="Ada")
+    got = front.bot.wait_sent(since=since, timeout=15,
+                              text=r"<b>web2</b>: ")
+    tap.ok(got and str(got["params"]["chat_id"]) == str(ADA) and
+           "<b>front</b>: " in got["params"]["text"] and
+           not front.bot.sent(chat_id=GROUP, since=since),
+           "/windows all in a group: sent to Ada in private, nothing to "
+           "the group", got)
     msg = ask(front, ADA, "/unlock all", r"<b>front</b>: ", timeout=15)
     msg = ask(front, ADA, "/generate web2 ssh", answer_of("web2"))
     tap.ok(ports_of(msg), "/unlock all: web2 issues again", msg)
