@@ -988,13 +988,14 @@ def notes_main(rs):
                   per_m(r[sub]) > per_m(k[sub])]
         if behind:
             notes.append("- %s's sniffer spends more CPU than knockd per "
-                         "million random-port flood packets (%s): it reads "
-                         "and judges every packet to a live knock port or "
-                         "its guards (33 ports each, about 0.8 %% of a "
-                         "random-port flood with 5 live sequences), where "
-                         "knockd's kernel filter passes only its doors' "
-                         "ports; the rest of the knock range is judged in "
-                         "the kernel (issue 13 H1, an eBPF filter)." % (
+                         "million random-port flood packets (%s): with "
+                         "the flooding source over the wrong-hit rate the "
+                         "kernel drops all its packets (issue 13 H1, eBPF "
+                         "filters), so what is left is the sniffer's own "
+                         "timers (a tick a second) and, with knocks, the "
+                         "knocks; per million packets that depends on the "
+                         "flood rate each daemon got. Without eBPF the "
+                         "sniffer reads the whole knock range." % (
                              r["name"], ", ".join(behind)))
     return notes
 
@@ -1076,10 +1077,12 @@ same phases for each daemon.
   Since issue 13 (H1) every packet into PKS's knock range (20000-60000
   here, 61 %% of all ports) that advances nothing is a wrong hit for its
   source, so that blind guessing costs the full entropy of a sequence. The
-  sniffer reads the packets to live knock ports and their guards; the rest
-  of the range is judged by an eBPF socket filter in the kernel, which
-  drops the packets of sources with no knock in progress, or over the
-  wrong-hit rate (this flood), and lets the sniffer know (pks-sniffer(8)).
+  range is judged by an eBPF socket filter in the kernel, which passes
+  the packets to live knock ports and their guards and drops the rest of
+  the packets of sources with no knock in progress, and every packet of a
+  source over the wrong-hit rate (this flood), live ports too, and lets
+  the sniffer know (pks-sniffer(8)); a second one on the wake capture
+  keeps such a source's hits on last ports from waking the sniffer.
   knockd's kernel filter passes only its doors' ports.
 - **(c)** A SYN flood from random spoofed sources in
   198.18.1.0-198.18.255.255 (about 65,000 addresses) at the ports of live
