@@ -866,6 +866,19 @@ finish_fleet(struct parser *p)
 		if (strcmp(c->fleet_hosts[i].name, c->fleet_name) == 0)
 			conf_error(&p->lx, c->fleet_hosts[i].line, "fleet: "
 			    "host %s is this host's own name", c->fleet_name);
+	/* the front reads "/generate NAME SERVICE" as its own service
+	 * NAME when it has one: such a host could never be asked */
+	for (i = 0; c->fleet_role == PKS_FLEET_FRONT &&
+	    i <= c->nfleet_hosts; i++) {
+		const char	*name = i < c->nfleet_hosts ?
+			    c->fleet_hosts[i].name : c->fleet_name;
+
+		if (conf_service_index(c, name) != -1)
+			conf_error(&p->lx, i < c->nfleet_hosts ?
+			    c->fleet_hosts[i].line : line, "fleet: host %s "
+			    "is also a service here (/generate %s would "
+			    "mean the service)", name, name);
+	}
 	c->fleet_secret_line = p->fleet_secret_line;
 }
 

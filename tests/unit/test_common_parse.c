@@ -445,6 +445,15 @@ static const struct ecase ecases[] = {
 	    "\thost web2 secret-file \"/s\"\n"
 	    "\thost web2 secret-file \"/t\"\n}\n" SVC, 10, "host web2 given "
 	    "twice (first at line 9)", 1 },
+	/* /generate NAME means a service of the front's if it has one */
+	{ "fleet_host_line_a_service",
+	    TG "fleet {\n\tbroker \"mqtts://b\"\n" FRONT_REST
+	    "\thost ssh secret-file \"/s\"\n}\n" SVC, 9, "fleet: host ssh "
+	    "is also a service here", 1 },
+	{ "fleet_front_name_a_service",
+	    TG "fleet {\n\tbroker \"mqtts://b\"\n\tca-file \"/c\"\n"
+	    "\tname ssh\n\tpassword-file \"/p\"\n\trole front\n}\n" SVC,
+	    3, "fleet: host ssh is also a service here", 1 },
 	{ "fleet_host_line_own_name",
 	    TG "fleet {\n\tbroker \"mqtts://b\"\n" FRONT_REST
 	    "\thost front secret-file \"/s\"\n}\n" SVC, 9, "fleet: host "
