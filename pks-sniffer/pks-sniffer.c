@@ -73,6 +73,7 @@ struct iface {
 	int		 dlt;
 	int		 wake_ebpf;	/* p's filter: range.c's wake program */
 	int		 failed;	/* closed at the end of the pass */
+	int64_t		 last[3];	/* the stamp last read, per capture */
 };
 
 static struct iface		 ifaces[PKS_IFACES_MAX];
@@ -87,6 +88,18 @@ static uint64_t			 mono_ns;	/* the same, in ns */
 static int64_t			 read_ns;	/* the same, by the wall clock */
 static struct stamp_clock	 sclock;	/* stamps to monotonic time */
 static unsigned int		 steps_said;
+static int			 reading;	/* the capture dispatch() reads */
+static int			 unordered;	/* a ring's stamps went back */
+static unsigned long long	 unordered_n;	/* passes, for the log */
+static uint64_t			 unordered_next;	/* ms */
+#ifdef PKS_TESTHOOKS
+/* SIGRTMAX with a value v (sigqueue): the wall clock, as the kernel's
+ * stamps and this sniffer's readings have it, went back TEST_STEP_NS at
+ * the last time before now whose wall-clock ms are v modulo 2^31 */
+#define TEST_STEP_NS	1000000000LL
+static volatile sig_atomic_t	 test_step_ms = -1;
+static int64_t			 test_step_at;	/* wall ns; 0: none */
+#endif
 /* frames judged lately, by capture time: the same packet caught by two
  * captures is judged once (the kernel stamps a packet once) */
 #define SEEN_SLOTS	4096
@@ -541,6 +554,16 @@ collect(const struct iface *ifc, const struct pcap_pkthdr *h,
 	f = &frames[nframes++];
 	/* nanoseconds: PCAP_TSTAMP_PRECISION_NANO */
 	f->ns = (int64_t)h->ts.tv_sec * 1000000000 + h->ts.tv_usec;
+#ifdef PKS_TESTHOOKS
+	if (test_step_at != 0 && f->ns >= test_step_at)
+		f->ns -= TEST_STEP_NS;
+#endif
+	/* a ring holds frames in the order they came: a stamp that went
+	 * back is a backward step of the wall clock, and sorting by stamp
+	 * will put what came after it before what came before */
+	if (f->ns < ifaces[ifc - ifaces].last[reading] - STAMP_UNORDER_NS)
+		unordered = 1;
+	ifaces[ifc - ifaces].last[reading] = f->ns;
 	f->pkt = *pkt;
 	f->ifc = ifc - ifaces;
 }
@@ -596,6 +619,17 @@ batch_clock(void)
 	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
 		fatal("clock_gettime");
 	read_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+#ifdef PKS_TESTHOOKS
+	if (test_step_ms >= 0) {
+		int64_t	 ms = read_ns / 1000000;
+
+		ms -= (ms - test_step_ms) & 0x7fffffff;
+		test_step_at = ms * 1000000;
+		test_step_ms = -1;
+	}
+	if (test_step_at != 0 && read_ns >= test_step_at)
+		read_ns -= TEST_STEP_NS;
+#endif
 	stamp_read(&sclock, mono_ns, read_ns);
 	if (sclock.steps != steps_said) {
 		steps_said = sclock.steps;
@@ -623,6 +657,7 @@ dispatch(int i, int which)
 	    ifaces[i].g : ifaces[i].r;
 	if (h == NULL)
 		return (0);	/* no read capture: the range one reads */
+	reading = which;
 	n = pcap_dispatch(h, which == FILTER_WAKE ? SNIFF_BATCH : READ_BATCH,
 	    cb[which], (u_char *)&ifaces[i]);
 	if (n == PCAP_ERROR) {
@@ -751,6 +786,21 @@ drain(void)
 	if (nframes >= frames_cap / 2)
 		cut = INT64_MAX;
 	range_losses();
+	/* a backward step of the wall clock between two frames of a ring:
+	 * their order by stamp is not the order they came in, and a wrong
+	 * hit may be judged before the knock it followed.  No knock steps
+	 * through this pass: as if a classic range ring had lost frames */
+	if (unordered) {
+		unordered = 0;
+		unordered_n++;
+		range_lost(mono_ns, 1);
+		if (mono_ms >= unordered_next) {
+			log_warnx("the wall clock went back between two packets "
+			    "(%llu times): knocks in progress then are reset",
+			    unordered_n);
+			unordered_next = mono_ms + LOST_LOG_MS;
+		}
+	}
 	frames_sort(frames, frames_tmp, nframes);
 	for (i = 0; i < nframes && frames[i].ns <= cut; i++)
 		if (!seen_before(&frames[i]))
@@ -855,6 +905,15 @@ stats_forge_sig(int sig)
 	(void)sig;
 	stats_forge = 1;
 }
+
+static void
+test_step_sig(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	if (si->si_code == SI_QUEUE && si->si_value.sival_int >= 0)
+		test_step_ms = si->si_value.sival_int;
+}
 #endif
 
 /*
@@ -957,6 +1016,15 @@ main(int argc, char *argv[])
 	match_on_refusal(matcher, on_refusal);
 #ifdef PKS_TESTHOOKS
 	signal(SIGUSR1, stats_forge_sig);
+	{
+		struct sigaction	 sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_sigaction = test_step_sig;
+		sa.sa_flags = SA_SIGINFO | SA_RESTART;
+		if (sigaction(SIGRTMAX, &sa, NULL) == -1)
+			fatal("sigaction");
+	}
 #endif
 	proc_confine(NULL, 0, sniffer_rules, sniffer_nrules);
 	log_info("capturing on %d interface%s, up to %u sources; knock range "

@@ -120,6 +120,10 @@ void		 range_lost(uint64_t, int);
 #define STAMP_AGE_MAX_NS	5000000000ULL	/* a frame older: no time */
 #define STAMP_HOLD_NS		10000000000ULL	/* a backward step: the
 						 * old difference kept */
+#define STAMP_UNORDER_NS	100000000LL	/* a ring's stamps going
+						 * back more: a step (not
+						 * CPUs' backlogs; NTP
+						 * slews smaller offsets) */
 struct stamp_clock {
 	int64_t		level;		/* wall - monotonic, ns, now */
 	int64_t		hi;		/* the one frames are read by */

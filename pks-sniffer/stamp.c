@@ -17,9 +17,10 @@
  * one let through).  After a backward step the old, higher difference
  * is kept for STAMP_HOLD_NS, past which no frame stamped before the
  * step is still unread (a capture is read at least once a second); a
- * forward step takes over at once.  A frame whose time comes out in the
- * future or older than STAMP_AGE_MAX_NS has none (0: unknown, which
- * counts everything recorded against it).
+ * forward step takes over at once.  A frame whose time comes out later
+ * than the reading was captured during the read: the reading's time, as
+ * early as it can have been.  One older than STAMP_AGE_MAX_NS has none
+ * (0: unknown, which counts everything recorded against it).
  */
 #include <stdint.h>
 
@@ -57,8 +58,13 @@ stamp_mono(const struct stamp_clock *c, int64_t ns)
 {
 	int64_t	 t = ns - c->hi;
 
-	if (!c->init || t <= 0 || (uint64_t)t > c->mono ||
-	    c->mono - (uint64_t)t > STAMP_AGE_MAX_NS)
+	if (!c->init || t <= 0)
+		return (0);
+	/* captured after the reading (during the read): it was no
+	 * earlier than the reading */
+	if ((uint64_t)t > c->mono)
+		return (c->mono);
+	if (c->mono - (uint64_t)t > STAMP_AGE_MAX_NS)
 		return (0);
 	return ((uint64_t)t);
 }

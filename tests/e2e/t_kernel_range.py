@@ -23,14 +23,24 @@ for the drops (the program's hash and range.c's agree on the /64; the
 unit test test_common_ebpf checks IPv4's); the log says so and nothing
 opens.
 
+In the kernel only, the wall clock stepped back (the test hook: SIGRTMAX
+with a value steps it back 1 s for the sniffer's readings and the
+capture stamps alike) between p1 and a wrong hit X right after it, the
+sniffer stopped meanwhile and p2, p3 sent more than 1 s after p1: by
+stamp X sorts before p1 and p2 after it, but the range ring holds them
+in the order they came, so the sniffer sees the stamps go back and
+lets no knock step through that read: nothing opens (before, it did).
+
 Classic only: the range capture's ring full (the sniffer stopped, a
 burst of datagrams into the range from another source), p1, X, p2, p3:
 X is lost with the ring, nothing says whose it was, so the knock in
 progress is reset at p2 (before, it opened), and the log says so."""
+import ctypes
 import os
 import re
 import signal
 import sys
+import time
 
 import pkstest
 from pkstest import tap, SRV4, SRV6, CLI4, ADA
@@ -41,6 +51,8 @@ BURST = "198.18.0.6"	# over the rate, then knocks amid misses
 BURST6 = "fd00::6"	# knocks, while ...
 BURST6B = "fd00::7"	# ... another address of its /64 goes over the rate
 LOST = "198.18.0.7"	# p1, X lost with the full range ring, p2, p3
+STEP = "198.18.0.8"	# p1, the clock back 1 s, X, then p2, p3
+STEP_S = 1		# pks-sniffer.c TEST_STEP_NS
 FLOOD = 20000		# datagrams: a range ring holds about 1,500
 
 # SYNs from one source, back to back from one raw socket, in the client
@@ -70,6 +82,67 @@ def wrong_hits(s):
     return int(m.group(1)) if m else None
 
 
+# p1, a wall-clock ms after it and before X, X: from one process
+STEP_SYNS = r"""
+import sys
+import time
+sys.path.insert(0, %r)
+import netutil
+netutil.rawsyns(sys.argv[1], sys.argv[2], [int(sys.argv[3])])
+at = time.time_ns() // 1000000 + 1
+while time.time_ns() < (at + 1) * 1000000:
+    time.sleep(0.001)
+print(at, flush=True)
+netutil.rawsyns(sys.argv[1], sys.argv[2], [int(sys.argv[4])])
+""" % os.path.dirname(os.path.abspath(__file__))
+
+
+def stop(pid):
+    os.kill(pid, signal.SIGSTOP)
+    tap.ok(pkstest.wait_for(lambda: pkstest.proc_state(pid) == "T", 5),
+           "the sniffer stopped")
+
+
+def step_back(s, log):
+    """kernel: a backward step of the wall clock between p1 and X"""
+    ports, _ = s.generate(ADA)
+    x = away(ports, 1, 32000)[0]
+    s.barrier()		# the sniffer's filters have these ports now
+    pid = s.monitor.child_pid("pks-sniffer")
+    start = log.mark()
+    try:
+        stop(pid)
+        # p1, the time of the step, X: back to back, one process
+        r = pkstest.run(["python3", "-c", STEP_SYNS, STEP, SRV4,
+                         str(ports[0]), str(x)], ns=s.net.cli, check=False)
+        at = int(r.stdout.split()[0])
+        # p2, p3 more than the step after p1: sorted after it
+        time.sleep(max(0, at / 1000 + STEP_S + 0.5 - time.time()))
+        syns(s, STEP, ports[1:])
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.sigqueue.argtypes = [ctypes.c_int, ctypes.c_int,
+                                  ctypes.c_void_p]
+        tap.ok(libc.sigqueue(pid, signal.SIGRTMAX, at % 2**31) == 0,
+               "kernel: the sniffer's wall clock goes back %d s between "
+               "p1 and X" % STEP_S)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    # knocks through the next second after that read are reset as well
+    # (their times come out up to the step earlier): a second barrier
+    # if the first was
+    try:
+        end = s.barrier()
+    except RuntimeError:
+        end = s.barrier()
+    tap.ok(log.lacks(r"knock completed from %s:" % re.escape(STEP), start,
+                     until=end) and not s.windows(STEP),
+           "kernel: p1, the clock back, X, p2, p3 opens nothing")
+    tap.ok(log.has(r"pks-sniffer: the wall clock went back between two "
+                   r"packets", 5, start),
+           "kernel: the log says the clock went back",
+           "\n".join(log.grep("clock|%s" % re.escape(STEP))))
+
+
 def lost_wrong_hit(s, log):
     """classic: a wrong hit lost in a full range ring resets the knock"""
     ports, _ = s.generate(ADA)
@@ -78,10 +151,8 @@ def lost_wrong_hit(s, log):
     s.barrier()		# the sniffer's filters have these ports now
     pid = s.monitor.child_pid("pks-sniffer")
     start = log.mark()
-    os.kill(pid, signal.SIGSTOP)
     try:
-        tap.ok(pkstest.wait_for(lambda: pkstest.proc_state(pid) == "T", 5),
-               "classic: the sniffer stopped (its rings fill)")
+        stop(pid)
         syns(s, LOST, ports[:1])
         r = pkstest.run(["python3", s.NETUTIL, "burst", SRV4, str(FLOOD)] +
                         [str(p) for p in flood], ns=s.net.cli, check=False,
@@ -117,7 +188,7 @@ def run(kernel):
                "%s: the sniffer says where the range is judged" % how,
                "\n".join(log.grep("judged|range filter")))
         pkstest.add_client_addrs(s.net, [FRESH, WRONG, BURST, BURST6,
-                                         BURST6B, LOST])
+                                         BURST6B, LOST, STEP])
 
         # a fresh source's misses: counted, dropped in the kernel
         # (the first aggregate line comes within a second of the first
@@ -188,7 +259,9 @@ def run(kernel):
                    "kernel: the log says a packet dropped there reset it",
                    "\n".join(log.grep(re.escape(BURST6))))
 
-        if not kernel:
+        if kernel:
+            step_back(s, log)
+        else:
             lost_wrong_hit(s, log)
 
         ports, _ = s.generate(ADA)
