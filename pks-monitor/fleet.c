@@ -963,7 +963,8 @@ seen_check(const struct pks_fleet_req *fr)
 	start = mono_ms_to_wall(env->started_ms);
 	if (fr->issued < start) {
 		fleet_refused("request %llu from the front: made %lld ms "
-		    "before this monitor started (replayed)",
+		    "before this monitor started (replayed, or the clocks "
+		    "disagree)",
 		    (unsigned long long)fr->id,
 		    (long long)(start - fr->issued));
 		return -1;

@@ -295,7 +295,8 @@ notice_fresh(const struct pks_fleet_reply *r)
 	start = mono_ms_to_wall(env->started_ms);
 	if (r->at < start) {
 		fleet_refused("notice from %s: made %lld ms before this "
-		    "monitor started (replayed)", r->host,
+		    "monitor started (replayed, or the clocks disagree)",
+		    r->host,
 		    (long long)(start - r->at));
 		return -1;
 	}
