@@ -97,6 +97,22 @@ netutil.rawsyns(sys.argv[1], sys.argv[2], [int(sys.argv[4])])
 """ % os.path.dirname(os.path.abspath(__file__))
 
 
+def opens_nothing(s, log, src, start, end, name, also=True):
+    """a check: also, and no knock completed from src between start and
+    end, and it has no window"""
+    tap.ok(also and log.lacks(r"knock completed from %s:" % re.escape(src),
+                              start, until=end) and not s.windows(src),
+           name)
+
+
+def reset_at(log, src, port, reason, start, name):
+    """a check: src's knock, one port in, was reset at port for reason
+    (a regex)"""
+    tap.ok(log.has(r"from %s, 1 of its ports knocked, then port %d: "
+                   r"reset%s" % (re.escape(src), port, reason), 5, start),
+           name, "\n".join(log.grep(re.escape(src))))
+
+
 def stop(pid):
     os.kill(pid, signal.SIGSTOP)
     tap.ok(pkstest.wait_for(lambda: pkstest.proc_state(pid) == "T", 5),
@@ -134,9 +150,8 @@ def step_back(s, log):
         end = s.barrier()
     except RuntimeError:
         end = s.barrier()
-    tap.ok(log.lacks(r"knock completed from %s:" % re.escape(STEP), start,
-                     until=end) and not s.windows(STEP),
-           "kernel: p1, the clock back, X, p2, p3 opens nothing")
+    opens_nothing(s, log, STEP, start, end,
+                  "kernel: p1, the clock back, X, p2, p3 opens nothing")
     tap.ok(log.has(r"pks-sniffer: the wall clock went back between two "
                    r"packets", 5, start),
            "kernel: the log says the clock went back",
@@ -167,15 +182,10 @@ def lost_wrong_hit(s, log):
         "knocks in progress are reset" % FLOOD,
         "\n".join(log.grep("capture full")))
     end = s.barrier()
-    tap.ok(log.lacks(r"knock completed from %s:" % re.escape(LOST), start,
-                     until=end) and not s.windows(LOST),
-           "classic: p1, a wrong port lost with the ring, p2, p3 opens "
-           "nothing")
-    tap.ok(log.has(r"from %s, 1 of its ports knocked, then port %d: reset: "
-                   r"the range capture, full, lost packets" %
-                   (re.escape(LOST), ports[1]), 5, start),
-           "classic: the log says the loss reset it",
-           "\n".join(log.grep(re.escape(LOST))))
+    opens_nothing(s, log, LOST, start, end, "classic: p1, a wrong port "
+                  "lost with the ring, p2, p3 opens nothing")
+    reset_at(log, LOST, ports[1], ": the range capture, full, lost packets",
+             start, "classic: the log says the loss reset it")
 
 
 def run(kernel):
@@ -208,20 +218,15 @@ def run(kernel):
                "%s: pksctl status counts them" % how,
                "got %r" % wrong_hits(s))
 
-        done = r"knock completed from %s:"
         ports, _ = s.generate(ADA)
         x = away(ports, 1, 30000)[0]
         start = log.mark()
         s.knock([ports[0], x] + ports[1:], src=WRONG, client=False)
         end = s.barrier()
-        tap.ok(log.lacks(done % WRONG, start, until=end) and
-               not s.windows(WRONG),
-               "%s: p1, a wrong port in the range, p2, p3 opens nothing"
-               % how)
-        tap.ok(log.has(r"from %s, 1 of its ports knocked, then port %d: "
-                       r"reset" % (re.escape(WRONG), x), 5, start),
-               "%s: the wrong port reset it" % how,
-               "\n".join(log.grep(re.escape(WRONG))))
+        opens_nothing(s, log, WRONG, start, end, "%s: p1, a wrong port in "
+                      "the range, p2, p3 opens nothing" % how)
+        reset_at(log, WRONG, x, "", start, "%s: the wrong port reset it"
+                 % how)
 
         if kernel:
             ports, _ = s.generate(ADA)
@@ -229,9 +234,8 @@ def run(kernel):
             start = log.mark()
             syns(s, BURST, miss[:300] + [ports[0]] + miss[300:] + ports[1:])
             end = s.barrier()
-            tap.ok(log.lacks(done % re.escape(BURST), start, until=end) and
-                   not s.windows(BURST),
-                   "kernel: over the rate, p1, misses, p2, p3 opens nothing")
+            opens_nothing(s, log, BURST, start, end, "kernel: over the "
+                          "rate, p1, misses, p2, p3 opens nothing")
 
             # (the program's hash and range.c's agree on an IPv6 /64)
             ports, _ = s.generate(ADA)
@@ -249,15 +253,10 @@ def run(kernel):
                 lambda: (wrong_hits(s) or 0) >= before + len(miss), 10)
             syns(s, BURST6, ports[1:], SRV6)
             end = s.barrier()
-            tap.ok(counted and
-                   log.lacks(done % re.escape(BURST6), start, until=end) and
-                   not s.windows(BURST6),
-                   "kernel: p1, its /64 over the rate, p2, p3 opens nothing")
-            tap.ok(log.has(r"from %s, 1 of its ports knocked, then port "
-                           r"%d: reset: the kernel saw" %
-                           (re.escape(BURST6), ports[1]), 5, start),
-                   "kernel: the log says a packet dropped there reset it",
-                   "\n".join(log.grep(re.escape(BURST6))))
+            opens_nothing(s, log, BURST6, start, end, "kernel: p1, its /64 "
+                          "over the rate, p2, p3 opens nothing", counted)
+            reset_at(log, BURST6, ports[1], ": the kernel saw", start,
+                     "kernel: the log says a packet dropped there reset it")
 
         if kernel:
             step_back(s, log)
