@@ -292,33 +292,27 @@ fw_choose(int kind)
 static int
 fw_check_in(const struct fw_backend *be)
 {
-	static struct timespec	next;
-	struct timespec		now;
-	long			ms;
-	int			err;
+	static int64_t	next;		/* CLOCK_MONOTONIC ms; 0: at start */
+	struct timespec	now;
+	int64_t		now_ms, ms;
+	int		err;
 
 	if (be->check == NULL)
 		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (next.tv_sec - now.tv_sec) * 1000 +
-	    (next.tv_nsec - now.tv_nsec) / 1000000;
-	if (next.tv_sec != 0 && ms > 0)
-		return ms > FW_CHECK_MS ? FW_CHECK_MS : (int)ms;
+	now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	if (next != 0 && next > now_ms)
+		return next - now_ms > FW_CHECK_MS ? FW_CHECK_MS :
+		    (int)(next - now_ms);
 	ms = FW_CHECK_MS;
-	if (next.tv_sec != 0) {
+	if (next != 0) {
 		if ((err = be->check()) == EWOULDBLOCK)
 			ms = FW_CHECK_BUSY_MS;	/* could not look: soon */
 		else if (err != 0)
 			log_warnx("checking the %s firewall: %s", be->name,
 			    strerror(err));
 	}
-	next = now;
-	next.tv_sec += ms / 1000;
-	next.tv_nsec += (ms % 1000) * 1000000L;
-	if (next.tv_nsec >= 1000000000L) {
-		next.tv_sec++;
-		next.tv_nsec -= 1000000000L;
-	}
+	next = now_ms + ms;
 	return (int)ms;
 }
 
