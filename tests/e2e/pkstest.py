@@ -787,6 +787,18 @@ class Monitor:
         pids = [int(x) for x in r.stdout.split()]
         return pids[0] if pids else None
 
+    def child_ready(self, name, pid):
+        """Whether child name, pid, has said IMSG_READY: its own filter
+        and test signal handlers are in place (common/proc.c).  Its
+        Seccomp 2 alone does not say so: a child forked after the
+        monitor confined itself (a restart) inherits the monitor's
+        filter and shows 2 from its first instruction.  Needs the
+        monitor's debug log (-v, the default here)."""
+        i = self.log.wait(r"started %s, pid %d$" % (re.escape(name), pid),
+                          0)
+        return i is not None and self.log.wait(
+            r"pks-monitor: %s: ready$" % re.escape(name), 0, i) is not None
+
     def _monitor_pid(self):
         # spawn() runs "ip netns exec", which execs the monitor in place
         return self.proc.pid

@@ -810,6 +810,9 @@ def test_bad_outcome_kills(suites):
     log = web2.monitor.log
     start = log.mark()
     pid = fleet_pid(web2)
+    # its test hook is in place once it said ready (a restarted one
+    # shows Seccomp 2 at once: pkstest.Monitor.child_ready)
+    pkstest.wait_for(lambda: web2.monitor.child_ready("pks-fleet", pid), 20)
     os.kill(pid, signal.SIGUSR1)
     tap.ok(log.wait(r"pks-fleet: malformed message \(type \d+, \d+ bytes\)",
                     10, start) and
@@ -984,6 +987,9 @@ def test_confinement(suites):
     tap.ok(os.readlink("/proc/%d/root" % pid) == web1.chroot,
            "chrooted into the empty directory")
     start = web1.monitor.log.mark()
+    tap.ok(pkstest.wait_for(lambda: web1.monitor.child_ready("pks-fleet",
+                                                             pid), 20),
+           "it said ready: its own filter is in place")
     os.kill(pid, signal.SIGUSR2)
     tap.ok(web1.monitor.log.wait(r"pks-fleet: sandbox violation", 10,
                                  start), "a forbidden call kills it "

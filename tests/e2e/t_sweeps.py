@@ -70,6 +70,8 @@ def main():
         log = s.monitor.log
         start = log.mark()
         pid = s.monitor.child_pid("pks-sniffer")
+        pkstest.wait_for(lambda: s.monitor.child_ready("pks-sniffer", pid),
+                         20)
         os.kill(pid, signal.SIGUSR1)
         tap.ok(log.wait(r"pks-sniffer: malformed message \(type %d, %d "
                         r"bytes\)" % (pksimsg.IMSG_SNIFF_STATS,
