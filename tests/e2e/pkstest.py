@@ -71,13 +71,17 @@ class Tap:
             self.failed += 1
         print("%s %d - %s" % ("ok" if cond else "not ok", self.n, name),
               flush=True)
-        if not cond and diag:
-            self.diag(diag)
+        if not cond:
+            # on stderr, as Test::More does: prove shows it without -v,
+            # so a failure in CI comes with its reason
+            self.diag("Failed test %d - %s" % (self.n, name), sys.stderr)
+            if diag:
+                self.diag(diag, sys.stderr)
         return cond
 
-    def diag(self, text):
+    def diag(self, text, out=None):
         for line in str(text).splitlines():
-            print("# " + line, flush=True)
+            print("# " + line, file=out or sys.stdout, flush=True)
 
     def skip_all(self, why):
         print("1..0 # SKIP " + why, flush=True)
