@@ -414,22 +414,35 @@ fw_trylock(void)
 
 /* Wait for the xtables lock, a bounded time: a hung iptables(8) must
  * not make us deaf to the monitor. */
+static int64_t
+fw_lock_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int
 fw_lock(void)
 {
 	struct timespec	ts = { 0, 10 * 1000 * 1000 };
-	int		waited = 0, err;
+	int64_t		start = 0, waited;
+	int		err;
 
 	while ((err = fw_trylock()) != 0) {
 		if (err != EWOULDBLOCK)
 			return err;
-		if (waited >= FW_LOCK_WAIT_MS) {
+		/* by the clock, not by the naps: a loaded machine makes
+		 * each nap longer than asked */
+		if (start == 0)
+			start = fw_lock_ms();
+		else if ((waited = fw_lock_ms() - start) >= FW_LOCK_WAIT_MS) {
 			log_warnx("xtables lock held by another process for "
-			    "%d ms, giving up", waited);
+			    "%lld ms, giving up", (long long)waited);
 			return ETIMEDOUT;
 		}
 		nanosleep(&ts, NULL);
-		waited += 10;
 	}
 	return 0;
 }
