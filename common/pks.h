@@ -534,7 +534,10 @@ pks_fleet_sent_valid(const struct pks_fleet_sent *s)
 struct pks_fleet_reply {
 	uint64_t	id;		/* REPLY: the request; NOTICE: 0 */
 	char		host[PKS_NAME_MAX];	/* from */
-	int64_t		chat;		/* NOTICE: to whom */
+	int64_t		user;		/* REPLY: the person the request was
+					   for; NOTICE: 0 */
+	int64_t		chat;		/* REPLY: where it was asked; NOTICE:
+					   to whom */
 	int64_t		msg_id;		/* NOTICE: the message to rewrite, 0 */
 	int64_t		at;		/* NOTICE: when sent, wall ms, rising
 					   (a replay is refused) */
@@ -547,6 +550,9 @@ struct pks_fleet_reply {
 		uint8_t		style;	/* enum reply_style (monitor.h) */
 		uint8_t		pad;
 	}		mark[PKS_FLEET_MARKS];
+	uint8_t		req[PKS_FLEET_MAC_LEN];	/* REPLY: the MAC of the
+					   request it answers (binds the
+					   answer to it) */
 	uint8_t		mac[PKS_FLEET_MAC_LEN];
 };
 

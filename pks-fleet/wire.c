@@ -44,6 +44,8 @@ static const struct wkey sent_keys[] = {
 };
 static const struct wkey reply_keys[] = {
 	{ "type", json_type_string, 1 }, { "id", json_type_int, 1 },
+	{ "user", json_type_int, 1 }, { "chat", json_type_int, 1 },
+	{ "req", json_type_string, 1 },
 	{ "to", json_type_int, 1 }, { "text", json_type_string, 1 },
 	{ "alt", json_type_string, 1 }, { "marks", json_type_array, 1 },
 	{ "mac", json_type_string, 1 },
@@ -134,9 +136,9 @@ add_str(json_object *o, const char *k, const char *s, size_t len)
 	json_object_object_add(o, k, json_object_new_string_len(s, (int)len));
 }
 
-/* the monitor's MAC, in lower-case hex */
+/* a MAC of the monitor's, as member k, in lower-case hex */
 static void
-add_mac(json_object *o, const uint8_t *mac)
+add_mac(json_object *o, const char *k, const uint8_t *mac)
 {
 	static const char	digits[] = "0123456789abcdef";
 	char			h[2 * PKS_FLEET_MAC_LEN];
@@ -146,7 +148,7 @@ add_mac(json_object *o, const uint8_t *mac)
 		h[2 * i] = digits[mac[i] >> 4];
 		h[2 * i + 1] = digits[mac[i] & 15];
 	}
-	add_str(o, "mac", h, sizeof(h));
+	add_str(o, k, h, sizeof(h));
 }
 
 char *
@@ -175,7 +177,7 @@ wire_req(const struct pks_fleet_req *r, size_t *len)
 		json_object_array_add(a, json_object_new_string_len(r->argv[i],
 		    (int)strnlen(r->argv[i], sizeof(r->argv[i]))));
 	json_object_object_add(o, "args", a);
-	add_mac(o, r->mac);
+	add_mac(o, "mac", r->mac);
 	return finish(o, len);
 }
 
@@ -192,7 +194,7 @@ wire_sent(const struct pks_fleet_sent *s, size_t *len)
 	add_int(o, "status", s->status);
 	add_int(o, "where", s->where);
 	add_int(o, "msg", s->msg_id);
-	add_mac(o, s->mac);
+	add_mac(o, "mac", s->mac);
 	return finish(o, len);
 }
 
@@ -213,6 +215,9 @@ wire_reply(int notice, const struct pks_fleet_reply *r, const char *text,
 		add_int(o, "at", r->at);
 	} else {
 		add_int(o, "id", (int64_t)r->id);
+		add_int(o, "user", r->user);
+		add_int(o, "chat", r->chat);
+		add_mac(o, "req", r->req);
 		add_int(o, "to", r->to);
 	}
 	add_str(o, "text", text, r->textlen);
@@ -227,7 +232,7 @@ wire_reply(int notice, const struct pks_fleet_reply *r, const char *text,
 		json_object_array_add(m, pair);
 	}
 	json_object_object_add(o, "marks", m);
-	add_mac(o, r->mac);
+	add_mac(o, "mac", r->mac);
 	return finish(o, len);
 }
 
@@ -278,11 +283,14 @@ get_str(json_object *o, const char *k, char *dst, size_t sz, size_t *lenp)
 	return 0;
 }
 
-/* every member known and of its type, every required one there */
+/* every member known and of its type, every required one there (one
+ * missing is named: an answer without "user" comes from a host older
+ * than this front) */
 static const char *
 check_keys(json_object *o, const struct wkey *keys, size_t nkeys)
 {
-	size_t	i;
+	static char	why[48];
+	size_t		i;
 
 	json_object_object_foreach(o, k, v) {
 		for (i = 0; i < nkeys; i++)
@@ -294,8 +302,11 @@ check_keys(json_object *o, const struct wkey *keys, size_t nkeys)
 			return "a member of the wrong type";
 	}
 	for (i = 0; i < nkeys; i++)
-		if (keys[i].required && get(o, keys[i].name) == NULL)
-			return "a member missing";
+		if (keys[i].required && get(o, keys[i].name) == NULL) {
+			snprintf(why, sizeof(why), "a member missing (\"%s\")",
+			    keys[i].name);
+			return why;
+		}
 	return NULL;
 }
 
@@ -309,16 +320,16 @@ hexval(char c)
 	return -1;
 }
 
-/* "mac": 64 hex digits into mac; -1 if it is not that (its check is the
- * monitor's) */
+/* member k ("mac", or an answer's "req"): 64 hex digits into mac; -1
+ * if it is not that (its check is the monitor's) */
 static int
-get_mac(json_object *o, uint8_t *mac)
+get_mac(json_object *o, const char *k, uint8_t *mac)
 {
-	const char	*s = json_object_get_string(get(o, "mac"));
+	const char	*s = json_object_get_string(get(o, k));
 	size_t		 i;
 	int		 hi, lo;
 
-	if (json_object_get_string_len(get(o, "mac")) != 2 * PKS_FLEET_MAC_LEN)
+	if (json_object_get_string_len(get(o, k)) != 2 * PKS_FLEET_MAC_LEN)
 		return -1;
 	for (i = 0; i < PKS_FLEET_MAC_LEN; i++) {
 		if ((hi = hexval(s[2 * i])) == -1 ||
@@ -385,7 +396,7 @@ decode_req(json_object *o, struct pks_fleet_req *r)
 		    json_object_get_string_len(v));
 	}
 	r->nargs = (uint32_t)n;
-	if (get_mac(o, r->mac) == -1)
+	if (get_mac(o, "mac", r->mac) == -1)
 		return "a MAC that is not 64 hex digits";
 	return NULL;
 }
@@ -402,7 +413,7 @@ decode_sent(json_object *o, struct pks_fleet_sent *s)
 	s->status = (int32_t)get_int(o, "status");
 	if (!pks_fleet_sent_valid(s))
 		return "a number out of range";
-	if (get_mac(o, s->mac) == -1)
+	if (get_mac(o, "mac", s->mac) == -1)
 		return "a MAC that is not 64 hex digits";
 	return NULL;
 }
@@ -446,7 +457,7 @@ decode_words(json_object *o, struct wire_msg *m)
 		r->mark[i].style = (uint8_t)json_object_get_int64(st);
 	}
 	r->nmark = (uint32_t)n;
-	if (get_mac(o, r->mac) == -1)
+	if (get_mac(o, "mac", r->mac) == -1)
 		return "a MAC that is not 64 hex digits";
 	return NULL;
 }
@@ -457,10 +468,15 @@ decode_reply(json_object *o, struct wire_msg *m)
 	struct pks_fleet_reply	*r = &m->reply;
 
 	r->id = (uint64_t)get_int(o, "id");
+	r->user = get_int(o, "user");
+	r->chat = get_int(o, "chat");
 	if (!id_ok((int64_t)r->id) || get_int(o, "to") < 0 ||
-	    get_int(o, "to") > 2)
+	    get_int(o, "to") > 2 || !tgid_ok(r->user) || r->user <= 0 ||
+	    !tgid_ok(r->chat) || r->chat == 0)
 		return "a number out of range";
 	r->to = (uint32_t)get_int(o, "to");
+	if (get_mac(o, "req", r->req) == -1)
+		return "a request MAC that is not 64 hex digits";
 	return decode_words(o, m);
 }
 

@@ -357,6 +357,12 @@ fleet_dispatch_imsg(struct imsg *im)
 		    rp.chat <= -PKS_ID_LIMIT || rp.chat >= PKS_ID_LIMIT ||
 		    rp.msg_id < 0 || rp.msg_id > INT32_MAX))
 			return -1;
+		/* an answer names the person and chat of its request */
+		if (im->hdr.type == IMSG_FLEET_REPLY && (rp.id == 0 ||
+		    rp.id >= PKS_FLEET_ID_MAX || rp.user <= 0 ||
+		    rp.user >= PKS_ID_LIMIT || rp.chat == 0 ||
+		    rp.chat <= -PKS_ID_LIMIT || rp.chat >= PKS_ID_LIMIT))
+			return -1;
 		memcpy(text, (const char *)im->data + sizeof(rp), rp.textlen);
 		text[rp.textlen] = '\0';
 		memcpy(alt, (const char *)im->data + sizeof(rp) + rp.textlen,

@@ -54,6 +54,8 @@ struct forward {
 	uint64_t	 id;
 	char		 host[PKS_NAME_MAX];
 	struct request	 req;		/* the Telegram request */
+	uint8_t		 mac[PKS_FLEET_MAC_LEN];	/* the request's, as
+					   sent: the answer names it */
 	enum fwd_state	 state;
 	time_t		 deadline;	/* monotonic */
 };
@@ -80,6 +82,9 @@ struct local {
 	struct local	*next;
 	uint32_t	 lid;		/* struct request's id */
 	uint64_t	 id;		/* the front's */
+	int64_t		 user;		/* for whom, where: the answers name */
+	int64_t		 chat;		/* them, and the request's MAC */
+	uint8_t		 mac[PKS_FLEET_MAC_LEN];
 	time_t		 deadline;	/* monotonic: revoked if undelivered */
 };
 
@@ -286,6 +291,7 @@ fwd_sendv(const struct request *r, const char *host, uint32_t cmd,
 	if (fleet_auth_sign_req(&fr) == -1)
 		log_warnx("fleet: no secret-file shared with %s: request %llu "
 		    "will be refused", host, (unsigned long long)f->id);
+	memcpy(f->mac, fr.mac, sizeof(f->mac));
 	log_info("fleet: command %u %s from user %lld sent to %s as request "
 	    "%llu", cmd, r->argv[0], (long long)r->user, host,
 	    (unsigned long long)f->id);
@@ -657,14 +663,15 @@ fleet_tg_request(const struct pks_tg_req *tr)
 	return 1;
 }
 
+/* the request of that id, whichever host it was asked of (the answer
+ * says which host it came from: fleet_auth_bound() compares) */
 static struct forward *
-fwd_find(uint64_t id, const char *host)
+fwd_find(uint64_t id)
 {
 	struct forward	*f;
 
 	for (f = forwards; f != NULL; f = f->next)
-		if (f->id == id && (host == NULL || strcmp(f->host, host) ==
-		    0))
+		if (f->id == id)
 			return f;
 	return NULL;
 }
@@ -814,13 +821,17 @@ fleet_reply(const struct pks_fleet_reply *fr, const char *text,
 	    -1)
 		return;
 	host_seen(fr->host, 0);
-	if ( (f = fwd_find(fr->id, fr->host)) == NULL ||
-	    f->state == FWD_SENDING) {
+	if ((f = fwd_find(fr->id)) == NULL || f->state == FWD_SENDING) {
 		log_info("fleet: dropped an answer from %s to request %llu: "
 		    "unknown, late or already answered", fr->host,
 		    (unsigned long long)fr->id);
 		return;
 	}
+	/* made by that host, and for this request: its host, person,
+	 * chat and MAC (a refused one leaves the request waiting) */
+	if (fleet_auth_bound(fr, f->host, f->req.user, f->req.chat, f->mac) ==
+	    -1)
+		return;
 	host_words(&rp, fr, text, alt);
 	if (f->gather != NULL) {
 		/* the words without the host's name: gather_part adds it;
@@ -1014,6 +1025,9 @@ fleet_req(const struct pks_fleet_req *fr)
 		next_lid = 1;
 	l->lid = next_lid;
 	l->id = fr->id;
+	l->user = fr->user;
+	l->chat = fr->chat;
+	memcpy(l->mac, fr->mac, sizeof(l->mac));
 	l->deadline = mono_now() + (fr->expires - time(NULL)) + HOST_GRACE;
 	l->next = locals;
 	locals = l;
@@ -1070,8 +1084,9 @@ fleet_sent(const struct pks_fleet_sent *s)
 	    s->msg_id);
 }
 
+/* an answer to the request of l, or (l NULL) a notice to chat */
 static void
-send_words(uint32_t type, uint64_t id, int64_t chat, int64_t msg,
+send_words(uint32_t type, const struct local *l, int64_t chat, int64_t msg,
     const struct reply *rp)
 {
 	struct pks_fleet_reply	fr;
@@ -1082,10 +1097,16 @@ send_words(uint32_t type, uint64_t id, int64_t chat, int64_t msg,
 	text_finish(&t);
 	text_finish(&alt);
 	memset(&fr, 0, sizeof(fr));
-	fr.id = id;
 	memcpy(fr.host, env->conf->fleet_name, sizeof(fr.host));
-	fr.chat = chat;
-	fr.msg_id = msg;
+	if (l != NULL) {
+		fr.id = l->id;
+		fr.user = l->user;
+		fr.chat = l->chat;
+		memcpy(fr.req, l->mac, sizeof(fr.req));
+	} else {
+		fr.chat = chat;
+		fr.msg_id = msg;
+	}
 	fr.to = rp->to;
 	fr.textlen = t.len;
 	fr.altlen = alt.len;
@@ -1111,7 +1132,7 @@ fl_reply(const struct request *r, const struct reply *rp)
 	struct local	*l;
 
 	if ((l = local_find(r->id)) != NULL)
-		send_words(IMSG_FLEET_REPLY, l->id, 0, 0, rp);
+		send_words(IMSG_FLEET_REPLY, l, 0, 0, rp);
 }
 
 static void
@@ -1140,7 +1161,7 @@ fl_notify(int64_t except, const struct reply *rp)
 
 	for (i = 0; i < env->conf->nnotify; i++)
 		if (env->conf->notify[i] != except)
-			send_words(IMSG_FLEET_NOTICE, 0, env->conf->notify[i],
+			send_words(IMSG_FLEET_NOTICE, NULL, env->conf->notify[i],
 			    0, rp);
 }
 
@@ -1151,7 +1172,7 @@ fl_window(const struct window *w, enum win_event ev)
 
 	reply_init(&rp);
 	reply_window(&rp, w, ev);
-	send_words(IMSG_FLEET_NOTICE, 0, w->user_id, 0, &rp);
+	send_words(IMSG_FLEET_NOTICE, NULL, w->user_id, 0, &rp);
 }
 
 static void
@@ -1161,7 +1182,7 @@ fl_seq_gone(const struct sequence *q)
 
 	reply_init(&rp);
 	reply_seq_gone(&rp, q);
-	send_words(IMSG_FLEET_NOTICE, 0, q->user_id, q->msg_id, &rp);
+	send_words(IMSG_FLEET_NOTICE, NULL, q->user_id, q->msg_id, &rp);
 }
 
 static const struct origin fleet_origin = {

@@ -168,7 +168,12 @@ mac_sent(const struct pks_fleet_sent *s, uint8_t *out)
 	return 0;
 }
 
-/* IMSG_FLEET_REPLY (id, to) or IMSG_FLEET_NOTICE (chat, message) */
+/*
+ * IMSG_FLEET_REPLY (the request answered: its id, the person and chat
+ * it was for, its MAC; then where the words go) or IMSG_FLEET_NOTICE
+ * (chat, message).  The label of an answer names its version: the
+ * first one bound an answer to nothing but the request's id.
+ */
 static int
 mac_words(uint32_t type, const struct pks_fleet_reply *r, const char *text,
     const char *alt, uint8_t *out)
@@ -176,12 +181,15 @@ mac_words(uint32_t type, const struct pks_fleet_reply *r, const char *text,
 	struct hmac	m;
 	uint32_t	i;
 
-	if (begin(&m, r->host, type == IMSG_FLEET_REPLY ? "pks-fleet reply" :
-	    "pks-fleet notice") == -1)
+	if (begin(&m, r->host, type == IMSG_FLEET_REPLY ?
+	    "pks-fleet reply 2" : "pks-fleet notice") == -1)
 		return -1;
 	putstr(&m, r->host, sizeof(r->host));
 	if (type == IMSG_FLEET_REPLY) {
 		put64(&m, r->id);
+		put64(&m, (uint64_t)r->user);
+		put64(&m, (uint64_t)r->chat);
+		putn(&m, r->req, sizeof(r->req));
 		put32(&m, r->to);
 	} else {
 		put64(&m, (uint64_t)r->chat);
@@ -327,4 +335,38 @@ fleet_auth_words(uint32_t type, const struct pks_fleet_reply *r,
 	    r->host, type == IMSG_FLEET_REPLY ? r->id : 0) == -1)
 		return -1;
 	return type == IMSG_FLEET_NOTICE ? notice_fresh(r) : 0;
+}
+
+/*
+ * The front: an answer host made (its MAC checked) is for the request
+ * the front asked: of that host (asked_of), for that person in that
+ * chat, and that very request (its MAC).  A host's key signs whatever
+ * its monitor is told to: a compromised host could otherwise answer
+ * another host's request, or name someone else.  0, or -1 logged.
+ */
+int
+fleet_auth_bound(const struct pks_fleet_reply *r, const char *asked_of,
+    int64_t user, int64_t chat, const uint8_t *reqmac)
+{
+	if (strcmp(r->host, asked_of) != 0) {
+		fleet_refused("answer to request %llu from %s: that request "
+		    "was asked of %s, not of %s", (unsigned long long)r->id,
+		    r->host, asked_of, r->host);
+		return -1;
+	}
+	if (r->user != user || r->chat != chat) {
+		fleet_refused("answer to request %llu from %s: it names user "
+		    "%lld in chat %lld, the request was for user %lld in chat "
+		    "%lld", (unsigned long long)r->id, r->host,
+		    (long long)r->user, (long long)r->chat, (long long)user,
+		    (long long)chat);
+		return -1;
+	}
+	if (!hmac_equal(r->req, reqmac, PKS_FLEET_MAC_LEN)) {
+		fleet_refused("answer to request %llu from %s: it answers "
+		    "another request of that id (not the one asked: its MAC "
+		    "differs)", (unsigned long long)r->id, r->host);
+		return -1;
+	}
+	return 0;
 }

@@ -485,6 +485,8 @@ int	 fleet_auth_sign_words(uint32_t, struct pks_fleet_reply *,
 	    const char *, const char *);
 int	 fleet_auth_words(uint32_t, const struct pks_fleet_reply *,
 	    const char *, const char *);
+int	 fleet_auth_bound(const struct pks_fleet_reply *, const char *,
+	    int64_t, int64_t, const uint8_t *);
 
 /* control.c */
 struct pollfd;

@@ -184,7 +184,8 @@ def mac(key, host, o):
     """The hex MAC of the message o (a dict as it goes on the wire) of
     host's topics."""
     t = o["type"]
-    m = _s("pks-fleet " + t)
+    # an answer's label names its version (2: bound to its request)
+    m = _s("pks-fleet reply 2" if t == "reply" else "pks-fleet " + t)
     if t == "req":
         m += struct.pack(">Qqq", o["id"], o["at"], o["exp"])
         m += _s(host) + struct.pack(">III", CMDS[o["cmd"]],
@@ -198,7 +199,9 @@ def mac(key, host, o):
                          o["msg"])
     else:
         m += _s(host)
-        m += (struct.pack(">QI", o["id"], o["to"]) if t == "reply" else
+        m += (struct.pack(">Qqq", o["id"], o["user"], o["chat"]) +
+              _s(bytes.fromhex(o["req"])) + struct.pack(">I", o["to"])
+              if t == "reply" else
               struct.pack(">qqq", o["chat"], o["msg"], o["at"]))
         m += _s(o["text"]) + _s(o["alt"]) + struct.pack(">I",
                                                         len(o["marks"]))

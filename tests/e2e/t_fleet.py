@@ -14,6 +14,8 @@ firewall and configuration.  Then, in order:
 - a user allowed on web1 only is refused on web2 by web2's monitor;
 - the broker's ACL refuses a host's publish to another host's requests;
   a request replayed, or past its expiry, is refused by the host;
+- an answer is bound to its request (host, person, chat, request MAC):
+  web1's key cannot make one for Bob, nor web3's for web1's request;
 - a request published without the host's key (a missing, truncated or
   wrong MAC, or changed after signing) is refused and logged, and so is
   an answer or notice to the front; no key in a log or command line;
@@ -30,6 +32,7 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -150,6 +153,7 @@ def main():
         test_password_login(broker)
         test_acl_and_replays(suites, broker)
         test_notice_rewrites_its_own_only(suites, broker)
+        test_answer_bound(suites, broker)
         test_mac_refused(suites, broker)
         test_replay_after_restart(suites, broker)
         test_notice_replay_after_front_restart(suites, broker)
@@ -623,6 +627,97 @@ def test_notice_rewrites_its_own_only(suites, broker):
            "the front's message is not rewritten")
 
 
+def capture_req(broker, host):
+    """mosquitto_sub with host's certificate on its request topic, once
+    subscribed: the process, its output lines read by a thread."""
+    p = pkstest.spawn(["stdbuf", "-oL", "mosquitto_sub", "-V", "mqttv5",
+                       "-d", "-h",
+                       fleetnet.BROKER, "-p", str(fleetnet.PORT), "--cafile",
+                       os.path.join(broker.d, "ca.pem"), "--cert",
+                       os.path.join(broker.d, host + ".pem"), "--key",
+                       os.path.join(broker.d, host + ".key"), "-i",
+                       "test-sub-" + host, "-q", "1", "-t",
+                       "pks/%s/req" % host],
+                      ns=broker.ns, stdout=subprocess.PIPE,
+                      stderr=subprocess.STDOUT, text=True)
+    out = pkstest.LogWatch(p.stdout)
+    if out.wait(r"received SUBACK", 20) is None:
+        p.kill()
+        raise RuntimeError("mosquitto_sub: " + out.text())
+    return p, out
+
+
+def test_answer_bound(suites, broker):
+    """An answer is bound to the request it answers: the host asked, the
+    person and chat it was for, the request's MAC.  With web1's own
+    certificate and key (a compromised web1), an answer to Ada's request
+    naming Bob, or another request's MAC, is refused and logged; so is
+    web3's answer to the request asked of web1.  Nothing of them reaches
+    Telegram; the answer as web1 makes it is delivered to Ada."""
+    front, web1 = suites["front"], suites["web1"]
+    flog = front.monitor.log
+    pid = fleet_pid(web1)
+    sub, out = capture_req(broker, "web1")
+    os.kill(pid, signal.SIGSTOP)	# web1 hears the request late
+    try:
+        for attempt in range(3):
+            fstart, omark = flog.mark(), out.mark()
+            since = last_seq(front)
+            front.bot.push_message(user_id=ADA, text="/generate web1 ssh",
+                                   chat_id=ADA, chat_type="private",
+                                   first_name="Ada")
+            i = out.wait(r'^\{"type":"req"', 20, omark)
+            req = json.loads(out.lines[i]) if i is not None else {}
+            rid = req.get("id", 0)
+
+            def answer(host, **over):
+                o = {"type": "reply", "id": rid, "user": ADA, "chat": ADA,
+                     "req": req.get("mac", "00" * 32), "to": 0,
+                     "text": "answer %d" % rid, "alt": "", "marks": []}
+                o.update(over)
+                return fleetnet.signed(KEYS[host], host, o)
+            broker.pub("web3", "pks/web3/reply",
+                       answer("web3", text="forged by web3"))
+            broker.pub("web1", "pks/web1/reply", [
+                answer("web1", user=BOB, chat=BOB, text="forged for Bob"),
+                answer("web1", req="5a" * 32, text="forged, another req"),
+                answer("web1")])
+            got = front.bot.wait_sent(chat_id=ADA, since=since, timeout=10,
+                                      text=r"^<b>web1</b>: answer %d$" % rid)
+            late = flog.wait(r"fleet: web1 did not answer request %d" % rid,
+                             0, fstart)
+            if got or late is None:
+                break
+            tap.diag("attempt %d: request %d expired before the answers "
+                     "came (a loaded machine): again" % (attempt + 1, rid))
+        tap.ok(rid and req.get("user") == ADA, "the request to web1, as the "
+               "broker carries it", req)
+        tap.ok(flog.wait(r"fleet: refused answer to request %d from web1: "
+                         r"it names user %d in chat %d, the request was for "
+                         r"user %d in chat %d" % (rid, BOB, BOB, ADA, ADA), 10,
+                         fstart), "web1's answer naming Bob: refused, logged",
+               flog.text()[-2000:])
+        tap.ok(flog.wait(r"fleet: refused answer to request %d from web1: it "
+                         r"answers another request of that id" % rid, 10,
+                         fstart), "web1's answer with another request's "
+               "MAC: refused, logged")
+        tap.ok(flog.wait(r"fleet: refused answer to request %d from web3: "
+                         r"that request was asked of web1, not of web3" % rid,
+                         10, fstart), "web3's answer to web1's request: "
+               "refused, logged")
+        tap.ok(got is not None, "the answer bound to Ada's request reaches "
+               "her", flog.text()[-1500:])
+        # the forged ones were published first: handled before it
+        tap.ok(not [r for r in front.bot.sent(since=since)
+                    if "forged" in r["params"].get("text", "")],
+               "none of the refused answers reached Telegram, Bob's chat "
+               "least of all", front.bot.sent(since=since))
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        sub.kill()
+        sub.wait()
+
+
 def test_mac_refused(suites, broker):
     """Whoever can publish on a host's topic without its key (here: the
     front's own certificate, as a compromised broker could) is refused,
@@ -663,7 +758,8 @@ def test_mac_refused(suites, broker):
         fleetnet.signed(KEYS["web2"], "web1", {
             "type": "notice", "chat": ADA, "msg": 0, "text": "forged",
             "alt": "", "marks": [], "at": int(time.time() * 1000)}),
-        json.dumps({"type": "reply", "id": 5, "to": 1, "text": "forged",
+        json.dumps({"type": "reply", "id": 5, "user": ADA, "chat": ADA,
+                    "req": "cd" * 32, "to": 1, "text": "forged",
                     "alt": "", "marks": [], "mac": "ab" * 32})])
     tap.ok(flog.wait(r"fleet: refused notice 0 from web1: bad MAC", 10,
                      fstart) and

@@ -65,6 +65,16 @@ check(const struct wire_msg *m)
 		    strlen(m->text) != m->reply.textlen ||
 		    strlen(m->alt) != m->reply.altlen)
 			abort();
+		/* an answer names its request's person and chat (what the
+		 * front's monitor takes, dispatch.c) */
+		if (m->type == WIRE_REPLY && (m->reply.user <= 0 ||
+		    m->reply.user >= PKS_ID_LIMIT || m->reply.chat == 0 ||
+		    m->reply.chat <= -PKS_ID_LIMIT ||
+		    m->reply.chat >= PKS_ID_LIMIT || m->reply.id == 0 ||
+		    m->reply.id >= PKS_FLEET_ID_MAX))
+			abort();
+		if (m->type == WIRE_NOTICE && m->reply.user != 0)
+			abort();
 		for (i = 0; i < m->reply.nmark; i++)
 			if (m->reply.mark[i].off > m->reply.textlen ||
 			    m->reply.mark[i].style > 2 || (i > 0 &&
@@ -112,6 +122,7 @@ round_trip(const char *topic, int front, const struct wire_msg *m)
 	    &again, why, sizeof(why)) == -1 || again.type != m->type ||
 	    memcmp(&again.req, &m->req, sizeof(m->req)) != 0 ||
 	    memcmp(&again.sent, &m->sent, sizeof(m->sent)) != 0 ||
+	    memcmp(&again.reply, &m->reply, sizeof(m->reply)) != 0 ||
 	    strcmp(again.text, m->text) != 0 || strcmp(again.alt, m->alt) != 0)
 		abort();
 	free(out);

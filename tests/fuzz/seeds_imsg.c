@@ -527,6 +527,7 @@ main(int argc, char *argv[])
 			r.chat = 1;
 			r.msg_id = i == 1 ? 5 : 0;
 			r.id = i == 2 ? 3 : 0;
+			r.user = i == 2 ? 1 : 0;
 			r.textlen = 2;
 			r.nmark = 1;
 			r.mark[0].style = 1;
