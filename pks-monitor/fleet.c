@@ -139,6 +139,7 @@ static const struct {
 static void	words_add(struct reply *, const char *, const struct reply *);
 static void	gather_add(struct gather *, const char *,
 		    const struct reply *);
+static void	gather_line(struct gather *, const char *);
 static void	gather_end(struct gather *);
 static int	fwd_sendv(const struct request *, const char *, uint32_t,
 		    struct gather *);
@@ -379,7 +380,7 @@ fleet_gather(const struct request *tr, uint32_t cmd)
 	request_handle(&r);
 	gathering = NULL;
 	if (!link_state.connected && nhosts > 0)
-		reply_add(&g->out, "\nThe fleet's message broker cannot be "
+		gather_line(g, "\nThe fleet's message broker cannot be "
 		    "reached right now: no other host was asked.");
 	g->waiting = 1;		/* until every host is asked */
 	for (i = 0; link_state.connected && i < nhosts; i++)
@@ -719,26 +720,6 @@ host_words(struct reply *rp, const struct pks_fleet_reply *fr,
 	text_addn(&rp->alt, alt, fr->altlen);
 }
 
-/* every host answered, or the time is up: one message */
-static void
-gather_end(struct gather *g)
-{
-	/* a /status names only the hosts where the person has something */
-	if (g->cmd == FLEET_CMD_STATUS && g->asked > 0 && g->parts == 0)
-		reply_add(&g->out, "\nNothing of yours on the %d other "
-		    "host%s.", g->asked, g->asked == 1 ? "" : "s");
-	if (g->cmd == FLEET_CMD_STATUS &&
-	    request_status_private(&g->req, &g->out)) {
-		/* the group hears of the delivery (request_delivered) */
-		telegram_origin.reply(&g->req, &g->out);
-		free(g);
-		return;
-	}
-	telegram_origin.reply(&g->req, &g->out);
-	telegram_origin.done(&g->req);
-	free(g);
-}
-
 /* 1 if host's words rp, after what out holds, make one message that
  * Telegram takes whole: every word and every style, as HTML */
 static int
@@ -755,37 +736,153 @@ words_fit(const struct reply *out, const char *host, const struct reply *rp)
 }
 
 /*
- * host's words into the gathered answer.  An admin command for all
- * (/recovery all USER_ID SERVICE 10, /users all) can say more than one
- * message holds: what is gathered goes first, as a message of its own,
- * so every host's part arrives whole (recovery sequences cut off would
- * be issued and never shown).  A /status stays one message: asked in a
- * group, it is the one sent in private (gather_end).
- *
- * A part that goes to the person only (/users, /windows name users and
- * addresses: admin.c to_private()) makes the gathered answer go there
- * too, with its hint for a group; never the other way round.
+ * What is gathered goes as a message of its own: more follows.  A
+ * /status asked in a group goes to the person in private (fleet_gather):
+ * these parts as messages of their own there, the last one through the
+ * request, which falls back to a hint in the group (gather_end).
  */
 static void
-gather_add(struct gather *g, const char *host, const struct reply *rp)
+gather_flush(struct gather *g)
 {
 	struct reply	*out = &g->out;
 	enum reply_to	 to = out->to;
 	struct text	 alt = out->alt;
 
-	if (g->cmd != FLEET_CMD_STATUS && out->t.len > 0 &&
-	    !words_fit(out, host, rp)) {
+	if (g->cmd == FLEET_CMD_STATUS && !g->req.private)
+		telegram_message(g->req.user, out);
+	else
 		telegram_origin.reply(&g->req, out);
-		reply_init(out);
-		out->to = to;
-		out->alt = alt;
+	reply_init(out);
+	out->to = to;
+	out->alt = alt;
+}
+
+/* a line of the front's own ("\nNothing of yours ..."), whole */
+static void
+gather_line(struct gather *g, const char *line)
+{
+	struct reply	t = g->out;
+
+	reply_add(&t, "%s", line);
+	if (g->out.t.len > 0 && !reply_fits(&t, 0))
+		gather_flush(g);
+	reply_add(&g->out, "%s", line);
+}
+
+/* bytes s..e of rp's words, with their styles */
+static void
+reply_slice(const struct reply *rp, size_t s, size_t e, struct reply *out)
+{
+	size_t	i;
+
+	reply_init(out);
+	out->to = rp->to;
+	out->alt = rp->alt;
+	for (i = 0; i < rp->nmark && rp->mark[i].off <= s; i++)
+		;
+	if (i > 0 && rp->mark[i - 1].style != STYLE_PLAIN) {
+		out->mark[0].off = 0;
+		out->mark[0].style = rp->mark[i - 1].style;
+		out->nmark = 1;
 	}
-	words_add(out, host, rp);
+	for (; i < rp->nmark && rp->mark[i].off < e &&
+	    out->nmark < REPLY_MARKS; i++) {
+		out->mark[out->nmark].off = rp->mark[i].off - s;
+		out->mark[out->nmark++].style = rp->mark[i].style;
+	}
+	text_addn(&out->t, rp->t.buf + s, e - s);
+}
+
+/*
+ * host's words, too long for one message under its name (a host's
+ * answer may fill one: /users all, a /status with many windows): line
+ * by line, in as few messages as hold them, each under its name.  Only
+ * a single line longer than a message is cut.
+ */
+static void
+gather_lines(struct gather *g, const char *host, const struct reply *rp)
+{
+	struct reply	 piece;
+	const char	*nl;
+	size_t		 start = 0, end, next = 0;
+
+	while (start < rp->t.len) {
+		/* the most whole lines from start that fit after out */
+		for (end = start; end < rp->t.len; end = next) {
+			nl = memchr(rp->t.buf + end, '\n', rp->t.len - end);
+			next = nl != NULL ? (size_t)(nl - rp->t.buf) + 1 :
+			    rp->t.len;
+			reply_slice(rp, start, next, &piece);
+			if (!words_fit(&g->out, host, &piece))
+				break;
+		}
+		if (end == start && g->out.t.len > 0) {
+			gather_flush(g);
+			continue;
+		}
+		if (end == start)
+			end = next;	/* a line longer than a message */
+		reply_slice(rp, start, end, &piece);
+		words_add(&g->out, host, &piece);
+		if ((start = end) < rp->t.len)
+			gather_flush(g);
+	}
+}
+
+/* every host answered, or the time is up: the last message */
+static void
+gather_end(struct gather *g)
+{
+	char	line[80];
+
+	/* a /status names only the hosts where the person has something */
+	if (g->cmd == FLEET_CMD_STATUS && g->asked > 0 && g->parts == 0) {
+		snprintf(line, sizeof(line), "\nNothing of yours on the %d "
+		    "other host%s.", g->asked, g->asked == 1 ? "" : "s");
+		gather_line(g, line);
+	}
+	if (g->cmd == FLEET_CMD_STATUS &&
+	    request_status_private(&g->req, &g->out)) {
+		/* the group hears of the delivery (request_delivered) */
+		telegram_origin.reply(&g->req, &g->out);
+		free(g);
+		return;
+	}
+	telegram_origin.reply(&g->req, &g->out);
+	telegram_origin.done(&g->req);
+	free(g);
+}
+
+/*
+ * host's words into the gathered answer.  What every host says can be
+ * more than one message holds (/status with many hosts, /recovery all
+ * USER_ID SERVICE 10, /users all): what is gathered goes first, as a
+ * message of its own, so every host's part arrives whole (recovery
+ * sequences cut off would be issued and never shown), and a part too
+ * long for a message of its own goes line by line (gather_lines).
+ *
+ * A part that goes to the person only (/users, /windows name users and
+ * addresses: admin.c to_private()) makes the gathered answer go there
+ * too, with its hint for a group; never the other way round.  (A
+ * /status goes there as a whole, fleet_gather.)
+ */
+static void
+gather_add(struct gather *g, const char *host, const struct reply *rp)
+{
+	struct reply	*out = &g->out;
+
+	if (out->t.len > 0 && !words_fit(out, host, rp))
+		gather_flush(g);
+	/* before any of its words go, in one message or several */
 	if (g->cmd != FLEET_CMD_STATUS && rp->to == REPLY_PRIVATE &&
 	    out->to != REPLY_PRIVATE) {
 		out->to = REPLY_PRIVATE;
 		out->alt = rp->alt;
 	}
+	if (words_fit(out, host, rp))
+		words_add(out, host, rp);
+	else
+		gather_lines(g, host, rp);
 }
 
 /* a host's part: its answer (rp), or NULL: it did not answer */

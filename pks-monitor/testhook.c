@@ -7,6 +7,10 @@
  * one line per sequence, "ID PORT PORT ...", to FILE.  The sniffer gets
  * them all at once when it starts (seq_push_all()).
  *
+ * PKS_TEST_SEQS_OF=USER makes it issue, at start, one sequence of every
+ * service to USER (named "test", asked in private): a /status as long as
+ * the configuration allows, without a /generate per service (t_fleet).
+ *
  * PKS_TEST_REAP_PAUSE_MS=N makes reap() wait N ms (1..1000) before each
  * waitpid(): the moment when, of several children stopping at once, one
  * may still be writing its last words (t_fw_observe).
@@ -25,10 +29,27 @@
 
 #define TEST_SEQS_MAX	1000000
 
+/* PKS_TEST_SEQS_OF=USER */
+static void
+testhook_seqs_of(const char *v)
+{
+	int64_t	user;
+	int	svc, why;
+
+	if (user_id_parse(v, &user) == -1)
+		fatalx("PKS_TEST_SEQS_OF: a user id");
+	for (svc = 0; svc < env->conf->nservices; svc++)
+		if (seq_generate(NULL, svc, user, user, "test", 0, NULL,
+		    &why) == NULL)
+			fatalx("PKS_TEST_SEQS_OF: sequence refused");
+	log_info("test hook: %d sequences issued to %lld",
+	    env->conf->nservices, (long long)user);
+}
+
 void
 testhook_seqs(void)
 {
-	const char	*v = getenv("PKS_TEST_SEQS"), *path;
+	const char	*v, *path;
 	struct sequence	*s;
 	char		 name[32], *end;
 	unsigned long	 n, i;
@@ -36,7 +57,9 @@ testhook_seqs(void)
 	int		 why;
 	FILE		*f;
 
-	if (v == NULL)
+	if ((v = getenv("PKS_TEST_SEQS_OF")) != NULL)
+		testhook_seqs_of(v);
+	if ((v = getenv("PKS_TEST_SEQS")) == NULL)
 		return;
 	n = strtoul(v, &end, 10);
 	if (*end != ':' || n == 0 || n > TEST_SEQS_MAX || end[1] == '\0')

@@ -9,6 +9,7 @@ full PKS (monitor, sniffer, pks-fw, pks-fleet) with its own namespaces,
 firewall and configuration.  Then, in order:
 
 - /generate web2 ssh, knocked at web2, opens web2 only;
+- /status longer than a message comes whole, in several;
 - /recovery all: every host's sequences reach the admin whole; a
   gathered answer longer than a message is split between hosts;
 - a user allowed on web1 only is refused on web2 by web2's monitor;
@@ -48,6 +49,12 @@ TIMEOUT = 2			# fleet timeout of the front, seconds
 SSH_PORT = 2222
 GROUP = -1001234567890		# a supergroup Ada writes in
 WEB = pkstest.service("web", 8080) + "\n"	# web1's second service
+# 24 more services everywhere, long names: LEE, who holds a sequence of
+# each (PKS_TEST_SEQS_OF), has a /status longer than a message
+MANY = ["svc%02d-with-a-rather-long-name" % i for i in range(24)]
+SERVICES = "".join(pkstest.service(n, 9100 + i) + "\n"
+                   for i, n in enumerate(MANY))
+LEE = 6123456797
 
 
 def fleet_pid(s):
@@ -117,15 +124,22 @@ def main():
     # (Carol and Dan too: the worker paces each chat to a message a
     # second, so admin commands take turns between three chats)
     adm = "admin user { %d %d %d }\n" % (ADA, CAROL, DAN)
-    fleet = fleetnet.Fleet(HOSTS, {"front": pkstest.allow(ADA) + adm,
-                                   "web1": WEB + pkstest.allow(ADA, (
-                                       "ssh", "web")) + pkstest.allow(BOB)
-                                   + adm,
-                                   "web2": pkstest.allow(ADA) + adm,
-                                   "web3": pkstest.allow(ADA)},
+    fleet = fleetnet.Fleet(HOSTS, {"front": SERVICES + pkstest.allow(ADA) +
+                                   adm,
+                                   "web1": WEB + SERVICES + pkstest.allow(
+                                       ADA, ("ssh", "web")) +
+                                   pkstest.allow(BOB) + adm,
+                                   "web2": SERVICES + pkstest.allow(ADA) +
+                                   adm,
+                                   "web3": SERVICES + pkstest.allow(ADA)},
                            timeout=TIMEOUT, password=("web3",))
     try:
-        fleet.start()
+        # Lee's sequences, at the first start of each monitor only
+        os.environ["PKS_TEST_SEQS_OF"] = "%d" % LEE
+        try:
+            fleet.start()
+        finally:
+            del os.environ["PKS_TEST_SEQS_OF"]
         suites, broker = fleet.suites, fleet.broker
         KEYS.update({h: fleetnet.secret_of(fleet.d, h) for h in HOSTS})
         front = suites["front"]
@@ -146,6 +160,7 @@ def main():
         test_pickers(suites)
         test_refused_by_host_rights(suites)
         test_status_everywhere(suites)
+        test_status_split(suites)
         test_admin_everywhere(suites)
         test_grant_revoke_routed(suites)
         test_recovery_routed(suites)
@@ -340,6 +355,54 @@ def test_status_everywhere(suites):
                              r"\nNothing of yours on the 3 other hosts\.$",
                              msg, re.S), "Bob, with nothing anywhere: the "
            "front's line and one more", msg)
+
+
+def status_lines(front, since, chat):
+    """The messages sent to chat since, and the sequences each host's
+    parts name, by host."""
+    msgs = [r["params"].get("text", "") for r in
+            front.bot.sent(chat_id=chat, since=since)]
+    seqs = {}
+    for m in msgs:
+        got = re.split(r"(?m)^<b>(\w+)</b>: ", m)
+        for host, body in zip(got[1::2], got[2::2]):
+            seqs.setdefault(host, []).extend(re.findall(
+                r"(?m)^Sequence for ([\w.-]+): \d+ s left$", body))
+    return msgs, seqs
+
+
+def test_status_split(suites):
+    """Lee holds a sequence of each service on the front and every host
+    (101 lines, about 5.5 kB): his /status is more than a message holds.
+    It comes whole in several messages, each under Telegram's 4096 bytes,
+    every host's lines there once, none cut; asked in a group, every one
+    of them goes to him in private and the group hears one line."""
+    front = suites["front"]
+    want = {h: sorted(["ssh"] + MANY + (["web"] if h == "web1" else []))
+            for h in ("front",) + HOSTS}
+    for chat, kind in ((LEE, "private"), (GROUP, "supergroup")):
+        since = last_seq(front)
+        front.bot.push_message(user_id=LEE, text="/status", chat_id=chat,
+                               chat_type=kind, first_name="Lee")
+
+        def whole():
+            msgs, seqs = status_lines(front, since, LEE)
+            return (msgs, seqs) if all(
+                len(seqs.get(h, ())) >= len(want[h]) for h in want) else None
+        msgs, seqs = pkstest.wait_for(whole, 30) or status_lines(
+            front, since, LEE)
+        tap.ok(len(msgs) >= 2 and {h: sorted(v) for h, v in seqs.items()}
+               == want and not any("more line" in m for m in msgs) and
+               all(len(m) <= 4096 for m in msgs),
+               "Lee's /status in %s: %d bytes in %d messages, every line "
+               "of every host, none cut" % (kind, sum(len(m) for m in msgs),
+                                            len(msgs)),
+               [len(m) for m in msgs] + msgs[-1:])
+    grp = front.bot.wait_sent(chat_id=GROUP, since=since, timeout=10,
+                              text=r"Sent you your status in private")
+    tap.ok(grp and len(front.bot.sent(chat_id=GROUP, since=since)) == 1,
+           "the group hears only that it went in private",
+           front.bot.sent(chat_id=GROUP, since=since))
 
 
 def test_admin_everywhere(suites):
