@@ -120,10 +120,32 @@ to_private(struct reply *rp)
 	    "open a private chat with me, press Start, then ask again.");
 }
 
+/*
+ * The usage line, in the words the command was asked in: in a fleet,
+ * each form names the host first as the front takes it ("/recovery web2
+ * USER_ID SERVICE", answered by web2; "/recovery [HOST|all] ..." by the
+ * front).
+ */
 static void
-usage(struct reply *rp, size_t ci)
+usage(struct reply *rp, const struct request *r, size_t ci)
 {
-	reply_add(rp, "Usage: %s", cmds[ci].usage);
+	const char	*u = cmds[ci].usage, *p;
+	size_t		 n = strlen(cmds[ci].name);
+
+	reply_add(rp, "Usage: ");
+	while (r->where[0] != '\0' && (p = strchr(u, '/')) != NULL) {
+		p++;
+		if (strncmp(p, cmds[ci].name, n) == 0 && (p[n] == ' ' ||
+		    p[n] == ',' || p[n] == '\0')) {
+			reply_add(rp, "%.*s %s", (int)(p + n - u), u,
+			    r->where);
+			u = p + n;
+		} else {
+			reply_add(rp, "%.*s", (int)(p - u), u);
+			u = p;
+		}
+	}
+	reply_add(rp, "%s", u);
 }
 
 /*
@@ -174,7 +196,7 @@ cmd_grant(const struct request *r, size_t ci, struct reply *rp,
 	int		 si, svc, had;
 
 	if ((si = target(r, &g.user, &name, 1, 2)) == -1) {
-		usage(rp, ci);
+		usage(rp, r, ci);
 		return;
 	}
 	if ((svc = service_word(rp, r->argv[si])) == -1)
@@ -237,7 +259,7 @@ cmd_ungrant(const struct request *r, size_t ci, struct reply *rp,
 
 	if ((si = target(r, &user, &name, 1, 1)) == -1 ||
 	    !conf_valid_name(r->argv[si])) {
-		usage(rp, ci);
+		usage(rp, r, ci);
 		return;
 	}
 	svcname = r->argv[si];
@@ -372,7 +394,7 @@ cmd_close(const struct request *r, size_t ci, struct reply *rp,
 	int	af, n;
 
 	if (r->nargs != 1) {
-		usage(rp, ci);
+		usage(rp, r, ci);
 		return;
 	}
 	to_private(rp);
@@ -399,7 +421,7 @@ cmd_revoke_user(const struct request *r, size_t ci, struct reply *rp,
 	all = r->nargs == 1 && strcmp(r->argv[0], "all") == 0;
 	if (r->nargs != 1 || (!all && user_id_parse(r->argv[0], &user) ==
 	    -1)) {
-		usage(rp, ci);
+		usage(rp, r, ci);
 		return;
 	}
 	n = seq_revoke_user(user, all);
@@ -494,7 +516,7 @@ admin_handle(const struct request *r, struct reply *rp, struct reply *nt)
 	/* a word the front end found of a bad shape came as "" */
 	for (i = 0; i < r->nargs && i < PKS_ARGS_MAX; i++)
 		if (r->argv[i][0] == '\0') {
-			usage(rp, ci);
+			usage(rp, r, ci);
 			return;
 		}
 	if (r->age > ADMIN_MAX_AGE) {
@@ -513,10 +535,14 @@ admin_handle(const struct request *r, struct reply *rp, struct reply *nt)
 		cmd_ungrant(r, ci, rp, nt);
 		break;
 	case REQ_USERS:
-		cmd_users(rp);
-		break;
 	case REQ_WINDOWS:
-		cmd_windows(rp);
+		/* no word: in a fleet the front took the host's name off */
+		if (r->nargs != 0)
+			usage(rp, r, ci);
+		else if (r->cmd == REQ_USERS)
+			cmd_users(rp);
+		else
+			cmd_windows(rp);
 		break;
 	case REQ_CLOSE:
 		cmd_close(r, ci, rp, nt);
@@ -527,14 +553,14 @@ admin_handle(const struct request *r, struct reply *rp, struct reply *nt)
 	case REQ_LOCKDOWN:
 	case REQ_UNLOCK:
 		if (r->nargs != 0)
-			usage(rp, ci);
+			usage(rp, r, ci);
 		else
 			admin_lockdown(r->cmd == REQ_LOCKDOWN, r->user,
 			    r->user_name, rp, nt);
 		break;
 	case REQ_RECOVERY:
 		if (recovery_command(r, rp, nt) == -1)
-			usage(rp, ci);
+			usage(rp, r, ci);
 		break;
 	default:
 		break;

@@ -1142,6 +1142,8 @@ fleet_req(const struct pks_fleet_req *fr)
 	r.age = fr->age;
 	/* the front gathers a /status from every host into one answer */
 	r.terse = r.cmd == REQ_STATUS;
+	/* asked as /CMD ME ... of the front */
+	memcpy(r.where, env->conf->fleet_name, sizeof(r.where));
 	memcpy(r.user_name, fr->user_name, sizeof(r.user_name));
 	if (r.cmd == REQ_GENERATE) {
 		/* service, address ("": none from the fleet); only the

@@ -404,6 +404,11 @@ struct request {
 	int		 terse;		/* one part of an answer gathered from
 					   many hosts: a /status with nothing
 					   to tell has no words */
+	char		 where[PKS_NAME_MAX];	/* how the command names this
+					   host in a fleet, for a usage line
+					   ("web2" asked through the front,
+					   "[HOST|all]" asked of the front),
+					   "": not at all */
 };
 
 /*

@@ -247,6 +247,9 @@ telegram_to_request(const struct pks_tg_req *tr, struct request *rp)
 	r.private = tr->chat_type == TG_CHAT_PRIVATE;
 	r.age = tr->age;
 	memcpy(r.user_name, tr->user_name, sizeof(r.user_name));
+	/* the front of a fleet: admin commands name a host or all first */
+	if (env->conf->has_fleet && env->conf->fleet_role == PKS_FLEET_FRONT)
+		snprintf(r.where, sizeof(r.where), "[HOST|all]");
 	if (r.cmd == REQ_GENERATE) {
 		/* service, address: each may be "" */
 		memcpy(r.argv[0], tr->arg1, sizeof(r.argv[0]));

@@ -69,10 +69,12 @@ def main():
         for c in ["/grant", "/grant abc", "/grant %d" % BOB,
                   "/grant %d ssh 1h extra" % BOB, "/ungrant %d" % BOB,
                   "/ungrant", "/close", "/revoke all extra", "/lockdown now",
-                  "/unlock please", "/grant %d ssh<b>" % BOB]:
+                  "/unlock please", "/grant %d ssh<b>" % BOB,
+                  "/windows now", "/users all"]:
             t = ask(s, ADA, c, r"Usage|.", first_name="Ada")
-            tap.ok(t is not None and t.startswith("Usage: /"),
-                   "admin: \"%s\" gets a usage line" % c, t)
+            tap.ok(t is not None and t.startswith("Usage: /") and
+                   "HOST" not in t, "admin: \"%s\" gets a usage line (no "
+                   "host form: no fleet here)" % c, t)
         t = ask(s, ADA, "/grant %d nosuch" % BOB, first_name="Ada")
         tap.ok(t and "defines no service" in t and "ssh" in t,
                "a grant of an undefined service is refused", t)

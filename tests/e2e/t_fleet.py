@@ -556,6 +556,23 @@ def test_recovery_routed(suites):
     msg = ask(front, DAN, "/recovery revoke all", r"recovery sequence")
     tap.ok(msg and msg.startswith("There is no recovery sequence."),
            "/recovery revoke all with no host: the front's own", msg)
+    # usage lines name the host as the front takes it, every form
+    msg = ask(front, DAN, "/recovery web2 %d" % ADA, answer_of("web2"))
+    tap.ok(msg and msg.startswith("<b>web2</b>: Usage: /recovery web2 "
+                                  "USER_ID SERVICE [COUNT] ") and
+           "/recovery web2 revoke ID|all" in msg and
+           "/recovery web2 alone" in msg and
+           not re.search(r"/recovery (?!web2 )", msg),
+           "a malformed /recovery web2: web2's usage line, in the form it "
+           "takes through the front", msg)
+    msg = ask(front, DAN, "/recovery %d" % ADA, r"Usage")
+    tap.ok(msg and msg.startswith("Usage: /recovery [HOST|all] USER_ID ") and
+           "/recovery [HOST|all] revoke ID|all" in msg,
+           "a malformed /recovery on the front: its usage line names the "
+           "host form", msg)
+    msg = ask(front, DAN, "/windows web2 now", answer_of("web2"))
+    tap.ok(msg == "<b>web2</b>: Usage: /windows web2", "/windows web2 with "
+           "a word too many: web2's usage line", msg)
 
 
 def gathered(front, user, text, hosts, timeout=15):
