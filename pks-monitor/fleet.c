@@ -699,25 +699,42 @@ words_add(struct reply *dst, const char *host, const struct reply *src)
 	reply_style(dst, STYLE_PLAIN);
 }
 
+/* a host's words as it sent them: text, styles, where, second text */
+static void
+host_src(struct reply *src, const struct pks_fleet_reply *fr,
+    const char *text, const char *alt)
+{
+	size_t	i;
+
+	reply_init(src);
+	src->to = fr->to;
+	/* whole, up to a text's size (dispatch.c): none of the room that
+	 * text_addn() keeps for "... and N more lines", which the host's
+	 * own end already says; it goes out under the host's name, in
+	 * slices if need be (words_lines) */
+	memcpy(src->t.buf, text, fr->textlen);
+	src->t.len = fr->textlen;
+	src->t.buf[src->t.len] = '\0';
+	for (i = 0; i < fr->nmark && i < REPLY_MARKS; i++) {
+		src->mark[i].off = fr->mark[i].off;
+		src->mark[i].style = fr->mark[i].style;
+	}
+	src->nmark = i;
+	text_addn(&src->alt, alt, fr->altlen);
+}
+
 /* words of a host, under its name: "web2: ..." */
 static void
 host_words(struct reply *rp, const struct pks_fleet_reply *fr,
     const char *text, const char *alt)
 {
 	struct reply	src;
-	size_t		i;
 
-	reply_init(&src);
-	text_addn(&src.t, text, fr->textlen);
-	for (i = 0; i < fr->nmark && i < REPLY_MARKS; i++) {
-		src.mark[i].off = fr->mark[i].off;
-		src.mark[i].style = fr->mark[i].style;
-	}
-	src.nmark = i;
+	host_src(&src, fr, text, alt);
 	reply_init(rp);
-	rp->to = fr->to;
+	rp->to = src.to;
+	rp->alt = src.alt;
 	words_add(rp, fr->host, &src);
-	text_addn(&rp->alt, alt, fr->altlen);
 }
 
 /* 1 if host's words rp, after what out holds, make one message that
@@ -727,8 +744,9 @@ words_fit(const struct reply *out, const char *host, const struct reply *rp)
 {
 	struct reply	t;
 
-	/* words_add's own: bold, plain, plain */
-	if (out->nmark + rp->nmark + 3 > REPLY_MARKS)
+	/* words_add's own: bold, plain, plain; words that did not fit
+	 * where they are (a slice of a host's: reply_slice) do not here */
+	if (out->nmark + rp->nmark + 3 > REPLY_MARKS || rp->t.full)
 		return 0;
 	t = *out;
 	words_add(&t, host, rp);
@@ -736,25 +754,38 @@ words_fit(const struct reply *out, const char *host, const struct reply *rp)
 }
 
 /*
- * What is gathered goes as a message of its own: more follows.  A
- * /status asked in a group goes to the person in private (fleet_gather):
- * these parts as messages of their own there, the last one through the
- * request, which falls back to a hint in the group (gather_end).
+ * out, the first part of a long answer to req, as a message of its own:
+ * more follows.  One for the person in private (to_person) goes there
+ * as a message of its own; the last part goes through the request, which
+ * falls back to a hint in a group (the delivery of that one is the
+ * answer's).  out starts again, empty, going where it went.
  */
 static void
-gather_flush(struct gather *g)
+piece_flush(const struct request *req, int to_person, struct reply *out)
 {
-	struct reply	*out = &g->out;
 	enum reply_to	 to = out->to;
 	struct text	 alt = out->alt;
 
-	if (g->cmd == FLEET_CMD_STATUS && !g->req.private)
-		telegram_message(g->req.user, out);
+	if (to_person)
+		telegram_message(req->user, out);
 	else
-		telegram_origin.reply(&g->req, out);
+		telegram_origin.reply(req, out);
 	reply_init(out);
 	out->to = to;
 	out->alt = alt;
+}
+
+/* a /status asked in a group goes to the person (fleet_gather) */
+static int
+gather_to_person(const struct gather *g)
+{
+	return g->cmd == FLEET_CMD_STATUS && !g->req.private;
+}
+
+static void
+gather_flush(struct gather *g)
+{
+	piece_flush(&g->req, gather_to_person(g), &g->out);
 }
 
 /* a line of the front's own ("\nNothing of yours ..."), whole */
@@ -794,13 +825,16 @@ reply_slice(const struct reply *rp, size_t s, size_t e, struct reply *out)
 }
 
 /*
- * host's words, too long for one message under its name (a host's
- * answer may fill one: /users all, a /status with many windows): line
- * by line, in as few messages as hold them, each under its name.  Only
- * a single line longer than a message is cut.
+ * host's words rp after what out holds, too long for one message under
+ * its name (a host's answer may fill one: /users web2, a /status with
+ * many windows): line by line, in as few messages as hold them, each
+ * under its name, all but the last sent (piece_flush: req, to_person);
+ * the last stays in out.  Only a single line longer than a message is
+ * cut.
  */
 static void
-gather_lines(struct gather *g, const char *host, const struct reply *rp)
+words_lines(const struct request *req, int to_person, struct reply *out,
+    const char *host, const struct reply *rp)
 {
 	struct reply	 piece;
 	const char	*nl;
@@ -813,19 +847,24 @@ gather_lines(struct gather *g, const char *host, const struct reply *rp)
 			next = nl != NULL ? (size_t)(nl - rp->t.buf) + 1 :
 			    rp->t.len;
 			reply_slice(rp, start, next, &piece);
-			if (!words_fit(&g->out, host, &piece))
+			if (!words_fit(out, host, &piece))
 				break;
 		}
-		if (end == start && g->out.t.len > 0) {
-			gather_flush(g);
+		if (end == start && out->t.len > 0) {
+			piece_flush(req, to_person, out);
 			continue;
 		}
 		if (end == start)
 			end = next;	/* a line longer than a message */
 		reply_slice(rp, start, end, &piece);
-		words_add(&g->out, host, &piece);
+		words_add(out, host, &piece);
+		if (piece.t.full) {
+			/* that line: counted ("... and 1 more line") */
+			out->t.full = 1;
+			out->t.more++;
+		}
 		if ((start = end) < rp->t.len)
-			gather_flush(g);
+			piece_flush(req, to_person, out);
 	}
 }
 
@@ -859,7 +898,7 @@ gather_end(struct gather *g)
  * USER_ID SERVICE 10, /users all): what is gathered goes first, as a
  * message of its own, so every host's part arrives whole (recovery
  * sequences cut off would be issued and never shown), and a part too
- * long for a message of its own goes line by line (gather_lines).
+ * long for a message of its own goes line by line (words_lines).
  *
  * A part that goes to the person only (/users, /windows name users and
  * addresses: admin.c to_private()) makes the gathered answer go there
@@ -882,7 +921,7 @@ gather_add(struct gather *g, const char *host, const struct reply *rp)
 	if (words_fit(out, host, rp))
 		words_add(out, host, rp);
 	else
-		gather_lines(g, host, rp);
+		words_lines(&g->req, gather_to_person(g), out, host, rp);
 }
 
 /* a host's part: its answer (rp), or NULL: it did not answer */
@@ -912,7 +951,7 @@ fleet_reply(const struct pks_fleet_reply *fr, const char *text,
     const char *alt)
 {
 	struct forward	*f;
-	struct reply	 rp;
+	struct reply	 rp, src;
 
 	if (!is_front() || fleet_auth_words(IMSG_FLEET_REPLY, fr, text, alt) ==
 	    -1)
@@ -929,20 +968,26 @@ fleet_reply(const struct pks_fleet_reply *fr, const char *text,
 	if (fleet_auth_bound(fr, f->host, f->req.user, f->req.chat, f->mac) ==
 	    -1)
 		return;
-	host_words(&rp, fr, text, alt);
+	host_src(&src, fr, text, alt);
 	if (f->gather != NULL) {
-		/* the words without the host's name: gather_part adds it;
-		 * where they go, for the gathered answer (gather_add) */
-		reply_init(&rp);
-		text_addn(&rp.t, text, fr->textlen);
-		rp.to = fr->to;
-		text_addn(&rp.alt, alt, fr->altlen);
-		gather_part(f, &rp);
+		/* gather_part puts the host's name before them */
+		gather_part(f, &src);
 		fwd_free(f);
 		return;
 	}
-	if (rp.to == REPLY_CHOICE)
+	reply_init(&rp);
+	rp.to = src.to;
+	rp.alt = src.alt;
+	if (rp.to == REPLY_CHOICE) {
 		host_choices(&rp.alt, f->host);
+		words_add(&rp, f->host, &src);
+	} else if (!words_fit(&rp, f->host, &src))
+		/* a host's answer that fills a message (/users web2): its
+		 * first lines go first, in messages of their own */
+		words_lines(&f->req, rp.to == REPLY_PRIVATE, &rp, f->host,
+		    &src);
+	else
+		words_add(&rp, f->host, &src);
 	telegram_origin.reply(&f->req, &rp);
 	if (f->state == FWD_AFTER) {
 		fwd_free(f);
@@ -1191,9 +1236,9 @@ send_words(uint32_t type, const struct local *l, int64_t chat, int64_t msg,
 	struct pks_fleet_reply	fr;
 	struct iovec		iov[3];
 	struct text		t = rp->t, alt = rp->alt;
-	size_t			i;
+	size_t			i, n = 0, cut;
 
-	text_finish(&t);
+	cut = text_finish(&t);
 	text_finish(&alt);
 	memset(&fr, 0, sizeof(fr));
 	memcpy(fr.host, env->conf->fleet_name, sizeof(fr.host));
@@ -1209,12 +1254,19 @@ send_words(uint32_t type, const struct local *l, int64_t chat, int64_t msg,
 	fr.to = rp->to;
 	fr.textlen = t.len;
 	fr.altlen = alt.len;
-	for (i = 0; i < rp->nmark && i < PKS_FLEET_MARKS; i++) {
-		fr.mark[i].off = rp->mark[i].off > t.len ? t.len :
-		    rp->mark[i].off;
-		fr.mark[i].style = rp->mark[i].style;
+	/* the styles of the words that are there; "... and N more lines"
+	 * in none (a heading whose words did not fit left its style) */
+	for (i = 0; i < rp->nmark && n < PKS_FLEET_MARKS; i++)
+		if (rp->mark[i].off < cut || (cut == t.len &&
+		    rp->mark[i].off == cut)) {
+			fr.mark[n].off = rp->mark[i].off;
+			fr.mark[n++].style = rp->mark[i].style;
+		}
+	if (cut < t.len && n < PKS_FLEET_MARKS) {
+		fr.mark[n].off = cut;
+		fr.mark[n++].style = STYLE_PLAIN;
 	}
-	fr.nmark = i;
+	fr.nmark = n;
 	fleet_auth_sign_words(type, &fr, t.buf, alt.buf);
 	iov[0].iov_base = &fr;
 	iov[0].iov_len = sizeof(fr);

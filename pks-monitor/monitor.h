@@ -222,7 +222,7 @@ void	 text_add(struct text *, const char *, ...)
 void	 text_vadd(struct text *, const char *, va_list)
 	    __attribute__((format(printf, 2, 0)));
 void	 text_addn(struct text *, const char *, size_t);
-void	 text_finish(struct text *);
+size_t	 text_finish(struct text *);
 const char *addr_str(int, const uint8_t *, char *, size_t);
 const char *actor_str(int64_t, const char *, char *, size_t);
 int	 addr_parse(const char *, int *, uint8_t *);

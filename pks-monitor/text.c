@@ -71,8 +71,9 @@ text_add(struct text *t, const char *fmt, ...)
 /*
  * A full text ends on its last whole line, then says how many lines
  * did not fit.  A text with no line break at all ends on a character.
+ * Returns where its words end (and "... and N more lines" starts).
  */
-void
+size_t
 text_finish(struct text *t)
 {
 	size_t	 cut = t->len;
@@ -80,7 +81,7 @@ text_finish(struct text *t)
 	int	 n;
 
 	if (!t->full)
-		return;
+		return t->len;
 	if ((nl = memrchr(t->buf, '\n', t->len)) != NULL)
 		cut = nl - t->buf + 1;
 	else
@@ -93,6 +94,7 @@ text_finish(struct text *t)
 	t->len = cut + (n > 0 && (size_t)n < sizeof(t->buf) - cut ? n : 0);
 	t->buf[t->len] = '\0';
 	t->full = 0;
+	return cut;
 }
 
 /*

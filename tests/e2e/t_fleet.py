@@ -9,7 +9,8 @@ full PKS (monitor, sniffer, pks-fw, pks-fleet) with its own namespaces,
 firewall and configuration.  Then, in order:
 
 - /generate web2 ssh, knocked at web2, opens web2 only;
-- /status longer than a message comes whole, in several;
+- /status longer than a message comes whole, in several, and so does
+  a host's answer that fills a message of its own;
 - /recovery all: every host's sequences reach the admin whole; a
   gathered answer longer than a message is split between hosts;
 - a user allowed on web1 only is refused on web2 by web2's monitor;
@@ -55,6 +56,8 @@ MANY = ["svc%02d-with-a-rather-long-name" % i for i in range(24)]
 SERVICES = "".join(pkstest.service(n, 9100 + i) + "\n"
                    for i, n in enumerate(MANY))
 LEE = 6123456797
+# web2 lets 250 more people open ssh: its /users fills a message
+CROWD = [7000000001 + i for i in range(250)]
 
 
 def fleet_pid(s):
@@ -130,6 +133,8 @@ def main():
                                        ADA, ("ssh", "web")) +
                                    pkstest.allow(BOB) + adm,
                                    "web2": SERVICES + pkstest.allow(ADA) +
+                                   "".join(pkstest.allow(CROWD[i:i + 50])
+                                           for i in range(0, 250, 50)) +
                                    adm,
                                    "web3": SERVICES + pkstest.allow(ADA)},
                            timeout=TIMEOUT, password=("web3",))
@@ -161,6 +166,7 @@ def main():
         test_refused_by_host_rights(suites)
         test_status_everywhere(suites)
         test_status_split(suites)
+        test_long_answer(suites)
         test_admin_everywhere(suites)
         test_grant_revoke_routed(suites)
         test_recovery_routed(suites)
@@ -403,6 +409,39 @@ def test_status_split(suites):
     tap.ok(grp and len(front.bot.sent(chat_id=GROUP, since=since)) == 1,
            "the group hears only that it went in private",
            front.bot.sent(chat_id=GROUP, since=since))
+
+
+def test_long_answer(suites):
+    """/users web2 fills a message of web2's (250 more people allowed
+    ssh, 5.4 kB: web2 ends its own answer on a whole line and says how
+    many more).  Under web2's name, with HTML, that is more than a
+    Telegram message: it comes in two, every line web2 sent whole, none
+    cut by the front."""
+    front = suites["front"]
+    since = last_seq(front)
+    front.bot.push_message(user_id=ADA, text="/users web2", chat_id=ADA,
+                           chat_type="private", first_name="Ada")
+
+    def done():
+        msgs = [r["params"].get("text", "") for r in
+                front.bot.sent(chat_id=ADA, since=since)]
+        return msgs if msgs and "more line" in msgs[-1] else None
+    msgs = pkstest.wait_for(done, 15) or [
+        r["params"].get("text", "") for r in front.bot.sent(chat_id=ADA,
+                                                             since=since)]
+    users = [re.findall(r"(?m)^user (\d+): (.*)$", m) for m in msgs]
+    whole = [u for m in users for u, svcs in m if u != "%d" % ADA and
+             svcs == "ssh"]
+    tap.ok(len(msgs) >= 2 and all(m.startswith("<b>web2</b>: ") and
+                                  len(m) <= 4096 for m in msgs) and
+           len(whole) >= 150 and whole == ["%d" % c for c in
+                                         CROWD[:len(whole)]] and
+           sum(m.count("more line") for m in msgs) == 1 and
+           re.search(r"\.\.\. and \d+ more lines?$", msgs[-1]),
+           "/users web2, a message of web2's: %d bytes in %d messages "
+           "under web2's name, %d people's lines whole, web2's own end "
+           "last" % (sum(len(m) for m in msgs), len(msgs), len(whole)),
+           [len(m) for m in msgs] + [m[:200] for m in msgs])
 
 
 def test_admin_everywhere(suites):
