@@ -64,8 +64,11 @@ def state(s):
         chain_addrs(s.net))
 
 
-def settle(s, timeout=25):
-    """Wait for every child to be up and the state to agree."""
+def settle(s, timeout=75):
+    """Wait for every child to be up and the state to agree.  A child the
+    monitor killed in every phase is restarted after a back-off that
+    doubles up to 60 s (pks-monitor/child.c, BACKOFF_MAX): by the fifth
+    phase 32 s."""
     def ok():
         return all(s.monitor.child_pid(c) for c in
                    ("pks-fw", "pks-sniffer", "pks-telegram")) and \
@@ -168,7 +171,8 @@ def alloc_part(net, tmp):
         good = settle(s)
         check(good, "after them, its children are up and its windows are "
                "the chain's" + (TODO_REBUILD_A if not good and killed
-                                else ""), state(s))
+                                else ""), state(s) + "\n" +
+              "\n".join(s.monitor.log.lines[li:]))
     check(injected > 0, "%d allocations failed in all" % injected)
     alllog = "\n".join(w.text() for w in logs)
     check(re.search(r"Cannot allocate memory", alllog),
@@ -285,7 +289,7 @@ def commit_part(net, tmp):
 def main():
     pkstest.require_root()
     pkstest.ensure_user()
-    pkstest.set_deadline(240)
+    pkstest.set_deadline(420)
     tmp = tempfile.mkdtemp(prefix="pks-fault-")
     import atexit
     import shutil
