@@ -9,7 +9,7 @@
  * knock port nor a guard can never advance one: the kernel can drop it
  * if nothing it would have reset can complete.  Per prefix and protocol
  * (an IPv4 address, an IPv6 /64; hashed with a secret into one of
- * EBPF_BUCKETS, a collision only makes two prefixes share), the program
+ * ebpf_buckets(), a collision only makes two prefixes share), the program
  * keeps:
  *
  *   touch    when it last hit a live port or guard, while under the
@@ -227,7 +227,7 @@ judge(struct prog *p)
  * then whether it is live.
  */
 static int
-build(struct prog *p, int mapfd, int wake)
+build(struct prog *p, int mapfd, uint32_t nbuckets, int wake)
 {
 	int	 k, j;
 
@@ -340,7 +340,7 @@ build(struct prog *p, int mapfd, int wake)
 	ALUX(p, BPF_XOR, BPF_REG_2, BPF_REG_7);
 	ALUX(p, BPF_XOR, BPF_REG_1, BPF_REG_2);
 	mix(p, C2);
-	ALU(p, BPF_AND, BPF_REG_1, EBPF_BUCKETS - 1);
+	ALU(p, BPF_AND, BPF_REG_1, (int32_t)(nbuckets - 1));
 	ALU(p, BPF_MUL, BPF_REG_1, sizeof(struct ebpf_bucket));
 	MOV(p, BPF_REG_2, BPF_REG_8);
 	ALUX(p, BPF_ADD, BPF_REG_2, BPF_REG_1);
@@ -378,20 +378,48 @@ sys_bpf(int cmd, union bpf_attr *a)
 	return (syscall(__NR_bpf, cmd, a, sizeof(*a)));
 }
 
+/*
+ * The buckets for max-sources: two a source, a power of two within
+ * EBPF_BUCKETS_MIN..EBPF_BUCKETS_MAX.  The map is mapped whole by every
+ * sniffer (32 bytes a bucket: 4 MB at the most, 1 MB for 16,384
+ * sources), and a sniffer tracks no more sources than that in user space
+ * either; a collision only passes more or resets more.
+ */
+uint32_t
+ebpf_buckets(uint32_t max_sources)
+{
+	uint32_t	 n = EBPF_BUCKETS_MIN;
+
+	while (n < EBPF_BUCKETS_MAX && n / 2 < max_sources)
+		n *= 2;
+	return (n);
+}
+
+/* 1 if n is a bucket count ebpf_buckets() can return */
+int
+ebpf_buckets_ok(uint32_t n)
+{
+	return (n >= EBPF_BUCKETS_MIN && n <= EBPF_BUCKETS_MAX &&
+	    (n & (n - 1)) == 0);
+}
+
+/* the map's value with n buckets, in whole pages (what mmap maps) */
 size_t
-ebpf_size(void)
+ebpf_size(uint32_t n)
 {
 	long	 pg = sysconf(_SC_PAGESIZE);
+	size_t	 sz = sizeof(struct ebpf_shared) +
+		    (size_t)n * sizeof(struct ebpf_bucket);
 
 	if (pg <= 0)
 		pg = 4096;
-	return ((sizeof(struct ebpf_shared) + pg - 1) / pg * pg);
+	return ((sz + (size_t)pg - 1) / (size_t)pg * (size_t)pg);
 }
 
 /* the range program (wake 0) or the wake one for the map m: its
  * descriptor, or -1 with why in errbuf */
 static int
-load(int m, int wake, char *errbuf, size_t len)
+load(int m, uint32_t nbuckets, int wake, char *errbuf, size_t len)
 {
 	static struct prog	 p;
 	static char		 log[4096];
@@ -399,7 +427,7 @@ load(int m, int wake, char *errbuf, size_t len)
 	char			*nl;
 	int			 fd, e;
 
-	if (build(&p, m, wake) == -1) {
+	if (build(&p, m, nbuckets, wake) == -1) {
 		snprintf(errbuf, len, "program: more than %d instructions",
 		    INSNS_MAX);
 		return (-1);
@@ -428,44 +456,52 @@ load(int m, int wake, char *errbuf, size_t len)
 }
 
 /*
- * The map (its secret key set), the range program and the wake one, as
+ * The map with nbuckets (ebpf_buckets(); its secret key set), the
+ * range program and the wake one, as
  * close-on-exec descriptors in *mapfd, *progfd and *wakefd: 0, or -1
  * with why in errbuf (no bpf(2), not allowed, the verifier's first
  * complaint).
  */
 int
-ebpf_make(int *mapfd, int *progfd, int *wakefd, char *errbuf, size_t len)
+ebpf_make(uint32_t nbuckets, int *mapfd, int *progfd, int *wakefd,
+    char *errbuf, size_t len)
 {
 	union bpf_attr		 a;
 	struct ebpf_shared	*sh;
 	int			 m, e;
 
 	*mapfd = *progfd = *wakefd = -1;
+	if (!ebpf_buckets_ok(nbuckets)) {
+		snprintf(errbuf, len, "map: %u buckets", nbuckets);
+		return (-1);
+	}
 	memset(&a, 0, sizeof(a));
 	a.map_type = BPF_MAP_TYPE_ARRAY;
 	a.key_size = sizeof(uint32_t);
-	a.value_size = sizeof(struct ebpf_shared);
+	a.value_size = sizeof(struct ebpf_shared) +
+	    nbuckets * sizeof(struct ebpf_bucket);
 	a.max_entries = 1;
 	a.map_flags = BPF_F_MMAPABLE;
 	if ((m = sys_bpf(BPF_MAP_CREATE, &a)) == -1) {
 		snprintf(errbuf, len, "map: %s", strerror(errno));
 		return (-1);
 	}
-	sh = mmap(NULL, ebpf_size(), PROT_READ | PROT_WRITE, MAP_SHARED, m, 0);
+	sh = mmap(NULL, ebpf_size(nbuckets), PROT_READ | PROT_WRITE, MAP_SHARED,
+	    m, 0);
 	if (sh == MAP_FAILED) {
 		snprintf(errbuf, len, "map: mmap: %s", strerror(errno));
 		close(m);
 		return (-1);
 	}
 	e = getrandom(sh->key, sizeof(sh->key), 0) != sizeof(sh->key);
-	munmap(sh, ebpf_size());
+	munmap(sh, ebpf_size(nbuckets));
 	if (e) {
 		snprintf(errbuf, len, "getrandom: %s", strerror(errno));
 		close(m);
 		return (-1);
 	}
-	if ((*progfd = load(m, 0, errbuf, len)) == -1 ||
-	    (*wakefd = load(m, 1, errbuf, len)) == -1) {
+	if ((*progfd = load(m, nbuckets, 0, errbuf, len)) == -1 ||
+	    (*wakefd = load(m, nbuckets, 1, errbuf, len)) == -1) {
 		if (*progfd != -1)
 			close(*progfd);
 		*progfd = -1;
@@ -477,9 +513,10 @@ ebpf_make(int *mapfd, int *progfd, int *wakefd, char *errbuf, size_t len)
 }
 
 /* the bucket of a prefix (an IPv4 address, an IPv6 /64) and protocol,
- * as the program finds it; addr in network order */
+ * among nbuckets, as the program finds it; addr in network order */
 uint32_t
-ebpf_bucket(const uint64_t *key, int af, const uint8_t *addr, int proto)
+ebpf_bucket(const uint64_t *key, uint32_t nbuckets, int af,
+    const uint8_t *addr, int proto)
 {
 	uint32_t	 w[2];
 	uint64_t	 h;
@@ -494,5 +531,5 @@ ebpf_bucket(const uint64_t *key, int af, const uint8_t *addr, int proto)
 	h ^= key[1] ^ (uint64_t)proto;
 	h *= C2;
 	h ^= h >> 32;
-	return (h & (EBPF_BUCKETS - 1));
+	return (h & (nbuckets - 1));
 }

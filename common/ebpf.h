@@ -15,7 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define EBPF_BUCKETS	(1U << 17)	/* per prefix and protocol, hashed */
+#define EBPF_BUCKETS_MIN (1U << 12)	/* per prefix and protocol, hashed: */
+#define EBPF_BUCKETS_MAX (1U << 17)	/* 2 per max-sources, in these bounds
+					 * (ebpf_buckets()) */
 #define EBPF_WRONG_NS	2000000ULL	/* a wrong hit: 1 s / SNIFF_WRONG_RATE */
 #define EBPF_BURST_NS	(256 * EBPF_WRONG_NS)	/* SNIFF_WRONG_BURST of them */
 #define EBPF_SLACK_NS	1000000ULL	/* the sniffer's clock against the
@@ -40,12 +42,15 @@ struct ebpf_shared {
 	uint32_t	pad;
 	uint64_t	ports[65536 / 64];	/* sniffer: live ports, guards */
 	uint64_t	last[65536 / 64];	/* sniffer: last ports (wake) */
-	struct ebpf_bucket b[EBPF_BUCKETS];
+	struct ebpf_bucket b[];		/* ebpf_buckets() of them */
 };
 
 /* ebpf.c */
-int		 ebpf_make(int *, int *, int *, char *, size_t);
-uint32_t	 ebpf_bucket(const uint64_t *, int, const uint8_t *, int);
-size_t		 ebpf_size(void);
+uint32_t	 ebpf_buckets(uint32_t);
+int		 ebpf_buckets_ok(uint32_t);
+int		 ebpf_make(uint32_t, int *, int *, int *, char *, size_t);
+uint32_t	 ebpf_bucket(const uint64_t *, uint32_t, int, const uint8_t *,
+		    int);
+size_t		 ebpf_size(uint32_t);
 
 #endif /* PKS_EBPF_H */

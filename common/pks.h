@@ -160,6 +160,7 @@ struct pks_sniff_conf {
 	uint32_t	max_sources;	/* cap on tracked sources */
 	uint16_t	knock_lo;	/* knock-ports: every packet of the */
 	uint16_t	knock_hi;	/* knock protocol in it is judged */
+	uint32_t	ebpf_buckets;	/* of the monitor's map; 0: none */
 };
 
 /* IMSG_SNIFF_IFACE */

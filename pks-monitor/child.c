@@ -212,6 +212,7 @@ child_send_conf(struct child *c)
 		sc.max_sources = conf->max_sources;
 		sc.knock_lo = conf->knock_lo;
 		sc.knock_hi = conf->knock_hi;
+		sc.ebpf_buckets = env->ebpf_map != -1 ? env->ebpf_buckets : 0;
 		child_send(c->id, IMSG_SNIFF_CONF, -1, &sc, sizeof(sc));
 		for (i = 0; i < conf->nifaces; i++) {
 			memset(&ifc, 0, sizeof(ifc));

@@ -183,6 +183,8 @@ struct monitor {
 	int		 ebpf_map;	/* the range filter in the kernel, */
 	int		 ebpf_prog;	/* made at start (common/ebpf.c); -1 */
 	int		 ebpf_wake;
+	uint32_t	 ebpf_buckets;	/* of the map, from max-sources at
+					 * start (a reload keeps them) */
 	int		 stopping;
 	struct pending	*pending;	/* answered later (request.c) */
 	struct pks_state state;		/* grants and lockdown (state.c) */

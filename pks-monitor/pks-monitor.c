@@ -233,8 +233,9 @@ ebpf_init(void)
 		return;
 	}
 #endif
-	if (ebpf_make(&env->ebpf_map, &env->ebpf_prog, &env->ebpf_wake, why,
-	    sizeof(why)) == -1)
+	env->ebpf_buckets = ebpf_buckets(env->conf->max_sources);
+	if (ebpf_make(env->ebpf_buckets, &env->ebpf_map, &env->ebpf_prog,
+	    &env->ebpf_wake, why, sizeof(why)) == -1)
 		log_warnx("range filter: not in the kernel (eBPF: %s): "
 		    "pks-sniffer judges the whole knock range itself", why);
 	else

@@ -44,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ebpf.h"
 #include "imsg.h"
 #include "log.h"
 #include "pks.h"
@@ -51,16 +52,31 @@
 #include "sniffer.h"
 
 #define SNIFF_BATCH	256	/* wake frames per pcap_dispatch() */
-#define WAKE_BATCHES	16	/* of them per pass, at most */
-#define READ_BATCH	16384	/* read frames, more than its ring holds */
+#define WAKE_BATCHES	4	/* of them per pass, at most: more than
+				 * the wake ring holds (768) */
+#define READ_BATCH	16384	/* read frames per pcap_dispatch(): more
+				 * than a 4 MB ring holds (12,288 frames
+				 * of SNIFF_SNAPLEN); two for a range
+				 * capture that reads alone (8 MB) */
 #define TICK_MS		1000	/* source expiry */
-#define RING_WAKE	(2 * 1024 * 1024)	/* capture buffers, bytes */
+/*
+ * Capture buffers, bytes; the kernel maps them whole, so each counts in
+ * the resident size from the start.  A frame of SNIFF_SNAPLEN takes 336
+ * bytes (12 to a page).  The read and range rings hold what comes between
+ * two reads, floods included: the spoofed flood of make bench (300,000
+ * packets a second at live ports, every one passed) fills 8 MB in 80 ms,
+ * and 2 MB lost a third of the knocks.  The wake ring only wakes: every
+ * frame in it is also in the read or range ring (the last ports are in
+ * every filter), so a frame it loses is judged all the same, at the pass
+ * the full ring keeps waking.
+ */
+#define RING_WAKE	(256 * 1024)
 #define RING_READ	(4 * 1024 * 1024)
 #define RING_RANGE	(4 * 1024 * 1024)	/* the whole knock range */
 #define READ_MIN_MS	5	/* timed reads of the read capture: how */
 #define READ_MAX_MS	TICK_MS	/* long without a read, at most */
-#define READ_TARGET	256	/* frames waiting at a timed read (the
-				 * ring holds about 1,500) */
+#define READ_TARGET	256	/* frames waiting at a timed read (a 4 MB
+				 * ring holds 12,288) */
 #define LOST_LOG_MS	60000	/* packets lost: said at most this often */
 #define WRONG_LOG_MS	60000	/* wrong hits: the same */
 
@@ -203,6 +219,13 @@ sniff_conf(struct imsg *im)
 		if (sconf.knock_lo == 0 || sconf.knock_lo > sconf.knock_hi) {
 			log_warnx("IMSG_SNIFF_CONF: knock-ports %u-%u",
 			    sconf.knock_lo, sconf.knock_hi);
+			return (-1);
+		}
+		/* the map's buckets, if the monitor has one (0: none) */
+		if (sconf.ebpf_buckets != 0 &&
+		    !ebpf_buckets_ok(sconf.ebpf_buckets)) {
+			log_warnx("IMSG_SNIFF_CONF: %u eBPF buckets",
+			    sconf.ebpf_buckets);
 			return (-1);
 		}
 		match_set_range(matcher, sconf.knock_lo, sconf.knock_hi);
@@ -1001,8 +1024,8 @@ main(int argc, char *argv[])
 		fatalx("no IMSG_SNIFF_CONF in the configuration");
 	if (nifaces == 0)
 		fatalx("no interface to capture on");
-	(void)range_setup(ebpf_map, ebpf_prog, ebpf_wake, sconf.knock_lo,
-	    sconf.knock_hi, sconf.knock_timeout);
+	(void)range_setup(ebpf_map, ebpf_prog, ebpf_wake, sconf.ebpf_buckets,
+	    sconf.knock_lo, sconf.knock_hi, sconf.knock_timeout);
 	/* judged here or in the kernel, a full range ring resets */
 	match_on_drop(matcher, range_dropped);
 	for (i = 0; i < nifaces; i++)

@@ -28,20 +28,23 @@
 #include "sniffer.h"
 
 static struct ebpf_shared	*sh;
+static uint32_t			 nb;		/* its buckets */
 static int			 prog = -1, wprog = -1;
 static uint64_t			 misses_seen;
 static uint64_t			 lost_ns;	/* a range ring last lost */
 static uint64_t			 lost_all_ns;	/* one with the classic filter */
 
-/* privileged, after the configuration: map the monitor's map, keep its
- * programs; 0, or -1 (logged: the classic filter it is) */
+/* privileged, after the configuration: map the monitor's map of
+ * nbuckets (IMSG_SNIFF_CONF, checked there), keep its programs; 0, or -1
+ * (logged: the classic filter it is) */
 int
-range_setup(int mapfd, int progfd, int wakefd, uint16_t lo, uint16_t hi,
-    uint32_t timeout)
+range_setup(int mapfd, int progfd, int wakefd, uint32_t nbuckets,
+    uint16_t lo, uint16_t hi, uint32_t timeout)
 {
 	void	*p;
 
-	if (mapfd == -1 || progfd == -1 || wakefd == -1) {
+	if (mapfd == -1 || progfd == -1 || wakefd == -1 ||
+	    !ebpf_buckets_ok(nbuckets)) {
 		if (mapfd != -1)
 			close(mapfd);
 		if (progfd != -1)
@@ -50,8 +53,8 @@ range_setup(int mapfd, int progfd, int wakefd, uint16_t lo, uint16_t hi,
 			close(wakefd);
 		return (-1);
 	}
-	p = mmap(NULL, ebpf_size(), PROT_READ | PROT_WRITE, MAP_SHARED, mapfd,
-	    0);
+	p = mmap(NULL, ebpf_size(nbuckets), PROT_READ | PROT_WRITE,
+	    MAP_SHARED, mapfd, 0);
 	close(mapfd);	/* the mapping keeps the map */
 	if (p == MAP_FAILED) {
 		log_warn("range filter: mmap; judging the whole knock range "
@@ -61,6 +64,7 @@ range_setup(int mapfd, int progfd, int wakefd, uint16_t lo, uint16_t hi,
 		return (-1);
 	}
 	sh = p;
+	nb = nbuckets;
 	prog = progfd;
 	wprog = wakefd;
 	/* nothing of the sniffer before this one is trusted: it may have
@@ -68,11 +72,11 @@ range_setup(int mapfd, int progfd, int wakefd, uint16_t lo, uint16_t hi,
 	 * will) or left every bucket over the rate or dropped for ever.
 	 * No candidate of this sniffer exists yet, so a new key and clean
 	 * buckets hide nothing. */
-	memset(sh->b, 0, sizeof(sh->b));
+	memset(sh->b, 0, (size_t)nb * sizeof(sh->b[0]));
 	if (getrandom(sh->key, sizeof(sh->key), 0) != sizeof(sh->key)) {
 		log_warn("range filter: getrandom; judging the whole knock "
 		    "range here");
-		munmap(p, ebpf_size());
+		munmap(p, ebpf_size(nb));
 		sh = NULL;
 		prog = wprog = -1;
 		close(progfd);
@@ -208,7 +212,7 @@ range_dropped(const struct pkt *pkt, uint64_t since)
 		return (1);
 	if (sh == NULL)
 		return (0);
-	b = ebpf_bucket(sh->key, pkt->af, pkt->src, pkt->proto);
+	b = ebpf_bucket(sh->key, nb, pkt->af, pkt->src, pkt->proto);
 	d = __atomic_load_n(&sh->b[b].dropped, __ATOMIC_ACQUIRE);
 	v = __atomic_load_n(&sh->b[b].passed, __ATOMIC_ACQUIRE);
 	return ((d != 0 && d >= since) ||

@@ -107,7 +107,8 @@ int	filter_attach(int, const struct bpf_program *);
 void	filter_set_range(uint16_t, uint16_t);
 
 /* range.c */
-int		 range_setup(int, int, int, uint16_t, uint16_t, uint32_t);
+int		 range_setup(int, int, int, uint32_t, uint16_t, uint16_t,
+		    uint32_t);
 int		 range_active(void);
 int		 range_attach(int, int);
 void		 range_ports(const uint16_t *, size_t, int);

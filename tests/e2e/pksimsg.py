@@ -60,7 +60,7 @@ TG_SEND_KEYBOARD = 0x04
 STRUCTS = {
     "pks_log": ("<i", 4),
     "pks_conf_proc": ("<IIII256s", 272),
-    "pks_sniff_conf": ("<IIHH", 12),
+    "pks_sniff_conf": ("<IIHHI", 16),
     "pks_iface": ("<16s", 16),
     "pks_seq": ("<IBBBB16H16s", 56),
     "pks_knock": ("<IB3x16s", 24),

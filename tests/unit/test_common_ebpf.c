@@ -39,8 +39,10 @@
 #define LIVE		30001
 #define EDGE		(HI + 3)	/* a guard outside the knock range */
 #define PASS		256	/* a pass: the snap length */
+#define SOURCES		16384	/* max-sources, as make bench has it */
 
 static int			 mapfd = -1, progfd = -1, wakefd = -1;
+static uint32_t			 nb;	/* the map's buckets */
 static struct ebpf_shared	*sh;
 static const uint8_t		 src[16] = { 198, 18, 0, 7 };	/* as struct pkt */
 
@@ -50,11 +52,13 @@ setup(void **state)
 	char	 why[256];
 
 	(void)state;
-	if (ebpf_make(&mapfd, &progfd, &wakefd, why, sizeof(why)) == -1) {
+	/* fewer buckets than the most: the program's mask and C's agree */
+	nb = ebpf_buckets(SOURCES);
+	if (ebpf_make(nb, &mapfd, &progfd, &wakefd, why, sizeof(why)) == -1) {
 		print_message("skipped: %s\n", why);
 		return 0;
 	}
-	sh = mmap(NULL, ebpf_size(), PROT_READ | PROT_WRITE, MAP_SHARED,
+	sh = mmap(NULL, ebpf_size(nb), PROT_READ | PROT_WRITE, MAP_SHARED,
 	    mapfd, 0);
 	assert_true(sh != MAP_FAILED);
 	sh->window = 11000000000ULL;
@@ -124,7 +128,7 @@ wrong_hits_are_recorded_passed_or_dropped(void **state)
 	(void)state;
 	if (sh == NULL)
 		skip();
-	b = &sh->b[ebpf_bucket(sh->key, AF_INET, src, IPPROTO_TCP)];
+	b = &sh->b[ebpf_bucket(sh->key, nb, AF_INET, src, IPPROTO_TCP)];
 	/* no knock in progress: a wrong hit is dropped, and recorded */
 	t0 = mono_ns();
 	assert_int_equal(run(30000), 0);
@@ -158,7 +162,7 @@ fresh_bucket(void)
 
 	if (sh == NULL)
 		skip();
-	b = &sh->b[ebpf_bucket(sh->key, AF_INET, src, IPPROTO_TCP)];
+	b = &sh->b[ebpf_bucket(sh->key, nb, AF_INET, src, IPPROTO_TCP)];
 	memset(b, 0, sizeof(*b));
 	return b;
 }
@@ -234,10 +238,42 @@ wake_program_passes_last_ports_under_the_rate(void **state)
 	sh->last[LIVE / 64] = 0;
 }
 
+/* the map follows max-sources: two buckets a source, a power of two in
+ * bounds; any other count is refused, and makes nothing */
+static void
+buckets_follow_max_sources(void **state)
+{
+	char	 why[256];
+	int	 m = -2, pr = -2, w = -2;
+
+	(void)state;
+	assert_int_equal(ebpf_buckets(1), EBPF_BUCKETS_MIN);
+	assert_int_equal(ebpf_buckets(2048), EBPF_BUCKETS_MIN);
+	assert_int_equal(ebpf_buckets(2049), 2 * EBPF_BUCKETS_MIN);
+	assert_int_equal(ebpf_buckets(SOURCES), 1U << 15);
+	assert_int_equal(ebpf_buckets(65536), EBPF_BUCKETS_MAX);
+	assert_int_equal(ebpf_buckets(1U << 20), EBPF_BUCKETS_MAX);
+	assert_true(ebpf_buckets_ok(1U << 15));
+	assert_false(ebpf_buckets_ok(0));
+	assert_false(ebpf_buckets_ok(EBPF_BUCKETS_MIN / 2));
+	assert_false(ebpf_buckets_ok(EBPF_BUCKETS_MAX * 2));
+	assert_false(ebpf_buckets_ok(3 * EBPF_BUCKETS_MIN));
+	/* a page more than the header for the least; 4 MB for the most */
+	assert_true(ebpf_size(EBPF_BUCKETS_MIN) <= 160 * 1024);
+	assert_true(ebpf_size(EBPF_BUCKETS_MAX) >= 4U << 20);
+	assert_int_equal(ebpf_make(3 * EBPF_BUCKETS_MIN, &m, &pr, &w, why,
+	    sizeof(why)), -1);
+	assert_int_equal(m, -1);
+	assert_int_equal(pr, -1);
+	assert_int_equal(w, -1);
+	assert_non_null(strstr(why, "buckets"));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(buckets_follow_max_sources),
 		cmocka_unit_test(wrong_hits_are_recorded_passed_or_dropped),
 		cmocka_unit_test(live_ports_pass_outside_the_range_too),
 		cmocka_unit_test(

@@ -36,30 +36,40 @@ range_map_state(void **state)
 	size_t			 i;
 	int			 fd, prog, wake;
 	const uint16_t		 last[] = { 30001, 40002 };
+	const uint32_t		 nb = ebpf_buckets(16384);
 
 	(void)state;
 	fd = memfd_create("pks-test-range", MFD_CLOEXEC);
 	assert_true(fd != -1);
-	assert_int_equal(ftruncate(fd, (off_t)ebpf_size()), 0);
-	sh = mmap(NULL, ebpf_size(), PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+	assert_int_equal(ftruncate(fd, (off_t)ebpf_size(nb)), 0);
+	sh = mmap(NULL, ebpf_size(nb), PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 	    0);
 	assert_true(sh != MAP_FAILED);
 	/* what a compromised sniffer before it left */
 	sh->key[0] = 0x1111111111111111ULL;
 	sh->key[1] = 0x2222222222222222ULL;
-	for (i = 0; i < EBPF_BUCKETS; i++) {
+	for (i = 0; i < nb; i++) {
 		sh->b[i].dropped = UINT64_MAX;
 		sh->b[i].tat = UINT64_MAX;
 		sh->b[i].touch = UINT64_MAX;
 		sh->b[i].passed = UINT64_MAX;
 	}
 	memset(sh->last, 0xff, sizeof(sh->last));
+	/* a bucket count the monitor cannot have made: the classic filter */
 	prog = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	assert_true(prog != -1);
 	wake = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	assert_true(wake != -1);
-	assert_int_equal(range_setup(dup(fd), prog, wake, 20000, 60000, 10),
-	    0);
+	assert_int_equal(range_setup(dup(fd), prog, wake, nb + 1, 20000,
+	    60000, 10), -1);
+	assert_false(range_active());
+	assert_true(sh->key[0] == 0x1111111111111111ULL);
+	prog = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	assert_true(prog != -1);
+	wake = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	assert_true(wake != -1);
+	assert_int_equal(range_setup(dup(fd), prog, wake, nb, 20000, 60000,
+	    10), 0);
 	assert_true(range_active());
 	/* no last port wakes before the first live set */
 	for (i = 0; i < NPORTS / 64; i++)
@@ -77,7 +87,7 @@ range_map_state(void **state)
 	/* a new secret, and clean buckets */
 	assert_false(sh->key[0] == 0x1111111111111111ULL &&
 	    sh->key[1] == 0x2222222222222222ULL);
-	for (i = 0; i < EBPF_BUCKETS; i++)
+	for (i = 0; i < nb; i++)
 		if (sh->b[i].dropped != 0 || sh->b[i].tat != 0 ||
 		    sh->b[i].touch != 0 || sh->b[i].passed != 0)
 			fail_msg("bucket %zu kept its old state", i);
@@ -90,13 +100,13 @@ range_map_state(void **state)
 	p.src[3] = 7;
 	assert_int_equal(range_dropped(&p, 1000), 0);
 	/* the check still works: a drop recorded since resets */
-	sh->b[ebpf_bucket(sh->key, AF_INET, p.src, IPPROTO_TCP)].dropped =
+	sh->b[ebpf_bucket(sh->key, nb, AF_INET, p.src, IPPROTO_TCP)].dropped =
 	    5000;
 	assert_int_equal(range_dropped(&p, 1000), 1);
 	/* a wrong hit the kernel passed counts only once a range ring has
 	 * lost frames since the candidate's last step */
-	sh->b[ebpf_bucket(sh->key, AF_INET, p.src, IPPROTO_TCP)].dropped = 0;
-	sh->b[ebpf_bucket(sh->key, AF_INET, p.src, IPPROTO_TCP)].passed =
+	sh->b[ebpf_bucket(sh->key, nb, AF_INET, p.src, IPPROTO_TCP)].dropped = 0;
+	sh->b[ebpf_bucket(sh->key, nb, AF_INET, p.src, IPPROTO_TCP)].passed =
 	    5000000;
 	assert_int_equal(range_dropped(&p, 4000000), 0);
 	range_lost(3000000, 0);	/* a loss before the last step: no */
@@ -108,7 +118,7 @@ range_map_state(void **state)
 	/* the range and window are set for the program */
 	assert_int_equal(sh->range, 20000U | 60000U << 16);
 	assert_true(sh->window == 11000000000ULL);
-	munmap(sh, ebpf_size());
+	munmap(sh, ebpf_size(nb));
 	close(fd);
 }
 
