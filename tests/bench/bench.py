@@ -997,6 +997,29 @@ def notes_main(rs):
                          "flood rate each daemon got. Without eBPF the "
                          "sniffer reads the whole knock range." % (
                              r["name"], ", ".join(behind)))
+    kc = k["c"]
+    more = ["%s %s and %s" % (r["backend"], r["c"]["hwm_before"],
+                              r["c"]["hwm_after"]) for r in rs[:-1]
+            if None not in (r["c"]["hwm_before"], r["c"]["hwm_after"],
+                            kc["hwm_before"], kc["hwm_after"]) and (
+                r["c"]["hwm_before"] > kc["hwm_before"] or
+                r["c"]["hwm_after"] > kc["hwm_after"])]
+    if more:
+        notes.append(
+            "- PKS's sniffer holds more memory than knockd (VmHWM before "
+            "and after (c), kB: %s; knockd %s and %s). What it buys "
+            "(pks-sniffer(8), Memory): the range capture's buffer, 8 MB, "
+            "mapped whole from the start: 24,576 frames, 80 ms of the "
+            "spoofed flood (c), whose every packet the kernel passes (they "
+            "go to live ports and may start a knock), so that the real "
+            "knocks still open (%s; on the same machine under other work, "
+            "2 MB let 3 of 10 fail); a 256 KB wake buffer; the eBPF map, "
+            "64 bytes a source of max-sources (1 MB here); the source "
+            "table, 184 bytes a source as they come (3 MB at max-sources "
+            "%d: most of the growth); the frames of one read pass; and the "
+            "libraries, about 3 MB, shared." % (
+                "; ".join(more), kc["hwm_before"], kc["hwm_after"],
+                ", ".join(opened(r["c"]) for r in rs[:-1]), MAX_SOURCES))
     return notes
 
 
