@@ -693,7 +693,9 @@ dispatch(int i, int which)
 }
 
 /* stable merge sort of frames by capture time (no qsort(3): see
- * filter.c); the runs are short and mostly in order */
+ * filter.c); the runs are short and mostly in order.  tmp holds the
+ * first half only (n / 2): merged back in place, the next frame written
+ * never passes the next one of the second half still to read */
 static void
 frames_sort(struct frame *a, struct frame *tmp, size_t n)
 {
@@ -705,11 +707,11 @@ frames_sort(struct frame *a, struct frame *tmp, size_t n)
 	frames_sort(a + m, tmp, n - m);
 	if (a[m - 1].ns <= a[m].ns)
 		return;
+	memcpy(tmp, a, m * sizeof(*a));
 	while (i < m && j < n)
-		tmp[k++] = a[j].ns < a[i].ns ? a[j++] : a[i++];
+		a[k++] = a[j].ns < tmp[i].ns ? a[j++] : tmp[i++];
 	while (i < m)
-		tmp[k++] = a[i++];
-	memcpy(a, tmp, k * sizeof(*a));
+		a[k++] = tmp[i++];
 }
 
 /* frames the kernel dropped, its ring full, since the last call */
@@ -1034,7 +1036,7 @@ main(int argc, char *argv[])
 	frames_cap = 2 * (size_t)nifaces * (2 * READ_BATCH +
 	    WAKE_BATCHES * SNIFF_BATCH);
 	if ((frames = calloc(frames_cap, sizeof(*frames))) == NULL ||
-	    (frames_tmp = calloc(frames_cap, sizeof(*frames))) == NULL)
+	    (frames_tmp = calloc(frames_cap / 2, sizeof(*frames))) == NULL)
 		fatal("frames");
 	match_on_refusal(matcher, on_refusal);
 #ifdef PKS_TESTHOOKS
