@@ -398,6 +398,7 @@ child_kill(enum pks_proc id, const char *why)
 	if (c->pid == -1 && c->fd == -1)
 		return;
 	log_warnx("%s: %s: killing it", proc_name(id), why);
+	c->ready = 0;
 	if (c->pid != -1)	/* -1: reaped, its last words being read */
 		(void)child_signal(id, SIGKILL);
 	if (c->fd != -1) {

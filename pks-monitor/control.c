@@ -288,8 +288,8 @@ ctl_status(int fd)
 		fmt_dur(up, sizeof(up), now - c->started);
 		out(fd, "%-13s %-8ld %-9s %-9u %s\n", proc_name(i),
 		    (long)c->pid, c->pid == -1 ? "-" : up, c->restarts,
-		    c->pid == -1 ? "restarting" : c->ready ? "ready" :
-		    "starting");
+		    c->pid == -1 || c->planned ? "restarting" :
+		    c->ready ? "ready" : "starting");
 	}
 	for (q = NULL; (q = seq_each(q, 0)) != NULL;)
 		ns++;

@@ -55,7 +55,11 @@ monitor_reload(void)
 		struct child	*c = &env->child[i];
 
 		if (c->pid != -1) {
+			/* on its way out: not ready, until the new one
+			 * says so (ready.c: "all children ready" and
+			 * whether knocks are heard tell the truth) */
 			c->planned = 1;
+			c->ready = 0;
 			(void)child_signal(i, SIGTERM);
 		} else if (c->restart_at == 0 && child_start(i) == 0)
 			monitor_started(CHILD_BIT(i));

@@ -3,6 +3,7 @@
 socket refusing anyone but root."""
 import os
 import re
+import signal
 import subprocess
 
 import pkstest
@@ -60,14 +61,38 @@ def main():
         tap.ok("revoked 1 sequence" in r.stdout, "revoke all")
         r = ctl("sequences")
         tap.ok(str(ADA) not in r.stdout, "nothing left live")
-        start = s.monitor.log.mark()
+        # the children restart.  The old sniffer held stopped, its exit
+        # comes last: until the new one is ready the monitor must not
+        # say "all children ready" (it once did, counting the old one
+        # on its way out, and a /generate then was refused: "knocks
+        # cannot be heard right now")
+        log = s.monitor.log
+        sniffer = s.monitor.child_pid("pks-sniffer")
+        os.kill(sniffer, signal.SIGSTOP)
+        start = log.mark()
         r = ctl("reload")
-        # the children restart: a /generate before the sniffer captures
-        # again is answered "knocks cannot be heard right now"
-        up = s.monitor.log.wait(r"pks-monitor: all children ready", 30,
-                                start)
+        up = [log.wait(r"pks-monitor: %s: ready$" % n, 30, start)
+              for n in ("pks-telegram", "pks-fw")]
+        st = ctl("status").stdout
+        # a log line of the monitor's after both, an end marker
+        ctl("revoke", str(ADA))
+        end = log.wait(r"pksctl: revoked \d+ sequence", 10, max(up) + 1
+                       if None not in up else start)
         tap.ok(r.returncode == 0 and "reloaded" in r.stdout and
-               up is not None, "reload", r.stdout + r.stderr)
+               None not in up, "reload: the new pks-telegram and pks-fw "
+               "are ready", r.stdout + r.stderr + log.text()[-1500:])
+        tap.ok(end is not None and log.lacks(r"all children ready", start,
+                                             until=end),
+               "while the old pks-sniffer is still on its way out: not "
+               "'all children ready'", "\n".join(log.lines[start:]))
+        tap.ok(re.search(r"^pks-sniffer\s+%d\s.*restarting$" % sniffer,
+                         st, re.M), "pksctl status: pks-sniffer "
+               "restarting", st)
+        os.kill(sniffer, signal.SIGCONT)
+        tap.ok(log.wait(r"pks-monitor: all children ready", 30, start)
+               is not None and s.monitor.child_pid("pks-sniffer") not in
+               (None, sniffer), "once the new one is ready, it is said",
+               log.text()[-1500:])
 
         for bad in (["bogus"], ["revoke"], ["revoke", "12x"],
                     ["close", "not-an-address"], ["sequences", "-x"],
