@@ -66,6 +66,62 @@ static const struct sandbox_rule base_rules[] = {
 #endif
 };
 
+#ifdef PKS_SANITIZE
+/*
+ * Sanitizer builds only: what an ASan or UBSan report needs on its way
+ * to stderr, for a process whose own list lacks it.  Without these a
+ * finding in a sandboxed process died of SIGSYS before its first line
+ * (readlink of /proc/self/exe comes first), and the monitor logged a
+ * mere sandbox violation.  Files and the symbolizer are refused, as a
+ * chroot would refuse them; the ids and SIGABRT to itself let
+ * abort_on_error end it by SIGABRT, as it means to.
+ */
+static const struct sandbox_rule sanitizer_rules[] = {
+	SB_ERRNO(readlink, ENOENT),	/* /proc/self/exe */
+	SB_ERRNO(open, ENOENT),		/* /proc/self/{cmdline,environ,maps} */
+	SB_ERRNO(ioctl, ENOTTY),	/* isatty(2), for colours */
+	SB_ERRNO(pipe2, EMFILE),	/* UBSan: is this memory readable? */
+	SB_ALLOW(futex),		/* the unwinder's run-once */
+	SB_ALLOW(getpid),		/* "==pid==" and abort() */
+	SB_ALLOW(gettid),
+	SB_ARG(tgkill, 2, SIGABRT),	/* abort() */
+};
+
+/*
+ * LeakSanitizer's check at exit stops the world (gettid, clone,
+ * ptrace), which no allow-list has: every sandboxed process of a
+ * sanitizer build run without ASAN_OPTIONS=detect_leaks=0 died of
+ * SIGSYS at exit.  Off by default (ASAN_OPTIONS still wins); and no
+ * symbolizer (it needs files and a process; frames come as module and
+ * offset, for addr2line).
+ */
+const char	*__asan_default_options(void);
+const char	*__ubsan_default_options(void);
+
+const char *
+__asan_default_options(void)
+{
+	return "detect_leaks=0:symbolize=0";
+}
+
+const char *
+__ubsan_default_options(void)
+{
+	return "symbolize=0";
+}
+
+static int
+sandbox_listed(int nr, const struct sandbox_rule *r, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (r[i].nr == nr)
+			return 1;
+	return 0;
+}
+#endif
+
 static void
 add_rules(scmp_filter_ctx ctx, const struct sandbox_rule *r, size_t n)
 {
@@ -118,6 +174,19 @@ sandbox_apply(const struct sandbox_rule *rules, size_t n)
 		fatalx("seccomp_init failed");
 	add_rules(ctx, base_rules, sizeof(base_rules) / sizeof(base_rules[0]));
 	add_rules(ctx, rules, n);
+#ifdef PKS_SANITIZE
+	{
+		size_t	i, nb = sizeof(base_rules) / sizeof(base_rules[0]);
+
+		/* a process's own rule for the call stays the only one */
+		for (i = 0; i < sizeof(sanitizer_rules) /
+		    sizeof(sanitizer_rules[0]); i++)
+			if (!sandbox_listed(sanitizer_rules[i].nr, rules, n) &&
+			    !sandbox_listed(sanitizer_rules[i].nr, base_rules,
+			    nb))
+				add_rules(ctx, &sanitizer_rules[i], 1);
+	}
+#endif
 	if ((rc = seccomp_load(ctx)) < 0)
 		fatalx("seccomp_load: %s", strerror(-rc));
 	seccomp_release(ctx);

@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 
 #include <fcntl.h>
 #include <setjmp.h>
@@ -191,12 +192,124 @@ test_nftables(void **state)
 	check(&fw_nft);
 }
 
+#ifdef PKS_SANITIZE
+/*
+ * Sanitizer builds: a finding in a sandboxed process reaches stderr
+ * whole, and the process does not die of SIGSYS on its way (before
+ * common/sandbox.c's sanitizer_rules, it died at the report's first
+ * syscall and the monitor logged a mere sandbox violation).
+ */
+static int	report_fd = -1;		/* the write end of a pipe */
+
+static void
+before_report(void)
+{
+	before();
+	if (dup2(report_fd, STDERR_FILENO) == -1)
+		_exit(103);
+}
+
+static void
+overflow(void)
+{
+	volatile int	a = INT32_MAX, b = 1;
+
+	(void)!write(STDERR_FILENO, "before\n", 7);
+	a += b;			/* UBSan stops here */
+	(void)!write(STDERR_FILENO, "after\n", 6);
+}
+
+static void
+test_sanitizer_report(void **state)
+{
+	char	 out[16384];
+	size_t	 len = 0;
+	ssize_t	 r;
+	pid_t	 pid;
+	int	 p[2], st;
+
+	(void)state;
+	join(&fw_iptc);
+	assert_int_equal(pipe(p), 0);
+	report_fd = p[1];
+	fflush(NULL);
+	assert_true((pid = fork()) != -1);
+	if (pid == 0) {
+		close(p[0]);
+		before_report();
+		sandbox_apply(rules, nrules);
+		overflow();
+		_exit(0);
+	}
+	close(p[1]);
+	while (len < sizeof(out) - 1 &&
+	    (r = read(p[0], out + len, sizeof(out) - 1 - len)) > 0)
+		len += r;
+	out[len] = '\0';
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	fprintf(stderr, "# child %s %d; its stderr:\n%s",
+	    WIFSIGNALED(st) ? "killed by signal" : "exited",
+	    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), out);
+	assert_non_null(strstr(out, "before"));
+	assert_non_null(strstr(out,
+	    "runtime error: signed integer overflow"));
+	assert_null(strstr(out, "after"));
+	assert_false(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
+	assert_false(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* the child of test_leak_at_exit, run afresh without ASAN_OPTIONS */
+static int
+leak_at_exit(void)
+{
+	before();
+	sandbox_apply(rules, nrules);
+	/* never freed: a leak for LeakSanitizer to find, if it ran */
+	/* cppcheck-suppress leakReturnValNotUsed */
+	if (malloc(100) == NULL)
+		_exit(104);
+	exit(0);			/* atexit: LeakSanitizer, if on */
+}
+
+/*
+ * LeakSanitizer's check at exit needs calls no allow-list has: the
+ * build turns it off by default (__asan_default_options), so a process
+ * run without ASAN_OPTIONS=detect_leaks=0 exits, not SIGSYS.
+ */
+static void
+test_leak_at_exit(void **state)
+{
+	char	*argv[] = { "test_fw_sandbox", "leak-at-exit", NULL };
+	pid_t	 pid;
+	int	 st;
+
+	(void)state;
+	fflush(NULL);
+	assert_true((pid = fork()) != -1);
+	if (pid == 0) {
+		unsetenv("ASAN_OPTIONS");
+		execv("/proc/self/exe", argv);
+		_exit(105);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (WIFSIGNALED(st))
+		fprintf(stderr, "# killed by signal %d\n", WTERMSIG(st));
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+#endif
+
 int
-main(void)
+main(int argc, char *argv[])
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_iptables),
 		cmocka_unit_test(test_nftables),
+#ifdef PKS_SANITIZE
+		cmocka_unit_test(test_sanitizer_report),
+		cmocka_unit_test(test_leak_at_exit),
+#endif
 	};
 
 	if (getenv("PKS_VALGRIND") != NULL) {
@@ -205,5 +318,14 @@ main(void)
 		printf("1..0 # SKIP seccomp under valgrind (t_valgrind)\n");
 		return 0;
 	}
+#ifdef PKS_SANITIZE
+	if (argc == 2 && strcmp(argv[1], "leak-at-exit") == 0) {
+		join(&fw_iptc);
+		return leak_at_exit();
+	}
+#else
+	(void)argc;
+	(void)argv;
+#endif
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
