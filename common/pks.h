@@ -61,7 +61,8 @@ enum imsg_type {
 	IMSG_SNIFF_IFACE,	/* struct pks_iface */
 	IMSG_SEQ_ADD,		/* struct pks_seq */
 	IMSG_SEQ_DEL,		/* uint32_t sequence id */
-	IMSG_SEQ_COMMIT,	/* no payload: live set complete, refilter */
+	IMSG_SEQ_COMMIT,	/* no payload: live set complete, refilter;
+				   counted: IMSG_SEQ_ARMED confirms it */
 
 	/* pks-sniffer -> monitor */
 	IMSG_KNOCK_DONE,	/* struct pks_knock */
@@ -135,6 +136,12 @@ enum imsg_type {
 	IMSG_SNIFF_EBPF_MAP,	/* fd of its map (SCM_RIGHTS) */
 	IMSG_SNIFF_EBPF_PROG,	/* fd of its program */
 	IMSG_SNIFF_EBPF_WAKE,	/* fd of the wake captures' program */
+
+	/* pks-sniffer -> monitor (last: the numbers above stay) */
+	IMSG_SEQ_ARMED,		/* uint32_t: the IMSG_SEQ_COMMITs this
+				   sniffer applied since it started; the
+				   live set they made is in its matcher and
+				   its kernel filters (pks-monitor/seq.c) */
 
 	IMSG_MAX
 };

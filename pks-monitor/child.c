@@ -285,7 +285,7 @@ child_start(enum pks_proc id)
 	struct child	*c = &env->child[id];
 	char		 path[PATH_MAX];
 	char		*argv[2];
-	char		*envp[5];
+	char		*envp[6];
 	int		 sv[2], n = 0;
 	pid_t		 pid;
 
@@ -312,12 +312,15 @@ child_start(enum pks_proc id)
 		argv[0] = (char *)proc_name(id);
 		argv[1] = NULL;
 		/* a clean environment; sanitizer settings pass for tests,
-		 * and in test builds pks-telegram's pacing (see there) */
-		for (int k = 0; environ[k] != NULL && n < 4; k++)
+		 * and in test builds pks-telegram's pacing and pks-sniffer's
+		 * arming delay (see there) */
+		for (int k = 0; environ[k] != NULL && n < 5; k++)
 			if (strncmp(environ[k], "ASAN_OPTIONS=", 13) == 0 ||
 			    strncmp(environ[k], "UBSAN_OPTIONS=", 14) == 0
 #ifdef PKS_TESTHOOKS
 			    || strncmp(environ[k], "PKS_TEST_RATE_DIV=", 18) == 0
+			    || strncmp(environ[k], "PKS_TEST_ARM_DELAY_MS=",
+			    22) == 0
 #endif
 			    )
 				envp[n++] = environ[k];
@@ -343,6 +346,10 @@ child_start(enum pks_proc id)
 		env->sniff_past.refused += env->sniff_now.refused;
 		env->sniff_past.lost += env->sniff_now.lost;
 		memset(&env->sniff_now, 0, sizeof(env->sniff_now));
+		/* and its commits: nothing is armed in it before its first,
+		 * the whole live set (seq_push_all()) */
+		env->sniff_gen++;
+		env->sniff_commits = env->sniff_armed = 0;
 	}
 	c->pid = pid;
 	c->uid = env->uid;

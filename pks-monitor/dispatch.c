@@ -133,6 +133,7 @@ sniffer_dispatch_imsg(struct imsg *im)
 {
 	struct pks_knock	k;
 	struct pks_sniff_stats	st;
+	uint32_t		n;
 
 	switch (im->hdr.type) {
 	case IMSG_KNOCK_DONE:
@@ -154,6 +155,16 @@ sniffer_dispatch_imsg(struct imsg *im)
 		    st.lost < env->sniff_now.lost)
 			return -1;
 		env->sniff_now = st;
+		return 0;
+	case IMSG_SEQ_ARMED:
+		if (im->len != sizeof(n))
+			return -1;
+		memcpy(&n, im->data, sizeof(n));
+		/* commits are applied in order, none before it was sent */
+		if (n <= env->sniff_armed || n > env->sniff_commits)
+			return -1;
+		env->sniff_armed = n;
+		request_armed();
 		return 0;
 	default:
 		return any_dispatch_imsg(PROC_SNIFFER, im);

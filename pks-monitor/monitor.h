@@ -75,6 +75,8 @@ struct sequence {
 	int64_t		 by;		/* recovery: the admin who issued it,
 					   0: pksctl */
 	time_t		 since;		/* recovery: issued then (a date) */
+	uint32_t	 gen;		/* in the sniffer of that generation, */
+	uint32_t	 commit;	/* by that commit (seq_armed()) */
 };
 
 enum win_state {
@@ -180,6 +182,10 @@ struct monitor {
 	time_t		 observed_saved;	/* that write, mono_now() */
 	struct pks_sniff_stats sniff_now;  /* the running sniffer's */
 	struct pks_sniff_stats sniff_past; /* the sum of the earlier ones' */
+	uint32_t	 sniff_gen;	/* sniffers started (child.c) */
+	uint32_t	 sniff_commits;	/* IMSG_SEQ_COMMITs sent the running
+					   one (seq.c), and those it said */
+	uint32_t	 sniff_armed;	/* it applied (IMSG_SEQ_ARMED) */
 	int		 ebpf_map;	/* the range filter in the kernel, */
 	int		 ebpf_prog;	/* made at start (common/ebpf.c); -1 */
 	int		 ebpf_wake;
@@ -347,6 +353,7 @@ const char *seq_recovery_refused(const struct pks_conf *);
 struct sequence *seq_recovery_add(int, int64_t, time_t, int64_t, time_t,
 	    const struct pks_seq *, const char **);
 void	 seq_reply_knock(struct reply *, const struct pks_seq *);
+int	 seq_armed(const struct sequence *);
 void	 seq_push_all(void);
 void	 seq_expire(time_t);
 time_t	 seq_next_deadline(void);
@@ -436,6 +443,9 @@ void	 request_handle(const struct request *);
 void	 request_delivered(const struct origin *, uint32_t, int, int64_t,
 	    int, int64_t);
 void	 request_origin_gone(const struct origin *);
+void	 request_armed(void);
+void	 request_expire(time_t);
+time_t	 request_next_deadline(void);
 int	 request_status_private(const struct request *, struct reply *);
 void	 admin_handle(const struct request *, struct reply *,
 	    struct reply *);

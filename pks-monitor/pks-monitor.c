@@ -271,7 +271,7 @@ pidfile_write(void)
 static int
 next_timeout(time_t now)
 {
-	time_t	t[5], next = 0;
+	time_t	t[6], next = 0;
 	int	i;
 
 	t[0] = seq_next_deadline();
@@ -279,7 +279,8 @@ next_timeout(time_t now)
 	t[2] = grants_next_deadline();
 	t[3] = child_next_deadline();
 	t[4] = fleet_next_deadline();
-	for (i = 0; i < 5; i++)
+	t[5] = request_next_deadline();
+	for (i = 0; i < 6; i++)
 		if (t[i] != 0 && (next == 0 || t[i] < next))
 			next = t[i];
 	/* wake at least once a second: idle control clients, clocks */
@@ -359,6 +360,7 @@ main_loop(void)
 		}
 		control_dispatch(pfd + PROC_MAX, n > 0 ? nctl : 0);
 		now = mono_now();
+		request_expire(now);
 		seq_expire(now);
 		win_expire(now);
 		grants_expire(now);

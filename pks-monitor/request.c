@@ -8,6 +8,14 @@
  * nothing more.  A sequence is only ever sent to its requester's private
  * chat; a group gets a neutral line once the delivery is known, so that
  * request stays pending, keyed by its origin and id.
+ *
+ * A new sequence is answered only once pks-sniffer has it armed (its
+ * matcher and kernel filters hold it: seq_armed()), so that a knock sent
+ * the moment the answer arrives is heard.  The request waits for that,
+ * pending too, for at most ARM_WAIT seconds, a sniffer restart included
+ * (the restarted one gets the whole live set, and arms it); past that
+ * the sequence is revoked, never shown, and the person is told that
+ * knocks cannot be heard right now, as when no sniffer captures at all.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -23,21 +31,27 @@
 #include "monitor.h"
 
 #define MAX_AGE		PKS_REQ_MAX_AGE	/* older commands are stale */
+#define ARM_WAIT	10		/* seconds an answer waits for its
+					   sequence to be armed */
 
-/* a request whose private answer is on its way */
+/* a request whose private answer is on its way, or waits to be made */
 struct pending {
 	struct pending	*next;
 	struct request	 req;
 	uint32_t	 seq_id;	/* revoked if undelivered; 0: none */
 	char		 what[64];	/* "Sent you WHAT in private" */
+	time_t		 arm_by;	/* the answer waits for seq_id to be
+					   armed until then (monotonic); 0:
+					   it was made */
 };
 
 /*
  * A request answered in private: once the delivery is known, a group
  * hears of it ("Sent you WHAT in private"), a sequence keeps its message
- * id, and the request is done then (request_delivered).  Returns 1 if it waits, 0 if it could not.
+ * id, and the request is done then (request_delivered).  Returns the
+ * pending request, or NULL if it could not wait.
  */
-static int
+static struct pending *
 pending_add(const struct request *r, struct reply *rp, const char *hint,
     uint32_t seq_id, const char *what)
 {
@@ -46,13 +60,13 @@ pending_add(const struct request *r, struct reply *rp, const char *hint,
 	rp->to = REPLY_PRIVATE;
 	text_add(&rp->alt, "%s", hint);
 	if ((p = calloc(1, sizeof(*p))) == NULL)
-		return 0;
+		return NULL;
 	p->req = *r;
 	p->seq_id = seq_id;
 	snprintf(p->what, sizeof(p->what), "%s", what);
 	p->next = env->pending;
 	env->pending = p;
-	return 1;
+	return p;
 }
 
 /* the services r's person may open, in names; returns how many */
@@ -147,15 +161,72 @@ generate_service(const struct request *r, struct reply *rp)
 	return svc;
 }
 
-/* 1 if the request stays pending (delivery not known yet) */
+/*
+ * The answer to r, a /generate that got q: the ports, for the person
+ * only (rp->to, and the hint for a group).  Its "what" names it for the
+ * group's line once delivered.
+ */
+static void
+generate_answer(const struct request *r, const struct sequence *q,
+    struct reply *rp, char *what, size_t whatlen)
+{
+	const struct conf_service *svc = &env->conf->services[q->service];
+	char		 exp[16], hint[160];
+	struct tm	 tm;
+	time_t		 until;
+
+	/* UTC: the server's zone means nothing to the reader */
+	until = mono_to_wall(q->expires);
+	gmtime_r(&until, &tm);
+	strftime(exp, sizeof(exp), "%H:%M:%S UTC", &tm);
+	reply_add(rp, "One-time sequence for ");
+	reply_style(rp, STYLE_BOLD);
+	reply_add(rp, "%s", q->svcname);
+	reply_style(rp, STYLE_PLAIN);
+	reply_add(rp, ", valid until %s", exp);
+	if (q->seq.bound_af != 0)
+		reply_add(rp, " from %s only", r->argv[1]);
+	reply_add(rp, ":\n\n");
+	seq_reply_knock(rp, &q->seq);
+	reply_add(rp, "\n\nThen connect within %u seconds.", svc->open_for);
+	if (svc->port == 22) {
+		reply_add(rp, " To knock and connect in one go, add ");
+		reply_style(rp, STYLE_CODE);
+		reply_add(rp, "-- ssh you@host");
+		reply_style(rp, STYLE_PLAIN);
+		reply_add(rp, " to that line.");
+	}
+	/*
+	 * Pending in a private chat too: the delivery brings the id of the
+	 * message, rewritten once the sequence is gone (request_delivered).
+	 * In a group the sequence goes to the requester privately.
+	 */
+	rp->to = REPLY_PRIVATE;
+	snprintf(hint, sizeof(hint), "%s, please open a private chat with "
+	    "me and press Start, then ask again.", r->user_name[0] ?
+	    r->user_name : "You");
+	text_add(&rp->alt, "%s", hint);
+	snprintf(what, whatlen, "a sequence for %s", q->svcname);
+}
+
+/* why a knock could not be heard, as /generate says it */
+static void
+generate_deaf(struct reply *rp)
+{
+	reply_add(rp, "Knocks cannot be heard right now (the server is not "
+	    "capturing): no sequence is issued. Try again later.");
+}
+
+/*
+ * 1 if the request stays pending: its answer waits for the sequence to
+ * be armed (request_armed()), then for its delivery.
+ */
 static int
 cmd_generate(const struct request *r, struct reply *rp)
 {
 	struct sequence	*s;
+	struct pending	*p;
 	uint8_t		 addr[16];
-	char		 exp[16], hint[160], what[64];
-	struct tm	 tm;
-	time_t		 until;
 	int		 svc, af = 0, why;
 
 	if (policy_locked()) {
@@ -169,9 +240,7 @@ cmd_generate(const struct request *r, struct reply *rp)
 		log_info("refused /generate from %s (user %lld): knocks "
 		    "cannot be heard right now", r->user_name,
 		    (long long)r->user);
-		reply_add(rp, "Knocks cannot be heard right now (the server "
-		    "is not capturing): no sequence is issued. Try again "
-		    "later.");
+		generate_deaf(rp);
 		return 0;
 	}
 	if (r->age > MAX_AGE) {
@@ -200,39 +269,18 @@ cmd_generate(const struct request *r, struct reply *rp)
 			    "tell your administrator.");
 		return 0;
 	}
-	/* UTC: the server's zone means nothing to the reader */
-	until = mono_to_wall(s->expires);
-	gmtime_r(&until, &tm);
-	strftime(exp, sizeof(exp), "%H:%M:%S UTC", &tm);
-	reply_add(rp, "One-time sequence for ");
-	reply_style(rp, STYLE_BOLD);
-	reply_add(rp, "%s", env->conf->services[svc].name);
-	reply_style(rp, STYLE_PLAIN);
-	reply_add(rp, ", valid until %s", exp);
-	if (af != 0)
-		reply_add(rp, " from %s only", r->argv[1]);
-	reply_add(rp, ":\n\n");
-	seq_reply_knock(rp, &s->seq);
-	reply_add(rp, "\n\nThen connect within %u seconds.",
-	    env->conf->services[svc].open_for);
-	if (env->conf->services[svc].port == 22) {
-		reply_add(rp, " To knock and connect in one go, add ");
-		reply_style(rp, STYLE_CODE);
-		reply_add(rp, "-- ssh you@host");
-		reply_style(rp, STYLE_PLAIN);
-		reply_add(rp, " to that line.");
+	if ((p = pending_add(r, rp, "", s->seq.id, "")) == NULL) {
+		/* nobody will be told of it: it must not stay live */
+		log_warn("sequence %u of %s", s->seq.id, r->user_name);
+		seq_remove(s);
+		reply_init(rp);
+		reply_add(rp, "No sequence could be made right now; tell "
+		    "your administrator.");
+		return 0;
 	}
-	/*
-	 * Pending in a private chat too: the delivery brings the id of the
-	 * message, rewritten once the sequence is gone (request_delivered).
-	 * In a group the sequence goes to the requester privately.
-	 */
-	snprintf(hint, sizeof(hint), "%s, please open a private chat with "
-	    "me and press Start, then ask again.", r->user_name[0] ?
-	    r->user_name : "You");
-	snprintf(what, sizeof(what), "a sequence for %s",
-	    env->conf->services[svc].name);
-	return pending_add(r, rp, hint, s->seq.id, what);
+	/* the answer is made once the sniffer holds the sequence */
+	p->arm_by = mono_now() + ARM_WAIT;
+	return 1;
 }
 
 /* 1 if the request stays pending (a group: delivery not known yet) */
@@ -269,7 +317,7 @@ request_status_private(const struct request *r, struct reply *rp)
 	/* it names addresses and services: never in the group */
 	return pending_add(r, rp, "Your status names addresses: please open "
 	    "a private chat with me and press Start, then ask again.", 0,
-	    "your status");
+	    "your status") != NULL;
 }
 
 static void
@@ -326,11 +374,118 @@ request_handle(const struct request *r)
 			reply_add(&rp, "Unknown command. Try /help.");
 		break;
 	}
-	r->origin->reply(r, &rp);
+	/* a new sequence: answered once armed (request_armed()) */
+	if (r->cmd != REQ_GENERATE || !later)
+		r->origin->reply(r, &rp);
 	if (nt.t.len > 0)
 		r->origin->notify(r->user, &nt);
 	if (!later)
 		r->origin->done(r);
+}
+
+/* p leaves the list and is freed, its request done */
+static void
+pending_end(struct pending *p)
+{
+	struct pending	**pp;
+
+	for (pp = &env->pending; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	p->req.origin->done(&p->req);
+	free(p);
+}
+
+/*
+ * A waiting answer that cannot be made: its sequence (if still live) is
+ * revoked, never shown, and the person hears why (rp, if not NULL).
+ */
+static void
+pending_fail(struct pending *p, const struct reply *rp)
+{
+	struct sequence	*q;
+
+	if ((q = seq_find(p->seq_id)) != NULL)
+		seq_remove(q);
+	if (rp != NULL)
+		p->req.origin->reply(&p->req, rp);
+	pending_end(p);
+}
+
+/*
+ * pks-sniffer confirmed commits (dispatch.c): the answers whose sequence
+ * is armed go out, and wait for their delivery from here on.  A sequence
+ * gone meanwhile (a newer /generate, /revoke, an admin) is said so.
+ */
+void
+request_armed(void)
+{
+	struct pending	*p, *np;
+	struct sequence	*q;
+	struct reply	 rp;
+
+	for (p = env->pending; p != NULL; p = np) {
+		np = p->next;
+		if (p->arm_by == 0)
+			continue;
+		q = seq_find(p->seq_id);
+		if (q != NULL && !seq_armed(q))
+			continue;
+		reply_init(&rp);
+		if (q == NULL) {
+			log_info("sequence %u of %s was revoked before its "
+			    "answer was sent", p->seq_id, p->req.user_name);
+			reply_add(&rp, "Your new sequence was cancelled before "
+			    "it could be sent (a newer one, /revoke, or an "
+			    "administrator): nothing was issued.");
+			pending_fail(p, &rp);
+			continue;
+		}
+		log_debug("sequence %u armed by pks-sniffer: answered",
+		    q->seq.id);
+		p->arm_by = 0;
+		generate_answer(&p->req, q, &rp, p->what, sizeof(p->what));
+		p->req.origin->reply(&p->req, &rp);
+	}
+}
+
+/*
+ * Answers still waiting for their sequence to be armed after ARM_WAIT
+ * seconds: the sniffer is down, restarting too slowly, or stuck.  The
+ * sequence is revoked, never shown: nothing stays half-issued.
+ */
+void
+request_expire(time_t now)
+{
+	struct pending	*p, *np;
+	struct reply	 rp;
+
+	for (p = env->pending; p != NULL; p = np) {
+		np = p->next;
+		if (p->arm_by == 0 || p->arm_by > now)
+			continue;
+		log_warnx("sequence %u of %s revoked: pks-sniffer did not arm "
+		    "it within %d s; knocks cannot be heard right now",
+		    p->seq_id, p->req.user_name, ARM_WAIT);
+		reply_init(&rp);
+		generate_deaf(&rp);
+		pending_fail(p, &rp);
+	}
+}
+
+/* the earliest end of a wait for a sequence to be armed, 0: none */
+time_t
+request_next_deadline(void)
+{
+	const struct pending	*p;
+	time_t			 t = 0;
+
+	for (p = env->pending; p != NULL; p = p->next)
+		if (p->arm_by != 0 && (t == 0 || p->arm_by < t))
+			t = p->arm_by;
+	return t;
 }
 
 /*
@@ -353,6 +508,14 @@ request_delivered(const struct origin *o, uint32_t id, int ok, int64_t where,
 			break;
 	if (p == NULL)
 		return;
+	if (p->arm_by != 0) {
+		/* the origin gave up on it (a fleet request's time is up)
+		 * before its answer was made: nobody saw the sequence */
+		log_info("sequence %u of %s revoked: its request ended before "
+		    "it was armed", p->seq_id, p->req.user_name);
+		pending_fail(p, NULL);
+		return;
+	}
 	*pp = p->next;
 	/* after a refusal the origin may have told the group instead */
 	delivered = ok && (p->req.private || where != p->req.chat);
@@ -385,15 +548,26 @@ request_delivered(const struct origin *o, uint32_t id, int ok, int64_t where,
 	free(p);
 }
 
-/* An origin restarted: it numbers its requests anew. */
+/*
+ * An origin restarted: it numbers its requests anew.  A sequence whose
+ * answer was not made yet was seen by nobody: it is revoked.
+ */
 void
 request_origin_gone(const struct origin *o)
 {
 	struct pending	**pp, *p;
+	struct sequence	 *q;
 
 	for (pp = &env->pending; (p = *pp) != NULL;) {
 		if (p->req.origin == o) {
 			*pp = p->next;
+			if (p->arm_by != 0 &&
+			    (q = seq_find(p->seq_id)) != NULL) {
+				log_info("sequence %u of %s revoked: %s "
+				    "restarted before its answer was sent",
+				    p->seq_id, p->req.user_name, o->name);
+				seq_remove(q);
+			}
 			free(p);
 		} else
 			pp = &p->next;

@@ -181,11 +181,44 @@ seq_find(uint32_t id)
 	return NULL;
 }
 
+/*
+ * The live set sent so far is complete: pks-sniffer refilters and says
+ * so (IMSG_SEQ_ARMED, with how many commits it applied).  Counted even
+ * when no sniffer runs: a sequence stamped with it is armed only by the
+ * next sniffer's full push (seq_push_all()).  Returns its number.
+ */
+static uint32_t
+seq_commit(void)
+{
+	env->sniff_commits++;
+	child_send(PROC_SNIFFER, IMSG_SEQ_COMMIT, -1, NULL, 0);
+	return env->sniff_commits;
+}
+
+/* s goes to the sniffer; armed once it confirms the commit */
+static void
+seq_send_add(struct sequence *s)
+{
+	child_send(PROC_SNIFFER, IMSG_SEQ_ADD, -1, &s->seq, sizeof(s->seq));
+	s->gen = env->sniff_gen;
+	s->commit = seq_commit();
+}
+
+/*
+ * Whether the running pks-sniffer confirmed it holds q in its matcher
+ * and its kernel filters: only then can q be knocked, and handed out.
+ */
+int
+seq_armed(const struct sequence *q)
+{
+	return q->gen == env->sniff_gen && q->commit <= env->sniff_armed;
+}
+
 static void
 seq_send_del(uint32_t id)
 {
 	child_send(PROC_SNIFFER, IMSG_SEQ_DEL, -1, &id, sizeof(id));
-	child_send(PROC_SNIFFER, IMSG_SEQ_COMMIT, -1, NULL, 0);
+	(void)seq_commit();
 }
 
 void
@@ -314,8 +347,7 @@ seq_generate(const struct origin *origin, int svc, int64_t user, int64_t chat,
 	s->expires = mono_now() + env->conf->seq_lifetime;
 	s->next = env->seqs;
 	env->seqs = s;
-	child_send(PROC_SNIFFER, IMSG_SEQ_ADD, -1, &s->seq, sizeof(s->seq));
-	child_send(PROC_SNIFFER, IMSG_SEQ_COMMIT, -1, NULL, 0);
+	seq_send_add(s);
 	log_info("sequence %u issued to %s (%lld) for %s", s->seq.id,
 	    s->user_name, (long long)user, env->conf->services[svc].name);
 	log_debug("sequence %u: %u ports from %u", s->seq.id, s->seq.len,
@@ -466,8 +498,7 @@ seq_recovery_add(int svc, int64_t user, time_t until, int64_t by,
 	s->since = since;
 	s->next = env->seqs;
 	env->seqs = s;
-	child_send(PROC_SNIFFER, IMSG_SEQ_ADD, -1, &s->seq, sizeof(s->seq));
-	child_send(PROC_SNIFFER, IMSG_SEQ_COMMIT, -1, NULL, 0);
+	seq_send_add(s);
 	return s;
 }
 
@@ -491,16 +522,23 @@ seq_revoke_user(int64_t user, int all)
 	return n;
 }
 
-/* a restarted sniffer gets the whole live set */
+/*
+ * A restarted sniffer gets the whole live set, in one commit: its first,
+ * which arms every sequence, those whose answer still waits too.
+ */
 void
 seq_push_all(void)
 {
 	struct sequence	*q;
+	uint32_t	 c = env->sniff_commits + 1;	/* seq_commit() below */
 
-	for (q = env->seqs; q != NULL; q = q->next)
+	for (q = env->seqs; q != NULL; q = q->next) {
 		child_send(PROC_SNIFFER, IMSG_SEQ_ADD, -1, &q->seq,
 		    sizeof(q->seq));
-	child_send(PROC_SNIFFER, IMSG_SEQ_COMMIT, -1, NULL, 0);
+		q->gen = env->sniff_gen;
+		q->commit = c;
+	}
+	(void)seq_commit();
 }
 
 void

@@ -115,7 +115,15 @@ static uint64_t			 unordered_next;	/* ms */
 #define TEST_STEP_NS	1000000000LL
 static volatile sig_atomic_t	 test_step_ms = -1;
 static int64_t			 test_step_at;	/* wall ns; 0: none */
+/* PKS_TEST_ARM_DELAY_MS=N (1..60000): the monitor's messages are left
+ * unread N ms after they arrive, as by a sniffer too busy to read them:
+ * a new live set reaches the matcher and the kernel filters only then */
+static int			 test_arm_delay;	/* ms; 0: none */
+static uint64_t			 test_hold_until;	/* ms; 0: none */
 #endif
+/* IMSG_SEQ_COMMITs received since start, and the count last confirmed to
+ * the monitor (IMSG_SEQ_ARMED) */
+static uint32_t			 commits_in, commits_armed;
 /* frames judged lately, by capture time: the same packet caught by two
  * captures is judged once (the kernel stamps a packet once) */
 #define SEEN_SLOTS	4096
@@ -436,6 +444,13 @@ refilter(void)
 	pcap_freecode(&wake);
 	pcap_freecode(&rd);
 	free(ports);
+	/* the matcher and every filter hold the live set the monitor's
+	 * commits made: its sequences can be knocked, it may hand them out */
+	if (commits_armed != commits_in) {
+		commits_armed = commits_in;
+		proc_compose(IMSG_SEQ_ARMED, -1, &commits_armed,
+		    sizeof(commits_armed));
+	}
 }
 
 /* from the monitor; it is trusted, so anything odd is a bug: stop */
@@ -478,7 +493,9 @@ dispatch_imsg(struct imsg *im)
 	case IMSG_SEQ_COMMIT:
 		if (im->len != 0)
 			fatalx("IMSG_SEQ_COMMIT: bad length %zu", im->len);
-		/* once per loop pass, after the packets waiting are read */
+		/* once per loop pass, after the packets waiting are read;
+		 * confirmed then (refilter()) */
+		commits_in++;
 		refilter_due = 1;
 		break;
 	default:
@@ -961,6 +978,30 @@ read_plan(int n)
 	read_due = mono_ms + ms;
 }
 
+#ifdef PKS_TESTHOOKS
+/*
+ * PKS_TEST_ARM_DELAY_MS: -1 while the monitor's messages are held, 1
+ * when a hold ends (read them now), else 0.  A hold starts when they
+ * come (revents) and ends test_arm_delay ms later; the next ones start
+ * the next hold.
+ */
+static int
+test_hold(short revents)
+{
+	uint64_t	 now = now_ms();
+
+	if (test_hold_until != 0 && now >= test_hold_until) {
+		log_debug("test hook: the monitor's messages held %d ms",
+		    test_arm_delay);
+		test_hold_until = 0;
+		return 1;
+	}
+	if (test_hold_until == 0 && (revents & POLLIN))
+		test_hold_until = now + test_arm_delay;
+	return test_hold_until != 0 ? -1 : 0;
+}
+#endif
+
 static void
 sniff_loop(void)
 {
@@ -973,6 +1014,10 @@ sniff_loop(void)
 	for (;;) {
 		pfd[0].fd = proc_ibuf->fd;
 		pfd[0].events = POLLIN;
+#ifdef PKS_TESTHOOKS
+		if (test_hold_until != 0)
+			pfd[0].events = 0;	/* left unread meanwhile */
+#endif
 		if (imsgbuf_pending(proc_ibuf))
 			pfd[0].events |= POLLOUT;
 		for (i = 0; i < nifaces; i++) {
@@ -981,12 +1026,24 @@ sniff_loop(void)
 		}
 		now = now_ms();
 		wake = tick < read_due ? tick : read_due;
+#ifdef PKS_TESTHOOKS
+		if (test_hold_until != 0 && test_hold_until < wake)
+			wake = test_hold_until;
+#endif
 		timeout = wake > now ? (int)(wake - now) : 0;
 		if ((n = poll(pfd, 1 + nifaces, timeout)) == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");
 		}
+#ifdef PKS_TESTHOOKS
+		if (test_arm_delay > 0) {
+			if ((i = test_hold(pfd[0].revents)) == 1)
+				pfd[0].revents |= POLLIN;
+			else if (i == -1)
+				pfd[0].revents &= ~(POLLIN | POLLHUP | POLLERR);
+		}
+#endif
 		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
 			proc_dispatch(dispatch_imsg);
 		for (knocks = 0, i = 0; i < nifaces; i++)
@@ -1040,6 +1097,14 @@ main(int argc, char *argv[])
 		fatal("frames");
 	match_on_refusal(matcher, on_refusal);
 #ifdef PKS_TESTHOOKS
+	if (getenv("PKS_TEST_ARM_DELAY_MS") != NULL) {
+		char	*end;
+		long	 v = strtol(getenv("PKS_TEST_ARM_DELAY_MS"), &end, 10);
+
+		if (*end != '\0' || v < 1 || v > 60000)
+			fatalx("PKS_TEST_ARM_DELAY_MS: 1 to 60000");
+		test_arm_delay = (int)v;
+	}
 	signal(SIGUSR1, stats_forge_sig);
 	{
 		struct sigaction	 sa;

@@ -30,7 +30,7 @@ const struct sandbox_rule sniffer_rules[] = {
 	 * capture sockets could send forged frames (issue 13, M3) */
 	SB_ARG(recvmsg, 0, PROC_FD),	/* imsgbuf_read() */
 	SB_ARG(sendmsg, 0, PROC_FD),	/* imsgbuf_write(): KNOCK_DONE, LOG,
-					   SNIFF_STATS */
+					   SNIFF_STATS, SEQ_ARMED */
 
 	/* Capture: the kernel filter follows the live set */
 	SB_ARG(setsockopt, 2, SO_ATTACH_FILTER),
