@@ -7,9 +7,19 @@ no sequence goes live (pksctl status); the "notify" user is told once,
 however often the sniffer is restarted meanwhile.  Once the interface is
 back and the sniffer captures, the notify user hears so and /generate
 issues a sequence that opens the port again.
+
+Then a sniffer slow to take new sequences in (the test hook
+PKS_TEST_ARM_DELAY_MS leaves the monitor's messages unread for a while,
+as under load): the answer to /generate comes only once the sniffer has
+the sequence armed, so a knock sent the moment it arrives opens; the
+same across a sniffer killed before it armed it (the restarted one gets
+the live set); and a sniffer that never arms it (stopped) makes the
+answer "knocks cannot be heard" after the bounded wait, the sequence
+revoked, and nothing kills the sniffer when it comes back.
 """
 import os
 import re
+import signal
 import time
 
 import pkstest
@@ -19,11 +29,12 @@ NOTE = 6123456790
 DEAF = r"cannot be heard"
 
 
-def ask(s, text=r"pks-knock|%s" % DEAF):
+def ask(s, text=r"pks-knock|%s" % DEAF, timeout=10):
     since = pkstest.last_sent_seq(s)
     s.bot.push_message(user_id=ADA, text="/generate", chat_id=ADA,
                        chat_type="private", first_name="Ada")
-    rec = s.bot.wait_sent(chat_id=ADA, since=since, text=text, timeout=10)
+    rec = s.bot.wait_sent(chat_id=ADA, since=since, text=text,
+                          timeout=timeout)
     return rec["params"].get("text", "") if rec else None
 
 
@@ -51,6 +62,102 @@ def told(s, text):
     return [m for m in s.bot.sent()
             if m["params"].get("chat_id") in (NOTE, str(NOTE)) and
             re.search(text, m["params"].get("text", ""))]
+
+
+ARM_DELAY_MS = 2000     # the sniffer's hold (test hook)
+ARM_WAIT = 10           # pks-monitor/request.c
+
+
+def armed_first():
+    """The answer waits for the sniffer to arm the sequence."""
+    os.environ["PKS_TEST_ARM_DELAY_MS"] = str(ARM_DELAY_MS)
+    with pkstest.running() as s:
+        del os.environ["PKS_TEST_ARM_DELAY_MS"]
+        log = s.monitor.log
+        answered = r"pks-monitor: sequence \d+ armed by pks-sniffer: answered"
+        completed = r"pks-monitor: knock completed from %s" % re.escape(
+            pkstest.CLI4)
+
+        start = log.mark()
+        t = ask(s, timeout=ARM_WAIT + 10)
+        ports = knock_ports(t)
+        tap.ok(ports, "a slow sniffer: /generate still answers with a "
+               "sequence", t)
+        s.knock(ports or [1])       # at once, as a script would
+        tap.ok(log.wait(completed, 10, start) is not None,
+               "a knock sent the moment the answer arrives opens")
+        held = log.wait(r"pks-sniffer: test hook: the monitor's messages "
+                        r"held", 5, start)
+        armed = log.wait(r"pks-sniffer: filters for \d+ knock ports", 5,
+                         held or start)
+        said = log.wait(answered, 5, start)
+        tap.ok(None not in (held, armed, said) and held < armed < said,
+               "the answer went out after the sniffer read the sequence "
+               "and set its filters (lines %s, %s, %s)" % (held, armed,
+                                                          said),
+               log.text()[-3000:])
+
+        # killed before it armed it: the restarted sniffer gets the live
+        # set, arms it, and the answer goes out then
+        start = log.mark()
+        since = pkstest.last_sent_seq(s)
+        s.bot.push_message(user_id=ADA, text="/generate", chat_id=ADA,
+                           chat_type="private", first_name="Ada")
+        issued = log.wait(r"pks-monitor: sequence \d+ issued to Ada", 10,
+                          start)
+        os.kill(s.monitor.child_pid("pks-sniffer"), signal.SIGKILL)
+        rec = s.bot.wait_sent(chat_id=ADA, since=since,
+                              text=r"pks-knock|%s" % DEAF,
+                              timeout=ARM_WAIT + 10)
+        t = rec["params"].get("text", "") if rec else None
+        ports = knock_ports(t)
+        restarted = log.wait(r"pks-monitor: pks-sniffer: restarting$", 5,
+                             start)
+        said = log.wait(answered, 5, start)
+        tap.ok(ports and None not in (issued, restarted, said) and
+               issued < restarted < said, "the sniffer killed before it "
+               "armed a sequence: the answer comes once the restarted one "
+               "has it", "%s\n%s" % (t, log.text()[-3000:]))
+        s.knock(ports or [1])
+        tap.ok(log.wait(completed, 10, start) is not None,
+               "and a knock sent at once completes")
+
+        # a sniffer that never arms it: a bounded wait, then a clear no
+        sniffer = s.monitor.child_pid("pks-sniffer")
+        before = live_sequences(s)
+        start = log.mark()
+        os.kill(sniffer, signal.SIGSTOP)
+        try:
+            t = ask(s, timeout=ARM_WAIT + 15)
+            tap.ok(t and re.search(DEAF, t) and "pks-knock" not in t,
+                   "a sniffer that never arms it: after the bounded wait, "
+                   "knocks cannot be heard, no port shown", t)
+            tap.ok(log.wait(r"pks-monitor: sequence \d+ of Ada revoked: "
+                            r"pks-sniffer did not arm it within %d s" %
+                            ARM_WAIT, 5, start) is not None,
+                   "the revocation is logged")
+            tap.ok(before is not None and live_sequences(s) == before,
+                   "and the sequence is not live (%s before, %s after)" %
+                   (before, live_sequences(s)))
+        finally:
+            os.kill(sniffer, signal.SIGCONT)
+        t = ask(s, timeout=ARM_WAIT + 10)
+        ports = knock_ports(t)
+        tap.ok(ports and s.monitor.child_pid("pks-sniffer") == sniffer,
+               "back, the same sniffer confirms what it missed, and the "
+               "next /generate is answered", t)
+        s.knock(ports or [1])
+        end = log.wait(completed, 10, start)
+        tap.ok(end is not None, "and its knock completes")
+        tap.ok(end is not None and log.lacks(
+            r"pks-monitor: pks-sniffer: (killed|exited|.*killing it)",
+            start, end), "the late confirmations are no offence",
+            "\n".join(log.grep(r"pks-sniffer")))
+
+
+def knock_ports(t):
+    m = re.search(r"pks-knock \S+((?: \d+)+)", t or "")
+    return [int(x) for x in m.group(1).split()] if m else None
 
 
 def main():
@@ -90,6 +197,7 @@ def main():
         s.knock(ports or [1])
         tap.ok(pkstest.wait_for(s.window_rules, 10),
                "its knock opens the port")
+    armed_first()
     tap.done()
 
 
