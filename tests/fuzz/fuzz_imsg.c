@@ -576,6 +576,9 @@ mon_setup(void)
 	child_init_all();
 	env->next_seq_id = env->next_win_id = 0;
 	env->stopping = 0;
+	/* a new sniffer: its commits count from 0 (child_start()) */
+	env->sniff_gen++;
+	env->sniff_commits = env->sniff_armed = 0;
 	for (i = 1; i < PROC_MAX; i++) {
 		c = &env->child[i];
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv)

@@ -208,6 +208,13 @@ stats(uint64_t wrong, uint64_t refused, uint64_t lost)
 	msg(IMSG_SNIFF_STATS, 0, &st, sizeof(st), 0);
 }
 
+/* the sniffer applied n commits */
+static void
+armed(uint32_t n)
+{
+	msg(IMSG_SEQ_ARMED, 0, &n, sizeof(n), 0);
+}
+
 /* a count of mode observe, from 198.18.0.LAST (af 0: other sources) */
 static void
 observed(uint8_t af, uint16_t port, uint8_t last, uint64_t count)
@@ -444,6 +451,50 @@ main(int argc, char *argv[])
 	req(mkreq(6, TG_CMD_REVOKE, 1, 1, TG_CHAT_PRIVATE, "", ""));
 	rec_end();
 	save(d, "monitor-group");
+
+	/* answers wait for the sniffer to arm their sequence: one replaced
+	 * before (a cancellation), a group's and a private one after */
+	sel(R_MONITOR);
+	rec(PROC_TELEGRAM);
+	req(mkreq(1, TG_CMD_GENERATE, 1, 1, TG_CHAT_PRIVATE, "ssh", ""));
+	req(mkreq(2, TG_CMD_GENERATE, 1, -100, TG_CHAT_SUPERGROUP, "dns",
+	    ""));
+	req(mkreq(3, TG_CMD_GENERATE, 1, 1, TG_CHAT_PRIVATE, "ssh", ""));
+	rec_end();
+	rec(PROC_SNIFFER);
+	armed(1);		/* 1's sequence is gone: cancelled */
+	armed(4);		/* 2's and 3's (3 replaced 1: commits 3, 4) */
+	rec_end();
+	rec(PROC_TELEGRAM);
+	memset(&ts, 0, sizeof(ts));
+	ts.reqid = 2;
+	ts.status = 200;
+	ts.chat_id = 1;
+	ts.message_id = 43;
+	msg(IMSG_TG_SENT, 0, &ts, sizeof(ts), 0);
+	rec_end();
+	save(d, "monitor-armed");
+	/* what a sniffer may not confirm: a short count, one more than was
+	 * committed, the same twice (each kills it: one seed each) */
+	for (u = 0; u < 3; u++) {
+		static const char *const name[] = { "monitor-armed-short",
+		    "monitor-armed-ahead", "monitor-armed-again" };
+
+		sel(R_MONITOR);
+		rec(PROC_TELEGRAM);
+		req(mkreq(1, TG_CMD_GENERATE, 1, 1, TG_CHAT_PRIVATE, "ssh",
+		    ""));
+		rec_end();
+		rec(PROC_SNIFFER);
+		if (u == 0)
+			msg(IMSG_SEQ_ARMED, 0, "\1\0", 2, 0);
+		else
+			armed(u == 1 ? 2 : 1);
+		if (u == 2)
+			armed(1);
+		rec_end();
+		save(d, name[u]);
+	}
 
 	/* an admin grants, lists, locks down */
 	sel(R_MONITOR);
