@@ -43,6 +43,8 @@ struct pending {
 	time_t		 arm_by;	/* the answer waits for seq_id to be
 					   armed until then (monotonic); 0:
 					   it was made */
+	uint32_t	 gen;		/* the sequence's stamp when issued */
+	uint32_t	 commit;	/* (seq_armed()) */
 };
 
 /*
@@ -280,6 +282,8 @@ cmd_generate(const struct request *r, struct reply *rp)
 	}
 	/* the answer is made once the sniffer holds the sequence */
 	p->arm_by = mono_now() + ARM_WAIT;
+	p->gen = s->gen;
+	p->commit = s->commit;
 	return 1;
 }
 
@@ -429,6 +433,10 @@ request_armed(void)
 	for (p = env->pending; p != NULL; p = np) {
 		np = p->next;
 		if (p->arm_by == 0)
+			continue;
+		/* not that far yet: no need to look the sequence up (a
+		 * burst of requests waits on a large live set) */
+		if (p->gen == env->sniff_gen && p->commit > env->sniff_armed)
 			continue;
 		q = seq_find(p->seq_id);
 		if (q != NULL && !seq_armed(q))
