@@ -60,6 +60,7 @@ class Tap:
         self.n = 0
         self.failed = 0
         self.planned = None
+        self.notes = []
 
     def plan(self, n):
         self.planned = n
@@ -75,9 +76,17 @@ class Tap:
             # on stderr, as Test::More does: prove shows it without -v,
             # so a failure in CI comes with its reason
             self.diag("Failed test %d - %s" % (self.n, name), sys.stderr)
+            for line in self.notes:
+                self.diag(line, sys.stderr)
             if diag:
                 self.diag(diag, sys.stderr)
+        self.notes = []
         return cond
+
+    def note(self, text):
+        """What a helper saw go wrong (no answer, no window): shown only
+        if the next check fails, forgotten at any check."""
+        self.notes.append(text)
 
     def diag(self, text, out=None):
         for line in str(text).splitlines():
@@ -1038,6 +1047,11 @@ class Suite:
                                  r"expired|Sorry|No sequence",
                                  timeout=timeout)
         if rec is None:
+            tap.note("generate: no answer to %r from %s within %s s; "
+                     "the bot sent since: %s" % (
+                         text, user_id, timeout,
+                         [m["params"].get("text", "")[:80] for m in
+                          self.bot.sent() if m["seq"] > since][-3:]))
             return None, None
         msg = rec["params"].get("text", "")
         m = re.search(r"pks-knock \S+((?: \d+(?::udp)?)+)", msg)
@@ -1054,11 +1068,17 @@ class Suite:
         once one is open, or an empty set after timeout)."""
         ports, msg = self.generate(user_id, **generate)
         if not ports:
+            tap.note("open_window: no sequence for %s: %s" % (user_id, msg))
             return None, frozenset()
         self.knock(ports, host=host, src=src)
         who = src or (CLI6 if ":" in host else CLI4)
-        return ports, wait_for(lambda: self.windows(who),
-                               timeout) or frozenset()
+        got = wait_for(lambda: self.windows(who), timeout)
+        if not got:
+            tap.note("open_window: %s knocked %s from %s, no window "
+                     "within %s s; the chain:\n%s" % (
+                         user_id, ports, who, timeout,
+                         self.fw.dump()))
+        return ports, got or frozenset()
 
     def chain(self, v6=False):
         return self.net.chain(v6)
