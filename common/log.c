@@ -248,6 +248,9 @@ vlog(int prio, const char *fmt, va_list ap)
 	log_emit(prio, buf, strlen(buf));
 }
 
+static void	vlog_errno(int, const char *, va_list)
+		    __attribute__((format(printf, 2, 0)));
+
 static void
 vlog_errno(int prio, const char *fmt, va_list ap)
 {

@@ -133,15 +133,15 @@ add_rules(scmp_filter_ctx ctx, const struct sandbox_rule *r, size_t n)
 		act = r[i].err ? SCMP_ACT_ERRNO(r[i].err) : SCMP_ACT_ALLOW;
 		if (r[i].argc == 2)
 			rc = seccomp_rule_add(ctx, act, r[i].nr, 2,
-			    SCMP_CMP(r[i].argi, SCMP_CMP_EQ, r[i].val),
-			    SCMP_CMP(r[i].argj, SCMP_CMP_EQ, r[i].val2));
+			    SCMP_CMP(r[i].argi, SCMP_CMP_EQ, r[i].val, 0),
+			    SCMP_CMP(r[i].argj, SCMP_CMP_EQ, r[i].val2, 0));
 		else if (r[i].argc == 1 && r[i].mask != 0)
 			rc = seccomp_rule_add(ctx, act, r[i].nr, 1,
 			    SCMP_CMP(r[i].argi, SCMP_CMP_MASKED_EQ, r[i].mask,
 			    r[i].val));
 		else if (r[i].argc == 1)
 			rc = seccomp_rule_add(ctx, act, r[i].nr, 1,
-			    SCMP_CMP(r[i].argi, SCMP_CMP_EQ, r[i].val));
+			    SCMP_CMP(r[i].argi, SCMP_CMP_EQ, r[i].val, 0));
 		else
 			rc = seccomp_rule_add(ctx, act, r[i].nr, 0);
 		if (rc < 0)
