@@ -98,14 +98,17 @@ def armed_first():
                log.text()[-3000:])
 
         # killed before it armed it: the restarted sniffer gets the live
-        # set, arms it, and the answer goes out then
+        # set, arms it, and the answer goes out then (stopped first, so
+        # that it cannot arm it however long the test takes to kill it)
         start = log.mark()
         since = pkstest.last_sent_seq(s)
+        sniffer = s.monitor.child_pid("pks-sniffer")
+        os.kill(sniffer, signal.SIGSTOP)
         s.bot.push_message(user_id=ADA, text="/generate", chat_id=ADA,
                            chat_type="private", first_name="Ada")
         issued = log.wait(r"pks-monitor: sequence \d+ issued to Ada", 10,
                           start)
-        os.kill(s.monitor.child_pid("pks-sniffer"), signal.SIGKILL)
+        os.kill(sniffer, signal.SIGKILL)
         rec = s.bot.wait_sent(chat_id=ADA, since=since,
                               text=r"pks-knock|%s" % DEAF,
                               timeout=ARM_WAIT + 10)
