@@ -421,7 +421,9 @@ pending_fail(struct pending *p, const struct reply *rp)
 /*
  * pks-sniffer confirmed commits (dispatch.c): the answers whose sequence
  * is armed go out, and wait for their delivery from here on.  A sequence
- * gone meanwhile (a newer /generate, /revoke, an admin) is said so.
+ * gone meanwhile (a newer /generate, /revoke, an admin) is said so, and
+ * first: a person who asked twice reads the newer sequence last, never
+ * "cancelled" after it (the list is newest first).
  */
 void
 request_armed(void)
@@ -429,34 +431,42 @@ request_armed(void)
 	struct pending	*p, *np;
 	struct sequence	*q;
 	struct reply	 rp;
+	int		 pass;
 
-	for (p = env->pending; p != NULL; p = np) {
-		np = p->next;
-		if (p->arm_by == 0)
-			continue;
-		/* not that far yet: no need to look the sequence up (a
-		 * burst of requests waits on a large live set) */
-		if (p->gen == env->sniff_gen && p->commit > env->sniff_armed)
-			continue;
-		q = seq_find(p->seq_id);
-		if (q != NULL && !seq_armed(q))
-			continue;
-		reply_init(&rp);
-		if (q == NULL) {
-			log_info("sequence %u of %s was revoked before its "
-			    "answer was sent", p->seq_id, p->req.user_name);
-			reply_add(&rp, "Your new sequence was cancelled before "
-			    "it could be sent (a newer one, /revoke, or an "
-			    "administrator): nothing was issued.");
-			pending_fail(p, &rp);
-			continue;
+	for (pass = 0; pass < 2; pass++)
+		for (p = env->pending; p != NULL; p = np) {
+			np = p->next;
+			if (p->arm_by == 0)
+				continue;
+			/* not that far yet: no need to look the sequence up
+			 * (a burst of requests waits on a large live set) */
+			if (p->gen == env->sniff_gen &&
+			    p->commit > env->sniff_armed)
+				continue;
+			q = seq_find(p->seq_id);
+			if (q != NULL && !seq_armed(q))
+				continue;
+			reply_init(&rp);
+			if (q == NULL && pass == 0) {
+				log_info("sequence %u of %s was revoked before "
+				    "its answer was sent", p->seq_id,
+				    p->req.user_name);
+				reply_add(&rp, "Your new sequence was cancelled "
+				    "before it could be sent (a newer one, "
+				    "/revoke, or an administrator): nothing was "
+				    "issued.");
+				pending_fail(p, &rp);
+				continue;
+			}
+			if (q == NULL || pass == 0)
+				continue;
+			log_debug("sequence %u armed by pks-sniffer: answered",
+			    q->seq.id);
+			p->arm_by = 0;
+			generate_answer(&p->req, q, &rp, p->what,
+			    sizeof(p->what));
+			p->req.origin->reply(&p->req, &rp);
 		}
-		log_debug("sequence %u armed by pks-sniffer: answered",
-		    q->seq.id);
-		p->arm_by = 0;
-		generate_answer(&p->req, q, &rp, p->what, sizeof(p->what));
-		p->req.origin->reply(&p->req, &rp);
-	}
 }
 
 /*

@@ -15,7 +15,9 @@ the sequence armed, so a knock sent the moment it arrives opens; the
 same across a sniffer killed before it armed it (the restarted one gets
 the live set); and a sniffer that never arms it (stopped) makes the
 answer "knocks cannot be heard" after the bounded wait, the sequence
-revoked, and nothing kills the sniffer when it comes back.
+revoked, and nothing kills the sniffer when it comes back; two /generate
+waiting at once, the second replacing the first, are answered
+"cancelled" first and the new ports last.
 """
 import os
 import re
@@ -125,38 +127,69 @@ def armed_first():
         tap.ok(log.wait(completed, 10, start) is not None,
                "and a knock sent at once completes")
 
-        # a sniffer that never arms it: a bounded wait, then a clear no
+        # a sniffer that never arms it: a bounded wait, then a clear no;
+        # meanwhile Ada asks twice more, in the worker's next batch: the
+        # first of those is cancelled (the second replaces it), and said
+        # so before the second's ports, never after them
         sniffer = s.monitor.child_pid("pks-sniffer")
         before = live_sequences(s)
         start = log.mark()
+        issued = r"pks-monitor: sequence \d+ issued to Ada"
         os.kill(sniffer, signal.SIGSTOP)
         try:
-            t = ask(s, timeout=ARM_WAIT + 15)
-            tap.ok(t and re.search(DEAF, t) and "pks-knock" not in t,
+            since = pkstest.last_sent_seq(s)
+            s.bot.push_message(user_id=ADA, text="/generate", chat_id=ADA,
+                               chat_type="private", first_name="Ada")
+            first = log.wait(issued, 10, start)
+            for _ in range(2):
+                s.bot.push_message(user_id=ADA, text="/generate",
+                                   chat_id=ADA, chat_type="private",
+                                   first_name="Ada")
+            rec = s.bot.wait_sent(chat_id=ADA, since=since,
+                                  text=r"pks-knock|%s" % DEAF,
+                                  timeout=ARM_WAIT + 15)
+            t = rec["params"].get("text", "") if rec else None
+            tap.ok(first is not None and t and re.search(DEAF, t) and
+                   "pks-knock" not in t,
                    "a sniffer that never arms it: after the bounded wait, "
                    "knocks cannot be heard, no port shown", t)
             tap.ok(log.wait(r"pks-monitor: sequence \d+ of Ada revoked: "
                             r"pks-sniffer did not arm it within %d s" %
                             ARM_WAIT, 5, start) is not None,
                    "the revocation is logged")
-            tap.ok(before is not None and live_sequences(s) == before,
-                   "and the sequence is not live (%s before, %s after)" %
+            # the next two, issued while it is still stopped
+            two = first is not None and log.wait(issued, 10, first + 1)
+            two = two not in (None, False) and log.wait(issued, 10,
+                                                        two + 1)
+            tap.ok(two not in (None, False) and before is not None and
+                   live_sequences(s) == before + 1,
+                   "and the sequence is not live, nor the one replaced "
+                   "(%s before, %s with the next one)" %
                    (before, live_sequences(s)))
         finally:
             os.kill(sniffer, signal.SIGCONT)
-        t = ask(s, timeout=ARM_WAIT + 10)
-        ports = knock_ports(t)
-        tap.ok(ports and s.monitor.child_pid("pks-sniffer") == sniffer,
-               "back, the same sniffer confirms what it missed, and the "
-               "next /generate is answered", t)
-        s.knock(ports or [1])
+        got = []
+        since = rec["seq"] if rec else since
+        while len(got) < 2:
+            rec = s.bot.wait_sent(chat_id=ADA, since=since,
+                                  text=r"pks-knock|cancelled",
+                                  timeout=ARM_WAIT + 10)
+            if rec is None:
+                break
+            got.append(rec["params"].get("text", ""))
+            since = rec["seq"]
+        tap.ok(len(got) == 2 and "cancelled" in got[0] and
+               knock_ports(got[1]), "asked twice before the sniffer armed "
+               "either: \"cancelled\" first, the new ports last", repr(got))
+        tap.ok(s.monitor.child_pid("pks-sniffer") == sniffer,
+               "back, the same sniffer confirms what it missed")
+        s.knock(knock_ports(got[-1] if got else None) or [1])
         end = log.wait(completed, 10, start)
-        tap.ok(end is not None, "and its knock completes")
+        tap.ok(end is not None, "and the ports shown last open")
         tap.ok(end is not None and log.lacks(
             r"pks-monitor: pks-sniffer: (killed|exited|.*killing it)",
             start, end), "the late confirmations are no offence",
             "\n".join(log.grep(r"pks-sniffer")))
-
 
 def knock_ports(t):
     m = re.search(r"pks-knock \S+((?: \d+)+)", t or "")
