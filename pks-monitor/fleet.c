@@ -1189,6 +1189,8 @@ fleet_req(const struct pks_fleet_req *fr)
 	r.terse = r.cmd == REQ_STATUS;
 	/* asked as /CMD ME ... of the front */
 	memcpy(r.where, env->conf->fleet_name, sizeof(r.where));
+	/* the front drops what comes after (it says "did not answer") */
+	r.answer_by = mono_now() + (fr->expires - time(NULL));
 	memcpy(r.user_name, fr->user_name, sizeof(r.user_name));
 	if (r.cmd == REQ_GENERATE) {
 		/* service, address ("": none from the fleet); only the

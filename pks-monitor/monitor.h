@@ -418,6 +418,9 @@ struct request {
 					   ("web2" asked through the front,
 					   "[HOST|all]" asked of the front),
 					   "": not at all */
+	time_t		 answer_by;	/* monotonic: nobody hears an answer
+					   made later (a fleet request's
+					   expiry); 0: no such time */
 };
 
 /*

@@ -280,8 +280,13 @@ cmd_generate(const struct request *r, struct reply *rp)
 		    "your administrator.");
 		return 0;
 	}
-	/* the answer is made once the sniffer holds the sequence */
+	/* the answer is made once the sniffer holds the sequence, while
+	 * someone can still hear it: a fleet request's front gives up at
+	 * its expiry, and a sequence armed later would stay live, unseen,
+	 * until the host stops waiting for its delivery */
 	p->arm_by = mono_now() + ARM_WAIT;
+	if (r->answer_by != 0 && r->answer_by < p->arm_by)
+		p->arm_by = r->answer_by;
 	p->gen = s->gen;
 	p->commit = s->commit;
 	return 1;
@@ -484,9 +489,15 @@ request_expire(time_t now)
 		np = p->next;
 		if (p->arm_by == 0 || p->arm_by > now)
 			continue;
-		log_warnx("sequence %u of %s revoked: pks-sniffer did not arm "
-		    "it within %d s; knocks cannot be heard right now",
-		    p->seq_id, p->req.user_name, ARM_WAIT);
+		if (p->req.answer_by != 0 && p->arm_by == p->req.answer_by)
+			log_warnx("sequence %u of %s revoked: pks-sniffer did "
+			    "not arm it before its request expired",
+			    p->seq_id, p->req.user_name);
+		else
+			log_warnx("sequence %u of %s revoked: pks-sniffer did "
+			    "not arm it within %d s; knocks cannot be heard "
+			    "right now", p->seq_id, p->req.user_name,
+			    ARM_WAIT);
 		reply_init(&rp);
 		generate_deaf(&rp);
 		pending_fail(p, &rp);

@@ -25,6 +25,8 @@ firewall and configuration.  Then, in order:
   so is a notice replayed after the front's restarted;
 - malformed broker messages are refused with a log line, no crash;
 - a host that stops answering: "did not answer" within the timeout;
+- a host whose sniffer cannot arm a sequence before the request expires
+  revokes it then, and never answers it late;
 - the broker killed: a clear answer meanwhile; restarted: every
   pks-fleet reconnects by itself, and nothing is answered twice;
 - pks-fleet is confined like every child, and killed on a forbidden call.
@@ -181,6 +183,7 @@ def main():
         test_bad_outcome_kills(suites)
         test_malformed(suites, broker)
         test_no_answer(suites)
+        test_armed_too_late(suites)
         test_flood_is_counted(suites, broker)
         test_broker_restart(suites, broker)
         test_ctl(suites)
@@ -1099,6 +1102,45 @@ def test_no_answer(suites):
     tap.ok(web3.monitor.log.wait(r"refused request \d+ from the front: "
                                  r"expired", 15),
            "web3 refuses the request that came after its expiry")
+
+
+def test_armed_too_late(suites):
+    """web1's sniffer cannot arm Ada's new sequence before the request
+    expires (stopped): web1 revokes it then, unseen, rather than answer
+    after the front gave up and keep it live, unseen, until its delivery
+    wait ends a minute later."""
+    front, web1 = suites["front"], suites["web1"]
+    log = web1.monitor.log
+    sniffer = web1.monitor.child_pid("pks-sniffer")
+    start = log.mark()
+    os.kill(sniffer, signal.SIGSTOP)
+    try:
+        msg = ask(front, ADA, "/generate web1 ssh",
+                  r"web1 did not answer|" + answer_of("web1"),
+                  timeout=TIMEOUT + 10)
+        tap.ok(msg and ports_of(msg) is None, "web1's sniffer stopped: "
+               "the front shows no ports", msg)
+        rev = log.wait(r"pks-monitor: sequence (\d+) of Ada revoked: "
+                       r"pks-sniffer did not arm it before its request "
+                       r"expired", 15, start)
+        tap.ok(rev is not None, "web1 revokes the sequence when the "
+               "request expires", "\n".join(log.grep(r"sequence")[-6:]))
+    finally:
+        os.kill(sniffer, signal.SIGCONT)
+    seq = re.search(r"sequence (\d+) of", log.lines[rev]).group(1) \
+        if rev is not None else "NONE"
+    # the next /generate is answered: the first answer after the
+    # revocation is its, none late for the revoked one
+    msg = ask(front, ADA, "/generate web1 ssh", answer_of("web1"))
+    end = log.wait(r"pks-monitor: sequence \d+ armed by pks-sniffer: "
+                   r"answered", 10, rev or start)
+    tap.ok(ports_of(msg) and end is not None and
+           "sequence %s armed" % seq not in log.lines[end] and log.lacks(
+               r"pks-sniffer: (killed|exited|.*killing it)", start,
+               end + 1), "back, web1's sniffer catches up: no late "
+           "answer, no offence, the next /generate answered",
+           "%s\n%s" % (msg, "\n".join(log.grep(r"sequence|pks-sniffer:")
+                                       [-8:])))
 
 
 def test_flood_is_counted(suites, broker):
