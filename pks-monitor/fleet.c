@@ -1189,8 +1189,10 @@ fleet_req(const struct pks_fleet_req *fr)
 	r.terse = r.cmd == REQ_STATUS;
 	/* asked as /CMD ME ... of the front */
 	memcpy(r.where, env->conf->fleet_name, sizeof(r.where));
-	/* the front drops what comes after (it says "did not answer") */
-	r.answer_by = mono_now() + (fr->expires - time(NULL));
+	/* the front drops what comes after (it says "did not answer"): the
+	 * end of the request's last second (seen_check() takes it through
+	 * that second), which is before the front stops waiting */
+	r.answer_by = mono_now() + (fr->expires - time(NULL)) + 1;
 	memcpy(r.user_name, fr->user_name, sizeof(r.user_name));
 	if (r.cmd == REQ_GENERATE) {
 		/* service, address ("": none from the fleet); only the
