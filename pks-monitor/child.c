@@ -655,9 +655,17 @@ child_read(enum pks_proc id)
 	if ((n = imsgbuf_read(&c->ibuf)) == -1) {
 		if (errno == EAGAIN)
 			return 0;
-		log_warn("%s: read", proc_name(id));
-		child_kill(id, "unreadable socket");
-		return -1;
+		/* a child that exits with our messages unread: the kernel
+		 * says so with ECONNRESET instead of EOF; it is not a
+		 * reason to distrust it (reaped, it is restarted) */
+		if (errno != ECONNRESET) {
+			log_warn("%s: read", proc_name(id));
+			child_kill(id, "unreadable socket");
+			return -1;
+		}
+		log_debug("%s: closed its socket with messages unread",
+		    proc_name(id));
+		n = 0;
 	}
 	if (n == 0) {
 		/* EOF: the child is exiting; reaped, it is restarted */

@@ -126,6 +126,14 @@ def armed_first():
         s.knock(ports or [1])
         tap.ok(log.wait(completed, 10, start) is not None,
                "and a knock sent at once completes")
+        # it died with the monitor's messages unread (ECONNRESET, not
+        # EOF): its death is what the log says, not distrust
+        died = log.wait(r"pks-sniffer: killed by signal 9", 5, start)
+        tap.ok(died is not None and
+               log.lacks(r"pks-sniffer: (read: |unreadable socket|"
+                         r".*killing it)", start, died),
+               "the killed sniffer's unread messages are not taken for "
+               "an unreadable socket", log.text()[-2000:])
 
         # a sniffer that never arms it: a bounded wait, then a clear no;
         # meanwhile Ada asks twice more, in the worker's next batch: the
