@@ -262,3 +262,25 @@ proc_flush(void)
 		fatal("write to monitor");
 	}
 }
+
+#ifdef PKS_TESTHOOKS
+/*
+ * Test builds: the whole number a PKS_TEST_* variable gives, from min to
+ * max; 0 when it is not set.  Anything else is fatal: a test that
+ * misspells its hook must not run without it.
+ */
+int
+proc_test_env(const char *name, int min, int max)
+{
+	const char	*v = getenv(name);
+	char		*end;
+	long		 n;
+
+	if (v == NULL)
+		return 0;
+	n = strtol(v, &end, 10);
+	if (*v == '\0' || *end != '\0' || n < min || n > max)
+		fatalx("%s: %d to %d", name, min, max);
+	return (int)n;
+}
+#endif

@@ -39,5 +39,8 @@ void	 proc_compose(uint32_t, int, const void *, size_t);
 void	 proc_flush(void);
 const char *proc_name(enum pks_proc);
 char	*proc_read_fd(int, size_t, size_t *);
+#ifdef PKS_TESTHOOKS
+int	 proc_test_env(const char *, int, int);
+#endif
 
 #endif /* PKS_PROC_H */

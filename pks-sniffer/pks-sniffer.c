@@ -1097,14 +1097,7 @@ main(int argc, char *argv[])
 		fatal("frames");
 	match_on_refusal(matcher, on_refusal);
 #ifdef PKS_TESTHOOKS
-	if (getenv("PKS_TEST_ARM_DELAY_MS") != NULL) {
-		char	*end;
-		long	 v = strtol(getenv("PKS_TEST_ARM_DELAY_MS"), &end, 10);
-
-		if (*end != '\0' || v < 1 || v > 60000)
-			fatalx("PKS_TEST_ARM_DELAY_MS: 1 to 60000");
-		test_arm_delay = (int)v;
-	}
+	test_arm_delay = proc_test_env("PKS_TEST_ARM_DELAY_MS", 1, 60000);
 	signal(SIGUSR1, stats_forge_sig);
 	{
 		struct sigaction	 sa;

@@ -1103,15 +1103,10 @@ main(int argc, char *argv[])
 
 	proc_start(proc_name(PROC_TELEGRAM), argc, argv);
 #ifdef PKS_TESTHOOKS
-	if (getenv("PKS_TEST_RATE_DIV") != NULL) {
-		char	*end;
-		long	 v = strtol(getenv("PKS_TEST_RATE_DIV"), &end, 10);
-
-		if (*end != '\0' || v < 1 || v > 1000)
-			fatalx("PKS_TEST_RATE_DIV: 1 to 1000");
-		rate_div = (int)v;
+	if ((rate_div = proc_test_env("PKS_TEST_RATE_DIV", 1, 1000)) != 0)
 		log_info("test hook: per-chat pacing divided by %d", rate_div);
-	}
+	else
+		rate_div = 1;
 #endif
 	proc_read_conf(tg_conf);
 	if (!have_conf || token[0] == '\0' || ca == NULL)
