@@ -112,7 +112,7 @@ def main():
                                      2)))
     fleet = fleetnet.Fleet(hosts, {h: users for h in hosts}, timeout=10,
                            tag="b%d" % os.getpid())
-    res = {}
+    res = {"load0": os.getloadavg()[0]}
     try:
         t0 = time.monotonic()
         log("starting a broker, a front and %d hosts" % N_HOSTS)
@@ -133,6 +133,7 @@ def main():
         log("%d users: %.1f s, %d answered" % ((USERS,) + res["burst"]))
     finally:
         fleet.stop()
+    res["load1"] = os.getloadavg()[0]
     write(res, hosts)
 
 
@@ -147,10 +148,10 @@ def write(res, hosts):
     text = """%s
 ## Fleet mode (make bench-fleet)
 
-Measured %s on this machine (%d CPUs, shared), a real
-mosquitto broker (%s) over TLS with the ACL of doc/fleet.md, a front
-and %d hosts, each
-a full PKS in its own namespaces (tests/bench/fleet.py).  Latency: from
+Measured %s on this machine (%d CPUs, shared; 1-minute load
+average %.2f before the run and %.2f after it), a real mosquitto broker (%s) over TLS with
+the ACL of doc/fleet.md, a front and %d hosts, each a full PKS in its own
+namespaces (tests/bench/fleet.py).  Latency: from
 the fake Bot API offering a `/generate HOST ssh` update to the front's
 long poll, to the host's answer arriving as `sendMessage`: the front's
 bot, monitor and pks-fleet, the broker, the host's pks-fleet and
@@ -167,7 +168,8 @@ the burst is bounded by that, not by the broker or the hosts.
 The fleet (broker, front and %d hosts) was up in %.1f s.
 %s
 """ % (BEGIN, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-       os.cpu_count(), mosquitto_version(), len(hosts), "\n".join(rows),
+       os.cpu_count(), res["load0"], res["load1"], mosquitto_version(),
+       len(hosts), "\n".join(rows),
        USERS, len(hosts), secs, got, USERS,
        "yes" if got == USERS else "NO", len(hosts), res["start"], END)
     old = open(DOC).read() if os.path.exists(DOC) else ""
