@@ -983,13 +983,19 @@ read_plan(int n)
  * PKS_TEST_ARM_DELAY_MS: -1 while the monitor's messages are held, 1
  * when a hold ends (read them now), else 0.  A hold starts when they
  * come (revents) and ends test_arm_delay ms later; the next ones start
- * the next hold.
+ * the next hold.  A socket closed or failed (POLLHUP, POLLERR, which
+ * poll() reports even while nothing is asked) ends it at once: there is
+ * no monitor left to hold off, and the read says so (exit).
  */
 static int
 test_hold(short revents)
 {
 	uint64_t	 now = now_ms();
 
+	if (revents & (POLLHUP | POLLERR)) {
+		test_hold_until = 0;
+		return 1;
+	}
 	if (test_hold_until != 0 && now >= test_hold_until) {
 		log_debug("test hook: the monitor's messages held %d ms",
 		    test_arm_delay);

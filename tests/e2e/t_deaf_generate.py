@@ -17,14 +17,19 @@ the live set); and a sniffer that never arms it (stopped) makes the
 answer "knocks cannot be heard" after the bounded wait, the sequence
 revoked, and nothing kills the sniffer when it comes back; two /generate
 waiting at once, the second replacing the first, are answered
-"cancelled" first and the new ports last.
+"cancelled" first and the new ports last.  Last, the hook itself: a
+pks-sniffer holding the monitor's messages whose monitor goes away
+(this test playing it, its socket closed) exits at once, not at the end
+of the hold.
 """
 import os
 import re
 import signal
+import subprocess
 import time
 
 import pkstest
+import pksimsg as pm
 from pkstest import tap, ADA
 
 NOTE = 6123456790
@@ -199,6 +204,43 @@ def armed_first():
             start, end), "the late confirmations are no offence",
             "\n".join(log.grep(r"pks-sniffer")))
 
+def hold_ends_with_monitor():
+    """The hold ends when the monitor's socket closes: the sniffer
+    exits then, not a minute later (nor spinning on POLLHUP meanwhile)."""
+    hold = 60000
+    os.environ["PKS_TEST_ARM_DELAY_MS"] = str(hold)
+    with pkstest.Net() as net:
+        try:
+            c = pkstest.LoneChild("pks-sniffer", ns=net.srv)
+        finally:
+            del os.environ["PKS_TEST_ARM_DELAY_MS"]
+        c.configure(pkstest.empty_dir(), [
+            (pm.IMSG_SNIFF_CONF, pm.S["pks_sniff_conf"].pack(
+                10, 16384, 20000, 60000, 0)),
+            (pm.IMSG_SNIFF_IFACE, pm.S["pks_iface"].pack(b"veth-s"))])
+        ready = c.ch.recv(15, type=pm.IMSG_READY) is not None
+        # its first statistics (the next only if they change: nothing
+        # else would be written to the closed socket, and fail)
+        ready = ready and c.ch.recv(15, type=pm.IMSG_SNIFF_STATS) \
+            is not None
+        # a commit starts a hold; the socket closed during it
+        c.ch.send(pm.IMSG_SEQ_COMMIT)
+        c.ch.recv(0.2, type=-1)
+        c.ch.sock.close()
+        t0 = time.monotonic()
+        try:
+            c.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            pass
+        took = time.monotonic() - t0
+        rc = c.proc.returncode
+        c.stop()
+        tap.ok(ready and rc is not None and took < 15,
+               "a sniffer holding the monitor's messages (%d ms) exits "
+               "once its socket closes (ready %s, exit %s after %.1f s)" %
+               (hold, ready, rc, took), c.log.text())
+
+
 def knock_ports(t):
     m = re.search(r"pks-knock \S+((?: \d+)+)", t or "")
     return [int(x) for x in m.group(1).split()] if m else None
@@ -242,6 +284,7 @@ def main():
         tap.ok(pkstest.wait_for(s.window_rules, 10),
                "its knock opens the port")
     armed_first()
+    hold_ends_with_monitor()
     tap.done()
 
 
