@@ -73,12 +73,18 @@ static const struct sandbox_rule base_rules[] = {
  * finding in a sandboxed process died of SIGSYS before its first line
  * (readlink of /proc/self/exe comes first), and the monitor logged a
  * mere sandbox violation.  Files and the symbolizer are refused, as a
- * chroot would refuse them; the ids and SIGABRT to itself let
- * abort_on_error end it by SIGABRT, as it means to.
+ * chroot would refuse them, by either call that names a file: the
+ * runtime's own calls are open and readlink here (x86-64) but openat
+ * and readlinkat where the kernel has only those (arm64), and a stack
+ * whose modules it cannot list from /proc/self/maps is symbolized from
+ * the modules' files, opened by libc (openat).  The ids and SIGABRT to
+ * itself let abort_on_error end it by SIGABRT, as it means to.
  */
 static const struct sandbox_rule sanitizer_rules[] = {
 	SB_ERRNO(readlink, ENOENT),	/* /proc/self/exe */
+	SB_ERRNO(readlinkat, ENOENT),
 	SB_ERRNO(open, ENOENT),		/* /proc/self/{cmdline,environ,maps} */
+	SB_ERRNO(openat, ENOENT),	/* the same; a module's file */
 	SB_ERRNO(ioctl, ENOTTY),	/* isatty(2), for colours */
 	SB_ERRNO(pipe2, EMFILE),	/* UBSan: is this memory readable? */
 	SB_ALLOW(futex),		/* the unwinder's run-once */

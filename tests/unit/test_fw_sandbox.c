@@ -10,9 +10,11 @@
 #include <sys/types.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -149,7 +151,8 @@ static void (*const forbidden[])(void) = {
 	mprotect_exec, open_file,
 };
 
-/* sanitizer builds allow executable mappings (see sbr_try_holds()) */
+/* sanitizer builds allow executable mappings (see sbr_try_holds()) and
+ * answer a file's opening with ENOENT (test_report_file_calls) */
 static int
 forbidden_here(void (*f)(void))
 {
@@ -157,6 +160,10 @@ forbidden_here(void (*f)(void))
 		return sbr_try_holds(SB_TRY_MMAP_X);
 	if (f == mprotect_exec)
 		return sbr_try_holds(SB_TRY_MPROT_X);
+#ifdef PKS_SANITIZE
+	if (f == open_file)
+		return 0;
+#endif
 	return 1;
 }
 
@@ -197,9 +204,14 @@ test_nftables(void **state)
  * Sanitizer builds: a finding in a sandboxed process reaches stderr
  * whole, and the process does not die of SIGSYS on its way (before
  * common/sandbox.c's sanitizer_rules, it died at the report's first
- * syscall and the monitor logged a mere sandbox violation).
+ * syscall and the monitor logged a mere sandbox violation).  UBSan's
+ * report is short; ASan's lists its stack's modules (/proc/self/maps).
  */
 static int	report_fd = -1;		/* the write end of a pipe */
+
+/* around the finding (ASan's report says "Stack after return") */
+#define BEFORE	"-- before the finding --"
+#define AFTER	"-- after the finding --"
 
 static void
 before_report(void)
@@ -214,13 +226,28 @@ overflow(void)
 {
 	volatile int	a = INT32_MAX, b = 1;
 
-	(void)!write(STDERR_FILENO, "before\n", 7);
+	(void)!write(STDERR_FILENO, BEFORE "\n", sizeof(BEFORE));
 	a += b;			/* UBSan stops here */
-	(void)!write(STDERR_FILENO, "after\n", 6);
+	(void)!write(STDERR_FILENO, AFTER "\n", sizeof(AFTER));
 }
 
 static void
-test_sanitizer_report(void **state)
+heap_overflow(void)
+{
+	volatile size_t	 n = 10;	/* unknown to UBSan's size check */
+	volatile char	*p;
+
+	if ((p = malloc(n)) == NULL)
+		_exit(106);
+	(void)!write(STDERR_FILENO, BEFORE "\n", sizeof(BEFORE));
+	p[n] = 1;		/* ASan stops here */
+	(void)!write(STDERR_FILENO, AFTER "\n", sizeof(AFTER));
+	free((void *)p);
+}
+
+/* work() under pks-fw's rules: its stderr holds the report (what) */
+static void
+report_of(void (*work)(void), const char *what)
 {
 	char	 out[16384], *line, *last;
 	size_t	 len = 0;
@@ -229,7 +256,6 @@ test_sanitizer_report(void **state)
 	pid_t	 pid;
 	int	 p[2], st;
 
-	(void)state;
 	join(&fw_iptc);
 	assert_int_equal(pipe(p), 0);
 	report_fd = p[1];
@@ -239,7 +265,7 @@ test_sanitizer_report(void **state)
 		close(p[0]);
 		before_report();
 		sandbox_apply(rules, nrules);
-		overflow();
+		work();
 		_exit(0);
 	}
 	close(p[1]);
@@ -249,10 +275,9 @@ test_sanitizer_report(void **state)
 	out[len] = '\0';
 	close(p[0]);
 	assert_int_equal(waitpid(pid, &st, 0), pid);
-	before_seen = strstr(out, "before") != NULL;
-	report_seen = strstr(out,
-	    "runtime error: signed integer overflow") != NULL;
-	after_seen = strstr(out, "after") != NULL;
+	before_seen = strstr(out, BEFORE) != NULL;
+	report_seen = strstr(out, what) != NULL;
+	after_seen = strstr(out, AFTER) != NULL;
 	fprintf(stderr, "# child %s %d; its stderr:\n",
 	    WIFSIGNALED(st) ? "killed by signal" : "exited",
 	    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
@@ -264,6 +289,64 @@ test_sanitizer_report(void **state)
 	assert_false(after_seen);
 	assert_false(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
 	assert_false(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static void
+test_sanitizer_report(void **state)
+{
+	(void)state;
+	report_of(overflow, "runtime error: signed integer overflow");
+}
+
+/* the report's end: what came before it, the stack included, was
+ * written without a refused call */
+static void
+test_asan_report(void **state)
+{
+	(void)state;
+	report_of(heap_overflow, "SUMMARY: AddressSanitizer: "
+	    "heap-buffer-overflow");
+}
+
+/*
+ * Every call by which a report may name a file is refused with ENOENT
+ * (as in a chroot), none kills: the runtime's open and readlink, the
+ * same as openat and readlinkat (arm64 has only those), and libc's
+ * openat, by which a stack whose modules could not be listed is
+ * symbolized from their files.  pks-fw's list has none of them.
+ */
+static void
+file_calls(void)
+{
+	char	buf[256];
+
+	errno = 0;
+	SBR_CHECK(syscall(SYS_openat, AT_FDCWD, "/proc/self/maps",
+	    O_RDONLY) == -1 && errno == ENOENT);
+	errno = 0;
+	SBR_CHECK(syscall(SYS_readlinkat, AT_FDCWD, "/proc/self/exe", buf,
+	    sizeof(buf)) == -1 && errno == ENOENT);
+	errno = 0;
+	SBR_CHECK(open("/proc/self/exe", O_RDONLY | O_CLOEXEC) == -1 &&
+	    errno == ENOENT);
+#ifdef SYS_open
+	errno = 0;
+	SBR_CHECK(syscall(SYS_open, "/proc/self/maps", O_RDONLY) == -1 &&
+	    errno == ENOENT);
+#endif
+#ifdef SYS_readlink
+	errno = 0;
+	SBR_CHECK(syscall(SYS_readlink, "/proc/self/exe", buf,
+	    sizeof(buf)) == -1 && errno == ENOENT);
+#endif
+}
+
+static void
+test_report_file_calls(void **state)
+{
+	(void)state;
+	join(&fw_iptc);
+	assert_int_equal(sandbox_run(rules, nrules, before, file_calls), 0);
 }
 
 /* the child of test_leak_at_exit, run afresh without ASAN_OPTIONS */
@@ -315,6 +398,8 @@ main(int argc, char *argv[])
 		cmocka_unit_test(test_nftables),
 #ifdef PKS_SANITIZE
 		cmocka_unit_test(test_sanitizer_report),
+		cmocka_unit_test(test_asan_report),
+		cmocka_unit_test(test_report_file_calls),
 		cmocka_unit_test(test_leak_at_exit),
 #endif
 	};
