@@ -281,7 +281,7 @@ def main():
                  (t or "").split("pks-knock", 1)[-1])][:3]
         tap.ok(t and "pks-knock" in t, "and /generate issues again", t)
         s.knock(ports or [1])
-        tap.ok(pkstest.wait_for(s.window_rules, 10),
+        tap.ok(pkstest.wait_for(s.windows, 10),
                "its knock opens the port")
     armed_first()
     hold_ends_with_monitor()
