@@ -287,6 +287,9 @@ int	 state_parse(struct pks_state *, const char *, size_t, char *,
 char	*state_format(const struct pks_state *, size_t *);
 int	 state_load(const char *, struct pks_state *, char *, size_t);
 int	 state_save(const char *, const struct pks_state *, char *, size_t);
+#ifdef PKS_TESTHOOKS
+extern int	 state_test_delay_ms;	/* testhook.c sets it */
+#endif
 int	 state_keep_aside(const char *, char *, size_t, char *, size_t);
 
 /* child.c */
@@ -529,6 +532,7 @@ void	 monitor_sandbox(void);
 
 #ifdef PKS_TESTHOOKS
 /* testhook.c */
+void	 testhook_init(void);
 void	 testhook_seqs(void);
 void	 testhook_reap_pause(void);
 time_t	 testhook_observed_save_s(time_t);

@@ -411,6 +411,11 @@ main(int argc, char *argv[])
 	if (stderr_is_journal())
 		log_init("pks-monitor", 0, 0);
 	log_setverbose(env->verbose);
+#ifdef PKS_TESTHOOKS
+	/* before the configuration: a bad hook is fatal, as in a child */
+	if (!check)
+		testhook_init();
+#endif
 	/* daemon(3) moves to /: keep the path valid for SIGHUP */
 	if (env->conf_path[0] != '/') {
 		static char	abspath[PATH_MAX];

@@ -49,6 +49,10 @@
 
 #include "monitor.h"
 
+#ifdef PKS_TESTHOOKS
+int	state_test_delay_ms;	/* PKS_TEST_STATE_DELAY_MS; 0: none */
+#endif
+
 #define STATE_VERSION	1
 #define TIME_LIMIT	(INT64_C(1) << 40)	/* beyond any real date */
 
@@ -833,12 +837,8 @@ state_save(const char *path, const struct pks_state *st, char *ebuf,
 		goto fail;
 #ifdef PKS_TESTHOOKS
 	/* lets a test kill the monitor in the middle of a write */
-	{
-		const char	*d = getenv("PKS_TEST_STATE_DELAY_MS");
-
-		if (d != NULL && atoi(d) > 0 && atoi(d) <= 10000)
-			usleep(atoi(d) * 1000);
-	}
+	if (state_test_delay_ms > 0)
+		usleep(state_test_delay_ms * 1000);
 #endif
 	if (write_all(fd, buf + half, len - half) == -1 || fsync(fd) == -1)
 		goto fail;

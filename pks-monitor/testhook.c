@@ -17,6 +17,13 @@
  *
  * PKS_TEST_OBSERVED_SAVE_S=N (1..60) writes moved counts of mode observe
  * N seconds after the last write instead of OBSERVED_SAVE_S.
+ *
+ * PKS_TEST_STATE_DELAY_MS=N (1..10000) pauses state_save() N ms halfway
+ * through its temporary file (t_admin_crash).
+ *
+ * The numbers are read once, at start, as the children read theirs
+ * (proc_test_env()): a value that is not a whole number in range is
+ * fatal, so that a test that misspells one does not run without it.
  */
 #ifdef PKS_TESTHOOKS
 #include <poll.h>
@@ -25,9 +32,23 @@
 #include <string.h>
 
 #include "log.h"
+#include "proc.h"
 #include "monitor.h"
 
 #define TEST_SEQS_MAX	1000000
+
+static int	test_reap_pause_ms;	/* 0: none */
+static int	test_observed_save_s;	/* 0: OBSERVED_SAVE_S */
+
+void
+testhook_init(void)
+{
+	test_reap_pause_ms = proc_test_env("PKS_TEST_REAP_PAUSE_MS", 1, 1000);
+	test_observed_save_s = proc_test_env("PKS_TEST_OBSERVED_SAVE_S", 1,
+	    60);
+	state_test_delay_ms = proc_test_env("PKS_TEST_STATE_DELAY_MS", 1,
+	    10000);
+}
 
 /* PKS_TEST_SEQS_OF=USER */
 static void
@@ -85,21 +106,13 @@ testhook_seqs(void)
 void
 testhook_reap_pause(void)
 {
-	const char	*v = getenv("PKS_TEST_REAP_PAUSE_MS");
-	int		 ms;
-
-	if (v != NULL && (ms = atoi(v)) > 0 && ms <= 1000)
-		(void)poll(NULL, 0, ms);
+	if (test_reap_pause_ms > 0)
+		(void)poll(NULL, 0, test_reap_pause_ms);
 }
 
 time_t
 testhook_observed_save_s(time_t dflt)
 {
-	const char	*v = getenv("PKS_TEST_OBSERVED_SAVE_S");
-	int		 n;
-
-	if (v != NULL && (n = atoi(v)) > 0 && n <= 60)
-		return n;
-	return dflt;
+	return test_observed_save_s > 0 ? test_observed_save_s : dflt;
 }
 #endif /* PKS_TESTHOOKS */

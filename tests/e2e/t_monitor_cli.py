@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """pks-monitor's command line and life cycle: -n checks the configuration
-(0, or 1 with file:line), bad flags give usage, SIGHUP reloads and a broken
-file keeps the running configuration, SIGTERM stops everything cleanly.
+(0, or 1 with file:line), bad flags give usage, a test hook's bad number
+is fatal at start, SIGHUP reloads and a broken file keeps the running
+configuration, SIGTERM stops everything cleanly.
 """
 import os
 import re
@@ -30,6 +31,35 @@ def monitor_journal(*args):
                            timeout=20)
         err.seek(0)
         return r.returncode, err.read()
+
+
+# the monitor's own test hooks (pks-monitor/testhook.c): name, highest
+HOOKS = (("PKS_TEST_REAP_PAUSE_MS", 1000), ("PKS_TEST_OBSERVED_SAVE_S", 60),
+         ("PKS_TEST_STATE_DELAY_MS", 10000))
+
+
+def hooks(nouser):
+    """A test hook's number that is not a whole one in range is fatal at
+    start, as in a child (common/proc.c proc_test_env()), before the
+    configuration (nouser's is refused with status 78: so a taken value
+    goes on to that refusal, and nothing starts either way)."""
+    for name, hi in HOOKS:
+        for v in ("", "x", "5x", "0", "-1", str(hi + 1)):
+            r = monitor_env({name: v}, "-d", "-f", nouser)
+            tap.ok(r.returncode == 1 and
+                   "%s: 1 to %d" % (name, hi) in r.stderr and
+                   "no_such_user_pks" not in r.stderr,
+                   "%s=%r is refused at start" % (name, v), r.stderr)
+        for v in ("1", str(hi)):
+            r = monitor_env({name: v}, "-d", "-f", nouser)
+            tap.ok(r.returncode == 78 and name not in r.stderr,
+                   "%s=%s is taken" % (name, v), r.stderr)
+
+
+def monitor_env(env, *args):
+    return subprocess.run([pkstest.binpath("pks-monitor")] + list(args),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, timeout=20, env=dict(os.environ, **env))
 
 
 def main():
@@ -68,6 +98,7 @@ def main():
     tap.ok(r.returncode == 78 and 'user "no_such_user_pks" does not exist'
            in r.stderr, "a missing user is a clear error at start, "
            "status 78 (a refused configuration)", r.stderr)
+    hooks(nouser)
     r = monitor("-d", "-f", bad)
     tap.ok(r.returncode == 78 and ("%s:%d:" % (bad, lines)) in r.stderr,
            "a configuration with errors is refused at start with status "
