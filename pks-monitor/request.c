@@ -16,6 +16,9 @@
  * (the restarted one gets the whole live set, and arms it); past that
  * the sequence is revoked, never shown, and the person is told that
  * knocks cannot be heard right now, as when no sniffer captures at all.
+ * No wait outlasts the sequence's own lifetime (sequence-lifetime may be
+ * as short as ARM_WAIT): one that ends with it says the sequence expired
+ * before it could be armed.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -43,6 +46,7 @@ struct pending {
 	time_t		 arm_by;	/* the answer waits for seq_id to be
 					   armed until then (monotonic); 0:
 					   it was made */
+	time_t		 expires;	/* the sequence's end (monotonic) */
 	uint32_t	 gen;		/* the sequence's stamp when issued */
 	uint32_t	 commit;	/* (seq_armed()) */
 };
@@ -287,6 +291,9 @@ cmd_generate(const struct request *r, struct reply *rp)
 	p->arm_by = mono_now() + ARM_WAIT;
 	if (r->answer_by != 0 && r->answer_by < p->arm_by)
 		p->arm_by = r->answer_by;
+	if (s->expires < p->arm_by)
+		p->arm_by = s->expires;
+	p->expires = s->expires;
 	p->gen = s->gen;
 	p->commit = s->commit;
 	return 1;
@@ -424,11 +431,31 @@ pending_fail(struct pending *p, const struct reply *rp)
 }
 
 /*
+ * A waiting answer whose sequence's lifetime ended before it was armed:
+ * nothing was shown, and the person is told why (not "cancelled", not
+ * "cannot be heard": it only took longer than the sequence lives).
+ */
+static void
+pending_expired(struct pending *p)
+{
+	struct reply	rp;
+
+	log_warnx("sequence %u of %s expired (sequence-lifetime %u s) before "
+	    "pks-sniffer armed it", p->seq_id, p->req.user_name,
+	    env->conf->seq_lifetime);
+	reply_init(&rp);
+	reply_add(&rp, "Your new sequence expired before it could be armed: "
+	    "nothing was issued. Ask again; if this repeats, tell your "
+	    "administrator.");
+	pending_fail(p, &rp);
+}
+
+/*
  * pks-sniffer confirmed commits (dispatch.c): the answers whose sequence
  * is armed go out, and wait for their delivery from here on.  A sequence
- * gone meanwhile (a newer /generate, /revoke, an admin) is said so, and
- * first: a person who asked twice reads the newer sequence last, never
- * "cancelled" after it (the list is newest first).
+ * gone meanwhile (a newer /generate, /revoke, an admin; or its lifetime
+ * over) is said so, and first: a person who asked twice reads the newer
+ * sequence last, never "cancelled" after it (the list is newest first).
  */
 void
 request_armed(void)
@@ -436,6 +463,7 @@ request_armed(void)
 	struct pending	*p, *np;
 	struct sequence	*q;
 	struct reply	 rp;
+	time_t		 now = mono_now();
 	int		 pass;
 
 	for (pass = 0; pass < 2; pass++)
@@ -451,6 +479,11 @@ request_armed(void)
 			q = seq_find(p->seq_id);
 			if (q != NULL && !seq_armed(q))
 				continue;
+			/* gone with its lifetime, or going this second */
+			if (pass == 0 && p->expires <= now) {
+				pending_expired(p);
+				continue;
+			}
 			reply_init(&rp);
 			if (q == NULL && pass == 0) {
 				log_info("sequence %u of %s was revoked before "
@@ -489,6 +522,10 @@ request_expire(time_t now)
 		np = p->next;
 		if (p->arm_by == 0 || p->arm_by > now)
 			continue;
+		if (p->expires <= now) {
+			pending_expired(p);
+			continue;
+		}
 		if (p->req.answer_by != 0 && p->arm_by == p->req.answer_by)
 			log_warnx("sequence %u of %s revoked: pks-sniffer did "
 			    "not arm it before its request expired",

@@ -17,7 +17,10 @@ the live set); and a sniffer that never arms it (stopped) makes the
 answer "knocks cannot be heard" after the bounded wait, the sequence
 revoked, and nothing kills the sniffer when it comes back; two /generate
 waiting at once, the second replacing the first, are answered
-"cancelled" first and the new ports last.  Last, the hook itself: a
+"cancelled" first and the new ports last; a sequence whose lifetime
+(sequence-lifetime 10, as long as the wait) ends before a sniffer still
+holding it arms it is answered as expired, neither "cancelled" nor
+"cannot be heard".  Last, the hook itself: a
 pks-sniffer holding the monitor's messages whose monitor goes away
 (this test playing it, its socket closed) exits at once, not at the end
 of the hold.
@@ -204,6 +207,32 @@ def armed_first():
             start, end), "the late confirmations are no offence",
             "\n".join(log.grep(r"pks-sniffer")))
 
+def expired_before_armed():
+    """The sequence's lifetime ends before the sniffer arms it."""
+    lifetime = 10
+    os.environ["PKS_TEST_ARM_DELAY_MS"] = str((lifetime + 5) * 1000)
+    with pkstest.running(settings={"sequence-lifetime": lifetime}) as s:
+        del os.environ["PKS_TEST_ARM_DELAY_MS"]
+        log = s.monitor.log
+        before = live_sequences(s)
+        start = log.mark()
+        t0 = time.monotonic()
+        t = ask(s, text=r"pks-knock|%s|cancelled|expired" % DEAF,
+                timeout=lifetime + 10)
+        took = time.monotonic() - t0
+        tap.ok(t and "expired before it could be armed" in t and
+               "pks-knock" not in t and "cancelled" not in t and
+               not re.search(DEAF, t) and took < lifetime + 4,
+               "a sequence that expires before the sniffer arms it is "
+               "answered as expired (after %.1f s)" % took, t)
+        tap.ok(log.wait(r"pks-monitor: sequence \d+ of Ada expired "
+                        r"\(sequence-lifetime %d s\) before pks-sniffer "
+                        r"armed it" % lifetime, 5, start) is not None and
+               live_sequences(s) == before,
+               "logged so, and nothing is live (%s before, %s after)" %
+               (before, live_sequences(s)), log.text()[-2000:])
+
+
 def hold_ends_with_monitor():
     """The hold ends when the monitor's socket closes: the sniffer
     exits then, not a minute later (nor spinning on POLLHUP meanwhile)."""
@@ -284,6 +313,7 @@ def main():
         tap.ok(pkstest.wait_for(s.windows, 10),
                "its knock opens the port")
     armed_first()
+    expired_before_armed()
     hold_ends_with_monitor()
     tap.done()
 

@@ -253,12 +253,12 @@ def test_long_poll():
     drain()
     t0 = time.monotonic()
     r = result("getUpdates", {"timeout": 0})
-    tap.ok(r == [] and time.monotonic() - t0 < 1,
+    tap.ok(r == [] and time.monotonic() - t0 < 3,
            "getUpdates timeout=0 on an empty queue returns [] at once")
     t0 = time.monotonic()
     r = result("getUpdates", {"timeout": 2})
     dt = time.monotonic() - t0
-    tap.ok(r == [] and 1.8 <= dt < 4, "a long poll waits its timeout out",
+    tap.ok(r == [] and 1.8 <= dt < 6, "a long poll waits its timeout out",
            "took %.2fs" % dt)
     t, box = in_thread(result, "getUpdates", {"timeout": 10})
     polling = bot.wait_polling(timeout=5)
@@ -267,7 +267,7 @@ def test_long_poll():
     t.join(12)
     dt = time.monotonic() - t0
     tap.ok(polling and [u["update_id"] for u in box.get("r", [])] ==
-           [up["update_id"]] and dt < 2,
+           [up["update_id"]] and dt < 5,
            "a long poll returns as soon as an update is pushed",
            "%r %.2fs" % (box, dt))
     drain()
@@ -358,7 +358,7 @@ def test_conflict():
     t2.join(8)
     tap.ok(is_error(box.get("r", (0, None)), 409, "Conflict: terminated by "
                     "other getUpdates request") and box2.get("r") == [] and
-           time.monotonic() - t0 < 3,
+           time.monotonic() - t0 < 5,
            'mode "old": the older poll is terminated with 409', box)
     bot.set_conflict_mode(mode="new")
     since = bot.log()[-1]["seq"]
@@ -368,7 +368,7 @@ def test_conflict():
     bot.wait_polling(timeout=5)
     c.close()			# a worker killed in the middle of a poll
     gone = bot.wait_log(method="getUpdates", since=since, status=0,
-                        timeout=3)
+                        timeout=10)
     r = call("getUpdates")
     tap.ok(gone is not None and r[0] == 200,
            "a poll whose client hung up ends; the next poll gets no 409",
@@ -589,7 +589,7 @@ def test_control():
     none = bot.wait_sent(chat_id=ALICE, text="never", timeout=1)
     dt = time.monotonic() - t0
     tap.ok(r is not None and r["params"]["text"] == "Sequence: 1 2 3" and
-           none is None and 0.9 <= dt < 3,
+           none is None and 0.9 <= dt < 5,
            "wait_sent finds a message, and times out", (r, dt))
     lg = bot.log(since=since)
     tap.ok(all(rec["path"] == "/bot<token>/" + rec["method"] for rec in lg)
@@ -696,13 +696,13 @@ def test_failures():
     t0 = time.monotonic()
     st, _, _ = raw_get(p)
     dt = time.monotonic() - t0
-    tap.ok(isinstance(st, str) and 1.8 <= dt < 5,
+    tap.ok(isinstance(st, str) and 1.8 <= dt < 10,
            "hang: no reply for the given seconds, then closed",
            "%s %.2fs" % (st, dt))
     bot.fail(kind="hang", seconds=30)
     t0 = time.monotonic()
     st, _, _ = raw_get(p, timeout=1)
-    tap.ok(st in ("TimeoutError", "timeout") and time.monotonic() - t0 < 3,
+    tap.ok(st in ("TimeoutError", "timeout") and time.monotonic() - t0 < 10,
            "a client timeout fires on a hang", st)
     bot.clear_failures()
     up = bot.push_message(user_id=ALICE, text="/generate")
@@ -723,7 +723,7 @@ def test_failures():
         lost = False
     except http.client.IncompleteRead:
         lost = True
-    rec = bot.wait_sent(text="^lost reply$", timeout=2)
+    rec = bot.wait_sent(text="^lost reply$", timeout=10)
     lg = [x for x in bot.log(method="sendMessage")
           if (x["params"] or {}).get("text") == "lost reply"]
     tap.ok(lost and rec is not None and rec["status"] == 200 and

@@ -289,7 +289,7 @@ def main():
                    "\n".join(net.chain(v6) or []))
         # a last window after the storm, and pks-fw puts the jump back
         # first on its next commit
-        check(s.open_window(ADA, timeout=3)[1] and s.can_connect(),
+        check(s.open_window(ADA, timeout=15)[1] and s.can_connect(),
                "a knock after the edits opens as usual")
         inp = net.iptables("-S", "INPUT").stdout.splitlines()
         check(inp[1:2] == ["-A INPUT -j PKS"],

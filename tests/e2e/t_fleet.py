@@ -686,7 +686,7 @@ def test_refused_by_host_rights(suites):
     msg = ask(front, BOB, "/generate web2 ssh", answer_of("web2"))
     tap.ok(msg and ports_of(msg) is None and "not allowed" in msg,
            "Bob is refused on web2, by web2", msg)
-    tap.ok(web2.monitor.log.wait(r"refused /generate .*user %d" % BOB, 2),
+    tap.ok(web2.monitor.log.wait(r"refused /generate .*user %d" % BOB, 10),
            "web2's monitor logs the refusal")
 
 

@@ -30,7 +30,7 @@ def main():
         sock = os.path.join(s.dir, "pks.sock")
         ports, msg = s.generate(ADA)
         s.knock(ports)
-        tap.ok(pkstest.wait_for(s.window_rules, 5), "a window opens")
+        tap.ok(pkstest.wait_for(s.windows, 15), "a window opens")
         fw = s.monitor.child_pid("pks-fw")
         os.kill(fw, signal.SIGSTOP)
         try:
@@ -51,9 +51,9 @@ def main():
         tap.ok(pkstest.wait_for(lambda: len(log.grep(
             r"window opened: ssh for %s" % CLI4)) == 2, 5),
             "and the window opens again", log.text())
-        tap.ok(pkstest.wait_for(s.window_rules, 3) and s.can_connect(),
+        tap.ok(pkstest.wait_for(s.windows, 15) and s.can_connect(),
                "the knocker gets in")
-        tap.ok(pkstest.wait_for(lambda: not s.window_rules(), 8),
+        tap.ok(pkstest.wait_for(lambda: not s.windows(), 8),
                "and the window closes on time")
         s.stop()
     tap.done()
