@@ -462,6 +462,8 @@ enum pks_fleet_cmd {
 	FLEET_CMD_REVOKE_USER,	/* USER_ID|all */
 	FLEET_CMD_REVOKE,	/* the person's own sequences there */
 	FLEET_CMD_RECOVERY,	/* [USER_ID SERVICE [COUNT] | revoke ID|all] */
+	FLEET_CMD_SERVICES,	/* what the person may open there (the
+				   front's picker of hosts): no args */
 	FLEET_CMD_MAX
 };
 

@@ -90,6 +90,7 @@ static const char *const cmds[FLEET_CMD_MAX] = {
 	[FLEET_CMD_REVOKE_USER] = "revoke-user",
 	[FLEET_CMD_REVOKE] = "revoke",
 	[FLEET_CMD_RECOVERY] = "recovery",
+	[FLEET_CMD_SERVICES] = "services",
 };
 
 /* pks/HOST/what; -1 if it does not fit or HOST is not a name */

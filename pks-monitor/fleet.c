@@ -68,6 +68,8 @@ struct gather {
 	int		 waiting;	/* hosts still to answer */
 	int		 asked;		/* hosts asked */
 	int		 parts;		/* hosts with something to say */
+	int		 silent;	/* hosts that did not answer */
+	uint64_t	 serial;	/* a picker's: fhost.offered */
 };
 
 /* a front: a host that said hello */
@@ -75,6 +77,8 @@ struct fhost {
 	char		 name[PKS_NAME_MAX];
 	int64_t		 said;		/* wall date in its hello */
 	time_t		 seen;		/* monotonic, last message */
+	uint64_t	 offered;	/* the picker (gather.serial) it
+					   named services for */
 };
 
 /* a host: a request of the front being handled */
@@ -143,6 +147,8 @@ static void	gather_line(struct gather *, const char *);
 static void	gather_end(struct gather *);
 static int	fwd_sendv(const struct request *, const char *, uint32_t,
 		    struct gather *);
+static void	send_words(uint32_t, const struct local *, int64_t, int64_t,
+		    const struct reply *);
 
 static int
 is_front(void)
@@ -506,33 +512,53 @@ fleet_hosts(const struct request *r)
 	telegram_origin.done(r);
 }
 
-/*
- * /generate alone, on a front that heard from other hosts: a picker of
- * hosts, this one first if the person may open something here.  What
- * they may open on another host is that host's to say: a press asks it
- * (/generate HOST), and it answers with its own picker of their
- * services, a sequence if there is one only, or a refusal.  0 if there
- * is no other host to offer: the front answers as a single host.
- */
+/* a host the picker of hosts may offer: /generate NAME with a service
+ * of ours by that name means the service */
 static int
-host_picker(const struct request *r)
+pickable(const struct fhost *h)
+{
+	return conf_service_index(env->conf, h->name) == -1;
+}
+
+/*
+ * The picker of hosts: this one first if the person may open something
+ * here, then the hosts that said they may (g: the gathered answers, in
+ * name order; NULL: the broker is down, none was asked).  With nothing
+ * but this host to offer, and every host asked answering, the front
+ * answers as a single host.
+ */
+static void
+picker_show(const struct request *r, const struct gather *g)
 {
 	struct reply	rp;
+	struct text	mine;
 	size_t		i, n = 0, more = 0;
-	int		svc;
+	int		here, silent = g != NULL ? g->silent : 0;
 
-	for (svc = 0; svc < env->conf->nservices; svc++)
-		if (policy_allowed(r->user, r->chat, svc))
-			break;
+	here = request_allowed(r, &mine) > 0;
+	if (g != NULL && silent == 0 && here) {
+		for (i = 0; i < nhosts; i++)
+			if (hosts[i].offered == g->serial)
+				break;
+		if (i == nhosts) {
+			request_handle(r);
+			return;
+		}
+	}
+	if (g == NULL && !here) {
+		front_say(r, "The fleet's message broker cannot be reached "
+		    "right now, so no other host can be asked. Try again "
+		    "later.");
+		return;
+	}
 	reply_init(&rp);
 	rp.to = REPLY_CHOICE;
-	if (svc < env->conf->nservices) {
+	if (here) {
 		text_add(&rp.alt, "%s/", env->conf->fleet_name);
 		n++;
 	}
-	for (i = 0; i < nhosts; i++) {
-		/* /generate NAME: a service of ours by that name wins */
-		if (conf_service_index(env->conf, hosts[i].name) != -1)
+	for (i = 0; g != NULL && i < nhosts; i++) {
+		if (hosts[i].offered != g->serial)
 			continue;
 		if (n == PKS_PICKER_MAX) {
 			more++;
@@ -541,22 +567,83 @@ host_picker(const struct request *r)
 		text_add(&rp.alt, "%s%s/", n > 0 ? " " : "", hosts[i].name);
 		n++;
 	}
-	if (n == 0 || (n == 1 && svc < env->conf->nservices))
+	if (n == 0) {
+		log_info("refused /generate from %s (user %lld, chat %lld): "
+		    "not allowed here nor on the hosts that answered",
+		    r->user_name, (long long)r->user, (long long)r->chat);
+		if (silent > 0)
+			front_say(r, "Sorry, you are not allowed to open any "
+			    "service here, nor on the hosts that answered "
+			    "(%d did not: try again later).", silent);
+		else
+			front_say(r, "Sorry, you are not allowed to open any "
+			    "service here, nor on any other host of the "
+			    "fleet.");
+		return;
+	}
+	reply_add(&rp, "Which host?");
+	if (more > 0)
+		reply_add(&rp, " (%zu more: /hosts lists them, /generate HOST "
+		    "asks one)", more);
+	if (silent > 0)
+		reply_add(&rp, " (%d host%s did not answer: /hosts lists "
+		    "them)", silent, silent == 1 ? "" : "s");
+	if (g == NULL)
+		reply_add(&rp, " The fleet's message broker cannot be reached "
+		    "right now: only %s answers.", env->conf->fleet_name);
+	telegram_origin.reply(r, &rp);
+	telegram_origin.done(r);
+}
+
+/*
+ * /generate alone, on a front that heard from other hosts: a picker of
+ * the hosts where the person may open a service.  What they may open on
+ * another host is that host's to say: each is asked (FLEET_CMD_SERVICES,
+ * gathered like a /status), and the picker, once all answered or the
+ * fleet timeout ended, shows those that named a service (picker_show).
+ * A press asks that host (/generate HOST), which answers with its own
+ * picker of those services.  0 if there is no other host to ask: the
+ * front answers as a single host.
+ */
+static int
+host_picker(const struct request *r)
+{
+	static uint64_t	 serials;
+	struct gather	*g;
+	struct request	 ask = *r;
+	size_t		 i, n = 0;
+
+	for (i = 0; i < nhosts; i++)
+		n += pickable(&hosts[i]);
+	if (n == 0)
 		return 0;
 	if (r->age > PKS_REQ_MAX_AGE) {
 		front_say(r, "That request is %u seconds old and has "
 		    "expired: ask again.", r->age);
 		return 1;
 	}
-	reply_add(&rp, "Which host?");
-	if (more > 0)
-		reply_add(&rp, " (%zu more: /hosts lists them, /generate HOST "
-		    "asks one)", more);
-	if (!link_state.connected)
-		reply_add(&rp, " The fleet's message broker cannot be reached "
-		    "right now: only %s answers.", env->conf->fleet_name);
-	telegram_origin.reply(r, &rp);
-	telegram_origin.done(r);
+	if (!link_state.connected) {
+		picker_show(r, NULL);
+		return 1;
+	}
+	if ((g = calloc(1, sizeof(*g))) == NULL) {
+		log_warn("fleet");
+		return 0;
+	}
+	g->req = *r;
+	g->cmd = FLEET_CMD_SERVICES;
+	g->serial = ++serials;
+	reply_init(&g->out);
+	memset(ask.argv, 0, sizeof(ask.argv));
+	ask.nargs = 0;
+	g->waiting = 1;		/* until every host is asked */
+	for (i = 0; i < nhosts; i++)
+		if (pickable(&hosts[i]) && fwd_sendv(&ask, hosts[i].name,
+		    FLEET_CMD_SERVICES, g) == 0)
+			g->waiting++;
+	g->asked = g->waiting - 1;
+	if (--g->waiting == 0)
+		gather_end(g);
 	return 1;
 }
 
@@ -874,6 +961,11 @@ gather_end(struct gather *g)
 {
 	char	line[80];
 
+	if (g->cmd == FLEET_CMD_SERVICES) {
+		picker_show(&g->req, g);
+		free(g);
+		return;
+	}
 	/* a /status names only the hosts where the person has something */
 	if (g->cmd == FLEET_CMD_STATUS && g->asked > 0 && g->parts == 0) {
 		snprintf(line, sizeof(line), "\nNothing of yours on the %d "
@@ -930,7 +1022,18 @@ gather_part(struct forward *f, const struct reply *rp)
 {
 	struct gather	*g = f->gather;
 	struct reply	 none;
+	struct fhost	*h;
 
+	if (g->cmd == FLEET_CMD_SERVICES) {
+		/* the picker of hosts: offered if it named a service */
+		if (rp == NULL)
+			g->silent++;
+		else if (rp->alt.len > 0 && (h = host_find(f->host)) != NULL)
+			h->offered = g->serial;
+		if (--g->waiting == 0)
+			gather_end(g);
+		return;
+	}
 	if (rp == NULL) {
 		reply_init(&none);
 		reply_add(&none, "did not answer.");
@@ -1149,6 +1252,36 @@ seen_check(const struct pks_fleet_req *fr)
 	return 0;
 }
 
+/*
+ * The front's picker of hosts asks what the person may open here: the
+ * names, as a choice's second text, and no words.  Nothing is issued
+ * and nothing waits: the answer is all.
+ */
+static void
+services_answer(const struct pks_fleet_req *fr)
+{
+	struct request	r;
+	struct local	l;
+	struct reply	rp;
+	int		n;
+
+	memset(&r, 0, sizeof(r));
+	r.user = fr->user;
+	r.chat = fr->chat;
+	memset(&l, 0, sizeof(l));
+	l.id = fr->id;
+	l.user = fr->user;
+	l.chat = fr->chat;
+	memcpy(l.mac, fr->mac, sizeof(l.mac));
+	reply_init(&rp);
+	rp.to = REPLY_CHOICE;
+	n = request_allowed(&r, &rp.alt);
+	log_info("fleet: request %llu from the front: services for user "
+	    "%lld: %d may be opened here", (unsigned long long)fr->id,
+	    (long long)fr->user, n);
+	send_words(IMSG_FLEET_REPLY, &l, 0, 0, &rp);
+}
+
 /* A request of the front, checked by dispatch.c: one more origin. */
 void
 fleet_req(const struct pks_fleet_req *fr)
@@ -1159,6 +1292,10 @@ fleet_req(const struct pks_fleet_req *fr)
 
 	if (is_front() || fleet_auth_req(fr) == -1 || seen_check(fr) == -1)
 		return;
+	if (fr->cmd == FLEET_CMD_SERVICES) {
+		services_answer(fr);
+		return;
+	}
 	if ((l = calloc(1, sizeof(*l))) == NULL) {
 		log_warn("fleet");
 		return;

@@ -453,6 +453,7 @@ void	 request_armed(void);
 void	 request_expire(time_t);
 time_t	 request_next_deadline(void);
 int	 request_status_private(const struct request *, struct reply *);
+int	 request_allowed(const struct request *, struct text *);
 void	 admin_handle(const struct request *, struct reply *,
 	    struct reply *);
 int	 admin_is_command(enum req_cmd);

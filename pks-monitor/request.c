@@ -76,8 +76,8 @@ pending_add(const struct request *r, struct reply *rp, const char *hint,
 }
 
 /* the services r's person may open, in names; returns how many */
-static int
-allowed_list(const struct request *r, struct text *names)
+int
+request_allowed(const struct request *r, struct text *names)
 {
 	int	i, n = 0;
 
@@ -106,7 +106,7 @@ cmd_help(const struct request *r, struct reply *rp)
 		    "[SERVICE] asks another host (/generate alone lets you "
 		    "pick one), /revoke HOST cancels yours there, /hosts "
 		    "lists them. Here is %s.\n\n", env->conf->fleet_name);
-	if (allowed_list(r, &names) > 0)
+	if (request_allowed(r, &names) > 0)
 		reply_add(rp, "Services you may open: %s", names.buf);
 	else
 		reply_add(rp, "You may not open any service here. Send /whoami "
@@ -135,7 +135,7 @@ generate_service(const struct request *r, struct reply *rp)
 	struct text	names;
 	int		svc, i, n;
 
-	if ((n = allowed_list(r, &names)) == 0) {
+	if ((n = request_allowed(r, &names)) == 0) {
 		log_info("refused /generate from %s (user %lld, chat %lld): "
 		    "not allowed", r->user_name, (long long)r->user,
 		    (long long)r->chat);

@@ -7,7 +7,8 @@ doc/fleet.md) in a namespace of its own, a front (the fake Bot API in
 front of it) and two hosts, web1 and web2, each a full PKS in its own
 namespaces.  Ada asks the front for web2; web2's own monitor decides and
 answers; Ada knocks at web2 and gets in; web1 stays shut.  Bob, with no
-host named, picks one from the bot's buttons.  Everything the demo
+host named, picks one from the bot's buttons: the hosts that say he may
+open something there.  Everything the demo
 creates is removed at the end, also on Ctrl-C.
 """
 import json
@@ -112,13 +113,13 @@ def main():
         ask(front, BOB, "/generate web1 ssh", r"<b>web1</b>: ")
         ask(front, BOB, "/generate web2 ssh", r"<b>web2</b>: ")
 
-        heading(4, "Or no host named: a picker of hosts")
+        heading(4, "Or no host named: a picker of the hosts he may open")
         since = front.bot.sent()[-1]["seq"]
         ask(front, BOB, "/generate", r"Which host")
         rec = front.bot.wait_sent(chat_id=BOB, since=since,
                                   text=r"Which host", timeout=5)
-        say("with the buttons %s (the front is not offered: Bob may open "
-            "nothing there)" % buttons(rec))
+        say("with the buttons %s (each host was asked what Bob may open "
+            "there: not the front\nnor web2)" % buttons(rec))
         if rec:
             since = front.bot.sent()[-1]["seq"]
             say("\n%sBob presses%s [web1]: web1 is asked, and decides"

@@ -177,7 +177,7 @@ def _s(v):
 CMDS = {"generate": 1, "status": 2, "windows": 3, "users": 4,
         "lockdown": 5, "unlock": 6, "close": 7, "grant": 8, "ungrant": 9,
         "revoke-user": 10, "revoke": 11,
-        "recovery": 12}
+        "recovery": 12, "services": 13}
 
 
 def mac(key, host, o):

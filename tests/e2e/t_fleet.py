@@ -255,25 +255,47 @@ def press(front, user, rec, data, pattern):
 
 
 def test_pickers(suites):
-    """/generate alone on the front: a picker of hosts, then the host's
-    own picker of this person's services there."""
+    """/generate alone on the front: a picker of the hosts where the
+    person may open a service (each host asked, each decides), then the
+    host's own picker of this person's services there."""
     front, web1 = suites["front"], suites["web1"]
+    marks = {h: suites[h].monitor.log.mark() for h in HOSTS}
     since = last_seq(front)
     ask(front, ADA, "/generate", r"Which host")
     rec = front.bot.wait_sent(chat_id=ADA, since=since, text=r"Which host")
     tap.ok(buttons(rec) == ["@front"] + ["@" + h for h in HOSTS],
-           "/generate alone on the front: a picker of the front and the "
-           "hosts heard from", buttons(rec))
+           "/generate alone on the front: Ada, allowed everywhere, gets a "
+           "picker of the front and every host", buttons(rec))
     since = last_seq(front)
     ask(front, BOB, "/generate", r"Which host")
     bob = front.bot.wait_sent(chat_id=BOB, since=since, text=r"Which host")
-    tap.ok(buttons(bob) == ["@" + h for h in HOSTS], "the front is not "
-           "offered to Bob, who may open nothing there", buttons(bob))
+    tap.ok(buttons(bob) == ["@web1"], "Bob's picker offers web1 only: not "
+           "the front, web2 or web3, where he may open nothing",
+           buttons(bob))
+    said = {h: suites[h].monitor.log.wait(
+        r"fleet: request \d+ from the front: services for user %d: %d may "
+        r"be opened here" % (BOB, n), 5, marks[h]) for h, n in
+        (("web1", 1), ("web2", 0), ("web3", 0))}
+    tap.ok(None not in said.values() and all(
+        suites[h].monitor.log.lacks(r"from the front: generate", marks[h],
+                                    until=said[h] + 1) for h in HOSTS),
+        "each host said what Bob may open there; none was asked for a "
+        "sequence", [suites[h].monitor.log.grep(r"services for user")
+                     for h in HOSTS])
+    msg = ask(front, EVE, "/generate", r"Which host|Sorry")
+    tap.ok(msg and re.search(r"not allowed to open any service here, nor "
+                             r"on any other host", msg) and
+           not front.bot.wait_sent(chat_id=EVE, text=r"Which host",
+                                   timeout=0),
+           "Eve, allowed nowhere: no picker, a refusal that says so", msg)
     since = last_seq(front)
     press(front, ADA, rec, "@web1", r"<b>web1</b>: Which service")
     svc = front.bot.wait_sent(chat_id=ADA, since=since, text=r"web1")
     tap.ok(buttons(svc) == ["@web1/ssh", "@web1/web"], "a press on web1: "
-           "web1's picker of Ada's services there", buttons(svc))
+           "web1's picker of Ada's services there (2 of its 26)",
+           buttons(svc))
+    # a button Bob was not offered (an old picker, a forged press):
+    # web2 refuses him
     msg = press(front, BOB, bob, "@web2", answer_of("web2"))
     tap.ok(msg and "not allowed" in msg, "a press on web2 by Bob: web2 "
            "refuses him", msg)
@@ -1096,6 +1118,17 @@ def test_no_answer(suites):
                ports_of(msg) is None, "a host that does not answer: "
                "\"web3 did not answer\", nothing issued", msg)
         tap.diag("answered after %.1f s (timeout %d s)" % (took, TIMEOUT))
+        # the picker of hosts waits for the timeout, and offers the
+        # hosts that answered
+        since = last_seq(front)
+        msg = ask(front, ADA, "/generate", r"Which host",
+                  timeout=TIMEOUT + 10)
+        rec = front.bot.wait_sent(chat_id=ADA, since=since,
+                                  text=r"Which host", timeout=0)
+        tap.ok(buttons(rec) == ["@front", "@web1", "@web2"] and
+               "(1 host did not answer" in msg, "the picker of hosts "
+               "while web3 does not answer: the others, and a word on "
+               "web3", (msg, buttons(rec)))
     finally:
         os.kill(pid, signal.SIGCONT)
     # the request reaches web3 late: past its expiry, refused
@@ -1177,17 +1210,23 @@ def test_flood_is_counted(suites, broker):
         r"pks-monitor: 20 fleet messages refused within 60 s: the next "
         r"ones are counted", text), "web3's monitor says at most 20 of %d "
         "bad requests, then that it counts them" % n, "%d said" % len(mon))
-    r = run([pkstest.binpath("pksctl"), "-s",
-             os.path.join(os.path.dirname(web3.chroot), "pks.sock"),
-             "fleet"], ns=web3.net.srv, check=False)
-    m = re.search(r"refused (\d+)", r.stdout)
+    out = ctl_fleet(web3)
+    m = re.search(r"refused (\d+)", out)
     tap.ok(m and int(m.group(1)) >= n, "pksctl fleet counts every one "
-           "pks-fleet refused", r.stdout)
+           "pks-fleet refused", out)
+
+
+def ctl_fleet(s):
+    """pksctl fleet on suite s: its output."""
+    return run([pkstest.binpath("pksctl"), "-s",
+                os.path.join(os.path.dirname(s.chroot), "pks.sock"),
+                "fleet"], ns=s.net.srv, check=False).stdout
 
 
 def test_broker_restart(suites, broker):
-    front = suites["front"]
+    front, web2 = suites["front"], suites["web2"]
     marks = {n: s.monitor.log.mark() for n, s in suites.items()}
+    before = last_seq(front)
     broker.stop()
     for n, s in suites.items():
         tap.ok(s.monitor.log.wait(r"pks-fleet: lost the broker", 15,
@@ -1196,6 +1235,17 @@ def test_broker_restart(suites, broker):
     msg = ask(front, ADA, "/generate web2 ssh", r"broker|<b>web2</b>: ")
     tap.ok(msg and "cannot be reached" in msg and ports_of(msg) is None,
            "a request during the outage gets a clear answer", msg)
+    msg = ask(front, ADA, "/hosts", r"This bot serves")
+    tap.ok(msg and "broker cannot be reached" in msg, "/hosts during the "
+           "outage says the broker cannot be reached", msg)
+    msg = ask(front, ADA, "/generate", r"Which host|broker")
+    tap.ok(msg and "broker cannot be reached" in msg and
+           "only front answers" in msg, "the picker of hosts during the "
+           "outage: the front's own, and why", msg)
+    out = pkstest.wait_for(lambda: (lambda o: o if "broker not connected"
+                                    in o else None)(ctl_fleet(front)), 5)
+    tap.ok(out, "pksctl fleet on the front: broker not connected",
+           ctl_fleet(front))
     msg = ask(front, ADA, "/generate ssh", r"pks-knock|not")
     tap.ok(ports_of(msg), "the front's own /generate still works", msg)
     broker.start()
@@ -1211,24 +1261,33 @@ def test_broker_restart(suites, broker):
          r["params"].get("chat_id") == ADA and
          "pks-knock" in r["params"].get("text", "")]
     tap.ok(len(n) == 1, "one answer for one request", n)
+    # and the request of the outage was never sent on: web2 handled one
+    # generate since the broker stopped, the front delivered one of its
+    tap.ok(web2.monitor.log.count(
+        r"fleet: request \d+ from the front: generate", marks["web2"],
+        until=web2.monitor.log.mark()) == 1 and
+        len([r for r in front.bot.sent() if r["seq"] > before and
+             r["params"].get("text", "").startswith("<b>web2</b>: One-time")])
+        == 1, "the request of the outage is not asked after the restart: "
+        "web2 issued one sequence since the broker stopped",
+        web2.monitor.log.grep(r"from the front: generate")[-3:])
 
 
 def test_ctl(suites):
     front = suites["front"]
-    r = run([pkstest.binpath("pksctl"), "-s",
-             os.path.join(os.path.dirname(front.chroot), "pks.sock"),
-             "fleet"], ns=front.net.srv, check=False)
-    out = r.stdout
-    tap.ok(r.returncode == 0 and "role front" in out and
-           "broker connected" in out and all(h in out for h in HOSTS),
-           "pksctl fleet: the link and the hosts seen", out)
+    out = ctl_fleet(front)
+    tap.ok("role front" in out and "broker connected" in out and
+           re.search(r"last \d+ s ago", out) and
+           all(re.search(r"(?m)^%s +\d+ s ago$" % h, out) for h in HOSTS),
+           "pksctl fleet on the front: the link, the last message, and "
+           "each host seen and when", out)
     web1 = suites["web1"]
-    r = run([pkstest.binpath("pksctl"), "-s",
-             os.path.join(os.path.dirname(web1.chroot), "pks.sock"),
-             "fleet"], ns=web1.net.srv, check=False)
-    m = re.search(r"received (\d+), refused (\d+)", r.stdout)
-    tap.ok(m and int(m.group(2)) >= 11, "pksctl fleet on a host counts "
-           "the refused messages", r.stdout)
+    out = ctl_fleet(web1)
+    m = re.search(r"received (\d+), refused (\d+), last \d+ s ago", out)
+    tap.ok("role host" in out and "broker connected" in out and m and
+           int(m.group(2)) >= 11 and "LAST-SEEN" not in out,
+           "pksctl fleet on a host: the link, the messages received and "
+           "refused, the last; no hosts", out)
 
 
 def test_confinement(suites):
@@ -1241,6 +1300,8 @@ def test_confinement(suites):
     tap.ok(st and st["NoNewPrivs"] == "1", "NoNewPrivs 1")
     tap.ok(st and st["Seccomp"] == "2", "Seccomp 2 (filter)")
     tap.ok(st and st["CapEff"] == "0000000000000000", "no capability")
+    tap.ok(st and st["Threads"] == "1", "one thread: libmosquitto driven "
+           "from its own poll loop", st and st["Threads"])
     tap.ok(os.readlink("/proc/%d/root" % pid) == web1.chroot,
            "chrooted into the empty directory")
     start = web1.monitor.log.mark()
