@@ -15,15 +15,15 @@ def main():
         tap.ok(not s.windows(CLI4), "knocked from another "
                "address: nothing opens")
         s.knock(ports, src=CLI4_B)
-        rules = pkstest.wait_for(lambda: s.windows(CLI4_B), 5)
+        rules = pkstest.wait_for(lambda: s.windows(CLI4_B), 15)
         tap.ok(rules == {(CLI4_B, "tcp", 2222)},
                "knocked from the bound address: it opens for that address")
         # the "open for" notice may follow the element into the kernel
-        s.bot.wait_sent(chat_id=ADA, text=r"open for", timeout=5)
+        s.bot.wait_sent(chat_id=ADA, text=r"open for", timeout=15)
         since = s.bot.sent()[-1]["seq"]
         s.bot.push_message(user_id=ADA, text="/generate ssh 1.2.3")
         rec = s.bot.wait_sent(chat_id=ADA, since=since, text=r".",
-                              timeout=5)
+                              timeout=15)
         msg = rec["params"]["text"] if rec else ""
         tap.ok("Not an IPv4 or IPv6 address" in msg and
                "pks-knock" not in msg, "a malformed address is refused",

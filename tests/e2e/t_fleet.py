@@ -374,7 +374,7 @@ def test_status_everywhere(suites):
                            chat_type="supergroup", first_name="Ada")
     grp = front.bot.wait_sent(chat_id=GROUP, since=since, timeout=15,
                               text=r"Sent you your status in private")
-    priv = front.bot.wait_sent(chat_id=ADA, since=since, timeout=5,
+    priv = front.bot.wait_sent(chat_id=ADA, since=since, timeout=15,
                                text=r"<b>web2</b>: ")
     tap.ok(grp and priv and "<b>front</b>: " in priv["params"]["text"] and
            not front.bot.sent(chat_id=GROUP, since=grp["seq"]) and
@@ -752,7 +752,7 @@ def test_notice_rewrites_its_own_only(suites, broker):
            "once knocked", front.monitor.log.text()[-1500:])
     ask(front, ADA, "/hosts", r"This bot serves")
     rec = front.bot.wait_sent(chat_id=ADA, text=r"This bot serves",
-                              timeout=5)
+                              timeout=15)
     mid = rec["result"]["message_id"] if rec else 0
     log = front.monitor.log
     start = log.mark()

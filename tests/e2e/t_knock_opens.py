@@ -26,9 +26,9 @@ def main():
         tap.ok(not s.can_connect(src=CLI4_B),
                "it still refuses another address")
         rec = s.bot.wait_sent(chat_id=ADA, text=r"ssh open for " + CLI4,
-                              timeout=5)
+                              timeout=15)
         tap.ok(rec is not None, "the user is told the window opened")
-        tap.ok(s.monitor.log.has(r"knock completed from " + CLI4, 5),
+        tap.ok(s.monitor.log.has(r"knock completed from " + CLI4, 15),
                "the monitor logs the completed knock")
         tap.ok(s.monitor.log.has(r"window opened: ssh for " + CLI4, 5),
                "and the window")

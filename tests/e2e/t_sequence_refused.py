@@ -25,7 +25,7 @@ def main():
         ports, _ = s.generate(ADA)
         s.bot.push_message(user_id=ADA, text="/revoke")
         tap.ok(s.bot.wait_sent(chat_id=ADA, text=r"Revoked 1 live",
-                               timeout=5) is not None, "/revoke answers")
+                               timeout=15) is not None, "/revoke answers")
         time.sleep(0.5)
         s.knock(ports)
         s.barrier()
@@ -50,7 +50,7 @@ def main():
         old = int(time.time()) - 600
         s.bot.push_message(user_id=ADA, text="/generate", date=old)
         tap.ok(s.bot.wait_sent(chat_id=ADA, text=r"expired: ask again",
-                               timeout=5) is not None,
+                               timeout=15) is not None,
                "a command sent long ago gets 'expired, ask again'")
     tap.done()
 

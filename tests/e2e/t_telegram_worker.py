@@ -162,7 +162,7 @@ def main():
            fallback_chat=GROUP, text2="@x: start a private chat with me")
     s = w.sent()
     rec = bot.wait_sent(chat_id=GROUP, text="start a private chat",
-                        timeout=5)
+                        timeout=15)
     tap.ok(s and s["status"] == 200 and s["chat_id"] == GROUP and rec,
            "403 from the user's chat: fallback text sent to the group", s)
 

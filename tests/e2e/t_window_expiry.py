@@ -31,7 +31,7 @@ def main():
         tap.ok(echo == "echo still here",
                "the connection made inside still exchanges data", echo)
         tap.ok(s.bot.wait_sent(chat_id=ADA, text=r"ssh closed for",
-                               timeout=5) is not None,
+                               timeout=15) is not None,
                "the user is told the window closed")
     tap.done()
 
