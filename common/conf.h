@@ -47,13 +47,27 @@ struct conf_always {
 #define CONF_SECRET_MIN		32	/* bytes of a fleet secret-file */
 #define CONF_SECRET_MAX		256
 
-/* a front's "host NAME secret-file PATH"; the key is read by conf_load */
-struct conf_fleet_host {
-	char		name[PKS_NAME_MAX];
-	char		secret[256];
+/*
+ * A key shared by the front and a host: the file a statement names
+ * (its line, for the errors) and its bytes, read by conf_load.  Each
+ * side has two: [CONF_KEY_NOW] (secret-file) signs and checks,
+ * [CONF_KEY_PREVIOUS] (previous-secret-file, path "" if none) is
+ * still accepted during a rotation.
+ */
+enum { CONF_KEY_NOW, CONF_KEY_PREVIOUS, CONF_KEYS };
+
+struct conf_key {
+	char		path[256];
 	int		line;
 	uint8_t		key[CONF_SECRET_MAX];
-	size_t		keylen;
+	size_t		len;
+};
+
+/* a front's "host NAME secret-file PATH [previous-secret-file PATH]" */
+struct conf_fleet_host {
+	char		name[PKS_NAME_MAX];
+	int		line;
+	struct conf_key	key[CONF_KEYS];
 };
 
 struct pks_conf {
@@ -98,11 +112,7 @@ struct pks_conf {
 	uint8_t			fleet_role;	/* enum pks_fleet_role */
 	uint32_t		fleet_timeout;	/* seconds a front waits for
 						   a host's answer */
-	char			fleet_secret[256]; /* a host's key file */
-	int			fleet_secret_line;
-	uint8_t			fleet_mac_key[CONF_SECRET_MAX]; /* its bytes,
-						   read by conf_load */
-	size_t			fleet_mac_keylen;
+	struct conf_key		fleet_secret[CONF_KEYS]; /* a host's */
 	struct conf_fleet_host	*fleet_hosts;	/* a front's */
 	size_t			nfleet_hosts;
 	int			file_line[CONF_FILES]; /* where each file

@@ -69,7 +69,10 @@ static const struct setting fleetsettings[] = {
 	{ "name",		V_STR,	CF(fleet_name), 0, 0 },
 	{ "role",		V_ROLE,	CF(fleet_role), 0, 0 },
 	{ "timeout",		V_NUM,	CF(fleet_timeout), 1, 60 },
-	{ "secret-file",	V_PATH,	CF(fleet_secret), 0, 0 },
+	{ "secret-file",	V_PATH,	CF(fleet_secret[CONF_KEY_NOW].path), 0,
+	    0 },
+	{ "previous-secret-file", V_PATH,
+	    CF(fleet_secret[CONF_KEY_PREVIOUS].path), 0, 0 },
 };
 
 /*
@@ -129,7 +132,6 @@ struct parser {
 	int		 seq_line;
 	int		 tg_line;
 	int		 fleet_line;
-	int		 fleet_secret_line;
 	size_t		 fleethostcap;
 	int		 nservice_stmts;
 	int		 svc_line[PKS_SERVICES_MAX];
@@ -467,26 +469,57 @@ fleet_name_why(const char *name)
 	return (NULL);
 }
 
+static const char *const keywords[CONF_KEYS] = {
+	"secret-file", "previous-secret-file"
+};
+
+/* "KEYWORD PATH" of a front's host line, keyword keywords[which] */
+static int
+host_key(struct lexer *lx, const char *host, int which, struct conf_key *k)
+{
+	struct token	kw, path;
+
+	if (cf_get_value(lx, "host", &kw) == -1)
+		return (-1);
+	if (strcmp(kw.s, keywords[which]) != 0) {
+		conf_error(lx, kw.line, "host %s: expected %s, got \"%.40s\"",
+		    host, keywords[which], kw.s);
+		return (-1);
+	}
+	if (cf_get_value(lx, "host", &path) == -1)
+		return (-1);
+	if (path.s[0] != '/' || strlen(path.s) >= sizeof(k->path)) {
+		conf_error(lx, path.line, "host %s: %s \"%.40s\" is not an "
+		    "absolute path that fits", host, keywords[which], path.s);
+		return (-1);
+	}
+	memcpy(k->path, path.s, strlen(path.s) + 1);
+	k->line = kw.line;
+	return (0);
+}
+
 /*
- * In fleet { }: "host NAME secret-file PATH" (a front: the key it shares
- * with that host); the line of "secret-file" (a host's), for the errors
- * of its file.
+ * In fleet { }: "host NAME secret-file PATH [previous-secret-file PATH]"
+ * (a front: the key it shares with that host, and the one it replaces);
+ * the lines of a host's "secret-file" and "previous-secret-file", for
+ * the errors of their files.
  */
 static int
 fleet_kw(struct lexer *lx, struct token *t, void *arg)
 {
 	struct parser		*p = arg;
 	struct pks_conf		*c = p->conf;
-	struct conf_fleet_host	*h;
-	struct token		 name, kw, path;
+	struct conf_fleet_host	*h, nh;
+	struct token		 name;
 	const char		*why;
 	size_t			 i;
 
 	file_kw(c, "fleet", t);
-	if (strcmp(t->s, "secret-file") == 0) {
-		p->fleet_secret_line = t->line;
-		return (CF_TABLE);
-	}
+	for (i = 0; i < CONF_KEYS; i++)
+		if (strcmp(t->s, keywords[i]) == 0) {
+			c->fleet_secret[i].line = t->line;
+			return (CF_TABLE);
+		}
 	if (strcmp(t->s, "host") != 0)
 		return (CF_TABLE);
 	if (cf_get_value(lx, "host", &name) == -1)
@@ -495,20 +528,11 @@ fleet_kw(struct lexer *lx, struct token *t, void *arg)
 		conf_error(lx, name.line, "host: \"%.40s\" %s", name.s, why);
 		return (-1);
 	}
-	if (cf_get_value(lx, "host", &kw) == -1)
+	memset(&nh, 0, sizeof(nh));
+	if (host_key(lx, name.s, CONF_KEY_NOW, &nh.key[CONF_KEY_NOW]) == -1 ||
+	    (lex_peek(lx) == T_WORD && host_key(lx, name.s, CONF_KEY_PREVIOUS,
+	    &nh.key[CONF_KEY_PREVIOUS]) == -1))
 		return (-1);
-	if (strcmp(kw.s, "secret-file") != 0) {
-		conf_error(lx, kw.line, "host %s: expected secret-file, got "
-		    "\"%.40s\"", name.s, kw.s);
-		return (-1);
-	}
-	if (cf_get_value(lx, "host", &path) == -1)
-		return (-1);
-	if (path.s[0] != '/' || strlen(path.s) >= sizeof(h->secret)) {
-		conf_error(lx, path.line, "host %s: secret-file \"%.40s\" is "
-		    "not an absolute path that fits", name.s, path.s);
-		return (-1);
-	}
 	for (i = 0; i < c->nfleet_hosts; i++)
 		if (strcmp(c->fleet_hosts[i].name, name.s) == 0) {
 			conf_error(lx, name.line, "host %s given twice (first "
@@ -527,9 +551,8 @@ fleet_kw(struct lexer *lx, struct token *t, void *arg)
 	}
 	c->fleet_hosts = h;
 	h = &c->fleet_hosts[c->nfleet_hosts++];
-	memset(h, 0, sizeof(*h));
+	*h = nh;
 	memcpy(h->name, name.s, strlen(name.s) + 1);
-	memcpy(h->secret, path.s, strlen(path.s) + 1);
 	h->line = name.line;
 	return (0);
 }
@@ -852,11 +875,14 @@ finish_fleet(struct parser *p)
 		conf_error(&p->lx, line, "fleet: role front needs a telegram "
 		    "block (the front runs the bot)");
 	/* the front signs each host's requests with that host's key */
-	if (c->fleet_role == PKS_FLEET_FRONT && c->fleet_secret[0] != '\0')
-		conf_error(&p->lx, p->fleet_secret_line, "fleet: secret-file "
-		    "is a host's; a front names each host's key with "
-		    "\"host NAME secret-file PATH\"");
-	if (c->fleet_role == PKS_FLEET_HOST && c->fleet_secret[0] == '\0')
+	for (i = 0; c->fleet_role == PKS_FLEET_FRONT && i < CONF_KEYS; i++)
+		if (c->fleet_secret[i].path[0] != '\0')
+			conf_error(&p->lx, c->fleet_secret[i].line, "fleet: %s "
+			    "is a host's; a front names each host's keys with "
+			    "\"host NAME secret-file PATH [previous-secret-file "
+			    "PATH]\"", keywords[i]);
+	if (c->fleet_role == PKS_FLEET_HOST &&
+	    c->fleet_secret[CONF_KEY_NOW].path[0] == '\0')
 		conf_error(&p->lx, line, "fleet: no secret-file given (the "
 		    "key this host shares with the front)");
 	if (c->fleet_role == PKS_FLEET_HOST && c->nfleet_hosts > 0)
@@ -879,7 +905,6 @@ finish_fleet(struct parser *p)
 			    "is also a service here (/generate %s would "
 			    "mean the service)", name, name);
 	}
-	c->fleet_secret_line = p->fleet_secret_line;
 }
 
 /* what needs the whole file: service references, grants, defaults */
@@ -1018,28 +1043,48 @@ conf_parse_buffer(const char *file, const char *buf, size_t len)
 	return (c);
 }
 
-/* the fleet's keys: each file checked (root, 0600, no link) and read;
- * every error logged as file:line */
+/* a side's keys: each file checked (root, 0600, no link) and read, and
+ * the previous one not the same as the new; every error logged as
+ * file:line ("WHAT secret-file PATH WHY") */
+static int
+read_keys(const char *path, const char *what, struct conf_key *k)
+{
+	struct conf_key	*now = &k[CONF_KEY_NOW], *prev = &k[CONF_KEY_PREVIOUS];
+	char		 buf[PATH_MAX + 100];
+	int		 i, rc = 0;
+
+	for (i = 0; i < CONF_KEYS; i++) {
+		if (k[i].path[0] == '\0')
+			continue;
+		snprintf(buf, sizeof(buf), "%s:%d: %s%s", path, k[i].line,
+		    what, keywords[i]);
+		if (conf_read_secret(buf, k[i].path, k[i].key, &k[i].len) ==
+		    -1)
+			rc = -1;
+	}
+	if (rc == 0 && prev->len > 0 && prev->len == now->len &&
+	    memcmp(prev->key, now->key, now->len) == 0) {
+		log_warnx("%s:%d: %sprevious-secret-file %s holds the key of "
+		    "secret-file %s (line %d): a rotation has a new key", path,
+		    prev->line, what, prev->path, now->path, now->line);
+		rc = -1;
+	}
+	return (rc);
+}
+
+/* the fleet's keys, a host's or those a front shares with each host */
 static int
 fleet_secrets(const char *path, struct pks_conf *c)
 {
-	struct conf_fleet_host	*h;
-	char			 what[PATH_MAX + 64];
-	size_t			 i;
-	int			 rc = 0;
+	char	what[PKS_NAME_MAX + 32];
+	size_t	i;
+	int	rc;
 
-	if (c->fleet_secret[0] != '\0') {
-		snprintf(what, sizeof(what), "%s:%d: fleet secret-file", path,
-		    c->fleet_secret_line);
-		if (conf_read_secret(what, c->fleet_secret, c->fleet_mac_key,
-		    &c->fleet_mac_keylen) == -1)
-			rc = -1;
-	}
+	rc = read_keys(path, "fleet ", c->fleet_secret);
 	for (i = 0; i < c->nfleet_hosts; i++) {
-		h = &c->fleet_hosts[i];
-		snprintf(what, sizeof(what), "%s:%d: fleet host %s secret-file",
-		    path, h->line, h->name);
-		if (conf_read_secret(what, h->secret, h->key, &h->keylen) == -1)
+		snprintf(what, sizeof(what), "fleet host %s ",
+		    c->fleet_hosts[i].name);
+		if (read_keys(path, what, c->fleet_hosts[i].key) == -1)
 			rc = -1;
 	}
 	return (rc);
@@ -1164,7 +1209,7 @@ conf_free(struct pks_conf *c)
 		explicit_bzero(c->fleet_hosts, c->nfleet_hosts *
 		    sizeof(*c->fleet_hosts));
 	free(c->fleet_hosts);
-	explicit_bzero(c->fleet_mac_key, sizeof(c->fleet_mac_key));
+	explicit_bzero(c->fleet_secret, sizeof(c->fleet_secret));
 	free(c);
 }
 

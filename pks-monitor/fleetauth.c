@@ -11,6 +11,11 @@
  * (big-endian numbers, strings and texts after their 32-bit length),
  * after a label naming its type: one type cannot pass for another.
  * doc/fleet.md gives the encoding; t_fleet.py computes it on its own.
+ *
+ * While a key is changed, each side may also hold the one it replaces
+ * (previous-secret-file): a MAC made with either is taken, and what a
+ * host sends is made with the key the front uses (doc/fleet.md,
+ * "Changing a host's key"; t_fleet_keys.py).
  */
 #include <sys/types.h>
 
@@ -45,34 +50,66 @@ fleet_refused(const char *fmt, ...)
 	log_flood_warnx(&refused_log, mono_now(), "fleet: refused %s", buf);
 }
 
-/* the key shared with host (a front), or this host's own; NULL: none */
-static const uint8_t *
-key_of(const char *host, size_t *len)
+/*
+ * A host: the key the front's last request (or delivery outcome) was
+ * made with, since the start or the last reload; -1: none yet.  What a
+ * host sends is made with it: during a rotation the host has the new
+ * key before the front, which checks with the old one until its own
+ * reload.
+ */
+static int	front_key = -1;
+
+/* the keys shared with host (a front), or this host's own; NULL: none */
+static const struct conf_key *
+keys_of(const char *host)
 {
 	const struct pks_conf	*c = env->conf;
 	size_t			 i;
 
 	if (c->fleet_role == PKS_FLEET_FRONT) {
 		for (i = 0; i < c->nfleet_hosts; i++)
-			if (strcmp(c->fleet_hosts[i].name, host) == 0) {
-				*len = c->fleet_hosts[i].keylen;
+			if (strcmp(c->fleet_hosts[i].name, host) == 0)
 				return c->fleet_hosts[i].key;
-			}
 		return NULL;
 	}
-	if (strcmp(host, c->fleet_name) != 0 || c->fleet_mac_keylen == 0)
+	if (strcmp(host, c->fleet_name) != 0 ||
+	    c->fleet_secret[CONF_KEY_NOW].len == 0)
 		return NULL;
-	*len = c->fleet_mac_keylen;
-	return c->fleet_mac_key;
+	return c->fleet_secret;
 }
 
 /* 1 if this monitor shares a key with host */
 int
 fleet_auth_known(const char *host)
 {
-	size_t	len;
+	return keys_of(host) != NULL;
+}
 
-	return key_of(host, &len) != NULL;
+/* a new configuration: its keys, none seen used by the front yet */
+void
+fleet_auth_reconf(void)
+{
+	front_key = -1;
+}
+
+/* the key what we send to host is made with; NULL: none.  A front's is
+ * its secret-file; a host's, the one the front uses, as far as it has
+ * seen, else its previous-secret-file (the front may not have the new
+ * one yet), else its secret-file. */
+static const struct conf_key *
+sign_key(const char *host)
+{
+	const struct conf_key	*k;
+
+	if ((k = keys_of(host)) == NULL)
+		return NULL;
+	if (env->conf->fleet_role == PKS_FLEET_FRONT)
+		return &k[CONF_KEY_NOW];
+	if (front_key != -1 && k[front_key].len > 0)
+		return &k[front_key];
+	if (k[CONF_KEY_PREVIOUS].len > 0)
+		return &k[CONF_KEY_PREVIOUS];
+	return &k[CONF_KEY_NOW];
 }
 
 static void
@@ -112,60 +149,48 @@ putstr(struct hmac *m, const char *s, size_t size)
 	putn(m, s, strnlen(s, size));
 }
 
-/* the HMAC's start: host's key and the label; -1: no key */
-static int
-begin(struct hmac *m, const char *host, const char *label)
-{
-	const uint8_t	*key;
-	size_t		 len;
+/* a message to MAC: its type says which member it is */
+struct msg {
+	uint32_t			 type;	/* IMSG_FLEET_* */
+	const char			*host;
+	const struct pks_fleet_req	*req;
+	const struct pks_fleet_sent	*sent;
+	const struct pks_fleet_reply	*words;	/* REPLY, NOTICE */
+	const char			*text;
+	const char			*alt;
+};
 
-	if ((key = key_of(host, &len)) == NULL)
-		return -1;
-	hmac_init(m, key, len);
-	putn(m, label, strlen(label));
-	return 0;
-}
-
-static int
-mac_req(const struct pks_fleet_req *r, uint8_t *out)
+static void
+mac_req(struct hmac *m, const struct pks_fleet_req *r)
 {
-	struct hmac	m;
 	uint32_t	i;
 
-	if (begin(&m, r->host, "pks-fleet req") == -1)
-		return -1;
-	put64(&m, r->id);
-	put64(&m, (uint64_t)r->issued);
-	put64(&m, (uint64_t)r->expires);
-	putstr(&m, r->host, sizeof(r->host));
-	put32(&m, r->cmd);
-	put32(&m, r->private);
-	put32(&m, r->age);
-	put64(&m, (uint64_t)r->user);
-	put64(&m, (uint64_t)r->chat);
-	putstr(&m, r->user_name, sizeof(r->user_name));
-	put32(&m, r->nargs);
+	putn(m, "pks-fleet req", strlen("pks-fleet req"));
+	put64(m, r->id);
+	put64(m, (uint64_t)r->issued);
+	put64(m, (uint64_t)r->expires);
+	putstr(m, r->host, sizeof(r->host));
+	put32(m, r->cmd);
+	put32(m, r->private);
+	put32(m, r->age);
+	put64(m, (uint64_t)r->user);
+	put64(m, (uint64_t)r->chat);
+	putstr(m, r->user_name, sizeof(r->user_name));
+	put32(m, r->nargs);
 	for (i = 0; i < r->nargs && i < PKS_ARGS_MAX; i++)
-		putstr(&m, r->argv[i], sizeof(r->argv[i]));
-	hmac_final(&m, out);
-	return 0;
+		putstr(m, r->argv[i], sizeof(r->argv[i]));
 }
 
-static int
-mac_sent(const struct pks_fleet_sent *s, uint8_t *out)
+static void
+mac_sent(struct hmac *m, const struct pks_fleet_sent *s)
 {
-	struct hmac	m;
-
-	if (begin(&m, s->host, "pks-fleet sent") == -1)
-		return -1;
-	put64(&m, s->id);
-	putstr(&m, s->host, sizeof(s->host));
-	put32(&m, (uint32_t)s->ok);
-	put32(&m, (uint32_t)s->status);
-	put64(&m, (uint64_t)s->where);
-	put64(&m, (uint64_t)s->msg_id);
-	hmac_final(&m, out);
-	return 0;
+	putn(m, "pks-fleet sent", strlen("pks-fleet sent"));
+	put64(m, s->id);
+	putstr(m, s->host, sizeof(s->host));
+	put32(m, (uint32_t)s->ok);
+	put32(m, (uint32_t)s->status);
+	put64(m, (uint64_t)s->where);
+	put64(m, (uint64_t)s->msg_id);
 }
 
 /*
@@ -174,84 +199,143 @@ mac_sent(const struct pks_fleet_sent *s, uint8_t *out)
  * (chat, message).  The label of an answer names its version: the
  * first one bound an answer to nothing but the request's id.
  */
-static int
-mac_words(uint32_t type, const struct pks_fleet_reply *r, const char *text,
-    const char *alt, uint8_t *out)
+static void
+mac_words(struct hmac *m, const struct msg *w)
+{
+	const struct pks_fleet_reply	*r = w->words;
+	const char			*label;
+	uint32_t			 i;
+
+	label = w->type == IMSG_FLEET_REPLY ? "pks-fleet reply 2" :
+	    "pks-fleet notice";
+	putn(m, label, strlen(label));
+	putstr(m, r->host, sizeof(r->host));
+	if (w->type == IMSG_FLEET_REPLY) {
+		put64(m, r->id);
+		put64(m, (uint64_t)r->user);
+		put64(m, (uint64_t)r->chat);
+		putn(m, r->req, sizeof(r->req));
+		put32(m, r->to);
+	} else {
+		put64(m, (uint64_t)r->chat);
+		put64(m, (uint64_t)r->msg_id);
+		put64(m, (uint64_t)r->at);
+	}
+	putn(m, w->text, r->textlen);
+	putn(m, w->alt, r->altlen);
+	put32(m, r->nmark);
+	for (i = 0; i < r->nmark && i < PKS_FLEET_MARKS; i++) {
+		put32(m, r->mark[i].off);
+		put32(m, r->mark[i].style);
+	}
+}
+
+/* w's MAC with key k */
+static void
+mac(const struct msg *w, const struct conf_key *k, uint8_t *out)
 {
 	struct hmac	m;
-	uint32_t	i;
 
-	if (begin(&m, r->host, type == IMSG_FLEET_REPLY ?
-	    "pks-fleet reply 2" : "pks-fleet notice") == -1)
-		return -1;
-	putstr(&m, r->host, sizeof(r->host));
-	if (type == IMSG_FLEET_REPLY) {
-		put64(&m, r->id);
-		put64(&m, (uint64_t)r->user);
-		put64(&m, (uint64_t)r->chat);
-		putn(&m, r->req, sizeof(r->req));
-		put32(&m, r->to);
-	} else {
-		put64(&m, (uint64_t)r->chat);
-		put64(&m, (uint64_t)r->msg_id);
-		put64(&m, (uint64_t)r->at);
-	}
-	putn(&m, text, r->textlen);
-	putn(&m, alt, r->altlen);
-	put32(&m, r->nmark);
-	for (i = 0; i < r->nmark && i < PKS_FLEET_MARKS; i++) {
-		put32(&m, r->mark[i].off);
-		put32(&m, r->mark[i].style);
-	}
+	hmac_init(&m, k->key, k->len);
+	if (w->type == IMSG_FLEET_REQ)
+		mac_req(&m, w->req);
+	else if (w->type == IMSG_FLEET_SENT)
+		mac_sent(&m, w->sent);
+	else
+		mac_words(&m, w);
 	hmac_final(&m, out);
+}
+
+/* out: w's MAC, made with the key we sign with; -1: no key */
+static int
+sign(const struct msg *w, uint8_t *out)
+{
+	const struct conf_key	*k;
+
+	if ((k = sign_key(w->host)) == NULL)
+		return -1;
+	mac(w, k, out);
 	return 0;
 }
 
-/* 0 if mac is what we compute (want, -1 if we have no key); else log */
+/*
+ * The key of ours (CONF_KEY_NOW, CONF_KEY_PREVIOUS) that made w's MAC
+ * macv, each compared in constant time; -1 logged: what ID from/for host.
+ */
 static int
-check(int have, const uint8_t *want, const uint8_t *mac, const char *what,
-    const char *host, uint64_t id)
+check(const struct msg *w, const uint8_t *macv, const char *what,
+    uint64_t id)
 {
-	if (have == 0 && hmac_equal(want, mac, PKS_FLEET_MAC_LEN))
-		return 0;
+	const struct conf_key	*k = keys_of(w->host);
+	uint8_t			 want[PKS_FLEET_MAC_LEN];
+	int			 i;
+
+	for (i = 0; k != NULL && i < CONF_KEYS; i++) {
+		if (k[i].len == 0)
+			continue;
+		mac(w, &k[i], want);
+		if (hmac_equal(want, macv, PKS_FLEET_MAC_LEN))
+			return i;
+	}
 	fleet_refused("%s %llu %s %s: %s", what, (unsigned long long)id,
 	    env->conf->fleet_role == PKS_FLEET_FRONT ?
-	    "from" : "for", host, have == -1 ? "no secret-file is shared "
+	    "from" : "for", w->host, k == NULL ? "no secret-file is shared "
 	    "with that host" : "bad MAC (not made with the shared "
 	    "secret-file: forged, or the keys differ)");
 	return -1;
+}
+
+/* a host: the front made this, with key i: from now on, ours too */
+static int
+front_used(int i)
+{
+	const struct conf_key	*k = env->conf->fleet_secret;
+
+	if (i == -1)
+		return -1;
+	if (i != front_key && k[CONF_KEY_PREVIOUS].len > 0)
+		log_info("fleet: the front signs with %s %s: so do we",
+		    i == CONF_KEY_NOW ? "secret-file" : "previous-secret-file",
+		    k[i].path);
+	front_key = i;
+	return 0;
 }
 
 /* the front: before a request leaves; -1: no key for its host */
 int
 fleet_auth_sign_req(struct pks_fleet_req *r)
 {
-	return mac_req(r, r->mac);
+	struct msg	w = { .type = IMSG_FLEET_REQ, .host = r->host, .req = r };
+
+	return sign(&w, r->mac);
 }
 
 /* a host: 0 if the front made this request; -1 logged */
 int
 fleet_auth_req(const struct pks_fleet_req *r)
 {
-	uint8_t	want[PKS_FLEET_MAC_LEN];
+	struct msg	w = { .type = IMSG_FLEET_REQ, .host = r->host, .req = r };
 
-	return check(mac_req(r, want), want, r->mac, "request", r->host,
-	    r->id);
+	return front_used(check(&w, r->mac, "request", r->id));
 }
 
 int
 fleet_auth_sign_sent(struct pks_fleet_sent *s)
 {
-	return mac_sent(s, s->mac);
+	struct msg	w = { .type = IMSG_FLEET_SENT, .host = s->host,
+			    .sent = s };
+
+	return sign(&w, s->mac);
 }
 
 int
 fleet_auth_sent(const struct pks_fleet_sent *s)
 {
-	uint8_t	want[PKS_FLEET_MAC_LEN];
+	struct msg	w = { .type = IMSG_FLEET_SENT, .host = s->host,
+			    .sent = s };
 
-	return check(mac_sent(s, want), want, s->mac, "delivery outcome of "
-	    "request", s->host, s->id);
+	return front_used(check(&w, s->mac, "delivery outcome of request",
+	    s->id));
 }
 
 /* a host: before an answer or a notice leaves; a notice gets its date,
@@ -261,6 +345,8 @@ fleet_auth_sign_words(uint32_t type, struct pks_fleet_reply *r,
     const char *text, const char *alt)
 {
 	static int64_t	last;
+	struct msg	w = { .type = type, .host = r->host, .words = r,
+			    .text = text, .alt = alt };
 
 	if (type == IMSG_FLEET_NOTICE) {
 		r->at = wall_ms();
@@ -268,7 +354,7 @@ fleet_auth_sign_words(uint32_t type, struct pks_fleet_reply *r,
 			r->at = last + 1;
 		last = r->at;
 	}
-	return mac_words(type, r, text, alt, r->mac);
+	return sign(&w, r->mac);
 }
 
 /*
@@ -328,11 +414,11 @@ int
 fleet_auth_words(uint32_t type, const struct pks_fleet_reply *r,
     const char *text, const char *alt)
 {
-	uint8_t	want[PKS_FLEET_MAC_LEN];
+	struct msg	w = { .type = type, .host = r->host, .words = r,
+			    .text = text, .alt = alt };
 
-	if (check(mac_words(type, r, text, alt, want), want, r->mac,
-	    type == IMSG_FLEET_REPLY ? "answer to request" : "notice",
-	    r->host, type == IMSG_FLEET_REPLY ? r->id : 0) == -1)
+	if (check(&w, r->mac, type == IMSG_FLEET_REPLY ? "answer to request" :
+	    "notice", type == IMSG_FLEET_REPLY ? r->id : 0) == -1)
 		return -1;
 	return type == IMSG_FLEET_NOTICE ? notice_fresh(r) : 0;
 }

@@ -501,6 +501,7 @@ void	 fleet_refused(const char *, ...)
 	    __attribute__((format(printf, 1, 2)));
 void	 fleet_refused_held(time_t);
 int	 fleet_auth_known(const char *);
+void	 fleet_auth_reconf(void);
 int	 fleet_auth_sign_req(struct pks_fleet_req *);
 int	 fleet_auth_req(const struct pks_fleet_req *);
 int	 fleet_auth_sign_sent(struct pks_fleet_sent *);

@@ -48,6 +48,7 @@ monitor_reload(void)
 		env->observed_dirty = 1;	/* and the file forgets them */
 	}
 	grants_reload();
+	fleet_auth_reconf();
 	seq_reconf();
 	win_reconf();
 	/* children get their part anew: restart them, state follows */

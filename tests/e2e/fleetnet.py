@@ -150,6 +150,16 @@ class Broker:
                        stderr=subprocess.DEVNULL)
 
 
+def require():
+    """Root, the test user, and the broker's tools: else skip."""
+    pkstest.require_root()
+    pkstest.ensure_user()
+    for tool in ("mosquitto", "mosquitto_pub", "openssl"):
+        if shutil.which(tool) is None:
+            pkstest.tap.skip_all("%s is not installed (tests/packages.txt)"
+                                 % tool)
+
+
 def make_secret(d, name):
     """The key a host shares with the front: 32 random bytes in hex (what
     doc/fleet.md tells an admin to make), root-owned, mode 0600."""

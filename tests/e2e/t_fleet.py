@@ -118,11 +118,7 @@ def req_json(id_, exp, host="web2", **over):
 
 
 def main():
-    pkstest.require_root()
-    pkstest.ensure_user()
-    for tool in ("mosquitto", "mosquitto_pub", "openssl"):
-        if shutil.which(tool) is None:
-            tap.skip_all("%s is not installed (tests/packages.txt)" % tool)
+    fleetnet.require()
     pkstest.set_deadline(150)
     # web1 allows Ada and Bob, web2 and web3 Ada only: each decides
     # Ada is an admin on the front, web1 and web2, not on web3

@@ -236,11 +236,13 @@ def check_example(ex):
         text = ex.replace('"/etc/pks/token"', '"%s"' % tok)
         tap.ok(text != ex, "the example names /etc/pks/token")
         # the fleet block's secrets, made real the same way
+        # (web2's new key and the one it replaces differ)
         for name in ("fleet.key", "fleet-password", "fleet/web1.secret",
-                     "fleet/web2.secret"):
+                     "fleet/web2.secret", "fleet/web2.new"):
             path = os.path.join(d, name.replace("/", "-"))
             with open(path, "w") as f:
-                f.write("secret-of-the-example-0123456789abcdef\n")
+                f.write("secret-of-the-example-%s-0123456789abcdef\n" %
+                        name)
             os.chmod(path, 0o600)
             text = text.replace('"/etc/pks/%s"' % name, '"%s"' % path)
         # and its certificates, which -n checks are files

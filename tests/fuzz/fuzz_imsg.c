@@ -135,8 +135,9 @@ init(void)
 	/* web1's key (conf_load would read it): the harness signs what
 	 * the fuzzer sends as web1 (fleet_sign), so the monitor gets past
 	 * the MAC check to what it does with a host's words */
-	memset(env->conf->fleet_hosts[0].key, 0x6b, CONF_SECRET_MIN);
-	env->conf->fleet_hosts[0].keylen = CONF_SECRET_MIN;
+	memset(env->conf->fleet_hosts[0].key[CONF_KEY_NOW].key, 0x6b,
+	    CONF_SECRET_MIN);
+	env->conf->fleet_hosts[0].key[CONF_KEY_NOW].len = CONF_SECRET_MIN;
 	env->log_stderr = 1;
 	env->foreground = 1;
 	env->verbose = 2;

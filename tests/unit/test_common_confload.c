@@ -302,9 +302,11 @@ test_fleet_secrets(void **state)
 	c = conf_load(path);
 	assert_non_null(c);
 	assert_int_equal(c->nfleet_hosts, 2);
-	assert_int_equal(c->fleet_hosts[0].keylen, strlen(k));
-	assert_memory_equal(c->fleet_hosts[0].key, k, strlen(k));
-	assert_memory_equal(c->fleet_hosts[1].key, k, strlen(k));
+	assert_int_equal(c->fleet_hosts[0].key[CONF_KEY_NOW].len, strlen(k));
+	assert_memory_equal(c->fleet_hosts[0].key[CONF_KEY_NOW].key, k,
+	    strlen(k));
+	assert_memory_equal(c->fleet_hosts[1].key[CONF_KEY_NOW].key, k,
+	    strlen(k));
 	conf_free(c);
 	for (i = 0; i < nlogs; i++)
 		assert_null(strstr(logs[i], "0123456789abcdef"));
@@ -315,10 +317,95 @@ test_fleet_secrets(void **state)
 	write_file(path, text, 0, 0600);
 	c = conf_load(path);
 	assert_non_null(c);
-	assert_int_equal(c->fleet_mac_keylen, strlen(k));
+	assert_int_equal(c->fleet_secret[CONF_KEY_NOW].len, strlen(k));
 	conf_free(c);
 	secret_refused(path, 6, "fleet secret-file", key2, k, 1000, 0600,
 	    " must be owned by root");
+}
+
+/* a host's configuration at path: secret-file now, previous-secret-file
+ * prev (line 7) */
+static void
+host_previous(const char *path, const char *ca, const char *now,
+    const char *prev)
+{
+	char	text[1024];
+
+	snprintf(text, sizeof(text), "fleet {\n\tbroker \"mqtts://b\"\n"
+	    "\tca-file \"%s\"\n\tname web2\n\tpassword-file \"%s\"\n"
+	    "\tsecret-file \"%s\"\n\tprevious-secret-file \"%s\"\n}\n" SVC,
+	    ca, now, now, prev);
+	write_file(path, text, 0, 0600);
+}
+
+/* previous-secret-file, a host's or on a front's host line: checked and
+ * read as secret-file, with its own line; not the same key */
+static void
+test_fleet_previous_secrets(void **state)
+{
+	struct pks_conf	*c;
+	char		 path[128], now[128], old[128], lnk[128], ca[128];
+	char		 text[1024];
+	const char	*k = "0123456789abcdef0123456789abcdef0123456789abcdef";
+	const char	*k2 = "fedcba9876543210fedcba9876543210";
+	int		 i;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/pks.conf", tmpdir);
+	snprintf(now, sizeof(now), "%s/web2.new", tmpdir);
+	snprintf(old, sizeof(old), "%s/web2.old", tmpdir);
+	snprintf(lnk, sizeof(lnk), "%s/web2.link", tmpdir);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", tmpdir);
+	write_file(ca, "a CA bundle\n", 0, 0644);
+	write_file(now, k2, 0, 0600);
+	host_previous(path, ca, now, old);
+	file_refused(path, 7, "fleet previous-secret-file", old,
+	    " not found");
+	secret_refused(path, 7, "fleet previous-secret-file", old, "short\n",
+	    0, 0600, ": too few bytes, 32 to 256 are needed");
+	secret_refused(path, 7, "fleet previous-secret-file", old, k, 0,
+	    0640, " must not be readable by group or others");
+	secret_refused(path, 7, "fleet previous-secret-file", old, k, 1000,
+	    0600, " must be owned by root");
+	write_file(old, k, 0, 0600);
+	assert_int_equal(symlink(old, lnk), 0);
+	host_previous(path, ca, now, lnk);
+	file_refused(path, 7, "fleet previous-secret-file", lnk,
+	    " must not be a symbolic link");
+	/* the same key twice: a rotation that changes nothing */
+	host_previous(path, ca, now, old);
+	write_file(old, k2, 0, 0600);
+	file_refused(path, 7, "fleet previous-secret-file", old,
+	    " holds the key of secret-file");
+	write_file(old, k, 0, 0600);
+	nlogs = 0;
+	assert_non_null(c = conf_load(path));
+	assert_int_equal(c->fleet_secret[CONF_KEY_NOW].len, strlen(k2));
+	assert_memory_equal(c->fleet_secret[CONF_KEY_NOW].key, k2, strlen(k2));
+	assert_int_equal(c->fleet_secret[CONF_KEY_PREVIOUS].len, strlen(k));
+	assert_memory_equal(c->fleet_secret[CONF_KEY_PREVIOUS].key, k,
+	    strlen(k));
+	conf_free(c);
+
+	/* a front's host line */
+	snprintf(text, sizeof(text), "telegram {\n\ttoken-file \"%s\"\n}\n"
+	    "fleet {\n\tbroker \"mqtts://b\"\n\tca-file \"%s\"\n"
+	    "\tname front\n\tpassword-file \"%s\"\n\trole front\n"
+	    "\thost web2 secret-file \"%s\" previous-secret-file \"%s\"\n}\n"
+	    SVC, now, ca, now, now, old);
+	write_file(path, text, 0, 0600);
+	secret_refused(path, 10, "fleet host web2 previous-secret-file", old,
+	    k, 0, 0604, " must not be readable by group or others");
+	write_file(old, k, 0, 0600);
+	assert_non_null(c = conf_load(path));
+	assert_int_equal(c->fleet_hosts[0].key[CONF_KEY_NOW].len, strlen(k2));
+	assert_memory_equal(c->fleet_hosts[0].key[CONF_KEY_PREVIOUS].key, k,
+	    strlen(k));
+	conf_free(c);
+	for (i = 0; i < nlogs; i++) {
+		assert_null(strstr(logs[i], "0123456789abcdef"));
+		assert_null(strstr(logs[i], "fedcba9876543210"));
+	}
 }
 
 /*
@@ -404,6 +491,7 @@ main(void)
 		TD(test_load_errors),
 		TD(test_secret_file),
 		TD(test_fleet_secrets),
+		TD(test_fleet_previous_secrets),
 		TD(test_block_files),
 	};
 

@@ -440,6 +440,36 @@ static const struct ecase ecases[] = {
 	    TG "fleet {\n\tbroker \"mqtts://b\"\n" FRONT_REST
 	    "\thost 42 secret-file \"/s\"\n}\n" SVC, 9, "host: \"42\" "
 	    "is all digits, as a user id", 1 },
+	/* a rotation: the key replaced, still accepted (fleet.md) */
+	{ "fleet_host_line_previous_shape",
+	    TG "fleet {\n\tbroker \"mqtts://b\"\n" FRONT_REST
+	    "\thost web2 secret-file \"/s\" previous \"/o\"\n}\n" SVC, 9,
+	    "host web2: expected previous-secret-file, got \"previous\"", 1 },
+	{ "fleet_host_line_previous_path",
+	    TG "fleet {\n\tbroker \"mqtts://b\"\n" FRONT_REST
+	    "\thost web2 secret-file \"/s\" previous-secret-file o\n}\n"
+	    SVC, 9, "host web2: previous-secret-file \"o\" is not an "
+	    "absolute path", 1 },
+	{ "fleet_host_line_previous_missing",
+	    TG "fleet {\n\tbroker \"mqtts://b\"\n" FRONT_REST
+	    "\thost web2 secret-file \"/s\" previous-secret-file\n}\n"
+	    SVC, 9, "host: value expected, got end of line", 1 },
+	{ "fleet_host_line_previous_then_more",
+	    TG "fleet {\n\tbroker \"mqtts://b\"\n" FRONT_REST
+	    "\thost web2 secret-file \"/s\" previous-secret-file \"/o\" "
+	    "x\n}\n" SVC, 9, "unexpected \"x\" at end of statement", 1 },
+	{ "fleet_front_has_no_previous_secret_file",
+	    TG "fleet {\n\tbroker \"mqtts://b\"\n" FRONT_REST
+	    "\tprevious-secret-file \"/s\"\n}\n" SVC, 9, "fleet: "
+	    "previous-secret-file is a host's", 1 },
+	{ "fleet_previous_secret_file_path",
+	    "fleet {\n\tbroker \"mqtts://b\"\n" FLEET_REST
+	    "\tprevious-secret-file o\n}\n" SVC, 7, "previous-secret-file: "
+	    "\"o\" is not an absolute path", 1 },
+	{ "fleet_previous_secret_file_twice",
+	    "fleet {\n\tbroker \"mqtts://b\"\n" FLEET_REST
+	    "\tprevious-secret-file \"/o\"\n\tprevious-secret-file \"/p\"\n"
+	    "}\n" SVC, 8, "previous-secret-file given twice", 1 },
 	{ "fleet_host_line_twice",
 	    TG "fleet {\n\tbroker \"mqtts://b\"\n" FRONT_REST
 	    "\thost web2 secret-file \"/s\"\n"
@@ -922,9 +952,22 @@ test_fleet_block(void **state)
 	    "\thost web-2 secret-file \"/etc/pks/fleet/web-2\"\n}\n" SVC);
 	assert_int_equal(c->nfleet_hosts, 2);
 	assert_string_equal(c->fleet_hosts[1].name, "web-2");
-	assert_string_equal(c->fleet_hosts[1].secret, "/etc/pks/fleet/web-2");
+	assert_string_equal(c->fleet_hosts[1].key[CONF_KEY_NOW].path,
+	    "/etc/pks/fleet/web-2");
 	assert_int_equal(c->fleet_hosts[1].line, 10);
-	assert_string_equal(c->fleet_secret, "");
+	assert_string_equal(c->fleet_secret[CONF_KEY_NOW].path, "");
+	assert_string_equal(c->fleet_hosts[1].key[CONF_KEY_PREVIOUS].path,
+	    "");
+	conf_free(c);
+	/* and the key it replaces, during a rotation */
+	c = parse_ok(TG "fleet {\n\tbroker \"mqtts://b\"\n" FRONT_REST
+	    "\thost web1 secret-file \"/etc/pks/fleet/web1.new\" "
+	    "previous-secret-file \"/etc/pks/fleet/web1\"\n}\n" SVC);
+	assert_string_equal(c->fleet_hosts[0].key[CONF_KEY_NOW].path,
+	    "/etc/pks/fleet/web1.new");
+	assert_string_equal(c->fleet_hosts[0].key[CONF_KEY_PREVIOUS].path,
+	    "/etc/pks/fleet/web1");
+	assert_int_equal(c->fleet_hosts[0].key[CONF_KEY_PREVIOUS].line, 9);
 	conf_free(c);
 	/* the defaults: a host, 5 s */
 	c = parse_ok("fleet {\n\tbroker \"mqtts://broker.example\"\n"
@@ -932,8 +975,16 @@ test_fleet_block(void **state)
 	assert_int_equal(c->fleet_role, PKS_FLEET_HOST);
 	assert_int_equal(c->fleet_timeout, 5);
 	assert_string_equal(c->fleet_name, "web1");
-	assert_string_equal(c->fleet_secret, "/etc/pks/fleet-web1");
-	assert_int_equal(c->fleet_secret_line, 6);
+	assert_string_equal(c->fleet_secret[CONF_KEY_NOW].path,
+	    "/etc/pks/fleet-web1");
+	assert_int_equal(c->fleet_secret[CONF_KEY_NOW].line, 6);
+	assert_string_equal(c->fleet_secret[CONF_KEY_PREVIOUS].path, "");
+	conf_free(c);
+	c = parse_ok("fleet {\n\tbroker \"mqtts://b\"\n" FLEET_REST
+	    "\tprevious-secret-file \"/etc/pks/fleet-web1.old\"\n}\n" SVC);
+	assert_string_equal(c->fleet_secret[CONF_KEY_PREVIOUS].path,
+	    "/etc/pks/fleet-web1.old");
+	assert_int_equal(c->fleet_secret[CONF_KEY_PREVIOUS].line, 7);
 	conf_free(c);
 	c = parse_ok(SVC);
 	assert_int_equal(c->has_fleet, 0);
