@@ -445,6 +445,9 @@ struct pks_tg_migrated {
 					   (fleetauth.c), carried by
 					   pks-fleet */
 #define PKS_FLEET_HOSTS_MAX	1024	/* host lines of a front */
+#define PKS_FLEET_HELLO_EVERY	60	/* seconds between a host's hellos
+					   (test builds: PKS_TEST_HELLO_S) */
+#define PKS_FLEET_SILENT	3	/* hellos missed: a host is silent */
 
 /* what a front may ask a host */
 enum pks_fleet_cmd {

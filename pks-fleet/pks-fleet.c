@@ -59,6 +59,9 @@ static int			 linked;	/* TCP+TLS+MQTT session up */
 static time_t			 attempt_at;	/* monotonic: a connection is
 						   being made since; 0: none */
 static time_t			 retry_at;	/* monotonic: the next try */
+static time_t			 hello_at;	/* monotonic: a host's next
+						   hello */
+static int			 hello_every = PKS_FLEET_HELLO_EVERY;
 #ifdef PKS_TESTHOOKS
 /* test builds: SIGUSR1 sends the monitor a delivery outcome it refuses
  * (ok with status 500): a host's monitor must kill us (t_fleet) */
@@ -352,13 +355,25 @@ publish(const char *host, const char *what, char *payload,
 	free(payload);
 }
 
+/*
+ * A host says it is there: at each connection, then every hello_every
+ * seconds, so that the front tells a quiet host from a gone one (/hosts).
+ * Retained: a front that starts later knows this host, and how long ago
+ * it last spoke (the date in it).
+ */
+static void
+hello(void)
+{
+	size_t	len = 0;
+
+	publish(conf.name, "hello", wire_hello(time(NULL), &len), &len, 1);
+	hello_at = mono() + hello_every;
+}
+
 static void
 on_connect(struct mosquitto *m, void *arg, int rc, int flags,
     const mosquitto_property *props)
 {
-	char	topic[FLEET_TOPIC_MAX];
-	size_t	len = 0;
-
 	(void)arg;
 	(void)flags;
 	(void)props;
@@ -378,11 +393,11 @@ on_connect(struct mosquitto *m, void *arg, int rc, int flags,
 		mosquitto_subscribe_v5(m, NULL, "pks/+/reply", QOS, 0, NULL);
 		mosquitto_subscribe_v5(m, NULL, "pks/+/hello", QOS, 0, NULL);
 	} else {
+		char	topic[FLEET_TOPIC_MAX];
+
 		wire_topic(topic, sizeof(topic), conf.name, "req");
 		mosquitto_subscribe_v5(m, NULL, topic, QOS, 0, NULL);
-		/* retained: a front that starts later knows this host */
-		publish(conf.name, "hello", wire_hello(time(NULL), &len), &len,
-		    1);
+		hello();
 	}
 	state_send();
 }
@@ -583,6 +598,9 @@ main(int argc, char *argv[])
 	struct pollfd	 pfd[2];
 	SSL_CTX		*ctx;
 	int		 sock, first = 1;
+#ifdef PKS_TESTHOOKS
+	int		 n;
+#endif
 	time_t		 now;
 
 	proc_start(proc_name(PROC_FLEET), argc, argv);
@@ -599,6 +617,8 @@ main(int argc, char *argv[])
 	mqtt_setup(ctx);
 #ifdef PKS_TESTHOOKS
 	signal(SIGUSR1, sent_forge_sig);	/* before the filter */
+	if ((n = proc_test_env("PKS_TEST_HELLO_S", 1, 3600)) != 0)
+		hello_every = n;
 #endif
 	proc_confine(NULL, 0, fleet_sandbox_rules, fleet_sandbox_nrules);
 	state_send();
@@ -643,6 +663,9 @@ main(int argc, char *argv[])
 			mosquitto_loop_write(mosq, 64);
 		if (linked || attempt_at != 0)
 			mosquitto_loop_misc(mosq);
+		if (linked && conf.role != PKS_FLEET_FRONT &&
+		    mono() >= hello_at)
+			hello();
 		log_flood_tick(&refused_log, mono());
 #ifdef PKS_TESTHOOKS
 		if (sent_forge)

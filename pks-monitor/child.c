@@ -285,7 +285,7 @@ child_start(enum pks_proc id)
 	struct child	*c = &env->child[id];
 	char		 path[PATH_MAX];
 	char		*argv[2];
-	char		*envp[6];
+	char		*envp[7];
 	int		 sv[2], n = 0;
 	pid_t		 pid;
 
@@ -312,15 +312,16 @@ child_start(enum pks_proc id)
 		argv[0] = (char *)proc_name(id);
 		argv[1] = NULL;
 		/* a clean environment; sanitizer settings pass for tests,
-		 * and in test builds pks-telegram's pacing and pks-sniffer's
-		 * arming delay (see there) */
-		for (int k = 0; environ[k] != NULL && n < 5; k++)
+		 * and in test builds pks-telegram's pacing, pks-sniffer's
+		 * arming delay and pks-fleet's hellos (see there) */
+		for (int k = 0; environ[k] != NULL && n < 6; k++)
 			if (strncmp(environ[k], "ASAN_OPTIONS=", 13) == 0 ||
 			    strncmp(environ[k], "UBSAN_OPTIONS=", 14) == 0
 #ifdef PKS_TESTHOOKS
 			    || strncmp(environ[k], "PKS_TEST_RATE_DIV=", 18) == 0
 			    || strncmp(environ[k], "PKS_TEST_ARM_DELAY_MS=",
 			    22) == 0
+			    || strncmp(environ[k], "PKS_TEST_HELLO_S=", 17) == 0
 #endif
 			    )
 				envp[n++] = environ[k];

@@ -170,11 +170,41 @@ host_find(const char *name)
 	return NULL;
 }
 
+#ifdef PKS_TESTHOOKS
+int	fleet_test_hello_s;	/* PKS_TEST_HELLO_S; 0: none */
+#define HELLO_EVERY	(fleet_test_hello_s > 0 ? fleet_test_hello_s : \
+			    PKS_FLEET_HELLO_EVERY)
+#else
+#define HELLO_EVERY	PKS_FLEET_HELLO_EVERY
+#endif
+
+/* seconds without a word from a host after which it is silent: it
+ * missed PKS_FLEET_SILENT hellos */
+static time_t
+silent_after(void)
+{
+	return PKS_FLEET_SILENT * HELLO_EVERY;
+}
+
+static int
+host_silent(const struct fhost *h)
+{
+	return mono_now() - h->seen > silent_after();
+}
+
+/*
+ * A word from a host: now, or (said) a hello it dated then, which may be
+ * one the broker kept (retained) from a host gone since: it is reckoned
+ * from that date, so that a host long gone is not heard "0 s ago" by a
+ * front that just started.
+ */
 static void
 host_seen(const char *name, int64_t said)
 {
 	struct fhost	*h;
 	size_t		 i;
+	time_t		 at = mono_now();
+	int		 fresh = 0;
 
 	if ((h = host_find(name)) == NULL) {
 		if (nhosts == HOSTS_MAX) {
@@ -192,10 +222,15 @@ host_seen(const char *name, int64_t said)
 		memset(h, 0, sizeof(*h));
 		memcpy(h->name, name, sizeof(h->name));
 		log_info("fleet: host %s is there", name);
+		fresh = 1;
 	}
-	if (said != 0)
+	if (said != 0) {
 		h->said = said;
-	h->seen = mono_now();
+		if (said < time(NULL))
+			at -= time(NULL) - said;
+	}
+	if (fresh || at > h->seen)
+		h->seen = at;
 }
 
 static uint64_t
@@ -502,7 +537,8 @@ fleet_hosts(const struct request *r)
 		reply_style(&rp, STYLE_BOLD);
 		reply_add(&rp, "%s", hosts[i].name);
 		reply_style(&rp, STYLE_PLAIN);
-		reply_add(&rp, ": last heard from %lld s ago",
+		reply_add(&rp, ": %slast heard from %lld s ago",
+		    host_silent(&hosts[i]) ? "silent, " : "",
 		    (long long)(now - hosts[i].seen));
 	}
 	if (!link_state.connected)
@@ -637,10 +673,17 @@ host_picker(const struct request *r)
 	memset(ask.argv, 0, sizeof(ask.argv));
 	ask.nargs = 0;
 	g->waiting = 1;		/* until every host is asked */
-	for (i = 0; i < nhosts; i++)
-		if (pickable(&hosts[i]) && fwd_sendv(&ask, hosts[i].name,
-		    FLEET_CMD_SERVICES, g) == 0)
+	for (i = 0; i < nhosts; i++) {
+		if (!pickable(&hosts[i]))
+			continue;
+		/* one that missed its hellos would hold the picker up
+		 * for the whole timeout: not asked, as not answering */
+		if (host_silent(&hosts[i]))
+			g->silent++;
+		else if (fwd_sendv(&ask, hosts[i].name, FLEET_CMD_SERVICES,
+		    g) == 0)
 			g->waiting++;
+	}
 	g->asked = g->waiting - 1;
 	if (--g->waiting == 0)
 		gather_end(g);
@@ -1588,6 +1631,7 @@ fleet_show(struct text *t)
 		return;
 	text_add(t, "%-32s %s\n", "HOST", "LAST-SEEN");
 	for (i = 0; i < nhosts; i++)
-		text_add(t, "%-32s %lld s ago\n", hosts[i].name,
-		    (long long)(now - hosts[i].seen));
+		text_add(t, "%-32s %lld s ago%s\n", hosts[i].name,
+		    (long long)(now - hosts[i].seen), host_silent(&hosts[i]) ?
+		    " (silent)" : "");
 }

@@ -495,6 +495,9 @@ void	 fleet_child_gone(void);
 void	 fleet_expire(time_t);
 time_t	 fleet_next_deadline(void);
 void	 fleet_show(struct text *);
+#ifdef PKS_TESTHOOKS
+extern int	 fleet_test_hello_s;	/* testhook.c sets it */
+#endif
 
 /* fleetauth.c */
 void	 fleet_refused(const char *, ...)

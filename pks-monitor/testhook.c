@@ -21,6 +21,10 @@
  * PKS_TEST_STATE_DELAY_MS=N (1..10000) pauses state_save() N ms halfway
  * through its temporary file (t_admin_crash).
  *
+ * PKS_TEST_HELLO_S=N (1..3600): a fleet host's pks-fleet says hello every
+ * N seconds instead of PKS_FLEET_HELLO_EVERY, and a front takes a host
+ * that missed PKS_FLEET_SILENT of them for silent (t_fleet).
+ *
  * The numbers are read once, at start, as the children read theirs
  * (proc_test_env()): a value that is not a whole number in range is
  * fatal, so that a test that misspells one does not run without it.
@@ -48,6 +52,7 @@ testhook_init(void)
 	    60);
 	state_test_delay_ms = proc_test_env("PKS_TEST_STATE_DELAY_MS", 1,
 	    10000);
+	fleet_test_hello_s = proc_test_env("PKS_TEST_HELLO_S", 1, 3600);
 }
 
 /* PKS_TEST_SEQS_OF=USER */

@@ -49,6 +49,8 @@ from pkstest import tap, run, ADA, BOB, CAROL, DAN, EVE  # noqa: E402
 
 HOSTS = ("web1", "web2", "web3")
 TIMEOUT = 2			# fleet timeout of the front, seconds
+HELLO = 2			# seconds between a host's hellos
+SILENT = 3 * HELLO		# a host that missed 3 is silent
 SSH_PORT = 2222
 GROUP = -1001234567890		# a supergroup Ada writes in
 WEB = pkstest.service("web", 8080) + "\n"	# web1's second service
@@ -136,6 +138,8 @@ def main():
                                    adm,
                                    "web3": SERVICES + pkstest.allow(ADA)},
                            timeout=TIMEOUT, password=("web3",))
+    # every monitor, restarted ones too: hellos every HELLO s
+    os.environ["PKS_TEST_HELLO_S"] = "%d" % HELLO
     try:
         # Lee's sequences, at the first start of each monitor only
         os.environ["PKS_TEST_SEQS_OF"] = "%d" % LEE
@@ -1010,16 +1014,32 @@ def test_notice_replay_after_front_restart(suites, broker):
     last one it took from web2 is forgotten), sent again within the 120 s
     a notice lives: refused, as made before the start; a new one is
     delivered."""
-    front = suites["front"]
+    front, web3 = suites["front"], suites["web3"]
     t0 = time.monotonic()
     old = notice("a notice made before the restart",
                  int(time.time() * 1000))
-    front.monitor.stop()
-    front.monitor.start()
-    log = front.monitor.log
-    tap.ok(log.wait(r"fleet: host web2 is there", 20),
-           "the front restarted and hears from web2 again",
-           log.text()[-1500:])
+    # web3 gone quiet: what the front learns of it after its restart is
+    # the hello the broker kept, as old as that
+    pid = fleet_pid(web3)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        time.sleep(SILENT + 1)
+        front.monitor.stop()
+        front.monitor.start()
+        log = front.monitor.log
+        tap.ok(log.wait(r"fleet: host web2 is there", 20),
+               "the front restarted and hears from web2 again",
+               log.text()[-1500:])
+        tap.ok(log.wait(r"fleet: host web3 is there", 10) is not None,
+               "and of web3, from the hello the broker kept")
+        seen = seen_of(front)
+        tap.ok(seen.get("web3", (0, False))[1] and seen["web3"][0] >=
+               SILENT + 1 and not seen.get("web2", (0, True))[1],
+               "web3's kept hello is reckoned from its date: silent for "
+               "%d s and more, not heard from just now" % (SILENT + 1),
+               seen)
+    finally:
+        os.kill(pid, signal.SIGCONT)
     since = last_seq(front)
     broker.pub("web2", "pks/web2/reply", [
         old, notice("a notice made after the restart",
@@ -1100,10 +1120,17 @@ def test_malformed(suites, broker):
     tap.ok(ports_of(msg), "web1 still answers", msg)
 
 
+def seen_of(front):
+    """pksctl fleet on the front: {host: (seconds ago, silent)}."""
+    return {h: (int(s), bool(q)) for h, s, q in re.findall(
+        r"(?m)^(\w+) +(\d+) s ago( \(silent\))?$", ctl_fleet(front))}
+
+
 def test_no_answer(suites):
     front, web3 = suites["front"], suites["web3"]
     pid = fleet_pid(web3)
     os.kill(pid, signal.SIGSTOP)
+    stopped = time.monotonic()
     try:
         t0 = time.monotonic()
         msg = ask(front, ADA, "/generate web3 ssh",
@@ -1125,8 +1152,29 @@ def test_no_answer(suites):
                "(1 host did not answer" in msg, "the picker of hosts "
                "while web3 does not answer: the others, and a word on "
                "web3", (msg, buttons(rec)))
+        # nothing asked of web1 and web2 for 4 hellos: still heard from
+        # (their hellos); web3, stopped, is silent
+        time.sleep(max(4 * HELLO, SILENT + 1 - (time.monotonic() -
+                                                 stopped)))
+        msg = ask(front, ADA, "/hosts", r"This bot serves")
+        lines = dict(re.findall(r"<b>(\w+)</b>: ([^\n]*)", msg or ""))
+        tap.ok(all(re.fullmatch(r"last heard from [0-%d] s ago" %
+                                (HELLO + 2), lines.get(h, ""))
+                   for h in ("web1", "web2")) and
+               re.fullmatch(r"silent, last heard from \d+ s ago",
+                            lines.get("web3", "")) and
+               int(re.search(r"\d+", lines["web3"]).group(0)) >= SILENT,
+               "/hosts: web1 and web2, asked nothing for %d s, heard from "
+               "within a hello; web3, stopped, silent" % (4 * HELLO), msg)
+        seen = seen_of(front)
+        tap.ok(seen.get("web3", (0, False))[1] and
+               not seen.get("web1", (0, True))[1],
+               "pksctl fleet on the front says web3 is silent", seen)
     finally:
         os.kill(pid, signal.SIGCONT)
+    tap.ok(pkstest.wait_for(lambda: seen_of(front).get("web3", (0, True))[1]
+                            is False, 10), "web3, back, is heard from "
+           "again (its next hello)", seen_of(front))
     # the request reaches web3 late: past its expiry, refused
     tap.ok(web3.monitor.log.wait(r"refused request \d+ from the front: "
                                  r"expired", 15),
