@@ -35,7 +35,7 @@ def monitor_journal(*args):
 
 # the monitor's own test hooks (pks-monitor/testhook.c): name, highest
 HOOKS = (("PKS_TEST_REAP_PAUSE_MS", 1000), ("PKS_TEST_OBSERVED_SAVE_S", 60),
-         ("PKS_TEST_STATE_DELAY_MS", 10000))
+         ("PKS_TEST_STATE_DELAY_MS", 10000), ("PKS_TEST_HELLO_S", 3600))
 
 
 def hooks(nouser):
@@ -54,6 +54,41 @@ def hooks(nouser):
             r = monitor_env({name: v}, "-d", "-f", nouser)
             tap.ok(r.returncode == 78 and name not in r.stderr,
                    "%s=%s is taken" % (name, v), r.stderr)
+
+
+def fleet(d, chroot):
+    """-n checks a fleet { } block (pks.conf(5)): a good one passes, a
+    bad word or a missing file is named with its file:line."""
+    files = {}
+    for n in ("ca.pem", "web1.pem", "web1.key", "secret"):
+        files[n] = os.path.join(d, "fleet-" + n)
+        with open(files[n], "w") as f:
+            f.write("x" * 40 + "\n")
+        os.chmod(files[n], 0o600)
+
+    def block(role="host", ca=files["ca.pem"]):
+        return ('\nfleet {\n\tbroker "mqtts://broker.example:8883"\n'
+                '\tca-file "%s"\n\tcert-file "%s"\n\tkey-file "%s"\n'
+                '\tsecret-file "%s"\n\tname web1\n\trole %s\n}\n' %
+                (ca, files["web1.pem"], files["web1.key"], files["secret"],
+                 role))
+    base = pkstest.base_config(chroot)
+    good = os.path.join(d, "fleet-good.conf")
+    pkstest.write_config(good, base + block())
+    r = monitor("-n", "-f", good)
+    tap.ok(r.returncode == 0, "-n accepts a fleet block", r.stderr)
+    at = len((base + block()).splitlines()) - 1	# the role line
+    for name, text, line, why in (
+            ("role", base + block(role="boss"), at, r"role"),
+            ("ca", base + block(ca=os.path.join(d, "no-such-ca.pem")),
+             at - 5, r"fleet ca-file \S+ not found")):
+        conf = os.path.join(d, "fleet-%s.conf" % name)
+        pkstest.write_config(conf, text)
+        r = monitor("-n", "-f", conf)
+        tap.ok(r.returncode == 1 and re.search(
+            r"%s:%d: .*%s" % (re.escape(conf), line, why), r.stderr),
+            "-n refuses a fleet block's bad %s, naming %s:%d" %
+            (name, os.path.basename(conf), line), r.stderr)
 
 
 def monitor_env(env, *args):
@@ -124,6 +159,7 @@ def main():
     r = monitor("-n", "-f", lo)
     tap.ok(r.returncode == 0 and "does not exist" not in r.stderr,
            "and not about one that does", r.stderr)
+    fleet(d, chroot)
     rc, err = monitor_journal("-n", "-f", bad)
     tap.ok(rc == 1 and "pks-monitor: " not in err,
            "under the journal, -n does not prefix its own name (the "
