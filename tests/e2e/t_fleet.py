@@ -62,6 +62,7 @@ SERVICES = "".join(pkstest.service(n, 9100 + i) + "\n"
 LEE = 6123456797
 # web2 lets 250 more people open ssh: its /users fills a message
 CROWD = [7000000001 + i for i in range(250)]
+NOTE = 6123456798		# web2's notify user, in no chat of a test
 
 
 def fleet_pid(s):
@@ -135,7 +136,7 @@ def main():
                                    "web2": SERVICES + pkstest.allow(ADA) +
                                    "".join(pkstest.allow(CROWD[i:i + 50])
                                            for i in range(0, 250, 50)) +
-                                   adm,
+                                   adm + "notify user %d\n" % NOTE,
                                    "web3": SERVICES + pkstest.allow(ADA)},
                            timeout=TIMEOUT, password=("web3",))
     # every monitor, restarted ones too: hellos every HELLO s
@@ -481,6 +482,14 @@ def test_admin_everywhere(suites):
                parts.get(h, "") for h in ("front", "web1", "web2")) and
            "admin" in parts.get("web3", ""), "locked where Ada is an "
            "admin, refused by web3 where she is not", msg)
+    rec = front.bot.wait_sent(chat_id=NOTE, text=r"^<b>web2</b>: ",
+                              timeout=10)
+    tap.ok(rec and re.search(r"Ada.*%d.*lock" % ADA, rec["params"]["text"],
+                             re.I | re.S) and
+           all(r["params"].get("text", "").startswith("<b>web2</b>: ")
+               for r in front.bot.sent(chat_id=NOTE)),
+           "web2's admin notice (to its notify user) travels back through "
+           "the front, under web2's name", rec and rec["params"])
     msg = ask(front, ADA, "/generate web2 ssh", answer_of("web2"))
     tap.ok(msg and "locked" in msg and ports_of(msg) is None,
            "web2, locked down, issues nothing", msg)
