@@ -20,6 +20,10 @@
 #define PKS_SERVICES_MAX	64
 #define PKS_IFACES_MAX		16
 #define PKS_TEXT_MAX		4096	/* Telegram message text, bytes */
+#define PKS_FLEET_TEXT_MAX	11264	/* a fleet host's answer: longer than
+					   a message, which the front splits
+					   between lines; with its second
+					   text (PKS_TEXT_MAX), one imsg */
 #define PKS_GUARD		16	/* guard ports either side of a knock port */
 #define PKS_ARGS_MAX		4	/* words of an admin command: in fleet
 					   mode HOST USER_ID SERVICE DURATION */

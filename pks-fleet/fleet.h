@@ -16,7 +16,9 @@
 #include "pks.h"
 #include "sandbox.h"
 
-#define FLEET_PAYLOAD_MAX	(16 * 1024)	/* bytes of a broker message */
+/* bytes of a broker message: an answer's texts, each byte of them
+ * escaped in JSON as two at most (wire.c) */
+#define FLEET_PAYLOAD_MAX	(32 * 1024)
 #define FLEET_TOPIC_MAX		(PKS_NAME_MAX + 16)
 
 enum wire_type {
@@ -35,7 +37,7 @@ struct wire_msg {
 	struct pks_fleet_req	 req;
 	struct pks_fleet_sent	 sent;
 	struct pks_fleet_reply	 reply;		/* REPLY, NOTICE */
-	char			 text[PKS_TEXT_MAX];
+	char			 text[PKS_FLEET_TEXT_MAX];
 	char			 alt[PKS_TEXT_MAX];
 	struct pks_fleet_hello	 hello;
 };

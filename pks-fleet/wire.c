@@ -21,6 +21,11 @@
 
 #define JSON_DEPTH	4
 
+/* an answer's texts, each byte escaped as two at most ("\n", "\/"; the
+ * monitor's words hold no other control character), and the rest */
+_Static_assert(2 * (PKS_FLEET_TEXT_MAX + PKS_TEXT_MAX) + 1024 <=
+    FLEET_PAYLOAD_MAX, "an answer's JSON may not fit a broker message");
+
 /* a member a message type may have */
 struct wkey {
 	const char	*name;
@@ -428,7 +433,10 @@ decode_words(json_object *o, struct wire_msg *m)
 	size_t			 i, n, len;
 	int64_t			 prev = 0;
 
-	if (get_str(o, "text", m->text, sizeof(m->text), &len) == -1)
+	/* an answer may be longer than a message (the front splits it
+	 * between lines), a notice not */
+	if (get_str(o, "text", m->text, m->type == WIRE_REPLY ?
+	    sizeof(m->text) : PKS_TEXT_MAX, &len) == -1)
 		return "a text too long";
 	r->textlen = (uint16_t)len;
 	if (get_str(o, "alt", m->alt, sizeof(m->alt), &len) == -1)

@@ -259,6 +259,10 @@ fleet_name_valid(const char *s)
 	return str_valid(s, PKS_NAME_MAX) && conf_valid_name(s);
 }
 
+/* an answer and its second text, the longest, fit one imsg */
+_Static_assert(sizeof(struct pks_fleet_reply) + PKS_FLEET_TEXT_MAX +
+    PKS_TEXT_MAX <= IMSG_MAX_PAYLOAD, "a fleet answer may not fit an imsg");
+
 /* REPLY, NOTICE: the words, in order, within their lengths */
 static int
 fleet_words_valid(const struct imsg *im, struct pks_fleet_reply *r)
@@ -268,8 +272,11 @@ fleet_words_valid(const struct imsg *im, struct pks_fleet_reply *r)
 	if (im->len < sizeof(*r))
 		return 0;
 	memcpy(r, im->data, sizeof(*r));
+	/* an answer may be longer than a message (the front splits it),
+	 * a notice not */
 	if (im->len != sizeof(*r) + r->textlen + r->altlen ||
-	    r->textlen >= PKS_TEXT_MAX || r->altlen >= PKS_TEXT_MAX ||
+	    r->textlen >= (im->hdr.type == IMSG_FLEET_REPLY ?
+	    PKS_FLEET_TEXT_MAX : PKS_TEXT_MAX) || r->altlen >= PKS_TEXT_MAX ||
 	    r->nmark > PKS_FLEET_MARKS || r->to > REPLY_CHOICE ||
 	    !fleet_name_valid(r->host))
 		return 0;
@@ -289,7 +296,7 @@ fleet_dispatch_imsg(struct imsg *im)
 	struct pks_fleet_req	fr;
 	struct pks_fleet_sent	fs;
 	struct pks_fleet_reply	rp;
-	char			text[PKS_TEXT_MAX], alt[PKS_TEXT_MAX];
+	char			text[PKS_FLEET_TEXT_MAX], alt[PKS_TEXT_MAX];
 	uint32_t		i;
 	int			front;
 

@@ -837,6 +837,7 @@ host_src(struct reply *src, const struct pks_fleet_reply *fr,
 	size_t	i;
 
 	reply_init(src);
+	src->t.max = PKS_FLEET_TEXT_MAX;
 	src->to = fr->to;
 	/* whole, up to a text's size (dispatch.c): none of the room that
 	 * text_addn() keeps for "... and N more lines", which the host's
@@ -1526,7 +1527,9 @@ static const struct origin fleet_origin = {
 	.done = fl_done,
 	.notify = fl_notify,
 	.window = fl_window,
-	.seq_gone = fl_seq_gone
+	.seq_gone = fl_seq_gone,
+	/* the front splits a long answer between lines */
+	.text_max = PKS_FLEET_TEXT_MAX
 };
 
 /* ------------------------------------------------------------- both */

@@ -218,7 +218,10 @@ int64_t	 mono_ms_to_wall(int64_t);
 #define TEXT_MORE	48	/* room kept in a text for "... and N more
 				   lines" (text_finish) */
 struct text {
-	char		buf[PKS_TEXT_MAX];
+	char		buf[PKS_FLEET_TEXT_MAX];
+	size_t		max;		/* bytes it may hold: 0, a Telegram
+					   message's (PKS_TEXT_MAX); a fleet
+					   host's answer, more */
 	size_t		len;
 	int		full;		/* a piece did not fit (text_add) */
 	unsigned	more;		/* lines that did not fit */
@@ -443,6 +446,8 @@ struct origin {
 	/* a sequence with a message (msg_id) is gone: used, expired or
 	   revoked; its message must say so, without the ports */
 	void	(*seq_gone)(const struct sequence *);
+	/* bytes of an answer's words (struct text's max): 0, a message */
+	size_t	  text_max;
 };
 
 void	 request_handle(const struct request *);

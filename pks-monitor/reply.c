@@ -122,7 +122,7 @@ reply_fits(const struct reply *r, size_t room)
 	if (r->t.full)
 		return 0;
 	reply_html(r, &html);
-	return !html.full && html.len + room < sizeof(html.buf) - TEXT_MORE;
+	return !html.full && html.len + room < PKS_TEXT_MAX - TEXT_MORE;
 }
 
 /* "ssh open for 192.0.2.1 until 12:00:30 UTC", "ssh closed for ..." */

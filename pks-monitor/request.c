@@ -356,6 +356,7 @@ request_handle(const struct request *r)
 
 	reply_init(&rp);
 	reply_init(&nt);
+	rp.t.max = r->origin->text_max;
 	if (r->user == 0) {
 		/* an anonymous admin, a channel, a bot: no one to answer */
 		log_info("refused a command sent on behalf of a chat or by a "

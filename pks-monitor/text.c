@@ -16,6 +16,14 @@
 
 #include "monitor.h"
 
+/* the bytes t may hold */
+static size_t
+text_max(const struct text *t)
+{
+	return t->max != 0 && t->max <= sizeof(t->buf) ? t->max :
+	    PKS_TEXT_MAX;
+}
+
 /*
  * Append len bytes of s, the whole piece or nothing: once a piece does
  * not fit, t is full and later pieces are only counted (their lines),
@@ -27,7 +35,7 @@ text_addn(struct text *t, const char *s, size_t len)
 {
 	size_t	i;
 
-	if (!t->full && t->len + len < sizeof(t->buf) - TEXT_MORE) {
+	if (!t->full && t->len + len < text_max(t) - TEXT_MORE) {
 		memcpy(t->buf + t->len, s, len);
 		t->len += len;
 		t->buf[t->len] = '\0';
@@ -88,10 +96,10 @@ text_finish(struct text *t)
 		while (cut > 0 && ((unsigned char)t->buf[cut] & 0xc0) == 0x80)
 			cut--;
 	/* into the room kept for it */
-	n = snprintf(t->buf + cut, sizeof(t->buf) - cut, "... and %u more "
+	n = snprintf(t->buf + cut, text_max(t) - cut, "... and %u more "
 	    "line%s", t->more + t->open_line,
 	    t->more + t->open_line == 1 ? "" : "s");
-	t->len = cut + (n > 0 && (size_t)n < sizeof(t->buf) - cut ? n : 0);
+	t->len = cut + (n > 0 && (size_t)n < text_max(t) - cut ? n : 0);
 	t->buf[t->len] = '\0';
 	t->full = 0;
 	return cut;

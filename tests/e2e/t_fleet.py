@@ -10,7 +10,7 @@ firewall and configuration.  Then, in order:
 
 - /generate web2 ssh, knocked at web2, opens web2 only;
 - /status longer than a message comes whole, in several, and so does
-  a host's answer that fills a message of its own;
+  a host's answer longer than a message (/users web2);
 - /recovery all: every host's sequences reach the admin whole; a
   gathered answer longer than a message is split between hosts;
 - a user allowed on web1 only is refused on web2 by web2's monitor;
@@ -438,36 +438,40 @@ def test_status_split(suites):
 
 
 def test_long_answer(suites):
-    """/users web2 fills a message of web2's (250 more people allowed
-    ssh, 5.4 kB: web2 ends its own answer on a whole line and says how
-    many more).  Under web2's name, with HTML, that is more than a
-    Telegram message: it comes in two, every line web2 sent whole, none
-    cut by the front."""
+    """/users web2 is longer than a message (250 more people allowed
+    ssh: 5.4 kB under web2's name; cut at 4 kB by web2 before): web2
+    sends it whole
+    (a fleet host's answer may be longer than a message) and the front
+    splits it between lines: every line in one of several messages,
+    each under web2's name and within Telegram's 4096, none cut, no
+    "... and N more lines"."""
     front = suites["front"]
     since = last_seq(front)
     front.bot.push_message(user_id=ADA, text="/users web2", chat_id=ADA,
                            chat_type="private", first_name="Ada")
+    want = ["%d" % c for c in CROWD]
+
+    def users(msgs):
+        return [u for m in msgs for u, svcs in re.findall(
+            r"(?m)^(?:<b>web2</b>: )?user (\d+): (.*)$", m)
+            if u != "%d" % ADA and svcs == "ssh"]
 
     def done():
         msgs = [r["params"].get("text", "") for r in
                 front.bot.sent(chat_id=ADA, since=since)]
-        return msgs if msgs and "more line" in msgs[-1] else None
+        return msgs if users(msgs) == want or any(
+            "more line" in m for m in msgs) else None
     msgs = pkstest.wait_for(done, 15) or [
         r["params"].get("text", "") for r in front.bot.sent(chat_id=ADA,
                                                              since=since)]
-    users = [re.findall(r"(?m)^user (\d+): (.*)$", m) for m in msgs]
-    whole = [u for m in users for u, svcs in m if u != "%d" % ADA and
-             svcs == "ssh"]
     tap.ok(len(msgs) >= 2 and all(m.startswith("<b>web2</b>: ") and
                                   len(m) <= 4096 for m in msgs) and
-           len(whole) >= 150 and whole == ["%d" % c for c in
-                                         CROWD[:len(whole)]] and
-           sum(m.count("more line") for m in msgs) == 1 and
-           re.search(r"\.\.\. and \d+ more lines?$", msgs[-1]),
-           "/users web2, a message of web2's: %d bytes in %d messages "
-           "under web2's name, %d people's lines whole, web2's own end "
-           "last" % (sum(len(m) for m in msgs), len(msgs), len(whole)),
-           [len(m) for m in msgs] + [m[:200] for m in msgs])
+           users(msgs) == want and
+           not any("more line" in m for m in msgs),
+           "/users web2, longer than a message: %d bytes in %d messages "
+           "under web2's name, %d of %d people's lines, none left out" %
+           (sum(len(m) for m in msgs), len(msgs), len(users(msgs)),
+            len(want)), [len(m) for m in msgs] + [m[-200:] for m in msgs])
 
 
 def test_admin_everywhere(suites):
@@ -1111,7 +1115,7 @@ def test_malformed(suites, broker):
                                         args=["a", "b", "c", "d", "e"])),
         ("a type for another topic", json.dumps({"type": "hello",
                                                  "at": now})),
-        ("a big message", "{\"type\":\"req\",\"x\":\"%s\"}" % ("y" * 20000)),
+        ("a big message", "{\"type\":\"req\",\"x\":\"%s\"}" % ("y" * 40000)),
     ]
     broker.pub("front", "pks/web1/req", [p for _, p in bad])
     n = pkstest.wait_for(lambda: len(log.grep(
@@ -1127,6 +1131,28 @@ def test_malformed(suites, broker):
     msg = ask(suites["front"], ADA, "/generate web1 ssh",
               answer_of("web1"))
     tap.ok(ports_of(msg), "web1 still answers", msg)
+    # to the front: an answer may be longer than a message, a notice not
+    # (nor an answer past 11 KiB): the front's pks-fleet refuses them
+    front = suites["front"]
+    fpid, flog = fleet_pid(front), front.monitor.log
+    too_long = (r"pks-fleet: refused a broker message on pks/web1/reply "
+                r"\(\d+ bytes\): a text too long")
+    before = len(flog.grep(too_long))
+    at = int(time.time() * 1000)
+    broker.pub("web1", "pks/web1/reply", [
+        fleetnet.signed(KEYS["web1"], "web1", {
+            "type": "notice", "chat": ADA, "msg": 0, "at": at,
+            "text": "line of a long notice\n" * 200, "alt": "",
+            "marks": []}),
+        fleetnet.signed(KEYS["web1"], "web1", {
+            "type": "reply", "id": 8009, "user": ADA, "chat": ADA,
+            "req": "cd" * 32, "to": 0, "text": "x" * 11264, "alt": "",
+            "marks": []})])
+    tap.ok(pkstest.wait_for(lambda: len(flog.grep(too_long)) - before ==
+                            2, 10) and
+           fleet_pid(front) == fpid, "a notice over 4 kB and an answer over "
+           "11 kB: refused by the front's pks-fleet, which goes on",
+           flog.text()[-1500:])
 
 
 def seen_of(front):

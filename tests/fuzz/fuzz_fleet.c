@@ -59,7 +59,8 @@ check(const struct wire_msg *m)
 		break;
 	case WIRE_REPLY:
 	case WIRE_NOTICE:
-		if (m->reply.textlen >= PKS_TEXT_MAX ||
+		if (m->reply.textlen >= (m->type == WIRE_REPLY ?
+		    PKS_FLEET_TEXT_MAX : PKS_TEXT_MAX) ||
 		    m->reply.altlen >= PKS_TEXT_MAX ||
 		    m->reply.nmark > PKS_FLEET_MARKS || m->reply.to > 2 ||
 		    strlen(m->text) != m->reply.textlen ||

@@ -636,7 +636,7 @@ fleet_sign(const uint8_t *data, size_t len)
 	static uint8_t		 buf[65536];
 	struct imsg_hdr		 h;
 	struct pks_fleet_reply	 r;
-	char			 text[PKS_TEXT_MAX], alt[PKS_TEXT_MAX];
+	char			 text[PKS_FLEET_TEXT_MAX], alt[PKS_TEXT_MAX];
 	size_t			 off, n;
 
 	if (len > sizeof(buf))
@@ -652,7 +652,8 @@ fleet_sign(const uint8_t *data, size_t len)
 			continue;
 		memcpy(&r, buf + off + sizeof(h), sizeof(r));
 		if (n != sizeof(r) + r.textlen + r.altlen ||
-		    r.textlen >= PKS_TEXT_MAX || r.altlen >= PKS_TEXT_MAX ||
+		    r.textlen >= PKS_FLEET_TEXT_MAX ||
+		    r.altlen >= PKS_TEXT_MAX ||
 		    memchr(r.host, '\0', sizeof(r.host)) == NULL)
 			continue;
 		memcpy(text, buf + off + sizeof(h) + sizeof(r), r.textlen);
