@@ -22,6 +22,7 @@ import pkstest
 from pkstest import run, spawn
 
 BROKER = "198.19.0.1"
+BROKER_NAME = "broker.pks.test"	# its name, for the hosts that use one
 PORT = 8883			# client certificates
 PW_PORT = 8884			# password-file (the same ACL)
 
@@ -31,8 +32,8 @@ def openssl(*args, cwd):
 
 
 def make_pki(d, names):
-    """A CA, the broker's certificate (its address as the name) and one
-    client certificate per fleet member, CN = its name."""
+    """A CA, the broker's certificate (its address and BROKER_NAME as its
+    names) and one client certificate per fleet member, CN = its name."""
     openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
             "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
             "-subj", "/CN=PKS fleet test CA", "-keyout", "ca.key",
@@ -53,7 +54,7 @@ def make_pki(d, names):
                 "-out", name + ".pem", *extra, cwd=d)
         os.chmod(os.path.join(d, name + ".key"), 0o600)
 
-    leaf("broker", "subjectAltName=IP:%s\n" % BROKER)
+    leaf("broker", "subjectAltName=IP:%s,DNS:%s\n" % (BROKER, BROKER_NAME))
     for n in names:
         leaf(n)
     # mosquitto runs as the mosquitto user when started as root
@@ -226,10 +227,12 @@ def signed(key, host, o):
     return json.dumps(o)
 
 
-def fleet_block(d, name, role, timeout, password=False, hosts=()):
+def fleet_block(d, name, role, timeout, password=False, hosts=(),
+                broker=BROKER):
     """A fleet block: name logs in with its certificate, or with a
     password (made here, in the broker's password file too); a host
-    names its secret-file, the front every host's."""
+    names its secret-file, the front every host's.  broker: the broker's
+    address, or a name (see Fleet.named)."""
     if password:
         pw = os.path.join(d, name + ".password")
         with open(pw, "w") as f:
@@ -250,7 +253,22 @@ def fleet_block(d, name, role, timeout, password=False, hosts=()):
         keys = '\tsecret-file "%s/%s.secret"\n' % (d, name)
     return ('fleet {\n\tbroker "mqtts://%s:%d"\n\tca-file "%s/ca.pem"\n'
             '%s\tname %s\n\trole %s\n\ttimeout %d\n%s}\n' %
-            (BROKER, port, d, login, name, role, timeout, keys))
+            (broker, port, d, login, name, role, timeout, keys))
+
+
+def name_broker(ns, names):
+    """names resolve to the broker in namespace ns: the hosts file that
+    ip netns exec puts over /etc/hosts for that namespace's processes
+    (a directory of /etc/netns named after ns, removed by unname())."""
+    d = os.path.join("/etc/netns", ns)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "hosts"), "w") as f:
+        f.write("127.0.0.1 localhost\n::1 localhost\n" +
+                "".join("%s %s\n" % (BROKER, n) for n in names))
+
+
+def unname(ns):
+    shutil.rmtree(os.path.join("/etc/netns", ns), True)
 
 
 
@@ -260,8 +278,12 @@ class Fleet:
     member's name to its allow lines.  start() brings everything up side
     by side, stop() takes it all down, whatever state it is in."""
 
-    def __init__(self, hosts, rights, timeout=5, tag=None, password=()):
+    def __init__(self, hosts, rights, timeout=5, tag=None, password=(),
+                 named=()):
         self.tag = tag or "%d" % os.getpid()
+        # members that name the broker (BROKER_NAME) rather than give
+        # its address: their server namespace resolves it
+        self.named = named
         self.names = ("front",) + tuple(hosts)
         self.d = tempfile.mkdtemp(prefix="pks-fleet-")
         self.rights = rights
@@ -281,7 +303,8 @@ class Fleet:
             make_secret(self.d, n)
         blocks = {n: fleet_block(self.d, n, "front" if n == "front" else
                                  "host", self.timeout, n in self.password,
-                                 self.names[1:])
+                                 self.names[1:], BROKER_NAME if n in
+                                 self.named else BROKER)
                   for n in self.names}
         self.broker = Broker(self.d, self.tag)
         self.broker.start()
@@ -290,6 +313,8 @@ class Fleet:
             net.create()
             self.nets.append(net)
             self.broker.link(net.srv)
+            if name in self.named:
+                name_broker(net.srv, (BROKER_NAME,))
             self.suites[name] = pkstest.Suite(
                 net, telegram=(name == "front"),
                 extra=self.rights.get(name, "") + blocks[name])
@@ -322,5 +347,6 @@ class Fleet:
         if self.broker:
             self.broker.destroy()
         for net in self.nets:
+            unname(net.srv)
             net.destroy()
         shutil.rmtree(self.d, True)

@@ -138,7 +138,8 @@ def main():
                                            for i in range(0, 250, 50)) +
                                    adm + "notify user %d\n" % NOTE,
                                    "web3": SERVICES + pkstest.allow(ADA)},
-                           timeout=TIMEOUT, password=("web3",))
+                           timeout=TIMEOUT, password=("web3",),
+                           named=("web1",))
     # every monitor, restarted ones too: hellos every HELLO s
     os.environ["PKS_TEST_HELLO_S"] = "%d" % HELLO
     try:
@@ -188,6 +189,8 @@ def main():
         test_flood_is_counted(suites, broker)
         test_broker_restart(suites, broker)
         test_ctl(suites)
+        test_front_alone(suites)
+        test_broker_name(suites)
         test_confinement(suites)
     finally:
         fleet.stop()
@@ -1367,6 +1370,52 @@ def test_ctl(suites):
            int(m.group(2)) >= 11 and "LAST-SEEN" not in out,
            "pksctl fleet on a host: the link, the messages received and "
            "refused, the last; no hosts", out)
+
+
+def test_front_alone(suites):
+    """The front alone holds the bot token and runs pks-telegram."""
+    tap.ok(suites["front"].monitor.child_pid("pks-telegram") and
+           not any(suites[h].monitor.child_pid("pks-telegram")
+                   for h in HOSTS), "pks-telegram runs on the front only")
+
+
+def reload_with(s, text):
+    """s's configuration replaced by text, reloaded: the log's mark."""
+    start = s.monitor.log.mark()
+    pkstest.write_config(s.monitor.conf, text)
+    s.monitor.proc.send_signal(signal.SIGHUP)
+    return start if s.monitor.log.wait(r"configuration reloaded", 15,
+                                       start) is not None else None
+
+
+def test_broker_name(suites):
+    """web1 names its broker (broker.pks.test, in its namespace's hosts
+    file), resolved by pks-fleet before its chroot; the broker's
+    certificate is checked against that name: another name that leads to
+    the same broker, which its certificate does not carry, is refused."""
+    web1 = suites["web1"]
+    log = web1.monitor.log
+    tap.ok(log.grep(r"pks-fleet: connected to the broker %s:%d as web1" %
+                    (re.escape(fleetnet.BROKER_NAME), fleetnet.PORT)),
+           "web1 reached the broker by its name, from its chroot",
+           log.grep(r"connected to the broker"))
+    fleetnet.name_broker(web1.net.srv, (fleetnet.BROKER_NAME,
+                                        "wrong.pks.test"))
+    good = open(web1.monitor.conf).read()
+    start = reload_with(web1, good.replace(fleetnet.BROKER_NAME,
+                                           "wrong.pks.test"))
+    tap.ok(start is not None and log.wait(
+        r"pks-fleet: .*certificate verify failed", 15, start) and
+        not log.grep(r"connected to the broker wrong"),
+        "a name the broker's certificate does not carry: refused",
+        log.text()[-1500:])
+    tap.ok("broker not connected" in ctl_fleet(web1), "pksctl fleet: not "
+           "connected", ctl_fleet(web1))
+    start = reload_with(web1, good)
+    tap.ok(start is not None and log.wait(
+        r"pks-fleet: connected to the broker %s" %
+        re.escape(fleetnet.BROKER_NAME), 20, start),
+        "its own name again: connected", log.text()[-1000:])
 
 
 def test_confinement(suites):
