@@ -149,9 +149,10 @@ def write(res, hosts):
 ## Fleet mode (make bench-fleet)
 
 Measured %s on this machine (%d CPUs, shared; 1-minute load
-average %.2f before the run and %.2f after it), a real mosquitto broker (%s) over TLS with
-the ACL of doc/fleet.md, a front and %d hosts, each a full PKS in its own
-namespaces (tests/bench/fleet.py).  Latency: from
+average %.2f before the run and %.2f after it), a real mosquitto
+broker (%s) over TLS with the configuration and ACL of doc/fleet.md, a
+front and %d hosts, each a full PKS in its own namespaces
+(tests/bench/fleet.py).  Latency: from
 the fake Bot API offering a `/generate HOST ssh` update to the front's
 long poll, to the host's answer arriving as `sendMessage`: the front's
 bot, monitor and pks-fleet, the broker, the host's pks-fleet and

@@ -69,6 +69,22 @@ def doc_acl():
     return m.group(1)
 
 
+def doc_conf(d):
+    """mosquitto's configuration of doc/fleet.md, as an admin copies it:
+    the certificate listener (PORT), then the password one (PW_PORT),
+    its files in d instead of /etc/mosquitto/pks."""
+    text = open(os.path.join(pkstest.TOP, "doc", "fleet.md")).read()
+    main = re.search(r"`/etc/mosquitto/conf\.d/pks\.conf`[^`]*:\n\n"
+                     r"```\n(.*?)```", text, re.S)
+    pw = re.search(r"```\n(listener %d\n.*?)```" % PW_PORT, text, re.S)
+    if (main is None or pw is None or
+            not re.search(r"(?m)^listener %d$" % PORT, main.group(1))):
+        raise RuntimeError("doc/fleet.md: no mosquitto configuration with "
+                           "listeners %d and %d" % (PORT, PW_PORT))
+    return (main.group(1) + pw.group(1)).replace("/etc/mosquitto/pks/",
+                                                 d + "/")
+
+
 class Broker:
     """mosquitto in its own namespace, a bridge to every server ns."""
 
@@ -86,23 +102,13 @@ class Broker:
         with open(os.path.join(d, "acl"), "w") as f:
             f.write(doc_acl())
         with open(os.path.join(d, "mosquitto.conf"), "w") as f:
-            f.write("per_listener_settings false\n"
-                    "persistence false\n"
+            # the tests' own: nothing kept, the log on stderr; then the
+            # configuration of doc/fleet.md (the namespace holds only
+            # the broker: its listeners take every address of it)
+            f.write("persistence false\n"
                     "log_dest stderr\n"
                     "log_type error\nlog_type warning\nlog_type notice\n"
-                    "log_type information\n"
-                    "listener %d %s\n"
-                    "cafile %s/ca.pem\ncertfile %s/broker.pem\n"
-                    "keyfile %s/broker.key\n"
-                    "require_certificate true\n"
-                    "use_identity_as_username true\n"
-                    # hosts that log in with a password-file instead
-                    "listener %d %s\n"
-                    "cafile %s/ca.pem\ncertfile %s/broker.pem\n"
-                    "keyfile %s/broker.key\n"
-                    "password_file %s/passwd\n"
-                    "acl_file %s/acl\n" % (PORT, BROKER, d, d, d,
-                                           PW_PORT, BROKER, d, d, d, d, d))
+                    "log_type information\n" + doc_conf(d))
 
     def link(self, srv_ns):
         """A leg from a server namespace to the bridge."""
