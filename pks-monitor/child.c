@@ -527,9 +527,11 @@ child_next_deadline(void)
 
 /*
  * Queue a message for a child; fd (or -1) goes with it.  A child that is
- * not running gets the whole state again at its restart.
+ * not running gets the whole state again at its restart.  0 if queued,
+ * -1 if dropped (an answer to someone is then not sent: the caller
+ * decides, see child_taking()).
  */
-static void
+static int
 child_queue(enum pks_proc id, uint32_t type, int fd, const struct iovec *iov,
     int iovcnt)
 {
@@ -538,7 +540,7 @@ child_queue(enum pks_proc id, uint32_t type, int fd, const struct iovec *iov,
 	if (c->fd == -1) {
 		if (fd != -1)
 			close(fd);
-		return;
+		return -1;
 	}
 	if (imsg_composev(&c->ibuf, type, 0, fd, iov, iovcnt) == -1) {
 		/* a lost message would leave the child out of step: a
@@ -548,14 +550,32 @@ child_queue(enum pks_proc id, uint32_t type, int fd, const struct iovec *iov,
 			close(fd);
 		child_kill(id, errno == ENOBUFS ? "not reading its messages" :
 		    "out of step");
+		return -1;
 	}
+	return 0;
 }
 
-void
+/* 0 if queued, -1 if dropped (child_queue()) */
+int
 child_sendv(enum pks_proc id, uint32_t type, const struct iovec *iov,
     int iovcnt)
 {
-	child_queue(id, type, -1, iov, iovcnt);
+	return child_queue(id, type, -1, iov, iovcnt);
+}
+
+/*
+ * Whether a child takes what is queued for it now: running, and not on
+ * its way out (a reload stops it; what it has not read dies with it).
+ * An answer to someone that a child would not pass on is not sent: the
+ * origin says so (struct origin's reply), and a sequence it held is
+ * revoked (request.c).
+ */
+int
+child_taking(enum pks_proc id)
+{
+	const struct child	*c = &env->child[id];
+
+	return c->pid != -1 && c->fd != -1 && !c->planned;
 }
 
 void
@@ -566,7 +586,7 @@ child_send(enum pks_proc id, uint32_t type, int fd, const void *data,
 
 	iov.iov_base = (void *)data;
 	iov.iov_len = len;
-	child_queue(id, type, fd, &iov, data != NULL ? 1 : 0);
+	(void)child_queue(id, type, fd, &iov, data != NULL ? 1 : 0);
 }
 
 void

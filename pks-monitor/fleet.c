@@ -147,8 +147,10 @@ static void	gather_line(struct gather *, const char *);
 static void	gather_end(struct gather *);
 static int	fwd_sendv(const struct request *, const char *, uint32_t,
 		    struct gather *);
-static void	send_words(uint32_t, const struct local *, int64_t, int64_t,
+static int	send_words(uint32_t, const struct local *, int64_t, int64_t,
 		    const struct reply *);
+static void	fwd_undelivered(struct forward *);
+static void	fwd_outcome(struct forward *, const struct pks_tg_sent *);
 
 static int
 is_front(void)
@@ -344,12 +346,13 @@ fwd_sendv(const struct request *r, const char *host, uint32_t cmd,
 /* the gathering /status: this host's answer goes into it */
 static struct gather	*gathering;
 
-static void
+static int
 ga_reply(const struct request *r, const struct reply *rp)
 {
 	(void)r;
 	if (gathering != NULL)
 		gather_add(gathering, env->conf->fleet_name, rp);
+	return 0;
 }
 
 static void
@@ -1099,6 +1102,7 @@ fleet_reply(const struct pks_fleet_reply *fr, const char *text,
 {
 	struct forward	*f;
 	struct reply	 rp, src;
+	int		 sent;
 
 	if (!is_front() || fleet_auth_words(IMSG_FLEET_REPLY, fr, text, alt) ==
 	    -1)
@@ -1135,15 +1139,18 @@ fleet_reply(const struct pks_fleet_reply *fr, const char *text,
 		    &src);
 	else
 		words_add(&rp, f->host, &src);
-	telegram_origin.reply(&f->req, &rp);
+	sent = telegram_origin.reply(&f->req, &rp);
 	if (f->state == FWD_AFTER) {
 		fwd_free(f);
 		return;
 	}
 	if (rp.to == REPLY_PRIVATE) {
-		/* the delivery decides whether the host keeps it */
+		/* the delivery decides whether the host keeps it; an
+		 * answer pks-telegram cannot take is not delivered */
 		f->state = FWD_SENDING;
 		f->deadline = mono_now() + SENT_WAIT;
+		if (sent == -1)
+			fwd_undelivered(f);
 		return;
 	}
 	telegram_origin.done(&f->req);
@@ -1157,14 +1164,23 @@ fleet_reply(const struct pks_fleet_reply *fr, const char *text,
 int
 fleet_tg_sent(const struct pks_tg_sent *s)
 {
-	struct pks_fleet_sent	 fs;
-	struct forward		*f;
+	struct forward	*f;
 
 	for (f = forwards; f != NULL; f = f->next)
 		if (f->req.id == s->reqid && f->state == FWD_SENDING)
 			break;
 	if (f == NULL)
 		return 0;
+	fwd_outcome(f, s);
+	return 1;
+}
+
+/* the outcome s of f's private answer, for its host */
+static void
+fwd_outcome(struct forward *f, const struct pks_tg_sent *s)
+{
+	struct pks_fleet_sent	 fs;
+
 	memset(&fs, 0, sizeof(fs));
 	fs.id = f->id;
 	memcpy(fs.host, f->host, sizeof(fs.host));
@@ -1185,7 +1201,18 @@ fleet_tg_sent(const struct pks_tg_sent *s)
 	telegram_origin.done(&f->req);
 	f->state = FWD_AFTER;
 	f->deadline = mono_now() + env->conf->fleet_timeout;
-	return 1;
+}
+
+/* f's private answer did not reach Telegram: its host revokes what it
+ * held at once, instead of waiting for an outcome that never comes */
+static void
+fwd_undelivered(struct forward *f)
+{
+	struct pks_tg_sent	s;
+
+	memset(&s, 0, sizeof(s));
+	s.reqid = f->req.id;
+	fwd_outcome(f, &s);
 }
 
 /* A host's message: new (msg_id 0), or new words for one it sent. */
@@ -1323,7 +1350,7 @@ services_answer(const struct pks_fleet_req *fr)
 	log_info("fleet: request %llu from the front: services for user "
 	    "%lld: %d may be opened here", (unsigned long long)fr->id,
 	    (long long)fr->user, n);
-	send_words(IMSG_FLEET_REPLY, &l, 0, 0, &rp);
+	(void)send_words(IMSG_FLEET_REPLY, &l, 0, 0, &rp);
 }
 
 /* A request of the front, checked by dispatch.c: one more origin. */
@@ -1413,8 +1440,9 @@ fleet_sent(const struct pks_fleet_sent *s)
 	    s->msg_id);
 }
 
-/* an answer to the request of l, or (l NULL) a notice to chat */
-static void
+/* an answer to the request of l, or (l NULL) a notice to chat; 0 if
+ * queued for pks-fleet */
+static int
 send_words(uint32_t type, const struct local *l, int64_t chat, int64_t msg,
     const struct reply *rp)
 {
@@ -1459,16 +1487,24 @@ send_words(uint32_t type, const struct local *l, int64_t chat, int64_t msg,
 	iov[1].iov_len = t.len;
 	iov[2].iov_base = alt.buf;
 	iov[2].iov_len = alt.len;
-	child_sendv(PROC_FLEET, type, iov, 3);
+	return child_sendv(PROC_FLEET, type, iov, 3);
 }
 
-static void
+/*
+ * -1 if the answer cannot reach the front now: pks-fleet is down,
+ * restarting (a crash, with back-off; a reload) or has no broker link.
+ * Not held for later: a sequence in it is revoked (request.c) and the
+ * front says "HOST did not answer", as for a host that is silent.
+ */
+static int
 fl_reply(const struct request *r, const struct reply *rp)
 {
 	struct local	*l;
 
-	if ((l = local_find(r->id)) != NULL)
-		send_words(IMSG_FLEET_REPLY, l, 0, 0, rp);
+	if ((l = local_find(r->id)) == NULL || !child_taking(PROC_FLEET) ||
+	    !link_state.connected)
+		return -1;
+	return send_words(IMSG_FLEET_REPLY, l, 0, 0, rp);
 }
 
 static void
@@ -1497,8 +1533,8 @@ fl_notify(int64_t except, const struct reply *rp)
 
 	for (i = 0; i < env->conf->nnotify; i++)
 		if (env->conf->notify[i] != except)
-			send_words(IMSG_FLEET_NOTICE, NULL, env->conf->notify[i],
-			    0, rp);
+			(void)send_words(IMSG_FLEET_NOTICE, NULL,
+			    env->conf->notify[i], 0, rp);
 }
 
 static void
@@ -1508,7 +1544,7 @@ fl_window(const struct window *w, enum win_event ev)
 
 	reply_init(&rp);
 	reply_window(&rp, w, ev);
-	send_words(IMSG_FLEET_NOTICE, NULL, w->user_id, 0, &rp);
+	(void)send_words(IMSG_FLEET_NOTICE, NULL, w->user_id, 0, &rp);
 }
 
 static void
@@ -1518,7 +1554,7 @@ fl_seq_gone(const struct sequence *q)
 
 	reply_init(&rp);
 	reply_seq_gone(&rp, q);
-	send_words(IMSG_FLEET_NOTICE, NULL, q->user_id, q->msg_id, &rp);
+	(void)send_words(IMSG_FLEET_NOTICE, NULL, q->user_id, q->msg_id, &rp);
 }
 
 static const struct origin fleet_origin = {

@@ -306,7 +306,8 @@ unsigned int child_restart_due(time_t);
 time_t	 child_next_deadline(void);
 void	 child_kill(enum pks_proc, const char *);
 void	 child_send(enum pks_proc, uint32_t, int, const void *, size_t);
-void	 child_sendv(enum pks_proc, uint32_t, const struct iovec *, int);
+int	 child_sendv(enum pks_proc, uint32_t, const struct iovec *, int);
+int	 child_taking(enum pks_proc);
 void	 child_flush_all(void);
 int	 child_read(enum pks_proc);
 int	 child_get(enum pks_proc, struct imsg *);
@@ -435,8 +436,9 @@ struct request {
  */
 struct origin {
 	const char	*name;
-	/* the answer to req */
-	void	(*reply)(const struct request *, const struct reply *);
+	/* the answer to req: 0 if handed on for delivery, -1 if it cannot
+	   be (the child that carries it is down or restarting) */
+	int	(*reply)(const struct request *, const struct reply *);
 	/* req is handled: the origin may forget it */
 	void	(*done)(const struct request *);
 	/* a line for the people who follow admin actions, except one */
@@ -473,6 +475,7 @@ int	 recovery_issue(int64_t, const char *, unsigned int, int64_t,
 int	 recovery_revoke(uint32_t, int64_t, const char *, struct reply *,
 	    struct reply *);
 int	 recovery_knock(const struct pks_knock *);
+void	 recovery_unsent(const char *);
 int	 recovery_command(const struct request *, struct reply *,
 	    struct reply *);
 

@@ -31,6 +31,9 @@
 #define RECOVERY_PER_USER	10	/* live per user and service */
 
 static const struct origin	*notes;	/* where admins hear of them */
+/* the sequences the last /recovery issued, until its answer is sent */
+static uint32_t			 just[RECOVERY_BATCH];
+static unsigned int		 njust;
 
 void
 recovery_init(const struct origin *o)
@@ -131,6 +134,8 @@ recovery_issue(int64_t user, const char *svcname, unsigned int count,
 		reply_add(rp, "No recovery sequence issued: %s.", why);
 		return -1;
 	}
+	for (njust = 0; njust < count; njust++)
+		just[njust] = made[njust]->seq.id;
 	log_warnx("recovery: %u sequence(s) of %lld for %s issued by %s, "
 	    "valid until %s (ids %u to %u)", count, (long long)user, svcname,
 	    actor_str(by, by_name, byw, sizeof(byw)), until, made[0]->seq.id,
@@ -257,6 +262,33 @@ list(struct reply *rp)
 }
 
 /*
+ * The answer to the last /recovery could not be sent (request.c): the
+ * sequences it issued were shown to nobody, and would live on unknown
+ * for recovery-valid.  They are revoked.
+ */
+void
+recovery_unsent(const char *to)
+{
+	unsigned int	 i, n = 0;
+
+	for (i = 0; i < njust; i++) {
+		struct sequence	*q = seq_find(just[i]);
+
+		if (q != NULL && q->recovery) {
+			seq_remove(q);
+			n++;
+		}
+	}
+	if (n > 0) {
+		log_warnx("recovery: the answer to %s could not be sent: %u "
+		    "sequence(s) revoked (ids %u to %u)", to, n, just[0],
+		    just[njust - 1]);
+		(void)grants_save();
+	}
+	njust = 0;
+}
+
+/*
  * /recovery, from an admin (admin.c checked that, the age and the words'
  * shapes): USER_ID SERVICE [COUNT] issues, "revoke ID|all" revokes, none
  * lists.  Only in the admin's private chat: the answer holds ports.
@@ -267,6 +299,7 @@ recovery_command(const struct request *r, struct reply *rp, struct reply *nt)
 {
 	int64_t	user, v = 1;
 
+	njust = 0;
 	if (!r->private) {
 		log_warnx("refused /recovery from %s (%lld) in chat %lld: only "
 		    "in a private chat", r->user_name, (long long)r->user,

@@ -347,6 +347,31 @@ cmd_revoke(const struct request *r, struct reply *rp)
 	reply_add(rp, "Revoked %d live sequence%s.", n, n == 1 ? "" : "s");
 }
 
+static void	pending_end(struct pending *);
+
+/*
+ * The answer to r could not be handed on (the child of its origin is
+ * down or restarting): what it alone shows must not stay, unseen.
+ * Recovery sequences just issued are revoked; a request waiting for the
+ * delivery of that answer ends (and is done), as nothing is delivered.
+ */
+static void
+answer_unsent(const struct request *r)
+{
+	struct pending	*p;
+
+	log_info("answer to %s (user %lld) could not be sent: the %s "
+	    "origin is down or restarting", r->user_name,
+	    (long long)r->user, r->origin->name);
+	if (r->cmd == REQ_RECOVERY)
+		recovery_unsent(r->user_name);
+	for (p = env->pending; p != NULL; p = p->next)
+		if (p->req.origin == r->origin && p->req.id == r->id) {
+			pending_end(p);
+			return;
+		}
+}
+
 /* A request, checked by the origin's dispatch: decide and answer. */
 void
 request_handle(const struct request *r)
@@ -392,8 +417,9 @@ request_handle(const struct request *r)
 		break;
 	}
 	/* a new sequence: answered once armed (request_armed()) */
-	if (r->cmd != REQ_GENERATE || !later)
-		r->origin->reply(r, &rp);
+	if ((r->cmd != REQ_GENERATE || !later) &&
+	    r->origin->reply(r, &rp) == -1)
+		answer_unsent(r);	/* done, if it was waiting */
 	if (nt.t.len > 0)
 		r->origin->notify(r->user, &nt);
 	if (!later)
@@ -504,7 +530,15 @@ request_armed(void)
 			p->arm_by = 0;
 			generate_answer(&p->req, q, &rp, p->what,
 			    sizeof(p->what));
-			p->req.origin->reply(&p->req, &rp);
+			if (p->req.origin->reply(&p->req, &rp) == 0)
+				continue;
+			/* dropped (pks-fleet or pks-telegram is restarting):
+			 * nobody will see it, it must not stay live */
+			log_warnx("answer to %s could not be sent (the %s "
+			    "origin is down or restarting): sequence %u "
+			    "revoked", p->req.user_name, p->req.origin->name,
+			    q->seq.id);
+			pending_fail(p, NULL);
 		}
 }
 

@@ -19,8 +19,9 @@
 #include "log.h"
 #include "monitor.h"
 
-/* thread: the forum topic of a message to a group (chat < 0), or 0 */
-static void
+/* thread: the forum topic of a message to a group (chat < 0), or 0;
+ * 0 if queued for the worker */
+static int
 tg_send(uint32_t reqid, int64_t chat, uint32_t flags, const struct text *t,
     int64_t fallback_chat, const struct text *second, uint32_t thread)
 {
@@ -53,7 +54,7 @@ tg_send(uint32_t reqid, int64_t chat, uint32_t flags, const struct text *t,
 	iov[1].iov_len = t->len;
 	iov[2].iov_base = second ? (void *)second->buf : NULL;
 	iov[2].iov_len = second ? second->len : 0;
-	child_sendv(PROC_TELEGRAM, IMSG_TG_SEND, iov, 3);
+	return child_sendv(PROC_TELEGRAM, IMSG_TG_SEND, iov, 3);
 }
 
 /* a message of its own, not an answer */
@@ -63,7 +64,7 @@ telegram_message(int64_t chat, const struct reply *rp)
 	struct text	html;
 
 	reply_html(rp, &html);
-	tg_send(0, chat, 0, &html, 0, NULL, 0);
+	(void)tg_send(0, chat, 0, &html, 0, NULL, 0);
 }
 
 /* new words for a message the bot sent (editMessageText) */
@@ -97,30 +98,31 @@ tg_escape(const struct text *plain, struct text *html)
 	reply_html(&tmp, html);
 }
 
-static void
+/* -1: the worker is down or stopping, and would not deliver it */
+static int
 tg_reply(const struct request *r, const struct reply *rp)
 {
 	struct text	html, alt;
 
+	if (!child_taking(PROC_TELEGRAM))
+		return -1;
 	reply_html(rp, &html);
 	switch (rp->to) {
 	case REPLY_CHOICE:
 		/* the choices are button labels, not HTML */
-		tg_send(r->id, r->chat, TG_SEND_KEYBOARD, &html, 0, &rp->alt,
-		    r->thread);
-		return;
+		return tg_send(r->id, r->chat, TG_SEND_KEYBOARD, &html, 0,
+		    &rp->alt, r->thread);
 	case REPLY_PRIVATE:
 		if (!r->private) {
 			tg_escape(&rp->alt, &alt);
-			tg_send(r->id, r->user, TG_SEND_FALLBACK, &html,
+			return tg_send(r->id, r->user, TG_SEND_FALLBACK, &html,
 			    r->chat, &alt, r->thread);
-			return;
 		}
 		break;
 	case REPLY_HERE:
 		break;
 	}
-	tg_send(r->id, r->chat, 0, &html, 0, NULL, r->thread);
+	return tg_send(r->id, r->chat, 0, &html, 0, NULL, r->thread);
 }
 
 /* the worker may confirm the update */
@@ -140,7 +142,8 @@ tg_notify(int64_t except, const struct reply *rp)
 	reply_html(rp, &html);
 	for (i = 0; i < env->conf->nnotify; i++)
 		if (env->conf->notify[i] != except)
-			tg_send(0, env->conf->notify[i], 0, &html, 0, NULL, 0);
+			(void)tg_send(0, env->conf->notify[i], 0, &html, 0,
+			    NULL, 0);
 }
 
 /* the owner of a window is told; "ada opened ssh from ..." to others */

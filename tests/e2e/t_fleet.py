@@ -27,6 +27,9 @@ firewall and configuration.  Then, in order:
 - a host that stops answering: "did not answer" within the timeout;
 - a host whose sniffer cannot arm a sequence before the request expires
   revokes it then, and never answers it late;
+- a host whose pks-fleet is down when its answer is made revokes the
+  sequence at once (the front says "did not answer"), recovery
+  sequences too;
 - the broker killed: a clear answer meanwhile; restarted: every
   pks-fleet reconnects by itself, and nothing is answered twice;
 - pks-fleet is confined like every child, and killed on a forbidden call.
@@ -186,6 +189,8 @@ def main():
         test_malformed(suites, broker)
         test_no_answer(suites)
         test_armed_too_late(suites)
+        test_answer_unsent(suites)
+        test_recovery_unsent(suites)
         test_flood_is_counted(suites, broker)
         test_broker_restart(suites, broker)
         test_ctl(suites)
@@ -1256,6 +1261,113 @@ def test_armed_too_late(suites):
            "answer, no offence, the next /generate answered",
            "%s\n%s" % (msg, "\n".join(log.grep(r"sequence|pks-sniffer:")
                                        [-8:])))
+
+
+def live_ids(s):
+    """The ids of the sequences live on suite s (pksctl sequences)."""
+    r = pkstest.pksctl(os.path.join(os.path.dirname(s.chroot), "pks.sock"),
+                       "sequences")
+    return set(int(l.split()[0]) for l in r.stdout.splitlines()[1:]
+               if l.strip()) if r.returncode == 0 else None
+
+
+def test_answer_unsent(suites):
+    """web2's pks-fleet dies (restarted with back-off) while web2's answer
+    to a /generate waits for its sniffer (stopped): made once the sniffer
+    arms the sequence, the answer cannot reach the front.  web2 revokes
+    the sequence at once, rather than keep it live, unseen, for the
+    minute it waits for a delivery outcome; the front says "did not
+    answer"; back, pks-fleet carries the next answer."""
+    front, web2 = suites["front"], suites["web2"]
+    log = web2.monitor.log
+    sniffer = web2.monitor.child_pid("pks-sniffer")
+    start = log.mark()
+    since = last_seq(front)
+    os.kill(sniffer, signal.SIGSTOP)
+    try:
+        front.bot.push_message(user_id=ADA, text="/generate web2 ssh",
+                               chat_id=ADA, chat_type="private",
+                               first_name="Ada")
+        issued = log.wait(r"pks-monitor: sequence (\d+) issued to Ada", 5,
+                          start)
+        os.kill(fleet_pid(web2), signal.SIGKILL)
+        down = log.wait(r"pks-monitor: pks-fleet: restarting in", 5, start)
+    finally:
+        os.kill(sniffer, signal.SIGCONT)
+    seq = int(re.search(r"sequence (\d+) issued", log.lines[issued])
+              .group(1)) if issued is not None else None
+    rev = log.wait(r"pks-monitor: answer to Ada could not be sent \(the "
+                   r"fleet origin is down or restarting\): sequence %s "
+                   r"revoked" % seq, 5, start)
+    live = live_ids(web2)
+    tap.ok(None not in (issued, down, rev) and live is not None and
+           seq not in live, "web2's pks-fleet down when its answer is "
+           "made: the sequence is revoked at once, logged, not live",
+           "%s\n%s" % (live, "\n".join(log.grep(r"sequence|pks-fleet:")
+                                        [-8:])))
+    msg = wait_reply(front, ADA, since, r"web2 did not answer|" +
+                     answer_of("web2"), TIMEOUT + 10)
+    tap.ok(msg and "web2 did not answer" in msg and ports_of(msg) is None,
+           "and the front says web2 did not answer", msg)
+    tap.ok(log.wait(r"pks-fleet: connected to the broker", 20,
+                    down or start) is not None, "pks-fleet is back")
+    msg = ask(front, ADA, "/generate web2 ssh", answer_of("web2"))
+    tap.ok(ports_of(msg), "and carries the next answer", msg)
+
+
+def zombie(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return False
+
+
+def test_recovery_unsent(suites):
+    """web2's pks-fleet dies as it hands Dan's /recovery web2 on (web2's
+    monitor, stopped meanwhile, reads the request only as it reaps
+    pks-fleet): the answer cannot go, and the recovery sequences it would
+    have shown are revoked, not kept unseen for recovery-valid (90 days);
+    the front says web2 did not answer."""
+    front, web2 = suites["front"], suites["web2"]
+    log = web2.monitor.log
+    start = log.mark()
+    since = last_seq(front)
+    mon = web2.monitor.proc.pid
+    fmark = front.monitor.log.mark()
+    os.kill(mon, signal.SIGSTOP)
+    try:
+        front.bot.push_message(user_id=DAN, text="/recovery web2 %d ssh 2" %
+                               ADA, chat_id=DAN, chat_type="private",
+                               first_name="Dan")
+        # handed to web2's pks-fleet, which passes it on at once
+        tap.ok(front.monitor.log.wait(r"fleet: command \d+ \S+ from user "
+                                      r"%d sent to web2" % DAN, 5, fmark)
+               is not None, "the front sends Dan's /recovery to web2")
+        time.sleep(0.3)     # well within the request's expiry
+        pid = fleet_pid(web2)
+        os.kill(pid, signal.SIGKILL)
+        # dead (a zombie until the monitor reaps it): the monitor reads
+        # what it passed on as its last words
+        tap.ok(pkstest.wait_for(lambda: zombie(pid), 5), "pks-fleet "
+               "killed after passing the request on")
+    finally:
+        os.kill(mon, signal.SIGCONT)
+    rev = log.wait(r"pks-monitor: recovery: the answer to Dan could not be "
+                   r"sent: 2 sequence\(s\) revoked", 5, start)
+    r = pkstest.pksctl(os.path.join(os.path.dirname(web2.chroot),
+                                    "pks.sock"), "recovery")
+    tap.ok(rev is not None and log.wait(r"recovery: 2 sequence\(s\) of %d "
+                                        r"for ssh issued" % ADA, 1, start)
+           is not None and str(ADA) not in r.stdout, "web2 issued them and, its answer "
+           "lost, revoked them: none is live", "%s\n%s" % (
+               r.stdout, "\n".join(log.grep(r"recovery|fleet")[-8:])))
+    msg = wait_reply(front, DAN, since, r"web2 did not answer|" +
+                     answer_of("web2"), TIMEOUT + 10)
+    tap.ok(msg and "web2 did not answer" in msg and "pks-knock" not in msg,
+           "and the front says web2 did not answer", msg)
+    tap.ok(log.wait(r"pks-fleet: connected to the broker", 20, start)
+           is not None, "pks-fleet is back")
 
 
 def test_flood_is_counted(suites, broker):
