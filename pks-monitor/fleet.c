@@ -58,6 +58,9 @@ struct forward {
 					   sent: the answer names it */
 	enum fwd_state	 state;
 	time_t		 deadline;	/* monotonic */
+	int		 orphan;	/* pks-telegram restarted since: the
+					   update comes again, this answer
+					   is not delivered */
 };
 
 /* a front: a /status asked of every host, answered as one message */
@@ -1120,6 +1123,17 @@ fleet_reply(const struct pks_fleet_reply *fr, const char *text,
 	    -1)
 		return;
 	host_src(&src, fr, text, alt);
+	if (f->orphan) {
+		/* its request's number is the old worker's; the new one
+		 * asks again: a sequence in it is revoked on the host */
+		log_info("fleet: answer from %s to request %llu not "
+		    "delivered: pks-telegram restarted since it was asked",
+		    fr->host, (unsigned long long)fr->id);
+		if (src.to == REPLY_PRIVATE)
+			fwd_undelivered(f);
+		fwd_free(f);
+		return;
+	}
 	if (f->gather != NULL) {
 		/* gather_part puts the host's name before them */
 		gather_part(f, &src);
@@ -1167,7 +1181,8 @@ fleet_tg_sent(const struct pks_tg_sent *s)
 	struct forward	*f;
 
 	for (f = forwards; f != NULL; f = f->next)
-		if (f->req.id == s->reqid && f->state == FWD_SENDING)
+		if (f->req.id == s->reqid && f->state == FWD_SENDING &&
+		    !f->orphan)
 			break;
 	if (f == NULL)
 		return 0;
@@ -1198,7 +1213,9 @@ fwd_outcome(struct forward *f, const struct pks_tg_sent *s)
 		o->msg = fs.msg_id;
 	}
 	child_send(PROC_FLEET, IMSG_FLEET_SENT, -1, &fs, sizeof(fs));
-	telegram_origin.done(&f->req);
+	/* an orphan's number may be a new worker's request now */
+	if (!f->orphan)
+		telegram_origin.done(&f->req);
 	f->state = FWD_AFTER;
 	f->deadline = mono_now() + env->conf->fleet_timeout;
 }
@@ -1213,6 +1230,29 @@ fwd_undelivered(struct forward *f)
 	memset(&s, 0, sizeof(s));
 	s.reqid = f->req.id;
 	fwd_outcome(f, &s);
+}
+
+/*
+ * The front's pks-telegram exited: what was handed to it and not
+ * delivered is lost, and it confirmed none of those updates, so the next
+ * one gets them again.  A host waiting for a delivery outcome hears
+ * "not delivered" now; an answer still to come is not delivered (its
+ * request's number is the old worker's).
+ */
+void
+fleet_tg_gone(void)
+{
+	struct forward	*f, *fn;
+
+	for (f = forwards; f != NULL; f = fn) {
+		fn = f->next;
+		if (f->state != FWD_ASKED || f->gather == NULL)
+			f->orphan = 1;
+		if (f->state == FWD_SENDING)
+			fwd_undelivered(f);
+		if (f->state == FWD_AFTER)
+			fwd_free(f);
+	}
 }
 
 /* A host's message: new (msg_id 0), or new words for one it sent. */
@@ -1600,7 +1640,9 @@ fleet_expire(time_t now)
 		fn = f->next;
 		if (f->deadline > now)
 			continue;
-		if (f->state == FWD_ASKED && f->gather != NULL)
+		if (f->orphan)
+			;	/* the new worker asks again */
+		else if (f->state == FWD_ASKED && f->gather != NULL)
 			gather_part(f, NULL);
 		else if (f->state == FWD_ASKED) {
 			log_info("fleet: %s did not answer request %llu",

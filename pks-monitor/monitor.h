@@ -500,6 +500,7 @@ void	 fleet_reply(const struct pks_fleet_reply *, const char *,
 void	 fleet_notice(const struct pks_fleet_reply *, const char *,
 	    const char *);
 void	 fleet_child_gone(void);
+void	 fleet_tg_gone(void);
 void	 fleet_expire(time_t);
 time_t	 fleet_next_deadline(void);
 void	 fleet_show(struct text *);

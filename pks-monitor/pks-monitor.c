@@ -104,8 +104,10 @@ reap(void)
 	for (i = 1; i < PROC_MAX; i++)
 		if (gone & CHILD_BIT(i))
 			ready_child_down(i);
-	if (gone & CHILD_BIT(PROC_TELEGRAM))
+	if (gone & CHILD_BIT(PROC_TELEGRAM)) {
 		request_origin_gone(&telegram_origin);
+		fleet_tg_gone();
+	}
 	if (gone & CHILD_BIT(PROC_FLEET))
 		fleet_child_gone();
 }

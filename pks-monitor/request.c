@@ -650,8 +650,12 @@ request_delivered(const struct origin *o, uint32_t id, int ok, int64_t where,
 }
 
 /*
- * An origin restarted: it numbers its requests anew.  A sequence whose
- * answer was not made yet was seen by nobody: it is revoked.
+ * An origin restarted: it numbers its requests anew, and what it had not
+ * delivered died with it.  A sequence whose answer was not made yet, or
+ * whose delivery was not known yet, may have been seen by nobody: it is
+ * revoked.  (pks-telegram confirms a batch of updates only once each of
+ * its requests is done and each message for them finished: the restarted
+ * worker gets the update again, and the person a fresh answer.)
  */
 void
 request_origin_gone(const struct origin *o)
@@ -662,11 +666,12 @@ request_origin_gone(const struct origin *o)
 	for (pp = &env->pending; (p = *pp) != NULL;) {
 		if (p->req.origin == o) {
 			*pp = p->next;
-			if (p->arm_by != 0 &&
+			if (p->seq_id != 0 &&
 			    (q = seq_find(p->seq_id)) != NULL) {
-				log_info("sequence %u of %s revoked: %s "
-				    "restarted before its answer was sent",
-				    p->seq_id, p->req.user_name, o->name);
+				log_warnx("sequence %u of %s revoked: %s "
+				    "restarted before its answer was %s",
+				    p->seq_id, p->req.user_name, o->name,
+				    p->arm_by != 0 ? "sent" : "delivered");
 				seq_remove(q);
 			}
 			free(p);

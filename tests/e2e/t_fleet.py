@@ -29,7 +29,8 @@ firewall and configuration.  Then, in order:
   revokes it then, and never answers it late;
 - a host whose pks-fleet is down when its answer is made revokes the
   sequence at once (the front says "did not answer"), recovery
-  sequences too;
+  sequences too; a host whose answer the front's pks-telegram lost as
+  it died hears so at once and revokes it;
 - the broker killed: a clear answer meanwhile; restarted: every
   pks-fleet reconnects by itself, and nothing is answered twice;
 - pks-fleet is confined like every child, and killed on a forbidden call.
@@ -191,6 +192,7 @@ def main():
         test_armed_too_late(suites)
         test_answer_unsent(suites)
         test_recovery_unsent(suites)
+        test_front_worker_lost(suites)
         test_flood_is_counted(suites, broker)
         test_broker_restart(suites, broker)
         test_ctl(suites)
@@ -1368,6 +1370,42 @@ def test_recovery_unsent(suites):
            "and the front says web2 did not answer", msg)
     tap.ok(log.wait(r"pks-fleet: connected to the broker", 20, start)
            is not None, "pks-fleet is back")
+
+
+def test_front_worker_lost(suites):
+    """The front's pks-telegram dies while web1's answer hangs at the Bot
+    API: web1 hears at once that it was not delivered and revokes the
+    sequence (not a minute later); the restarted worker gets the update
+    again, and web1 answers it afresh."""
+    front, web1 = suites["front"], suites["web1"]
+    log = web1.monitor.log
+    start = log.mark()
+    since = last_seq(front)
+    front.bot.fail(method="sendMessage", kind="hang", seconds=30, count=1)
+    front.bot.push_message(user_id=ADA, text="/generate web1 ssh",
+                           chat_id=ADA, chat_type="private",
+                           first_name="Ada")
+    hung = front.bot.wait_log(method="sendMessage", since=since, status=0,
+                              timeout=10)
+    said = log.wait(r"pks-monitor: sequence \d+ armed by pks-sniffer: "
+                    r"answered", 5, start)
+    seq = re.search(r"sequence (\d+) armed", log.lines[said]).group(1) \
+        if said is not None else "NONE"
+    os.kill(front.monitor.child_pid("pks-telegram"), signal.SIGKILL)
+    rev = log.wait(r"pks-monitor: sequence %s could not be delivered "
+                   r"\(0\): revoked" % seq, 5, start)
+    tap.ok(None not in (hung, said, rev), "the front's worker killed while "
+           "web1's answer hangs: web1 revokes sequence %s at once" % seq,
+           "\n".join(log.grep(r"sequence")[-6:]))
+    rec = front.bot.wait_sent(chat_id=ADA, since=since,
+                              text=answer_of("web1"), timeout=30)
+    msg = rec["params"].get("text", "") if rec else None
+    again = log.wait(r"pks-monitor: sequence (\d+) armed by pks-sniffer: "
+                     r"answered", 5, (said or start) + 1)
+    tap.ok(ports_of(msg) and again is not None and
+           "sequence %s armed" % seq not in log.lines[again],
+           "the restarted worker gets the update again: web1 answers it "
+           "with a fresh sequence", msg)
 
 
 def test_flood_is_counted(suites, broker):
