@@ -230,6 +230,17 @@ def test_generate_opens_one_host(suites):
     tap.ok(web2.monitor.log.wait(r"fleet: request \d+ from the front: "
                                  r"generate for user %d" % ADA, 1),
            "web2's own monitor decided it")
+    # closed on web2 (pksctl close): the closed notice comes back too
+    since = last_seq(front)
+    run([pkstest.binpath("pksctl"), "-s",
+         os.path.join(os.path.dirname(web2.chroot), "pks.sock"),
+         "close", pkstest.CLI4], ns=web2.net.srv, check=False)
+    rec = front.bot.wait_sent(chat_id=ADA, since=since, timeout=10,
+                              text=r"^<b>web2</b>: ssh closed for %s" %
+                              re.escape(pkstest.CLI4))
+    tap.ok(rec is not None and not web2.windows(pkstest.CLI4),
+           "the window closed on web2: its notice reaches Ada through the "
+           "front", front.bot.sent(chat_id=ADA, since=since))
 
 
 def test_hosts_and_help(suites):
