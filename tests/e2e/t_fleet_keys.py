@@ -202,7 +202,7 @@ def run_steps(fleet):
     works(suites, "step 1")
     tap.ok(web1.monitor.log.wait(r"fleet: the front signs with "
                                  r"previous-secret-file %s: so do we" %
-                                 re.escape(old_path), 1) is not None,
+                                 re.escape(old_path), 10) is not None,
            "step 1: web1 says the front still uses the previous key")
     # 2. the front: signs with the new key, accepts both
     tap.ok(reload(front, front_conf(front, new_path, old_path),
@@ -212,7 +212,7 @@ def run_steps(fleet):
     mark = web1.monitor.log.mark()
     works(suites, "step 2")
     tap.ok(web1.monitor.log.wait(r"fleet: the front signs with secret-file "
-                                 r"%s: so do we" % re.escape(new_path), 1,
+                                 r"%s: so do we" % re.escape(new_path), 10,
                                  mark) is not None,
            "step 2: web1 says the front uses the new key")
     # 3. the old key leaves the host: a request made with it is refused
