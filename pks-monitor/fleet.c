@@ -1400,9 +1400,12 @@ fleet_req(const struct pks_fleet_req *fr)
 	struct request	 r;
 	struct local	*l;
 	size_t		 i;
+	int		 key;
 
-	if (is_front() || fleet_auth_req(fr) == -1 || seen_check(fr) == -1)
+	if (is_front() || (key = fleet_auth_req(fr)) == -1 ||
+	    seen_check(fr) == -1)
 		return;
+	fleet_auth_front_used(key);
 	if (fr->cmd == FLEET_CMD_SERVICES) {
 		services_answer(fr);
 		return;
@@ -1465,8 +1468,9 @@ void
 fleet_sent(const struct pks_fleet_sent *s)
 {
 	struct local	*l;
+	int		 key;
 
-	if (is_front() || fleet_auth_sent(s) == -1)
+	if (is_front() || (key = fleet_auth_sent(s)) == -1)
 		return;
 	for (l = locals; l != NULL; l = l->next)
 		if (l->id == s->id)
@@ -1476,6 +1480,7 @@ fleet_sent(const struct pks_fleet_sent *s)
 		    "not waiting for one", (unsigned long long)s->id);
 		return;
 	}
+	fleet_auth_front_used(key);
 	request_delivered(&fleet_origin, l->lid, s->ok, s->where, s->status,
 	    s->msg_id);
 }

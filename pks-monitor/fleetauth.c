@@ -285,20 +285,26 @@ check(const struct msg *w, const uint8_t *macv, const char *what,
 	return -1;
 }
 
-/* a host: the front made this, with key i: from now on, ours too */
-static int
-front_used(int i)
+/*
+ * A host: the front made a request or an outcome with our key i (as
+ * fleet_auth_req() and fleet_auth_sent() said), and it is fresh: not
+ * stale, not replayed, and awaited.  From now on what we send is made
+ * with that key too.  Only then: an old message of the front, made
+ * with the previous key and replayed by whoever can write our topic,
+ * would otherwise choose the key we sign with.
+ */
+void
+fleet_auth_front_used(int i)
 {
 	const struct conf_key	*k = env->conf->fleet_secret;
 
-	if (i == -1)
-		return -1;
+	if (i < 0 || i >= CONF_KEYS || k[i].len == 0)
+		return;
 	if (i != front_key && k[CONF_KEY_PREVIOUS].len > 0)
 		log_info("fleet: the front signs with %s %s: so do we",
 		    i == CONF_KEY_NOW ? "secret-file" : "previous-secret-file",
 		    k[i].path);
 	front_key = i;
-	return 0;
 }
 
 /* the front: before a request leaves; -1: no key for its host */
@@ -310,13 +316,14 @@ fleet_auth_sign_req(struct pks_fleet_req *r)
 	return sign(&w, r->mac);
 }
 
-/* a host: 0 if the front made this request; -1 logged */
+/* a host: the key of ours the front made this request with (for
+ * fleet_auth_front_used(), once it is found fresh); -1 logged */
 int
 fleet_auth_req(const struct pks_fleet_req *r)
 {
 	struct msg	w = { .type = IMSG_FLEET_REQ, .host = r->host, .req = r };
 
-	return front_used(check(&w, r->mac, "request", r->id));
+	return check(&w, r->mac, "request", r->id);
 }
 
 int
@@ -334,8 +341,7 @@ fleet_auth_sent(const struct pks_fleet_sent *s)
 	struct msg	w = { .type = IMSG_FLEET_SENT, .host = s->host,
 			    .sent = s };
 
-	return front_used(check(&w, s->mac, "delivery outcome of request",
-	    s->id));
+	return check(&w, s->mac, "delivery outcome of request", s->id);
 }
 
 /* a host: before an answer or a notice leaves; a notice gets its date,

@@ -518,6 +518,7 @@ int	 fleet_auth_sign_req(struct pks_fleet_req *);
 int	 fleet_auth_req(const struct pks_fleet_req *);
 int	 fleet_auth_sign_sent(struct pks_fleet_sent *);
 int	 fleet_auth_sent(const struct pks_fleet_sent *);
+void	 fleet_auth_front_used(int);
 int	 fleet_auth_sign_words(uint32_t, struct pks_fleet_reply *,
 	    const char *, const char *);
 int	 fleet_auth_words(uint32_t, const struct pks_fleet_reply *,

@@ -38,7 +38,7 @@ def ask(front, text, pattern):
 
 # web1's services: one a check, so that each knock opens a window of
 # its own (a knock on an open one extends it, and says nothing)
-SERVICES = ["k%d" % i for i in range(1, 7)]
+SERVICES = ["k%d" % i for i in range(1, 8)]
 CHECKS = []
 
 
@@ -124,11 +124,11 @@ def front_conf(front, now, prev=None):
                       else ""), front.conf_text)
 
 
-def request(key, id_):
+def request(key, id_, ttl=30):
     now = time.time()
     return fleetnet.signed(key, "web1", {
         "type": "req", "id": id_, "at": int(now * 1000),
-        "exp": int(now) + 30, "cmd": "generate", "user": ADA, "chat": ADA,
+        "exp": int(now) + ttl, "cmd": "generate", "user": ADA, "chat": ADA,
         "private": True, "age": 0, "name": "Ada", "args": ["ssh"]})
 
 
@@ -215,6 +215,21 @@ def run_steps(fleet):
                                  r"%s: so do we" % re.escape(new_path), 10,
                                  mark) is not None,
            "step 2: web1 says the front uses the new key")
+    # an old request of the front, made with the previous key and
+    # replayed (here: expired) does not choose the key web1 signs with
+    mark = web1.monitor.log.mark()
+    broker.pub("front", "pks/web1/req", [request(old, 9201, ttl=-5)])
+    tap.ok(web1.monitor.log.wait(r"fleet: refused request 9201 from the "
+                                 r"front: expired", 10, mark) is not None,
+           "step 2: a stale request MACed with OLD is refused by web1",
+           web1.monitor.log.text()[-1500:])
+    works(suites, "step 2, after the stale request")
+    tap.ok(web1.monitor.log.lacks(r"the front signs with "
+                                  r"previous-secret-file", mark,
+                                  until=r"fleet: request \d+ from the "
+                                  r"front: generate"),
+           "and web1 did not switch to the previous key: it signs with "
+           "the new one, as the front does", web1.monitor.log.text()[-1500:])
     # 3. the old key leaves the host: a request made with it is refused
     tap.ok(reload(web1, host_conf(web1, new_path),
                   [(front, front.monitor.log.mark())]),
