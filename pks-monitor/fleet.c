@@ -72,7 +72,10 @@ struct gather {
 	int		 asked;		/* hosts asked */
 	int		 parts;		/* hosts with something to say */
 	int		 silent;	/* hosts that did not answer */
-	uint64_t	 serial;	/* a picker's: fhost.offered */
+	char		(*offered)[PKS_NAME_MAX];	/* a picker's: the
+					   hosts that named a service, one
+					   room per host asked */
+	size_t		 noffered;
 };
 
 /* a front: a host that said hello */
@@ -80,8 +83,6 @@ struct fhost {
 	char		 name[PKS_NAME_MAX];
 	int64_t		 said;		/* wall date in its hello */
 	time_t		 seen;		/* monotonic, last message */
-	uint64_t	 offered;	/* the picker (gather.serial) it
-					   named services for */
 };
 
 /* a host: a request of the front being handled */
@@ -562,6 +563,18 @@ pickable(const struct fhost *h)
 	return conf_service_index(env->conf, h->name) == -1;
 }
 
+/* 1 if host named a service for g, a picker of hosts */
+static int
+offered(const struct gather *g, const char *host)
+{
+	size_t	i;
+
+	for (i = 0; i < g->noffered; i++)
+		if (strcmp(g->offered[i], host) == 0)
+			return 1;
+	return 0;
+}
+
 /*
  * The picker of hosts: this one first if the person may open something
  * here, then the hosts that said they may (g: the gathered answers, in
@@ -578,14 +591,9 @@ picker_show(const struct request *r, const struct gather *g)
 	int		here, silent = g != NULL ? g->silent : 0;
 
 	here = request_allowed(r, &mine) > 0;
-	if (g != NULL && silent == 0 && here) {
-		for (i = 0; i < nhosts; i++)
-			if (hosts[i].offered == g->serial)
-				break;
-		if (i == nhosts) {
-			request_handle(r);
-			return;
-		}
+	if (g != NULL && silent == 0 && here && g->noffered == 0) {
+		request_handle(r);
+		return;
 	}
 	if (g == NULL && !here) {
 		front_say(r, "The fleet's message broker cannot be reached "
@@ -600,7 +608,7 @@ picker_show(const struct request *r, const struct gather *g)
 		n++;
 	}
 	for (i = 0; g != NULL && i < nhosts; i++) {
-		if (hosts[i].offered != g->serial)
+		if (!offered(g, hosts[i].name))
 			continue;
 		if (n == PKS_PICKER_MAX) {
 			more++;
@@ -650,7 +658,6 @@ picker_show(const struct request *r, const struct gather *g)
 static int
 host_picker(const struct request *r)
 {
-	static uint64_t	 serials;
 	struct gather	*g;
 	struct request	 ask = *r;
 	size_t		 i, n = 0;
@@ -668,13 +675,14 @@ host_picker(const struct request *r)
 		picker_show(r, NULL);
 		return 1;
 	}
-	if ((g = calloc(1, sizeof(*g))) == NULL) {
+	if ((g = calloc(1, sizeof(*g))) == NULL ||
+	    (g->offered = calloc(n, sizeof(*g->offered))) == NULL) {
 		log_warn("fleet");
+		free(g);
 		return 0;
 	}
 	g->req = *r;
 	g->cmd = FLEET_CMD_SERVICES;
-	g->serial = ++serials;
 	reply_init(&g->out);
 	memset(ask.argv, 0, sizeof(ask.argv));
 	ask.nargs = 0;
@@ -1013,6 +1021,7 @@ gather_end(struct gather *g)
 
 	if (g->cmd == FLEET_CMD_SERVICES) {
 		picker_show(&g->req, g);
+		free(g->offered);
 		free(g);
 		return;
 	}
@@ -1072,14 +1081,16 @@ gather_part(struct forward *f, const struct reply *rp)
 {
 	struct gather	*g = f->gather;
 	struct reply	 none;
-	struct fhost	*h;
 
 	if (g->cmd == FLEET_CMD_SERVICES) {
-		/* the picker of hosts: offered if it named a service */
+		/* the picker of hosts: offered if it named a service; this
+		 * picker's own, as others may be gathering at once */
 		if (rp == NULL)
 			g->silent++;
-		else if (rp->alt.len > 0 && (h = host_find(f->host)) != NULL)
-			h->offered = g->serial;
+		else if (rp->alt.len > 0 &&
+		    g->noffered < (size_t)g->asked)
+			memcpy(g->offered[g->noffered++], f->host,
+			    sizeof(*g->offered));
 		if (--g->waiting == 0)
 			gather_end(g);
 		return;

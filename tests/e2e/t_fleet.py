@@ -89,10 +89,14 @@ def answer_of(host):
     return r"<b>%s</b>: (?!\S+ (open|closed) for)" % host
 
 
-def ask(front, user, text, pattern, timeout=10):
-    since = last_seq(front)
+def push(front, user, text):
     front.bot.push_message(user_id=user, text=text, chat_id=user,
                            chat_type="private", first_name="Ada")
+
+
+def ask(front, user, text, pattern, timeout=10):
+    since = last_seq(front)
+    push(front, user, text)
     return wait_reply(front, user, since, pattern, timeout)
 
 
@@ -189,6 +193,7 @@ def main():
         test_bad_outcome_kills(suites)
         test_malformed(suites, broker)
         test_no_answer(suites)
+        test_pickers_at_once(suites)
         test_armed_too_late(suites)
         test_answer_unsent(suites, broker)
         test_recovery_unsent(suites)
@@ -1239,6 +1244,37 @@ def test_no_answer(suites):
     tap.ok(web3.monitor.log.wait(r"refused request \d+ from the front: "
                                  r"expired", 15),
            "web3 refuses the request that came after its expiry")
+
+
+def test_pickers_at_once(suites):
+    """Two pickers of hosts gathered at once, each of its own person:
+    Ada's waits for web3 (its monitor stopped: its pks-fleet says hello,
+    it does not answer) while web1 answers Bob's."""
+    front, web3 = suites["front"], suites["web3"]
+    pid = web3.monitor._monitor_pid()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        since = last_seq(front)
+        mark = front.monitor.log.mark()
+        # the worker busy with a batch (a request web3 does not answer):
+        # the two next ones come in one batch, gathered side by side
+        push(front, ADA, "/generate web3 ssh")
+        front.monitor.log.wait(r"fleet: command .* sent to web3", 10, mark)
+        push(front, ADA, "/generate")
+        push(front, BOB, "/generate")
+        msg = wait_reply(front, ADA, since, r"Which host", 3 * TIMEOUT + 10)
+        rec = front.bot.wait_sent(chat_id=ADA, since=since,
+                                  text=r"Which host", timeout=0)
+        bob = front.bot.wait_sent(chat_id=BOB, since=since,
+                                  text=r"Which host", timeout=10)
+        tap.ok(buttons(rec) == ["@front", "@web1", "@web2"] and
+               "(1 host did not answer" in msg, "two pickers at once: "
+               "Ada's offers the hosts that answered her, web1 too, which "
+               "answered Bob's meanwhile", (msg, buttons(rec)))
+        tap.ok(buttons(bob) == ["@web1"], "and Bob's offers web1 only",
+               buttons(bob))
+    finally:
+        os.kill(pid, signal.SIGCONT)
 
 
 def test_armed_too_late(suites):
