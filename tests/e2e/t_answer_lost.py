@@ -33,7 +33,8 @@ def main():
         start = log.mark()
         since = pkstest.last_sent_seq(s)
         # the answer reaches the Bot API and hangs there
-        s.bot.fail(method="sendMessage", kind="hang", seconds=30, count=1)
+        s.bot.fail(method="sendMessage", kind="hang", seconds=30, count=1,
+                   chat_id=ADA)
         s.bot.push_message(user_id=ADA, text="/generate", chat_id=ADA,
                            chat_type="private", first_name="Ada")
         said = log.wait(r"pks-monitor: sequence \d+ armed by pks-sniffer: "

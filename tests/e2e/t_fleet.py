@@ -1407,6 +1407,41 @@ def unread_of(s, pid):
     return None
 
 
+def syscall_of(pid):
+    """The system call pid is in (/proc/PID/syscall: its number, or
+    "running"), None if gone."""
+    try:
+        with open("/proc/%d/syscall" % pid) as f:
+            return f.read().split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def stop_idle(mon, idle):
+    """SIGSTOP the monitor mon as it waits in poll(2) (the call it is in
+    when idle, by its number) and idle() holds; stopped anywhere else in
+    its loop, it is continued and stopped again.  True once so: whatever
+    comes meanwhile waits for its next poll(2), which sees the signals
+    first.  (Stopped after a poll(2) that found one of its children's
+    sockets readable, it would read that socket first once continued.)"""
+    seen = []
+    for _ in range(20):
+        seen.append(syscall_of(mon))
+        time.sleep(0.01)
+    seen = [n for n in seen if n not in (None, "running", "-1")]
+    nr = max(set(seen), key=seen.count) if seen else None
+    for _ in range(200):
+        os.kill(mon, signal.SIGSTOP)
+        stopped = pkstest.wait_for(lambda: (pkstest.proc_status(mon) or {})
+                                   .get("State", "").startswith("T"), 5)
+        if stopped and syscall_of(mon) == nr and idle():
+            return True
+        os.kill(mon, signal.SIGCONT)
+        time.sleep(0.05)
+    os.kill(mon, signal.SIGSTOP)
+    return False
+
+
 def test_recovery_unsent(suites):
     """web2's pks-fleet dies as it hands Dan's /recovery web2 on (web2's
     monitor, stopped meanwhile, reads the request only as it reaps
@@ -1420,9 +1455,11 @@ def test_recovery_unsent(suites):
     mon = web2.monitor.proc.pid
     fmark = front.monitor.log.mark()
     pid = fleet_pid(web2)
-    os.kill(mon, signal.SIGSTOP)
     try:
-        unread = unread_of(web2, pid)
+        # nothing unread from pks-fleet: the request's bytes are the next
+        tap.ok(stop_idle(mon, lambda: unread_of(web2, pid) == 0),
+               "web2's monitor stopped in its poll(2), all of pks-fleet's "
+               "read", "%s %s" % (syscall_of(mon), unread_of(web2, pid)))
         front.bot.push_message(user_id=DAN, text="/recovery web2 %d ssh 2" %
                                ADA, chat_id=DAN, chat_type="private",
                                first_name="Dan")
@@ -1431,10 +1468,10 @@ def test_recovery_unsent(suites):
                                       r"%d sent to web2" % DAN, 5, fmark)
                is not None, "the front sends Dan's /recovery to web2")
         # passed on: the request is in the monitor's socket, unread
-        tap.ok(unread is not None and pkstest.wait_for(
-            lambda: (unread_of(web2, pid) or 0) >= unread + FLEET_REQ_BYTES,
+        tap.ok(pkstest.wait_for(
+            lambda: (unread_of(web2, pid) or 0) >= FLEET_REQ_BYTES,
             5), "web2's pks-fleet passes it on to its monitor (%s bytes "
-            "unread, then %s)" % (unread, unread_of(web2, pid)))
+            "unread)" % unread_of(web2, pid))
         os.kill(pid, signal.SIGKILL)
         # dead (a zombie until the monitor reaps it): the monitor reads
         # what it passed on as its last words
@@ -1468,7 +1505,8 @@ def test_front_worker_lost(suites):
     log = web1.monitor.log
     start = log.mark()
     since = last_seq(front)
-    front.bot.fail(method="sendMessage", kind="hang", seconds=30, count=1)
+    front.bot.fail(method="sendMessage", kind="hang", seconds=30, count=1,
+                   chat_id=ADA)
     front.bot.push_message(user_id=ADA, text="/generate web1 ssh",
                            chat_id=ADA, chat_type="private",
                            first_name="Ada")
