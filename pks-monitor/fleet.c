@@ -76,6 +76,8 @@ struct gather {
 					   hosts that named a service, one
 					   room per host asked */
 	size_t		 noffered;
+	int		 orphan;	/* pks-telegram restarted since: as
+					   struct forward's */
 };
 
 /* a front: a host that said hello */
@@ -1019,8 +1021,15 @@ gather_end(struct gather *g)
 {
 	char	line[80];
 
-	if (g->cmd == FLEET_CMD_SERVICES) {
+	if (g->orphan) {
+		/* its request's number is the old worker's, which may be a
+		 * new one's now: the new worker asks again */
+		log_info("fleet: gathered answer to request %u not "
+		    "delivered: pks-telegram restarted since it was asked",
+		    g->req.id);
+	} else if (g->cmd == FLEET_CMD_SERVICES)
 		picker_show(&g->req, g);
+	if (g->orphan || g->cmd == FLEET_CMD_SERVICES) {
 		free(g->offered);
 		free(g);
 		return;
@@ -1248,7 +1257,8 @@ fwd_undelivered(struct forward *f)
  * delivered is lost, and it confirmed none of those updates, so the next
  * one gets them again.  A host waiting for a delivery outcome hears
  * "not delivered" now; an answer still to come is not delivered (its
- * request's number is the old worker's).
+ * request's number is the old worker's), nor one being gathered from
+ * every host.
  */
 void
 fleet_tg_gone(void)
@@ -1257,7 +1267,9 @@ fleet_tg_gone(void)
 
 	for (f = forwards; f != NULL; f = fn) {
 		fn = f->next;
-		if (f->state != FWD_ASKED || f->gather == NULL)
+		if (f->state == FWD_ASKED && f->gather != NULL)
+			f->gather->orphan = 1;	/* ends, says nothing */
+		else
 			f->orphan = 1;
 		if (f->state == FWD_SENDING)
 			fwd_undelivered(f);

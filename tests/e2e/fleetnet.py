@@ -334,6 +334,18 @@ class Fleet:
             self.suites[name].echod()
         return self
 
+    def connected(self):
+        """tap: each member's pks-fleet connects to the broker; the front
+        hears of each host."""
+        for name in self.names:
+            log = self.suites[name].monitor.log
+            pkstest.tap.ok(log.wait(r"pks-fleet: connected to the broker",
+                                    15) is not None,
+                           "%s is connected" % name, log.text()[-1500:])
+        for name in self.names[1:]:
+            self.suites["front"].monitor.log.wait(
+                r"fleet: host %s is there" % name, 10)
+
     def stop(self):
         # every monitor closes its windows at once, then each is waited
         for s in self.suites.values():

@@ -158,12 +158,7 @@ def main():
 def run_steps(fleet):
     suites, broker, d = fleet.suites, fleet.broker, fleet.d
     front, web1 = suites["front"], suites["web1"]
-    for s in (front, web1):
-        tap.ok(s.monitor.log.wait(r"pks-fleet: connected to the broker", 15)
-               is not None, "%s is connected" % ("front" if s is front
-                                                  else "web1"),
-               s.monitor.log.text()[-1500:])
-    front.monitor.log.wait(r"fleet: host web1 is there", 10)
+    fleet.connected()
     old_path = os.path.join(d, "web1.secret")
     new_path = fleetnet.make_secret(d, "web1-new")
     old = fleetnet.secret_of(d, "web1")
