@@ -1141,7 +1141,8 @@ def test_malformed(suites, broker):
                                         args=["a", "b", "c", "d", "e"])),
         ("a type for another topic", json.dumps({"type": "hello",
                                                  "at": now})),
-        ("a big message", "{\"type\":\"req\",\"x\":\"%s\"}" % ("y" * 40000)),
+        # over 32 KiB, within the broker's max_packet_size
+        ("a big message", "{\"type\":\"req\",\"x\":\"%s\"}" % ("y" * 32760)),
     ]
     broker.pub("front", "pks/web1/req", [p for _, p in bad])
     n = pkstest.wait_for(lambda: len(log.grep(
@@ -1154,6 +1155,18 @@ def test_malformed(suites, broker):
            "pks-fleet is still the same process")
     tap.ok(not log.grep(r"fleet: request 800\d"), "none reached the "
            "monitor")
+    # past the broker's max_packet_size (doc/fleet.md): the broker drops
+    # it, and its sender; pks-fleet never reads it (a marker after it,
+    # from another connection, is)
+    mark = log.mark()
+    broker.pub("front", "pks/web1/req", "{\"x\":\"%s\"}" % ("y" * 40000))
+    broker.pub("front", "pks/web1/req", "[\"rev8 marker\"]")
+    tap.ok(log.wait(r"pks-fleet: refused a broker message on pks/web1/req "
+                    r"\(1\d bytes\)", 10, mark) is not None and
+           log.lacks(r"refused a broker message on pks/web1/req \(4\d{4} "
+                     r"bytes\)", mark, until=r"\(1\d bytes\)"),
+           "a message over the broker's limit never reaches pks-fleet",
+           log.text()[-1500:] + broker.log.text()[-1500:])
     msg = ask(suites["front"], ADA, "/generate web1 ssh",
               answer_of("web1"))
     tap.ok(ports_of(msg), "web1 still answers", msg)
