@@ -342,8 +342,9 @@ fwd_sendv(const struct request *r, const char *host, uint32_t cmd,
 		log_warnx("fleet: no secret-file shared with %s: request %llu "
 		    "will be refused", host, (unsigned long long)f->id);
 	memcpy(f->mac, fr.mac, sizeof(f->mac));
-	log_info("fleet: command %u %s from user %lld sent to %s as request "
-	    "%llu", cmd, r->argv[0], (long long)r->user, host,
+	log_info("fleet: command %u%s%s from user %lld sent to %s as request "
+	    "%llu", cmd, r->argv[0][0] != '\0' ? " " : "", r->argv[0],
+	    (long long)r->user, host,
 	    (unsigned long long)f->id);
 	child_send(PROC_FLEET, IMSG_FLEET_REQ, -1, &fr, sizeof(fr));
 	return 0;
